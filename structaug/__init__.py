@@ -1,0 +1,16 @@
+"""structaug: data augmenters for graphs, recommendation logs, item sequences, sparse
+tensors and tables, with the models their papers train.
+
+Method families live in subpackages (``structaug.graph``, ``structaug.recsys``,
+``structaug.tensor``, ``structaug.tabular``); the shared pieces are here.
+"""
+from .base import Augmenter, check_is_fitted
+from .exceptions import BackendError, DatasetNotFoundError, DataValidationError, NotFittedError
+from .train import Trainer, TrainResult, resolve_device
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Augmenter", "check_is_fitted", "Trainer", "TrainResult", "resolve_device",
+    "NotFittedError", "DataValidationError", "DatasetNotFoundError", "BackendError", "__version__",
+]

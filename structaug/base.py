@@ -1,0 +1,110 @@
+"""The Augmenter base class shared by every method.
+
+It follows scikit-learn's estimator contract (parameters only in ``__init__``, ``fit``
+returns ``self``, learned state in trailing-underscore attributes, ``clone``-able) and
+SDV's ``fit``/``sample`` verbs.
+
+Randomness
+----------
+``fit`` seeds from ``random_state``. ``sample`` then draws from a generator the fitted
+augmenter owns, so repeated calls give *fresh* augmentations (what a training loop that
+re-augments every epoch needs) while the whole sequence of calls is reproducible after a
+re-fit with the same seed. ``sample(..., random_state=k)`` uses a fresh generator from
+``k`` and returns exactly the same output every time.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
+
+from .exceptions import NotFittedError
+from .random import RandomState, check_random_state, torch_generator
+
+__all__ = ["Augmenter", "check_is_fitted", "SampleRNG"]
+
+
+def check_is_fitted(estimator: Any, attributes: str | list[str] | None = None) -> None:
+    """Raise :class:`NotFittedError` naming the estimator and the call order to use."""
+    msg = (
+        f"This {type(estimator).__name__} instance is not fitted yet. "
+        "Call 'fit' with appropriate arguments before using this method."
+    )
+    _sk_check_is_fitted(estimator, attributes, msg=msg)
+
+
+class SampleRNG:
+    """A numpy Generator plus lazily-made torch Generators per device."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.np = rng
+        self._torch: dict[str, torch.Generator] = {}
+
+    def torch(self, device: torch.device | str = "cpu") -> torch.Generator:
+        key = str(torch.device(device))
+        if key not in self._torch:
+            self._torch[key] = torch_generator(self.np, key)
+        return self._torch[key]
+
+
+class Augmenter(BaseEstimator):
+    """Base class: learn what to generate in ``fit``, generate in ``sample``.
+
+    Subclasses implement ``_fit(data, **kwargs)`` (set trailing-underscore attributes) and
+    ``_sample(data, n, rng)`` where ``rng`` is a :class:`SampleRNG`. Public methods do the
+    validation and bookkeeping.
+    """
+
+    #: attributes that must exist after fit; ``None`` means "any attribute ending in _".
+    _fitted_attributes: list[str] | None = None
+
+    # -- public API -------------------------------------------------------------------
+    def fit(self, data: Any, **kwargs: Any) -> "Augmenter":
+        """Learn from ``data``; returns ``self``."""
+        self._validate_params()
+        rng = check_random_state(getattr(self, "random_state", None))
+        # Seed for this fit's own randomness, then a separate stream for sample().
+        self._fit_rng = SampleRNG(np.random.default_rng(int(rng.integers(2**63 - 1))))
+        self._sample_rng = SampleRNG(np.random.default_rng(int(rng.integers(2**63 - 1))))
+        self._fit(data, **kwargs)
+        self.is_fitted_ = True
+        return self
+
+    def sample(self, data: Any = None, n: int | None = None, *, random_state: RandomState = None) -> Any:
+        """Generate augmented data of the same kind as the fitted data.
+
+        Parameters
+        ----------
+        data : object, optional
+            Data to augment (for augmenters that transform an input); defaults to the
+            data seen in ``fit`` where the method supports that.
+        n : int, optional
+            How many samples/views/cells to generate (method-specific meaning).
+        random_state : int or Generator, optional
+            Overrides the augmenter's own sampling stream for this call.
+        """
+        check_is_fitted(self, self._fitted_attributes)
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
+            raise ValueError(f"n must be a non-negative int or None, got {n!r}")
+        rng = self._sample_rng if random_state is None else SampleRNG(check_random_state(random_state))
+        return self._sample(data, n, rng)
+
+    def fit_sample(self, data: Any, n: int | None = None, **kwargs: Any) -> Any:
+        """``fit(data, **kwargs)`` then ``sample(data, n)``."""
+        return self.fit(data, **kwargs).sample(data, n)
+
+    # -- hooks ------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        """Check constructor parameters; subclasses extend."""
+
+    def _fit(self, data: Any, **kwargs: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return getattr(self, "is_fitted_", False)

@@ -1,0 +1,50 @@
+"""Benchmark registry behind ``structaug bench <method>``.
+
+Each entry is a module exposing ``run(cfg: BenchConfig) -> list[Record]`` and
+``DEFAULT_DATASETS``; it may also expose ``QUICK_DATASETS``, ``METRICS`` (columns of the
+markdown summary) and ``add_arguments(parser)`` / ``report(records, out)`` hooks.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+__all__ = ["BenchConfig", "BENCHMARKS", "load_benchmark"]
+
+BENCHMARKS: dict[str, str] = {
+    "tabular": "structaug.bench.tabular",
+    "lagnn": "structaug.bench.lagnn",
+    "mclrec": "structaug.bench.mclrec",
+    "dain": "structaug.bench.dain",
+    "llmrec": "structaug.bench.llmrec",
+}
+
+
+@dataclass
+class BenchConfig:
+    """Flags every ``structaug bench`` subcommand shares."""
+
+    data_dir: str | None = None
+    datasets: list[str] | None = None
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    device: str = "auto"
+    quick: bool = False
+    out: Path | None = None
+    workers: int = 1
+    resume: bool = False
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(vars(self))
+        d["out"] = str(self.out) if self.out else None
+        return d
+
+
+def load_benchmark(name: str) -> ModuleType:
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
+    return importlib.import_module(BENCHMARKS[name])

@@ -1,0 +1,59 @@
+"""PMLB tables (``<name>/<name>.tsv.gz`` with a ``target`` column, plus ``index.csv``)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ..exceptions import DataValidationError, DatasetNotFoundError
+from ._paths import find_dataset
+
+__all__ = ["pmlb_index", "load_pmlb", "pmlb_feature_types"]
+
+
+def _root(data_dir) -> Path:
+    return find_dataset(Path("tabular") / "pmlb", "pmlb", data_dir, must_contain=("index.csv",))
+
+
+def pmlb_index(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The ``index.csv`` listing (name, task, n_rows, n_features, n_classes)."""
+    return pd.read_csv(_root(data_dir) / "index.csv")
+
+
+def pmlb_feature_types(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """Feature name → ``continuous``/``categorical``/``binary`` from ``metadata.yaml``."""
+    path = _root(data_dir) / name / "metadata.yaml"
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    current = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"\s*-\s*name:\s*(.+?)\s*$", line)
+        if m:
+            current = m.group(1).strip("'\"")
+            continue
+        m = re.match(r"\s+type:\s*(\w+)", line)
+        if m and current is not None:
+            out[current] = m.group(1)
+            current = None
+    return out
+
+
+def load_pmlb(name: str, data_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """Return ``(X, y)``; ``y`` is the ``target`` column, selected by name."""
+    root = _root(data_dir)
+    path = root / name / f"{name}.tsv.gz"
+    if not path.exists():
+        raise DatasetNotFoundError(f"PMLB dataset {name!r} not found: {path} does not exist")
+    df = pd.read_csv(path, sep="\t")
+    if "target" not in df.columns:
+        raise DataValidationError(f"{path} has no 'target' column")
+    y = df.pop("target")
+    types = pmlb_feature_types(name, data_dir)
+    for col, kind in types.items():
+        if kind == "categorical" and col in df.columns:
+            df[col] = df[col].astype("category")
+    df.attrs["name"] = name
+    return df, y

@@ -1,0 +1,165 @@
+"""Metrics shared by every benchmark: classification, regression and full-ranking top-k.
+
+Top-k metrics follow RecBole's full-ranking protocol: every item is scored, items the
+user already interacted with in training are excluded (score set to -inf) unless they are
+targets, and ties are broken by item id (``torch.topk`` order).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score as _sk_roc_auc
+
+__all__ = [
+    "accuracy",
+    "balanced_accuracy",
+    "roc_auc",
+    "rmse",
+    "mae",
+    "topk_metrics",
+    "mask_seen",
+]
+
+
+def _np(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of exact matches; ``y_pred`` may be labels or [n, C] scores."""
+    yt, yp = _np(y_true), _np(y_pred)
+    if yp.ndim == 2:
+        yp = yp.argmax(1)
+    if len(yt) == 0:
+        raise ValueError("accuracy of an empty set is undefined")
+    return float((yt == yp).mean())
+
+
+def balanced_accuracy(y_true, y_pred) -> float:
+    """Mean per-class recall over classes present in ``y_true``."""
+    yt, yp = _np(y_true), _np(y_pred)
+    if yp.ndim == 2:
+        yp = yp.argmax(1)
+    classes = np.unique(yt)
+    return float(np.mean([(yp[yt == c] == c).mean() for c in classes]))
+
+
+def roc_auc(y_true, y_score) -> float:
+    """Binary AUC from scores/probabilities, or one-vs-rest macro AUC from [n, C] probabilities."""
+    yt, ys = _np(y_true), _np(y_score)
+    if ys.ndim == 2 and ys.shape[1] == 2:
+        ys = ys[:, 1]
+    if ys.ndim == 2:
+        return float(_sk_roc_auc(yt, ys, multi_class="ovr", average="macro", labels=np.arange(ys.shape[1])))
+    return float(_sk_roc_auc(yt, ys))
+
+
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error (the square root is taken; DAIN's reference prints the MSE)."""
+    d = _np(y_pred).astype(np.float64) - _np(y_true).astype(np.float64)
+    return float(np.sqrt(np.mean(d * d)))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error."""
+    d = _np(y_pred).astype(np.float64) - _np(y_true).astype(np.float64)
+    return float(np.mean(np.abs(d)))
+
+
+def mask_seen(scores: torch.Tensor, seen_rows: torch.Tensor, seen_items: torch.Tensor) -> torch.Tensor:
+    """Set ``scores[seen_rows, seen_items] = -inf`` in place and return ``scores``.
+
+    ``seen_rows`` index rows of ``scores`` (users of this batch), ``seen_items`` the columns.
+    """
+    if seen_rows.numel():
+        scores[seen_rows.to(scores.device), seen_items.to(scores.device)] = float("-inf")
+    return scores
+
+
+def topk_metrics(
+    scores: torch.Tensor,
+    targets: torch.Tensor,
+    ks: Sequence[int] = (5, 10, 20),
+    *,
+    seen: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Per-user full-ranking metrics.
+
+    Parameters
+    ----------
+    scores : Tensor [U, I]
+        Scores of every item for each user of the batch.
+    targets : LongTensor [U] or [U, T]
+        Held-out item(s) per user; in the 2-D form pad with -1.
+    ks : sequence of int
+        Cut-offs.
+    seen : (rows, items), optional
+        Training interactions to exclude from the ranking (targets among them stay ranked).
+
+    Returns
+    -------
+    dict
+        ``hr@k`` (hit ratio), ``recall@k``, ``precision@k`` and ``ndcg@k``, each a float
+        tensor [U] so callers can average over users (or sum across batches).
+    """
+    if scores.dim() != 2:
+        raise ValueError(f"scores must be [users, items], got shape {tuple(scores.shape)}")
+    n_users, n_items = scores.shape
+    tgt = targets.to(scores.device).long()
+    if tgt.dim() == 1:
+        tgt = tgt.unsqueeze(1)
+    if tgt.shape[0] != n_users:
+        raise ValueError(f"targets has {tgt.shape[0]} rows but scores has {n_users}")
+    if int(tgt.max()) >= n_items:
+        raise ValueError(f"target item {int(tgt.max())} is out of range for {n_items} items")
+    valid = tgt >= 0
+    n_tgt = valid.sum(1)
+    if bool((n_tgt == 0).any()):
+        raise ValueError("every user needs at least one target item")
+    kmax = max(ks)
+    if kmax > n_items:
+        raise ValueError(f"k={kmax} is larger than the number of items ({n_items})")
+
+    scores = scores.clone()
+    if seen is not None:
+        rows, items = seen
+        rows, items = rows.to(scores.device), items.to(scores.device)
+        # keep targets rankable even if they were also seen
+        tgt_scores = scores.gather(1, tgt.clamp(min=0))
+        mask_seen(scores, rows, items)
+        safe_rows = torch.arange(n_users, device=scores.device).unsqueeze(1).expand_as(tgt)[valid]
+        scores[safe_rows, tgt[valid]] = tgt_scores[valid]
+
+    top = scores.topk(kmax, dim=1).indices  # [U, kmax]
+    is_tgt = torch.zeros(n_users, n_items, dtype=torch.bool, device=scores.device)
+    rows = torch.arange(n_users, device=scores.device).unsqueeze(1).expand_as(tgt)
+    is_tgt[rows[valid], tgt[valid]] = True
+    hits = is_tgt.gather(1, top).float()  # [U, kmax]
+    discounts = 1.0 / torch.log2(torch.arange(2, kmax + 2, device=scores.device, dtype=torch.float))
+    out: dict[str, torch.Tensor] = {}
+    for k in ks:
+        h = hits[:, :k]
+        n_hit = h.sum(1)
+        dcg = (h * discounts[:k]).sum(1)
+        ideal_n = n_tgt.clamp(max=k)
+        idcg = torch.cumsum(discounts[:k], 0)[ideal_n - 1]
+        out[f"hr@{k}"] = (n_hit > 0).float()
+        out[f"recall@{k}"] = n_hit / n_tgt.float()
+        out[f"precision@{k}"] = n_hit / k
+        out[f"ndcg@{k}"] = dcg / idcg
+    return out
+
+
+def mean_metrics(batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """Average per-user metric tensors accumulated over batches."""
+    sums: dict[str, float] = {}
+    n = 0
+    for b in batches:
+        for k, v in b.items():
+            sums[k] = sums.get(k, 0.0) + float(v.sum())
+        n += len(next(iter(b.values())))
+    return {k: v / max(n, 1) for k, v in sums.items()}

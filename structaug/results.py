@@ -1,0 +1,163 @@
+"""Benchmark records: one JSON row per (method, dataset, seed) with everything needed to
+reproduce it (config, seed, versions, device, git commit), plus markdown summaries."""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_write_json, atomic_write_text
+
+__all__ = ["Record", "environment", "save_records", "load_records", "summarize", "markdown_table", "fmt_mean_std"]
+
+
+@dataclass
+class Record:
+    """One benchmark measurement."""
+
+    method: str
+    dataset: str
+    seed: int
+    metrics: dict[str, float]
+    split: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    fit_time: float | None = None
+    predict_time: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[1]
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if out.returncode == 0:
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for mod in ["structaug", "torch", "torch_geometric", "numpy", "pandas", "sklearn", "xgboost", "tensorly", "lightgbm"]:
+        try:
+            m = __import__(mod)
+            out[mod] = getattr(m, "__version__", "?")
+        except Exception:
+            continue
+    return out
+
+
+def environment(device: str | None = None) -> dict[str, Any]:
+    """Versions, device (GPU name or CPU model), thread count, git commit and time."""
+    import torch
+
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if str(dev).startswith("cuda") and torch.cuda.is_available():
+        dev_name = torch.cuda.get_device_name(torch.device(dev))
+    else:
+        dev_name = f"CPU: {_cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+    return {
+        "device": str(dev),
+        "device_name": dev_name,
+        "platform": platform.platform(),
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def save_records(records: Iterable[Record | dict], path: str | os.PathLike, *, benchmark: str,
+                 config: dict[str, Any] | None = None, device: str | None = None,
+                 markdown: bool = True, metrics: Sequence[str] | None = None) -> Path:
+    """Write ``{"benchmark", "environment", "config", "records"}`` as JSON (atomically) and a
+    markdown summary next to it (``.md``)."""
+    rows = [r.to_dict() if isinstance(r, Record) else dict(r) for r in records]
+    payload = {"benchmark": benchmark, "environment": environment(device), "config": config or {}, "records": rows}
+    path = Path(path)
+    atomic_write_json(payload, path)
+    if markdown:
+        table = markdown_table(summarize(rows, metrics=metrics))
+        head = f"# {benchmark}\n\nDevice: {payload['environment']['device_name']}  \nCommit: {payload['environment']['git_commit']}\n\n"
+        atomic_write_text(head + table + "\n", path.with_suffix(".md"))
+    return path
+
+
+def load_records(path: str | os.PathLike) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)["records"]
+
+
+def fmt_mean_std(values: Sequence[float], digits: int = 4) -> str:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return "—"
+    m = float(np.mean(vals))
+    if len(vals) == 1:
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} ± {float(np.std(vals, ddof=1)):.{digits}f}"
+
+
+def summarize(records: Sequence[dict], metrics: Sequence[str] | None = None, digits: int = 4) -> pd.DataFrame:
+    """Mean ± std over seeds per (dataset, method), with mean fit time and seed count."""
+    ok = [r for r in records if r.get("status", "ok") == "ok"]
+    if not ok:
+        return pd.DataFrame()
+    if metrics is None:
+        keys: list[str] = []
+        for r in ok:
+            for k in r["metrics"]:
+                if k not in keys:
+                    keys.append(k)
+        metrics = keys
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in ok:
+        groups.setdefault((r["dataset"], r["method"]), []).append(r)
+    rows = []
+    for (ds, method), rs in groups.items():
+        row = {"dataset": ds, "method": method, "seeds": len(rs)}
+        for k in metrics:
+            row[k] = fmt_mean_std([r["metrics"].get(k) for r in rs], digits)
+        ft = [r["fit_time"] for r in rs if r.get("fit_time") is not None]
+        row["fit_time_s"] = f"{np.mean(ft):.2f}" if ft else "—"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub markdown table (no tabulate dependency)."""
+    if df.empty:
+        return "_no successful records_"
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    return "\n".join(lines)
