@@ -1,0 +1,182 @@
+"""From an interaction log to padded item sequences: cleaning, 5-core, leave-one-out, prefixes.
+
+Layout conventions (RecBole's, which CL4SRec/MCLRec build on):
+
+* internal item ids are ``1..n_items`` (an :class:`~structaug.recsys.IdVocab` with
+  ``offset=1``); ``0`` is padding and ``n_items + 1`` is the mask token of the views;
+* a padded batch is *left-aligned*: a sequence of length ``L`` fills columns ``0..L-1`` and
+  zeros follow, so the representation of a sequence is the encoder output at ``L - 1``;
+* sequences longer than ``max_len`` keep their most recent ``max_len`` items.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ...exceptions import DataValidationError
+from ..interactions import IdVocab, check_interactions
+
+__all__ = [
+    "SequenceLog",
+    "prepare_interactions",
+    "five_core",
+    "build_sequences",
+    "leave_one_out",
+    "pad_sequences",
+    "prefix_examples",
+    "sequence_lengths",
+]
+
+
+def prepare_interactions(df: pd.DataFrame, *, drop_duplicates: bool = True) -> pd.DataFrame:
+    """Validate a ``user, item[, timestamp]`` frame and put each user's rows in time order.
+
+    * Rows are sorted by ``(user, timestamp)`` with a stable sort, so a log whose timestamps
+      are not monotonic in row order is reordered (ties keep their row order). Without a
+      ``timestamp`` column the row order is taken as the time order.
+    * Exact duplicate rows (same user, item and timestamp) are dropped with a warning; the
+      same item consumed again at another time is a genuine repeat and is kept.
+    * Item or user columns that mix id types (ints and strings) raise ``DataValidationError``.
+    """
+    check_interactions(df)
+    cols = ["user", "item"] + (["timestamp"] if "timestamp" in df.columns else [])
+    out = df[cols].copy()
+    if "timestamp" not in out.columns:
+        out["timestamp"] = np.arange(len(out))
+    if drop_duplicates:
+        dup = out.duplicated(["user", "item", "timestamp"])
+        if dup.any():
+            warnings.warn(f"dropped {int(dup.sum())} exact duplicate (user, item, timestamp) row(s)", stacklevel=3)
+            out = out[~dup]
+    out = out.sort_values(["user", "timestamp"], kind="mergesort")
+    return out.reset_index(drop=True)
+
+
+def five_core(df: pd.DataFrame, k: int = 5) -> pd.DataFrame:
+    """Iteratively keep users and items with at least ``k`` interactions (the "k-core")."""
+    out = df
+    while True:
+        uc = out["user"].map(out["user"].value_counts())
+        ic = out["item"].map(out["item"].value_counts())
+        keep = (uc >= k) & (ic >= k)
+        if keep.all():
+            break
+        out = out[keep]
+    if len(out) == 0:
+        raise DataValidationError(f"no interactions survive {k}-core filtering")
+    return out.reset_index(drop=True)
+
+
+@dataclass
+class SequenceLog:
+    """Per-user item sequences (internal ids, time order) plus the two vocabularies."""
+
+    users: IdVocab
+    items: IdVocab
+    sequences: list[np.ndarray] = field(repr=False)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def mask_id(self) -> int:
+        """The mask token of :class:`SequenceViews`: one past the last item id."""
+        return len(self.items) + 1
+
+
+def build_sequences(df: pd.DataFrame, *, min_len: int = 1) -> SequenceLog:
+    """Group a frame from :func:`prepare_interactions` into per-user sequences.
+
+    Users with fewer than ``min_len`` interactions are dropped (``DataValidationError`` when
+    none are left).
+    """
+    counts = df.groupby("user", sort=False)["item"].transform("size")
+    df = df[counts >= min_len]
+    if len(df) == 0:
+        raise DataValidationError(f"no user has at least {min_len} interaction(s)")
+    users = IdVocab(df["user"].to_numpy(), offset=0)
+    items = IdVocab(df["item"].to_numpy(), offset=1)
+    u = users.encode(df["user"].to_numpy(), name="user")
+    it = items.encode(df["item"].to_numpy(), name="item")
+    # rows are grouped by user but users may not be in vocabulary order: sort stably by code
+    order = np.argsort(u, kind="stable")
+    u, it = u[order], it[order]
+    bounds = np.flatnonzero(np.diff(u)) + 1
+    return SequenceLog(users, items, np.split(it, bounds))
+
+
+def leave_one_out(sequences: list[np.ndarray], *, min_len: int = 3):
+    """Split each sequence by time: last item = test, second last = validation, rest = train.
+
+    Users with fewer than ``min_len`` (3) items keep their whole sequence for training and
+    have no validation/test target (they cannot be split).
+
+    Returns
+    -------
+    train : list of arrays
+        Training sequences (every sequence minus its last two items).
+    valid, test : (list of arrays, LongTensor, LongTensor)
+        Input histories, targets and user indices of the evaluated users.
+    """
+    train, vin, vt, tin, tt, who = [], [], [], [], [], []
+    for i, s in enumerate(sequences):
+        if len(s) < min_len:
+            train.append(s)
+            continue
+        train.append(s[:-2])
+        vin.append(s[:-2])
+        vt.append(int(s[-2]))
+        tin.append(s[:-1])
+        tt.append(int(s[-1]))
+        who.append(i)
+    if not vt:
+        raise DataValidationError(f"leave-one-out needs users with at least {min_len} interactions; none found")
+    users = torch.as_tensor(who, dtype=torch.long)
+    return train, (vin, torch.as_tensor(vt), users), (tin, torch.as_tensor(tt), users)
+
+
+def pad_sequences(sequences: list[np.ndarray], max_len: int) -> torch.Tensor:
+    """Left-aligned zero-padded LongTensor [n, max_len] of the last ``max_len`` items of each."""
+    out = np.zeros((len(sequences), max_len), dtype=np.int64)
+    for i, s in enumerate(sequences):
+        s = s[-max_len:]
+        out[i, : len(s)] = s
+    return torch.from_numpy(out)
+
+
+def prefix_examples(sequences: list[np.ndarray], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (prefix → next item) pair of every sequence, as RecBole's sequential loader makes.
+
+    A sequence ``[a, b, c, d]`` gives ``[a]→b``, ``[a, b]→c``, ``[a, b, c]→d``; prefixes keep
+    their last ``max_len`` items. Vectorised over all sequences at once.
+
+    Returns
+    -------
+    inputs : LongTensor [N, max_len] (left-aligned, zero-padded), targets : LongTensor [N]
+    """
+    lens = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    keep = lens >= 2
+    if not keep.any():
+        raise DataValidationError("no training sequence has two or more items; nothing to learn from")
+    flat = np.concatenate([s for s, k in zip(sequences, keep) if k])
+    lens = lens[keep]
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    # target positions: every position except each sequence's first
+    seq_of = np.repeat(np.arange(len(lens)), lens - 1)
+    offs = np.arange(len(seq_of)) - np.repeat(np.cumsum(lens - 1) - (lens - 1), lens - 1) + 1
+    tgt_pos = starts[seq_of] + offs  # flat index of each target
+    begin = np.maximum(starts[seq_of], tgt_pos - max_len)
+    idx = begin[:, None] + np.arange(max_len)[None, :]
+    valid = idx < tgt_pos[:, None]
+    inputs = np.where(valid, flat[np.minimum(idx, len(flat) - 1)], 0)
+    return torch.from_numpy(inputs.astype(np.int64)), torch.from_numpy(flat[tgt_pos].astype(np.int64))
+
+
+def sequence_lengths(padded: torch.Tensor) -> torch.Tensor:
+    """Lengths of left-aligned padded sequences (number of non-zero entries per row)."""
+    return (padded != 0).sum(1)

@@ -1,0 +1,48 @@
+"""Tabular augmentation: HyperTab feature-subset views and T-JEPA latent masking.
+
+>>> from structaug.tabular import FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor
+>>> from structaug.tabular import JEPAMasking, TJEPA, TJEPAClassifier, TJEPARegressor
+
+Both methods read tables through :class:`~structaug.tabular.preprocessing.TableEncoder`.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .preprocessing import TableEncoder
+
+__all__ = [
+    "TableEncoder",
+    "FeatureSubsetViews",
+    "HyperTabClassifier",
+    "HyperTabRegressor",
+    "JEPAMasking",
+    "TJEPA",
+    "TJEPAClassifier",
+    "TJEPARegressor",
+]
+
+# Loaded on first access so that importing structaug.tabular stays cheap and works whichever
+# of the two method modules is present.
+_LAZY = {
+    "FeatureSubsetViews": "structaug.tabular.views",
+    "HyperTabClassifier": "structaug.tabular.hypertab",
+    "HyperTabRegressor": "structaug.tabular.hypertab",
+    "JEPAMasking": "structaug.tabular.tjepa",
+    "TJEPA": "structaug.tabular.tjepa",
+    "TJEPAClassifier": "structaug.tabular.tjepa",
+    "TJEPARegressor": "structaug.tabular.tjepa",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'structaug.tabular' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

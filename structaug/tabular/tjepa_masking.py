@@ -1,0 +1,184 @@
+"""T-JEPA's feature masking: one context subset and several target subsets per row.
+
+T-JEPA (Thimonier et al., ICLR 2025) never perturbs feature *values*. Its only "view" of a
+row is a choice of *which features* the context encoder sees and which features' latent
+representations the predictor must regress. Per mini-batch, as in the reference
+``MaskCollator``:
+
+1. a context size ``k_c = min_c + round((max_c - min_c) * u)`` and a target size ``k_t``
+   (same rule) are drawn once, redrawn until ``k_c + k_t <= d``, so every row of the batch
+   has masks of the same length and the batch stacks into one tensor;
+2. per row, the context is ``k_c`` features drawn without replacement;
+3. per row, each of the ``n_targets`` target subsets is ``k_t`` features drawn without
+   replacement from the features *not* in the context. Targets are disjoint from the
+   context but may overlap each other (they are independent draws, as in the paper).
+
+``min_c = round(d * min_context_share)`` etc., with the paper's defaults: context and target
+shares in ``[0.2, 0.4]`` and four target subsets per context.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..base import Augmenter, SampleRNG
+from ..exceptions import DataValidationError
+from ..validation import check_fraction, check_positive_int
+
+__all__ = ["JEPAMasking", "JEPAMasks"]
+
+
+@dataclass
+class JEPAMasks:
+    """Feature-index masks for a batch of rows.
+
+    Attributes
+    ----------
+    context : ndarray or Tensor of shape (n_rows, n_context), int64
+        Feature indices the context encoder sees, per row.
+    targets : ndarray or Tensor of shape (n_rows, n_targets, n_target), int64
+        Feature indices whose target-encoder representations are predicted, per row and
+        target subset. Disjoint from ``context`` row by row.
+    """
+
+    context: Any
+    targets: Any
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.context.shape[0])
+
+
+def _n_columns(data: Any) -> int:
+    shape = getattr(data, "shape", None)
+    if shape is None:
+        data = np.asarray(data)
+        shape = data.shape
+    if len(shape) != 2:
+        raise DataValidationError(f"X must be a 2-D table (rows x features), got shape {tuple(shape)}")
+    return int(shape[1])
+
+
+class JEPAMasking(Augmenter):
+    """Draw T-JEPA context/target feature subsets (the paper's only augmentation-free "view").
+
+    Parameters
+    ----------
+    min_context_share, max_context_share : float, default=0.2, 0.4
+        Range of the fraction of features in the context (reference ``mask_*_ctx_share``).
+    min_target_share, max_target_share : float, default=0.2, 0.4
+        Range of the fraction of features in each target subset.
+    n_targets : int, default=4
+        Target subsets per context (reference ``mask_num_preds``).
+    random_state : int, Generator or None
+        Seed of the sampling stream.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    context_size_range_, target_size_range_ : tuple of int
+        ``(min, max)`` number of features per context / target subset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(8, 10))
+    >>> m = JEPAMasking(random_state=0).fit(X).sample(X)
+    >>> m.context.shape[0], m.targets.shape[:2]
+    (8, (8, 4))
+    """
+
+    def __init__(
+        self,
+        *,
+        min_context_share: float = 0.2,
+        max_context_share: float = 0.4,
+        min_target_share: float = 0.2,
+        max_target_share: float = 0.4,
+        n_targets: int = 4,
+        random_state: Any = None,
+    ):
+        self.min_context_share = min_context_share
+        self.max_context_share = max_context_share
+        self.min_target_share = min_target_share
+        self.max_target_share = max_target_share
+        self.n_targets = n_targets
+        self.random_state = random_state
+
+    def _validate_params(self) -> None:
+        for name in ("min_context_share", "max_context_share", "min_target_share", "max_target_share"):
+            check_fraction(getattr(self, name), name)
+        if self.min_context_share > self.max_context_share:
+            raise ValueError(
+                f"min_context_share ({self.min_context_share}) must be <= max_context_share ({self.max_context_share})")
+        if self.min_target_share > self.max_target_share:
+            raise ValueError(
+                f"min_target_share ({self.min_target_share}) must be <= max_target_share ({self.max_target_share})")
+        if self.min_context_share + self.min_target_share > 1:
+            raise ValueError("min_context_share + min_target_share must be <= 1: context and targets are disjoint")
+        check_positive_int(self.n_targets, "n_targets")
+
+    def _fit(self, data: Any, **kwargs: Any) -> None:
+        d = _n_columns(data)
+        if d < 2:
+            raise DataValidationError(
+                f"T-JEPA masking needs at least 2 features (a context and a disjoint target), got {d}")
+        # At least one feature in each subset even on narrow tables (the reference asserts > 0).
+        lo_c = max(1, round(d * self.min_context_share))
+        hi_c = max(lo_c, round(d * self.max_context_share))
+        lo_t = max(1, round(d * self.min_target_share))
+        hi_t = max(lo_t, round(d * self.max_target_share))
+        # Rounding can make the smallest pair overlap on narrow tables: shrink it to fit.
+        lo_c = min(lo_c, d - 1)
+        lo_t = min(lo_t, d - lo_c)
+        hi_c, hi_t = max(hi_c, lo_c), max(hi_t, lo_t)
+        self.n_features_in_ = d
+        self.context_size_range_ = (int(lo_c), int(hi_c))
+        self.target_size_range_ = (int(lo_t), int(hi_t))
+
+    # -- sampling ----------------------------------------------------------------------
+    def _draw_sizes(self, rng: np.random.Generator) -> tuple[int, int]:
+        """One (context, target) size pair for a whole batch, redrawn until they fit."""
+        (lo_c, hi_c), (lo_t, hi_t) = self.context_size_range_, self.target_size_range_
+        while True:
+            k_c = lo_c + int(np.round((hi_c - lo_c) * rng.random()))
+            k_t = lo_t + int(np.round((hi_t - lo_t) * rng.random()))
+            if k_c + k_t <= self.n_features_in_:
+                return k_c, k_t
+
+    def draw(self, n_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Masks for ``n_rows`` rows from ``rng`` as ``(context, targets)`` int64 arrays.
+
+        Vectorised: a row's random permutation is the argsort of uniform noise, so a batch
+        costs two argsorts instead of a Python loop over rows.
+        """
+        d = self.n_features_in_
+        k_c, k_t = self._draw_sizes(rng)
+        perm = np.argsort(rng.random((n_rows, d)), axis=1)
+        context, rest = perm[:, :k_c], perm[:, k_c:]
+        # each target: an independent k_t-subset of the non-context features of that row
+        pick = np.argsort(rng.random((n_rows, self.n_targets, d - k_c)), axis=2)[:, :, :k_t]
+        targets = np.take_along_axis(rest[:, None, :].repeat(self.n_targets, axis=1), pick, axis=2)
+        return np.sort(context, axis=1).astype(np.int64), np.sort(targets, axis=2).astype(np.int64)
+
+    def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> JEPAMasks:
+        if data is None:
+            if n is None:
+                raise ValueError("pass the rows to mask (data) or their number (n)")
+            n_rows = n
+        else:
+            d = _n_columns(data)
+            if d != self.n_features_in_:
+                raise DataValidationError(
+                    f"X has {d} features, but JEPAMasking was fitted with {self.n_features_in_}")
+            n_rows = int(data.shape[0]) if hasattr(data, "shape") else len(data)
+            if n is not None and n != n_rows:
+                raise ValueError(f"n={n} does not match the {n_rows} rows of data; pass one of them")
+        context, targets = self.draw(n_rows, rng.np)
+        if isinstance(data, torch.Tensor):
+            return JEPAMasks(torch.from_numpy(context).to(data.device), torch.from_numpy(targets).to(data.device))
+        return JEPAMasks(context, targets)

@@ -1,0 +1,72 @@
+"""Metric values against hand-computed cases."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from structaug.metrics import accuracy, balanced_accuracy, mae, mean_metrics, rmse, roc_auc, topk_metrics
+
+
+def test_classification_metrics():
+    assert accuracy([0, 1, 1, 0], [0, 1, 0, 0]) == 0.75
+    assert accuracy(torch.tensor([1, 0]), torch.tensor([[0.1, 0.9], [0.8, 0.2]])) == 1.0
+    # class 0: 2/2 right, class 1: 1/2 right -> 0.75
+    assert balanced_accuracy([0, 0, 1, 1], [0, 0, 1, 0]) == 0.75
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+    probs = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    assert roc_auc([0, 1, 2], probs) == 1.0
+    with pytest.raises(ValueError, match="empty"):
+        accuracy([], [])
+
+
+def test_regression_metrics():
+    assert rmse([1, 2, 3], [1, 2, 5]) == pytest.approx(math.sqrt(4 / 3))
+    assert mae([1, 2, 3], [2, 2, 1]) == pytest.approx(1.0)
+
+
+def test_topk_single_target_hand_computed():
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.1],   # target 2 at rank 3
+                           [0.1, 0.2, 0.3, 0.4]])  # target 0 at rank 4
+    m = topk_metrics(scores, torch.tensor([2, 0]), ks=(1, 3))
+    assert m["hr@3"].tolist() == [1.0, 0.0]
+    assert m["ndcg@3"][0].item() == pytest.approx(1 / math.log2(4))
+    assert m["hr@1"].sum() == 0
+    assert m["precision@3"][0].item() == pytest.approx(1 / 3)
+
+
+def test_topk_masks_seen_items_but_not_targets():
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.1]])
+    # items 0 and 1 were seen in training -> the target 2 becomes rank 1
+    m = topk_metrics(scores, torch.tensor([2]), ks=(1,), seen=(torch.tensor([0, 0]), torch.tensor([0, 1])))
+    assert m["hr@1"].item() == 1.0 and m["ndcg@1"].item() == 1.0
+    # a target that was also seen stays rankable
+    m = topk_metrics(scores, torch.tensor([0]), ks=(1,), seen=(torch.tensor([0]), torch.tensor([0])))
+    assert m["hr@1"].item() == 1.0
+
+
+def test_topk_multi_target_recall_and_ndcg():
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.6, 0.5]])
+    m = topk_metrics(scores, torch.tensor([[0, 3, -1]]), ks=(2, 4))
+    assert m["recall@2"].item() == 0.5 and m["recall@4"].item() == 1.0
+    dcg = 1 / math.log2(2) + 1 / math.log2(5)
+    idcg = 1 / math.log2(2) + 1 / math.log2(3)
+    assert m["ndcg@4"].item() == pytest.approx(dcg / idcg)
+    assert m["precision@4"].item() == 0.5
+
+
+def test_topk_errors():
+    with pytest.raises(ValueError, match="larger than the number of items"):
+        topk_metrics(torch.zeros(1, 3), torch.tensor([0]), ks=(5,))
+    with pytest.raises(ValueError, match="out of range"):
+        topk_metrics(torch.zeros(1, 3), torch.tensor([3]), ks=(1,))
+    with pytest.raises(ValueError, match="at least one target"):
+        topk_metrics(torch.zeros(1, 3), torch.tensor([[-1]]), ks=(1,))
+
+
+def test_mean_metrics_over_batches():
+    b1 = {"hr@1": torch.tensor([1.0, 0.0])}
+    b2 = {"hr@1": torch.tensor([1.0])}
+    assert mean_metrics([b1, b2]) == {"hr@1": pytest.approx(2 / 3)}

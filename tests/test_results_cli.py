@@ -1,0 +1,65 @@
+"""Results records and the command line."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from structaug.cli import build_parser, main, parse_seeds
+from structaug.results import Record, environment, load_records, save_records, summarize
+
+
+def test_save_records_writes_json_and_markdown(tmp_path):
+    recs = [Record("A", "d", s, {"acc": 0.5 + 0.1 * s}, config={"lr": 1}, fit_time=1.0) for s in range(3)]
+    recs.append(Record("B", "d", 0, {}, status="error", error="boom"))
+    out = save_records(recs, tmp_path / "r.json", benchmark="toy", config={"x": 1})
+    payload = json.loads(out.read_text())
+    assert payload["benchmark"] == "toy" and "versions" in payload["environment"]
+    assert payload["environment"]["device_name"]
+    assert len(load_records(out)) == 4
+    md = (tmp_path / "r.md").read_text()
+    assert "0.6000 ± 0.1000" in md and "| d | A | 3 |" in md
+
+
+def test_summarize_skips_failed_records():
+    df = summarize([{"method": "A", "dataset": "d", "seed": 0, "metrics": {"m": 1.0}, "status": "error"}])
+    assert df.empty
+
+
+def test_environment_has_versions():
+    env = environment()
+    assert env["versions"]["torch"] and env["device"] in ("cpu", "cuda")
+
+
+def test_parse_seeds():
+    assert parse_seeds("3") == [0, 1, 2]
+    assert parse_seeds("0,5,7") == [0, 5, 7]
+    assert parse_seeds("2-4") == [2, 3, 4]
+    with pytest.raises(Exception):
+        parse_seeds("x")
+
+
+def test_bench_help_lists_common_flags(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "tabular", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--data-dir", "--datasets", "--seeds", "--device", "--quick", "--out"):
+        assert flag in out
+
+
+def test_datasets_command(capsys):
+    assert main(["datasets"]) == 0
+    assert "data roots searched" in capsys.readouterr().out
+
+
+def test_demo_baseline_section(capsys, tmp_path):
+    assert main(["demo", "--sections", "baseline", "--quick", "--json", str(tmp_path / "d.json")]) == 0
+    rows = json.loads((tmp_path / "d.json").read_text())
+    by_model = {r["model"]: r["value"] for r in rows}
+    assert by_model["MLP (shared trainer)"] > 0.9 and by_model["XGBoost"] > 0.9  # far above chance (0.63)
+    assert "XGBoost" in capsys.readouterr().out
+
+
+def test_demo_rejects_unknown_section():
+    with pytest.raises(ValueError, match="unknown demo section"):
+        main(["demo", "--sections", "nope"])

@@ -1,0 +1,168 @@
+"""The shared trainer: early stopping, best-weight restore, checkpoint/resume, atomic writes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from structaug.io import atomic_torch_save
+from structaug.nn import MLP
+from structaug.train import Trainer, minibatch_epoch, resolve_device
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys, torch
+    from structaug.nn import MLP
+    from structaug.train import Trainer, minibatch_epoch
+
+    def run(ckpt, kill_at=None, epochs=12):
+        g = torch.Generator().manual_seed(0)
+        X = torch.randn(256, 5, generator=g)
+        y = (X[:, 0] + X[:, 1] > 0).long()
+        torch.manual_seed(0)
+        model = MLP([5, 16, 2], dropout=0.3)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        gen = torch.Generator().manual_seed(1)
+        loss = lambda xb, yb: torch.nn.functional.cross_entropy(model(xb), yb)
+
+        def epoch(e):
+            if kill_at is not None and e == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)  # a real kill, no cleanup
+            return minibatch_epoch(model, opt, loss, [X, y], batch_size=32, generator=gen)
+
+        def val(e):
+            model.eval()
+            out = {"val_loss": float(torch.nn.functional.cross_entropy(model(X), y))}
+            model.train()
+            return out
+
+        res = Trainer(max_epochs=epochs, seed=0, progress=False, checkpoint_path=ckpt,
+                      restore_best=False).fit(model, opt, epoch, val, generators=[gen])
+        return model, res
+
+    if __name__ == "__main__":
+        ckpt, kill_at, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+        model, res = run(ckpt if ckpt != "-" else None, kill_at if kill_at >= 0 else None)
+        torch.save({"state": model.state_dict(), "resumed_from": res.resumed_from,
+                    "epochs": res.epochs_run}, out)
+    """
+)
+
+
+def _xor_data(n=200, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 2, generator=g)
+    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).long()
+    return X, y
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_trainer_learns_and_restores_best():
+    X, y = _xor_data()
+    torch.manual_seed(0)
+    model = MLP([2, 32, 32, 2])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    loss = lambda xb, yb: torch.nn.functional.cross_entropy(model(xb), yb)  # noqa: E731
+    snapshots = {}
+
+    def val(e):
+        acc = float((model(X).argmax(1) == y).float().mean())
+        snapshots[e] = {k: v.clone() for k, v in model.state_dict().items()}
+        return {"val_acc": acc}
+
+    res = Trainer(max_epochs=60, monitor="val_acc", mode="max", progress=False, seed=0).fit(
+        model, opt, lambda e: minibatch_epoch(model, opt, loss, [X, y], batch_size=32, generator=gen), val)
+    assert res.best_score > 0.9  # XOR is not linearly separable: the MLP really learned
+    best = snapshots[res.best_epoch]
+    assert all(torch.equal(model.state_dict()[k], best[k]) for k in best)
+    assert len(res.history) == res.epochs_run and "loss" in res.history[0] and "epoch_time" in res.history[0]
+
+
+def test_early_stopping_stops_after_patience():
+    model = torch.nn.Linear(1, 1)
+    scores = iter([1.0, 0.5, 0.6, 0.7, 0.8, 0.1])
+    res = Trainer(max_epochs=50, patience=3, progress=False).fit(
+        model, None, lambda e: {}, lambda e: {"val_loss": next(scores)})
+    assert res.stopped_early and res.epochs_run == 5 and res.best_epoch == 1 and res.best_score == 0.5
+
+
+def test_no_monitor_keeps_last_epoch():
+    model = torch.nn.Linear(1, 1)
+    res = Trainer(max_epochs=3, progress=False).fit(model, None, lambda e: {"loss": 1.0})
+    assert res.best_epoch == 2 and res.epochs_run == 3 and not res.stopped_early
+
+
+def test_trainer_rejects_bad_settings():
+    with pytest.raises(ValueError, match="mode"):
+        Trainer(mode="up")
+    with pytest.raises(ValueError, match="patience"):
+        Trainer(patience=0)
+
+
+def _run_script(tmp_path, ckpt, kill_at, out):
+    script = tmp_path / "train_script.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, str(script), str(ckpt), str(kill_at), str(out)],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    ref = _run_script(tmp_path, "-", -1, tmp_path / "ref.pt")
+    assert ref.returncode == 0, ref.stderr
+    ckpt = tmp_path / "run.ckpt"
+    killed = _run_script(tmp_path, ckpt, 5, tmp_path / "never.pt")
+    assert killed.returncode == -9 and ckpt.exists() and not (tmp_path / "never.pt").exists()
+    resumed = _run_script(tmp_path, ckpt, -1, tmp_path / "resumed.pt")
+    assert resumed.returncode == 0, resumed.stderr
+    a = torch.load(tmp_path / "ref.pt")
+    b = torch.load(tmp_path / "resumed.pt")
+    assert b["resumed_from"] == 4 and b["epochs"] == 12
+    for k in a["state"]:
+        assert torch.equal(a["state"][k], b["state"][k]), k
+
+
+def test_finished_checkpoint_is_not_retrained(tmp_path):
+    ckpt = tmp_path / "c.ckpt"
+    model = torch.nn.Linear(1, 1)
+    calls = []
+    Trainer(max_epochs=3, progress=False, checkpoint_path=ckpt).fit(model, None, lambda e: calls.append(e) or {})
+    Trainer(max_epochs=3, progress=False, checkpoint_path=ckpt).fit(model, None, lambda e: calls.append(e) or {})
+    assert calls == [0, 1, 2]
+
+
+def test_atomic_checkpoint_survives_crash_during_write(tmp_path, monkeypatch):
+    path = tmp_path / "model.ckpt"
+    atomic_torch_save({"w": torch.ones(3)}, path)
+
+    real_save = torch.save
+
+    def crashing_save(obj, fh, *a, **k):
+        fh.write(b"partial garbage")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crashing_save)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_torch_save({"w": torch.zeros(3)}, path)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert torch.equal(torch.load(path)["w"], torch.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]  # no temp file left
+
+
+def test_corrupt_checkpoint_gives_clear_error(tmp_path):
+    ckpt = tmp_path / "bad.ckpt"
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="could not be read"):
+        Trainer(max_epochs=1, progress=False, checkpoint_path=ckpt).fit(torch.nn.Linear(1, 1), None, lambda e: {})
