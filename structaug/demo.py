@@ -71,6 +71,7 @@ def baseline_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> l
     gen = torch.Generator(device=dev).manual_seed(seed)
     loss = lambda xb, yb: torch.nn.functional.cross_entropy(model(xb), yb)  # noqa: E731
 
+    @torch.no_grad()
     def val(epoch: int) -> dict[str, float]:
         model.eval()
         return {"val_loss": float(torch.nn.functional.cross_entropy(model(xva), yva_t))}

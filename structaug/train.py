@@ -229,7 +229,8 @@ class Trainer:
         train_epoch : callable
             ``train_epoch(epoch) -> dict`` runs one epoch of updates.
         validate : callable, optional
-            ``validate(epoch) -> dict`` evaluates; its keys are merged into the history.
+            ``validate(epoch) -> dict`` evaluates; its keys are merged into the history. It runs
+            with autograd on (wrap it in ``torch.no_grad()`` unless it needs gradients).
         generators : iterable
             torch/numpy generators the epoch functions draw from; their states are saved so a
             resumed run draws the same numbers as an uninterrupted one.
@@ -283,8 +284,8 @@ class Trainer:
             if out:
                 metrics.update({k: float(v) for k, v in out.items()})
             if validate is not None:
-                with torch.no_grad():
-                    vout = validate(epoch)
+                # not wrapped in no_grad: influence methods (DAIN) need validation gradients
+                vout = validate(epoch)
                 if vout:
                     metrics.update({k: float(v) for k, v in vout.items()})
             metrics["epoch_time"] = time.perf_counter() - ep_t0

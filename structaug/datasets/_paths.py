@@ -58,11 +58,13 @@ def find_dataset(relative: str | os.PathLike, name: str, data_dir: str | os.Path
     """
     tried = []
     roots = candidate_dirs(data_dir)
-    # an explicit data_dir may also point straight at the dataset folder
+    roots_paths: list[Path] = []
     if data_dir is not None:
-        roots_paths = [Path(data_dir).expanduser() / relative, Path(data_dir).expanduser()]
-    else:
-        roots_paths = []
+        explicit = Path(data_dir).expanduser()
+        roots_paths.append(explicit / relative)
+        # an explicit data_dir may also point straight at the dataset's own folder
+        if explicit.name == Path(relative).name:
+            roots_paths.append(explicit)
     for p in roots_paths + [r / relative for r in roots if data_dir is None or r != Path(data_dir).expanduser()]:
         tried.append(str(p))
         if p.exists() and all((p / f).exists() for f in must_contain):

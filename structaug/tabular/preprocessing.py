@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_feature_names, check_array, check_is_fitted
+from sklearn.utils.validation import _check_feature_names, _num_samples, check_array, check_is_fitted
 
 from ..exceptions import DataValidationError
 
@@ -326,7 +326,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
 
 def check_n_rows(X: Any, y: Any) -> int:
     """Raise a clear error when ``X`` and ``y`` disagree on the number of rows."""
-    nx, ny = len(X), len(y)
+    nx, ny = _num_samples(X), _num_samples(y)
     if nx != ny:
         raise DataValidationError(
             f"Found input variables with inconsistent numbers of samples: X has {nx} rows, y has {ny}"

@@ -1,0 +1,117 @@
+"""PyG's other citation/co-purchase/co-author graphs from local raw ``.npz`` files.
+
+``torch_geometric.datasets.CitationFull``, ``Amazon`` and ``Coauthor`` each read one raw
+``.npz`` file (and try to download it when it is missing). These loaders find that file
+under the data root, copy it to a writable cache where PyG writes its ``processed/``
+folder, and never download. None of these graphs ships a public split, so
+:func:`class_balanced_split` draws the usual semi-supervised one (Shchur et al., 2018):
+``train_per_class`` labelled nodes per class, then ``n_val`` validation and ``n_test``
+test nodes from the rest, all seeded.
+
+Layouts (relative to the data root, e.g. ``shared/datasets``)::
+
+    citation_full/<lowercase name>/raw/<lowercase name>.npz    # Cora, Cora_ML, CiteSeer, DBLP, PubMed
+    amazon/<Computers|Photo>/raw/amazon_electronics_<name>.npz
+    coauthor/<CS|Physics>/raw/ms_academic_<cs|phy>.npz
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..exceptions import DatasetNotFoundError
+from ..random import RandomState, check_random_state
+from ._paths import cache_dir, find_dataset
+
+__all__ = ["load_pyg_graph", "class_balanced_split", "PYG_RAW_GRAPHS"]
+
+#: lower-case name -> (family folder, PyG class name, folder name, PyG ``name`` argument, raw file)
+PYG_RAW_GRAPHS: dict[str, tuple[str, str, str, str, str]] = {
+    **{n.lower(): ("citation_full", "CitationFull", n.lower(), n, f"{n.lower()}.npz")
+       for n in ("Cora", "Cora_ML", "CiteSeer", "DBLP", "PubMed")},
+    "computers": ("amazon", "Amazon", "Computers", "Computers", "amazon_electronics_computers.npz"),
+    "photo": ("amazon", "Amazon", "Photo", "Photo", "amazon_electronics_photo.npz"),
+    "cs": ("coauthor", "Coauthor", "CS", "CS", "ms_academic_cs.npz"),
+    "physics": ("coauthor", "Coauthor", "Physics", "Physics", "ms_academic_phy.npz"),
+}
+
+
+def class_balanced_split(y: torch.Tensor, *, train_per_class: int = 20, n_val: int = 500,
+                         n_test: int = 1000, random_state: RandomState = 0
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Boolean train/val/test masks: ``train_per_class`` per class, then ``n_val`` and ``n_test``.
+
+    Classes with fewer than ``train_per_class`` nodes put all of them in training. When
+    fewer than ``n_val + n_test`` nodes remain, validation is filled first and test gets
+    the rest.
+    """
+    rng = check_random_state(random_state)
+    y_np = y.detach().cpu().numpy().reshape(-1)
+    n = len(y_np)
+    train = np.zeros(n, dtype=bool)
+    for c in np.unique(y_np):
+        idx = np.flatnonzero(y_np == c)
+        train[rng.permutation(idx)[:train_per_class]] = True
+    rest = rng.permutation(np.flatnonzero(~train))
+    val = np.zeros(n, dtype=bool)
+    test = np.zeros(n, dtype=bool)
+    val[rest[:n_val]] = True
+    test[rest[n_val:n_val + n_test]] = True
+    as_t = lambda m: torch.as_tensor(m, device=y.device)  # noqa: E731
+    return as_t(train), as_t(val), as_t(test)
+
+
+def load_pyg_graph(name: str, data_dir: str | os.PathLike | None = None, *,
+                   cache: str | os.PathLike | None = None, split_seed: int = 0,
+                   train_per_class: int = 20, n_val: int = 500, n_test: int = 1000):
+    """Load a CitationFull / Amazon / Coauthor graph offline with a seeded split.
+
+    Parameters
+    ----------
+    name : str
+        ``Cora``, ``Cora_ML``, ``CiteSeer``, ``DBLP``, ``PubMed`` (CitationFull versions),
+        ``Computers``, ``Photo`` (Amazon) or ``CS``, ``Physics`` (Coauthor);
+        case-insensitive. A ``CitationFull-`` prefix is accepted (``CitationFull-Cora``)
+        to tell the full Cora apart from Planetoid's.
+    data_dir : path, optional
+        Data root laid out as in the module docstring.
+    cache : path, optional
+        Where PyG's copy and ``processed/`` live (default ``$STRUCTAUG_CACHE/pyg_raw``).
+    split_seed : int
+        Seed of :func:`class_balanced_split`.
+
+    Returns
+    -------
+    torch_geometric.data.Data
+        With ``train_mask``, ``val_mask``, ``test_mask`` and ``name``.
+    """
+    import torch_geometric.datasets as pyg_datasets
+
+    key = name.lower()
+    if key.startswith("citationfull-"):
+        key = key[len("citationfull-"):]
+    if key not in PYG_RAW_GRAPHS:
+        raise ValueError(f"unknown graph {name!r}; choose from "
+                         f"{sorted(v[3] for v in PYG_RAW_GRAPHS.values())}")
+    family, cls_name, folder, pyg_name, raw_file = PYG_RAW_GRAPHS[key]
+    src = find_dataset(Path(family) / folder / "raw", pyg_name, data_dir, must_contain=(raw_file,))
+    root = Path(cache) if cache is not None else cache_dir("pyg_raw", family)
+    raw_dst = root / folder / "raw"
+    raw_dst.mkdir(parents=True, exist_ok=True)
+    dst = raw_dst / raw_file
+    if not dst.exists() or dst.stat().st_size != (src / raw_file).stat().st_size:
+        shutil.copyfile(src / raw_file, dst)
+        processed = root / folder / "processed"
+        if processed.exists():  # stale processed files from another raw file
+            shutil.rmtree(processed)
+    if not dst.exists():  # pragma: no cover - copy failed silently
+        raise DatasetNotFoundError(f"could not stage {raw_file} for {pyg_name}")
+    data = getattr(pyg_datasets, cls_name)(root=str(root), name=pyg_name)[0]
+    data.train_mask, data.val_mask, data.test_mask = class_balanced_split(
+        data.y, train_per_class=train_per_class, n_val=n_val, n_test=n_test, random_state=split_seed)
+    data.name = pyg_name
+    return data

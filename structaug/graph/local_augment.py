@@ -1,0 +1,301 @@
+"""LocalAugmenter (the Augmenter) and LocalAugment (the PyG transform).
+
+``LocalAugmenter.fit(data)`` learns p(x_j | x_i) over every directed edge ``j -> i`` of
+``data.edge_index`` with :class:`~structaug.graph.cvae.NeighborCVAE` (mini-batched, so the
+edge pairs are never materialised) and, when ``data`` carries labels and a training mask,
+keeps the checkpoint the paper's U score selects. ``sample(data, n=k)`` returns a copy of
+``data`` with ``x_aug`` of shape ``[k, N, F]``: for every node, ``k`` generated neighbour
+feature vectors conditioned on its own features, row-normalised.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.transforms import BaseTransform
+
+from ..base import Augmenter, SampleRNG, check_is_fitted
+from ..train import Trainer, batch_indices, resolve_device
+from ..validation import check_positive_int
+from .cvae import NeighborCVAE, cvae_loss, row_normalize
+from .samplers import CVAEFeatureSampler
+from .uscore import SelectorGCN, full_graph, local_subgraph, train_selector, u_score
+from .validation import check_feature_dim, check_graph
+
+__all__ = ["LocalAugmenter", "LocalAugment"]
+
+_SELECTIONS = ("auto", "uscore", "last")
+
+
+class LocalAugmenter(Augmenter):
+    """Learn the distribution of neighbours' features given a node's (LAGNN, Liu et al. 2022).
+
+    Parameters
+    ----------
+    latent_size : int, default 10
+        CVAE latent dimension (paper).
+    hidden_size : int, default 256
+        Width of the CVAE's encoder and decoder hidden layers (paper).
+    epochs : int, default 10
+        Passes over all directed edges (the reference's ``pretrain_epochs``).
+    batch_size : int, default 64
+        Edge pairs per CVAE step (paper).
+    lr : float, default 0.01
+        Adam learning rate of the CVAE (the reference's ``pretrain_lr``).
+    selection : {"auto", "uscore", "last"}, default "auto"
+        ``"uscore"``: keep the checkpoint with the best U score of a pre-trained GCN (needs
+        ``data.y`` and ``data.train_mask``); ``"last"``: keep the final weights; ``"auto"``:
+        ``"uscore"`` when labels and a training mask are present, else ``"last"``.
+    warmup : int, default 200
+        CVAE iterations before a checkpoint may be selected (paper).
+    num_models : int, default 100
+        MC-dropout passes of the selector GCN per U score (paper).
+    update_epochs : int, default 20
+        Selector-GCN epochs on the generated features after each new best (paper).
+    uscore_every : int, default 1
+        Score every this many iterations (paper: 1). Larger values trade selection
+        granularity for speed on a CPU.
+    selector_hidden, selector_epochs : int, default 32, 100
+        The selector GCN's width and pre-training epochs (reference values).
+    normalize : bool, default True
+        Row-normalise generated features (the reference does; match the model's input).
+    device : str, default "auto"
+        Where the CVAE is trained; sampling runs on ``data.x``'s device.
+    progress : bool or None
+        Progress bar over CVAE epochs.
+    random_state : int, Generator or None
+        Seeds weight initialisation, batch order, reparameterisation noise and dropout.
+
+    Attributes
+    ----------
+    cvae_ : NeighborCVAE
+        The selected CVAE (eval mode, on the fit device).
+    n_features_ : int
+    n_edge_pairs_ : int
+        Directed (neighbour, centre) pairs trained on (self-loops dropped).
+    selection_ : str
+        The selection actually used.
+    selected_iteration_ : int or None
+        Iteration of the kept checkpoint (``None``: last weights).
+    uscore_history_ : list of (iteration, U)
+    loss_history_ : list of float
+        Mean CVAE loss per epoch.
+    fit_time_ : float
+        Seconds spent in ``fit``.
+
+    Notes
+    -----
+    Isolated nodes contribute no training pairs, but ``sample`` still generates features
+    for them from their own features (the decoder is conditioned only on the centre node),
+    as the reference does for every node. Features must lie in [0, 1] (Bernoulli decoder).
+    """
+
+    def __init__(self, *, latent_size: int = 10, hidden_size: int = 256, epochs: int = 10,
+                 batch_size: int = 64, lr: float = 0.01, selection: str = "auto",
+                 warmup: int = 200, num_models: int = 100, update_epochs: int = 20,
+                 uscore_every: int = 1, selector_hidden: int = 32, selector_epochs: int = 100,
+                 normalize: bool = True, device: str = "auto", progress: bool | None = None,
+                 random_state: Any = None):
+        self.latent_size = latent_size
+        self.hidden_size = hidden_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.selection = selection
+        self.warmup = warmup
+        self.num_models = num_models
+        self.update_epochs = update_epochs
+        self.uscore_every = uscore_every
+        self.selector_hidden = selector_hidden
+        self.selector_epochs = selector_epochs
+        self.normalize = normalize
+        self.device = device
+        self.progress = progress
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        for name in ("latent_size", "hidden_size", "epochs", "batch_size", "num_models",
+                     "uscore_every", "selector_hidden"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("warmup", "update_epochs", "selector_epochs"):
+            check_positive_int(getattr(self, name), name, minimum=0)
+        if not float(self.lr) > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.selection not in _SELECTIONS:
+            raise ValueError(f"selection must be one of {_SELECTIONS}, got {self.selection!r}")
+
+    def _resolve_selection(self, data: Any) -> str:
+        has_labels = getattr(data, "y", None) is not None and getattr(data, "train_mask", None) is not None
+        if self.selection == "uscore" and not has_labels:
+            raise ValueError("selection='uscore' needs data.y and data.train_mask "
+                             "(use selection='last' for unlabelled graphs)")
+        if self.selection == "auto":
+            return "uscore" if has_labels and bool(data.train_mask.any()) else "last"
+        return self.selection
+
+    def _fit(self, data: Any, **kwargs: Any) -> None:
+        if kwargs:
+            raise TypeError(f"LocalAugmenter.fit got unexpected keyword arguments {sorted(kwargs)}")
+        check_graph(data, require_edges=True, unit_interval=True)
+        t0 = time.perf_counter()
+        dev = resolve_device(self.device)
+        rng = self._fit_rng
+        gen = rng.torch(dev)
+        x = data.x.detach().to(dev, torch.float32)
+        n, f = x.shape
+        ei = data.edge_index.to(dev)
+        keep = ei[0] != ei[1]
+        nbr, centre = ei[0][keep], ei[1][keep]  # PyG direction: message j -> i
+        selection = self._resolve_selection(data)
+
+        # Weight init from our own seed without disturbing the caller's global RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(rng.np.integers(2**31 - 1)))
+            cvae = NeighborCVAE(f, self.hidden_size, self.latent_size).to(dev)
+            selector = (SelectorGCN(f, self.selector_hidden, int(data.y.max()) + 1).to(dev)
+                        if selection == "uscore" else None)
+        opt = torch.optim.Adam(cvae.parameters(), lr=self.lr)
+
+        state: dict[str, Any] = {"t": 0, "best": -float("inf"), "best_state": None, "best_t": None}
+        self.uscore_history_: list[tuple[int, float]] = []
+        if selector is not None:
+            train_idx = data.train_mask.to(dev).nonzero().view(-1)
+            y = data.y.to(dev)
+            sel_opt = torch.optim.Adam(selector.parameters(), lr=0.01, weight_decay=5e-4)
+            adj = full_graph(ei, n)
+            train_selector(selector, row_normalize(x), adj, adj, train_idx, y[train_idx], sel_opt,
+                           self.selector_epochs, gen, dev)
+            sub = local_subgraph(ei, n, train_idx, y)
+            x_sub = x[sub.nodes]
+
+        def maybe_select() -> None:
+            t = state["t"]
+            if selector is None or t % self.uscore_every:
+                return
+            with torch.no_grad():
+                z = torch.randn((len(sub.nodes), self.latent_size), generator=gen, device=dev)
+                feats = row_normalize(cvae.decode(z, x_sub))
+            score = u_score(selector, feats, sub, self.num_models, gen)
+            self.uscore_history_.append((t, score))
+            # Unlike the reference, the best score is tracked only after the warm-up: the
+            # reference also counts warm-up scores, which can leave it with no checkpoint.
+            if t > self.warmup and score > state["best"]:
+                state.update(best=score, best_t=t,
+                             best_state={k: v.detach().clone() for k, v in cvae.state_dict().items()})
+                train_selector(selector, feats, sub.adj1, sub.adj2, sub.train_local, sub.y_train,
+                               sel_opt, self.update_epochs, gen, dev)
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            cvae.train()
+            total, count = 0.0, 0
+            for idx in batch_indices(len(nbr), self.batch_size, generator=gen, device=dev):
+                xj, xi = x[nbr[idx]], x[centre[idx]]
+                recon, mean, log_var = cvae(xj, xi, gen)
+                loss = cvae_loss(recon, xj, mean, log_var)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+                state["t"] += 1
+                maybe_select()
+            return {"loss": total / max(count, 1)}
+
+        result = Trainer(max_epochs=self.epochs, monitor="__last__", device=dev, progress=self.progress,
+                         restore_best=False, desc="LAGNN cvae").fit(cvae, opt, train_epoch, generators=[gen])
+        if state["best_state"] is not None:
+            cvae.load_state_dict(state["best_state"])
+        cvae.eval()
+        for p in cvae.parameters():
+            p.requires_grad_(False)
+        self.cvae_ = cvae
+        self.n_features_ = f
+        self.n_edge_pairs_ = int(len(nbr))
+        self.n_iterations_ = state["t"]
+        self.selection_ = selection
+        self.selected_iteration_ = state["best_t"]
+        self.best_uscore_ = state["best"] if state["best_t"] is not None else None
+        self.loss_history_ = [h["loss"] for h in result.history]
+        self.fit_time_ = time.perf_counter() - t0
+        self._device_copies: dict[str, NeighborCVAE] = {}
+
+    # ------------------------------------------------------------------------------
+    def _cvae_on(self, device: torch.device) -> NeighborCVAE:
+        key = str(device)
+        if key == str(next(self.cvae_.parameters()).device):
+            return self.cvae_
+        if key not in self._device_copies:
+            self._device_copies[key] = copy.deepcopy(self.cvae_).to(device)
+        return self._device_copies[key]
+
+    def feature_sampler(self, data: Any, device: str | torch.device | None = None) -> CVAEFeatureSampler:
+        """A fast ``sampler(n, generator) -> [n, N, F]`` for a training loop on ``data``.
+
+        The features the generator is conditioned on are ``data.x`` (the same kind of
+        features the CVAE was fitted on, e.g. raw bag-of-words), on ``device`` (default:
+        ``data.x``'s device).
+        """
+        check_is_fitted(self, ["cvae_"])
+        check_graph(data, require_edges=False, unit_interval=True)
+        check_feature_dim(data, self.n_features_)
+        dev = torch.device(device) if device is not None else data.x.device
+        return CVAEFeatureSampler(self._cvae_on(dev), data.x.to(dev), normalize=self.normalize)
+
+    def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> Any:
+        if data is None:
+            raise ValueError("LocalAugmenter.sample needs the graph to augment: sample(data, n=k)")
+        k = 1 if n is None else int(n)
+        sampler = self.feature_sampler(data)
+        out = data.clone()
+        gen = rng.torch(data.x.device)
+        out.x_aug = sampler(k, gen).to(data.x.dtype)
+        return out
+
+
+class LocalAugment(BaseTransform):
+    """PyG transform attaching LAGNN-generated neighbour features to a ``Data`` object.
+
+    Parameters
+    ----------
+    augmenter : LocalAugmenter, optional
+        A fitted or unfitted augmenter (default: ``LocalAugmenter()`` with paper defaults).
+        An unfitted one is fitted on the first graph the transform sees.
+    n_samples : int, default 1
+        Generated feature matrices per call (``data.<attr>`` gets shape ``[n_samples, N, F]``).
+    attr : str, default "x_aug"
+        Attribute to write.
+
+    Examples
+    --------
+    >>> import torch_geometric.transforms as T
+    >>> transform = T.Compose([LocalAugment(LocalAugmenter(random_state=0), n_samples=2),
+    ...                        T.NormalizeFeatures()])
+    >>> data = transform(data)          # data.x_aug: [2, N, F]
+    """
+
+    def __init__(self, augmenter: LocalAugmenter | None = None, *, n_samples: int = 1,
+                 attr: str = "x_aug"):
+        check_positive_int(n_samples, "n_samples")
+        if not isinstance(attr, str) or not attr.isidentifier():
+            raise ValueError(f"attr must be a valid attribute name, got {attr!r}")
+        self.augmenter = augmenter if augmenter is not None else LocalAugmenter()
+        self.n_samples = n_samples
+        self.attr = attr
+
+    def forward(self, data: Any) -> Any:
+        if not getattr(self.augmenter, "is_fitted_", False):
+            self.augmenter.fit(data)
+        out = self.augmenter.sample(data, n=self.n_samples)
+        if self.attr != "x_aug":
+            out[self.attr] = out.x_aug
+            del out.x_aug
+        return out
+
+    def __repr__(self) -> str:
+        fitted = "fitted" if getattr(self.augmenter, "is_fitted_", False) else "unfitted"
+        return (f"{type(self).__name__}(n_samples={self.n_samples}, attr={self.attr!r}, "
+                f"augmenter={self.augmenter!r} [{fitted}])")

@@ -1,0 +1,183 @@
+"""GCN, GAT, GCNII and their local-augmentation twins, built from PyG layers.
+
+The LA models (``Citation/gcn/models.py``, ``lagat.py``, ``gcnii/model.py`` of the
+reference) give the original features and each of ``concat`` generated feature matrices
+their own first layer, concatenate the hidden outputs, and continue as the backbone.
+``forward(x, edge_index, x_gen)`` takes the generated features as a tensor ``[concat, N, F]``
+or a list of ``[N, F]`` tensors.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch_geometric.nn import GATConv, GCN2Conv, GCNConv
+
+from ..exceptions import DataValidationError
+
+__all__ = ["GCN", "GAT", "GCNII", "LAGCN", "LAGAT", "LAGCNII"]
+
+GenFeatures = torch.Tensor | Sequence[torch.Tensor]
+
+
+def _branches(x: torch.Tensor, x_gen: GenFeatures | None, concat: int, model: str) -> list[torch.Tensor]:
+    """Generated branches first, original last (the reference's ``X_list + [features]``)."""
+    if x_gen is None:
+        raise DataValidationError(f"{model} needs generated features x_gen [{concat}, N, F] "
+                                  "(e.g. LocalAugmenter().fit(data).sample(data, n=concat).x_aug)")
+    gens = list(x_gen.unbind(0)) if isinstance(x_gen, torch.Tensor) and x_gen.dim() == 3 else list(x_gen)
+    if len(gens) != concat:
+        raise DataValidationError(f"{model} was built with concat={concat} generated branches, got {len(gens)}")
+    for g in gens:
+        if g.shape != x.shape:
+            raise DataValidationError(f"{model}: generated features have shape {tuple(g.shape)}, "
+                                      f"x has {tuple(x.shape)}")
+    return gens + [x]
+
+
+class GCN(nn.Module):
+    """Two-layer GCN (Kipf & Welling, 2017): dropout → GCNConv → ReLU → dropout → GCNConv."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
+                 dropout: float = 0.5, cached: bool = False):
+        super().__init__()
+        self.conv1 = GCNConv(in_channels, hidden_channels, cached=cached)
+        self.conv2 = GCNConv(hidden_channels, out_channels, cached=cached)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        x = F.dropout(x, self.dropout, self.training)
+        x = F.relu(self.conv1(x, edge_index))
+        x = F.dropout(x, self.dropout, self.training)
+        return self.conv2(x, edge_index)
+
+
+class LAGCN(nn.Module):
+    """LA-GCN: one first GCN layer per input (``concat`` generated + original), concatenated.
+
+    Parameters
+    ----------
+    concat : int
+        Number of generated feature matrices (paper: 1 on Cora/CiteSeer, 3 on PubMed).
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
+                 concat: int = 1, dropout: float = 0.5, cached: bool = False):
+        super().__init__()
+        self.concat = concat
+        self.convs1 = nn.ModuleList(GCNConv(in_channels, hidden_channels, cached=cached)
+                                    for _ in range(concat + 1))
+        self.conv2 = GCNConv((concat + 1) * hidden_channels, out_channels, cached=cached)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
+        hs = [F.relu(conv(F.dropout(xk, self.dropout, self.training), edge_index))
+              for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGCN"))]
+        h = F.dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
+        return self.conv2(h, edge_index)
+
+
+class GAT(nn.Module):
+    """Two-layer GAT (Veličković et al., 2018) with ELU between the layers."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
+                 heads: int = 8, out_heads: int = 1, dropout: float = 0.6):
+        super().__init__()
+        self.conv1 = GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout)
+        self.conv2 = GATConv(hidden_channels * heads, out_channels, heads=out_heads, concat=False, dropout=dropout)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        x = F.dropout(x, self.dropout, self.training)
+        x = F.elu(self.conv1(x, edge_index))
+        x = F.dropout(x, self.dropout, self.training)
+        return self.conv2(x, edge_index)
+
+
+class LAGAT(nn.Module):
+    """LA-GAT: one first GAT layer per input, concatenated (reference ``lagat.py``).
+
+    ``elu_alpha`` defaults to 0.2 because the reference passes its ``--alpha 0.2`` to ``F.elu``.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
+                 concat: int = 1, heads: int = 4, out_heads: int = 1, dropout: float = 0.6,
+                 elu_alpha: float = 0.2):
+        super().__init__()
+        self.concat = concat
+        self.convs1 = nn.ModuleList(GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout)
+                                    for _ in range(concat + 1))
+        self.conv2 = GATConv(hidden_channels * heads * (concat + 1), out_channels, heads=out_heads,
+                             concat=False, dropout=dropout)
+        self.dropout = dropout
+        self.elu_alpha = elu_alpha
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
+        hs = [F.elu(conv(F.dropout(xk, self.dropout, self.training), edge_index), alpha=self.elu_alpha)
+              for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGAT"))]
+        h = F.dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
+        return self.conv2(h, edge_index)
+
+
+class _GCNIIStack(nn.Module):
+    """Shared deep part of GCNII: ``num_layers`` GCN2Conv layers with initial residual."""
+
+    def __init__(self, channels: int, num_layers: int, alpha: float, theta: float, dropout: float):
+        super().__init__()
+        self.convs = nn.ModuleList(GCN2Conv(channels, alpha=alpha, theta=theta, layer=i + 1,
+                                            shared_weights=True, normalize=True)
+                                   for i in range(num_layers))
+        self.dropout = dropout
+
+    def forward(self, h0: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        h = h0
+        for conv in self.convs:
+            h = F.relu(conv(F.dropout(h, self.dropout, self.training), h0, edge_index))
+        return F.dropout(h, self.dropout, self.training)
+
+
+class GCNII(nn.Module):
+    """GCNII (Chen et al., 2020): linear → ReLU → deep GCN2Conv stack → linear.
+
+    ``theta`` is GCNII's λ (``lamda`` in the reference). Use :meth:`param_groups` for the
+    paper's two weight decays (convolutions vs linear layers).
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
+                 num_layers: int = 64, alpha: float = 0.1, theta: float = 0.5, dropout: float = 0.6):
+        super().__init__()
+        self.lin_in = nn.Linear(in_channels, hidden_channels)
+        self.stack = _GCNIIStack(hidden_channels, num_layers, alpha, theta, dropout)
+        self.lin_out = nn.Linear(hidden_channels, out_channels)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        h0 = F.relu(self.lin_in(F.dropout(x, self.dropout, self.training)))
+        return self.lin_out(self.stack(h0, edge_index))
+
+    def param_groups(self, wd_conv: float, wd_linear: float) -> list[dict]:
+        lin = [p for n, p in self.named_parameters() if not n.startswith("stack.")]
+        return [{"params": list(self.stack.parameters()), "weight_decay": wd_conv},
+                {"params": lin, "weight_decay": wd_linear}]
+
+
+class LAGCNII(GCNII):
+    """LA-GCNII: one input linear layer per input, concatenated to width ``hidden * (concat + 1)``."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
+                 concat: int = 1, num_layers: int = 64, alpha: float = 0.1, theta: float = 0.5,
+                 dropout: float = 0.6):
+        nn.Module.__init__(self)
+        width = hidden_channels * (concat + 1)
+        self.concat = concat
+        self.lins_in = nn.ModuleList(nn.Linear(in_channels, hidden_channels) for _ in range(concat + 1))
+        self.stack = _GCNIIStack(width, num_layers, alpha, theta, dropout)
+        self.lin_out = nn.Linear(width, out_channels)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
+        hs = [F.relu(lin(F.dropout(xk, self.dropout, self.training)))
+              for lin, xk in zip(self.lins_in, _branches(x, x_gen, self.concat, "LAGCNII"))]
+        return self.lin_out(self.stack(torch.cat(hs, dim=-1), edge_index))

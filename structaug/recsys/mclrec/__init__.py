@@ -1,0 +1,1 @@
+"""MCLRec: meta-optimised contrastive learning for sequential recommendation."""

@@ -1,0 +1,137 @@
+"""SASRec (Kang & McAuley, 2018) as configured by RecBole/CL4SRec/MCLRec.
+
+Post-LN Transformer blocks (attention → dropout → residual → LayerNorm; GELU feed-forward →
+dropout → residual → LayerNorm), learned absolute positions, weights ~ N(0, 0.02), the
+sequence representation is the output at the last item, and next-item scores are dot
+products with the (shared) item embedding table. Training uses cross-entropy over all items.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import sequence_lengths
+
+__all__ = ["SASRec", "TransformerBlock"]
+
+
+class TransformerBlock(nn.Module):
+    """One post-LN causal self-attention block with a GELU feed-forward layer."""
+
+    def __init__(self, hidden: int, n_heads: int, inner: int, dropout: float, attn_dropout: float, eps: float):
+        super().__init__()
+        if hidden % n_heads:
+            raise ValueError(f"hidden ({hidden}) must be divisible by n_heads ({n_heads})")
+        self.n_heads = n_heads
+        self.attn_dropout = attn_dropout
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.out = nn.Linear(hidden, hidden)
+        self.ln1 = nn.LayerNorm(hidden, eps=eps)
+        self.ff1 = nn.Linear(hidden, inner)
+        self.ff2 = nn.Linear(inner, hidden)
+        self.ln2 = nn.LayerNorm(hidden, eps=eps)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, h = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, h // self.n_heads).permute(2, 0, 3, 1, 4)
+        # Sequences are left-aligned, so under a causal mask a real position never sees
+        # padding; padded positions' outputs are never read. is_causal is therefore exact.
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                           dropout_p=self.attn_dropout if self.training else 0.0)
+        x = self.ln1(x + self.drop(self.out(a.transpose(1, 2).reshape(b, t, h))))
+        return self.ln2(x + self.drop(self.ff2(F.gelu(self.ff1(x)))))
+
+
+class SASRec(nn.Module):
+    """Self-attentive sequential recommender (the encoder CL4SRec and MCLRec build on).
+
+    Parameters
+    ----------
+    n_items : int
+        Number of real items; ids are ``1..n_items``, 0 is padding and ``n_items + 1`` is the
+        mask token used by the views (it has an embedding but is never scored).
+    max_len : int
+        Longest history read (the most recent ``max_len`` items), 50.
+    hidden, n_layers, n_heads, inner : int
+        64, 2, 2, 256 (the MCLRec/CL4SRec settings).
+    dropout, attn_dropout : float
+        Hidden and attention dropout, 0.5 each.
+    layer_norm_eps, init_std : float
+        1e-12 and 0.02 as in RecBole.
+    """
+
+    def __init__(self, n_items: int, *, max_len: int = 50, hidden: int = 64, n_layers: int = 2, n_heads: int = 2,
+                 inner: int = 256, dropout: float = 0.5, attn_dropout: float = 0.5, layer_norm_eps: float = 1e-12,
+                 init_std: float = 0.02):
+        super().__init__()
+        if n_items < 1:
+            raise ValueError(f"n_items must be >= 1, got {n_items}")
+        self.n_items = int(n_items)
+        self.max_len = int(max_len)
+        self.hidden = int(hidden)
+        self.item_emb = nn.Embedding(n_items + 2, hidden, padding_idx=0)
+        self.pos_emb = nn.Embedding(max_len, hidden)
+        self.ln = nn.LayerNorm(hidden, eps=layer_norm_eps)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(hidden, n_heads, inner, dropout, attn_dropout, layer_norm_eps) for _ in range(n_layers)
+        )
+        self._init_std = init_std
+        self.apply(self._init_weights)
+
+    def _init_weights(self, m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, self._init_std)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    @property
+    def mask_id(self) -> int:
+        return self.n_items + 1
+
+    def encode(self, seqs: torch.Tensor) -> torch.Tensor:
+        """Left-aligned padded ids [B, T] (T <= max_len) → representations [B, hidden]."""
+        lengths = sequence_lengths(seqs)
+        # trim columns that are padding in every row: same result, less compute
+        t = max(int(lengths.max()), 1)
+        seqs = seqs[:, :t]
+        pos = torch.arange(t, device=seqs.device)
+        x = self.drop(self.ln(self.item_emb(seqs) + self.pos_emb(pos)))
+        for blk in self.blocks:
+            x = blk(x)
+        last = (lengths - 1).clamp(min=0)
+        return x[torch.arange(len(seqs), device=seqs.device), last]
+
+    def item_scores(self, h: torch.Tensor) -> torch.Tensor:
+        """Representations [B, H] → scores of the real items [B, n_items] (column j = item j+1)."""
+        return h @ self.item_emb.weight[1 : self.n_items + 1].T
+
+    def full_scores(self, seqs: torch.Tensor) -> torch.Tensor:
+        """Scores of every real item for each padded history."""
+        return self.item_scores(self.encode(seqs))
+
+    def rec_loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the next item over all items (targets are ids 1..n_items)."""
+        return F.cross_entropy(self.item_scores(h), targets - 1)
+
+    # -- training ----------------------------------------------------------------------
+    def encoder_parameters(self):
+        return self.parameters()
+
+    def make_optimizers(self, lr: float, weight_decay: float = 0.0) -> list[torch.optim.Optimizer]:
+        """Adam over all parameters (one optimizer)."""
+        return [torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)]
+
+    def train_step(self, seqs: torch.Tensor, targets: torch.Tensor, optimizers, views=None) -> dict[str, float]:
+        """One update on a batch; ``views`` (a callable making two views) is unused here."""
+        (opt,) = optimizers
+        opt.zero_grad(set_to_none=True)
+        loss = self.rec_loss(self.encode(seqs), targets)
+        loss.backward()
+        opt.step()
+        return {"loss": float(loss.detach())}

@@ -1,0 +1,125 @@
+"""Epoch and evaluation loops shared by SASRec, CL4SRec and MCLRec (driven by the shared Trainer)."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ...metrics import mean_metrics, topk_metrics
+from ...train import Trainer, TrainResult
+from .data import sequence_lengths
+from .views import make_views
+
+__all__ = ["batch_order", "train_one_epoch", "evaluate_ranking", "fit_sequential", "peak_memory_mb"]
+
+
+def batch_order(lengths: torch.Tensor, batch_size: int, gen: torch.Generator, *, bucket: bool = False,
+                bucket_span: int = 50) -> list[torch.Tensor]:
+    """Shuffled mini-batch indices.
+
+    ``bucket=True`` shuffles, then sorts by length inside chunks of ``bucket_span`` batches and
+    shuffles the batches (a bucket iterator): batches hold sequences of similar length, so the
+    encoder, which trims all-padding columns, runs on far shorter tensors. Every example is
+    still seen once per epoch; only the in-batch negatives of InfoNCE are length-correlated.
+    """
+    n = len(lengths)
+    order = torch.randperm(n, generator=gen, device=gen.device).to(lengths.device)
+    if not bucket:
+        return list(order.split(batch_size))
+    chunk = batch_size * bucket_span
+    batches = []
+    for start in range(0, n, chunk):
+        idx = order[start:start + chunk]
+        idx = idx[torch.sort(lengths[idx], stable=True).indices]
+        batches.extend(idx.split(batch_size))
+    perm = torch.randperm(len(batches), generator=gen, device=gen.device).tolist()
+    return [batches[i] for i in perm]
+
+
+def train_one_epoch(model, optimizers, inputs: torch.Tensor, targets: torch.Tensor, *, batch_size: int,
+                    gen: torch.Generator, view_kwargs: dict, bucket: bool = False) -> dict[str, float]:
+    """One pass over the (prefix → next item) examples; returns mean step losses."""
+    model.train()
+    views = lambda s: tuple(make_views(s, 2, gen, mask_id=model.mask_id, **view_kwargs))  # noqa: E731
+    sums: dict[str, float] = {}
+    count = 0
+    lengths = sequence_lengths(inputs)
+    for idx in batch_order(lengths, batch_size, gen, bucket=bucket):
+        out = model.train_step(inputs[idx], targets[idx], optimizers, views)
+        for k, v in out.items():
+            sums[k] = sums.get(k, 0.0) + v * len(idx)
+        count += len(idx)
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def evaluate_ranking(model, histories: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = (5, 10, 20), *,
+                     batch_size: int = 1024, seen: list[np.ndarray] | None = None) -> dict[str, float]:
+    """Full-ranking HR/NDCG@k of the next item over every item.
+
+    ``seen`` (per-row arrays of item ids) excludes those items from the ranking; the
+    CoSeRec/ICLRec/MCLRec protocol (RecBole's sequential full-sort evaluation) does not, so the
+    benchmark passes ``None``.
+    """
+    model.eval()
+    # evaluate in length order so the encoder trims padding; means do not depend on order
+    order = torch.sort(sequence_lengths(histories), stable=True).indices
+    batches = []
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        scores = model.full_scores(histories[idx]).float()
+        seen_pair = None
+        if seen is not None:
+            rows, cols = [], []
+            for r, i in enumerate(idx.tolist()):
+                items = np.asarray(seen[i], dtype=np.int64)
+                rows.append(np.full(len(items), r))
+                cols.append(items - 1)
+            seen_pair = (torch.as_tensor(np.concatenate(rows)), torch.as_tensor(np.concatenate(cols)))
+        m = topk_metrics(scores, targets[idx] - 1, ks, seen=seen_pair)
+        batches.append({k: v for k, v in m.items() if k.startswith(("hr@", "ndcg@"))})
+    return mean_metrics(batches)
+
+
+def peak_memory_mb(device: torch.device) -> float | None:
+    """Peak GPU memory of this process (MiB) on CUDA, else peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    except Exception:  # pragma: no cover - non-Unix
+        return None
+
+
+def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=None, epochs: int = 50,
+                   patience: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 256,
+                   device: torch.device, seed: int | None, gen: torch.Generator, view_kwargs: dict,
+                   bucket: bool = False, progress: bool | None = None, monitor: str = "val_ndcg@10",
+                   eval_batch_size: int = 1024, checkpoint_path=None) -> TrainResult:
+    """Train ``model`` through :class:`~structaug.train.Trainer` (best-validation restore)."""
+    optimizers = model.make_optimizers(lr, weight_decay)
+    inputs, targets = inputs.to(device), targets.to(device)
+
+    def train_epoch(epoch: int) -> dict[str, float]:
+        return train_one_epoch(model, optimizers, inputs, targets, batch_size=batch_size, gen=gen,
+                               view_kwargs=view_kwargs, bucket=bucket)
+
+    validate = None
+    if valid is not None:
+        vh, vt = valid[0].to(device), valid[1].to(device)
+
+        def validate(epoch: int) -> dict[str, float]:
+            t0 = time.perf_counter()
+            m = evaluate_ranking(model, vh, vt, batch_size=eval_batch_size)
+            out = {f"val_{k}": v for k, v in m.items()}
+            out["val_time"] = time.perf_counter() - t0
+            return out
+
+    trainer = Trainer(max_epochs=epochs, patience=patience if valid is not None else None, monitor=monitor,
+                      mode="max", device=device, seed=seed, progress=progress, checkpoint_path=checkpoint_path,
+                      desc=type(model).__name__)
+    return trainer.fit(model, optimizers, train_epoch, validate, generators=[gen])

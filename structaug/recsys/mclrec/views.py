@@ -1,0 +1,178 @@
+"""CL4SRec's three sequence operators (crop, mask, reorder) as one vectorised augmenter.
+
+Every operator works on a whole left-aligned padded batch at once (gather/scatter on
+``[B, T]`` tensors, no Python loop over sequences), so views are made on the training
+device inside the training loop.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ...base import Augmenter, SampleRNG
+from ...exceptions import DataValidationError
+from ...validation import check_fraction
+from .data import sequence_lengths
+
+__all__ = ["SequenceViews", "crop", "mask", "reorder", "make_views", "check_padded"]
+
+OPERATORS = ("crop", "mask", "reorder")
+
+
+def _window(lengths: torch.Tensor, ratio: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Size ``floor(L * ratio)`` (at least 1) and a uniform start in ``[0, L - size]`` per row."""
+    size = torch.clamp((lengths.double() * ratio).floor().long(), min=1)
+    size = torch.minimum(size, lengths.clamp(min=1))
+    span = (lengths - size + 1).clamp(min=1)
+    start = (torch.rand(lengths.shape, generator=gen, device=lengths.device) * span).long()
+    return size, torch.minimum(start, span - 1)
+
+
+def crop(seqs: torch.Tensor, ratio: float, gen: torch.Generator) -> torch.Tensor:
+    """Keep a random contiguous ``floor(L * ratio)`` sub-sequence, moved to the front."""
+    lengths = sequence_lengths(seqs)
+    size, start = _window(lengths, ratio, gen)
+    pos = torch.arange(seqs.shape[1], device=seqs.device).unsqueeze(0)
+    src = (start.unsqueeze(1) + pos).clamp(max=seqs.shape[1] - 1)
+    out = seqs.gather(1, src)
+    out = torch.where(pos < size.unsqueeze(1), out, torch.zeros_like(out))
+    return torch.where((lengths > 1).unsqueeze(1), out, seqs)
+
+
+def mask(seqs: torch.Tensor, ratio: float, mask_id: int, gen: torch.Generator) -> torch.Tensor:
+    """Replace ``floor(L * ratio)`` random positions of each sequence by ``mask_id``."""
+    lengths = sequence_lengths(seqs)
+    n_mask = (lengths.double() * ratio).floor().long()
+    keys = torch.rand(seqs.shape, generator=gen, device=seqs.device)
+    pos = torch.arange(seqs.shape[1], device=seqs.device).unsqueeze(0)
+    keys = torch.where(pos < lengths.unsqueeze(1), keys, torch.full_like(keys, 2.0))  # padding ranks last
+    rank = keys.argsort(1).argsort(1)
+    hit = (rank < n_mask.unsqueeze(1)) & (lengths > 1).unsqueeze(1)
+    return torch.where(hit, torch.full_like(seqs, mask_id), seqs)
+
+
+def reorder(seqs: torch.Tensor, ratio: float, gen: torch.Generator) -> torch.Tensor:
+    """Shuffle a random contiguous ``floor(L * ratio)`` sub-sequence in place."""
+    lengths = sequence_lengths(seqs)
+    size, start = _window(lengths, ratio, gen)
+    pos = torch.arange(seqs.shape[1], device=seqs.device).unsqueeze(0)
+    inside = (pos >= start.unsqueeze(1)) & (pos < (start + size).unsqueeze(1)) & (lengths > 1).unsqueeze(1)
+    # keys outside the window are their positions; inside they are uniform over
+    # [start - 0.5, start + size - 0.5), so sorting shuffles exactly the window
+    u = torch.rand(seqs.shape, generator=gen, device=seqs.device)
+    keys = torch.where(inside, start.unsqueeze(1) - 0.5 + u * size.unsqueeze(1), pos.double().expand_as(u).to(u.dtype))
+    return seqs.gather(1, keys.argsort(1))
+
+
+def make_views(seqs: torch.Tensor, n_views: int, gen: torch.Generator, *, crop_ratio: float = 0.5,
+               mask_ratio: float = 0.5, reorder_ratio: float = 0.8, mask_id: int,
+               operators: Sequence[str] = OPERATORS) -> list[torch.Tensor]:
+    """``n_views`` augmented copies of ``seqs``, each row from a randomly chosen operator.
+
+    A row's views use *different* operators while ``n_views <= len(operators)`` (CL4SRec's
+    ``random.sample(ops, 2)``); sequences of length <= 1 are returned unchanged.
+    """
+    ops = list(operators)
+    outs = []
+    for name in ops:
+        if name == "crop":
+            outs.append(crop(seqs, crop_ratio, gen))
+        elif name == "mask":
+            outs.append(mask(seqs, mask_ratio, mask_id, gen))
+        else:
+            outs.append(reorder(seqs, reorder_ratio, gen))
+    stacked = torch.stack(outs)  # [n_ops, B, T]
+    b = seqs.shape[0]
+    if n_views <= len(ops):
+        choice = torch.rand(b, len(ops), generator=gen, device=seqs.device).argsort(1)[:, :n_views]
+    else:
+        choice = torch.randint(len(ops), (b, n_views), generator=gen, device=seqs.device)
+    rows = torch.arange(b, device=seqs.device)
+    return [stacked[choice[:, v], rows] for v in range(n_views)]
+
+
+def check_padded(seqs, name: str = "sequences") -> torch.Tensor:
+    """Check a left-aligned, zero-padded 2-D LongTensor of item ids."""
+    if not isinstance(seqs, torch.Tensor):
+        raise TypeError(f"{name} must be a padded torch.LongTensor [n, max_len], got {type(seqs).__name__}")
+    if seqs.dim() != 2:
+        raise DataValidationError(f"{name} must be 2-D [n, max_len], got shape {tuple(seqs.shape)}")
+    if seqs.dtype not in (torch.int64, torch.int32):
+        raise DataValidationError(f"{name} must hold integer item ids, got dtype {seqs.dtype}")
+    if seqs.numel() and int(seqs.min()) < 0:
+        raise DataValidationError(f"{name} has negative ids; 0 is padding and items are 1..n_items")
+    nz = seqs != 0
+    # left-aligned: once a row has a zero, everything after is zero
+    if seqs.shape[1] > 1 and bool((nz[:, 1:] & ~nz[:, :-1]).any()):
+        raise DataValidationError(f"{name} must be left-aligned (items first, zero padding after)")
+    return seqs
+
+
+class SequenceViews(Augmenter):
+    """Two (or ``n``) contrastive views per item sequence: crop, mask or reorder (CL4SRec).
+
+    Parameters
+    ----------
+    crop_ratio : float
+        Fraction of a sequence a crop keeps (contiguous), ``eta`` in CL4SRec; 0.5 in MCLRec.
+    mask_ratio : float
+        Fraction of items replaced by the mask token, ``gamma``; 0.5.
+    reorder_ratio : float
+        Fraction of a sequence (contiguous) that is shuffled, ``beta``; 0.8.
+    mask_id : int or None
+        The mask token; ``None`` uses one past the largest id seen in ``fit`` (the models'
+        convention, ``n_items + 1``).
+    operators : tuple of str
+        Subset of ``("crop", "mask", "reorder")`` to draw from.
+    random_state : int, Generator or None
+
+    Input and output
+    ----------------
+    ``fit``/``sample`` take a **left-aligned zero-padded LongTensor** ``[n, max_len]`` (what
+    :func:`~structaug.recsys.mclrec.data.pad_sequences` makes). ``sample(seqs, n=2)`` returns a
+    tuple of ``n`` tensors of the same shape, dtype and device; a row's views use different
+    operators; rows of length <= 1 are copied unchanged.
+
+    Examples
+    --------
+    >>> v1, v2 = SequenceViews(random_state=0).fit(padded).sample(padded)
+    """
+
+    def __init__(self, *, crop_ratio: float = 0.5, mask_ratio: float = 0.5, reorder_ratio: float = 0.8,
+                 mask_id: int | None = None, operators: tuple[str, ...] = OPERATORS, random_state=None):
+        self.crop_ratio = crop_ratio
+        self.mask_ratio = mask_ratio
+        self.reorder_ratio = reorder_ratio
+        self.mask_id = mask_id
+        self.operators = operators
+        self.random_state = random_state
+
+    def _validate_params(self) -> None:
+        check_fraction(self.crop_ratio, "crop_ratio")
+        check_fraction(self.mask_ratio, "mask_ratio", inclusive_low=True)
+        check_fraction(self.reorder_ratio, "reorder_ratio")
+        ops = tuple(self.operators)
+        bad = [o for o in ops if o not in OPERATORS]
+        if not ops or bad or len(set(ops)) != len(ops):
+            raise ValueError(f"operators must be distinct names from {OPERATORS}, got {self.operators!r}")
+        if self.mask_id is not None and (isinstance(self.mask_id, bool) or int(self.mask_id) < 1):
+            raise ValueError(f"mask_id must be a positive int (0 is padding), got {self.mask_id!r}")
+
+    def _fit(self, data, **kwargs) -> None:
+        seqs = check_padded(data)
+        self.max_len_ = int(seqs.shape[1])
+        top = int(seqs.max()) if seqs.numel() else 0
+        self.mask_id_ = int(self.mask_id) if self.mask_id is not None else top + 1
+
+    def _sample(self, data, n, rng: SampleRNG):
+        seqs = check_padded(data)
+        n_views = 2 if n is None else int(n)
+        if seqs.numel() and int(seqs.max()) > self.mask_id_:
+            raise DataValidationError(
+                f"item id {int(seqs.max())} exceeds mask_id_={self.mask_id_}; refit on data with every item id"
+            )
+        gen = rng.torch(seqs.device)
+        views = make_views(seqs.long(), n_views, gen, crop_ratio=self.crop_ratio, mask_ratio=self.mask_ratio,
+                           reorder_ratio=self.reorder_ratio, mask_id=self.mask_id_, operators=self.operators)
+        return tuple(v.to(seqs.dtype) for v in views)

@@ -1,0 +1,458 @@
+"""HyperTab: a hypernetwork that writes one small network per feature subset.
+
+Wydmański, Bulenok & Śmieja, "HyperTab: Hypernetwork Approach for Deep Learning on Small
+Tabular Datasets" (DSAA 2023); reference code ``wwydmanski/hypertab``.
+
+How it works
+------------
+1. :class:`~structaug.tabular.views.FeatureSubsetViews` draws ``n_views`` binary feature
+   masks, each keeping ``int(subsample * d)`` features (paper: ``subsample=0.5``,
+   ``n_views=100``). The pool is fixed at ``fit`` time and used both for training and for
+   the test-time ensemble, as in the reference implementation.
+2. The hypernetwork ``H`` (an MLP ``d → 128 → 64 → 64 → |θ|``, the reference architecture)
+   maps a mask ``m`` to the flat weight vector ``θ_m`` of a target network
+   ``k → h → h → C`` (``h = hidden_dims = 10``, ReLU) that reads only the ``k`` selected
+   features of a row.
+3. Training minimises the cross-entropy (MSE for regression) of every target network on
+   every row, end to end through ``H``. The reference takes one optimizer step per
+   (batch, mask) pair; we take one step per (batch, chunk of ``masks_per_step`` masks) and
+   evaluate the chunk's target networks in one batched matmul (``torch.baddbmm``), which is
+   the reference schedule at ``masks_per_step=1`` and 10× fewer, better-averaged steps at the
+   default 10.
+4. Prediction averages the ``n_views`` target networks' class probabilities (regression:
+   outputs), again all at once.
+
+Inputs go through :class:`~structaug.tabular.preprocessing.TableEncoder` (one-hot
+categoricals grouped so that a mask keeps or drops a whole categorical feature;
+standardised numbers), so DataFrames with ``category``/``object`` columns and string labels
+work out of the box.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import _check_feature_names, check_array, column_or_1d
+
+from ..base import check_is_fitted
+from ..exceptions import DataValidationError
+from ..nn import MLP
+from ..random import check_random_state, torch_generator
+from ..train import Trainer, batch_indices, resolve_device
+from ..validation import check_fraction, check_positive_int
+from .preprocessing import TableEncoder, check_n_rows, check_regression_target, encode_class_labels
+from .views import FeatureSubsetViews
+
+__all__ = ["HyperTabClassifier", "HyperTabRegressor", "HyperTabNet"]
+
+
+class HyperTabNet(torch.nn.Module):
+    """Hypernetwork plus the batched evaluation of the target networks it writes.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Columns of the encoded table (``d``; the hypernetwork reads a ``d``-dim mask).
+    subset_width : int
+        Columns a target network reads (the widest mask; narrower masks are padded with a
+        zero column, whose generated weights then multiply zeros).
+    n_outputs : int
+        Classes (or 1 for regression).
+    hidden_dims : int
+        Width of the target network's two hidden layers.
+    hyper_hidden : tuple of int
+        Hidden widths of the hypernetwork.
+    """
+
+    def __init__(self, n_inputs: int, subset_width: int, n_outputs: int, *, hidden_dims: int = 10,
+                 hyper_hidden: tuple[int, ...] = (128, 64, 64)):
+        super().__init__()
+        k, h, c = subset_width, hidden_dims, n_outputs
+        self.shapes = [(h, k), (h, h), (c, h)]  # (out, in) of each target layer
+        self.n_target_params = sum(o * i + o for o, i in self.shapes)
+        # Reference: Linear(d,128)-ReLU-Linear(128,64)-ReLU-Linear(64,64) then Linear(64,|θ|).
+        self.body = MLP([n_inputs, *hyper_hidden])
+        self.head = torch.nn.Linear(hyper_hidden[-1], self.n_target_params)
+
+    def weights(self, masks: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Masks ``(M, d)`` → per layer ``(W (M, out, in), b (M, out))``."""
+        theta = self.head(self.body(masks))
+        out, off = [], 0
+        for o, i in self.shapes:
+            w = theta[:, off:off + o * i].reshape(-1, o, i)
+            off += o * i
+            b = theta[:, off:off + o]
+            off += o
+            out.append((w, b))
+        return out
+
+    def forward(self, x_padded: torch.Tensor, masks: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Outputs of every target network on every row: ``(M, B, n_outputs)``.
+
+        ``x_padded`` is ``(B, d + 1)`` (last column zeros), ``index`` ``(M, k)`` the columns
+        each mask selects (padded with ``d``).
+        """
+        layers = self.weights(masks)
+        # (B, M, k) → (M, B, k): the rows as seen by each target network.
+        h = x_padded[:, index].transpose(0, 1)
+        for j, (w, b) in enumerate(layers):
+            w, b = w.to(h.dtype), b.to(h.dtype)
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))  # all M networks in one bmm
+            if j < len(layers) - 1:
+                h = torch.relu(h)
+        return h
+
+
+class _HyperTabBase(BaseEstimator):
+    """Shared fit/predict machinery; subclasses define the task (loss, outputs, labels)."""
+
+    _task = "classification"
+
+    def __init__(self, *, subsample: float = 0.5, n_views: int = 100, hidden_dims: int = 10,
+                 hyper_hidden: tuple[int, ...] = (128, 64, 64), epochs: int = 50, lr: float = 3e-4,
+                 batch_size: int = 128, masks_per_step: int = 10, weight_decay: float = 0.0,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 10,
+                 categorical_features: Any = "auto", missing: str = "error", device: str = "auto",
+                 random_state: Any = None, verbose: bool = False):
+        self.subsample = subsample
+        self.n_views = n_views
+        self.hidden_dims = hidden_dims
+        self.hyper_hidden = hyper_hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.masks_per_step = masks_per_step
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.categorical_features = categorical_features
+        self.missing = missing
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- hooks for the two tasks ---------------------------------------------------------
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- validation ------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        check_fraction(self.subsample, "subsample")
+        for name in ("n_views", "hidden_dims", "batch_size", "masks_per_step", "patience"):
+            check_positive_int(getattr(self, name), name)
+        check_positive_int(self.epochs, "epochs", minimum=0)
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.early_stopping:
+            check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
+
+    def _check_X_y(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if not isinstance(X, pd.DataFrame):
+            # sklearn's messages for sparse, 1-D and empty input; strings/objects are kept.
+            X = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
+        if not isinstance(y, (pd.Series, pd.DataFrame)):
+            y = np.asarray(y)
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = column_or_1d(y, warn=True)  # sklearn's DataConversionWarning
+        check_n_rows(X, y)
+        _check_feature_names(self, X, reset=True)
+        self.encoder_ = TableEncoder(encoding="onehot", categorical_features=self.categorical_features,
+                                     missing=self.missing).fit(X)
+        Z = self.encoder_.transform(X)
+        self.n_features_in_ = self.encoder_.n_features_in_
+        target, _ = self._encode_target(y)
+        return Z, target
+
+    def _transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "net_")
+        _check_feature_names(self, X, reset=False)
+        if not isinstance(X, pd.DataFrame):
+            X = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
+        n_cols = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else None
+        if n_cols is not None and n_cols != self.n_features_in_:
+            raise DataValidationError(
+                f"X has {n_cols} features, but {type(self).__name__} is expecting {self.n_features_in_} features as input"
+            )
+        with warnings.catch_warnings():  # the feature-name check above already warned once
+            warnings.simplefilter("ignore", UserWarning)
+            return self.encoder_.transform(X)
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> "_HyperTabBase":
+        """Encode ``X``, draw the mask pool and train the hypernetwork through :class:`Trainer`."""
+        self._validate_params()
+        Z, target = self._check_X_y(X, y)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.integers(2**31 - 1))
+        dev = resolve_device(self.device)
+
+        # The fixed pool of feature subsets (the paper's "test nodes"), over input features.
+        views = FeatureSubsetViews(subsample=self.subsample, n_views=self.n_views, random_state=seed)
+        views.fit(Z, feature_groups=self.encoder_.feature_groups_)
+        masks = views.sample(None, self.n_views)  # (M, d) bool over encoded columns
+        d = Z.shape[1]
+        width = int(masks.sum(axis=1).max())
+        index = np.full((self.n_views, width), d, dtype=np.int64)  # pad with the zero column
+        for m, row in enumerate(masks):  # M small integer lists; no networks involved
+            cols = np.flatnonzero(row)
+            index[m, :len(cols)] = cols
+        self.views_ = views
+        self.masks_ = masks
+
+        n_out = self._n_outputs(target)
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+            torch.manual_seed(seed)
+            net = HyperTabNet(d, width, n_out, hidden_dims=self.hidden_dims,
+                              hyper_hidden=tuple(self.hyper_hidden)).to(dev)
+        mask_t = torch.as_tensor(masks, dtype=torch.float32, device=dev)
+        index_t = torch.as_tensor(index, device=dev)
+        x_all = self._pad(torch.as_tensor(Z, device=dev))
+        y_all = torch.as_tensor(target, device=dev)
+
+        # Optional early stopping on a held-out split of the training rows.
+        tr_idx = np.arange(len(Z))
+        va_idx = None
+        if self.early_stopping and len(Z) >= 10:
+            perm = rng.permutation(len(Z))
+            n_va = max(1, int(round(self.validation_fraction * len(Z))))
+            va_idx, tr_idx = np.sort(perm[:n_va]), np.sort(perm[n_va:])
+        x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
+        weight = self._class_weight(target[tr_idx], dev)
+
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            net.train()
+            total, steps = 0.0, 0
+            for rows in batch_indices(len(x_tr), self.batch_size, generator=gen):
+                rows = rows.to(dev)
+                xb, yb = x_tr[rows], y_tr[rows]
+                order = torch.randperm(self.n_views, generator=gen).to(dev)
+                for start in range(0, self.n_views, self.masks_per_step):
+                    chunk = order[start:start + self.masks_per_step]
+                    out = net(xb, mask_t[chunk], index_t[chunk])  # (m, B, C)
+                    loss = self._loss(out, yb, weight)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach())
+                    steps += 1
+            return {"loss": total / max(steps, 1)}
+
+        validate = None
+        if va_idx is not None:
+            x_va, y_va = x_all[va_idx], y_all[va_idx]
+
+            def validate(epoch: int) -> dict[str, float]:
+                net.eval()
+                return {"val_loss": float(self._loss(net(x_va, mask_t, index_t), y_va, weight, ensemble=True))}
+
+        trainer = Trainer(max_epochs=self.epochs, patience=self.patience if validate else None,
+                          monitor="val_loss" if validate else "loss", device=dev, seed=seed,
+                          progress=bool(self.verbose), desc=type(self).__name__)
+        self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
+        net.eval()
+        self.net_ = net
+        self.device_ = str(dev)
+        self._mask_t, self._index_t = mask_t, index_t
+        return self
+
+    @staticmethod
+    def _pad(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, x.new_zeros(len(x), 1)], dim=1)
+
+    def _n_outputs(self, target: np.ndarray) -> int:
+        return 1
+
+    def _class_weight(self, target: np.ndarray, dev: torch.device) -> torch.Tensor | None:
+        return None
+
+    @torch.no_grad()
+    def _ensemble_outputs(self, X: Any) -> torch.Tensor:
+        """Every target network's output on every row, ``(n_views, n, C)``, in row chunks."""
+        Z = self._transform(X)
+        # float64 for the (cheap) target networks: predictions then do not depend on how rows
+        # are batched (sklearn's sample-order invariance check compares to 1e-7).
+        x = self._pad(torch.as_tensor(Z, device=self.device_, dtype=torch.float64))
+        self.net_.eval()
+        # Chunk rows so that n_views × rows × hidden stays small on big tables.
+        step = max(1, 2**22 // max(1, self.n_views * max(self.hidden_dims, x.shape[1])))
+        outs = [self.net_(x[i:i + step], self._mask_t, self._index_t) for i in range(0, len(x), step)]
+        return torch.cat(outs, dim=1)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        # Move tensors to the CPU so a pickle made on a GPU machine loads anywhere.
+        for key in ("_mask_t", "_index_t"):
+            if key in state:
+                state[key] = state[key].cpu()
+        if "net_" in state and state.get("device_", "cpu") != "cpu":
+            state["net_"] = copy.deepcopy(state["net_"]).to("cpu")
+            state["device_"] = "cpu"
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "impute"
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
+    """HyperTab classifier (see the module docstring for the method).
+
+    Parameters
+    ----------
+    subsample : float, default 0.5
+        Fraction of features each target network sees (paper default).
+    n_views : int, default 100
+        Feature subsets = target networks in the ensemble (paper's ``test_nodes``).
+    hidden_dims : int, default 10
+        Width of the target networks' two hidden layers (reference default).
+    hyper_hidden : tuple of int, default (128, 64, 64)
+        Hidden widths of the hypernetwork (reference architecture).
+    epochs : int, default 50
+        Passes over the training rows (reference default).
+    lr : float, default 3e-4
+        Adam learning rate (reference default).
+    batch_size : int, default 128
+        Rows per batch (reference default).
+    masks_per_step : int, default 10
+        Target networks trained per optimizer step (the reference uses 1: one step per mask;
+        see the module docstring).
+    weight_decay : float, default 0.0
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows and stop when the ensemble's validation
+        loss stops improving for ``patience`` epochs (restoring the best weights). The paper
+        trains a fixed number of epochs.
+    validation_fraction, patience : float, int
+    class_weight : None or "balanced" or dict, default None
+        Re-weight the loss like sklearn's ``class_weight``.
+    categorical_features : "auto" or list
+        Passed to :class:`TableEncoder`.
+    missing : {"error", "impute"}
+        NaN policy (see :class:`TableEncoder`).
+    device : str, default "auto"
+        CUDA when available, else CPU.
+    random_state : int or None
+        Seeds the mask pool, initialisation and batch order: two fits with the same seed give
+        the same predictions (on the CPU).
+    verbose : bool
+        Show a progress bar.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels (as passed, e.g. strings).
+    n_features_in_ : int
+    feature_names_in_ : ndarray (when fit on a DataFrame)
+    encoder_ : TableEncoder
+    masks_ : ndarray of bool, shape (n_views, n_encoded_features)
+    net_ : HyperTabNet
+    train_result_ : structaug.train.TrainResult
+    """
+
+    def __init__(self, *, subsample: float = 0.5, n_views: int = 100, hidden_dims: int = 10,
+                 hyper_hidden: tuple[int, ...] = (128, 64, 64), epochs: int = 50, lr: float = 3e-4,
+                 batch_size: int = 128, masks_per_step: int = 10, weight_decay: float = 0.0,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 10,
+                 class_weight: Any = None, categorical_features: Any = "auto", missing: str = "error",
+                 device: str = "auto", random_state: Any = None, verbose: bool = False):
+        super().__init__(subsample=subsample, n_views=n_views, hidden_dims=hidden_dims, hyper_hidden=hyper_hidden,
+                         epochs=epochs, lr=lr, batch_size=batch_size, masks_per_step=masks_per_step,
+                         weight_decay=weight_decay, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, patience=patience,
+                         categorical_features=categorical_features, missing=missing, device=device,
+                         random_state=random_state, verbose=verbose)
+        self.class_weight = class_weight
+
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
+        codes, classes = encode_class_labels(y)
+        self.classes_ = classes
+        return codes, len(classes)
+
+    def _n_outputs(self, target: np.ndarray) -> int:
+        return len(self.classes_)
+
+    def _class_weight(self, target: np.ndarray, dev: torch.device) -> torch.Tensor | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        from sklearn.utils.class_weight import compute_class_weight
+
+        if cw == "balanced":
+            present = np.unique(target)
+            w = np.ones(len(self.classes_))
+            w[present] = compute_class_weight("balanced", classes=present, y=target)
+        elif isinstance(cw, dict):
+            w = np.asarray([float(cw.get(c, 1.0)) for c in self.classes_])
+        else:
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+        return torch.as_tensor(w, dtype=torch.float32, device=dev)
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
+              ensemble: bool = False) -> torch.Tensor:
+        if ensemble:  # validation: the loss of the averaged ensemble, what predict uses
+            logp = torch.log(torch.softmax(out, dim=-1).mean(0).clamp_min(1e-12))
+            return F.nll_loss(logp, y, weight=weight)
+        m, b, c = out.shape
+        return F.cross_entropy(out.reshape(m * b, c), y.repeat(m), weight=weight)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Mean class probabilities of the ``n_views`` target networks, ``(n, n_classes)``."""
+        probs = torch.softmax(self._ensemble_outputs(X), dim=-1).mean(0)
+        return probs.cpu().numpy().astype(np.float64)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class with the highest ensemble probability (original label values)."""
+        check_is_fitted(self, "net_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class HyperTabRegressor(RegressorMixin, _HyperTabBase):
+    """HyperTab for regression: the same hypernetwork, MSE on a standardised target, ensemble mean.
+
+    Parameters are those of :class:`HyperTabClassifier` without ``class_weight``. The target is
+    standardised with the training mean/std (``y_mean_``, ``y_scale_``) and predictions are
+    mapped back.
+    """
+
+    _task = "regression"
+
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
+        t = check_regression_target(y)
+        self.y_mean_ = float(t.mean())
+        std = float(t.std())
+        self.y_scale_ = std if std > 0 else 1.0
+        return ((t - self.y_mean_) / self.y_scale_).astype(np.float32), 1
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
+              ensemble: bool = False) -> torch.Tensor:
+        out = out[..., 0]
+        if ensemble:
+            return F.mse_loss(out.mean(0), y)
+        return F.mse_loss(out, y.unsqueeze(0).expand_as(out))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Mean of the ``n_views`` target networks' predictions."""
+        out = self._ensemble_outputs(X)[..., 0].mean(0)
+        return out.cpu().numpy().astype(np.float64) * self.y_scale_ + self.y_mean_

@@ -1,0 +1,326 @@
+"""The :class:`TJEPA` self-supervised encoder as a scikit-learn transformer.
+
+``fit(X)`` trains the context encoder and predictor to regress, in latent space, the
+target-encoder tokens of masked feature subsets from a disjoint context subset; the target
+encoder follows by EMA. ``transform(X)`` returns the target encoder's representation of
+the full rows (no masking), which a downstream model consumes.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..base import check_is_fitted
+from ..exceptions import DataValidationError
+from ..random import check_random_state, spawn_seed
+from ..train import Trainer, batch_indices, predict_batched, resolve_device
+from ..validation import check_positive_int
+from .preprocessing import TableEncoder
+from .tjepa_masking import JEPAMasking
+from .tjepa_model import TJEPANetwork
+
+__all__ = ["TJEPA", "RepresentationCollapseWarning"]
+
+
+class RepresentationCollapseWarning(RuntimeWarning):
+    """The learnt representation is (almost) the same for every row."""
+
+
+def _cosine(step: int, total: int, start: float, end: float) -> float:
+    progress = min(1.0, step / max(1, total))
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class TJEPA(TransformerMixin, BaseEstimator):
+    """T-JEPA: augmentation-free self-supervised representations of tabular rows.
+
+    Defaults are the reference implementation's (``jose-melo/t-jepa``, ``src/configs.py``):
+    a 4-layer, 64-wide, 8-head transformer encoder with one [REG] token, a 2-layer
+    transformer predictor, context and target shares drawn in ``[0.2, 0.4]``, four targets
+    per context, EMA momentum 0.996 → 1 over training, AdamW with a warm-up then cosine
+    learning rate and a cosine weight-decay schedule, batch 64, 100 epochs, patience 10.
+
+    Parameters
+    ----------
+    d_model, n_layers, n_heads, d_feedforward, dropout :
+        Encoder token width, depth, attention heads, feed-forward width and dropout.
+    n_reg_tokens : int, default=1
+        Regularisation ([REG]) tokens: learnt tokens always present in the context and
+        target encoders' input. The paper shows they keep training out of the collapsed
+        regime (the representation becomes row-independent without them).
+    type_embedding : bool, default=True
+        Add a learnt numerical-vs-categorical embedding to feature tokens.
+    d_predictor, predictor_layers, predictor_heads, predictor_feedforward, predictor_dropout :
+        The predictor transformer's shape.
+    min_context_share, max_context_share, min_target_share, max_target_share, n_targets :
+        Masking (see :class:`~structaug.tabular.JEPAMasking`).
+    ema_start, ema_end : float
+        Target-encoder EMA momentum, linearly increased per step from start to end.
+    lr, start_lr, final_lr, warmup_epochs :
+        Linear warm-up from ``start_lr`` to ``lr`` over ``warmup_epochs``, then cosine to
+        ``final_lr`` (the I-JEPA schedule the reference uses).
+    weight_decay, final_weight_decay : float
+        AdamW weight decay, cosine-scheduled (biases and norms are never decayed).
+    grad_clip : float or None, default=1.0
+        Element-wise gradient clipping value (the reference clamps gradients).
+    batch_size, max_epochs, patience : int
+        Mini-batch size, epoch budget, and early stopping on the training loss.
+    representation : {"flatten", "reg"}, default="flatten"
+        ``transform`` output: all ``R + D`` target tokens flattened (the paper's downstream
+        input, ``(R + D) · d_model`` columns) or only the [REG] tokens (``R · d_model``).
+    categorical_features, missing, handle_unknown :
+        Passed to the shared :class:`~structaug.tabular.preprocessing.TableEncoder`
+        (``missing="error"`` rejects NaN; ``"impute"`` fills medians / an unknown code;
+        unseen categories map to a reserved "unknown" embedding by default).
+    collapse_probe_size : int, default=512
+        Rows on which the per-epoch representation variance is measured.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available.
+    random_state : int or None
+    progress : bool or None
+        Progress bar over epochs.
+
+    Attributes
+    ----------
+    encoder_ : TableEncoder
+    masking_ : JEPAMasking
+    network_ : TJEPANetwork
+    history_ : list of dict
+        Per epoch: ``loss``, ``lr``, ``momentum``, ``rep_var`` (mean per-dimension variance
+        of the representation over the probe rows), ``rep_std_min``, ``epoch_time``.
+    n_epochs_ : int
+    n_features_in_ : int
+    n_features_out_ : int
+    device_ : torch.device
+    """
+
+    def __init__(
+        self,
+        *,
+        d_model: int = 64,
+        n_layers: int = 4,
+        n_heads: int = 8,
+        d_feedforward: int = 256,
+        dropout: float = 0.1,
+        n_reg_tokens: int = 1,
+        type_embedding: bool = True,
+        d_predictor: int = 64,
+        predictor_layers: int = 2,
+        predictor_heads: int = 4,
+        predictor_feedforward: int = 256,
+        predictor_dropout: float = 0.1,
+        min_context_share: float = 0.2,
+        max_context_share: float = 0.4,
+        min_target_share: float = 0.2,
+        max_target_share: float = 0.4,
+        n_targets: int = 4,
+        ema_start: float = 0.996,
+        ema_end: float = 1.0,
+        lr: float = 1e-4,
+        start_lr: float = 0.0,
+        final_lr: float = 0.0,
+        warmup_epochs: int = 5,
+        weight_decay: float = 1e-5,
+        final_weight_decay: float = 1e-2,
+        grad_clip: float | None = 1.0,
+        batch_size: int = 64,
+        max_epochs: int = 100,
+        patience: int | None = 10,
+        representation: str = "flatten",
+        categorical_features: Any = "auto",
+        missing: str = "error",
+        handle_unknown: str = "unknown",
+        collapse_probe_size: int = 512,
+        device: str = "auto",
+        random_state: int | None = None,
+        progress: bool | None = None,
+    ):
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.d_feedforward = d_feedforward
+        self.dropout = dropout
+        self.n_reg_tokens = n_reg_tokens
+        self.type_embedding = type_embedding
+        self.d_predictor = d_predictor
+        self.predictor_layers = predictor_layers
+        self.predictor_heads = predictor_heads
+        self.predictor_feedforward = predictor_feedforward
+        self.predictor_dropout = predictor_dropout
+        self.min_context_share = min_context_share
+        self.max_context_share = max_context_share
+        self.min_target_share = min_target_share
+        self.max_target_share = max_target_share
+        self.n_targets = n_targets
+        self.ema_start = ema_start
+        self.ema_end = ema_end
+        self.lr = lr
+        self.start_lr = start_lr
+        self.final_lr = final_lr
+        self.warmup_epochs = warmup_epochs
+        self.weight_decay = weight_decay
+        self.final_weight_decay = final_weight_decay
+        self.grad_clip = grad_clip
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.representation = representation
+        self.categorical_features = categorical_features
+        self.missing = missing
+        self.handle_unknown = handle_unknown
+        self.collapse_probe_size = collapse_probe_size
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    # ------------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        for name in ("d_model", "n_layers", "n_heads", "d_feedforward", "d_predictor", "predictor_layers",
+                     "predictor_heads", "predictor_feedforward", "batch_size", "collapse_probe_size"):
+            check_positive_int(getattr(self, name), name)
+        check_positive_int(self.max_epochs, "max_epochs", minimum=0)
+        check_positive_int(self.n_reg_tokens, "n_reg_tokens", minimum=0)
+        check_positive_int(self.warmup_epochs, "warmup_epochs", minimum=0)
+        if self.d_model % 2 or self.d_predictor % 2:
+            raise ValueError("d_model and d_predictor must be even (sine/cosine position codes)")
+        if self.representation not in ("flatten", "reg"):
+            raise ValueError(f"representation must be 'flatten' or 'reg', got {self.representation!r}")
+        if self.representation == "reg" and self.n_reg_tokens == 0:
+            raise ValueError("representation='reg' needs n_reg_tokens >= 1")
+        if not 0.0 <= self.ema_start <= self.ema_end <= 1.0:
+            raise ValueError(f"need 0 <= ema_start <= ema_end <= 1, got {self.ema_start}, {self.ema_end}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    def _network(self, enc: TableEncoder) -> TJEPANetwork:
+        return TJEPANetwork(
+            numerical_columns=enc.numerical_columns_.tolist(), categorical_columns=enc.categorical_columns_.tolist(),
+            cardinalities=list(enc.cardinalities_), d_model=self.d_model, n_layers=self.n_layers,
+            n_heads=self.n_heads, d_feedforward=self.d_feedforward, dropout=self.dropout,
+            n_reg_tokens=self.n_reg_tokens, type_embedding=self.type_embedding, d_predictor=self.d_predictor,
+            predictor_layers=self.predictor_layers, predictor_heads=self.predictor_heads,
+            predictor_feedforward=self.predictor_feedforward, predictor_dropout=self.predictor_dropout)
+
+    def _optimizer(self, net: TJEPANetwork) -> torch.optim.AdamW:
+        # As in I-JEPA/T-JEPA: no weight decay on biases and 1-D (norm) parameters.
+        decay, no_decay = [], []
+        for name, p in net.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim == 1 or name.endswith("bias") else decay).append(p)
+        return torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay, "decay": True},
+                                  {"params": no_decay, "weight_decay": 0.0, "decay": False}], lr=self.lr)
+
+    def fit(self, X: Any, y: Any = None) -> "TJEPA":
+        """Pre-train on the rows of ``X`` (``y`` is ignored: T-JEPA is self-supervised)."""
+        self._validate_params()
+        enc = TableEncoder(encoding="ordinal", categorical_features=self.categorical_features,
+                           missing=self.missing, handle_unknown=self.handle_unknown)
+        Z = enc.fit_transform(X)
+        if Z.shape[0] < 2:
+            raise DataValidationError(f"T-JEPA needs at least 2 rows to learn from, got {Z.shape[0]}")
+        rng = check_random_state(self.random_state)
+        seed = spawn_seed(rng)
+        masking = JEPAMasking(min_context_share=self.min_context_share, max_context_share=self.max_context_share,
+                              min_target_share=self.min_target_share, max_target_share=self.max_target_share,
+                              n_targets=self.n_targets, random_state=spawn_seed(rng)).fit(Z)
+        mask_rng = np.random.default_rng(spawn_seed(rng))
+        dev = resolve_device(self.device)
+        # Weight init under a local seed, so fit is reproducible without touching the caller's RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = self._network(enc).to(dev)
+        opt = self._optimizer(net)
+        x_all = torch.as_tensor(Z, device=dev)
+        n = len(x_all)
+        shuffle = torch.Generator(device=dev).manual_seed(seed)
+        probe = torch.as_tensor(np.sort(rng.permutation(n)[: self.collapse_probe_size]), device=dev)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        total_steps = max(1, steps_per_epoch * self.max_epochs)
+        warmup_steps = self.warmup_epochs * steps_per_epoch
+        state = {"step": 0}
+
+        def schedule(step: int) -> tuple[float, float, float]:
+            if step < warmup_steps:
+                lr = self.start_lr + (self.lr - self.start_lr) * (step + 1) / warmup_steps
+            else:
+                lr = _cosine(step - warmup_steps, total_steps - warmup_steps, self.lr, self.final_lr)
+            wd = _cosine(step, total_steps, self.weight_decay, self.final_weight_decay)
+            momentum = self.ema_start + (self.ema_end - self.ema_start) * step / total_steps
+            return lr, wd, momentum
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            net.train()
+            total, lr, m = 0.0, self.lr, self.ema_start
+            for idx in batch_indices(n, self.batch_size, generator=shuffle, device=dev):
+                lr, wd, m = schedule(state["step"])
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                    if g["decay"]:
+                        g["weight_decay"] = wd
+                ctx, tgt = masking.draw(len(idx), mask_rng)
+                loss = net.jepa_loss(x_all[idx], torch.as_tensor(ctx, device=dev), torch.as_tensor(tgt, device=dev))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.grad_clip is not None:
+                    torch.nn.utils.clip_grad_value_(net.parameters(), self.grad_clip)
+                opt.step()
+                net.ema_update(m)  # target encoder follows the context encoder every step
+                state["step"] += 1
+                total += float(loss.detach()) * len(idx)
+            return {"loss": total / n, "lr": lr, "momentum": m}
+
+        def collapse_probe(epoch: int) -> dict[str, float]:
+            net.eval()
+            rep = net.represent(x_all[probe], self.representation)
+            var = rep.var(dim=0, unbiased=False) if len(rep) > 1 else torch.zeros(rep.shape[1], device=dev)
+            return {"rep_var": float(var.mean()), "rep_std_min": float(var.min().sqrt())}
+
+        trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="loss", mode="min",
+                          device=dev, seed=seed, progress=self.progress, restore_best=False, desc="T-JEPA")
+        result = trainer.fit(net, opt, train_epoch, collapse_probe, generators=[shuffle])
+        net.eval()
+        self.encoder_ = enc
+        self.masking_ = masking
+        self.network_ = net
+        self.device_ = dev
+        self.history_ = result.history
+        self.n_epochs_ = result.epochs_run
+        self.fit_time_ = result.fit_time
+        self.n_features_in_ = enc.n_features_in_
+        if hasattr(enc, "feature_names_in_"):
+            self.feature_names_in_ = enc.feature_names_in_
+        width = self.n_reg_tokens + (Z.shape[1] if self.representation == "flatten" else 0)
+        self.n_features_out_ = width * self.d_model
+        final_var = collapse_probe(-1)["rep_var"]
+        if final_var < 1e-8:
+            warnings.warn(
+                f"T-JEPA representation collapsed (variance {final_var:.2e} across rows); use more [REG] "
+                "tokens (n_reg_tokens), a lower lr or more epochs", RepresentationCollapseWarning, stacklevel=2)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Target-encoder representation of the full rows of ``X``: ``float32 (n, n_features_out_)``."""
+        check_is_fitted(self, "network_")
+        Z = self.encoder_.transform(X)
+        x = torch.as_tensor(Z, device=self.device_)
+        self.network_.eval()
+        out = predict_batched(lambda b: self.network_.represent(b, self.representation), [x], batch_size=1024)
+        return out.cpu().numpy().astype(np.float32, copy=False)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        return np.asarray([f"tjepa{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "impute"
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.requires_fit = True
+        return tags

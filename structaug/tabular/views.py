@@ -1,0 +1,142 @@
+"""HyperTab's augmentation: random feature-subset views of a table.
+
+HyperTab (Wydmański et al., 2023) treats every random subset of a table's features as a
+*view* of each row: a row seen through ``n_views`` different feature subsets gives
+``n_views`` training examples, which is what lets a neural network learn from a few hundred
+rows. :class:`FeatureSubsetViews` draws those subsets as binary masks (exactly
+``max(1, int(subsample * n_features))`` features each, uniformly without replacement, as in
+the reference implementation) and returns the masked views.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..base import Augmenter, SampleRNG
+from ..exceptions import DataValidationError
+from ..validation import check_fraction, check_positive_int
+
+__all__ = ["FeatureSubsetViews", "draw_subset_masks"]
+
+
+def draw_subset_masks(n_groups: int, n_masks: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_masks`` boolean rows over ``n_groups`` with exactly ``k`` ``True`` each.
+
+    Vectorised: the ``k`` smallest of a row of uniforms are a uniform ``k``-subset.
+    """
+    if n_masks == 0:
+        return np.zeros((0, n_groups), dtype=bool)
+    keys = rng.random((n_masks, n_groups))
+    chosen = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_groups else np.tile(np.arange(n_groups), (n_masks, 1))
+    masks = np.zeros((n_masks, n_groups), dtype=bool)
+    np.put_along_axis(masks, chosen, True, axis=1)
+    return masks
+
+
+class FeatureSubsetViews(Augmenter):
+    """Random feature-subset views (HyperTab's augmentation).
+
+    Parameters
+    ----------
+    subsample : float, default 0.5
+        Fraction of features in each view (the paper's default); each view keeps exactly
+        ``max(1, int(subsample * n_features))`` features.
+    n_views : int, default 100
+        Views drawn by ``sample`` when ``n`` is not given (the paper's ensemble size).
+    fill_value : float, default 0.0
+        Value written into the dropped features of a view. After standardisation 0 is the
+        training mean, the least informative value.
+    random_state : int, Generator or None
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Columns of the data seen in ``fit``.
+    n_groups_ : int
+        Number of maskable units (features, or feature groups when ``feature_groups`` was
+        passed to ``fit``, e.g. the one-hot columns of one categorical feature).
+    n_selected_ : int
+        Units kept in each view.
+    feature_groups_ : ndarray of int, shape (n_features_in_,)
+        Unit of every column.
+
+    Notes
+    -----
+    ``sample(X, n)`` returns the views stacked along a new first axis, shape
+    ``(n, n_rows, n_features)`` and the type of ``X`` (numpy array, torch tensor on ``X``'s
+    device and dtype, or a list of DataFrames for a DataFrame). ``sample(None, n)`` returns
+    only the boolean masks, shape ``(n, n_features_in_)`` — what HyperTab's hypernetwork
+    consumes. With the same ``random_state`` the same views come back.
+
+    Examples
+    --------
+    >>> views = FeatureSubsetViews(subsample=0.5, random_state=0).fit(X)   # doctest: +SKIP
+    >>> V = views.sample(X, n=10)                                          # doctest: +SKIP
+    """
+
+    def __init__(self, *, subsample: float = 0.5, n_views: int = 100, fill_value: float = 0.0,
+                 random_state: Any = None):
+        self.subsample = subsample
+        self.n_views = n_views
+        self.fill_value = fill_value
+        self.random_state = random_state
+
+    def _validate_params(self) -> None:
+        check_fraction(self.subsample, "subsample")
+        check_positive_int(self.n_views, "n_views")
+
+    def _fit(self, data: Any, feature_groups: Any = None) -> None:
+        n_features = self._n_columns(data)
+        if feature_groups is None:
+            groups = np.arange(n_features)
+        else:
+            groups = np.asarray(feature_groups, dtype=np.int64)
+            if groups.shape != (n_features,):
+                raise DataValidationError(
+                    f"feature_groups must have one entry per column ({n_features}), got shape {groups.shape}"
+                )
+            if groups.min() < 0 or len(np.unique(groups)) != groups.max() + 1:
+                raise DataValidationError("feature_groups must label columns with 0..G-1, each group used")
+        self.n_features_in_ = n_features
+        self.feature_groups_ = groups
+        self.n_groups_ = int(groups.max()) + 1
+        self.n_selected_ = max(1, int(float(self.subsample) * self.n_groups_))
+
+    @staticmethod
+    def _n_columns(data: Any) -> int:
+        if isinstance(data, (int, np.integer)) and not isinstance(data, bool):
+            return check_positive_int(data, "n_features")
+        shape = getattr(data, "shape", None)
+        if shape is None:
+            shape = np.asarray(data).shape
+        if len(shape) != 2:
+            raise DataValidationError(f"data must be a 2-D table, got shape {tuple(shape)}")
+        if shape[1] < 1:
+            raise DataValidationError("data has no columns; a view needs at least one feature")
+        return int(shape[1])
+
+    def masks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` column masks (bool, ``(n, n_features_in_)``) from ``rng``."""
+        group_masks = draw_subset_masks(self.n_groups_, n, self.n_selected_, rng)
+        return group_masks[:, self.feature_groups_]
+
+    def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> Any:
+        n = self.n_views if n is None else n
+        masks = self.masks(n, rng.np)
+        if data is None:
+            return masks
+        if self._n_columns(data) != self.n_features_in_:
+            raise DataValidationError(
+                f"data has {self._n_columns(data)} columns, but {type(self).__name__} was fitted on {self.n_features_in_}"
+            )
+        if isinstance(data, torch.Tensor):
+            m = torch.as_tensor(masks, device=data.device).unsqueeze(1)
+            fill = torch.as_tensor(self.fill_value, dtype=data.dtype, device=data.device)
+            return torch.where(m, data.unsqueeze(0), fill)
+        if isinstance(data, pd.DataFrame):
+            return [data.where(pd.Series(m, index=data.columns), self.fill_value, axis=1) for m in masks]
+        arr = np.asarray(data)
+        return np.where(masks[:, None, :], arr[None], np.asarray(self.fill_value, dtype=arr.dtype))

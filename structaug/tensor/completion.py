@@ -1,0 +1,228 @@
+"""Neural tensor completion: per-mode embeddings concatenated into an MLP (DAIN's model).
+
+DAIN's reference model learns one embedding table per mode (their widths summing to the
+first layer, 150), concatenates the embeddings of a cell's indices and regresses the value
+with ``150 → 1024 → 1024 → 128 → 1`` (ReLU), Adam (lr 1e-3), MSE, batches of 1024, up to
+50 epochs with early stopping (patience 10) on the validation loss, best weights kept.
+Training goes through :class:`structaug.train.Trainer`; an ``epoch_callback`` runs in the
+trainer's validation hook so influence methods can read each epoch's checkpoint.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from torch import nn
+
+from ..base import check_is_fitted
+from ..exceptions import DataValidationError
+from ..nn import MLP
+from ..random import check_random_state, spawn_seed
+from ..train import Trainer, TrainResult, minibatch_epoch, predict_batched, resolve_device
+from ..validation import check_index_range
+from .container import ObservedTensor
+
+__all__ = ["NeuralTensorCompletion", "EmbeddingMLP", "split_embedding_dim"]
+
+
+def split_embedding_dim(total: int, order: int) -> list[int]:
+    """Split ``total`` embedding dims over ``order`` modes as evenly as possible.
+
+    The reference uses ``total // order`` per mode (50 each for order 3); spreading the
+    remainder keeps the MLP input exactly ``total`` wide for any order.
+    """
+    if total < order:
+        raise ValueError(f"embedding_dim={total} must be >= the tensor order {order}")
+    base, rest = divmod(total, order)
+    return [base + (1 if m < rest else 0) for m in range(order)]
+
+
+class EmbeddingMLP(nn.Module):
+    """Embedding per mode → concatenation → MLP body (ReLU after every layer) → linear head.
+
+    ``hidden(idx)`` returns the last hidden activation, the input of ``head``; influence
+    scores are computed with respect to ``head``'s weight and bias.
+    """
+
+    def __init__(self, shape: Sequence[int], embedding_dims: Sequence[int], hidden: Sequence[int]):
+        super().__init__()
+        self.embeddings = nn.ModuleList(nn.Embedding(int(n), int(d)) for n, d in zip(shape, embedding_dims))
+        width = int(sum(embedding_dims))
+        self.body = nn.Sequential(MLP([width, *hidden]), nn.ReLU()) if hidden else nn.Identity()
+        self.head = nn.Linear(int(hidden[-1]) if hidden else width, 1)
+
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        z = torch.cat([emb(idx[:, m]) for m, emb in enumerate(self.embeddings)], dim=1)
+        return self.body(z)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(idx)).squeeze(-1)
+
+
+EpochCallback = Callable[[EmbeddingMLP, int], None]
+
+
+class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
+    """Neural tensor completion (the model DAIN augments), scikit-learn style.
+
+    Parameters
+    ----------
+    embedding_dim : int
+        Total embedding width over all modes (reference: 150, i.e. 50 per mode for order 3).
+    hidden : tuple of int
+        MLP widths after the embeddings (reference: ``(1024, 1024, 128)``).
+    lr : float
+        Adam learning rate (reference: 1e-3).
+    batch_size : int
+        Mini-batch size (reference: 1024).
+    max_epochs : int
+        Epoch cap (reference: 50).
+    patience : int or None
+        Early-stopping patience on the validation MSE (reference: 10).
+    val_fraction : float
+        Share of the training cells held out for early stopping when ``fit`` gets no
+        ``validation`` tensor (reference: 0.2).
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    random_state : int, Generator or None
+        Seeds weight initialisation, shuffling and the internal validation split. The global
+        torch RNG is never touched.
+    progress : bool or None
+        Progress bar over epochs.
+
+    Attributes
+    ----------
+    shape_ : tuple of int
+    model_ : EmbeddingMLP
+        The trained network (best-validation weights).
+    result_ : TrainResult
+        The trainer's history, best epoch and fit time.
+    """
+
+    def __init__(self, *, embedding_dim: int = 150, hidden: tuple[int, ...] = (1024, 1024, 128), lr: float = 1e-3,
+                 batch_size: int = 1024, max_epochs: int = 50, patience: int | None = 10, val_fraction: float = 0.2,
+                 device: str = "auto", random_state=None, progress: bool | None = False):
+        self.embedding_dim = embedding_dim
+        self.hidden = hidden
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    # ------------------------------------------------------------------------------
+    def fit(self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None,
+            shape: Sequence[int] | None = None, epoch_callback: EpochCallback | None = None) -> "NeuralTensorCompletion":
+        """Train on the cells of ``X``.
+
+        Parameters
+        ----------
+        X : ObservedTensor
+            Training cells.
+        y : ignored
+        validation : ObservedTensor, optional
+            Cells for early stopping; without it ``val_fraction`` of ``X`` is held out.
+        shape : sequence of int, optional
+            Mode sizes to embed (default: the largest of ``X``'s and ``validation``'s), so
+            entities seen only at prediction time still get (untrained) embeddings.
+        epoch_callback : callable, optional
+            ``epoch_callback(model, epoch)`` after each epoch (inside the trainer's
+            validation hook, under ``torch.no_grad``); DAIN's influence tracker uses it.
+        """
+        if not isinstance(X, ObservedTensor):
+            raise TypeError(f"X must be an ObservedTensor, got {type(X).__name__}")
+        rng = check_random_state(self.random_state)
+        if validation is None:
+            if not 0.0 < float(self.val_fraction) < 1.0:
+                raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
+            perm = rng.permutation(X.nnz)
+            n_val = int(round(X.nnz * self.val_fraction))
+            if n_val < 1 or n_val >= X.nnz:
+                raise DataValidationError(f"{X.nnz} cells are too few to hold out val_fraction={self.val_fraction}")
+            validation, X = X.subset(np.sort(perm[:n_val])), X.subset(np.sort(perm[n_val:]))
+        else:
+            if not isinstance(validation, ObservedTensor):
+                raise TypeError(f"validation must be an ObservedTensor, got {type(validation).__name__}")
+            if validation.order != X.order:
+                raise DataValidationError(f"validation has order {validation.order}, training cells have order {X.order}")
+        shape = tuple(max(a, b) for a, b in zip(X.shape, validation.shape)) if shape is None else tuple(shape)
+        check_index_range(X.indices, list(shape), "X.indices")
+        self.shape_ = shape
+        self.order_ = len(shape)
+        self.embedding_dims_ = split_embedding_dim(int(self.embedding_dim), self.order_)
+        dev = resolve_device(self.device)
+        self.device_ = dev
+
+        init_seed, shuffle_seed = spawn_seed(rng), spawn_seed(rng)
+        # Initialise under a forked RNG so the user's global torch stream is untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            model = EmbeddingMLP(shape, self.embedding_dims_, list(self.hidden)).to(dev)
+        self.model_ = model
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+        gen = torch.Generator(device=dev).manual_seed(shuffle_seed)
+
+        xi = torch.as_tensor(X.indices, device=dev)
+        xv = torch.as_tensor(X.values, dtype=torch.float32, device=dev)
+        vi = torch.as_tensor(validation.indices, device=dev)
+        vv = torch.as_tensor(validation.values, dtype=torch.float32, device=dev)
+        mse = nn.functional.mse_loss
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            return minibatch_epoch(model, opt, lambda i, v: mse(model(i), v), [xi, xv],
+                                   batch_size=int(self.batch_size), generator=gen)
+
+        def validate(epoch: int) -> dict[str, float]:
+            model.eval()
+            pred = predict_batched(model, [vi], batch_size=8192)
+            out = {"val_loss": float(mse(pred, vv))}
+            if epoch_callback is not None:
+                epoch_callback(model, epoch)
+            return out
+
+        trainer = Trainer(max_epochs=int(self.max_epochs), patience=self.patience, monitor="val_loss", mode="min",
+                          device=dev, seed=None, progress=self.progress, desc="neural-tc")
+        self.result_: TrainResult = trainer.fit(model, opt, train_epoch, validate, generators=[gen])
+        model.eval()
+        self.n_train_ = X.nnz
+        return self
+
+    # ------------------------------------------------------------------------------
+    def _check_indices(self, indices) -> torch.Tensor:
+        check_is_fitted(self, ["model_"])
+        if isinstance(indices, ObservedTensor):
+            indices = indices.indices
+        idx = np.asarray(indices)
+        if idx.ndim != 2 or idx.shape[1] != self.order_:
+            raise DataValidationError(
+                f"indices must have shape (n, {self.order_}) for the fitted order-{self.order_} tensor, got {idx.shape}")
+        if idx.dtype.kind not in "iu":
+            raise DataValidationError(f"indices must be integers, got dtype {idx.dtype}")
+        check_index_range(idx, list(self.shape_), "indices")
+        return torch.as_tensor(idx.astype(np.int64), device=self.device_)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted values (float64) for cells given as an index matrix or an ObservedTensor."""
+        idx = self._check_indices(X)
+        self.model_.eval()
+        return predict_batched(self.model_, [idx], batch_size=8192).double().cpu().numpy()
+
+    def score(self, X: ObservedTensor, y=None) -> float:
+        """Negative RMSE on the cells of ``X`` (higher is better, as sklearn expects)."""
+        pred = self.predict(X)
+        return -float(np.sqrt(np.mean((pred - X.values) ** 2)))
+
+    @property
+    def fit_time_(self) -> float:
+        check_is_fitted(self, ["model_"])
+        return self.result_.fit_time
+
+    @property
+    def best_epoch_(self) -> int | None:
+        check_is_fitted(self, ["model_"])
+        return self.result_.best_epoch
