@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from torch_geometric.nn import GATConv, GCN2Conv, GCNConv
 
 from ..exceptions import DataValidationError
+from ._ops import fast_dropout
 
 __all__ = ["GCN", "GAT", "GCNII", "LAGCN", "LAGAT", "LAGCNII"]
 
@@ -48,9 +49,9 @@ class GCN(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        x = F.dropout(x, self.dropout, self.training)
+        x = fast_dropout(x, self.dropout, self.training)
         x = F.relu(self.conv1(x, edge_index))
-        x = F.dropout(x, self.dropout, self.training)
+        x = fast_dropout(x, self.dropout, self.training)
         return self.conv2(x, edge_index)
 
 
@@ -73,9 +74,9 @@ class LAGCN(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
-        hs = [F.relu(conv(F.dropout(xk, self.dropout, self.training), edge_index))
+        hs = [F.relu(conv(fast_dropout(xk, self.dropout, self.training), edge_index))
               for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGCN"))]
-        h = F.dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
+        h = fast_dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
         return self.conv2(h, edge_index)
 
 
@@ -90,9 +91,9 @@ class GAT(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        x = F.dropout(x, self.dropout, self.training)
+        x = fast_dropout(x, self.dropout, self.training)
         x = F.elu(self.conv1(x, edge_index))
-        x = F.dropout(x, self.dropout, self.training)
+        x = fast_dropout(x, self.dropout, self.training)
         return self.conv2(x, edge_index)
 
 
@@ -115,9 +116,9 @@ class LAGAT(nn.Module):
         self.elu_alpha = elu_alpha
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
-        hs = [F.elu(conv(F.dropout(xk, self.dropout, self.training), edge_index), alpha=self.elu_alpha)
+        hs = [F.elu(conv(fast_dropout(xk, self.dropout, self.training), edge_index), alpha=self.elu_alpha)
               for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGAT"))]
-        h = F.dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
+        h = fast_dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
         return self.conv2(h, edge_index)
 
 
@@ -134,8 +135,8 @@ class _GCNIIStack(nn.Module):
     def forward(self, h0: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         h = h0
         for conv in self.convs:
-            h = F.relu(conv(F.dropout(h, self.dropout, self.training), h0, edge_index))
-        return F.dropout(h, self.dropout, self.training)
+            h = F.relu(conv(fast_dropout(h, self.dropout, self.training), h0, edge_index))
+        return fast_dropout(h, self.dropout, self.training)
 
 
 class GCNII(nn.Module):
@@ -154,7 +155,7 @@ class GCNII(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        h0 = F.relu(self.lin_in(F.dropout(x, self.dropout, self.training)))
+        h0 = F.relu(self.lin_in(fast_dropout(x, self.dropout, self.training)))
         return self.lin_out(self.stack(h0, edge_index))
 
     def param_groups(self, wd_conv: float, wd_linear: float) -> list[dict]:
@@ -178,6 +179,6 @@ class LAGCNII(GCNII):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
-        hs = [F.relu(lin(F.dropout(xk, self.dropout, self.training)))
+        hs = [F.relu(lin(fast_dropout(xk, self.dropout, self.training)))
               for lin, xk in zip(self.lins_in, _branches(x, x_gen, self.concat, "LAGCNII"))]
         return self.lin_out(self.stack(torch.cat(hs, dim=-1), edge_index))

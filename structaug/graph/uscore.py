@@ -23,16 +23,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..train import Trainer
+from ._ops import fast_dropout
 
 __all__ = ["SelectorGCN", "LocalSubgraph", "local_subgraph", "u_score", "train_selector"]
 
 
 def _dropout(x: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
     """Inverted dropout drawing its mask from ``generator`` (no global RNG)."""
-    if p <= 0:
-        return x
-    keep = torch.rand(x.shape, generator=generator, device=x.device) >= p
-    return x * keep / (1 - p)
+    return fast_dropout(x, p, True, generator)
 
 
 class SelectorGCN(nn.Module):

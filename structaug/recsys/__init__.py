@@ -22,6 +22,8 @@ _LAZY = {
     "OpenAICompatibleBackend": "structaug.recsys.llmrec",
     "TransformersBackend": "structaug.recsys.llmrec",
     "EmbeddingJudgeBackend": "structaug.recsys.llmrec",
+    "LLMBackend": "structaug.recsys.llmrec",
+    "MFBPR": "structaug.recsys.llmrec",
 }
 
 __all__ = ["IdVocab", "check_interactions", *_LAZY]

@@ -223,7 +223,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
                            missing=self.missing, handle_unknown=self.handle_unknown)
         Z = enc.fit_transform(X)
         if Z.shape[0] < 2:
-            raise DataValidationError(f"T-JEPA needs at least 2 rows to learn from, got {Z.shape[0]}")
+            raise DataValidationError(f"T-JEPA needs at least 2 rows to learn from, got n_samples={Z.shape[0]}")
         rng = check_random_state(self.random_state)
         seed = spawn_seed(rng)
         masking = JEPAMasking(min_context_share=self.min_context_share, max_context_share=self.max_context_share,
@@ -323,4 +323,5 @@ class TJEPA(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         tags.requires_fit = True
+        tags.transformer_tags.preserves_dtype = []  # always float32 (the network's dtype)
         return tags

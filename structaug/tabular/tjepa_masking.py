@@ -126,7 +126,7 @@ class JEPAMasking(Augmenter):
         d = _n_columns(data)
         if d < 2:
             raise DataValidationError(
-                f"T-JEPA masking needs at least 2 features (a context and a disjoint target), got {d}")
+                f"T-JEPA masking needs at least 2 features (a context and a disjoint target), got n_features={d}")
         # At least one feature in each subset even on narrow tables (the reference asserts > 0).
         lo_c = max(1, round(d * self.min_context_share))
         hi_c = max(lo_c, round(d * self.max_context_share))

@@ -91,7 +91,8 @@ class FeatureTokenizer(nn.Module):
         self.register_buffer("positions", sincos_positions(self.n_reg_tokens + self.n_features, d_token, base=100.0),
                              persistent=False)
         for p in (self.num_weight, self.num_bias, self.cat_bias, self.reg_tokens):
-            nn.init.kaiming_uniform_(p, a=math.sqrt(5))  # the reference tokenizer's init
+            if p.numel():  # a table without numerical (or categorical) columns has empty ones
+                nn.init.kaiming_uniform_(p, a=math.sqrt(5))  # the reference tokenizer's init
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (B, D) float table, categorical columns holding integer codes → (B, R+D, h)."""

@@ -152,7 +152,7 @@ class TensorlyCompletion(_IndexRegressor):
             core[(np.arange(r),) * len(self.shape_)] = weights
         else:
             ranks = [min(int(self.rank), s) for s in self.shape_]
-            core, factors = tucker(dense, ranks, mask=mask, init="random", n_iter_max=int(self.n_iter_max),
+            core, factors = tucker(dense, ranks, mask=mask, init="svd", n_iter_max=int(self.n_iter_max),
                                    random_state=seed, tol=1e-6)
         self.core_ = np.asarray(core)
         self.factors_ = [np.asarray(f) for f in factors]

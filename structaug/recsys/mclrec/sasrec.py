@@ -13,7 +13,26 @@ from torch import nn
 
 from .data import sequence_lengths
 
-__all__ = ["SASRec", "TransformerBlock"]
+__all__ = ["SASRec", "TransformerBlock", "Dropout"]
+
+
+class Dropout(nn.Module):
+    """Inverted dropout from a ``torch.rand`` mask.
+
+    Same distribution as :class:`torch.nn.Dropout`; on CPU it is about 3x faster than
+    ``bernoulli_``, which dominated SASRec's step time after the softmax over all items.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {p}")
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        return x * (torch.rand_like(x) >= self.p) * (1.0 / (1.0 - self.p))
 
 
 class TransformerBlock(nn.Module):
@@ -31,15 +50,19 @@ class TransformerBlock(nn.Module):
         self.ff1 = nn.Linear(hidden, inner)
         self.ff2 = nn.Linear(inner, hidden)
         self.ln2 = nn.LayerNorm(hidden, eps=eps)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
+        self.attn_drop = Dropout(attn_dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, h = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, h // self.n_heads).permute(2, 0, 3, 1, 4)
+        d = h // self.n_heads
+        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d).permute(2, 0, 3, 1, 4)
         # Sequences are left-aligned, so under a causal mask a real position never sees
-        # padding; padded positions' outputs are never read. is_causal is therefore exact.
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.attn_dropout if self.training else 0.0)
+        # padding; padded positions' outputs are never read. A causal mask is therefore exact.
+        att = (q @ k.transpose(-1, -2)) * (d ** -0.5)
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+        att = self.attn_drop(att.masked_fill(causal, float("-inf")).softmax(-1))
+        a = att @ v
         x = self.ln1(x + self.drop(self.out(a.transpose(1, 2).reshape(b, t, h))))
         return self.ln2(x + self.drop(self.ff2(F.gelu(self.ff1(x)))))
 
@@ -74,7 +97,7 @@ class SASRec(nn.Module):
         self.item_emb = nn.Embedding(n_items + 2, hidden, padding_idx=0)
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.ln = nn.LayerNorm(hidden, eps=layer_norm_eps)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList(
             TransformerBlock(hidden, n_heads, inner, dropout, attn_dropout, layer_norm_eps) for _ in range(n_layers)
         )

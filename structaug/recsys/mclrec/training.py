@@ -105,8 +105,11 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
     inputs, targets = inputs.to(device), targets.to(device)
 
     def train_epoch(epoch: int) -> dict[str, float]:
-        return train_one_epoch(model, optimizers, inputs, targets, batch_size=batch_size, gen=gen,
-                               view_kwargs=view_kwargs, bucket=bucket)
+        c0 = time.process_time()  # CPU seconds: comparable across runs on a shared machine
+        out = train_one_epoch(model, optimizers, inputs, targets, batch_size=batch_size, gen=gen,
+                              view_kwargs=view_kwargs, bucket=bucket)
+        out["cpu_time"] = time.process_time() - c0
+        return out
 
     validate = None
     if valid is not None:

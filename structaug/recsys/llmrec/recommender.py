@@ -1,0 +1,303 @@
+"""``LightGCN`` and ``MFBPR`` estimators; with an :class:`LLMRecAugmentation` and LLMRec's
+loss settings (:data:`LLMREC_DEFAULTS`) the same estimator is the LLMRec recommender."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+
+from ...base import check_is_fitted
+from ...exceptions import DataValidationError
+from ...random import check_random_state
+from ...train import Trainer, TrainResult, resolve_device
+from ...validation import check_positive_int
+from ..interactions import IdVocab, check_interactions
+from .augmenter import LLMRecAugmentation
+from .graph_models import BipartiteGraph, FeatureSet, GraphRecNet
+from .mae import sce_loss
+from .training import BPRSampler, Targets, bpr_losses, evaluate_ranking, prune_mean
+
+__all__ = ["LightGCN", "MFBPR", "LLMREC_DEFAULTS"]
+
+#: LLMRec's training switches (reference defaults for Netflix, parser.py) on top of LightGCN.
+LLMREC_DEFAULTS: dict[str, Any] = {
+    "aug_sample_rate": 0.1,
+    "prune_drop_rate": 0.71,
+    "use_mae": True,
+    "mask_rate": 0.1,
+}
+
+
+class LightGCN(BaseEstimator):
+    """LightGCN trained with BPR, optionally with LLMRec's augmentation.
+
+    Parameters
+    ----------
+    embedding_dim : int
+        64 in the paper.
+    n_layers : int
+        Propagation layers (paper/reference: 2).
+    lr, weight_decay, batch_size : optimisation (Adam; L2 on the batch's layer-0 embeddings).
+    max_epochs, patience : early stopping on validation ``recall@{eval_k}`` when
+        ``validation`` is given to ``fit``.
+    eval_k : int
+        Cut-off of the monitored validation recall (20).
+    aug_sample_rate : float
+        Fraction of each batch's users whose augmented triple is added (LLMRec: 0.1).
+    prune_drop_rate : float
+        Fraction of BPR samples dropped per batch (LLMRec: 0.71; 0 = off).
+    prune_mode : {"paper", "reference"}
+        Which samples are dropped: the highest-loss ones (the paper's text) or the
+        lowest-loss ones (what the reference code does).
+    user_cat_rate, item_cat_rate, model_cat_rate : float
+        Weights of profile, attribute and item-text branches (2.8, 0.005, 0.02).
+    aug_mf_rate : float
+        Weight of the feature-level BPR between propagated profiles and attributes (0.012).
+    use_mae : bool
+        Masked feature reconstruction (needs profiles or attributes).
+    mask_rate, att_re_rate, sce_alpha : float
+        MAE mask fraction (0.1), loss weight (1e-5, reference) and SCE exponent (2).
+    device : str
+    random_state : int or None
+    progress : bool or None
+    """
+
+    def __init__(self, *, embedding_dim: int = 64, n_layers: int = 2, lr: float = 1e-3, weight_decay: float = 1e-4,
+                 batch_size: int = 1024, max_epochs: int = 200, patience: int = 10, eval_k: int = 20,
+                 aug_sample_rate: float = 0.1, prune_drop_rate: float = 0.0, prune_mode: str = "paper", user_cat_rate: float = 2.8,
+                 item_cat_rate: float = 0.005, model_cat_rate: float = 0.02, aug_mf_rate: float = 0.012,
+                 use_mae: bool = False, mask_rate: float = 0.1, att_re_rate: float = 1e-5, sce_alpha: float = 2.0,
+                 device: str = "auto", random_state: Any = None, progress: bool | None = None):
+        self.embedding_dim = embedding_dim
+        self.n_layers = n_layers
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.eval_k = eval_k
+        self.aug_sample_rate = aug_sample_rate
+        self.prune_drop_rate = prune_drop_rate
+        self.prune_mode = prune_mode
+        self.user_cat_rate = user_cat_rate
+        self.item_cat_rate = item_cat_rate
+        self.model_cat_rate = model_cat_rate
+        self.aug_mf_rate = aug_mf_rate
+        self.use_mae = use_mae
+        self.mask_rate = mask_rate
+        self.att_re_rate = att_re_rate
+        self.sce_alpha = sce_alpha
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    # MF-BPR overrides this; everything else is shared.
+    def _layers(self) -> int:
+        return check_positive_int(self.n_layers, "n_layers", minimum=0)
+
+    def _validate_params(self) -> None:
+        check_positive_int(self.embedding_dim, "embedding_dim")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.max_epochs, "max_epochs", minimum=0)
+        check_positive_int(self.patience, "patience")
+        check_positive_int(self.eval_k, "eval_k")
+        self._layers()
+        for name in ("aug_sample_rate", "mask_rate"):
+            v = getattr(self, name)
+            if not 0 <= v <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {v}")
+        if not 0 <= self.prune_drop_rate < 1:
+            raise ValueError(f"prune_drop_rate must lie in [0, 1), got {self.prune_drop_rate}")
+        if self.prune_mode not in ("paper", "reference"):
+            raise ValueError(f"prune_mode must be 'paper' or 'reference', got {self.prune_mode!r}")
+        for name in ("lr", "weight_decay", "user_cat_rate", "item_cat_rate", "model_cat_rate", "aug_mf_rate",
+                     "att_re_rate", "sce_alpha"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    # ------------------------------------------------------------------------------------
+    def fit(self, interactions: pd.DataFrame, *, augmentation: LLMRecAugmentation | None = None,
+            validation: pd.DataFrame | None = None, user_ids: Sequence | None = None,
+            item_ids: Sequence | None = None) -> "LightGCN":
+        """Train on ``interactions`` (columns ``user``, ``item``).
+
+        Parameters
+        ----------
+        augmentation : LLMRecAugmentation, optional
+            Triples and features from :class:`LLMRecAugmenter` (its ``user_ids``/``item_ids``
+            define the id space).
+        validation : DataFrame, optional
+            Held-out interactions for early stopping on recall@``eval_k``.
+        user_ids, item_ids : sequence, optional
+            Full catalogues when some users/items are absent from ``interactions``.
+        """
+        self._validate_params()
+        check_interactions(interactions)
+        if augmentation is not None and not isinstance(augmentation, LLMRecAugmentation):
+            raise TypeError(f"augmentation must be an LLMRecAugmentation, got {type(augmentation).__name__}")
+        if augmentation is not None:
+            user_ids, item_ids = augmentation.user_ids, augmentation.item_ids
+        self.user_vocab_ = IdVocab(user_ids if user_ids is not None else interactions["user"])
+        self.item_vocab_ = IdVocab(item_ids if item_ids is not None else interactions["item"])
+        u = self.user_vocab_.encode(interactions["user"].to_numpy(), name="user")
+        i = self.item_vocab_.encode(interactions["item"].to_numpy(), name="item")
+        nu, ni = len(self.user_vocab_), len(self.item_vocab_)
+        dev = resolve_device(self.device)
+        seed = int(check_random_state(self.random_state).integers(2**31 - 1))
+        gen = torch.Generator(device=dev).manual_seed(seed)
+
+        feats = FeatureSet([], [], None)
+        aug_pos = aug_neg = None
+        if augmentation is not None:
+            feats = FeatureSet(list(augmentation.item_text.values()), list(augmentation.item_attributes.values()),
+                               augmentation.user_profiles)
+            for name, x in [*augmentation.item_text.items(), *augmentation.item_attributes.items()]:
+                if x.shape[0] != ni:
+                    raise DataValidationError(f"feature {name!r} has {x.shape[0]} rows for {ni} items")
+            if feats.user_profiles is not None and feats.user_profiles.shape[0] != nu:
+                raise DataValidationError(f"user_profiles has {feats.user_profiles.shape[0]} rows for {nu} users")
+            tr = augmentation.triples
+            aug_pos = torch.full((nu,), -1, dtype=torch.long)
+            aug_neg = torch.full((nu,), -1, dtype=torch.long)
+            if len(tr):
+                tu = torch.as_tensor(self.user_vocab_.encode(tr["user"].to_numpy(), name="user"))
+                aug_pos[tu] = torch.as_tensor(self.item_vocab_.encode(tr["pos"].to_numpy(), name="item"))
+                aug_neg[tu] = torch.as_tensor(self.item_vocab_.encode(tr["neg"].to_numpy(), name="item"))
+            aug_pos, aug_neg = aug_pos.to(dev), aug_neg.to(dev)
+
+        graph = BipartiteGraph.from_edges(u, i, nu, ni, dev)
+        sampler = BPRSampler(u, i, nu, ni, dev)
+        use_mae = bool(self.use_mae) and (feats.user_profiles is not None or bool(feats.item_attributes))
+        torch.manual_seed(seed)  # weight init; the Trainer reseeds too
+        net = GraphRecNet(nu, ni, self.embedding_dim, self._layers(), feats, user_cat_rate=self.user_cat_rate,
+                          item_cat_rate=self.item_cat_rate, model_cat_rate=self.model_cat_rate,
+                          with_decoder=use_mae).to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        n_batches = sampler.n_train // self.batch_size + 1
+        self.n_aug_used_ = 0
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            net.train()
+            net.prepare(graph, mask_rate=self.mask_rate if use_mae else 0.0, generator=gen)
+            tot = 0.0
+            for _ in range(n_batches):
+                users, pos, neg = sampler.sample(self.batch_size, gen)
+                if aug_pos is not None and self.aug_sample_rate > 0:
+                    k = int(len(users) * self.aug_sample_rate)
+                    pick = users[torch.randperm(len(users), generator=gen, device=gen.device)[:k].to(dev)]
+                    ok = aug_pos[pick] >= 0
+                    if bool(ok.any()):
+                        pick = pick[ok]
+                        users = torch.cat([users, pick])
+                        pos = torch.cat([pos, aug_pos[pick]])
+                        neg = torch.cat([neg, aug_neg[pick]])
+                        self.n_aug_used_ += int(len(pick))
+                ue, ie, aux = net(graph)
+                loss = prune_mean(bpr_losses(ue[users], ie[pos], ie[neg]), self.prune_drop_rate, self.prune_mode)
+                reg = (net.user_emb.weight[users].pow(2).sum() + net.item_emb.weight[pos].pow(2).sum()
+                       + net.item_emb.weight[neg].pow(2).sum()) / (2 * len(users))
+                loss = loss + self.weight_decay * reg
+                if aux["user_prof"] is not None and aux["attr_items"] and self.aug_mf_rate > 0:
+                    up = aux["user_prof"][users]
+                    for it in aux["attr_items"]:
+                        loss = loss + self.aug_mf_rate * prune_mean(bpr_losses(up, it[pos], it[neg]), self.prune_drop_rate, self.prune_mode)
+                if use_mae and net.decoder is not None and self.att_re_rate > 0:
+                    rec = 0.0
+                    mu, mi = aux["masked_users"], aux["masked_items"]
+                    if net.decoder.user is not None and mu is not None and mu.numel():
+                        rec = rec + sce_loss(net.decoder.user(aux["user_prof"][mu]), net.profile[mu], self.sce_alpha)
+                    if net.decoder.item is not None and mi is not None and mi.numel():
+                        for it, x in zip(aux["attr_items"], net._attrs()):
+                            rec = rec + sce_loss(net.decoder.item(it[mi]), x[mi], self.sce_alpha)
+                    loss = loss + self.att_re_rate * rec
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                tot += float(loss.detach())
+            return {"loss": tot / n_batches}
+
+        validate = None
+        if validation is not None:
+            check_interactions(validation, name="validation")
+            vu = self.user_vocab_.encode(validation["user"].to_numpy(), name="user")
+            vi = self.item_vocab_.encode(validation["item"].to_numpy(), name="item")
+            vt = Targets(vu, vi, u, i)
+            ks = sorted({10, int(self.eval_k)})
+
+            def validate(epoch: int) -> dict[str, float]:
+                net.eval()
+                net.prepare(graph)
+                ue, ie, _ = net(graph)
+                m = evaluate_ranking(ue, ie, vt, ks)
+                return {f"val_{k}": v for k, v in m.items() if k.startswith(("recall", "ndcg"))}
+
+        trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience if validation is not None else None,
+                          monitor=f"val_recall@{self.eval_k}", mode="max", device=dev, seed=seed,
+                          progress=self.progress, desc=type(self).__name__)
+        self.train_result_: TrainResult = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
+        net.eval()
+        net.prepare(graph)
+        with torch.no_grad():
+            ue, ie, _ = net(graph)
+        self.net_ = net
+        self.user_embeddings_ = ue.detach()
+        self.item_embeddings_ = ie.detach()
+        self._train_pairs = (u, i)
+        return self
+
+    # ------------------------------------------------------------------------------------
+    def score(self, users: Sequence) -> np.ndarray:
+        """Scores [len(users), n_items] (columns in ``item_vocab_`` order)."""
+        check_is_fitted(self, ["net_"])
+        idx = torch.as_tensor(self.user_vocab_.encode(np.asarray(users), name="user"), device=self.user_embeddings_.device)
+        return (self.user_embeddings_[idx] @ self.item_embeddings_.T).cpu().numpy()
+
+    def recommend(self, users: Sequence, k: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
+        """Top-``k`` items per user (training items excluded) as ``user, item, rank, score``."""
+        check_positive_int(k, "k")
+        s = self.score(users)
+        if exclude_seen:
+            tu, ti = self._train_pairs
+            pos = {int(x): r for r, x in enumerate(self.user_vocab_.encode(np.asarray(users), name="user"))}
+            for a, b in zip(tu, ti):
+                if int(a) in pos:
+                    s[pos[int(a)], b] = -np.inf
+        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+        rows = [(usr, self.item_vocab_.raw_[j], r + 1, float(s[n, j])) for n, usr in enumerate(users)
+                for r, j in enumerate(top[n])]
+        return pd.DataFrame(rows, columns=["user", "item", "rank", "score"])
+
+    def evaluate(self, test: pd.DataFrame, *, exclude: Sequence[pd.DataFrame] = (), ks: Sequence[int] = (10, 20, 50)) -> dict[str, float]:
+        """Full-ranking metrics on ``test``; training items and those in ``exclude`` are not ranked."""
+        check_is_fitted(self, ["net_"])
+        check_interactions(test, name="test")
+        tu = self.user_vocab_.encode(test["user"].to_numpy(), name="user")
+        ti = self.item_vocab_.encode(test["item"].to_numpy(), name="item")
+        eu, ei = [self._train_pairs[0]], [self._train_pairs[1]]
+        for df in exclude:
+            eu.append(self.user_vocab_.encode(df["user"].to_numpy(), name="user"))
+            ei.append(self.item_vocab_.encode(df["item"].to_numpy(), name="item"))
+        t = Targets(tu, ti, np.concatenate(eu), np.concatenate(ei))
+        return evaluate_ranking(self.user_embeddings_, self.item_embeddings_, t, ks)
+
+
+class MFBPR(LightGCN):
+    """Matrix factorisation with BPR: :class:`LightGCN` without propagation (same code)."""
+
+    def __init__(self, *, embedding_dim: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
+                 batch_size: int = 1024, max_epochs: int = 200, patience: int = 10, eval_k: int = 20,
+                 aug_sample_rate: float = 0.1, prune_drop_rate: float = 0.0, prune_mode: str = "paper", user_cat_rate: float = 2.8,
+                 item_cat_rate: float = 0.005, model_cat_rate: float = 0.02, aug_mf_rate: float = 0.012,
+                 use_mae: bool = False, mask_rate: float = 0.1, att_re_rate: float = 1e-5, sce_alpha: float = 2.0,
+                 device: str = "auto", random_state: Any = None, progress: bool | None = None):
+        params = dict(locals())
+        params.pop("self")
+        params.pop("__class__", None)
+        super().__init__(n_layers=0, **params)
+        del self.n_layers  # not a parameter of MF-BPR
+
+    def _layers(self) -> int:
+        return 0

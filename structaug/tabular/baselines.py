@@ -1,0 +1,198 @@
+"""Baselines for the tabular methods: a plain MLP (trained by the shared Trainer) and the
+factories the benchmark and the demo use to build every compared model the same way.
+
+Every model here takes the raw table (DataFrame or array) and encodes it with
+:class:`~structaug.tabular.preprocessing.TableEncoder` inside ``fit``, so preprocessing is
+always fitted on the training fold only.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.pipeline import make_pipeline
+
+from ..base import check_is_fitted
+from ..nn import MLP
+from ..random import check_random_state
+from ..train import Trainer, minibatch_epoch, resolve_device
+from .preprocessing import TableEncoder, check_n_rows, check_regression_target, encode_class_labels
+
+__all__ = ["MLPClassifierTorch", "MLPRegressorTorch", "LabelEncodedClassifier", "make_baseline", "BASELINES"]
+
+
+class _MLPBase(BaseEstimator):
+    """``TableEncoder`` → MLP, Adam, early stopping on a held-out ``validation_fraction``."""
+
+    def __init__(self, *, hidden: tuple[int, ...] = (256, 256), dropout: float = 0.1, lr: float = 1e-3,
+                 weight_decay: float = 1e-5, batch_size: int = 128, max_epochs: int = 200, patience: int = 20,
+                 validation_fraction: float = 0.15, device: str = "auto", random_state: Any = None):
+        self.hidden = hidden
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> "_MLPBase":
+        check_n_rows(X, y)
+        self.encoder_ = TableEncoder(encoding="onehot", missing="impute").fit(X)
+        Z = self.encoder_.transform(X)
+        target, n_out = self._target(y)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.integers(2**31 - 1))
+        dev = resolve_device(self.device)
+        perm = rng.permutation(len(Z))
+        n_va = max(1, int(round(self.validation_fraction * len(Z)))) if len(Z) >= 10 else 0
+        va, tr = perm[:n_va], perm[n_va:]
+        t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
+        xtr, ytr, xva, yva = t(Z[tr]), t(target[tr]), t(Z[va]), t(target[va])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = MLP([Z.shape[1], *self.hidden, n_out], dropout=self.dropout).to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        loss = lambda xb, yb: self._loss(net(xb), yb)  # noqa: E731
+
+        def validate(epoch: int) -> dict[str, float]:
+            net.eval()
+            return {"val_loss": float(self._loss(net(xva), yva).detach())} if n_va else {}
+
+        Trainer(max_epochs=self.max_epochs, patience=self.patience if n_va else None, device=dev, seed=seed,
+                progress=False, desc="mlp").fit(
+            net, opt, lambda e: minibatch_epoch(net, opt, loss, [xtr, ytr], batch_size=self.batch_size, generator=gen),
+            validate, generators=[gen])
+        net.eval()
+        self.net_, self.device_ = net, str(dev)
+        self.n_features_in_ = self.encoder_.n_features_in_
+        return self
+
+    @torch.no_grad()
+    def _forward(self, X: Any) -> torch.Tensor:
+        check_is_fitted(self, "net_")
+        return self.net_(torch.as_tensor(self.encoder_.transform(X), device=self.device_))
+
+
+class MLPClassifierTorch(ClassifierMixin, _MLPBase):
+    """Plain MLP classifier (the "no augmentation" twin of the tabular methods)."""
+
+    def _target(self, y: Any) -> tuple[np.ndarray, int]:
+        codes, self.classes_ = encode_class_labels(y)
+        return codes, len(self.classes_)
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out, y)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return torch.softmax(self._forward(X), dim=1).cpu().numpy().astype(np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "net_")
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+class MLPRegressorTorch(RegressorMixin, _MLPBase):
+    """Plain MLP regressor on a standardised target."""
+
+    def _target(self, y: Any) -> tuple[np.ndarray, int]:
+        t = check_regression_target(y)
+        self.y_mean_, self.y_scale_ = float(t.mean()), float(t.std()) or 1.0
+        return ((t - self.y_mean_) / self.y_scale_).astype(np.float32), 1
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out[:, 0], y)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self._forward(X)[:, 0].cpu().numpy().astype(np.float64) * self.y_scale_ + self.y_mean_
+
+
+class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
+    """Fit ``estimator`` on class codes ``0..C-1`` and map predictions back to the labels.
+
+    XGBoost insists on ``0..C-1`` labels; this gives every baseline sklearn's behaviour with
+    string or non-contiguous labels (``classes_`` holds the original labels).
+    """
+
+    def __init__(self, estimator: Any):
+        self.estimator = estimator
+
+    def fit(self, X: Any, y: Any) -> "LabelEncodedClassifier":
+        codes, self.classes_ = encode_class_labels(y)
+        self.estimator_ = clone(self.estimator).fit(X, codes)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        proba = self.estimator_.predict_proba(X)
+        out = np.zeros((len(proba), len(self.classes_)))
+        out[:, np.asarray(self.estimator_.classes_, dtype=int)] = proba  # classes missing from a fold stay 0
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+def _encoded(model: Any) -> Any:
+    # One-hot + standardise on the training fold, imputing NaN, then the sklearn-API model.
+    pipe = make_pipeline(TableEncoder(encoding="onehot", missing="impute"), model)
+    return LabelEncodedClassifier(pipe) if isinstance(model, ClassifierMixin) else pipe
+
+
+def _xgb(task: str, seed: int, device: str) -> Any:
+    import xgboost as xgb
+
+    kw = dict(n_estimators=300, learning_rate=0.1, max_depth=6, random_state=seed, n_jobs=1, verbosity=0)
+    if str(resolve_device(device)).startswith("cuda"):
+        kw["device"] = "cuda"
+    return _encoded(xgb.XGBClassifier(**kw) if task == "classification" else xgb.XGBRegressor(**kw))
+
+
+def _rf(task: str, seed: int, device: str) -> Any:
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    return _encoded(cls(n_estimators=300, random_state=seed, n_jobs=1))
+
+
+def _lgbm(task: str, seed: int, device: str) -> Any:
+    import lightgbm as lgb
+
+    cls = lgb.LGBMClassifier if task == "classification" else lgb.LGBMRegressor
+    return _encoded(cls(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=1, verbose=-1))
+
+
+def _linear(task: str, seed: int, device: str) -> Any:
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    if task == "classification":
+        return _encoded(LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
+    return _encoded(Ridge(alpha=1.0))
+
+
+def _mlp(task: str, seed: int, device: str) -> Any:
+    cls = MLPClassifierTorch if task == "classification" else MLPRegressorTorch
+    return cls(random_state=seed, device=device)
+
+
+#: name → factory(task, seed, device) → unfitted estimator taking the raw table.
+BASELINES: dict[str, Callable[[str, int, str], Any]] = {
+    "XGBoost": _xgb,
+    "RandomForest": _rf,
+    "LightGBM": _lgbm,
+    "MLP": _mlp,
+    "LogisticRegression": _linear,
+}
+
+
+def make_baseline(name: str, task: str, seed: int = 0, device: str = "auto") -> Any:
+    """An unfitted baseline from :data:`BASELINES` (``task`` is classification/regression)."""
+    if name not in BASELINES:
+        raise KeyError(f"unknown baseline {name!r}; choose from {sorted(BASELINES)}")
+    return BASELINES[name](task, seed, device)

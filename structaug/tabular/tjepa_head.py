@@ -1,0 +1,304 @@
+"""Downstream heads on T-JEPA representations: :class:`TJEPAClassifier`, :class:`TJEPARegressor`.
+
+Both pre-train a :class:`~structaug.tabular.tjepa_encoder.TJEPA` encoder on ``X`` (labels
+unused), standardise its representation, and fit a supervised head on it: an MLP trained by
+the shared :class:`~structaug.train.Trainer` with early stopping on a held-out part of the
+training rows (``head="mlp"``, the paper's protocol), or XGBoost (``head="xgboost"``).
+
+:class:`MLPHead` is the same MLP as a standalone estimator on any float matrix; the T-JEPA
+benchmark uses it on the raw encoded features as the "no T-JEPA" baseline so both sides get
+exactly the same head and training budget.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import column_or_1d
+
+from ..base import check_is_fitted
+from ..exceptions import DataValidationError
+from ..nn import MLP
+from ..random import check_random_state, spawn_seed
+from ..train import Trainer, minibatch_epoch, predict_batched, resolve_device
+from ..validation import check_float_matrix, check_fraction, check_positive_int
+from .preprocessing import check_n_rows, check_regression_target, encode_class_labels
+from .tjepa_encoder import TJEPA
+
+__all__ = ["MLPHead", "TJEPAClassifier", "TJEPARegressor"]
+
+
+class MLPHead(BaseEstimator):
+    """An MLP on a float matrix, trained with early stopping on a validation split.
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+    hidden_sizes : sequence of int, default=(256, 256)
+    dropout : float, default=0.1
+    lr, weight_decay : float
+        Adam step size and L2 penalty.
+    batch_size, max_epochs, patience : int
+        Early stopping watches the validation loss (cross-entropy / MSE).
+    validation_fraction : float, default=0.1
+        Part of the training rows held out for early stopping (stratified for classes).
+    device, random_state, progress :
+        As everywhere in structaug.
+
+    The head expects classes already coded ``0..C-1`` (classification) or a float target;
+    :class:`TJEPAClassifier`/:class:`TJEPARegressor` do that coding for users.
+    """
+
+    def __init__(self, *, task: str = "classification", hidden_sizes: Sequence[int] = (256, 256),
+                 dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 1e-5, batch_size: int = 128,
+                 max_epochs: int = 200, patience: int = 16, validation_fraction: float = 0.1,
+                 device: str = "auto", random_state: int | None = None, progress: bool | None = None):
+        self.task = task
+        self.hidden_sizes = hidden_sizes
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def fit(self, X: Any, y: Any) -> "MLPHead":
+        if self.task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', got {self.task!r}")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.max_epochs, "max_epochs", minimum=0)
+        check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
+        X = check_float_matrix(X, "X").astype(np.float32)
+        check_n_rows(X, y)
+        y = np.asarray(y)
+        clf = self.task == "classification"
+        rng = check_random_state(self.random_state)
+        seed = spawn_seed(rng)
+        n_out = int(y.max()) + 1 if clf else 1
+        n_val = int(np.ceil(self.validation_fraction * len(y)))
+        # stratify when every class can appear on both sides of the split
+        strat = y if clf and np.bincount(y).min() >= 2 and n_val >= n_out else None
+        if len(X) >= 10:
+            Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=self.validation_fraction, stratify=strat,
+                                                  random_state=seed)
+        else:  # too few rows to hold any out: monitor the training loss
+            Xtr, Xva, ytr, yva = X, X, y, y
+        dev = resolve_device(self.device)
+        ydt = torch.long if clf else torch.float32
+        xtr, xva = torch.as_tensor(Xtr, device=dev), torch.as_tensor(Xva, device=dev)
+        ytr_t, yva_t = torch.as_tensor(ytr, dtype=ydt, device=dev), torch.as_tensor(yva, dtype=ydt, device=dev)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = MLP([X.shape[1], *self.hidden_sizes, n_out], dropout=self.dropout).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        crit = (lambda out, t: torch.nn.functional.cross_entropy(out, t)) if clf else \
+            (lambda out, t: torch.nn.functional.mse_loss(out.squeeze(-1), t))
+        gen = torch.Generator(device=dev).manual_seed(seed)
+
+        def validate(epoch: int) -> dict[str, float]:
+            model.eval()
+            return {"val_loss": float(crit(predict_batched(model, [xva]), yva_t))}
+
+        result = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="val_loss", mode="min",
+                         device=dev, seed=seed, progress=self.progress, desc="MLP head").fit(
+            model, opt, lambda e: minibatch_epoch(model, opt, lambda xb, yb: crit(model(xb), yb), [xtr, ytr_t],
+                                                  batch_size=self.batch_size, generator=gen),
+            validate, generators=[gen])
+        model.eval()
+        self.model_, self.device_, self.history_ = model, dev, result.history
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits (classification) or predictions (regression) as a numpy array."""
+        check_is_fitted(self, "model_")
+        X = check_float_matrix(X, "X").astype(np.float32)
+        out = predict_batched(self.model_, [torch.as_tensor(X, device=self.device_)])
+        return out.cpu().numpy()
+
+
+def _check_head(head: str) -> None:
+    if head not in ("mlp", "xgboost"):
+        raise ValueError(f"head must be 'mlp' or 'xgboost', got {head!r}")
+
+
+def _check_y(estimator: Any, y: Any) -> Any:
+    """sklearn's conventions: ``y=None`` is an error, a column vector warns and is raveled."""
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None")
+    if isinstance(y, (pd.Series, pd.DataFrame)):
+        return y
+    y = np.asarray(y)
+    return column_or_1d(y, warn=True) if y.ndim == 2 else y
+
+
+class _TJEPAHeadBase(BaseEstimator):
+    """Shared fit logic: pre-train the encoder, standardise its output, fit the head."""
+
+    _task = "classification"
+
+    def __init__(self, *, encoder: TJEPA | None = None, pretrain_epochs: int | None = None, head: str = "mlp",
+                 hidden_sizes: Sequence[int] = (256, 256),
+                 dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 1e-5, batch_size: int = 128,
+                 max_epochs: int = 200, patience: int = 16, validation_fraction: float = 0.1,
+                 xgb_params: dict | None = None, device: str = "auto", random_state: int | None = None,
+                 progress: bool | None = None):
+        self.encoder = encoder
+        self.pretrain_epochs = pretrain_epochs
+        self.head = head
+        self.hidden_sizes = hidden_sizes
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.xgb_params = xgb_params
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def _fit_encoder(self, X: Any, rng: np.random.Generator) -> np.ndarray:
+        enc = clone(self.encoder) if self.encoder is not None else TJEPA()
+        # the classifier's seed/device/progress reach an encoder left at its defaults
+        if enc.random_state is None:
+            enc.set_params(random_state=spawn_seed(rng))
+        if enc.device == "auto":
+            enc.set_params(device=self.device)
+        if enc.progress is None:
+            enc.set_params(progress=self.progress)
+        if self.pretrain_epochs is not None:
+            enc.set_params(max_epochs=self.pretrain_epochs)
+        self.encoder_ = enc.fit(X)
+        self.scaler_ = StandardScaler()
+        return self.scaler_.fit_transform(self.encoder_.transform(X))
+
+    def _features(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "head_")
+        return self.scaler_.transform(self.encoder_.transform(X)).astype(np.float32)
+
+    def _fit_head(self, R: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+        _check_head(self.head)
+        seed = spawn_seed(rng)
+        if self.head == "mlp":
+            self.head_ = MLPHead(task=self._task, hidden_sizes=self.hidden_sizes, dropout=self.dropout, lr=self.lr,
+                                 weight_decay=self.weight_decay, batch_size=self.batch_size,
+                                 max_epochs=self.max_epochs, patience=self.patience,
+                                 validation_fraction=self.validation_fraction, device=self.device,
+                                 random_state=seed, progress=self.progress).fit(R, y)
+            return
+        import xgboost as xgb
+
+        params = {"n_jobs": 1, "random_state": seed, **(self.xgb_params or {})}
+        if self._task == "classification":
+            self.head_ = xgb.XGBClassifier(**params).fit(R, y)
+        else:
+            self.head_ = xgb.XGBRegressor(**params).fit(R, y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        enc = self.encoder if self.encoder is not None else TJEPA()
+        tags.input_tags.allow_nan = enc.missing == "impute"
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+
+class TJEPAClassifier(ClassifierMixin, _TJEPAHeadBase):
+    """T-JEPA representation + a classification head (MLP by default, or XGBoost).
+
+    Parameters
+    ----------
+    encoder : TJEPA or None
+        The (unfitted) encoder configuration; cloned in ``fit``. ``None`` → ``TJEPA()``.
+        Its ``random_state``/``device``/``progress`` inherit this estimator's when unset.
+    pretrain_epochs : int or None
+        Overrides the encoder's ``max_epochs`` (T-JEPA pre-training epochs) when set;
+        ``max_epochs`` below is the *head's* epoch budget.
+    head : {"mlp", "xgboost"}
+        The downstream model on the standardised representation.
+    hidden_sizes, dropout, lr, weight_decay, batch_size, max_epochs, patience, validation_fraction :
+        The MLP head (see :class:`MLPHead`).
+    xgb_params : dict or None
+        Keyword arguments of ``xgboost.XGBClassifier`` for ``head="xgboost"``.
+    device, random_state, progress :
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    encoder_ : TJEPA
+    scaler_ : StandardScaler
+    head_ : MLPHead or xgboost model
+    n_features_in_ : int
+    """
+
+    _task = "classification"
+
+    def fit(self, X: Any, y: Any) -> "TJEPAClassifier":
+        """Pre-train the encoder on ``X``, then fit the head on ``(representation, y)``."""
+        _check_head(self.head)
+        y = _check_y(self, y)
+        check_n_rows(X, y)
+        codes, self.classes_ = encode_class_labels(y)
+        rng = check_random_state(self.random_state)
+        R = self._fit_encoder(X, rng)
+        self._fit_head(R, codes, rng)
+        self.n_features_in_ = self.encoder_.n_features_in_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in ``classes_`` order."""
+        R = self._features(X)
+        if self.head == "mlp":
+            logits = torch.as_tensor(self.head_.decision_function(R))
+            return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+        return self.head_.predict_proba(R).astype(np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class label per row (labels as passed to ``fit``)."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class TJEPARegressor(RegressorMixin, _TJEPAHeadBase):
+    """T-JEPA representation + a regression head (MLP on a standardised target, or XGBoost).
+
+    Same parameters as :class:`TJEPAClassifier` (``xgb_params`` go to ``XGBRegressor``).
+    ``score`` is R², as for every sklearn regressor.
+    """
+
+    _task = "regression"
+
+    def fit(self, X: Any, y: Any) -> "TJEPARegressor":
+        _check_head(self.head)
+        y = _check_y(self, y)
+        check_n_rows(X, y)
+        target = check_regression_target(y)
+        if len(target) < 2:
+            raise DataValidationError(f"a regressor needs at least 2 rows, got n_samples={len(target)}")
+        rng = check_random_state(self.random_state)
+        R = self._fit_encoder(X, rng)
+        # the MLP regresses a standardised target (a constant target gives scale 1)
+        self.y_mean_ = float(target.mean())
+        self.y_scale_ = float(target.std()) or 1.0
+        self._fit_head(R, ((target - self.y_mean_) / self.y_scale_).astype(np.float32), rng)
+        self.n_features_in_ = self.encoder_.n_features_in_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        R = self._features(X)
+        if self.head == "mlp":
+            out = self.head_.decision_function(R).reshape(-1)
+        else:
+            out = self.head_.predict(R).reshape(-1)
+        return out.astype(np.float64) * self.y_scale_ + self.y_mean_

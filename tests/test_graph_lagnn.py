@@ -1,0 +1,216 @@
+"""LAGNN (structaug.graph): augmenter contract, CVAE/U-score behaviour, models, training, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch_geometric.transforms as T
+from torch_geometric.data import Data
+
+from structaug.datasets import make_sbm_graph
+from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
+from structaug.graph import (GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII, LocalAugment, LocalAugmenter,
+                             RandomNeighborSampler, consistency_loss, fit_node_model, paper_config)
+from structaug.testing import check_augmenter
+
+TINY = dict(epochs=2, warmup=3, num_models=4, update_epochs=2, selector_epochs=5, uscore_every=2,
+            hidden_size=32, batch_size=64, progress=False, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def graph() -> Data:
+    return make_sbm_graph(120, 3, 24, avg_degree=5.0, n_val=30, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(graph) -> LocalAugmenter:
+    return LocalAugmenter(random_state=0, **TINY).fit(graph)
+
+
+def test_check_augmenter(graph):
+    check_augmenter(LocalAugmenter(random_state=0, **TINY), graph, sample_kwargs={"n": 2})
+
+
+def test_sample_shape_normalised_and_fresh(graph, fitted):
+    out = fitted.sample(graph, n=3)
+    assert isinstance(out, Data) and out.x_aug.shape == (3, 120, 24)
+    assert out.x_aug.dtype == graph.x.dtype and "x_aug" not in graph
+    torch.testing.assert_close(out.x_aug.sum(-1), torch.ones(3, 120))
+    assert not torch.equal(out.x_aug[0], out.x_aug[1])  # independent draws per sample
+    assert not torch.equal(fitted.sample(graph, n=1).x_aug, fitted.sample(graph, n=1).x_aug)
+    assert fitted.sample(graph).x_aug.shape == (1, 120, 24)
+
+
+def test_fitted_attributes_and_uscore_selection(fitted, graph):
+    assert fitted.selection_ == "uscore"
+    assert fitted.n_edge_pairs_ == int((graph.edge_index[0] != graph.edge_index[1]).sum())
+    assert fitted.selected_iteration_ is not None and fitted.selected_iteration_ > TINY["warmup"]
+    assert len(fitted.uscore_history_) == fitted.n_iterations_ // TINY["uscore_every"]
+    assert all(u <= 1e-6 for _, u in fitted.uscore_history_)  # Jensen: ensemble NLL <= mean NLL
+    assert fitted.loss_history_[-1] < fitted.loss_history_[0]
+
+
+def test_no_labels_uses_last_and_uscore_requires_labels(graph):
+    unlabeled = Data(x=graph.x, edge_index=graph.edge_index)
+    aug = LocalAugmenter(random_state=0, **TINY).fit(unlabeled)
+    assert aug.selection_ == "last" and aug.selected_iteration_ is None
+    with pytest.raises(ValueError, match="needs data.y"):
+        LocalAugmenter(selection="uscore", **TINY).fit(unlabeled)
+
+
+def test_directed_graph_and_isolated_nodes(graph):
+    # keep one direction only, and add two isolated nodes
+    ei = graph.edge_index[:, graph.edge_index[0] < graph.edge_index[1]]
+    x = torch.cat([graph.x, graph.x[:2]])
+    data = Data(x=x, edge_index=ei)
+    aug = LocalAugmenter(random_state=1, **TINY).fit(data)
+    assert aug.n_edge_pairs_ == ei.shape[1]
+    out = aug.sample(data, n=2).x_aug
+    assert out.shape == (2, 122, 24) and torch.isfinite(out).all()
+    torch.testing.assert_close(out[:, -2:].sum(-1), torch.ones(2, 2))  # isolated nodes still generated
+
+
+def test_fit_leaves_global_rng_alone(graph):
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    LocalAugmenter(random_state=0, **TINY).fit(graph)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_transform_compose_and_repr(graph, fitted):
+    tr = LocalAugment(fitted, n_samples=2, attr="x_gen")
+    r = repr(tr)
+    assert r.startswith("LocalAugment(n_samples=2, attr='x_gen', augmenter=LocalAugmenter(") and "fitted" in r
+    out = T.Compose([tr, T.NormalizeFeatures()])(graph.clone())
+    assert out.x_gen.shape == (2, 120, 24) and "x_aug" not in out
+    lazy = LocalAugment(LocalAugmenter(random_state=0, **TINY))
+    assert "unfitted" in repr(lazy)
+    assert lazy(graph.clone()).x_aug.shape == (1, 120, 24) and lazy.augmenter.is_fitted_
+    with pytest.raises(ValueError):
+        LocalAugment(n_samples=0)
+
+
+@pytest.mark.parametrize("mutate, error, match", [
+    (lambda d: Data(edge_index=d.edge_index), DataValidationError, "x is missing"),
+    (lambda d: Data(x=d.x), DataValidationError, "edge_index is missing"),
+    (lambda d: Data(x=d.x, edge_index=d.edge_index + 1000), DataValidationError, "out of range"),
+    (lambda d: Data(x=d.x.clone().index_put_((torch.tensor([0]),), torch.tensor(float("nan"))),
+                    edge_index=d.edge_index), DataValidationError, "NaN"),
+    (lambda d: Data(x=(d.x > 0).long(), edge_index=d.edge_index), DataValidationError, "float tensor"),
+    (lambda d: Data(x=d.x, edge_index=torch.empty(2, 0, dtype=torch.long)), DataValidationError, "no edges"),
+    (lambda d: Data(x=d.x * 5, edge_index=d.edge_index), DataValidationError, r"\[0, 1\]"),
+    (lambda d: Data(x=d.x, edge_index=d.edge_index[0]), DataValidationError, r"\[2, E\]"),
+    (lambda d: d.x, TypeError, "Data"),
+])
+def test_fit_errors(graph, mutate, error, match):
+    with pytest.raises(error, match=match):
+        LocalAugmenter(**TINY).fit(mutate(graph))
+
+
+def test_sample_errors(graph, fitted):
+    with pytest.raises(NotFittedError):
+        LocalAugmenter().sample(graph)
+    other = Data(x=torch.rand(10, 5), edge_index=torch.tensor([[0, 1], [1, 0]]))
+    with pytest.raises(DataValidationError, match="fitted on 24"):
+        fitted.sample(other)
+    with pytest.raises(ValueError, match="needs the graph"):
+        fitted.sample(None)
+    for bad in (dict(latent_size=0), dict(selection="best"), dict(lr=0.0)):
+        with pytest.raises(ValueError):
+            LocalAugmenter(**bad).fit(graph)
+
+
+def test_models_shapes_and_branch_errors(graph):
+    x, ei = graph.x, graph.edge_index
+    gen = torch.rand(2, *x.shape)
+    for model in (LAGCN(24, 8, 3, concat=2), LAGAT(24, 4, 3, concat=2, heads=2), LAGCNII(24, 8, 3, concat=2, num_layers=3)):
+        model.eval()
+        assert model(x, ei, gen).shape == (120, 3)
+        assert model(x, ei, list(gen)).shape == (120, 3)
+        with pytest.raises(DataValidationError, match="concat=2"):
+            model(x, ei, gen[:1])
+        with pytest.raises(DataValidationError, match="needs generated features"):
+            model(x, ei)
+    for model in (GCN(24, 8, 3), GAT(24, 4, 3, heads=2), GCNII(24, 8, 3, num_layers=3)):
+        assert model(x, ei).shape == (120, 3)
+    groups = GCNII(24, 8, 3, num_layers=3).param_groups(0.01, 5e-4)
+    assert [g["weight_decay"] for g in groups] == [0.01, 5e-4]
+
+
+def test_consistency_loss():
+    sharp = torch.log(torch.tensor([[1.0 - 2e-6, 1e-6, 1e-6]]))
+    assert float(consistency_loss([sharp, sharp])) < 1e-9  # confident and agreeing: nothing to fix
+    a = torch.log_softmax(torch.randn(5, 3), -1)
+    b = torch.log_softmax(torch.randn(5, 3), -1)
+    assert float(consistency_loss([a, b], 0.5)) > 0
+
+
+def test_paper_configs():
+    assert paper_config("lagcn", "Cora")["hidden"] == 8
+    pub = paper_config("lagcn", "PubMed")
+    assert (pub["hidden"], pub["concat"], pub["lr"]) == (4, 3, 0.02)
+    assert paper_config("lagat", "pubmed")["heads"] == 2
+    assert paper_config("LA-GCNII", "citeseer")["num_layers"] == 32
+    assert paper_config("lagcn")["consistency"] and not paper_config("gcn")["consistency"]
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        paper_config("gcn", hiddden=3)
+    with pytest.raises(ValueError, match="unknown model kind"):
+        paper_config("mlp")
+
+
+def test_random_neighbor_sampler_picks_neighbours():
+    x = torch.eye(4)
+    ei = torch.tensor([[1, 2, 0], [0, 0, 1]])  # node 0 <- {1, 2}; node 1 <- {0}; 2, 3 isolated as targets
+    s = RandomNeighborSampler(x, ei)
+    out = s(50, torch.Generator().manual_seed(0))
+    picked0 = out[:, 0].argmax(-1)
+    assert set(picked0.tolist()) == {1, 2}
+    assert (out[:, 1].argmax(-1) == 0).all() and (out[:, 3].argmax(-1) == 3).all()
+
+
+def test_lagcn_learns_and_is_deterministic(graph, fitted):
+    kw = dict(seed=0, device="cpu", progress=False, epochs=40, patience=15)
+    res = fit_node_model("lagcn", graph, sampler=fitted.feature_sampler(graph), hidden=8, **kw)
+    again = fit_node_model("lagcn", graph, sampler=fitted.feature_sampler(graph), hidden=8, **kw)
+    assert res.test_acc > 0.6  # 3 classes: chance is ~0.33
+    assert res.test_acc == again.test_acc and res.best_epoch == again.best_epoch
+    plain = fit_node_model("gcn", graph, **kw)
+    assert plain.test_acc > 0.6
+    with pytest.raises(ValueError, match="needs sampler"):
+        fit_node_model("lagcn", graph, **kw)
+
+
+def test_pyg_raw_loader_and_split(tmp_path):
+    from structaug.datasets.pyg_raw import class_balanced_split, load_pyg_graph
+
+    y = torch.arange(3).repeat_interleave(100)
+    tr, va, te = class_balanced_split(y, train_per_class=20, n_val=50, n_test=80, random_state=0)
+    assert torch.bincount(y[tr]).tolist() == [20, 20, 20]
+    assert int(va.sum()) == 50 and int(te.sum()) == 80 and not (tr & va).any() and not (va & te).any()
+    tr2, _, _ = class_balanced_split(y, train_per_class=20, n_val=50, n_test=80, random_state=0)
+    assert torch.equal(tr, tr2)
+    with pytest.raises(DatasetNotFoundError, match="Cora_ML"):
+        load_pyg_graph("Cora_ML", tmp_path / "nowhere", cache=tmp_path / "cache")
+    with pytest.raises(ValueError, match="unknown graph"):
+        load_pyg_graph("NotAGraph", tmp_path)
+
+
+def test_sign_features():
+    from structaug.bench.lagnn import _sign_features
+
+    x = np.eye(3)
+    ei = torch.tensor([[1, 2], [0, 0]])
+    f = _sign_features(x, ei, hops=1)
+    np.testing.assert_allclose(f[0, 3:], [0, 0.5, 0.5])
+    assert f.shape == (3, 6)
+
+
+@pytest.mark.slow
+def test_demo_rows_quick():
+    from structaug.graph.demo import demo_rows
+
+    rows = demo_rows(quick=True, device="cpu", seed=0)
+    assert [r.model.split(" ")[0] for r in rows] == ["LA-GCN", "GCN", "XGBoost"]
+    assert all(0.0 <= r.value <= 1.0 for r in rows)
+    assert rows[0].value > 0.6 and rows[1].value > 0.6  # 4 classes: chance 0.25

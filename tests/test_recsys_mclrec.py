@@ -1,0 +1,359 @@
+"""MCLRec, CL4SRec, SASRec, SequenceViews and the sequential recommender on tiny data."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from structaug.datasets import make_sequences
+from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
+from structaug.recsys import CL4SRec, MCLRec, SASRec, SequenceViews, SequentialRecommender
+from structaug.recsys.mclrec.contrastive import info_nce, margin_regulariser
+from structaug.recsys.mclrec.data import (build_sequences, five_core, leave_one_out, pad_sequences, prefix_examples,
+                                          prepare_interactions)
+from structaug.recsys.mclrec.learnable import LearnableAugmenter
+from structaug.recsys.mclrec.models import Popularity
+from structaug.recsys.mclrec.training import batch_order, evaluate_ranking, fit_sequential
+from structaug.recsys.mclrec.views import crop, make_views, mask, reorder
+from structaug.testing import check_augmenter
+
+TINY = dict(hidden=16, n_layers=1, n_heads=2, inner=32)
+
+
+@pytest.fixture(scope="module")
+def padded():
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(1, 30, size=n) for n in [1, 2, 3, 5, 8, 10, 10, 4]]
+    return pad_sequences(seqs, 10)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    df = make_sequences(n_users=150, n_items=40, n_clusters=4, min_len=6, max_len=12, random_state=0)
+    log = build_sequences(prepare_interactions(df))
+    train, valid, test = leave_one_out(log.sequences)
+    X, y = prefix_examples(train, 12)
+    return log, train, (pad_sequences(valid[0], 12), valid[1]), (pad_sequences(test[0], 12), test[1]), X, y
+
+
+# -- data --------------------------------------------------------------------------------
+def test_prefix_examples_and_leave_one_out():
+    seqs = [np.array([1, 2, 3, 4, 5]), np.array([7]), np.array([3, 4, 6])]
+    train, (vin, vt, vu), (tin, tt, tu) = leave_one_out(seqs)
+    assert [list(s) for s in train] == [[1, 2, 3], [7], [3]]
+    assert vt.tolist() == [4, 4] and tt.tolist() == [5, 6] and vu.tolist() == [0, 2]
+    assert [list(s) for s in tin] == [[1, 2, 3, 4], [3, 4]]
+    X, y = prefix_examples([np.array([1, 2, 3, 4]), np.array([5, 6])], max_len=2)
+    assert X.tolist() == [[1, 0], [1, 2], [2, 3], [5, 0]] and y.tolist() == [2, 3, 4, 6]
+    assert pad_sequences([np.array([1, 2, 3])], 2).tolist() == [[2, 3]]  # most recent kept
+
+
+def test_prepare_sorts_time_and_drops_duplicates():
+    df = pd.DataFrame({"user": ["a", "a", "a", "b", "b"], "item": [3, 1, 2, 1, 1], "timestamp": [30, 10, 20, 5, 5]})
+    with pytest.warns(UserWarning, match="duplicate"):
+        out = prepare_interactions(df)
+    assert out["item"].tolist() == [1, 2, 3, 1]
+    log = build_sequences(out)
+    assert log.items.decode(log.sequences[0]).tolist() == [1, 2, 3]
+    assert log.mask_id == log.n_items + 1
+
+
+def test_five_core_and_bad_frames():
+    df = make_sequences(n_users=50, n_items=30, random_state=1)
+    core = five_core(df)
+    assert (core["user"].value_counts() >= 5).all() and (core["item"].value_counts() >= 5).all()
+    with pytest.raises(DataValidationError, match="mixes id types"):
+        prepare_interactions(pd.DataFrame({"user": [1, 1], "item": [1, "x"]}))
+    with pytest.raises(DataValidationError, match="empty"):
+        prepare_interactions(pd.DataFrame({"user": [], "item": []}))
+    with pytest.raises(DataValidationError, match="no interactions survive"):
+        five_core(pd.DataFrame({"user": [1, 2], "item": [1, 2], "timestamp": [0, 0]}))
+
+
+# -- views -------------------------------------------------------------------------------
+def test_sequence_views_contract(padded):
+    check_augmenter(SequenceViews(random_state=0), padded, expected_type=tuple)
+    v = SequenceViews(random_state=0).fit(padded).sample(padded, 3)
+    assert len(v) == 3 and all(t.shape == padded.shape and t.dtype == padded.dtype for t in v)
+
+
+def test_operators_invariants(padded):
+    g = torch.Generator().manual_seed(0)
+    lengths = (padded > 0).sum(1)
+    c = crop(padded, 0.5, g)
+    for row, out, n in zip(padded.tolist(), c.tolist(), lengths.tolist()):
+        kept = [x for x in out if x]
+        if n <= 1:
+            assert out == row
+            continue
+        assert len(kept) == max(1, math.floor(n * 0.5))
+        assert any(row[s:s + len(kept)] == kept for s in range(n))  # contiguous sub-sequence
+    m = mask(padded, 0.5, 99, g)
+    for row, out, n in zip(padded.tolist(), m.tolist(), lengths.tolist()):
+        assert sum(x == 99 for x in out) == (math.floor(n * 0.5) if n > 1 else 0)
+        assert all(o == r for o, r in zip(out, row) if o != 99)
+    r = reorder(padded, 0.8, g)
+    for row, out, n in zip(padded.tolist(), r.tolist(), lengths.tolist()):
+        assert sorted(out) == sorted(row) and out[n:] == row[n:]
+        diff = [i for i in range(n) if out[i] != row[i]]
+        if diff:
+            assert diff[-1] - diff[0] < max(1, math.floor(n * 0.8))
+
+
+def test_two_views_use_different_operators(padded):
+    g = torch.Generator().manual_seed(1)
+    v1, v2 = make_views(padded, 2, g, mask_id=99, operators=("crop", "mask"))
+    long = (padded > 0).sum(1) > 1
+    has_mask = torch.stack([(v1 == 99).any(1), (v2 == 99).any(1)], 1)
+    assert (has_mask[long].sum(1) == 1).all()
+
+
+def test_sequence_views_bad_input(padded):
+    with pytest.raises(TypeError, match="padded torch.LongTensor"):
+        SequenceViews().fit(padded.numpy())
+    with pytest.raises(DataValidationError, match="left-aligned"):
+        SequenceViews().fit(torch.tensor([[0, 1, 2]]))
+    with pytest.raises(ValueError, match="crop_ratio"):
+        SequenceViews(crop_ratio=1.5).fit(padded)
+    with pytest.raises(ValueError, match="operators"):
+        SequenceViews(operators=("crop", "drop")).fit(padded)
+    with pytest.raises(NotFittedError):
+        SequenceViews().sample(padded)
+
+
+# -- losses and modules ------------------------------------------------------------------
+def test_info_nce_matches_explicit_formula():
+    torch.manual_seed(0)
+    a, b = torch.randn(5, 4), torch.randn(5, 4)
+    z = torch.cat([a, b])
+    s = z @ z.T / 0.5
+    ref = 0.0
+    for i in range(10):
+        pos = (i + 5) % 10
+        others = [j for j in range(10) if j != i]
+        ref += -(s[i, pos] - torch.logsumexp(s[i, others], 0))
+    assert torch.allclose(info_nce(a, b, 0.5), ref / 10, atol=1e-5)
+
+
+def test_margin_regulariser():
+    torch.manual_seed(0)
+    a, b = torch.randn(6, 4), torch.randn(6, 4)
+    assert float(margin_regulariser(a, b)) > 0
+    same = torch.ones(6, 4)
+    assert float(margin_regulariser(same, same)) == pytest.approx(0.0)
+
+
+def test_learnable_augmenter_shapes():
+    aug = LearnableAugmenter((16, 8, 4, 16))
+    out = aug(torch.randn(7, 16))
+    assert out.shape == (7, 16) and torch.allclose(out.norm(dim=1), torch.ones(7), atol=1e-5)
+    with pytest.raises(ValueError, match="hidden"):
+        LearnableAugmenter((16, 8, 4))
+
+
+def test_paper_defaults():
+    m = MCLRec(100)
+    assert (m.hidden, len(m.blocks), m.blocks[0].n_heads, m.blocks[0].ff1.out_features) == (64, 2, 2, 256)
+    assert m.max_len == 50 and m.beta == 0.05 and m.reg_weight == 0.1 and m.temperature == 1.0
+    assert [l.out_features for l in m.aug1.mlp if isinstance(l, torch.nn.Linear)] == [32, 16, 64]
+    assert CL4SRec(10).lmd == 0.1
+
+
+def test_mclrec_three_stage_step_updates_both_parts(toy):
+    log, train, valid, test, X, y = toy
+    torch.manual_seed(0)
+    model = MCLRec(log.n_items, max_len=12, beta=0.5, **TINY)
+    opts = model.make_optimizers(1e-2)
+    enc0 = model.item_emb.weight.detach().clone()
+    aug0 = model.aug1.mlp[0].weight.detach().clone()
+    g = torch.Generator().manual_seed(0)
+    out = model.train_step(X[:64], y[:64], opts, lambda s: tuple(make_views(s, 2, g, mask_id=model.mask_id)))
+    assert {"loss", "rec_loss", "meta_loss"} <= set(out) and all(math.isfinite(v) for v in out.values())
+    assert not torch.equal(enc0, model.item_emb.weight) and not torch.equal(aug0, model.aug1.mlp[0].weight)
+    assert all(p.requires_grad for p in model.parameters())
+    # the encoder optimizer never holds augmenter parameters, and vice versa
+    enc_ids = {id(p) for g_ in opts[0].param_groups for p in g_["params"]}
+    assert not enc_ids & {id(p) for p in model.augmenter_parameters()}
+
+
+def _fit(model_cls, toy, epochs=4, seed=0, **kw):
+    log, train, valid, test, X, y = toy
+    torch.manual_seed(seed)
+    model = model_cls(log.n_items, max_len=12, **TINY, **kw)
+    res = fit_sequential(model, X, y, valid=valid, epochs=epochs, lr=5e-3, batch_size=128, device=torch.device("cpu"),
+                         seed=seed, gen=torch.Generator().manual_seed(seed), view_kwargs={}, bucket=True,
+                         progress=False)
+    return model, res
+
+
+def test_sasrec_and_mclrec_beat_popularity_and_are_deterministic(toy):
+    log, train, valid, test, X, y = toy
+    pop = evaluate_ranking(Popularity(log.n_items).fit_counts(train), *test)["ndcg@10"]
+    sas, r1 = _fit(SASRec, toy, epochs=8)
+    mcl, _ = _fit(MCLRec, toy, epochs=2)
+    assert evaluate_ranking(sas, *test)["ndcg@10"] > pop + 0.05
+    assert evaluate_ranking(mcl, *test)["ndcg@10"] > pop
+    mcl2, _ = _fit(MCLRec, toy, epochs=2)
+    for p, q in zip(mcl.state_dict().values(), mcl2.state_dict().values()):
+        assert torch.equal(p, q)
+    assert r1.history[-1]["val_ndcg@10"] > r1.history[0]["val_ndcg@10"]
+
+
+def test_evaluate_ranking_seen_exclusion():
+    class Fixed(torch.nn.Module):
+        mask_id = 5
+
+        def full_scores(self, seqs):
+            return torch.tensor([[4.0, 3.0, 2.0, 1.0]]).expand(len(seqs), -1)
+
+    hist = torch.tensor([[1, 2, 0]])
+    tgt = torch.tensor([3])
+    assert evaluate_ranking(Fixed(), hist, tgt, ks=(1,))["hr@1"] == 0.0
+    assert evaluate_ranking(Fixed(), hist, tgt, ks=(1,), seen=[np.array([1, 2])])["hr@1"] == 1.0
+
+
+def test_bucketed_batches_cover_every_example():
+    lengths = torch.randint(1, 20, (1000,))
+    batches = batch_order(lengths, 64, torch.Generator().manual_seed(0), bucket=True, bucket_span=4)
+    assert sorted(torch.cat(batches).tolist()) == list(range(1000))
+
+
+# -- recommender API ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def log_df():
+    df = make_sequences(n_users=80, n_items=30, min_len=4, max_len=8, random_state=2)
+    df["item"] = "i" + df["item"].astype(str)  # raw string ids
+    df["user"] = "u" + df["user"].astype(str)
+    return df
+
+
+@pytest.fixture(scope="module")
+def fitted(log_df):
+    return SequentialRecommender(model="mclrec", epochs=1, batch_size=64, random_state=0, device="cpu",
+                                 hidden=16, n_layers=1, inner=32, progress=False).fit(log_df)
+
+
+def test_recommend_raw_ids_and_exclude_seen(fitted, log_df):
+    users = ["u1", "u2", "u3"]
+    rec = fitted.recommend(users, k=5)
+    assert rec.shape == (3, 5) and all(str(x).startswith("i") for x in rec.ravel())
+    for u, row in zip(users, rec):
+        seen = set(log_df.loc[log_df.user == u, "item"])
+        assert not seen & set(row) and len(set(row)) == 5
+    with_seen = fitted.recommend(users, k=5, exclude_seen=False)
+    scores = fitted.score(users)
+    cols = fitted.items_.encode(with_seen[0]) - 1
+    assert np.all(np.diff(scores[0, cols]) <= 1e-6)  # ranked best first
+    assert fitted.score(users, ["i1", "i2"]).shape == (3, 2)
+
+
+def test_recommend_bad_input(fitted):
+    with pytest.raises(KeyError, match="unknown user"):
+        fitted.recommend(["nobody"], k=3)
+    cold = fitted.recommend(["nobody", "u1"], k=3, unknown="popular")
+    pop_top = fitted.items_.decode(np.argsort(-fitted.popularity_.counts.numpy(), kind="stable")[:3] + 1)
+    assert set(cold[0]) == set(pop_top)
+    with pytest.raises(ValueError, match="exceeds the number of items"):
+        fitted.recommend(["u1"], k=len(fitted.items_) + 1)
+    with pytest.raises(ValueError, match="positive int"):
+        fitted.recommend(["u1"], k=0)
+    # everything recommendable even when k == catalogue size (seen items fill the tail)
+    assert len(set(fitted.recommend(["u1"], k=len(fitted.items_))[0])) == len(fitted.items_)
+    with pytest.raises(NotFittedError):
+        SequentialRecommender().recommend(["u1"])
+
+
+def test_fit_bad_input(log_df):
+    small = dict(epochs=1, batch_size=64, hidden=16, n_layers=1, inner=32, device="cpu", progress=False)
+    with pytest.raises(DataValidationError, match="mixes id types"):
+        SequentialRecommender(**small).fit(pd.DataFrame({"user": [1, 1, 1], "item": [1, "b", 2]}))
+    with pytest.raises(DataValidationError, match="empty"):
+        SequentialRecommender(**small).fit(log_df.iloc[:0])
+    with pytest.raises(DataValidationError, match="nothing to learn"):
+        SequentialRecommender(model="sasrec", **small).fit(pd.DataFrame({"user": [1, 2], "item": [1, 2]}))
+    with pytest.raises(ValueError, match="model must be"):
+        SequentialRecommender(model="gru", **small).fit(log_df)
+    with pytest.raises(TypeError):
+        SequentialRecommender(**small).fit(log_df.to_numpy())
+
+
+def test_timestamp_order_duplicates_and_save_load(log_df, tmp_path):
+    small = dict(model="sasrec", epochs=1, batch_size=64, hidden=16, n_layers=1, inner=32, device="cpu",
+                 random_state=3, progress=False)
+    a = SequentialRecommender(**small).fit(log_df)
+    shuffled = log_df.sample(frac=1.0, random_state=0)
+    dup = pd.concat([shuffled, shuffled.iloc[:5]])
+    with pytest.warns(UserWarning, match="duplicate"):
+        b = SequentialRecommender(**small).fit(dup)
+    users = ["u1", "u5", "u9"]
+    assert np.array_equal(a.recommend(users, k=4), b.recommend(users, k=4))
+    path = a.save(tmp_path / "rec.pt")
+    c = SequentialRecommender.load(path)
+    assert np.array_equal(a.recommend(users, k=4), c.recommend(users, k=4))
+    assert np.allclose(a.score(users), c.score(users))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.save({"x": 1}, tmp_path / "bad.pt")
+    with pytest.raises(DataValidationError, match="not a SequentialRecommender"):
+        SequentialRecommender.load(tmp_path / "bad.pt")
+
+
+def test_patience_and_popularity_model(log_df):
+    rec = SequentialRecommender(model="sasrec", epochs=3, patience=1, batch_size=64, hidden=16, n_layers=1,
+                                inner=32, device="cpu", random_state=0, progress=False).fit(log_df)
+    assert rec.train_result_.epochs_run >= 1 and "val_ndcg@10" in rec.train_result_.history[0]
+    pop = SequentialRecommender(model="popularity").fit(log_df)
+    assert pop.recommend(["u1"], k=3, exclude_seen=False).shape == (1, 3)
+    assert 0.0 <= pop.evaluate()["ndcg@10"] <= 1.0
+
+
+# -- benchmark and demo ------------------------------------------------------------------
+def test_bench_helpers():
+    from structaug.bench import BenchConfig
+    from structaug.bench import mclrec as bench
+
+    cfg = BenchConfig(quick=True, extra={"epochs": 5})
+    s = bench._settings(cfg)
+    assert s["epochs"] == 1 and s["max_users"] == 2000 and s["bucket"]
+    table = bench.paper_table([{"method": "MCLRec", "dataset": "Beauty", "seed": 0, "status": "ok",
+                                "metrics": {"hr@10": 0.05, "ndcg@10": 0.02, "epochs": 3}}])
+    assert "0.0871" in table and "0.0500" in table
+    assert bench.MCLREC_HPARAMS["Beauty"] == (0.0, 0.05)
+
+
+def test_bench_missing_dataset_is_recorded(tmp_path):
+    from structaug.bench import BenchConfig
+    from structaug.bench import mclrec as bench
+
+    cfg = BenchConfig(data_dir=str(tmp_path), datasets=["NoSuchSet"], seeds=[0], quick=True, progress=False,
+                      extra={"methods": "Popularity"})
+    recs = bench.run(cfg)
+    assert len(recs) == 1 and recs[0].status == "error"
+
+
+@pytest.mark.slow
+def test_bench_quick_on_beauty():
+    from structaug.bench import BenchConfig
+    from structaug.bench import mclrec as bench
+
+    try:
+        from structaug.datasets import load_seqrec
+
+        load_seqrec("Beauty")
+    except DatasetNotFoundError:
+        pytest.skip("Beauty not available")
+    recs = bench.run(BenchConfig(datasets=["Beauty"], seeds=[0], quick=True, progress=False,
+                                 extra={"max_users": 300}))
+    assert {r.method for r in recs} == set(bench.METHODS) and all(r.status == "ok" for r in recs)
+
+
+@pytest.mark.slow
+def test_demo_rows_quick():
+    from structaug.recsys.mclrec.demo import demo_rows
+
+    rows = demo_rows(quick=True, device="cpu")
+    assert [r.model.split()[0] for r in rows] == ["Popularity", "MCLRec", "SASRec"]

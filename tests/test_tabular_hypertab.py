@@ -1,0 +1,252 @@
+"""HyperTab: FeatureSubsetViews, the batched hypernetwork, the sklearn estimators and the suite."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import make_classification, make_regression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from structaug.exceptions import DataValidationError, NotFittedError
+from structaug.testing import check_augmenter
+from structaug.tabular import FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor
+from structaug.tabular.hypertab import HyperTabNet
+
+FAST = dict(epochs=15, n_views=8, masks_per_step=4, lr=1e-2, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def toy():
+    X, y = make_classification(n_samples=240, n_features=10, n_informative=5, n_redundant=0,
+                               class_sep=1.5, random_state=0)
+    return X[:160], y[:160], X[160:], y[160:]
+
+
+# -- FeatureSubsetViews -------------------------------------------------------------------
+def test_views_pass_check_augmenter():
+    X = np.random.default_rng(0).normal(size=(12, 6))
+    check_augmenter(FeatureSubsetViews(random_state=0), X, sample_kwargs={"n": 5}, expected_type=np.ndarray)
+    check_augmenter(FeatureSubsetViews(random_state=0), torch.as_tensor(X, dtype=torch.float32),
+                    sample_kwargs={"n": 5})
+
+
+def test_views_masks_and_values():
+    X = np.arange(1, 41, dtype=float).reshape(4, 10)
+    aug = FeatureSubsetViews(subsample=0.3, random_state=1).fit(X)
+    masks = aug.sample(None, 50)
+    assert masks.shape == (50, 10) and masks.dtype == bool
+    assert (masks.sum(1) == 3).all()  # exactly int(0.3 * 10) features per view
+    views = aug.sample(X, 7, random_state=5)
+    again = FeatureSubsetViews(subsample=0.3, random_state=1).fit(X).sample(X, 7, random_state=5)
+    assert views.shape == (7, 4, 10) and np.array_equal(views, again)
+    m = aug.sample(None, 7, random_state=5)
+    assert np.array_equal(views != 0, np.broadcast_to(m[:, None, :], views.shape))  # dropped → fill 0
+    assert len({tuple(r) for r in masks}) > 10  # masks vary
+
+
+def test_views_keep_feature_groups_together():
+    X = np.zeros((3, 6))
+    aug = FeatureSubsetViews(subsample=0.5, random_state=0).fit(X, feature_groups=[0, 1, 1, 1, 2, 3])
+    masks = aug.sample(None, 40)
+    assert (masks[:, 1] == masks[:, 2]).all() and (masks[:, 2] == masks[:, 3]).all()
+    assert aug.n_selected_ == 2
+    with pytest.raises(DataValidationError, match="feature_groups"):
+        FeatureSubsetViews().fit(X, feature_groups=[0, 1])
+    with pytest.raises(ValueError, match="subsample"):
+        FeatureSubsetViews(subsample=1.5).fit(X)
+
+
+# -- the batched target networks ----------------------------------------------------------
+def test_batched_forward_matches_one_network_at_a_time():
+    torch.manual_seed(0)
+    d, k, c, M = 7, 3, 4, 5
+    net = HyperTabNet(d, k, c, hidden_dims=6)
+    x = torch.randn(9, d)
+    xp = torch.cat([x, torch.zeros(9, 1)], 1)
+    masks = torch.zeros(M, d)
+    index = torch.stack([torch.randperm(d)[:k] for _ in range(M)])
+    masks.scatter_(1, index, 1.0)
+    out = net(xp, masks, index)
+    assert out.shape == (M, 9, c)
+    ws = net.weights(masks)
+    for m in range(M):  # the reference's InsertableNet, one network at a time
+        h = x[:, index[m]]
+        for j, (w, b) in enumerate(ws):
+            h = h @ w[m].T + b[m]
+            if j < 2:
+                h = torch.relu(h)
+        torch.testing.assert_close(out[m], h, rtol=1e-5, atol=1e-5)
+
+
+# -- the estimators -----------------------------------------------------------------------
+def test_classifier_learns_and_probabilities(toy):
+    Xtr, ytr, Xte, yte = toy
+    clf = HyperTabClassifier(epochs=40, n_views=16, masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    clf.fit(Xtr, ytr)
+    proba = clf.predict_proba(Xte)
+    assert proba.shape == (80, 2) and np.allclose(proba.sum(1), 1)
+    assert clf.score(Xte, yte) > 0.8  # chance is 0.5
+    assert clf.masks_.shape == (16, 10) and (clf.masks_.sum(1) == 5).all()
+    assert clf.train_result_.epochs_run == 40
+
+
+def test_same_seed_same_predictions(toy):
+    Xtr, ytr, Xte, _ = toy
+    a = HyperTabClassifier(**FAST, random_state=3).fit(Xtr, ytr).predict_proba(Xte)
+    b = HyperTabClassifier(**FAST, random_state=3).fit(Xtr, ytr).predict_proba(Xte)
+    c = HyperTabClassifier(**FAST, random_state=4).fit(Xtr, ytr).predict_proba(Xte)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_string_labels_dataframe_and_categoricals():
+    rng = np.random.default_rng(0)
+    n = 120
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                       "colour": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
+                       "shop": rng.choice(["a", "b"], n)})
+    y = np.where(df["x1"] + (df["colour"] == "red") > 0.5, "yes", "no")
+    clf = HyperTabClassifier(**FAST, random_state=0).fit(df, y)
+    assert clf.classes_.tolist() == ["no", "yes"]
+    assert set(clf.predict(df)) <= {"no", "yes"}
+    assert clf.feature_names_in_.tolist() == ["x1", "x2", "colour", "shop"]
+    new = df.head(5).assign(colour=["purple"] * 5)  # unseen category → the unknown code
+    assert len(clf.predict(new)) == 5
+    # a whole categorical feature is kept or dropped by each mask
+    g = clf.encoder_.feature_groups_
+    cols = np.flatnonzero(g == 2)
+    assert (clf.masks_[:, cols] == clf.masks_[:, cols[:1]]).all()
+
+
+def test_pipeline_cross_val_and_grid_search(toy):
+    Xtr, ytr, _, _ = toy
+    pipe = make_pipeline(FunctionTransformer(), HyperTabClassifier(**FAST, random_state=0))
+    scores = cross_val_score(pipe, Xtr, ytr, cv=StratifiedKFold(3, shuffle=True, random_state=0))
+    assert scores.shape == (3,) and scores.mean() > 0.6
+    gs = GridSearchCV(HyperTabClassifier(**FAST, random_state=0), {"subsample": [0.3, 0.7]}, cv=2).fit(Xtr, ytr)
+    assert gs.best_params_["subsample"] in (0.3, 0.7)
+
+
+def test_class_weight_balanced_helps_minority():
+    X, y = make_classification(n_samples=300, n_features=6, weights=[0.9, 0.1], class_sep=1.0, random_state=1)
+    kw = dict(epochs=20, n_views=8, masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    plain = HyperTabClassifier(**kw).fit(X, y).predict(X)
+    bal = HyperTabClassifier(**kw, class_weight="balanced").fit(X, y).predict(X)
+    assert (bal == 1).sum() >= (plain == 1).sum()
+
+
+def test_regressor_learns():
+    X, y = make_regression(n_samples=200, n_features=8, n_informative=8, noise=1.0, random_state=0)
+    reg = HyperTabRegressor(epochs=40, n_views=16, masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    reg.fit(X[:150], y[:150])
+    assert reg.score(X[150:], y[150:]) > 0.5  # R² of a predict-the-mean model is ~0
+
+
+def test_early_stopping_uses_validation_split(toy):
+    Xtr, ytr, _, _ = toy
+    clf = HyperTabClassifier(**{**FAST, "epochs": 60}, early_stopping=True, patience=2, random_state=0).fit(Xtr, ytr)
+    assert "val_loss" in clf.train_result_.history[0]
+    assert clf.train_result_.epochs_run <= 60
+
+
+# -- bad input ----------------------------------------------------------------------------
+def test_bad_inputs(toy):
+    Xtr, ytr, _, _ = toy
+    clf = HyperTabClassifier(**FAST, random_state=0)
+    with pytest.raises(NotFittedError):
+        clf.predict(Xtr)
+    with pytest.raises(DataValidationError, match="inconsistent numbers of samples"):
+        clf.fit(Xtr, ytr[:-3])
+    with pytest.raises(DataValidationError, match="1 class"):
+        clf.fit(Xtr, np.zeros(len(Xtr)))
+    bad = Xtr.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(DataValidationError, match="NaN"):
+        clf.fit(bad, ytr)
+    bad[0, 0] = np.inf
+    with pytest.raises(DataValidationError, match="inf"):
+        clf.fit(bad, ytr)
+    with pytest.raises(ValueError, match="requires y"):
+        clf.fit(Xtr, None)
+    fitted = HyperTabClassifier(**FAST, random_state=0).fit(Xtr, ytr)
+    with pytest.raises(DataValidationError, match="X has 3 features, but HyperTabClassifier is expecting 10"):
+        fitted.predict(Xtr[:, :3])
+    with pytest.raises(ValueError, match="subsample"):
+        HyperTabClassifier(subsample=0).fit(Xtr, ytr)
+
+
+def test_nan_impute_constant_column_and_p_greater_than_n():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 80))  # p > n
+    X[:, 5] = 3.0  # constant column: standardised to 0, kept
+    y = (X[:, 0] > 0).astype(int)
+    X[2, 7] = np.nan
+    clf = HyperTabClassifier(**FAST, missing="impute", random_state=0).fit(X, y)
+    assert 5 in clf.encoder_.constant_features_.tolist()
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+# -- sklearn's estimator checks -----------------------------------------------------------
+# No check is skipped: with a small budget both estimators pass all of sklearn's checks
+# (check_array_api_input skips itself when SCIPY_ARRAY_API is unset).
+CHECK_KW = dict(epochs=10, n_views=4, masks_per_step=4, lr=2e-2, random_state=0, device="cpu")
+CHECK_KW_REG = dict(epochs=20, n_views=8, masks_per_step=8, lr=1e-2, random_state=0, device="cpu")
+
+
+@parametrize_with_checks([HyperTabClassifier(**CHECK_KW), HyperTabRegressor(**CHECK_KW_REG)])
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)
+
+
+# -- device -------------------------------------------------------------------------------
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fit_predict(toy):
+    Xtr, ytr, Xte, _ = toy
+    clf = HyperTabClassifier(**{**FAST, "device": "cuda"}, random_state=0).fit(Xtr, ytr)
+    assert clf.net_.head.weight.is_cuda and clf.predict(Xte).shape == (80,)
+
+
+@pytest.mark.slow
+def test_thousand_rows_sixty_features_hundred_views_in_seconds():
+    import time
+
+    X, y = make_classification(n_samples=1000, n_features=60, n_informative=15, random_state=0)
+    t0 = time.perf_counter()
+    HyperTabClassifier(n_views=100, masks_per_step=10, device="cpu", random_state=0).fit(X, y)
+    assert time.perf_counter() - t0 < 60
+
+
+# -- the benchmark suite ------------------------------------------------------------------
+def test_suite_runs_records_failures_resumes_and_reports(tmp_path):
+    from structaug.bench import BenchConfig
+    from structaug.bench import tabular as bench
+
+    out = tmp_path / "tab.json"
+    cfg = BenchConfig(datasets=["sk_iris", "no_such_table"], seeds=[0], out=out, workers=1, progress=False,
+                      extra={"methods": "HyperTab,LogisticRegression", "folds": 2, "hypertab_epochs": 3,
+                             "hypertab_views": 4, "hypertab_masks_per_step": 4})
+    recs = bench.run(cfg)
+    by = {(r["method"], r["dataset"]): r for r in recs}
+    assert by[("HyperTab", "sk_iris")]["status"] == "ok"
+    assert set(by[("HyperTab", "sk_iris")]["metrics"]) == {"accuracy", "balanced_accuracy"}
+    assert by[("LogisticRegression", "no_such_table")]["status"] == "error"  # recorded, not fatal
+    assert out.with_suffix(".partial.jsonl").exists()
+    # resume: the finished dataset is not run again
+    cfg2 = BenchConfig(datasets=["sk_iris"], seeds=[0], out=out, resume=True, progress=False,
+                       extra={**cfg.extra, "previous": []})
+    again = bench.run(cfg2)
+    assert [r["fit_time"] for r in again if r["dataset"] == "sk_iris" and r["method"] == "HyperTab"] == \
+        [by[("HyperTab", "sk_iris")]["fit_time"]]
+    out.write_text(json.dumps({"environment": {}, "config": {}, "records": recs}))
+    bench.report(recs, out)
+    md = out.with_suffix(".md").read_text()
+    assert "small track" in md and "Skipped / failed" in md
+    assert (tmp_path / "tab_ranks.png").exists()

@@ -1,0 +1,301 @@
+"""DAIN: ObservedTensor, neural completion, TracIn influence, augmenters, baselines, benchmark."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from structaug.bench import BenchConfig
+from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
+from structaug.testing import check_augmenter
+from structaug.tensor import (
+    InfluenceAugmenter, MeanCompletion, NeuralTensorCompletion, ObservedTensor, RandomCellAugmenter,
+    TensorlyCompletion, TracInTracker, XGBoostCompletion, draw_new_cells, entity_importance, fit_augmented,
+    make_tensor, split_embedding_dim,
+)
+
+
+def tiny_estimator(**kw) -> NeuralTensorCompletion:
+    params = dict(embedding_dim=12, hidden=(32, 16), batch_size=128, max_epochs=25, patience=5, lr=3e-3,
+                  device="cpu", random_state=0)
+    params.update(kw)
+    return NeuralTensorCompletion(**params)
+
+
+def additive_lowrank(shape=(20, 15, 6), nnz=900, seed=0) -> ObservedTensor:
+    """Entity biases plus a rank-1 interaction: learnable from a few hundred cells."""
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(int(np.prod(shape)), nnz, replace=False)
+    idx = np.stack(np.unravel_index(flat, shape), axis=1)
+    biases = [rng.normal(size=s) for s in shape]
+    factors = [rng.normal(size=s) for s in shape]
+    val = 3.0 + sum(b[idx[:, m]] for m, b in enumerate(biases))
+    val += 0.5 * np.prod([f[idx[:, m]] for m, f in enumerate(factors)], axis=0)
+    return ObservedTensor(idx, val + 0.05 * rng.normal(size=nnz), shape)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    t = additive_lowrank()
+    return t, t.split(random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted_dain(toy):
+    _, (tr, va, _) = toy
+    return InfluenceAugmenter(estimator=tiny_estimator(), random_state=0).fit(tr, validation=va)
+
+
+# -- container ------------------------------------------------------------------------
+def test_container_basics_and_shape_inference():
+    t = ObservedTensor([[0, 1, 2], [1, 0, 0]], [4.0, 3.5])
+    assert t.shape == (2, 2, 3) and t.nnz == 2 and t.order == 3
+    assert t.indices.dtype == np.int64 and t.values.dtype == np.float64
+    arr, mask = t.to_dense()
+    assert mask.sum() == 2 and arr[0, 1, 2] == 4.0 and np.isnan(arr[0, 0, 0])
+    # float indices are fine when integral
+    assert ObservedTensor(np.array([[0.0, 1.0], [2.0, 0.0]]), [1, 2]).shape == (3, 2)
+
+
+@pytest.mark.parametrize("order", [2, 4])
+def test_any_order(order):
+    shape = (12, 10, 4, 3)[:order]
+    t = make_tensor(shape, nnz=60, rank=2, random_state=1)
+    assert t.order == order and t.shape == shape
+    assert sum(split_embedding_dim(150, order)) == 150
+    m = tiny_estimator(max_epochs=2).fit(t)
+    assert m.predict(t.indices[:5]).shape == (5,)
+
+
+def test_from_frame_dense_text_roundtrip(tmp_path):
+    df = pd.DataFrame({"u": [0, 1, 2], "i": [1, 1, 0], "c": [0, 1, 1], "r": [1.0, 2.0, 3.0]})
+    t = ObservedTensor.from_frame(df)
+    assert t.shape == (3, 2, 2)
+    np.testing.assert_array_equal(t.to_frame().iloc[:, -1], df["r"])
+    dense = np.full((3, 4), np.nan)
+    dense[0, 1], dense[2, 3] = 5.0, 6.0
+    d = ObservedTensor.from_dense(dense)
+    assert d.shape == (3, 4) and d.nnz == 2
+    d2 = ObservedTensor.from_dense(np.ones((3, 4)), mask=np.eye(3, 4, dtype=bool))
+    assert d2.nnz == 3
+    path = tmp_path / "t.tensor"
+    t.to_text(path)
+    back = ObservedTensor.from_text(path)
+    np.testing.assert_array_equal(back.indices, t.indices)
+    np.testing.assert_allclose(back.values, t.values)
+
+
+def test_split_ratios_disjoint_and_seeded():
+    t = make_tensor((30, 20, 5), nnz=1000, random_state=0)
+    tr, va, te = t.split(random_state=3)
+    assert (tr.nnz, va.nnz, te.nnz) == (720, 180, 100)
+    keys = [set(x.keys().tolist()) for x in (tr, va, te)]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    tr2, _, _ = t.split(random_state=3)
+    np.testing.assert_array_equal(tr.indices, tr2.indices)
+    assert not np.array_equal(tr.indices, t.split(random_state=4)[0].indices)
+
+
+@pytest.mark.parametrize("indices, values, shape, match", [
+    ([[0, -1]], [1.0], None, "negative"),
+    ([[0, 5]], [1.0], (2, 3), "out of range"),
+    ([[0.5, 1]], [1.0], None, "non-integer"),
+    ([[0, 1]], [np.nan], None, "NaN"),
+    ([[0, 1], [0, 1]], [1.0, 2.0], None, "more than once"),
+    ([[0], [1]], [1.0, 2.0], None, "order >= 2"),
+    ([[0, 1]], [1.0, 2.0], None, "rows"),
+    ([[0, 1]], [1.0], (2, 2, 2), "modes"),
+    ([["a", "b"]], [1.0], None, "integer"),
+])
+def test_container_bad_input(indices, values, shape, match):
+    with pytest.raises(DataValidationError, match=match):
+        ObservedTensor(np.array(indices), np.array(values), shape)
+
+
+def test_duplicates_mean_policy_and_too_few_cells():
+    t = ObservedTensor([[0, 1], [0, 1], [1, 0]], [1.0, 3.0, 5.0], duplicates="mean")
+    assert t.nnz == 2 and t.values.tolist() == [2.0, 5.0]
+    with pytest.raises(ValueError, match="duplicates"):
+        ObservedTensor([[0, 1]], [1.0], duplicates="sum")
+    with pytest.raises(DataValidationError, match="too small"):
+        ObservedTensor([[0, 1], [1, 0], [1, 1]], [1.0, 2.0, 3.0]).split(random_state=0)
+    with pytest.raises(DataValidationError, match="order"):
+        ObservedTensor([[0, 1]], [1.0]).concat(ObservedTensor([[0, 1, 1]], [1.0]))
+
+
+# -- neural completion ------------------------------------------------------------------
+def test_neural_completion_learns_and_is_deterministic(toy):
+    _, (tr, va, te) = toy
+    state = torch.get_rng_state()
+    m1 = tiny_estimator().fit(tr, validation=va)
+    assert torch.equal(state, torch.get_rng_state()), "fit must not touch the global torch RNG"
+    base = MeanCompletion(kind="global").fit(tr)
+    assert -m1.score(te) < 0.8 * -base.score(te)
+    m2 = tiny_estimator().fit(tr, validation=va)
+    np.testing.assert_array_equal(m1.predict(te), m2.predict(te))
+    assert m1.result_.best_epoch is not None and len(m1.result_.history) == m1.result_.epochs_run
+    assert [e.embedding_dim for e in m1.model_.embeddings] == split_embedding_dim(12, 3)
+
+
+def test_neural_completion_bad_input(toy):
+    _, (tr, va, _) = toy
+    with pytest.raises(NotFittedError):
+        tiny_estimator().predict(tr.indices)
+    m = tiny_estimator(max_epochs=1).fit(tr, validation=va)
+    with pytest.raises(DataValidationError, match="shape"):
+        m.predict(tr.indices[:, :2])
+    with pytest.raises(DataValidationError, match="out of range"):
+        m.predict(np.array([[0, 0, 99]]))
+    with pytest.raises(TypeError):
+        tiny_estimator().fit(tr.indices)
+
+
+# -- influence ---------------------------------------------------------------------------
+def test_tracin_matches_autograd(toy):
+    _, (tr, va, _) = toy
+    m = tiny_estimator(max_epochs=2).fit(tr, validation=va)
+    net = m.model_
+    sub = tr.subset(np.arange(40))
+    tracker = TracInTracker(sub, va)
+    tracker(net, 0)
+    fast = tracker.per_epoch[0]
+
+    def head_grad(idx, y):
+        net.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(torch.as_tensor(idx)), torch.as_tensor(y, dtype=torch.float32))
+        loss.backward()
+        return torch.cat([net.head.weight.grad.flatten(), net.head.bias.grad]).clone()
+
+    g_val = head_grad(va.indices, va.values)
+    slow = np.array([float(head_grad(sub.indices[i:i + 1], sub.values[i:i + 1]) @ g_val) for i in range(sub.nnz)])
+    np.testing.assert_allclose(fast, slow, rtol=1e-3, atol=1e-6)
+
+
+def test_entity_importance_distribution(toy):
+    _, (tr, _, _) = toy
+    scores = np.zeros(tr.nnz)
+    scores[tr.indices[:, 0] == 3] = -2.0  # absolute value counts, as in the reference
+    probs = entity_importance(tr, scores, shape=(25, 15, 6))
+    assert len(probs) == 3 and all(abs(p.sum() - 1) < 1e-12 for p in probs)
+    assert probs[0][3] == 1.0 and probs[0][20:].sum() == 0  # unseen entities never drawn
+
+
+# -- augmenters --------------------------------------------------------------------------
+def test_influence_augmenter_contract(toy):
+    _, (tr, _, _) = toy
+    aug = InfluenceAugmenter(estimator=tiny_estimator(max_epochs=3), random_state=0)
+    check_augmenter(aug, tr, sample_kwargs={"n": 30})
+    check_augmenter(RandomCellAugmenter(estimator=tiny_estimator(max_epochs=2), random_state=0), tr,
+                    sample_kwargs={"n": 30})
+
+
+def test_influence_augmenter_samples_new_cells(toy, fitted_dain):
+    _, (tr, va, te) = toy
+    aug = fitted_dain
+    assert aug.cell_importance_.shape == (tr.nnz,)
+    cells = aug.sample()
+    assert isinstance(cells, ObservedTensor) and cells.nnz == round(0.5 * tr.nnz)
+    observed = set(tr.keys().tolist()) | set(va.keys().tolist())
+    new = cells.keys().tolist()
+    assert len(set(new)) == len(new) and not (set(new) & observed)
+    np.testing.assert_allclose(cells.values, aug.estimator_.predict(cells.indices))
+    # cells passed to sample are excluded too
+    more = aug.sample(te, n=200)
+    assert not (set(more.keys().tolist()) & set(te.keys().tolist()))
+    assert aug.timings_["influence_s"] > 0 and aug.timings_["train_s"] > 0
+
+
+def test_augmenter_bad_input(fitted_dain):
+    with pytest.raises(DataValidationError, match="order"):
+        fitted_dain.sample(ObservedTensor([[0, 1]], [1.0]), n=3)
+    with pytest.raises(NotFittedError):
+        InfluenceAugmenter().sample(n=3)
+    with pytest.raises(ValueError, match="augment_ratio"):
+        InfluenceAugmenter(augment_ratio=0).fit(ObservedTensor([[0, 1]], [1.0]))
+    with pytest.raises(TypeError):
+        InfluenceAugmenter(estimator=tiny_estimator()).fit(np.zeros((4, 3)))
+
+
+def test_importance_weighted_sampling_follows_probabilities():
+    rng = np.random.default_rng(0)
+    probs = [np.array([0.7, 0.2, 0.1, 0.0]), np.full(500, 1 / 500)]
+    idx = draw_new_cells(probs, 600, np.arange(0, 2000, 2), (4, 500), rng)
+    assert len(idx) == 600 and not np.isin(np.ravel_multi_index(tuple(idx.T), (4, 500)), np.arange(0, 2000, 2)).any()
+    freq = np.bincount(idx[:, 0], minlength=4) / len(idx)
+    assert freq[3] == 0 and freq[0] > freq[1] > freq[2]
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        few = draw_new_cells([np.array([1.0, 0]), np.array([0.5, 0.5])], 5, np.empty(0, np.int64), (2, 2), rng)
+    assert len(few) == 2 and any("exhausted" in str(x.message) for x in w)
+
+
+def test_dain_pipeline_beats_chance(toy, fitted_dain):
+    _, (tr, va, te) = toy
+    model = fit_augmented(tiny_estimator(), tr, fitted_dain.sample(), va)
+    assert -model.score(te) < 0.8 * -MeanCompletion(kind="global").fit(tr).score(te)
+
+
+# -- baselines ---------------------------------------------------------------------------
+def test_baselines(toy):
+    t, (tr, va, te) = toy
+    glob = -MeanCompletion(kind="global").fit(tr).score(te)
+    assert -MeanCompletion(kind="entity").fit(tr).score(te) < glob
+    assert -TensorlyCompletion(method="cp", rank=2, n_iter_max=50, random_state=0).fit(tr, shape=t.shape).score(te) < glob
+    assert -TensorlyCompletion(method="tucker", rank=2, n_iter_max=20, random_state=0).fit(tr).score(te) < glob
+    assert -XGBoostCompletion(n_estimators=50, random_state=0).fit(tr, validation=va).score(te) < glob
+    with pytest.raises(DataValidationError, match="max_dense_cells"):
+        TensorlyCompletion(max_dense_cells=100).fit(tr)
+    with pytest.raises(DataValidationError):
+        MeanCompletion().fit(tr).predict(np.zeros((2, 2), dtype=int))
+
+
+# -- data and benchmark -----------------------------------------------------------------
+def test_real_tensors_load_or_skip():
+    from structaug.tensor import load_tensor_dataset
+
+    try:
+        t = load_tensor_dataset("synthetic_10K")
+    except DatasetNotFoundError:
+        pytest.skip("shared datasets not available")
+    assert t.shape == (1000, 1000, 1000) and t.nnz == 10_000
+    with pytest.raises(KeyError):
+        load_tensor_dataset("nope")
+
+
+def test_bench_runs_and_resumes(tmp_path):
+    from structaug.bench import dain
+
+    cfg = BenchConfig(datasets=["lowrank"], seeds=[0], quick=True, out=tmp_path / "d.json",
+                      extra={"methods": "global_mean,entity_mean", "ranks": "2"})
+    recs = dain.run(cfg)
+    assert {r.method for r in recs} == {"global_mean", "entity_mean"} and all(r.status == "ok" for r in recs)
+    cfg.resume, cfg.extra["previous"] = True, [r.to_dict() for r in recs]
+    again = dain.run(cfg)
+    assert len(again) == 2
+    bad = dain.run(BenchConfig(datasets=["synthetic_10K"], seeds=[0], data_dir=str(tmp_path), quick=True,
+                               extra={"methods": "global_mean"}))
+    if bad and bad[0].method == "(load)":
+        assert bad[0].status == "error"
+
+
+@pytest.mark.slow
+def test_demo_rows_quick():
+    from structaug.tensor.demo import demo_rows
+
+    rows = demo_rows(quick=True, device="cpu", seed=0)
+    assert len(rows) == 3 and all(np.isfinite(r.value) and r.value > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_bench_quick_neural_trio(tmp_path):
+    from structaug.bench import dain
+
+    recs = dain.run(BenchConfig(datasets=["lowrank"], seeds=[0], quick=True,
+                                extra={"methods": "neural,neural+random,dain", "epochs": 2}))
+    assert {r.method for r in recs} == {"neural", "neural+random", "dain"}
+    assert all(r.status == "ok" for r in recs)
+    dain.report(recs, tmp_path / "d.json")
+    assert "influence_s" in (tmp_path / "d_stages.md").read_text()
