@@ -63,3 +63,12 @@ def test_demo_baseline_section(capsys, tmp_path):
 def test_demo_rejects_unknown_section():
     with pytest.raises(ValueError, match="unknown demo section"):
         main(["demo", "--sections", "nope"])
+
+
+def test_demo_every_section_quick(tmp_path):
+    """The README's main command, on the quick budget: every family contributes its rows."""
+    assert main(["demo", "--quick", "--device", "cpu", "--json", str(tmp_path / "d.json")]) == 0
+    rows = json.loads((tmp_path / "d.json").read_text())
+    families = {r["family"] for r in rows}
+    assert families == {"table", "graph", "sequence", "tensor", "recsys"}
+    assert all(r["value"] == r["value"] for r in rows)  # no NaN

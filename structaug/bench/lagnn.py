@@ -20,7 +20,7 @@ import torch
 
 from ..datasets import load_planetoid
 from ..exceptions import DatasetNotFoundError
-from ..results import Record, markdown_table, save_records, summarize
+from ..results import Record, save_records
 from ..train import resolve_device
 
 __all__ = ["run", "report", "add_arguments", "DEFAULT_DATASETS", "DEFAULT_SEEDS", "METRICS", "METHODS"]

@@ -72,7 +72,7 @@ def _embedder(kind: str):
 
 def run(cfg: BenchConfig) -> list[Record]:
     from ..datasets import cache_dir
-    from ..recsys.llmrec import (LLMREC_DEFAULTS, MFBPR, EmbeddingJudgeBackend, LightGCN, LLMRecAugmenter,
+    from ..recsys.llmrec import (LLMREC_DEFAULTS, LLMREC_MOVIELENS, MFBPR, EmbeddingJudgeBackend, LightGCN, LLMRecAugmenter,
                                  OpenAICompatibleBackend)
 
     torch.set_num_threads(1)
@@ -144,9 +144,8 @@ def run(cfg: BenchConfig) -> list[Record]:
                 f"{LLM_FREE}, reference-code pruning": lambda: (
                     LightGCN(**common, **{**LLMREC_DEFAULTS, "prune_mode": "reference"}), augmentation("free")[1]),
                 # the reference repo's (commented-out) MovieLens block of utility/parser.py
-                f"{LLM_FREE}, reference MovieLens config": lambda: (LightGCN(**common, **{
-                    **LLMREC_DEFAULTS, "user_cat_rate": 0.72, "item_cat_rate": 0.003, "prune_drop_rate": 0.4,
-                    "prune_mode": "reference", "aug_sample_rate": 0.0036}), augmentation("free")[1]),
+                f"{LLM_FREE}, reference MovieLens config": lambda: (LightGCN(**common, **LLMREC_MOVIELENS),
+                                                                   augmentation("free")[1]),
                 "LLMRec (LLM)": lambda: (LightGCN(**common, **LLMREC_DEFAULTS), augmentation("llm")[1]),
             }
             for method in todo:

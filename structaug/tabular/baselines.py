@@ -11,21 +11,20 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.pipeline import make_pipeline
 
 from ..base import check_is_fitted
-from ..nn import MLP
-from ..random import check_random_state
-from ..train import Trainer, minibatch_epoch, resolve_device
+from ..train import resolve_device
+from .mlp import MLPHead
 from .preprocessing import TableEncoder, check_n_rows, check_regression_target, encode_class_labels
 
 __all__ = ["MLPClassifierTorch", "MLPRegressorTorch", "LabelEncodedClassifier", "make_baseline", "BASELINES"]
 
 
 class _MLPBase(BaseEstimator):
-    """``TableEncoder`` → MLP, Adam, early stopping on a held-out ``validation_fraction``."""
+    """``TableEncoder`` → :class:`~structaug.tabular.mlp.MLPHead` (Adam, early stopping on a
+    held-out ``validation_fraction`` of the training rows)."""
 
     def __init__(self, *, hidden: tuple[int, ...] = (256, 256), dropout: float = 0.1, lr: float = 1e-3,
                  weight_decay: float = 1e-5, batch_size: int = 128, max_epochs: int = 200, patience: int = 20,
@@ -44,70 +43,46 @@ class _MLPBase(BaseEstimator):
     def fit(self, X: Any, y: Any) -> "_MLPBase":
         check_n_rows(X, y)
         self.encoder_ = TableEncoder(encoding="onehot", missing="impute").fit(X)
-        Z = self.encoder_.transform(X)
-        target, n_out = self._target(y)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.integers(2**31 - 1))
-        dev = resolve_device(self.device)
-        perm = rng.permutation(len(Z))
-        n_va = max(1, int(round(self.validation_fraction * len(Z)))) if len(Z) >= 10 else 0
-        va, tr = perm[:n_va], perm[n_va:]
-        t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
-        xtr, ytr, xva, yva = t(Z[tr]), t(target[tr]), t(Z[va]), t(target[va])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = MLP([Z.shape[1], *self.hidden, n_out], dropout=self.dropout).to(dev)
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        gen = torch.Generator(device="cpu").manual_seed(seed)
-        loss = lambda xb, yb: self._loss(net(xb), yb)  # noqa: E731
-
-        def validate(epoch: int) -> dict[str, float]:
-            net.eval()
-            return {"val_loss": float(self._loss(net(xva), yva).detach())} if n_va else {}
-
-        Trainer(max_epochs=self.max_epochs, patience=self.patience if n_va else None, device=dev, seed=seed,
-                progress=False, desc="mlp").fit(
-            net, opt, lambda e: minibatch_epoch(net, opt, loss, [xtr, ytr], batch_size=self.batch_size, generator=gen),
-            validate, generators=[gen])
-        net.eval()
-        self.net_, self.device_ = net, str(dev)
+        target = self._target(y)
+        self.head_ = MLPHead(
+            task=self._task, hidden_sizes=self.hidden, dropout=self.dropout, lr=self.lr,
+            weight_decay=self.weight_decay, batch_size=self.batch_size, max_epochs=self.max_epochs,
+            patience=self.patience, validation_fraction=self.validation_fraction, device=self.device,
+            random_state=self.random_state, progress=False,
+        ).fit(self.encoder_.transform(X), target)
         self.n_features_in_ = self.encoder_.n_features_in_
         return self
 
-    @torch.no_grad()
     def _forward(self, X: Any) -> torch.Tensor:
-        check_is_fitted(self, "net_")
-        return self.net_(torch.as_tensor(self.encoder_.transform(X), device=self.device_))
+        check_is_fitted(self, "head_")
+        return torch.as_tensor(self.head_.decision_function(self.encoder_.transform(X)))
 
 
 class MLPClassifierTorch(ClassifierMixin, _MLPBase):
     """Plain MLP classifier (the "no augmentation" twin of the tabular methods)."""
 
-    def _target(self, y: Any) -> tuple[np.ndarray, int]:
-        codes, self.classes_ = encode_class_labels(y)
-        return codes, len(self.classes_)
+    _task = "classification"
 
-    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(out, y)
+    def _target(self, y: Any) -> np.ndarray:
+        codes, self.classes_ = encode_class_labels(y)
+        return codes
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return torch.softmax(self._forward(X), dim=1).cpu().numpy().astype(np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "net_")
         return self.classes_[self.predict_proba(X).argmax(1)]
 
 
 class MLPRegressorTorch(RegressorMixin, _MLPBase):
     """Plain MLP regressor on a standardised target."""
 
-    def _target(self, y: Any) -> tuple[np.ndarray, int]:
+    _task = "regression"
+
+    def _target(self, y: Any) -> np.ndarray:
         t = check_regression_target(y)
         self.y_mean_, self.y_scale_ = float(t.mean()), float(t.std()) or 1.0
-        return ((t - self.y_mean_) / self.y_scale_).astype(np.float32), 1
-
-    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(out[:, 0], y)
+        return ((t - self.y_mean_) / self.y_scale_).astype(np.float32)
 
     def predict(self, X: Any) -> np.ndarray:
         return self._forward(X)[:, 0].cpu().numpy().astype(np.float64) * self.y_scale_ + self.y_mean_

@@ -43,7 +43,7 @@ from sklearn.utils.validation import _check_feature_names, check_array, column_o
 from ..base import check_is_fitted
 from ..exceptions import DataValidationError
 from ..nn import MLP
-from ..random import check_random_state, torch_generator
+from ..random import check_random_state
 from ..train import Trainer, batch_indices, resolve_device
 from ..validation import check_fraction, check_positive_int
 from .preprocessing import TableEncoder, check_n_rows, check_regression_target, encode_class_labels

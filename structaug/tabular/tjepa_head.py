@@ -5,9 +5,9 @@ unused), standardise its representation, and fit a supervised head on it: an MLP
 the shared :class:`~structaug.train.Trainer` with early stopping on a held-out part of the
 training rows (``head="mlp"``, the paper's protocol), or XGBoost (``head="xgboost"``).
 
-:class:`MLPHead` is the same MLP as a standalone estimator on any float matrix; the T-JEPA
-benchmark uses it on the raw encoded features as the "no T-JEPA" baseline so both sides get
-exactly the same head and training budget.
+:class:`~structaug.tabular.mlp.MLPHead` (shared with the plain-MLP baseline) is the head; the
+T-JEPA benchmark uses it on the raw encoded features as the "no T-JEPA" baseline so both sides
+get exactly the same head and training budget.
 """
 from __future__ import annotations
 
@@ -17,113 +17,17 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import column_or_1d
 
 from ..base import check_is_fitted
 from ..exceptions import DataValidationError
-from ..nn import MLP
 from ..random import check_random_state, spawn_seed
-from ..train import Trainer, minibatch_epoch, predict_batched, resolve_device
-from ..validation import check_float_matrix, check_fraction, check_positive_int
 from .preprocessing import check_n_rows, check_regression_target, encode_class_labels
+from .mlp import MLPHead
 from .tjepa_encoder import TJEPA
 
 __all__ = ["MLPHead", "TJEPAClassifier", "TJEPARegressor"]
-
-
-class MLPHead(BaseEstimator):
-    """An MLP on a float matrix, trained with early stopping on a validation split.
-
-    Parameters
-    ----------
-    task : {"classification", "regression"}
-    hidden_sizes : sequence of int, default=(256, 256)
-    dropout : float, default=0.1
-    lr, weight_decay : float
-        Adam step size and L2 penalty.
-    batch_size, max_epochs, patience : int
-        Early stopping watches the validation loss (cross-entropy / MSE).
-    validation_fraction : float, default=0.1
-        Part of the training rows held out for early stopping (stratified for classes).
-    device, random_state, progress :
-        As everywhere in structaug.
-
-    The head expects classes already coded ``0..C-1`` (classification) or a float target;
-    :class:`TJEPAClassifier`/:class:`TJEPARegressor` do that coding for users.
-    """
-
-    def __init__(self, *, task: str = "classification", hidden_sizes: Sequence[int] = (256, 256),
-                 dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 1e-5, batch_size: int = 128,
-                 max_epochs: int = 200, patience: int = 16, validation_fraction: float = 0.1,
-                 device: str = "auto", random_state: int | None = None, progress: bool | None = None):
-        self.task = task
-        self.hidden_sizes = hidden_sizes
-        self.dropout = dropout
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.random_state = random_state
-        self.progress = progress
-
-    def fit(self, X: Any, y: Any) -> "MLPHead":
-        if self.task not in ("classification", "regression"):
-            raise ValueError(f"task must be 'classification' or 'regression', got {self.task!r}")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.max_epochs, "max_epochs", minimum=0)
-        check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
-        X = check_float_matrix(X, "X").astype(np.float32)
-        check_n_rows(X, y)
-        y = np.asarray(y)
-        clf = self.task == "classification"
-        rng = check_random_state(self.random_state)
-        seed = spawn_seed(rng)
-        n_out = int(y.max()) + 1 if clf else 1
-        n_val = int(np.ceil(self.validation_fraction * len(y)))
-        # stratify when every class can appear on both sides of the split
-        strat = y if clf and np.bincount(y).min() >= 2 and n_val >= n_out else None
-        if len(X) >= 10:
-            Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=self.validation_fraction, stratify=strat,
-                                                  random_state=seed)
-        else:  # too few rows to hold any out: monitor the training loss
-            Xtr, Xva, ytr, yva = X, X, y, y
-        dev = resolve_device(self.device)
-        ydt = torch.long if clf else torch.float32
-        xtr, xva = torch.as_tensor(Xtr, device=dev), torch.as_tensor(Xva, device=dev)
-        ytr_t, yva_t = torch.as_tensor(ytr, dtype=ydt, device=dev), torch.as_tensor(yva, dtype=ydt, device=dev)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = MLP([X.shape[1], *self.hidden_sizes, n_out], dropout=self.dropout).to(dev)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        crit = (lambda out, t: torch.nn.functional.cross_entropy(out, t)) if clf else \
-            (lambda out, t: torch.nn.functional.mse_loss(out.squeeze(-1), t))
-        gen = torch.Generator(device=dev).manual_seed(seed)
-
-        def validate(epoch: int) -> dict[str, float]:
-            model.eval()
-            return {"val_loss": float(crit(predict_batched(model, [xva]), yva_t))}
-
-        result = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="val_loss", mode="min",
-                         device=dev, seed=seed, progress=self.progress, desc="MLP head").fit(
-            model, opt, lambda e: minibatch_epoch(model, opt, lambda xb, yb: crit(model(xb), yb), [xtr, ytr_t],
-                                                  batch_size=self.batch_size, generator=gen),
-            validate, generators=[gen])
-        model.eval()
-        self.model_, self.device_, self.history_ = model, dev, result.history
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Logits (classification) or predictions (regression) as a numpy array."""
-        check_is_fitted(self, "model_")
-        X = check_float_matrix(X, "X").astype(np.float32)
-        out = predict_batched(self.model_, [torch.as_tensor(X, device=self.device_)])
-        return out.cpu().numpy()
 
 
 def _check_head(head: str) -> None:

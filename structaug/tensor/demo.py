@@ -19,7 +19,7 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     The network is narrower than the reference (``hidden=(256, 256, 32)``, or
     ``(64, 64, 16)`` with ``quick``) so the demo runs in seconds on two CPU cores.
     """
-    shape, nnz = ((30, 25, 6), 2000) if quick else ((60, 50, 8), 6000)
+    shape, nnz = ((30, 25, 6), 2000) if quick else ((40, 30, 6), 4000)  # dense enough for a neural model
     tensor = make_tensor(shape, nnz=nnz, rank=3, random_state=seed)
     tr, va, te = tensor.split(random_state=seed)
     est = NeuralTensorCompletion(hidden=(64, 64, 16) if quick else (256, 256, 32), batch_size=256,

@@ -13,13 +13,13 @@ from .cache import ResponseCache, cache_key
 from .embeddings import CachedEmbedder, HashingEmbedder, SentenceTransformerEmbedder, TextEmbedder, default_embedder
 from .parsing import ParseError, parse_attributes, parse_pos_neg, parse_profile
 from .prompts import DEFAULT_ATTRIBUTE_FIELDS, DEFAULT_PROFILE_FIELDS, PromptTemplates
-from .recommender import LLMREC_DEFAULTS, MFBPR, LightGCN
+from .recommender import LLMREC_DEFAULTS, LLMREC_MOVIELENS, MFBPR, LightGCN
 from .runner import RunStats, run_requests
 from .splits import split_per_user
 
 __all__ = [
     "LLMRecAugmenter", "LLMRecAugmentation", "candidate_scores",
-    "LightGCN", "MFBPR", "LLMREC_DEFAULTS",
+    "LightGCN", "MFBPR", "LLMREC_DEFAULTS", "LLMREC_MOVIELENS",
     "LLMBackend", "LLMRequest", "LLMResponse", "LLMBackendError", "LLMRequestFailed",
     "OpenAICompatibleBackend", "TransformersBackend", "EmbeddingJudgeBackend",
     "ResponseCache", "cache_key", "run_requests", "RunStats", "split_per_user",

@@ -20,7 +20,7 @@ from .graph_models import BipartiteGraph, FeatureSet, GraphRecNet
 from .mae import sce_loss
 from .training import BPRSampler, Targets, bpr_losses, evaluate_ranking, prune_mean
 
-__all__ = ["LightGCN", "MFBPR", "LLMREC_DEFAULTS"]
+__all__ = ["LightGCN", "MFBPR", "LLMREC_DEFAULTS", "LLMREC_MOVIELENS"]
 
 #: LLMRec's training switches (reference defaults for Netflix, parser.py) on top of LightGCN.
 LLMREC_DEFAULTS: dict[str, Any] = {
@@ -28,6 +28,13 @@ LLMREC_DEFAULTS: dict[str, Any] = {
     "prune_drop_rate": 0.71,
     "use_mae": True,
     "mask_rate": 0.1,
+}
+
+#: The reference repo's (commented-out) MovieLens block of ``utility/parser.py``: smaller side-feature
+#: weights, milder pruning that keeps the *hardest* samples as the reference code does, rarer augmented edges.
+LLMREC_MOVIELENS: dict[str, Any] = {
+    **LLMREC_DEFAULTS, "user_cat_rate": 0.72, "item_cat_rate": 0.003, "prune_drop_rate": 0.4,
+    "prune_mode": "reference", "aug_sample_rate": 0.0036,
 }
 
 
