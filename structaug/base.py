@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from .exceptions import NotFittedError
 from .random import RandomState, check_random_state, torch_generator
 
-__all__ = ["Augmenter", "check_is_fitted", "SampleRNG"]
+__all__ = ["Augmenter", "check_is_fitted", "SampleRNG", "NotFittedError"]
 
 
 def check_is_fitted(estimator: Any, attributes: str | list[str] | None = None) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import importlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import torch
 
 __all__ = ["DemoRow", "DEMO_SECTIONS", "run_demo", "baseline_rows", "format_rows"]

@@ -13,7 +13,6 @@ import copy
 import time
 from typing import Any
 
-import numpy as np
 import torch
 from torch_geometric.transforms import BaseTransform
 

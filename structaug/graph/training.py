@@ -8,7 +8,6 @@ reference evaluates the best model on the sample drawn at its validation step).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
