@@ -18,7 +18,7 @@ import pandas as pd
 
 from .io import atomic_write_json, atomic_write_text
 
-__all__ = ["Record", "environment", "save_records", "load_records", "summarize", "markdown_table", "fmt_mean_std"]
+__all__ = ["Record", "environment", "peak_memory_mib", "save_records", "load_records", "summarize", "markdown_table", "fmt_mean_std"]
 
 
 @dataclass
@@ -39,6 +39,22 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def peak_memory_mib(device: Any = "cpu", gpu_peak: float | None = None) -> float | None:
+    """Peak memory of this process in MiB: on CUDA ``gpu_peak`` (if the caller measured one) or
+    ``torch.cuda.max_memory_allocated``; elsewhere the peak resident set size."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return gpu_peak if gpu_peak is not None else torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    except Exception:  # pragma: no cover - non-Unix
+        return None
 
 
 def _cpu_model() -> str:

@@ -10,7 +10,6 @@ interrupted run can continue with ``--resume``.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import torch
 
 from ..datasets import load_planetoid
 from ..exceptions import DatasetNotFoundError
-from ..results import Record, save_records
+from ..results import Record, peak_memory_mib, save_records
 from ..train import resolve_device
 
 __all__ = ["run", "report", "add_arguments", "DEFAULT_DATASETS", "DEFAULT_SEEDS", "METRICS", "METHODS"]
@@ -63,12 +62,6 @@ def _load(name: str, data_dir: str | None):
     from ..datasets.pyg_raw import load_pyg_graph
 
     return load_pyg_graph(name, data_dir, split_seed=0)
-
-
-def _peak_mem_mib(device: torch.device, gpu_peak: float | None) -> float:
-    if device.type == "cuda" and gpu_peak is not None:
-        return gpu_peak
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def _sign_features(x: np.ndarray, edge_index: torch.Tensor, hops: int = 2) -> np.ndarray:
@@ -180,7 +173,7 @@ def run(cfg) -> list[Record]:
                 if kind is None:
                     feats = x_np if method == "XGBoost" else sign
                     metrics, fit_s = _xgboost(feats, data, seed)
-                    metrics["peak_mem_mib"] = _peak_mem_mib(torch.device("cpu"), None)
+                    metrics["peak_mem_mib"] = peak_memory_mib("cpu")
                     rec = Record(method, name, seed, metrics, split=split, fit_time=fit_s,
                                  config={"n_features": int(feats.shape[1])})
                 else:
@@ -192,7 +185,7 @@ def run(cfg) -> list[Record]:
                                          progress=False, **overrides)
                     metrics = {"test_acc": res.test_acc, "val_acc": res.val_acc, "epochs": res.epochs_run,
                                "epoch_s": res.epoch_time,
-                               "peak_mem_mib": _peak_mem_mib(device, res.peak_memory_mib)}
+                               "peak_mem_mib": peak_memory_mib(device, res.peak_memory_mib)}
                     if kind.startswith("la") and method != "RandNbr-GCN":
                         metrics["cvae_fit_s"] = cvae_s
                     rec = Record(method, name, seed, metrics, split=split, fit_time=res.fit_time,

@@ -90,7 +90,8 @@ def _run_job(method: str, dataset: str, seed: int, data_dir, device: str, settin
     from ..recsys.mclrec.data import build_sequences, leave_one_out, pad_sequences, prefix_examples, prepare_interactions
     from ..recsys.mclrec.models import CL4SRec, MCLRec, Popularity
     from ..recsys.mclrec.sasrec import SASRec
-    from ..recsys.mclrec.training import evaluate_ranking, fit_sequential, peak_memory_mb
+    from ..recsys.mclrec.training import evaluate_ranking, fit_sequential
+    from ..results import peak_memory_mib
     from ..train import resolve_device
 
     config = {k: v for k, v in settings.items() if k != "single_thread"}
@@ -154,7 +155,7 @@ def _run_job(method: str, dataset: str, seed: int, data_dir, device: str, settin
         if "s_per_epoch" in extra:
             metrics["s_per_epoch"] = float(extra["s_per_epoch"])
             metrics["cpu_s_per_epoch"] = float(extra["cpu_s_per_epoch"])
-        mem = peak_memory_mb(dev)
+        mem = peak_memory_mib(dev)
         if mem is not None:
             metrics["peak_mem_mb"] = float(mem)
         extra["valid"] = val

@@ -12,7 +12,7 @@ from ...train import Trainer, TrainResult
 from .data import sequence_lengths
 from .views import make_views
 
-__all__ = ["batch_order", "train_one_epoch", "evaluate_ranking", "fit_sequential", "peak_memory_mb"]
+__all__ = ["batch_order", "train_one_epoch", "evaluate_ranking", "fit_sequential"]
 
 
 def batch_order(lengths: torch.Tensor, batch_size: int, gen: torch.Generator, *, bucket: bool = False,
@@ -81,18 +81,6 @@ def evaluate_ranking(model, histories: torch.Tensor, targets: torch.Tensor, ks: 
         m = topk_metrics(scores, targets[idx] - 1, ks, seen=seen_pair)
         batches.append({k: v for k, v in m.items() if k.startswith(("hr@", "ndcg@"))})
     return mean_metrics(batches)
-
-
-def peak_memory_mb(device: torch.device) -> float | None:
-    """Peak GPU memory of this process (MiB) on CUDA, else peak resident set size."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    except Exception:  # pragma: no cover - non-Unix
-        return None
 
 
 def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=None, epochs: int = 50,
