@@ -214,3 +214,20 @@ def test_demo_rows_quick():
     assert [r.model.split(" ")[0] for r in rows] == ["LA-GCN", "GCN", "XGBoost"]
     assert all(0.0 <= r.value <= 1.0 for r in rows)
     assert rows[0].value > 0.6 and rows[1].value > 0.6  # 4 classes: chance 0.25
+
+
+def test_bench_without_augmented_methods_runs(tmp_path):
+    """Plain GCN/XGBoost rows must not need the CVAE sampler (regression: UnboundLocalError)."""
+    from structaug.bench import BenchConfig
+    from structaug.bench.lagnn import run
+    from structaug.exceptions import DatasetNotFoundError
+
+    cfg = BenchConfig(datasets=["Cora"], seeds=[0], device="cpu", out=tmp_path / "l.json", progress=False,
+                      extra={"methods": "GCN,XGBoost", "max_epochs": 5})
+    try:
+        recs = run(cfg)
+    except DatasetNotFoundError as exc:
+        pytest.skip(str(exc).splitlines()[0])
+    status = {r.method if hasattr(r, "method") else r["method"]: (r.status if hasattr(r, "status") else r["status"])
+              for r in recs}
+    assert status == {"GCN": "ok", "XGBoost": "ok"}

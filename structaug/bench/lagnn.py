@@ -157,7 +157,7 @@ def run(cfg) -> list[Record]:
         todo = [(m, s) for s in seeds for m in methods if (m, name, s) not in done]
         if not todo:
             continue
-        aug, cvae_s = None, None
+        aug, cvae_s, sampler = None, None, None
         if any(METHODS[m] and METHODS[m].startswith("la") and m != "RandNbr-GCN" for m, _ in todo):
             aug = _fitted_augmenter(name, data, device, cvae_kw, cfg.progress)
             cvae_s = aug.fit_time_
@@ -189,7 +189,7 @@ def run(cfg) -> list[Record]:
                     if kind.startswith("la") and method != "RandNbr-GCN":
                         metrics["cvae_fit_s"] = cvae_s
                     rec = Record(method, name, seed, metrics, split=split, fit_time=res.fit_time,
-                                 config={"kind": kind, "overrides": overrides, "cvae": cvae_kw if smp is sampler and smp is not None else None},
+                                 config={"kind": kind, "overrides": overrides, "cvae": cvae_kw if smp is not None and smp is sampler else None},
                                  extra={"best_epoch": res.best_epoch,
                                         "cvae_selected_iteration": getattr(aug, "selected_iteration_", None)})
             except Exception as exc:
