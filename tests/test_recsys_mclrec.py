@@ -12,12 +12,13 @@ import torch
 from structaug.datasets import make_sequences
 from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
 from structaug.recsys import CL4SRec, MCLRec, SASRec, SequenceViews, SequentialRecommender
-from structaug.recsys.mclrec.contrastive import info_nce, margin_regulariser
+from structaug.recsys.mclrec.contrastive import contrastive_terms, info_nce, margin_regulariser
 from structaug.recsys.mclrec.data import (build_sequences, five_core, leave_one_out, pad_sequences, prefix_examples,
                                           prepare_interactions)
 from structaug.recsys.mclrec.learnable import LearnableAugmenter
 from structaug.recsys.mclrec.models import Popularity
-from structaug.recsys.mclrec.training import batch_order, evaluate_ranking, fit_sequential
+from structaug.recsys.mclrec.sasrec import TransformerBlock
+from structaug.recsys.mclrec.training import autocast_factory, batch_order, evaluate_ranking, fit_sequential
 from structaug.recsys.mclrec.views import crop, make_views, mask, reorder
 from structaug.testing import check_augmenter
 
@@ -145,6 +146,51 @@ def test_margin_regulariser():
     assert float(margin_regulariser(a, b)) > 0
     same = torch.ones(6, 4)
     assert float(margin_regulariser(same, same)) == pytest.approx(0.0)
+
+
+def test_contrastive_terms_share_one_similarity_matrix():
+    torch.manual_seed(1)
+    a, b = torch.randn(7, 4), torch.randn(7, 4)
+    nce, reg = contrastive_terms(a, b, 0.7)
+    assert torch.allclose(nce, info_nce(a, b, 0.7)) and torch.allclose(reg, margin_regulariser(a, b, 0.7))
+    assert contrastive_terms(a, b, regulariser=False)[1] is None
+
+
+def test_last_position_block_matches_full_block():
+    """The encoder's last block computes only each row's last position: same numbers."""
+    torch.manual_seed(0)
+    blk = TransformerBlock(16, 2, 32, 0.5, 0.5, 1e-12).eval()
+    x = torch.randn(5, 9, 16)
+    last = torch.tensor([0, 3, 8, 5, 1])
+    full = blk(x)[torch.arange(5), last]
+    assert torch.allclose(blk(x, last), full, atol=1e-6)
+    # and the encoder as a whole: padding (0) after each row's items does not change its output
+    m = SASRec(30, max_len=12, **TINY).eval()
+    seqs = torch.tensor([[3, 4, 5, 0, 0], [7, 0, 0, 0, 0], [1, 2, 3, 4, 5]])
+    h = m.encode(seqs)
+    assert torch.allclose(h[:2], m.encode(seqs[:2, :4]), atol=1e-6)
+    assert torch.allclose(h[1], m.encode(seqs[1:2, :1])[0], atol=1e-6)
+    with pytest.raises(ValueError, match="n_layers"):
+        SASRec(30, n_layers=0)
+
+
+def test_bf16_precision_option(toy):
+    with pytest.raises(ValueError, match="precision"):
+        autocast_factory(torch.device("cpu"), "fp16")
+    with pytest.raises(ValueError, match="precision"):
+        SequentialRecommender(precision="half").fit(pd.DataFrame({"user": [1, 1, 1], "item": [1, 2, 3]}))
+    assert autocast_factory(torch.device("cpu"), "fp32")().__enter__() is None
+    log, train, valid, test, X, y = toy
+    torch.manual_seed(0)
+    model = MCLRec(log.n_items, max_len=12, **TINY)
+    opts = model.make_optimizers(1e-2)
+    g = torch.Generator().manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # CPUs without bf16 warn
+        amp = autocast_factory(torch.device("cpu"), "bf16")
+    out = model.train_step(X[:64], y[:64], opts, lambda s: tuple(make_views(s, 2, g, mask_id=model.mask_id)), amp=amp)
+    assert all(math.isfinite(v) for v in out.values())
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
 
 
 def test_learnable_augmenter_shapes():

@@ -62,6 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--no-bucket", action="store_true",
                    help="plain shuffled batches instead of length-bucketed ones (slower on CPU)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: bfloat16 autocast in training forward passes (~1.6x faster on CPUs with AVX512-BF16)")
     p.add_argument("--max-users", type=int, default=None, help="keep only the first N users (smoke runs)")
 
 
@@ -75,6 +77,7 @@ def _settings(cfg) -> dict:
         "bucket": not ex.get("no_bucket", False),
         "max_users": ex.get("max_users"),
         "max_len": 50,
+        "precision": ex.get("precision") or "fp32",
     }
     if cfg.quick:
         s["epochs"] = min(s["epochs"], 1)
@@ -134,7 +137,7 @@ def _run_job(method: str, dataset: str, seed: int, data_dir, device: str, settin
                 model, X, y, valid=(vh, vt), epochs=settings["epochs"], patience=settings["patience"],
                 lr=settings["lr"], batch_size=settings["batch_size"], device=dev, seed=seed, gen=gen,
                 view_kwargs={"crop_ratio": 0.5, "mask_ratio": 0.5, "reorder_ratio": 0.8},
-                bucket=settings["bucket"], progress=progress,
+                bucket=settings["bucket"], progress=progress, precision=settings.get("precision", "fp32"),
             )
             fit_time = res.fit_time
             train_times = [h["epoch_time"] - h.get("val_time", 0.0) for h in res.history]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["info_nce", "margin_regulariser", "similarity"]
+__all__ = ["info_nce", "margin_regulariser", "contrastive_terms", "similarity"]
 
 
 def similarity(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0, sim: str = "dot") -> torch.Tensor:
@@ -22,13 +22,30 @@ def _positive_index(n: int, device) -> torch.Tensor:
     return torch.cat([torch.arange(n, 2 * n, device=device), torch.arange(0, n, device=device)])
 
 
+def _nce(s: torch.Tensor, pos_idx: torch.Tensor) -> torch.Tensor:
+    self_pair = torch.eye(len(s), dtype=torch.bool, device=s.device)
+    return F.cross_entropy(s.masked_fill(self_pair, float("-inf")), pos_idx)
+
+
+def _margin(s: torch.Tensor, pos_idx: torch.Tensor) -> torch.Tensor:
+    rows = torch.arange(len(s), device=s.device)
+    pos = s[rows, pos_idx]
+    not_neg = torch.zeros_like(s, dtype=torch.bool)
+    not_neg[rows, rows] = True
+    not_neg[rows, pos_idx] = True
+    hardest = s.masked_fill(not_neg, float("-inf")).max(1).values
+    lo, hi = torch.minimum(pos, hardest), torch.maximum(pos, hardest)
+    term_pos = F.relu(pos - lo).mean()
+    n_neg = s.numel() - 2 * len(s)
+    term_neg = F.relu(hi.unsqueeze(1) - s).masked_fill(not_neg, 0.0).sum() / max(n_neg, 1)
+    return term_pos + term_neg
+
+
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0, sim: str = "dot") -> torch.Tensor:
     """NT-Xent between paired rows of ``a`` and ``b``: each of the 2N rows has one positive and
     the other 2(N-1) rows of the batch as negatives (SimCLR, CL4SRec)."""
-    n = a.shape[0]
     s = similarity(a, b, temperature, sim)
-    s = s.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=s.device), float("-inf"))
-    return F.cross_entropy(s, _positive_index(n, s.device))
+    return _nce(s, _positive_index(a.shape[0], s.device))
 
 
 def margin_regulariser(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -41,16 +58,16 @@ def margin_regulariser(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.
     augmenters from drifting to views that are trivially easy or impossible to match,
     following the reference implementation's ``meta_contrast_rl`` term.
     """
-    n = a.shape[0]
     s = similarity(a, b, temperature, "dot")
-    rows = torch.arange(2 * n, device=s.device)
-    pos_idx = _positive_index(n, s.device)
-    pos = s[rows, pos_idx]
-    neg_mask = torch.ones_like(s, dtype=torch.bool)
-    neg_mask[rows, rows] = False
-    neg_mask[rows, pos_idx] = False
-    hardest = s.masked_fill(~neg_mask, float("-inf")).max(1).values
-    lo, hi = torch.minimum(pos, hardest), torch.maximum(pos, hardest)
-    term_pos = F.relu(pos - lo).mean()
-    term_neg = (F.relu(hi.unsqueeze(1) - s) * neg_mask).sum() / neg_mask.sum().clamp(min=1)
-    return term_pos + term_neg
+    return _margin(s, _positive_index(a.shape[0], s.device))
+
+
+def contrastive_terms(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0,
+                      regulariser: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(info_nce(a, b), margin_regulariser(a, b))`` (dot similarity) from one similarity matrix.
+
+    MCLRec needs both on the same pair; sharing the [2N, 2N] matrix halves the work.
+    """
+    s = similarity(a, b, temperature, "dot")
+    pos_idx = _positive_index(a.shape[0], s.device)
+    return _nce(s, pos_idx), (_margin(s, pos_idx) if regulariser else None)

@@ -11,15 +11,16 @@ differ only in ``train_step`` (what one mini-batch update does):
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from .contrastive import info_nce, margin_regulariser
+from .contrastive import contrastive_terms, info_nce
 from .learnable import LearnableAugmenter
-from .sasrec import SASRec
+from .sasrec import AmpFactory, SASRec
 
 __all__ = ["CL4SRec", "MCLRec", "Popularity"]
 
@@ -55,16 +56,18 @@ class CL4SRec(SASRec):
     def _cl_loss(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
         return info_nce(h1, h2, self.temperature, self.sim)
 
-    def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None) -> dict[str, float]:
+    def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None,
+                   amp: AmpFactory = nullcontext) -> dict[str, float]:
         if views is None:
             raise ValueError(f"{type(self).__name__}.train_step needs a views callable")
         (opt,) = optimizers
         v1, v2 = views(seqs)
         opt.zero_grad(set_to_none=True)
-        h, h1, h2 = self._encode_with_views(seqs, v1, v2)
-        rec = self.rec_loss(h, targets)
-        cl = self._cl_loss(h1, h2)
-        loss = rec + self.lmd * cl
+        with amp():
+            h, h1, h2 = self._encode_with_views(seqs, v1, v2)
+            rec = self.rec_loss(h, targets)
+            cl = self._cl_loss(h1, h2)
+            loss = rec + self.lmd * cl
         loss.backward()
         opt.step()
         return {"loss": float(loss.detach()), "rec_loss": float(rec.detach()), "cl_loss": float(cl.detach())}
@@ -108,10 +111,10 @@ class MCLRec(CL4SRec):
         each other.
         """
         z1, z2 = self.aug1(h1), self.aug2(h2)
-        pairs = [(h1, z2), (h2, z1), (z1, z2)]
-        loss = sum(info_nce(a, b, self.temperature, "dot") for a, b in pairs)
-        if self.use_reg:
-            loss = loss + self.reg_weight * sum(margin_regulariser(a, b, self.temperature) for a, b in pairs)
+        loss = h1.new_zeros(())
+        for a, b in [(h1, z2), (h2, z1), (z1, z2)]:
+            nce, reg = contrastive_terms(a, b, self.temperature, regulariser=self.use_reg)
+            loss = loss + nce + (self.reg_weight * reg if reg is not None else 0.0)
         return loss
 
     def augmenter_parameters(self):
@@ -130,18 +133,20 @@ class MCLRec(CL4SRec):
         for p in self.augmenter_parameters():
             p.requires_grad_(not frozen)
 
-    def _encoder_stage(self, seqs, targets, v1, v2, opt) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encoder_stage(self, seqs, targets, v1, v2, opt, amp: AmpFactory) -> tuple[torch.Tensor, torch.Tensor]:
         opt.zero_grad(set_to_none=True)
-        h, h1, h2 = self._encode_with_views(seqs, v1, v2)
-        rec = self.rec_loss(h, targets)
-        loss = rec + self.beta * self.meta_loss(h1, h2)
-        if self.lmd:
-            loss = loss + self.lmd * self._cl_loss(h1, h2)
+        with amp():
+            h, h1, h2 = self._encode_with_views(seqs, v1, v2)
+            rec = self.rec_loss(h, targets)
+            loss = rec + self.beta * self.meta_loss(h1, h2)
+            if self.lmd:
+                loss = loss + self.lmd * self._cl_loss(h1, h2)
         loss.backward()
         opt.step()
         return loss.detach(), rec.detach()
 
-    def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None) -> dict[str, float]:
+    def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None,
+                   amp: AmpFactory = nullcontext) -> dict[str, float]:
         """The three-stage meta update on one batch (the same two views in every stage)."""
         if views is None:
             raise ValueError("MCLRec.train_step needs a views callable")
@@ -150,19 +155,20 @@ class MCLRec(CL4SRec):
         try:
             # stage 1: encoder, augmenters frozen
             self._freeze_augmenters(True)
-            self._encoder_stage(seqs, targets, v1, v2, enc_opt)
+            self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp)
             # stage 2: augmenters only, on the meta loss of the updated encoder. The encoder is
             # not stepped here, so its forward pass needs no graph (same update, ~1/3 the cost).
             self._freeze_augmenters(False)
             aug_opt.zero_grad(set_to_none=True)
-            with torch.no_grad():
+            with torch.no_grad(), amp():
                 h1, h2 = self.encode(torch.cat([v1, v2])).chunk(2)
-            meta = self.meta_loss(h1, h2)
+            with amp():
+                meta = self.meta_loss(h1, h2)
             meta.backward()
             aug_opt.step()
             # stage 3: encoder again, against the updated augmenters
             self._freeze_augmenters(True)
-            loss, rec = self._encoder_stage(seqs, targets, v1, v2, enc_opt)
+            loss, rec = self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp)
         finally:
             self._freeze_augmenters(False)
         return {"loss": float(loss), "rec_loss": float(rec), "meta_loss": float(meta.detach())}

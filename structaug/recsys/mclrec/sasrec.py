@@ -7,6 +7,9 @@ products with the (shared) item embedding table. Training uses cross-entropy ove
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +17,9 @@ from torch import nn
 from .data import sequence_lengths
 
 __all__ = ["SASRec", "TransformerBlock", "Dropout"]
+
+#: A zero-argument callable returning the context forward passes run in (autocast or nothing).
+AmpFactory = Callable[[], AbstractContextManager]
 
 
 class Dropout(nn.Module):
@@ -53,17 +59,33 @@ class TransformerBlock(nn.Module):
         self.drop = Dropout(dropout)
         self.attn_drop = Dropout(attn_dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` [B, T, H] → [B, T, H]; with ``last`` (index of each row's last item) → [B, H].
+
+        The encoder reads only the output at each sequence's last item, so the final block
+        needs queries, the output projection and the feed-forward layer at that one position
+        (keys and values still cover the whole prefix). Same numbers, ~40% fewer FLOPs overall.
+        """
         b, t, h = x.shape
         d = h // self.n_heads
-        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d).permute(2, 0, 3, 1, 4)
-        # Sequences are left-aligned, so under a causal mask a real position never sees
-        # padding; padded positions' outputs are never read. A causal mask is therefore exact.
+        pos = torch.arange(t, device=x.device)
+        if last is None:
+            q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d).permute(2, 0, 3, 1, 4)
+            # Sequences are left-aligned, so under a causal mask a real position never sees
+            # padding; padded positions' outputs are never read. A causal mask is therefore exact.
+            hidden = pos[None, :] > pos[:, None]  # [T, T]
+            resid = x
+        else:
+            w_q, w_kv = self.qkv.weight.split([h, 2 * h])
+            b_q, b_kv = self.qkv.bias.split([h, 2 * h])
+            resid = x[torch.arange(b, device=x.device), last]  # [B, H]
+            q = F.linear(resid, w_q, b_q).view(b, self.n_heads, 1, d)
+            k, v = F.linear(x, w_kv, b_kv).view(b, t, 2, self.n_heads, d).permute(2, 0, 3, 1, 4)
+            hidden = (pos[None, :] > last[:, None]).view(b, 1, 1, t)  # the causal mask's last row
         att = (q @ k.transpose(-1, -2)) * (d ** -0.5)
-        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
-        att = self.attn_drop(att.masked_fill(causal, float("-inf")).softmax(-1))
-        a = att @ v
-        x = self.ln1(x + self.drop(self.out(a.transpose(1, 2).reshape(b, t, h))))
+        att = self.attn_drop(att.masked_fill(hidden, float("-inf")).softmax(-1))
+        a = (att @ v).transpose(1, 2).reshape(*resid.shape)
+        x = self.ln1(resid + self.drop(self.out(a)))
         return self.ln2(x + self.drop(self.ff2(F.gelu(self.ff1(x)))))
 
 
@@ -91,6 +113,8 @@ class SASRec(nn.Module):
         super().__init__()
         if n_items < 1:
             raise ValueError(f"n_items must be >= 1, got {n_items}")
+        if n_layers < 1:
+            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
         self.n_items = int(n_items)
         self.max_len = int(max_len)
         self.hidden = int(hidden)
@@ -125,10 +149,10 @@ class SASRec(nn.Module):
         seqs = seqs[:, :t]
         pos = torch.arange(t, device=seqs.device)
         x = self.drop(self.ln(self.item_emb(seqs) + self.pos_emb(pos)))
-        for blk in self.blocks:
-            x = blk(x)
         last = (lengths - 1).clamp(min=0)
-        return x[torch.arange(len(seqs), device=seqs.device), last]
+        for blk in self.blocks[:-1]:
+            x = blk(x)
+        return self.blocks[-1](x, last)  # only each row's last position is read
 
     def item_scores(self, h: torch.Tensor) -> torch.Tensor:
         """Representations [B, H] → scores of the real items [B, n_items] (column j = item j+1)."""
@@ -150,11 +174,17 @@ class SASRec(nn.Module):
         """Adam over all parameters (one optimizer)."""
         return [torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)]
 
-    def train_step(self, seqs: torch.Tensor, targets: torch.Tensor, optimizers, views=None) -> dict[str, float]:
-        """One update on a batch; ``views`` (a callable making two views) is unused here."""
+    def train_step(self, seqs: torch.Tensor, targets: torch.Tensor, optimizers, views=None,
+                   amp: AmpFactory = nullcontext) -> dict[str, float]:
+        """One update on a batch; ``views`` (a callable making two views) is unused here.
+
+        ``amp`` makes the context the forward passes run in (e.g. bf16 autocast, see
+        :func:`~structaug.recsys.mclrec.training.autocast_factory`); backward runs outside it.
+        """
         (opt,) = optimizers
         opt.zero_grad(set_to_none=True)
-        loss = self.rec_loss(self.encode(seqs), targets)
+        with amp():
+            loss = self.rec_loss(self.encode(seqs), targets)
         loss.backward()
         opt.step()
         return {"loss": float(loss.detach())}

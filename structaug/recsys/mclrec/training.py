@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import time
+import warnings
+from contextlib import nullcontext
+from functools import partial
 from typing import Sequence
 
 import numpy as np
@@ -12,7 +15,34 @@ from ...train import Trainer, TrainResult
 from .data import sequence_lengths
 from .views import make_views
 
-__all__ = ["batch_order", "train_one_epoch", "evaluate_ranking", "fit_sequential"]
+__all__ = ["autocast_factory", "batch_order", "train_one_epoch", "evaluate_ranking", "fit_sequential"]
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def _cpu_has_bf16() -> bool:
+    try:  # private helper; absent in some builds
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:
+        return False
+
+
+def autocast_factory(device: torch.device, precision: str = "fp32"):
+    """A zero-argument factory of the context the training forward passes run in.
+
+    ``"fp32"``: no autocast. ``"bf16"``: :func:`torch.autocast` to bfloat16 (weights, optimizer
+    state and the loss reductions stay float32). On CPUs with AVX512-BF16 or AMX this makes a
+    SASRec/MCLRec step ~1.6x faster; without them bf16 matmuls are emulated and slower, so a
+    warning is raised. Evaluation always runs in float32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return nullcontext
+    if device.type == "cpu" and not _cpu_has_bf16():
+        warnings.warn("precision='bf16' on a CPU without AVX512-BF16/AMX: bf16 matmuls are emulated and "
+                      "likely slower than float32", RuntimeWarning, stacklevel=2)
+    return partial(torch.autocast, device.type, dtype=torch.bfloat16)
 
 
 def batch_order(lengths: torch.Tensor, batch_size: int, gen: torch.Generator, *, bucket: bool = False,
@@ -39,15 +69,17 @@ def batch_order(lengths: torch.Tensor, batch_size: int, gen: torch.Generator, *,
 
 
 def train_one_epoch(model, optimizers, inputs: torch.Tensor, targets: torch.Tensor, *, batch_size: int,
-                    gen: torch.Generator, view_kwargs: dict, bucket: bool = False) -> dict[str, float]:
+                    gen: torch.Generator, view_kwargs: dict, bucket: bool = False,
+                    precision: str = "fp32") -> dict[str, float]:
     """One pass over the (prefix → next item) examples; returns mean step losses."""
+    amp = autocast_factory(inputs.device, precision)
     model.train()
     views = lambda s: tuple(make_views(s, 2, gen, mask_id=model.mask_id, **view_kwargs))  # noqa: E731
     sums: dict[str, float] = {}
     count = 0
     lengths = sequence_lengths(inputs)
     for idx in batch_order(lengths, batch_size, gen, bucket=bucket):
-        out = model.train_step(inputs[idx], targets[idx], optimizers, views)
+        out = model.train_step(inputs[idx], targets[idx], optimizers, views, amp=amp)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + v * len(idx)
         count += len(idx)
@@ -87,15 +119,20 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
                    patience: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 256,
                    device: torch.device, seed: int | None, gen: torch.Generator, view_kwargs: dict,
                    bucket: bool = False, progress: bool | None = None, monitor: str = "val_ndcg@10",
-                   eval_batch_size: int = 1024, checkpoint_path=None) -> TrainResult:
-    """Train ``model`` through :class:`~structaug.train.Trainer` (best-validation restore)."""
+                   eval_batch_size: int = 1024, checkpoint_path=None, precision: str = "fp32") -> TrainResult:
+    """Train ``model`` through :class:`~structaug.train.Trainer` (best-validation restore).
+
+    ``precision`` is ``"fp32"`` or ``"bf16"`` (autocast in training forward passes only; see
+    :func:`autocast_factory`).
+    """
+    autocast_factory(device, precision)  # fail (or warn) before any work
     optimizers = model.make_optimizers(lr, weight_decay)
     inputs, targets = inputs.to(device), targets.to(device)
 
     def train_epoch(epoch: int) -> dict[str, float]:
         c0 = time.process_time()  # CPU seconds: comparable across runs on a shared machine
         out = train_one_epoch(model, optimizers, inputs, targets, batch_size=batch_size, gen=gen,
-                              view_kwargs=view_kwargs, bucket=bucket)
+                              view_kwargs=view_kwargs, bucket=bucket, precision=precision)
         out["cpu_time"] = time.process_time() - c0
         return out
 
