@@ -1,0 +1,75 @@
+"""Wall and CPU time of one full training epoch on Beauty, per model and precision.
+
+The MCLRec issue asks for "an epoch of MCLRec on Beauty (22k users, 12k items) on 2 CPU cores
+well under a minute". This times whole epochs (131,413 training prefixes, 514 batches of 256,
+length-bucketed as in the benchmark) of SASRec, CL4SRec and MCLRec with the committed training
+loop, at float32 and at bf16 autocast, with ``--threads`` torch threads, and records the
+environment. Run it on an otherwise idle machine: wall time is the number the goal is about.
+
+Usage::
+
+    python benchmarks/run_mclrec_epoch_time.py --threads 2 --out benchmarks/results/mclrec_epoch_time.json
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from structaug.datasets import load_seqrec
+from structaug.io import atomic_write_json, atomic_write_text
+from structaug.recsys.mclrec.data import build_sequences, leave_one_out, prefix_examples, prepare_interactions
+from structaug.recsys.mclrec.models import CL4SRec, MCLRec
+from structaug.recsys.mclrec.sasrec import SASRec
+from structaug.recsys.mclrec.training import train_one_epoch
+from structaug.results import environment
+
+MODELS = {"SASRec": lambda n: SASRec(n), "CL4SRec": lambda n: CL4SRec(n, lmd=0.1),
+          "MCLRec": lambda n: MCLRec(n, lmd=0.0, beta=0.05)}
+VIEWS = {"crop_ratio": 0.5, "mask_ratio": 0.5, "reorder_ratio": 0.8}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="Beauty")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--models", default="SASRec,CL4SRec,MCLRec")
+    p.add_argument("--precisions", default="fp32,bf16")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="benchmarks/results/mclrec_epoch_time.json")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    log = build_sequences(prepare_interactions(load_seqrec(a.dataset, a.data_dir)))
+    train, _, _ = leave_one_out(log.sequences)
+    X, y = prefix_examples(train, 50)
+    rows = []
+    for name in a.models.split(","):
+        for precision in a.precisions.split(","):
+            torch.manual_seed(a.seed)
+            model = MODELS[name](log.n_items)
+            opts = model.make_optimizers(1e-3)
+            gen = torch.Generator().manual_seed(a.seed)
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = train_one_epoch(model, opts, X, y, batch_size=256, gen=gen, view_kwargs=VIEWS, bucket=True,
+                                  precision=precision)
+            row = {"model": name, "precision": precision, "wall_s": time.perf_counter() - t0,
+                   "cpu_s": time.process_time() - c0, "loss": out.get("loss")}
+            rows.append(row)
+            print(f"{name:8s} {precision}: {row['wall_s']:.1f} s wall, {row['cpu_s']:.1f} s CPU, loss {row['loss']:.3f}",
+                  flush=True)
+    payload = {"benchmark": "mclrec_epoch_time", "environment": environment("cpu"),
+               "config": {"dataset": a.dataset, "threads": a.threads, "n_train_examples": int(len(X)),
+                          "n_items": log.n_items, "batch_size": 256, "bucket": True, "seed": a.seed},
+               "records": rows}
+    atomic_write_json(payload, a.out)
+    lines = [f"# One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)", "",
+             f"Device: {payload['environment']['device_name']}  ", f"Commit: {payload['environment']['git_commit']}", "",
+             "| model | precision | wall s / epoch | CPU s / epoch |", "|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['precision']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |" for r in rows]
+    atomic_write_text("\n".join(lines) + "\n", a.out.rsplit(".", 1)[0] + ".md")
+
+
+if __name__ == "__main__":
+    main()
