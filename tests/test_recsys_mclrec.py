@@ -381,6 +381,28 @@ def test_bench_missing_dataset_is_recorded(tmp_path):
     assert len(recs) == 1 and recs[0].status == "error"
 
 
+def test_bench_checkpoints_resume_and_finish_early(tmp_path):
+    """--checkpoint-dir: a rerun with fewer --epochs finishes from the checkpoint, no retraining."""
+    from structaug.bench import BenchConfig
+    from structaug.bench import mclrec as bench
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "seqrec").mkdir()
+    lines = [" ".join([str(u + 1)] + [str(i) for i in rng.integers(1, 30, size=rng.integers(5, 9))]) for u in range(60)]
+    (tmp_path / "seqrec" / "Beauty.txt").write_text("\n".join(lines) + "\n")
+    extra = {"methods": "SASRec", "epochs": 2, "checkpoint_dir": str(tmp_path / "ckpt"), "precision": "bf16"}
+    cfg = BenchConfig(data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], progress=False, extra=extra)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # CPUs without bf16 warn
+        first = bench.run(cfg)[0]
+        assert first.status == "ok" and first.metrics["epochs"] == 2 and first.config["precision"] == "bf16"
+        assert len(list((tmp_path / "ckpt").glob("Beauty_SASRec_seed0_bf16_*.pt"))) == 1
+        again = bench.run(BenchConfig(data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], progress=False,
+                                      extra={**extra, "epochs": 1}))[0]
+    assert again.status == "ok" and again.metrics["epochs"] == 2  # from the checkpoint, not retrained
+    assert again.metrics["ndcg@10"] == pytest.approx(first.metrics["ndcg@10"])
+
+
 @pytest.mark.slow
 def test_bench_quick_on_beauty():
     from structaug.bench import BenchConfig
