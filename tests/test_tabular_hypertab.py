@@ -250,3 +250,60 @@ def test_suite_runs_records_failures_resumes_and_reports(tmp_path):
     md = out.with_suffix(".md").read_text()
     assert "small track" in md and "Skipped / failed" in md
     assert (tmp_path / "tab_ranks.png").exists()
+
+
+def test_suite_tjepa_heads_share_one_pretraining_per_fold_and_record_cpu_time(tmp_path, monkeypatch):
+    from structaug.bench import BenchConfig
+    from structaug.bench import tabular as bench
+    from structaug.tabular.tjepa_encoder import TJEPA
+
+    calls = []
+    real_fit = TJEPA.fit
+
+    def counting_fit(self, X, y=None):
+        calls.append(len(X))
+        return real_fit(self, X, y)
+
+    monkeypatch.setattr(TJEPA, "fit", counting_fit)
+    cfg = BenchConfig(datasets=["sk_iris"], seeds=[0], out=tmp_path / "t.json", workers=1, progress=False,
+                      extra={"methods": "T-JEPA+MLP,T-JEPA+XGBoost", "folds": 2, "tjepa_epochs": 1,
+                             "tjepa_encoder": "cpu"})
+    recs = bench.run(cfg)
+    assert [r["status"] for r in recs] == ["ok", "ok"]
+    assert len(calls) == 2  # one pre-training per fold, not one per (head, fold)
+    for r in recs:
+        assert r["config"]["budget"]["tjepa_encoder"] == "cpu"
+        assert r["extra"]["fit_cpu_time_per_fold"] > 0
+    assert bench._tjepa("classification", 0, bench._budget({"tjepa_encoder": "cpu"}, False), "cpu",
+                        "mlp").encoder.d_model == bench.TJEPA_CPU_CONFIG["d_model"]
+    assert bench._tjepa("classification", 0, bench._budget({}, False), "cpu", "mlp").encoder.d_model == 64  # paper
+
+
+def test_reference_wrapper_encodes_inputs_and_maps_labels_back(monkeypatch):
+    import sys
+    import types
+
+    from structaug.bench import tabular as bench
+
+    seen = {}
+
+    class FakeReference:  # the PyPI package's interface: float matrix in, class indices out
+        def __init__(self, subsample, device, test_nodes, epochs, batch_size):
+            seen.update(test_nodes=test_nodes, epochs=epochs)
+
+        def fit(self, X, y):
+            seen.update(X=X, y=y)
+
+        def predict(self, X):
+            return np.arange(len(X)) % 2
+
+    monkeypatch.setitem(sys.modules, "hypertab", types.SimpleNamespace(HyperTabClassifier=FakeReference))
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "c": pd.Categorical(["x", "y", "x", "y"])})
+    est = bench._factory("hypertab (reference)")("classification", 0, bench._budget({}, False), "cpu")
+    est.fit(X, pd.Series(["no", "yes", "no", "yes"]))
+    assert seen["X"].dtype == np.float32 and seen["X"].shape[0] == 4
+    assert seen["X"].shape[1] >= 3  # the category is one-hot encoded (plus its "unknown" column)
+    assert list(seen["y"]) == [0, 1, 0, 1] and seen["test_nodes"] == 100 and seen["epochs"] == 50
+    assert list(est.predict(X)) == ["no", "yes", "no", "yes"]
+    with pytest.raises(bench._Skip):
+        bench._factory("hypertab (reference)")("regression", 0, bench._budget({}, False), "cpu")

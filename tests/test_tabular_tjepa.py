@@ -204,6 +204,26 @@ def test_xgboost_head_and_regressor(toy):
     assert reg.score(Xr[160:], yr[160:]) > 0.3  # R² well above the mean predictor's 0
 
 
+def test_pretrained_encoder_is_shared_and_gives_the_same_model_as_a_fresh_pretraining(toy):
+    X, y = toy
+    xgb = {"n_estimators": 20}
+    fresh = TJEPAClassifier(encoder=TJEPA(random_state=5, **TINY), head="xgboost", xgb_params=xgb,
+                            random_state=0).fit(X[:200], y[:200])
+    enc = TJEPA(random_state=5, **TINY).fit(X[:200])
+    epochs_before = len(enc.history_)
+    shared = TJEPAClassifier(encoder=enc, pretrained=True, head="xgboost", xgb_params=xgb,
+                             random_state=0).fit(X[:200], y[:200])
+    assert shared.encoder_ is enc and len(enc.history_) == epochs_before  # used as is, not trained again
+    # same seeds, same rows: reusing the pre-training is exactly a fresh one (what the suite relies on)
+    np.testing.assert_allclose(shared.predict_proba(X[200:]), fresh.predict_proba(X[200:]), rtol=1e-5, atol=1e-6)
+    mlp = TJEPAClassifier(encoder=enc, pretrained=True, random_state=0, **HEAD).fit(X[:200], y[:200])
+    assert mlp.encoder_ is enc and mlp.score(X[200:], y[200:]) > 0.6
+    with pytest.raises(NotFittedError):
+        TJEPAClassifier(encoder=TJEPA(**TINY), pretrained=True).fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="fitted TJEPA"):
+        TJEPARegressor(encoder=None, pretrained=True).fit(X[:50], y[:50].astype(float))
+
+
 def test_sklearn_integration(toy):
     X, y = toy
     clf = TJEPAClassifier(encoder=TJEPA(**TINY), random_state=0)

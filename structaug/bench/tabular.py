@@ -10,7 +10,10 @@ Protocol: for every seed ``s`` the same ``StratifiedKFold(k, shuffle=True, rando
 inside each model's ``fit`` on the training fold (:class:`TableEncoder`); no tuning on test
 folds (fixed, documented hyperparameters). One :class:`Record` per (method, dataset, seed)
 holds the metrics averaged over the ``k`` folds (per-fold values in ``extra``), so the
-reported ± is the standard deviation over the repeated k-fold seeds.
+reported ± is the standard deviation over the repeated k-fold seeds. T-JEPA+MLP and
+T-JEPA+XGBoost share one T-JEPA pre-training per (seed, fold) (``TJEPAClassifier(pretrained=True)``);
+both records include its cost. Fit time is recorded as wall and CPU (``time.process_time``)
+seconds.
 
 Parallelism and robustness: datasets run in ``--workers`` joblib processes (one torch
 thread each); a dataset or method that raises is recorded with ``status="error"`` and the
@@ -85,7 +88,17 @@ def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
         "hypertab_views": cfg_extra.get("hypertab_views") or (20 if quick else 100),
         "hypertab_masks_per_step": cfg_extra.get("hypertab_masks_per_step") or 1,
         "tjepa_epochs": cfg_extra.get("tjepa_epochs") or (3 if quick else 30),
+        "tjepa_encoder": cfg_extra.get("tjepa_encoder") or ("cpu" if quick else "paper"),
     }
+
+
+# A CPU-sized T-JEPA for the suite's reduced budget (``--tjepa-encoder cpu``): 2 layers of width
+# 32 for encoder and predictor, a larger learning rate with a 1-epoch warm-up because the
+# epoch budget is short. The estimator's own defaults stay the paper's (``paper``).
+TJEPA_CPU_CONFIG: dict[str, Any] = dict(d_model=32, n_layers=2, n_heads=4, d_feedforward=128, d_predictor=32,
+                                        predictor_layers=2, predictor_heads=4, predictor_feedforward=128,
+                                        lr=1e-3, warmup_epochs=1, patience=None)
+TJEPA_METHODS = ("T-JEPA+MLP", "T-JEPA+XGBoost")
 
 
 def _set_if(est: Any, **params: Any) -> Any:
@@ -113,8 +126,12 @@ def _tjepa_module():
 def _tjepa(task: str, seed: int, budget: dict, device: str, head: str) -> Any:
     """T-JEPA pre-trained on the training fold, then its MLP (paper) or XGBoost head."""
     mod = _tjepa_module()
-    enc = _set_if(mod.TJEPA(), max_epochs=budget["tjepa_epochs"], missing="impute", device=device,
-                  random_state=seed, progress=False)
+    size = budget.get("tjepa_encoder", "paper")
+    if size not in ("paper", "cpu"):
+        raise ValueError(f"tjepa_encoder must be 'paper' or 'cpu', got {size!r}")
+    enc = _set_if(mod.TJEPA(), **(TJEPA_CPU_CONFIG if size == "cpu" else {}))
+    enc = _set_if(enc, max_epochs=budget["tjepa_epochs"], missing="impute", device=device, random_state=seed,
+                  progress=False)
     cls = mod.TJEPAClassifier if task == "classification" else mod.TJEPARegressor
     return _set_if(cls(), encoder=enc, head=head, device=device, random_state=seed, progress=False)
 
@@ -123,15 +140,45 @@ def _reference_hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
     if task != "classification":
         raise _Skip("the reference hypertab package has no regressor")
     try:
-        import hypertab  # noqa: F401
+        import importlib
+
+        importlib.import_module("hypertab")
     except Exception as exc:  # ImportError, or torchvision failing beside this torch build
         raise _Skip(f"reference package 'hypertab' not importable: {type(exc).__name__}: {exc}".strip()) from None
-    from ..tabular.preprocessing import TableEncoder
-    from sklearn.pipeline import make_pipeline
+    return _ReferenceHyperTab(n_views=budget["hypertab_views"], epochs=budget["hypertab_epochs"], seed=seed)
 
-    ref = hypertab.HyperTabClassifier(0.5, device="cpu", test_nodes=budget["hypertab_views"],
-                                      epochs=budget["hypertab_epochs"], hidden_dims=10)
-    return make_pipeline(TableEncoder(encoding="onehot", missing="impute"), ref)
+
+class _ReferenceHyperTab:
+    """The PyPI ``hypertab.HyperTabClassifier`` behind our :class:`TableEncoder`.
+
+    The package needs a float matrix and labels ``0..C-1`` (its ``predict`` returns class
+    indices) and draws masks, initialisation and batch order from the global numpy/torch
+    generators, which are therefore seeded before ``fit``.
+    """
+
+    def __init__(self, n_views: int, epochs: int, seed: int, subsample: float = 0.5, batch_size: int = 128):
+        self.n_views, self.epochs, self.seed = n_views, epochs, seed
+        self.subsample, self.batch_size = subsample, batch_size
+
+    def fit(self, X: Any, y: Any) -> "_ReferenceHyperTab":
+        import hypertab
+        import torch
+
+        from ..tabular.preprocessing import TableEncoder, encode_class_labels
+
+        self.encoder_ = TableEncoder(encoding="onehot", missing="impute").fit(X)
+        Z = np.ascontiguousarray(self.encoder_.transform(X), dtype=np.float32)
+        codes, self.classes_ = encode_class_labels(y)
+        np.random.seed(self.seed)
+        torch.manual_seed(self.seed)
+        self.model_ = hypertab.HyperTabClassifier(subsample=self.subsample, device="cpu", test_nodes=self.n_views,
+                                                  epochs=self.epochs, batch_size=self.batch_size)
+        self.model_.fit(Z, np.asarray(codes, dtype=np.int64))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        Z = np.ascontiguousarray(self.encoder_.transform(X), dtype=np.float32)
+        return self.classes_[np.asarray(self.model_.predict(Z), dtype=np.int64)]
 
 
 class _Skip(Exception):
@@ -209,10 +256,13 @@ def run_dataset(name: str, methods: list[str], seeds: list[int], folds: int, bud
             "n_classes": int(y.nunique()) if task == "classification" else None}
     for seed in seeds:
         splits = _splits(y, task, folds, seed)
+        # T-JEPA+MLP and T-JEPA+XGBoost share one pre-training per (seed, fold): the heads differ,
+        # the encoder would be identical (same seed, same rows). Both records count its cost.
+        pretrained: dict[int, tuple[Any, float, float]] = {}
         for method in methods:
             if (method, name, seed) in done:
                 continue
-            fold_metrics, fit_t, pred_t = [], [], []
+            fold_metrics, fit_t, fit_cpu, pred_t, pre_t, pre_cpu = [], [], [], [], [], []
             rec_cfg = {"folds": len(splits), "budget": budget, "max_train_rows": max_train_rows}
             try:
                 for f, (tr, te) in enumerate(splits):
@@ -221,9 +271,22 @@ def run_dataset(name: str, methods: list[str], seeds: list[int], folds: int, bud
                         rs = np.random.default_rng(seed * 1000 + f)
                         tr = np.sort(rs.choice(tr, max_train_rows, replace=False))
                     est = _factory(method)(task, seed, budget, device)
-                    t0 = time.perf_counter()
+                    extra_wall = extra_cpu = 0.0
+                    if method in TJEPA_METHODS:
+                        if f not in pretrained:
+                            from sklearn.base import clone
+
+                            t0, c0 = time.perf_counter(), time.process_time()
+                            enc = clone(est.encoder).fit(X.iloc[tr])
+                            pretrained[f] = (enc, time.perf_counter() - t0, time.process_time() - c0)
+                        enc, extra_wall, extra_cpu = pretrained[f]
+                        est.set_params(encoder=enc, pretrained=True)
+                        pre_t.append(extra_wall)
+                        pre_cpu.append(extra_cpu)
+                    t0, c0 = time.perf_counter(), time.process_time()
                     est.fit(X.iloc[tr], y.iloc[tr])
-                    fit_t.append(time.perf_counter() - t0)
+                    fit_t.append(time.perf_counter() - t0 + extra_wall)
+                    fit_cpu.append(time.process_time() - c0 + extra_cpu)
                     t0 = time.perf_counter()
                     pred = est.predict(X.iloc[te])
                     pred_t.append(time.perf_counter() - t0)
@@ -232,7 +295,11 @@ def run_dataset(name: str, methods: list[str], seeds: list[int], folds: int, bud
                 out.append(Record(method, name, seed, metrics, split=f"{len(splits)}-fold seed {seed}", config=rec_cfg,
                                   fit_time=float(np.sum(fit_t)), predict_time=float(np.sum(pred_t)),
                                   extra={**info, "per_fold": fold_metrics,
-                                         "fit_time_per_fold": float(np.mean(fit_t))}).to_dict())
+                                         "fit_time_per_fold": float(np.mean(fit_t)),
+                                         "fit_cpu_time_per_fold": float(np.mean(fit_cpu)),
+                                         **({"pretrain_time_per_fold": float(np.mean(pre_t)),
+                                             "pretrain_cpu_time_per_fold": float(np.mean(pre_cpu))}
+                                            if pre_t else {})}).to_dict())
             except _Skip as exc:
                 out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="skipped",
                                   error=str(exc)).to_dict())
@@ -252,6 +319,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hypertab-masks-per-step", type=int, default=None,
                         help="HyperTab target nets per optimizer step (1 = the paper's schedule)")
     parser.add_argument("--tjepa-epochs", type=int, default=None, help="T-JEPA pre-training epochs")
+    parser.add_argument("--tjepa-encoder", choices=["paper", "cpu"], default=None,
+                        help="T-JEPA size: the paper's defaults, or a 2-layer width-32 encoder/predictor with "
+                             "lr 1e-3 and 1 warm-up epoch for a CPU budget (default: paper; --quick: cpu)")
     parser.add_argument("--max-train-rows", type=int, default=None,
                         help="subsample each training fold to at most this many rows (CPU budget for the medium track)")
 
@@ -353,11 +423,13 @@ def summary_tables(records: list) -> dict[str, Any]:
         for k in (("accuracy", "balanced_accuracy") if task == "classification" else ("rmse", "r2")):
             row[k] = fmt_mean_std([r["metrics"][k] for r in rs], 4)
         row["fit_s"] = f"{np.mean([r['extra'].get('fit_time_per_fold', r['fit_time']) for r in rs]):.2f}"
+        cpu = [r["extra"]["fit_cpu_time_per_fold"] for r in rs if "fit_cpu_time_per_fold" in r["extra"]]
+        row["fit_cpu_s"] = f"{np.mean(cpu):.2f}" if cpu else ""
         row["predict_s"] = f"{np.mean([r['predict_time'] / max(1, r['config'].get('folds', 1)) for r in rs]):.3f}"
         per.append(row)
     per_df = pd.DataFrame(per)
     cols = ["track", "dataset", "rows", "method", "seeds", "accuracy", "balanced_accuracy", "rmse", "r2",
-            "fit_s", "predict_s"]
+            "fit_s", "fit_cpu_s", "predict_s"]
     per_df = per_df[[c for c in cols if c in per_df.columns]].fillna("")
     ranks: dict[str, dict[str, Any]] = {}
     wtl: dict[str, dict[str, list[int]]] = {}
@@ -422,18 +494,29 @@ def report(records: list, out_path: str | os.PathLike) -> None:
         lines += [f"Config: seeds={cfg.get('seeds')}, folds={ex.get('folds', 3)}, track={ex.get('track', 'all')}, "
                   f"budget={_budget(ex, cfg.get('quick', False))}, max_train_rows={ex.get('max_train_rows')}, "
                   f"workers={cfg.get('workers')}", ""]
-    lines += ["fit_s / predict_s: wall-clock seconds per fold (inflated when the machine is shared). "
+        if isinstance(cfg.get("cpu_budget"), dict) and cfg["cpu_budget"].get("note"):
+            lines += [f"Budget: {cfg['cpu_budget']['note']}", ""]
+    lines += ["fit_s / predict_s: wall-clock seconds per fold (inflated when the machine is shared); fit_cpu_s: "
+              "CPU seconds of the fitting process per fold (T-JEPA rows include the pre-training that "
+              "T-JEPA+MLP and T-JEPA+XGBoost share). "
               "LogisticRegression is Ridge (α=1) on regression tables.", "",
               "Metric used for ranks: balanced accuracy (classification, higher is better), RMSE (regression, "
               "lower is better); each dataset's score is the mean over seeds of the k-fold mean. "
               f"W/T/L vs XGBoost: a tie is |Δ| ≤ {TIE_TOL} (balanced accuracy) or relative RMSE.", ""]
     for track, r in s["ranks"].items():
+        cpu = _total_fit_cpu(recs, r["datasets"])
         lines += [f"## {track} track: mean rank over {r['n_datasets']} datasets", "",
-                  "| method | mean rank | W/T/L vs XGBoost |", "|---|---|---|"]
+                  "| method | mean rank | W/T/L vs XGBoost | total fit CPU s |", "|---|---|---|---|"]
         for m, v in r["mean_rank"].items():
             w = s["wtl"].get(track, {}).get(m)
-            lines.append(f"| {m} | {v:.2f} | {'/'.join(map(str, w)) if w else '—'} |")
+            lines.append(f"| {m} | {v:.2f} | {'/'.join(map(str, w)) if w else '—'} | "
+                         f"{f'{cpu[m]:.0f}' if m in cpu else '—'} |")
         lines.append("")
+        if cpu:
+            shared = _shared_pretrain_cpu(recs, r["datasets"]) if "T-JEPA+MLP" in cpu else 0.0
+            total = sum(cpu.values()) - shared
+            lines += [f"Total fit CPU of this track's rows: {total:.0f} s ({total / 60:.1f} min of one core"
+                      + (f"; T-JEPA pre-training, {shared:.0f} s, counted once" if shared else "") + ").", ""]
     skipped = {}
     for r in recs:
         if r.get("status") in ("skipped", "error"):
@@ -449,6 +532,25 @@ def report(records: list, out_path: str | os.PathLike) -> None:
         _rank_plot(s["ranks"], png)
         lines += [f"![mean ranks]({png.name})", ""]
     atomic_write_text("\n".join(lines), out_path.with_suffix(".md"))
+
+
+def _total_fit_cpu(recs: list[dict], datasets: list[str]) -> dict[str, float]:
+    """Fit CPU seconds summed over folds and seeds, per method (rows that recorded them)."""
+    out: dict[str, float] = {}
+    for r in recs:
+        if r.get("status") == "ok" and r["dataset"] in datasets and "fit_cpu_time_per_fold" in r["extra"]:
+            out[r["method"]] = out.get(r["method"], 0.0) + r["extra"]["fit_cpu_time_per_fold"] * r["config"]["folds"]
+    return out
+
+
+def _shared_pretrain_cpu(recs: list[dict], datasets: list[str]) -> float:
+    """CPU seconds of the T-JEPA pre-training that both T-JEPA rows include (to count it once)."""
+    tot = 0.0
+    for r in recs:
+        if (r.get("status") == "ok" and r["method"] == "T-JEPA+XGBoost" and r["dataset"] in datasets
+                and "pretrain_cpu_time_per_fold" in r["extra"]):
+            tot += r["extra"]["pretrain_cpu_time_per_fold"] * r["config"]["folds"]
+    return tot
 
 
 def _rank_plot(ranks: dict[str, dict], path: Path) -> None:

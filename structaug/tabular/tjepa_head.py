@@ -54,8 +54,8 @@ class _TJEPAHeadBase(BaseEstimator):
                  hidden_sizes: Sequence[int] = (256, 256),
                  dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 1e-5, batch_size: int = 128,
                  max_epochs: int = 200, patience: int = 16, validation_fraction: float = 0.1,
-                 xgb_params: dict | None = None, device: str = "auto", random_state: int | None = None,
-                 progress: bool | None = None):
+                 xgb_params: dict | None = None, pretrained: bool = False, device: str = "auto",
+                 random_state: int | None = None, progress: bool | None = None):
         self.encoder = encoder
         self.pretrain_epochs = pretrain_epochs
         self.head = head
@@ -68,11 +68,20 @@ class _TJEPAHeadBase(BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.xgb_params = xgb_params
+        self.pretrained = pretrained
         self.device = device
         self.random_state = random_state
         self.progress = progress
 
     def _fit_encoder(self, X: Any, rng: np.random.Generator) -> np.ndarray:
+        if self.pretrained:
+            # One pre-training shared by several heads: use the fitted encoder as it is.
+            if not isinstance(self.encoder, TJEPA):
+                raise ValueError("pretrained=True needs a fitted TJEPA as encoder")
+            check_is_fitted(self.encoder, "network_")
+            self.encoder_ = self.encoder
+            self.scaler_ = StandardScaler()
+            return self.scaler_.fit_transform(self.encoder_.transform(X))
         enc = clone(self.encoder) if self.encoder is not None else TJEPA()
         # the classifier's seed/device/progress reach an encoder left at its defaults
         if enc.random_state is None:
@@ -135,6 +144,12 @@ class TJEPAClassifier(ClassifierMixin, _TJEPAHeadBase):
         The MLP head (see :class:`MLPHead`).
     xgb_params : dict or None
         Keyword arguments of ``xgboost.XGBClassifier`` for ``head="xgboost"``.
+    pretrained : bool, default False
+        ``encoder`` is an already *fitted* :class:`TJEPA`: ``fit`` uses it as it is (no clone,
+        no pre-training; ``pretrain_epochs`` is ignored) and only fits the scaler and the head.
+        This lets several heads share one pre-training (the benchmark's T-JEPA+MLP and
+        T-JEPA+XGBoost). ``sklearn.base.clone`` returns an *unfitted* encoder, so do not use
+        it inside cross-validation; ``fit`` then raises ``NotFittedError``.
     device, random_state, progress :
 
     Attributes
