@@ -8,7 +8,9 @@ neighbour's features instead (what the CVAE adds over plain neighbour resampling
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
+from ._ops import row_normalize_
 from .cvae import NeighborCVAE, row_normalize
 
 __all__ = ["CVAEFeatureSampler", "RandomNeighborSampler"]
@@ -18,7 +20,10 @@ class CVAEFeatureSampler:
     """Draw ``z ~ N(0, I)`` per node and decode ``p(x_neighbour | x_node)``.
 
     The condition's share of the decoder's first layer is computed once here, so each
-    sample costs one ``[N, hidden] @ [hidden, F]`` product.
+    sample costs one ``[N, hidden] @ [hidden, F]`` product. The sigmoid and the row
+    normalisation then run in place on that product's buffer (same values as
+    ``row_normalize(cvae.decode(z, c))``, without two more ``[n, N, F]`` allocations: the
+    decoder output is the largest tensor of LA-GNN training).
     """
 
     def __init__(self, cvae: NeighborCVAE, x: torch.Tensor, *, normalize: bool = True):
@@ -34,8 +39,9 @@ class CVAEFeatureSampler:
     def __call__(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         z = torch.randn((n, self.n_nodes, self.cvae.latent_size), generator=generator,
                         device=self.device, dtype=self._c_proj.dtype)
-        out = self.cvae.decode(z, c_proj=self._c_proj)
-        return row_normalize(out) if self.normalize else out
+        h = F.relu(self.cvae.dec_z(z) + self._c_proj)
+        out = self.cvae.dec_out(h).sigmoid_()
+        return row_normalize_(out) if self.normalize else out
 
     def __repr__(self) -> str:
         return f"CVAEFeatureSampler(n_nodes={self.n_nodes}, normalize={self.normalize})"

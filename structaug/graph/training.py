@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from ..random import seed_everything
 from ..train import Trainer, TrainResult, resolve_device
+from ._ops import to_sparse_features
 from .cvae import row_normalize
 from .models import GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII
 
@@ -54,6 +55,8 @@ PAPER_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
                            "theta": 0.4, "wd_conv": 5e-4, "consistency": True}},
 }
 MODEL_KINDS = tuple(PAPER_CONFIGS)
+#: models whose input layer accepts a sparse CSR ``x`` (a linear map of it, after fast_dropout)
+_SPARSE_READY = (GCN, LAGCN, GAT, LAGAT, GCNII)
 
 
 def paper_config(kind: str, dataset: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -136,7 +139,7 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
                           optimizer: torch.optim.Optimizer | None = None, lr: float = 0.01,
                           weight_decay: float = 5e-4, max_epochs: int = 2000, patience: int | None = 200,
                           device: str | torch.device = "auto", seed: int | None = 0,
-                          progress: bool | None = None) -> NodeFitResult:
+                          progress: bool | None = None, sparse_input: bool | None = None) -> NodeFitResult:
     """Semi-supervised node classification with optional local augmentation.
 
     Parameters
@@ -155,6 +158,11 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
         Stochastic passes per epoch (LA models; paper: 4).
     consistency : bool
         Add :func:`consistency_loss` × ``consistency_weight`` (paper: T=0.5, weight 1).
+    sparse_input : bool, optional
+        Feed ``x`` to the model as a sparse CSR matrix (first-layer product and dropout on the
+        stored entries only; same values, same random draws). ``None``: do so for this
+        package's models (GCN, GAT, GCNII and their LA twins) when at most 25 % of ``x`` is
+        non-zero, as for bag-of-words features.
     """
     dev = resolve_device(device)
     concat = getattr(model, "concat", 0)
@@ -162,6 +170,11 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
         raise ValueError(f"{type(model).__name__} needs a sampler of generated features")
     model = model.to(dev)
     x = (data.x if x is None else x).to(dev)
+    auto_sparse = sparse_input is None
+    if auto_sparse:
+        sparse_input = isinstance(model, _SPARSE_READY)
+    if sparse_input:
+        x = to_sparse_features(x, max_density=0.25 if auto_sparse else 1.0)
     ei = data.edge_index.to(dev)
     y = data.y.to(dev)
     masks = {k: getattr(data, f"{k}_mask").to(dev) for k in ("train", "val", "test")}
@@ -190,6 +203,7 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
         optimizer.step()
         return {"train_loss": float(loss.detach())}
 
+    @torch.no_grad()  # one evaluation pass; no autograd graph needed
     def validate(epoch: int) -> dict[str, float]:
         model.eval()
         out = forward()
