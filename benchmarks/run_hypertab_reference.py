@@ -144,16 +144,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _ms(values: list[float], digits: int) -> str:
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
@@ -220,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from structaug.io import atomic_write_json, atomic_write_text
+    from structaug.results import cpu_model
 
     torch.set_num_threads(1)  # both packages on one core: the comparison is per core
     seeds = [int(s) for s in args.seeds.split(",")]

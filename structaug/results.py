@@ -57,7 +57,8 @@ def peak_memory_mib(device: Any = "cpu", gpu_peak: float | None = None) -> float
         return None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU model name (from /proc/cpuinfo where there is one)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -100,7 +101,7 @@ def environment(device: str | None = None) -> dict[str, Any]:
     if str(dev).startswith("cuda") and torch.cuda.is_available():
         dev_name = torch.cuda.get_device_name(torch.device(dev))
     else:
-        dev_name = f"CPU: {_cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+        dev_name = f"CPU: {cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
     return {
         "device": str(dev),
         "device_name": dev_name,
