@@ -2,7 +2,7 @@
 loss settings (:data:`LLMREC_DEFAULTS`) the same estimator is the LLMRec recommender."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -226,7 +226,7 @@ class LightGCN(BaseEstimator):
                 tot += float(loss.detach())
             return {"loss": tot / n_batches}
 
-        validate = None
+        validate: Callable[[int], dict[str, float]] | None = None
         if validation is not None:
             check_interactions(validation, name="validation")
             vu = self.user_vocab_.encode(validation["user"].to_numpy(), name="user")
@@ -234,12 +234,14 @@ class LightGCN(BaseEstimator):
             vt = Targets(vu, vi, u, i)
             ks = sorted({10, int(self.eval_k)})
 
-            def validate(epoch: int) -> dict[str, float]:
+            def _validate(epoch: int) -> dict[str, float]:
                 net.eval()
                 net.prepare(graph)
                 ue, ie, _ = net(graph)
                 m = evaluate_ranking(ue, ie, vt, ks)
                 return {f"val_{k}": v for k, v in m.items() if k.startswith(("recall", "ndcg"))}
+
+            validate = _validate
 
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience if validation is not None else None,
                           monitor=f"val_recall@{self.eval_k}", mode="max", device=dev, seed=seed,

@@ -5,7 +5,7 @@ import time
 import warnings
 from contextlib import nullcontext
 from functools import partial
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -31,9 +31,9 @@ def autocast_factory(device: torch.device, precision: str = "fp32"):
     """A zero-argument factory of the context the training forward passes run in.
 
     ``"fp32"``: no autocast. ``"bf16"``: :func:`torch.autocast` to bfloat16 (weights, optimizer
-    state and the loss reductions stay float32). On CPUs with AVX512-BF16 or AMX this makes a
-    SASRec/MCLRec step ~1.6x faster; without them bf16 matmuls are emulated and slower, so a
-    warning is raised. Evaluation always runs in float32.
+    state and the loss reductions stay float32). On CPUs with AVX512-BF16 or AMX this makes an
+    MCLRec epoch on Beauty 1.4x faster (67 → 48 s on 2 threads; SASRec: no gain); without them
+    bf16 matmuls are emulated and slower, so a warning is raised. Evaluation runs in float32.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -136,16 +136,18 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
         out["cpu_time"] = time.process_time() - c0
         return out
 
-    validate = None
+    validate: Callable[[int], dict[str, float]] | None = None
     if valid is not None:
         vh, vt = valid[0].to(device), valid[1].to(device)
 
-        def validate(epoch: int) -> dict[str, float]:
+        def _validate(epoch: int) -> dict[str, float]:
             t0 = time.perf_counter()
             m = evaluate_ranking(model, vh, vt, batch_size=eval_batch_size)
             out = {f"val_{k}": v for k, v in m.items()}
             out["val_time"] = time.perf_counter() - t0
             return out
+
+        validate = _validate
 
     trainer = Trainer(max_epochs=epochs, patience=patience if valid is not None else None, monitor=monitor,
                       mode="max", device=device, seed=seed, progress=progress, checkpoint_path=checkpoint_path,
