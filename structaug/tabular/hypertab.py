@@ -253,13 +253,15 @@ class _HyperTabBase(BaseEstimator):
                     steps += 1
             return {"loss": total / max(steps, 1)}
 
-        def ensemble_val_loss(epoch: int) -> dict[str, float]:
-            net.eval()
-            return {"val_loss": float(self._loss(net(x_va, mask_t, index_t), y_va, weight, ensemble=True).detach())}
-
         validate = None
         if va_idx is not None:
             x_va, y_va = x_all[va_idx], y_all[va_idx]
+
+            def ensemble_val_loss(epoch: int) -> dict[str, float]:
+                net.eval()
+                return {"val_loss": float(self._loss(net(x_va, mask_t, index_t), y_va, weight,
+                                                     ensemble=True).detach())}
+
             validate = ensemble_val_loss
 
         trainer = Trainer(max_epochs=self.epochs, patience=self.patience if validate else None,

@@ -74,14 +74,17 @@ class _TJEPAHeadBase(BaseEstimator):
         self.progress = progress
 
     def _fit_encoder(self, X: Any, rng: np.random.Generator) -> np.ndarray:
+        self.encoder_ = self._fitted_encoder(X, rng)
+        self.scaler_ = StandardScaler()
+        return self.scaler_.fit_transform(self.encoder_.transform(X))
+
+    def _fitted_encoder(self, X: Any, rng: np.random.Generator) -> TJEPA:
         if self.pretrained:
             # One pre-training shared by several heads: use the fitted encoder as it is.
             if not isinstance(self.encoder, TJEPA):
                 raise ValueError("pretrained=True needs a fitted TJEPA as encoder")
             check_is_fitted(self.encoder, "network_")
-            self.encoder_ = self.encoder
-            self.scaler_ = StandardScaler()
-            return self.scaler_.fit_transform(self.encoder_.transform(X))
+            return self.encoder
         enc = clone(self.encoder) if self.encoder is not None else TJEPA()
         # the classifier's seed/device/progress reach an encoder left at its defaults
         if enc.random_state is None:
@@ -92,9 +95,7 @@ class _TJEPAHeadBase(BaseEstimator):
             enc.set_params(progress=self.progress)
         if self.pretrain_epochs is not None:
             enc.set_params(max_epochs=self.pretrain_epochs)
-        self.encoder_ = enc.fit(X)
-        self.scaler_ = StandardScaler()
-        return self.scaler_.fit_transform(self.encoder_.transform(X))
+        return enc.fit(X)
 
     def _features(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "head_")
