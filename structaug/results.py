@@ -69,6 +69,8 @@ def cpu_model() -> str:
 
 
 def _git_commit() -> str | None:
+    """HEAD of the package's checkout (``-dirty`` with uncommitted changes); in a copy without
+    ``.git`` (a shipped tree on a remote machine), ``$STRUCTAUG_GIT_COMMIT`` if set."""
     try:
         root = Path(__file__).resolve().parents[1]
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
@@ -78,7 +80,7 @@ def _git_commit() -> str | None:
             return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
-    return None
+    return os.environ.get("STRUCTAUG_GIT_COMMIT") or None
 
 
 @functools.lru_cache(maxsize=None)

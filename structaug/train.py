@@ -110,6 +110,7 @@ class TrainResult:
     best_score: float | None = None
     epochs_run: int = 0
     stopped_early: bool = False
+    stopped_by_time: bool = False
     fit_time: float = 0.0
     resumed_from: int | None = None
 
@@ -159,6 +160,10 @@ class Trainer:
         If it exists when ``fit`` starts and ``resume`` is true, training continues from it.
     restore_best : bool
         Load the best epoch's weights into the model at the end.
+    max_time : float or None
+        Wall-clock budget in seconds (time before a resume included): training stops after
+        the first epoch that ends past it, like Lightning's ``max_time``, and the best epoch
+        so far is the result (``TrainResult.stopped_by_time``). ``None``: no budget.
     desc : str
         Label of the progress bar.
     """
@@ -178,6 +183,7 @@ class Trainer:
         checkpoint_every: int = 1,
         resume: bool = True,
         restore_best: bool = True,
+        max_time: float | None = None,
         desc: str = "train",
     ):
         if mode not in ("min", "max"):
@@ -186,7 +192,10 @@ class Trainer:
             raise ValueError(f"max_epochs must be >= 0, got {max_epochs}")
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be >= 1 or None, got {patience}")
+        if max_time is not None and not max_time > 0:
+            raise ValueError(f"max_time must be a positive number of seconds or None, got {max_time}")
         self.max_epochs = int(max_epochs)
+        self.max_time = None if max_time is None else float(max_time)
         self.patience = patience
         self.monitor = monitor
         self.mode = mode
@@ -304,13 +313,20 @@ class Trainer:
             bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k not in ("epoch", "epoch_time")}, refresh=False)
 
             stopped = self.patience is not None and wait >= self.patience
-            if self.checkpoint_path is not None and ((epoch + 1) % self.checkpoint_every == 0 or stopped or epoch + 1 == self.max_epochs):
+            out_of_time = (not stopped and epoch + 1 < self.max_epochs and self.max_time is not None
+                           and elapsed_before + time.perf_counter() - t0 >= self.max_time)
+            # a time stop is not saved as "stopped": a later run with a larger budget continues
+            result.stopped_by_time = out_of_time
+            if self.checkpoint_path is not None and ((epoch + 1) % self.checkpoint_every == 0 or stopped
+                                                     or out_of_time or epoch + 1 == self.max_epochs):
                 self._save_checkpoint(
                     model, optimizers, stateful, generators, result, best_state, wait, epoch,
                     elapsed_before + time.perf_counter() - t0, stopped,
                 )
             if stopped:
                 result.stopped_early = True
+                break
+            if out_of_time:
                 break
         bar.close()
 

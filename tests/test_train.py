@@ -109,6 +109,39 @@ def test_trainer_rejects_bad_settings():
         Trainer(mode="up")
     with pytest.raises(ValueError, match="patience"):
         Trainer(patience=0)
+    with pytest.raises(ValueError, match="max_time"):
+        Trainer(max_time=0)
+
+
+def _fake_clock(monkeypatch):
+    """perf_counter that only moves when an epoch 'takes' 10 s."""
+    import structaug.train as train_mod
+
+    now = [0.0]
+    monkeypatch.setattr(train_mod.time, "perf_counter", lambda: now[0])
+
+    def epoch(e):
+        now[0] += 10.0
+        return {"loss": 1.0 / (e + 1)}
+
+    return epoch
+
+
+def test_max_time_stops_after_the_epoch_that_crosses_the_budget_and_resumes(tmp_path, monkeypatch):
+    epoch = _fake_clock(monkeypatch)
+    model = torch.nn.Linear(1, 1)
+    ckpt = tmp_path / "t.ckpt"
+    val = lambda e: {"val_loss": 1.0 / (e + 1)}  # noqa: E731  (always improving)
+    res = Trainer(max_epochs=100, max_time=25, progress=False, checkpoint_path=ckpt, checkpoint_every=50).fit(
+        model, None, epoch, val)
+    assert res.epochs_run == 3 and res.stopped_by_time and not res.stopped_early and res.best_epoch == 2
+    # the time stop was checkpointed (despite checkpoint_every=50) and is not final:
+    # a larger budget continues from epoch 3
+    res2 = Trainer(max_epochs=100, max_time=55, progress=False, checkpoint_path=ckpt).fit(model, None, epoch, val)
+    assert res2.resumed_from == 2 and res2.epochs_run == 6 and res2.stopped_by_time and res2.best_epoch == 5
+    # a budget that outlasts max_epochs is not a time stop
+    res3 = Trainer(max_epochs=2, max_time=1000, progress=False).fit(model, None, epoch, val)
+    assert res3.epochs_run == 2 and not res3.stopped_by_time
 
 
 def _run_script(tmp_path, ckpt, kill_at, out):

@@ -19,6 +19,7 @@ import torch
 
 from ..datasets import load_planetoid
 from ..exceptions import DatasetNotFoundError
+from ..io import atomic_torch_save
 from ..results import Record, peak_memory_mib, save_records
 from ..train import resolve_device
 
@@ -108,7 +109,7 @@ def _fitted_augmenter(name: str, data, device: torch.device, cvae_kw: dict[str, 
         return aug
     print(f"[lagnn] {name}: fitting the CVAE ({cvae_kw})", flush=True)
     aug = LocalAugmenter(random_state=0, device=str(device), progress=progress, **cvae_kw).fit(data)
-    torch.save(aug, path)
+    atomic_torch_save(aug, path)  # parallel runs poll for this file: never expose a half-written one
     return aug
 
 

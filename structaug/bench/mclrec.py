@@ -8,6 +8,7 @@ every user, model selected on validation NDCG@10.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -69,6 +70,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="checkpoint every epoch of every job here and resume from it; rerunning with a smaller "
                         "--epochs finishes the jobs at the epoch they reached (best-validation weights)")
     p.add_argument("--max-users", type=int, default=None, help="keep only the first N users (smoke runs)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-clock budget per model fit: stop after the epoch that crosses it and test the "
+                        "best-validation weights (recorded as stopped_by_time; with --checkpoint-dir a later "
+                        "run continues)")
 
 
 def _settings(cfg) -> dict:
@@ -83,6 +88,7 @@ def _settings(cfg) -> dict:
         "max_len": 50,
         "precision": ex.get("precision") or "fp32",
         "checkpoint_dir": ex.get("checkpoint_dir"),
+        "max_minutes": ex.get("max_minutes"),
     }
     if cfg.quick:
         s["epochs"] = min(s["epochs"], 1)
@@ -149,11 +155,12 @@ def _run_job(method: str, dataset: str, seed: int, data_dir, device: str, settin
                 view_kwargs={"crop_ratio": 0.5, "mask_ratio": 0.5, "reorder_ratio": 0.8},
                 bucket=settings["bucket"], progress=progress, precision=settings.get("precision", "fp32"),
                 checkpoint_path=ckpt,
+                max_time=None if settings.get("max_minutes") is None else 60.0 * float(settings["max_minutes"]),
             )
             fit_time = res.fit_time
             train_times = [h["epoch_time"] - h.get("val_time", 0.0) for h in res.history]
             extra.update({
-                "epochs": res.epochs_run, "best_epoch": res.best_epoch,
+                "epochs": res.epochs_run, "best_epoch": res.best_epoch, "stopped_by_time": res.stopped_by_time,
                 "s_per_epoch": sum(train_times) / max(len(train_times), 1),
                 "cpu_s_per_epoch": sum(h.get("cpu_time", 0.0) for h in res.history) / max(len(res.history), 1),
                 "val_time_per_epoch": sum(h.get("val_time", 0.0) for h in res.history) / max(len(res.history), 1),
@@ -197,7 +204,9 @@ def run(cfg) -> list[Record]:
     kept = [Record(**r) for r in previous if (r["method"], r["dataset"], r["seed"]) in done]
     if cfg.workers > 1:
         settings["single_thread"] = True
-        with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
+        # CUDA cannot be used in a forked child of a process that touched it: spawn workers
+        ctx = None if str(cfg.device) == "cpu" else multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx) as pool:
             futs = [pool.submit(_run_job, m, d, s, cfg.data_dir, cfg.device, settings, False) for m, d, s in jobs]
             new = [f.result() for f in futs]
     else:

@@ -119,11 +119,12 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
                    patience: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 256,
                    device: torch.device, seed: int | None, gen: torch.Generator, view_kwargs: dict,
                    bucket: bool = False, progress: bool | None = None, monitor: str = "val_ndcg@10",
-                   eval_batch_size: int = 1024, checkpoint_path=None, precision: str = "fp32") -> TrainResult:
+                   eval_batch_size: int = 1024, checkpoint_path=None, precision: str = "fp32",
+                   max_time: float | None = None) -> TrainResult:
     """Train ``model`` through :class:`~structaug.train.Trainer` (best-validation restore).
 
     ``precision`` is ``"fp32"`` or ``"bf16"`` (autocast in training forward passes only; see
-    :func:`autocast_factory`).
+    :func:`autocast_factory`). ``max_time`` is a wall-clock budget in seconds (the Trainer's).
     """
     autocast_factory(device, precision)  # fail (or warn) before any work
     optimizers = model.make_optimizers(lr, weight_decay)
@@ -151,5 +152,5 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
 
     trainer = Trainer(max_epochs=epochs, patience=patience if valid is not None else None, monitor=monitor,
                       mode="max", device=device, seed=seed, progress=progress, checkpoint_path=checkpoint_path,
-                      desc=type(model).__name__)
+                      max_time=max_time, desc=type(model).__name__)
     return trainer.fit(model, optimizers, train_epoch, validate, generators=[gen])
