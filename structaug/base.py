@@ -49,6 +49,23 @@ class SampleRNG:
             self._torch[key] = torch_generator(self.np, key)
         return self._torch[key]
 
+    # torch Generators pickle their state as a tensor, which ``torch.load(map_location=...)``
+    # moves onto the target device and then rejects ("RNG state must be a torch.ByteTensor"):
+    # pickle the states as bytes instead, so a fitted augmenter saved on a GPU loads anywhere.
+    def __getstate__(self) -> dict:
+        return {"np": self.np, "torch": {k: bytes(g.get_state().numpy().tobytes()) for k, g in self._torch.items()}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.np = state["np"]
+        self._torch = {}
+        for key, raw in state["torch"].items():
+            dev = torch.device(key)
+            if dev.type == "cuda" and not torch.cuda.is_available():
+                continue  # that stream is recreated from ``np`` if this object reaches a GPU
+            g = torch.Generator(device=dev)
+            g.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+            self._torch[key] = g
+
 
 class Augmenter(BaseEstimator):
     """Base class: learn what to generate in ``fit``, generate in ``sample``.

@@ -28,6 +28,7 @@ __all__ = [
     "Trainer",
     "TrainResult",
     "resolve_device",
+    "same_device",
     "minibatch_epoch",
     "predict_batched",
     "batch_indices",
@@ -45,6 +46,18 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was requested but CUDA is not available on this machine")
     return dev
+
+
+def same_device(a: str | torch.device, b: str | torch.device) -> bool:
+    """Whether two device specs name the same device (``"cuda"`` and ``"cuda:0"`` do, on a
+    process whose current CUDA device is 0)."""
+    a, b = torch.device(a), torch.device(b)
+    if a.type != b.type:
+        return False
+    if a.type != "cuda":
+        return a.index == b.index or a.index is None or b.index is None
+    cur = torch.cuda.current_device() if torch.cuda.is_available() else 0
+    return (cur if a.index is None else a.index) == (cur if b.index is None else b.index)
 
 
 def progress_enabled(progress: bool | None) -> bool:

@@ -35,16 +35,18 @@ log "$(cat "$R/gpu.txt" | tr '\n' ' ')"
 (nvidia-smi dmon -s um -d 10 > "$R/dmon.log" 2>&1 &)
 
 # ---- phase A: epoch times, GPU to itself ------------------------------------------------------
-log "phase A: MCLRec epoch times"
-timeout ${EPOCH_TIME_S:-110} $PY benchmarks/run_mclrec_epoch_time.py --device "$DEVICE" --epochs 2 --threads 1 \
-  ${EPOCH_TIME_ARGS:-} --out "$R/mclrec_epoch_time_gpu.json" > "$R/epoch_time.log" 2>&1
-log "epoch times rc=$? $(grep -c epoch "$R/epoch_time.log") lines"
+if [ "${EPOCH_TIME_S:-110}" -gt 0 ]; then  # EPOCH_TIME_S=0 skips phase A
+  log "phase A: MCLRec epoch times"
+  timeout ${EPOCH_TIME_S:-110} $PY benchmarks/run_mclrec_epoch_time.py --device "$DEVICE" --epochs 2 --threads 1 \
+    ${EPOCH_TIME_ARGS:-} --out "$R/mclrec_epoch_time_gpu.json" > "$R/epoch_time.log" 2>&1
+  log "epoch times rc=$? $(grep -c epoch "$R/epoch_time.log") lines"
+fi
 
 # ---- phase B: parallel until the deadline ------------------------------------------------------
 log "phase B: $(left)s left"
 timeout 120 $SA demo --quick --device "$DEVICE" --json "$R/demo_quick_gpu.json" > "$R/demo.log" 2>&1 &
 
-MIN=$(python3 -c "print(max(0.2, ($(left) - 75) / 60))")
+MIN=$($PY -c "print(max(0.2, ($(left) - 75) / 60))")
 log "MCLRec fits capped at $MIN min"
 for ds in ${MCLREC_DATASETS//,/ }; do
   timeout $(( $(left) + 60 )) $SA bench mclrec --device "$DEVICE" --datasets "$ds" --seeds 1 --workers 4 \

@@ -7,9 +7,12 @@ neighbour's features instead (what the CVAE adds over plain neighbour resampling
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch.nn import functional as F
 
+from ..train import same_device
 from ._ops import row_normalize_
 from .cvae import NeighborCVAE, row_normalize
 
@@ -42,6 +45,17 @@ class CVAEFeatureSampler:
         h = F.relu(self.cvae.dec_z(z) + self._c_proj)
         out = self.cvae.dec_out(h).sigmoid_()
         return row_normalize_(out) if self.normalize else out
+
+    def to(self, device: str | torch.device) -> "CVAEFeatureSampler":
+        """This sampler on ``device`` (itself when already there)."""
+        dev = torch.device(device)
+        if same_device(dev, self.device):
+            return self
+        new = copy.copy(self)
+        new.cvae = copy.deepcopy(self.cvae).to(dev)
+        new._c_proj = self._c_proj.to(dev)
+        new.device = next(new.cvae.parameters()).device
+        return new
 
     def __repr__(self) -> str:
         return f"CVAEFeatureSampler(n_nodes={self.n_nodes}, normalize={self.normalize})"
@@ -76,6 +90,17 @@ class RandomNeighborSampler:
         own = torch.arange(self.n_nodes, device=self.device).expand(n, -1)
         idx = torch.where(has, pick, own) if pick is not None else own
         return self._x[idx]
+
+    def to(self, device: str | torch.device) -> "RandomNeighborSampler":
+        """This sampler on ``device`` (itself when already there)."""
+        dev = torch.device(device)
+        if same_device(dev, self.device):
+            return self
+        new = copy.copy(self)
+        for name in ("_src", "_deg", "_ptr", "_x"):
+            setattr(new, name, getattr(self, name).to(dev))
+        new.device = new._x.device
+        return new
 
     def __repr__(self) -> str:
         return f"RandomNeighborSampler(n_nodes={self.n_nodes})"

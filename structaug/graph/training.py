@@ -153,7 +153,8 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
         The model's input features (default ``data.x``).
     sampler : callable, optional
         ``sampler(n, generator) -> [n, N, F]`` for LA models (e.g.
-        ``LocalAugmenter.feature_sampler(data)``); resampled for every pass.
+        ``LocalAugmenter.feature_sampler(data)``); resampled for every pass. This package's
+        samplers are moved to the training device; a plain callable must produce on it.
     samples : int
         Stochastic passes per epoch (LA models; paper: 4).
     consistency : bool
@@ -169,6 +170,8 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
     if concat and sampler is None:
         raise ValueError(f"{type(model).__name__} needs a sampler of generated features")
     model = model.to(dev)
+    if sampler is not None and hasattr(sampler, "to") and hasattr(sampler, "device"):
+        sampler = sampler.to(dev)  # this package's samplers follow the model (user callables must)
     x = (data.x if x is None else x).to(dev)
     auto_sparse = sparse_input is None
     if auto_sparse:
