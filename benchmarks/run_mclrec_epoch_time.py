@@ -54,7 +54,23 @@ def main() -> None:
     X, y = prefix_examples(train, 50)
     X, y = X.to(dev), y.to(dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    rows = []
+    rows: list[dict] = []
+    env = environment(dev)
+
+    def save() -> None:  # after every row: a run stopped at a time limit keeps what it measured
+        payload = {"benchmark": "mclrec_epoch_time", "environment": env,
+                   "config": {"dataset": a.dataset, "threads": a.threads, "device": str(dev), "epochs": a.epochs,
+                              "n_train_examples": int(len(X)), "n_items": log.n_items, "batch_size": 256,
+                              "bucket": True, "seed": a.seed},
+                   "records": rows}
+        atomic_write_json(payload, a.out)
+        lines = [f"# One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)", "",
+                 f"Device: {env['device_name']}  ", f"Commit: {env['git_commit']}", "",
+                 "| model | precision | epoch | wall s / epoch | CPU s / epoch |", "|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['precision']} | {r['epoch']} | {r['wall_s']:.2f} | {r['cpu_s']:.1f} |"
+                  for r in rows]
+        atomic_write_text("\n".join(lines) + "\n", a.out.rsplit(".", 1)[0] + ".md")
+
     for name in a.models.split(","):
         for precision in a.precisions.split(","):
             torch.manual_seed(a.seed)
@@ -70,19 +86,9 @@ def main() -> None:
                 row = {"model": name, "precision": precision, "epoch": epoch, "wall_s": time.perf_counter() - t0,
                        "cpu_s": time.process_time() - c0, "loss": out.get("loss")}
                 rows.append(row)
+                save()
                 print(f"{name:8s} {precision} epoch {epoch}: {row['wall_s']:.1f} s wall, {row['cpu_s']:.1f} s CPU, "
                       f"loss {row['loss']:.3f}", flush=True)
-    payload = {"benchmark": "mclrec_epoch_time", "environment": environment(dev),
-               "config": {"dataset": a.dataset, "threads": a.threads, "device": str(dev), "epochs": a.epochs,
-                          "n_train_examples": int(len(X)),
-                          "n_items": log.n_items, "batch_size": 256, "bucket": True, "seed": a.seed},
-               "records": rows}
-    atomic_write_json(payload, a.out)
-    lines = [f"# One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)", "",
-             f"Device: {payload['environment']['device_name']}  ", f"Commit: {payload['environment']['git_commit']}", "",
-             "| model | precision | epoch | wall s / epoch | CPU s / epoch |", "|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['precision']} | {r['epoch']} | {r['wall_s']:.2f} | {r['cpu_s']:.1f} |" for r in rows]
-    atomic_write_text("\n".join(lines) + "\n", a.out.rsplit(".", 1)[0] + ".md")
 
 
 if __name__ == "__main__":

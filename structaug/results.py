@@ -69,8 +69,10 @@ def cpu_model() -> str:
 
 
 def _git_commit() -> str | None:
-    """HEAD of the package's checkout (``-dirty`` with uncommitted changes); in a copy without
-    ``.git`` (a shipped tree on a remote machine), ``$STRUCTAUG_GIT_COMMIT`` if set."""
+    """``$STRUCTAUG_GIT_COMMIT`` when set (a tree shipped to another machine, whose ``.git`` may
+    lag or be absent), else HEAD of the package's checkout (``-dirty`` with uncommitted changes)."""
+    if os.environ.get("STRUCTAUG_GIT_COMMIT"):
+        return os.environ["STRUCTAUG_GIT_COMMIT"]
     try:
         root = Path(__file__).resolve().parents[1]
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
@@ -80,7 +82,7 @@ def _git_commit() -> str | None:
             return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
-    return os.environ.get("STRUCTAUG_GIT_COMMIT") or None
+    return None
 
 
 @functools.lru_cache(maxsize=None)

@@ -329,3 +329,27 @@ def test_results_unchanged_by_speedups():
         res = fit_node_model(kind, g, sampler=aug.feature_sampler(g) if kind.startswith("la") else None,
                              seed=0, device="cpu", progress=False, epochs=40, patience=None)
         assert res.test_acc == pytest.approx(acc, abs=1.01 / n_test), kind
+
+
+def test_fitted_augmenter_pickles_rng_as_bytes_and_resumes_its_stream(graph, fitted):
+    """A CVAE fitted on a GPU is cached with torch.save; its RNG states must not be tensors,
+    which ``torch.load(map_location=...)`` would move to the device and then reject."""
+    import io
+
+    fitted._sample_rng.torch("cpu")  # make sure a torch stream exists
+    state = fitted._sample_rng.__getstate__()
+    assert state["torch"] and all(isinstance(v, bytes) for v in state["torch"].values())
+    buf = io.BytesIO()
+    torch.save(fitted, buf)
+    buf.seek(0)
+    twin = torch.load(buf, map_location="cpu", weights_only=False)
+    assert torch.equal(twin.sample(graph, n=2).x_aug, fitted.sample(graph, n=2).x_aug)
+
+
+def test_samplers_follow_the_training_device(graph, fitted):
+    from structaug.train import same_device
+
+    smp = fitted.feature_sampler(graph)
+    rnd = RandomNeighborSampler(graph.x, graph.edge_index)
+    assert smp.to("cpu") is smp and rnd.to(torch.device("cpu")) is rnd
+    assert same_device("cuda", "cuda:0") and not same_device("cpu", "cuda") and same_device("cpu", "cpu")

@@ -1,0 +1,54 @@
+"""Merge result files written on another machine (a lent GPU) into one committed JSON + markdown.
+
+``save_records`` stamps the environment of the machine that calls it, so merging here with it
+would record this CPU; this keeps each input's own environment and config under ``sources``
+(rows de-duplicated by (method, dataset, seed), first file wins) and adds a note.
+
+Usage::
+
+    python benchmarks/merge_gpu_results.py --out benchmarks/results/lagnn_gpu_h200.json \\
+        --note "..." --code-commit f7276b9 run1/lagnn_*_gpu.json run2/lagnn_*_gpu.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from structaug.io import atomic_write_json, atomic_write_text
+from structaug.results import markdown_table, summarize
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--note", default="")
+    p.add_argument("--code-commit", action="append", default=[],
+                   help="commit(s) of the code that ran (when the remote copy's git metadata lagged)")
+    p.add_argument("--metrics", default=None, help="comma-separated metrics for the markdown table")
+    a = p.parse_args(argv)
+    rows, seen, sources = [], set(), []
+    for path in a.inputs:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        sources.append({"file": Path(path).name, "environment": payload.get("environment"),
+                        "config": payload.get("config")})
+        for r in payload["records"]:
+            key = (r["method"], r["dataset"], r["seed"])
+            if key not in seen:
+                seen.add(key)
+                rows.append(r)
+    env = sources[0]["environment"]
+    out = {"benchmark": a.out.stem, "environment": env, "note": a.note, "code_commits": a.code_commit,
+           "sources": sources, "records": rows}
+    atomic_write_json(out, a.out)
+    metrics = a.metrics.split(",") if a.metrics else None
+    md = (f"# {a.out.stem}\n\nDevice: {env.get('device_name')}  \nCode: {', '.join(a.code_commit) or env.get('git_commit')}"
+          f"\n\n{a.note}\n\n{markdown_table(summarize(rows, metrics=metrics))}\n")
+    atomic_write_text(md, a.out.with_suffix(".md"))
+    print(f"{len(rows)} rows -> {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
