@@ -72,8 +72,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-users", type=int, default=None, help="keep only the first N users (smoke runs)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="wall-clock budget per model fit: stop after the epoch that crosses it and test the "
-                        "best-validation weights (recorded as stopped_by_time; with --checkpoint-dir a later "
-                        "run continues)")
+                        "best-validation weights (recorded as stopped_by_time; with --checkpoint-dir a rerun "
+                        "with a larger budget continues: the budget counts the time already spent)")
 
 
 def _settings(cfg) -> dict:
