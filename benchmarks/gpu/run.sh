@@ -12,6 +12,11 @@
 #     own processes; rows are saved after every seed, processes are stopped at the deadline.
 # Everything is logged and packed into $OUT/gpu_results.tar.gz (the JSON files keep their config,
 # seed, versions and device). Data: $STRUCTAUG_DATA laid out like shared/datasets.
+#
+# What the first use (one H200, 15-minute lease) taught: the GPU time-slices between processes, and
+# 9 launch-bound MCLRec jobs made each MCLRec epoch 4-8x slower than alone (16.7 s on Beauty), so a
+# converged Sports/Yelp MCLRec (~30 epochs, ~25 s each alone) needs one job per lease with
+# --checkpoint-dir, its checkpoint carried back through $OUT (split under 16 MiB) and resumed.
 set -u
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-gpu_out}
