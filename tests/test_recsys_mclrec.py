@@ -148,6 +148,37 @@ def test_margin_regulariser():
     assert float(margin_regulariser(same, same)) == pytest.approx(0.0)
 
 
+def test_margin_regulariser_matches_explicit_formula():
+    torch.manual_seed(3)
+    n = 4
+    a, b = torch.randn(n, 3), torch.randn(n, 3)
+    z = torch.cat([a, b])
+    s = z @ z.T
+    term_pos, term_neg, n_neg = 0.0, 0.0, 0
+    for i in range(2 * n):
+        pos_j = (i + n) % (2 * n)
+        negs = [j for j in range(2 * n) if j not in (i, pos_j)]
+        p, m = s[i, pos_j], max(s[i, j] for j in negs)
+        lo, hi = min(p, m), max(p, m)
+        term_pos += max(p - lo, 0.0)
+        term_neg += sum(max(hi - s[i, j], 0.0) for j in negs)
+        n_neg += len(negs)
+    ref = term_pos / (2 * n) + term_neg / n_neg
+    assert torch.allclose(margin_regulariser(a, b), torch.as_tensor(ref), atol=1e-5)
+
+
+def test_contrastive_masks_first_built_under_inference_mode_still_train():
+    """The pair masks are cached per batch size; a cache filled during evaluation
+    (inference mode) must not break a later backward pass."""
+    a, b = torch.randn(13, 4), torch.randn(13, 4)  # a batch size no other test uses
+    with torch.inference_mode():
+        contrastive_terms(a, b)
+    a.requires_grad_(True)
+    nce, reg = contrastive_terms(a, b)
+    (nce + reg).backward()
+    assert a.grad is not None and torch.isfinite(a.grad).all()
+
+
 def test_contrastive_terms_share_one_similarity_matrix():
     torch.manual_seed(1)
     a, b = torch.randn(7, 4), torch.randn(7, 4)

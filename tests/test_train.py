@@ -199,3 +199,25 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="could not be read"):
         Trainer(max_epochs=1, progress=False, checkpoint_path=ckpt).fit(torch.nn.Linear(1, 1), None, lambda e: {})
+
+
+def test_dropout_module_keeps_expectation_and_is_identity_in_eval():
+    from structaug.nn import Dropout
+
+    x = torch.ones(200, 300, requires_grad=True)
+    drop = Dropout(0.5)
+    torch.manual_seed(0)
+    y = drop(x)
+    assert set(torch.unique(y.detach()).tolist()) == {0.0, 2.0}  # inverted dropout: kept x / (1 - p)
+    assert abs(float(y.detach().mean()) - 1.0) < 0.02
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # gradient flows through the kept entries only
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # seeded by the global generator
+    assert drop.eval()(x) is x
+    assert "p=0.5" in repr(drop)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert Dropout(0.5).train()(x.detach().bfloat16()).dtype == torch.bfloat16
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="dropout"):
+            Dropout(bad)

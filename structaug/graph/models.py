@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from torch_geometric.nn import GATConv, GCN2Conv, GCNConv
 
 from ..exceptions import DataValidationError
-from ._ops import fast_dropout
+from ..nn import fast_dropout
 
 __all__ = ["GCN", "GAT", "GCNII", "LAGCN", "LAGAT", "LAGCNII"]
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..train import Trainer
-from ._ops import fast_dropout
+from ..nn import fast_dropout
 
 __all__ = ["SelectorGCN", "LocalSubgraph", "local_subgraph", "u_score", "train_selector"]
 

@@ -1,6 +1,8 @@
 """Contrastive objectives: InfoNCE with in-batch negatives and MCLRec's margin regulariser."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 
@@ -17,22 +19,35 @@ def similarity(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0, sim: 
     return (z @ z.T) / temperature
 
 
+@lru_cache(maxsize=16)
+def _pair_masks(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(pos_idx, self_pair, not_neg)`` for a [2n, 2n] similarity matrix of ``cat(a, b)``.
+
+    Row i is paired with row i + n and vice versa; ``not_neg`` marks the diagonal and the
+    positive of each row. Built once per batch size: MCLRec needs them nine times per step.
+    """
+    with torch.inference_mode(False):  # cached: must stay usable by autograd later
+        pos_idx = torch.cat([torch.arange(n, 2 * n, device=device), torch.arange(0, n, device=device)])
+        rows = torch.arange(2 * n, device=device)
+        self_pair = torch.eye(2 * n, dtype=torch.bool, device=device)
+        not_neg = self_pair.clone()
+        not_neg[rows, pos_idx] = True
+    return pos_idx, self_pair, not_neg
+
+
 def _positive_index(n: int, device) -> torch.Tensor:
-    # row i of cat(a, b) is paired with row i + n and vice versa
-    return torch.cat([torch.arange(n, 2 * n, device=device), torch.arange(0, n, device=device)])
+    return _pair_masks(n, torch.device(device))[0]
 
 
 def _nce(s: torch.Tensor, pos_idx: torch.Tensor) -> torch.Tensor:
-    self_pair = torch.eye(len(s), dtype=torch.bool, device=s.device)
+    _, self_pair, _ = _pair_masks(len(s) // 2, s.device)
     return F.cross_entropy(s.masked_fill(self_pair, float("-inf")), pos_idx)
 
 
 def _margin(s: torch.Tensor, pos_idx: torch.Tensor) -> torch.Tensor:
     rows = torch.arange(len(s), device=s.device)
     pos = s[rows, pos_idx]
-    not_neg = torch.zeros_like(s, dtype=torch.bool)
-    not_neg[rows, rows] = True
-    not_neg[rows, pos_idx] = True
+    _, _, not_neg = _pair_masks(len(s) // 2, s.device)
     hardest = s.masked_fill(not_neg, float("-inf")).max(1).values
     lo, hi = torch.minimum(pos, hardest), torch.maximum(pos, hardest)
     term_pos = F.relu(pos - lo).mean()

@@ -14,31 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...nn import Dropout
 from .data import sequence_lengths
 
 __all__ = ["SASRec", "TransformerBlock", "Dropout"]
 
 #: A zero-argument callable returning the context forward passes run in (autocast or nothing).
 AmpFactory = Callable[[], AbstractContextManager]
-
-
-class Dropout(nn.Module):
-    """Inverted dropout from a ``torch.rand`` mask.
-
-    Same distribution as :class:`torch.nn.Dropout`; on CPU it is about 3x faster than
-    ``bernoulli_``, which dominated SASRec's step time after the softmax over all items.
-    """
-
-    def __init__(self, p: float):
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {p}")
-        self.p = float(p)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        return x * (torch.rand_like(x) >= self.p) * (1.0 / (1.0 - self.p))
 
 
 class TransformerBlock(nn.Module):
