@@ -67,8 +67,9 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True,
     branches and passes per epoch); ``torch.rand_like`` is ~3x cheaper but still dominated the
     dropout of SASRec-family encoders. Drawing 64-bit words and comparing each byte with a
     threshold is ~10x faster than ``bernoulli_``. Used by the graph models and, through
-    :class:`Dropout`, by the sequential recommenders. The keep probability is quantised to multiples of 1/256
-    (0.4 -> 102/256) and the rescaling uses the quantised value, so the expectation is exact.
+    :class:`Dropout`, by the sequential recommenders. The keep probability is quantised to
+    multiples of 1/256 (0.4 -> 102/256) and the rescaling uses the quantised value, so the
+    expectation is exact.
 
     ``x`` may be a sparse CSR matrix (e.g. bag-of-words features): only its stored entries
     are masked, with the *same* random bytes the dense version would use at those positions
