@@ -5,9 +5,7 @@ import warnings
 
 import torch
 
-from ..nn import fast_dropout  # noqa: F401  (re-exported: it used to live here)
-
-__all__ = ["fast_dropout", "to_sparse_features", "row_normalize_"]
+__all__ = ["to_sparse_features", "row_normalize_"]
 
 
 def to_sparse_features(x: torch.Tensor, max_density: float = 0.25) -> torch.Tensor:

@@ -35,19 +35,14 @@ def _pair_masks(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tenso
     return pos_idx, self_pair, not_neg
 
 
-def _positive_index(n: int, device) -> torch.Tensor:
-    return _pair_masks(n, torch.device(device))[0]
-
-
-def _nce(s: torch.Tensor, pos_idx: torch.Tensor) -> torch.Tensor:
-    _, self_pair, _ = _pair_masks(len(s) // 2, s.device)
+def _nce(s: torch.Tensor) -> torch.Tensor:
+    pos_idx, self_pair, _ = _pair_masks(len(s) // 2, s.device)
     return F.cross_entropy(s.masked_fill(self_pair, float("-inf")), pos_idx)
 
 
-def _margin(s: torch.Tensor, pos_idx: torch.Tensor) -> torch.Tensor:
-    rows = torch.arange(len(s), device=s.device)
-    pos = s[rows, pos_idx]
-    _, _, not_neg = _pair_masks(len(s) // 2, s.device)
+def _margin(s: torch.Tensor) -> torch.Tensor:
+    pos_idx, _, not_neg = _pair_masks(len(s) // 2, s.device)
+    pos = s[torch.arange(len(s), device=s.device), pos_idx]
     hardest = s.masked_fill(not_neg, float("-inf")).max(1).values
     lo, hi = torch.minimum(pos, hardest), torch.maximum(pos, hardest)
     term_pos = F.relu(pos - lo).mean()
@@ -60,7 +55,7 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0, sim: st
     """NT-Xent between paired rows of ``a`` and ``b``: each of the 2N rows has one positive and
     the other 2(N-1) rows of the batch as negatives (SimCLR, CL4SRec)."""
     s = similarity(a, b, temperature, sim)
-    return _nce(s, _positive_index(a.shape[0], s.device))
+    return _nce(s)
 
 
 def margin_regulariser(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -74,7 +69,7 @@ def margin_regulariser(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.
     following the reference implementation's ``meta_contrast_rl`` term.
     """
     s = similarity(a, b, temperature, "dot")
-    return _margin(s, _positive_index(a.shape[0], s.device))
+    return _margin(s)
 
 
 def contrastive_terms(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0,
@@ -84,5 +79,4 @@ def contrastive_terms(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0
     MCLRec needs both on the same pair; sharing the [2N, 2N] matrix halves the work.
     """
     s = similarity(a, b, temperature, "dot")
-    pos_idx = _positive_index(a.shape[0], s.device)
-    return _nce(s, pos_idx), (_margin(s, pos_idx) if regulariser else None)
+    return _nce(s), (_margin(s) if regulariser else None)

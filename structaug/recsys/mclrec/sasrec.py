@@ -17,7 +17,7 @@ from torch import nn
 from ...nn import Dropout
 from .data import sequence_lengths
 
-__all__ = ["SASRec", "TransformerBlock", "Dropout"]
+__all__ = ["SASRec", "TransformerBlock"]
 
 #: A zero-argument callable returning the context forward passes run in (autocast or nothing).
 AmpFactory = Callable[[], AbstractContextManager]
