@@ -2,10 +2,21 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
 __all__ = ["to_sparse_features", "row_normalize_", "gcn_adjacency", "csr_matmul"]
+
+
+@contextmanager
+def _quiet_csr() -> Iterator[None]:
+    """Silence torch's one-off CSR notices ("support is in beta", "invariant checks disabled")."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks")
+        yield
 
 
 def to_sparse_features(x: torch.Tensor, max_density: float = 0.25) -> torch.Tensor:
@@ -19,8 +30,7 @@ def to_sparse_features(x: torch.Tensor, max_density: float = 0.25) -> torch.Tens
         return x
     if float((x != 0).sum()) > max_density * x.numel():
         return x
-    with warnings.catch_warnings():  # torch's one-off "sparse CSR support is in beta" notice
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    with _quiet_csr():
         return x.to_sparse_csr()
 
 
@@ -58,9 +68,7 @@ def gcn_adjacency(edge_index: torch.Tensor, num_nodes: int, dtype: torch.dtype =
     from torch_geometric.utils import to_torch_csr_tensor
 
     ei, w = gcn_norm(edge_index, None, num_nodes, improved=False, add_self_loops=True, dtype=dtype)
-    with warnings.catch_warnings():  # torch's one-off CSR "beta" and "invariant checks" notices
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        warnings.filterwarnings("ignore", message="Sparse invariant checks")
+    with _quiet_csr():
         adj = to_torch_csr_tensor(ei.flip(0), w, size=(num_nodes, num_nodes))
         adj._structaug_transpose = to_torch_csr_tensor(ei, w, size=(num_nodes, num_nodes))
     return adj
