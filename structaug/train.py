@@ -33,6 +33,7 @@ __all__ = [
     "predict_batched",
     "batch_indices",
     "progress_enabled",
+    "adam",
 ]
 
 Metrics = dict[str, float]
@@ -65,6 +66,21 @@ def progress_enabled(progress: bool | None) -> bool:
     if progress is not None:
         return bool(progress)
     return os.environ.get("STRUCTAUG_PROGRESS", "1") not in ("0", "false", "False")
+
+
+def adam(params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """:class:`torch.optim.Adam`, fused into one kernel per step where this torch supports it.
+
+    Same update rule; fused runs it as one multi-tensor kernel instead of ~10 element-wise ops
+    per parameter (an SASRec-size encoder's step: 4.0 → 0.7 ms on 2 CPU threads). Torch
+    builds without fused Adam on the parameters' device (before 2.4 on CPUs) get the default.
+    Build it after the model is on its device.
+    """
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 def batch_indices(n: int, batch_size: int, *, shuffle: bool = True,

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 
 from structaug.datasets import make_sequences
 from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
+from structaug.nn import catalogue_cross_entropy
 from structaug.recsys import CL4SRec, MCLRec, SASRec, SequenceViews, SequentialRecommender
 from structaug.recsys.mclrec.contrastive import contrastive_terms, info_nce, margin_regulariser
 from structaug.recsys.mclrec.data import (build_sequences, five_core, leave_one_out, pad_sequences, prefix_examples,
@@ -138,6 +140,11 @@ def test_info_nce_matches_explicit_formula():
         others = [j for j in range(10) if j != i]
         ref += -(s[i, pos] - torch.logsumexp(s[i, others], 0))
     assert torch.allclose(info_nce(a, b, 0.5), ref / 10, atol=1e-5)
+    # cosine similarity = dot similarity of the L2-normalised rows
+    na, nb = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    assert torch.allclose(info_nce(a, b, 0.5, sim="cos"), info_nce(na, nb, 0.5), atol=1e-6)
+    with pytest.raises(ValueError, match="sim"):
+        info_nce(a, b, sim="l2")
 
 
 def test_margin_regulariser():
@@ -185,6 +192,33 @@ def test_contrastive_terms_share_one_similarity_matrix():
     nce, reg = contrastive_terms(a, b, 0.7)
     assert torch.allclose(nce, info_nce(a, b, 0.7)) and torch.allclose(reg, margin_regulariser(a, b, 0.7))
     assert contrastive_terms(a, b, regulariser=False)[1] is None
+
+
+def test_catalogue_cross_entropy_matches_autograd_cross_entropy():
+    torch.manual_seed(0)
+    h = torch.randn(6, 5, requires_grad=True)
+    table = torch.randn(12, 5, requires_grad=True)
+    t = torch.tensor([1, 2, 0, 9, 9, 3])  # repeated targets: the one-hot must accumulate
+    w = table[1:11]  # a slice of an embedding table, as in SASRec
+    ref = F.cross_entropy(h @ w.T, t)
+    g_ref = torch.autograd.grad(3.0 * ref, (h, table))
+    out = catalogue_cross_entropy(h, w, t)
+    assert torch.allclose(out, ref, atol=1e-6)
+    g = torch.autograd.grad(3.0 * out, (h, table), retain_graph=True)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g, g_ref))
+    g2 = torch.autograd.grad(3.0 * out, (h, table))  # the saved softmax survives a first backward
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g2, g_ref))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 matmul, float32 loss and grads
+        out16 = catalogue_cross_entropy(h, w, t)
+    gh16, gt16 = torch.autograd.grad(out16, (h, table))
+    assert out16.dtype == torch.float32 and gh16.dtype == gt16.dtype == torch.float32
+    assert abs(float(out16.detach()) - float(ref.detach())) < 0.05 and torch.allclose(gh16, g_ref[0] / 3, atol=0.02)
+    with pytest.raises(IndexError, match=r"\[0, 10\)"):
+        catalogue_cross_entropy(h, w, torch.tensor([0, 1, 2, 3, 4, 10]))
+    with pytest.raises(ValueError, match="share H"):
+        catalogue_cross_entropy(h, table[:, :4], t)
+    with pytest.raises(ValueError, match="targets"):
+        catalogue_cross_entropy(h, w, t[:5])
 
 
 def test_last_position_block_matches_full_block():

@@ -11,7 +11,7 @@ import torch
 
 from structaug.io import atomic_torch_save
 from structaug.nn import MLP
-from structaug.train import Trainer, minibatch_epoch, resolve_device
+from structaug.train import Trainer, adam, minibatch_epoch, resolve_device
 
 SCRIPT = textwrap.dedent(
     """
@@ -221,3 +221,30 @@ def test_dropout_module_keeps_expectation_and_is_identity_in_eval():
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match="dropout"):
             Dropout(bad)
+
+
+def test_adam_is_fused_where_supported_and_matches_plain_adam(monkeypatch):
+    torch.manual_seed(0)
+    w0 = torch.randn(5, 3)
+    grads = [torch.randn(5, 3) for _ in range(4)]
+    results = []
+    for make in (lambda p: adam([p], 0.1, weight_decay=0.01), lambda p: torch.optim.Adam([p], lr=0.1, weight_decay=0.01)):
+        p = torch.nn.Parameter(w0.clone())
+        opt = make(p)
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+        results.append(p.detach())
+    assert torch.allclose(results[0], results[1], atol=1e-6) and not torch.equal(results[0], w0)
+    assert adam([torch.nn.Parameter(w0.clone())], 0.1).defaults["fused"]  # torch >= 2.4 fuses on CPU
+
+    real = torch.optim.Adam
+
+    def no_fused(params, **kw):  # a torch build without fused Adam for this device
+        if kw.get("fused"):
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+        return real(params, **kw)
+
+    monkeypatch.setattr(torch.optim, "Adam", no_fused)
+    opt = adam(iter([torch.nn.Parameter(w0.clone())]), 0.1)  # a generator of params is consumed once
+    assert not opt.defaults.get("fused") and len(opt.param_groups[0]["params"]) == 1

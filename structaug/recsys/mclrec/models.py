@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...train import adam
 from .contrastive import contrastive_terms, info_nce
 from .learnable import LearnableAugmenter
 from .sasrec import AmpFactory, SASRec
@@ -126,8 +127,7 @@ class MCLRec(CL4SRec):
 
     def make_optimizers(self, lr: float, weight_decay: float = 0.0) -> list[torch.optim.Optimizer]:
         """Adam for the encoder and a separate Adam for the two augmenters (same lr)."""
-        return [torch.optim.Adam(self.encoder_parameters(), lr=lr, weight_decay=weight_decay),
-                torch.optim.Adam(self.augmenter_parameters(), lr=lr, weight_decay=weight_decay)]
+        return [adam(self.encoder_parameters(), lr, weight_decay), adam(self.augmenter_parameters(), lr, weight_decay)]
 
     def _freeze_augmenters(self, frozen: bool) -> None:
         for p in self.augmenter_parameters():

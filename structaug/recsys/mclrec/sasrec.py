@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...nn import Dropout
+from ...nn import Dropout, catalogue_cross_entropy
+from ...train import adam
 from .data import sequence_lengths
 
 __all__ = ["SASRec", "TransformerBlock"]
@@ -145,16 +146,20 @@ class SASRec(nn.Module):
         return self.item_scores(self.encode(seqs))
 
     def rec_loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the next item over all items (targets are ids 1..n_items)."""
-        return F.cross_entropy(self.item_scores(h), targets - 1)
+        """Cross-entropy of the next item over all items (targets are ids 1..n_items).
+
+        Fused (:func:`~structaug.nn.catalogue_cross_entropy`): equal to
+        ``F.cross_entropy(self.item_scores(h), targets - 1)`` with a cheaper backward pass.
+        """
+        return catalogue_cross_entropy(h, self.item_emb.weight[1 : self.n_items + 1], targets - 1)
 
     # -- training ----------------------------------------------------------------------
     def encoder_parameters(self):
         return self.parameters()
 
     def make_optimizers(self, lr: float, weight_decay: float = 0.0) -> list[torch.optim.Optimizer]:
-        """Adam over all parameters (one optimizer)."""
-        return [torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)]
+        """Adam over all parameters (one optimizer; fused where torch supports it)."""
+        return [adam(self.parameters(), lr, weight_decay)]
 
     def train_step(self, seqs: torch.Tensor, targets: torch.Tensor, optimizers, views=None,
                    amp: AmpFactory = nullcontext) -> dict[str, float]:
