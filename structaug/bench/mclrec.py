@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="plain shuffled batches instead of length-bucketed ones (slower on CPU)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                    help="bf16: bfloat16 autocast in training forward passes "
-                        "(MCLRec epochs ~1.4x faster on CPUs with AVX512-BF16)")
+                        "(MCLRec epochs 1.2-1.4x faster on CPUs with AVX512-BF16)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="checkpoint every epoch of every job here and resume from it; rerunning with a smaller "
                         "--epochs finishes the jobs at the epoch they reached (best-validation weights)")

@@ -57,9 +57,9 @@ class SequentialRecommender(BaseEstimator):
     min_core : int or None
         Apply k-core filtering (e.g. 5) before training.
     precision : {"fp32", "bf16"}
-        "bf16" runs training forward passes under bfloat16 autocast: an MCLRec epoch 1.4x faster on
-        CPUs with AVX512-BF16/AMX (and on GPUs), same quality in our Beauty check (see
-        docs/mclrec.md); a warning is raised on CPUs without bf16 support.
+        "bf16" runs training forward passes under bfloat16 autocast: an MCLRec epoch 1.2–1.4x faster
+        on CPUs with AVX512-BF16/AMX (slower on a GPU at these kernel sizes), same quality in our
+        Beauty check (see docs/mclrec.md); a warning is raised on CPUs without bf16 support.
     device : str
         "auto", "cpu" or "cuda".
     random_state : int or None
