@@ -180,14 +180,14 @@ def catalogue_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torc
     weight : Tensor [n_classes, H]
         Class (item) embeddings; scores are ``h @ weight.T``.
     targets : LongTensor [B]
-        Class indices in ``[0, n_classes)`` (checked on a CPU; see below).
+        Class indices in ``[0, n_classes)``. Checked on a CPU (``IndexError``); on a GPU the
+        check would cost a synchronisation per call, so an out-of-range target trips
+        ``gather``'s device-side assert there instead.
     """
     if h.dim() != 2 or weight.dim() != 2 or h.shape[1] != weight.shape[1]:
         raise ValueError(f"h [B, H] and weight [C, H] must share H; got {tuple(h.shape)} and {tuple(weight.shape)}")
     if targets.shape != (h.shape[0],):
         raise ValueError(f"targets must have shape ({h.shape[0]},), got {tuple(targets.shape)}")
-    # The range check reads the targets back to the host; on a GPU that is a synchronisation
-    # per call, so there an out-of-range target fails in ``gather``'s device-side assert instead.
     if targets.numel() and targets.device.type == "cpu":
         lo, hi = (int(v) for v in targets.aminmax())
         if lo < 0 or hi >= weight.shape[0]:

@@ -198,7 +198,7 @@ def test_catalogue_cross_entropy_matches_autograd_cross_entropy():
     torch.manual_seed(0)
     h = torch.randn(6, 5, requires_grad=True)
     table = torch.randn(12, 5, requires_grad=True)
-    t = torch.tensor([1, 2, 0, 9, 9, 3])  # repeated targets: the one-hot must accumulate
+    t = torch.tensor([1, 2, 0, 9, 9, 3])  # two rows share a target: its embedding gets both rows' gradient
     w = table[1:11]  # a slice of an embedding table, as in SASRec
     ref = F.cross_entropy(h @ w.T, t)
     g_ref = torch.autograd.grad(3.0 * ref, (h, table))
@@ -215,6 +215,8 @@ def test_catalogue_cross_entropy_matches_autograd_cross_entropy():
     assert abs(float(out16.detach()) - float(ref.detach())) < 0.05 and torch.allclose(gh16, g_ref[0] / 3, atol=0.02)
     with pytest.raises(IndexError, match=r"\[0, 10\)"):
         catalogue_cross_entropy(h, w, torch.tensor([0, 1, 2, 3, 4, 10]))
+    with pytest.raises(IndexError, match="-1"):
+        catalogue_cross_entropy(h, w, torch.tensor([0, 1, 2, 3, 4, -1]))
     with pytest.raises(ValueError, match="share H"):
         catalogue_cross_entropy(h, table[:, :4], t)
     with pytest.raises(ValueError, match="targets"):
