@@ -236,7 +236,8 @@ def test_adam_is_fused_where_supported_and_matches_plain_adam(monkeypatch):
             opt.step()
         results.append(p.detach())
     assert torch.allclose(results[0], results[1], atol=1e-6) and not torch.equal(results[0], w0)
-    assert adam([torch.nn.Parameter(w0.clone())], 0.1).defaults["fused"]  # torch >= 2.4 fuses on CPU
+    if tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4):  # CPU fused Adam since 2.4
+        assert adam([torch.nn.Parameter(w0.clone())], 0.1).defaults["fused"]
 
     real = torch.optim.Adam
 
