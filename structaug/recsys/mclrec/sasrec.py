@@ -137,9 +137,13 @@ class SASRec(nn.Module):
             x = blk(x)
         return self.blocks[-1](x, last)  # only each row's last position is read
 
+    def item_table(self) -> torch.Tensor:
+        """Embeddings of the real items [n_items, H] (row j = item j+1; no padding or mask token)."""
+        return self.item_emb.weight[1 : self.n_items + 1]
+
     def item_scores(self, h: torch.Tensor) -> torch.Tensor:
         """Representations [B, H] → scores of the real items [B, n_items] (column j = item j+1)."""
-        return h @ self.item_emb.weight[1 : self.n_items + 1].T
+        return h @ self.item_table().T
 
     def full_scores(self, seqs: torch.Tensor) -> torch.Tensor:
         """Scores of every real item for each padded history."""
@@ -151,7 +155,7 @@ class SASRec(nn.Module):
         Fused (:func:`~structaug.nn.catalogue_cross_entropy`): equal to
         ``F.cross_entropy(self.item_scores(h), targets - 1)`` with a cheaper backward pass.
         """
-        return catalogue_cross_entropy(h, self.item_emb.weight[1 : self.n_items + 1], targets - 1)
+        return catalogue_cross_entropy(h, self.item_table(), targets - 1)
 
     # -- training ----------------------------------------------------------------------
     def encoder_parameters(self):
