@@ -45,6 +45,9 @@ def test_fitted_attributes_and_uscore_selection(fitted, graph):
     assert fitted.selection_ == "uscore"
     assert fitted.n_edge_pairs_ == int((graph.edge_index[0] != graph.edge_index[1]).sum())
     assert fitted.selected_iteration_ is not None and fitted.selected_iteration_ > TINY["warmup"]
+    # the kept checkpoint is the best U score after the warm-up (the first one on ties)
+    post = [(t, u) for t, u in fitted.uscore_history_ if t > TINY["warmup"]]
+    assert (fitted.selected_iteration_, fitted.best_uscore_) == max(post, key=lambda tu: tu[1])
     assert len(fitted.uscore_history_) == fitted.n_iterations_ // TINY["uscore_every"]
     assert all(u <= 1e-6 for _, u in fitted.uscore_history_)  # Jensen: ensemble NLL <= mean NLL
     assert fitted.loss_history_[-1] < fitted.loss_history_[0]
@@ -134,8 +137,13 @@ def test_models_shapes_and_branch_errors(graph):
             model(x, ei)
     for model in (GCN(24, 8, 3), GAT(24, 4, 3, heads=2), GCNII(24, 8, 3, num_layers=3)):
         assert model(x, ei).shape == (120, 3)
-    groups = GCNII(24, 8, 3, num_layers=3).param_groups(0.01, 5e-4)
-    assert [g["weight_decay"] for g in groups] == [0.01, 5e-4]
+    for model in (GCNII(24, 8, 3, num_layers=3), LAGCNII(24, 8, 3, concat=2, num_layers=3)):
+        groups = model.param_groups(0.01, 5e-4)
+        assert [g["weight_decay"] for g in groups] == [0.01, 5e-4]
+        conv, lin = ({id(p) for p in g["params"]} for g in groups)
+        # the paper's split: convolution weights decay with wd_conv, the linear layers with wd_linear
+        assert conv == {id(p) for p in model.stack.parameters()} and not conv & lin
+        assert conv | lin == {id(p) for p in model.parameters()}
 
 
 def test_gcnii_stack_matches_plain_gcn2conv_on_a_directed_graph():
@@ -173,9 +181,17 @@ def test_gcnii_stack_matches_plain_gcn2conv_on_a_directed_graph():
 def test_consistency_loss():
     sharp = torch.log(torch.tensor([[1.0 - 2e-6, 1e-6, 1e-6]]))
     assert float(consistency_loss([sharp, sharp])) < 1e-9  # confident and agreeing: nothing to fix
-    a = torch.log_softmax(torch.randn(5, 3), -1)
-    b = torch.log_softmax(torch.randn(5, 3), -1)
-    assert float(consistency_loss([a, b], 0.5)) > 0
+    # by hand: passes [.8, .2] and [.6, .4] average to [.7, .3]; sharpened with T = 0.5 that is
+    # [.49, .09] / .58; the loss is the mean over passes of the squared distance to it
+    p1, p2 = torch.tensor([[0.8, 0.2]]), torch.tensor([[0.6, 0.4]])
+    target = torch.tensor([0.49, 0.09]) / 0.58
+    want = ((p1 - target).pow(2).sum() + (p2 - target).pow(2).sum()) / 2
+    lp = [p1.log().requires_grad_(), p2.log().requires_grad_()]
+    got = consistency_loss(lp, 0.5)
+    assert float(got.detach()) == pytest.approx(float(want), rel=1e-6) and float(want) == pytest.approx(0.0619501, rel=1e-5)
+    assert float(consistency_loss(lp, 1.0).detach()) == pytest.approx(0.02, rel=1e-6)  # T = 1: the plain average
+    got.backward()  # the sharpened target is a constant: each pass is pulled towards it alone
+    torch.testing.assert_close(lp[0].grad, (2 * (p1 - target) / 2 * p1), rtol=1e-5, atol=1e-7)
 
 
 def test_paper_configs():
@@ -327,7 +343,7 @@ def test_cvae_sampler_equals_decode_then_normalise(fitted, graph):
     torch.testing.assert_close(raw, fitted.cvae_.decode(z, graph.x), rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("kind", ["gcn", "lagcn", "gat", "lagat", "gcnii"])
+@pytest.mark.parametrize("kind", ["gcn", "lagcn", "gat", "lagat", "gcnii", "lagcnii"])
 def test_sparse_input_training_matches_dense(kind, graph, fitted):
     from structaug.graph import build_model, train_node_classifier
 
@@ -384,4 +400,10 @@ def test_samplers_follow_the_training_device(graph, fitted):
     smp = fitted.feature_sampler(graph)
     rnd = RandomNeighborSampler(graph.x, graph.edge_index)
     assert smp.to("cpu") is smp and rnd.to(torch.device("cpu")) is rnd
+    # the copy path, without a GPU: the "meta" device holds shapes only
+    m, r = smp.to("meta"), rnd.to("meta")
+    assert m is not smp and m.device.type == "meta" and smp.device.type == "cpu"
+    assert all(p.is_meta for p in m.cvae.parameters()) and m._c_proj.is_meta
+    assert not any(p.is_meta for p in smp.cvae.parameters())  # the original is untouched
+    assert r is not rnd and r.device.type == "meta" and all(getattr(r, a).is_meta for a in ("_src", "_deg", "_ptr", "_x"))
     assert same_device("cuda", "cuda:0") and not same_device("cpu", "cuda") and same_device("cpu", "cpu")

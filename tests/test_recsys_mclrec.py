@@ -14,7 +14,7 @@ from structaug.datasets import make_sequences
 from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
 from structaug.nn import catalogue_cross_entropy
 from structaug.recsys import CL4SRec, MCLRec, SASRec, SequenceViews, SequentialRecommender
-from structaug.recsys.mclrec.contrastive import contrastive_terms, info_nce, margin_regulariser
+from structaug.recsys.mclrec.contrastive import _excluded, contrastive_terms, info_nce, margin_regulariser
 from structaug.recsys.mclrec.data import (build_sequences, five_core, leave_one_out, pad_sequences, prefix_examples,
                                           prepare_interactions)
 from structaug.recsys.mclrec.learnable import LearnableAugmenter
@@ -48,7 +48,8 @@ def test_prefix_examples_and_leave_one_out():
     seqs = [np.array([1, 2, 3, 4, 5]), np.array([7]), np.array([3, 4, 6])]
     train, (vin, vt, vu), (tin, tt, tu) = leave_one_out(seqs)
     assert [list(s) for s in train] == [[1, 2, 3], [7], [3]]
-    assert vt.tolist() == [4, 4] and tt.tolist() == [5, 6] and vu.tolist() == [0, 2]
+    assert [list(s) for s in vin] == [[1, 2, 3], [3]] and vt.tolist() == [4, 4] and vu.tolist() == [0, 2]
+    assert tt.tolist() == [5, 6] and tu.tolist() == [0, 2]
     assert [list(s) for s in tin] == [[1, 2, 3, 4], [3, 4]]
     X, y = prefix_examples([np.array([1, 2, 3, 4]), np.array([5, 6])], max_len=2)
     assert X.tolist() == [[1, 0], [1, 2], [2, 3], [5, 0]] and y.tolist() == [2, 3, 4, 6]
@@ -94,10 +95,12 @@ def test_operators_invariants(padded):
             assert out == row
             continue
         assert len(kept) == max(1, math.floor(n * 0.5))
+        assert out[:len(kept)] == kept and not any(out[len(kept):])  # left-aligned after the crop
         assert any(row[s:s + len(kept)] == kept for s in range(n))  # contiguous sub-sequence
     m = mask(padded, 0.5, 99, g)
     for row, out, n in zip(padded.tolist(), m.tolist(), lengths.tolist()):
-        assert sum(x == 99 for x in out) == (math.floor(n * 0.5) if n > 1 else 0)
+        assert sum(x == 99 for x in out[:n]) == (math.floor(n * 0.5) if n > 1 else 0)
+        assert out[n:] == row[n:]  # padding is never masked
         assert all(o == r for o, r in zip(out, row) if o != 99)
     r = reorder(padded, 0.8, g)
     for row, out, n in zip(padded.tolist(), r.tolist(), lengths.tolist()):
@@ -126,6 +129,13 @@ def test_sequence_views_bad_input(padded):
         SequenceViews(operators=("crop", "drop")).fit(padded)
     with pytest.raises(NotFittedError):
         SequenceViews().sample(padded)
+    # an item equal to the mask token could not be told from a masked position
+    fitted = SequenceViews().fit(torch.tensor([[1, 2]]))
+    assert fitted.mask_id_ == 3
+    with pytest.raises(DataValidationError, match="collides with or exceeds mask_id_=3"):
+        fitted.sample(torch.tensor([[3, 1]]))
+    with pytest.raises(DataValidationError, match="collides with or exceeds mask_id=2"):
+        SequenceViews(mask_id=2).fit(torch.tensor([[1, 2]]))
 
 
 # -- losses and modules ------------------------------------------------------------------
@@ -184,6 +194,10 @@ def test_contrastive_masks_first_built_under_inference_mode_still_train():
     nce, reg = contrastive_terms(a, b)
     (nce + reg).backward()
     assert a.grad is not None and torch.isfinite(a.grad).all()
+    # the cached masks themselves are normal tensors (an inference tensor would break any op
+    # that saves it for backward, e.g. a product, even though today's add does not save it)
+    assert not _excluded(26, False, torch.device("cpu"), torch.float32).is_inference()
+    assert not _excluded(26, True, torch.device("cpu"), torch.float32).is_inference()
 
 
 def test_contrastive_terms_share_one_similarity_matrix():
@@ -255,6 +269,8 @@ def test_bf16_precision_option(toy):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # CPUs without bf16 warn
         amp = autocast_factory(torch.device("cpu"), "bf16")
+    with amp():  # autocast is really on: a float32 matmul comes out in bfloat16
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
     out = model.train_step(X[:64], y[:64], opts, lambda s: tuple(make_views(s, 2, g, mask_id=model.mask_id)), amp=amp)
     assert all(math.isfinite(v) for v in out.values())
     assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
@@ -288,9 +304,11 @@ def test_mclrec_three_stage_step_updates_both_parts(toy):
     assert {"loss", "rec_loss", "meta_loss"} <= set(out) and all(math.isfinite(v) for v in out.values())
     assert not torch.equal(enc0, model.item_emb.weight) and not torch.equal(aug0, model.aug1.mlp[0].weight)
     assert all(p.requires_grad for p in model.parameters())
-    # the encoder optimizer never holds augmenter parameters, and vice versa
+    # the two optimizers partition the parameters: augmenters in one, everything else in the other
     enc_ids = {id(p) for g_ in opts[0].param_groups for p in g_["params"]}
-    assert not enc_ids & {id(p) for p in model.augmenter_parameters()}
+    aug_ids = {id(p) for g_ in opts[1].param_groups for p in g_["params"]}
+    assert aug_ids == {id(p) for p in model.augmenter_parameters()} and not enc_ids & aug_ids
+    assert enc_ids | aug_ids == {id(p) for p in model.parameters()}
 
 
 def _fit(model_cls, toy, epochs=4, seed=0, **kw):
@@ -418,10 +436,40 @@ def test_timestamp_order_duplicates_and_save_load(log_df, tmp_path):
 def test_patience_and_popularity_model(log_df):
     rec = SequentialRecommender(model="sasrec", epochs=3, patience=1, batch_size=64, hidden=16, n_layers=1,
                                 inner=32, device="cpu", random_state=0, progress=False).fit(log_df)
-    assert rec.train_result_.epochs_run >= 1 and "val_ndcg@10" in rec.train_result_.history[0]
+    r = rec.train_result_
+    h = [e["val_ndcg@10"] for e in r.history]
+    assert len(h) == r.epochs_run and r.stopped_early == (r.epochs_run < 3) and r.best_score == max(h)
+    # the kept weights are the best epoch's: evaluate() scores the same held-out last items
+    assert rec.evaluate()["ndcg@10"] == pytest.approx(r.best_score, abs=1e-6)
     pop = SequentialRecommender(model="popularity").fit(log_df)
     assert pop.recommend(["u1"], k=3, exclude_seen=False).shape == (1, 3)
     assert 0.0 <= pop.evaluate()["ndcg@10"] <= 1.0
+
+
+def test_evaluate_on_held_out_rows(log_df):
+    """Each held-out row is ranked given the fitted history plus the user's earlier held-out rows."""
+    df = log_df.assign(timestamp=log_df.groupby("user").cumcount())
+    last = df.groupby("user")["timestamp"].transform("max")
+    train, held = df[df.timestamp < last - 1], df[df.timestamp >= last - 1]  # two held-out rows per user
+    rec = SequentialRecommender(model="sasrec", epochs=1, batch_size=64, hidden=16, n_layers=1, inner=32,
+                                device="cpu", random_state=0, progress=False).fit(train)
+    got = rec.evaluate(held.sample(frac=1.0, random_state=0), ks=(5, 10))  # row order does not matter
+    hists, targets = [], []
+    for user, rows in held.sort_values("timestamp").groupby("user"):
+        seq = rec.sequences_[rec.users_.encode([user])[0]]
+        it = rec.items_.encode(rows["item"].to_numpy())
+        hists += [seq, np.append(seq, it[0])]
+        targets += list(it)
+    with torch.no_grad():
+        scores = rec.model_.full_scores(pad_sequences(hists, rec.max_len))
+    t = torch.as_tensor(targets) - 1
+    rank = (scores > scores.gather(1, t[:, None])).sum(1)
+    assert got["hr@10"] == pytest.approx(float((rank < 10).float().mean()))
+    assert got["ndcg@5"] == pytest.approx(float(torch.where(rank < 5, 1 / torch.log2(rank + 2.0), 0.0).mean()))
+    with pytest.raises(KeyError, match="unknown user"):
+        rec.evaluate(pd.DataFrame({"user": ["nobody"], "item": [df["item"].iloc[0]]}))
+    with pytest.raises(KeyError, match="unknown item"):
+        rec.evaluate(pd.DataFrame({"user": [df["user"].iloc[0]], "item": ["i-unseen"]}))
 
 
 # -- benchmark and demo ------------------------------------------------------------------

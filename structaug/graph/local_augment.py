@@ -17,7 +17,7 @@ import torch
 from torch_geometric.transforms import BaseTransform
 
 from ..base import Augmenter, SampleRNG, check_is_fitted
-from ..train import Trainer, batch_indices, resolve_device
+from ..train import Trainer, batch_indices, resolve_device, same_device
 from ..validation import check_positive_int
 from .cvae import NeighborCVAE, cvae_loss, row_normalize
 from .samplers import CVAEFeatureSampler
@@ -224,12 +224,13 @@ class LocalAugmenter(Augmenter):
 
     # ------------------------------------------------------------------------------
     def _cvae_on(self, device: torch.device) -> NeighborCVAE:
-        key = str(device)
-        if key == str(next(self.cvae_.parameters()).device):
+        if same_device(device, next(self.cvae_.parameters()).device):  # "cuda" is "cuda:0": no copy
             return self.cvae_
-        if key not in self._device_copies:
-            self._device_copies[key] = copy.deepcopy(self.cvae_).to(device)
-        return self._device_copies[key]
+        for key, cvae in self._device_copies.items():
+            if same_device(key, device):
+                return cvae
+        self._device_copies[str(torch.device(device))] = cvae = copy.deepcopy(self.cvae_).to(device)
+        return cvae
 
     def feature_sampler(self, data: Any, device: str | torch.device | None = None) -> CVAEFeatureSampler:
         """A fast ``sampler(n, generator) -> [n, N, F]`` for a training loop on ``data``.

@@ -80,8 +80,8 @@ def margin_regulariser(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.
 
     With ``p`` a row's positive similarity and ``m`` its hardest (largest) negative, the two
     margins are ``lo = min(p, m)`` and ``hi = max(p, m)``; R is
-    ``mean(relu(p - lo)) + mean_over_negatives(relu(hi - s_neg))``, which is zero only when
-    the positive and every negative collapse onto one similarity level. It keeps the learnable
+    ``mean(relu(p - lo)) + mean_over_negatives(relu(hi - s_neg))``, which is zero exactly when,
+    in every row, all negatives share one similarity and the positive is not above it. It keeps the learnable
     augmenters from drifting to views that are trivially easy or impossible to match,
     following the reference implementation's ``meta_contrast_rl`` term.
     """

@@ -24,6 +24,13 @@ from .training import PRECISIONS, evaluate_ranking, fit_sequential
 
 __all__ = ["SequentialRecommender"]
 
+
+def _runs(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Split user-grouped rows into (user code of each run, that run's items)."""
+    bounds = np.flatnonzero(np.diff(users)) + 1
+    starts = np.concatenate([[0], bounds])
+    return users[starts], np.split(items, bounds)
+
 MODELS = ("mclrec", "cl4srec", "sasrec", "popularity")
 
 
@@ -249,14 +256,45 @@ class SequentialRecommender(BaseEstimator):
         return self.items_.decode(top)
 
     def evaluate(self, interactions: pd.DataFrame | None = None, ks: Sequence[int] = (5, 10, 20)) -> dict[str, float]:
-        """Next-item HR/NDCG@k of each fitted user's last item given the items before it
-        (no history exclusion, as in the paper's protocol)."""
+        """Next-item HR/NDCG@k with full ranking (no history exclusion, as in the paper's protocol).
+
+        Parameters
+        ----------
+        interactions : DataFrame or None
+            Held-out ``user, item[, timestamp]`` rows that come after the fitted log. Each row is
+            a target, predicted from the user's fitted history followed by that user's earlier
+            held-out rows (time order, as in :meth:`fit`). Users and items must have been seen in
+            ``fit`` (``KeyError`` names the unknown ones). ``None`` scores each fitted user's last
+            item given the items before it: with ``patience`` set that item was held out for
+            validation, without it the model trained on it (an in-sample number).
+        ks : sequence of int
+            Cut-offs.
+
+        Returns
+        -------
+        dict
+            ``hr@k`` and ``ndcg@k`` for each ``k``, averaged over the targets.
+        """
         check_is_fitted(self, ["model_"])
-        rows = [s for s in self.sequences_ if len(s) >= 2]
-        hist = pad_sequences([s[:-1] for s in rows], self.max_len)
-        tgt = torch.as_tensor([int(s[-1]) for s in rows])
+        if interactions is None:
+            rows = [s for s in self.sequences_ if len(s) >= 2]
+            hists, targets = [s[:-1] for s in rows], [int(s[-1]) for s in rows]
+        else:
+            df = prepare_interactions(interactions)
+            users = self.users_.encode(df["user"].to_numpy(), name="user")
+            items = self.items_.encode(df["item"].to_numpy(), name="item")
+            hists, targets = [], []
+            # rows are grouped by user in time order: each target extends that user's history
+            for u, it in zip(*_runs(users, items)):
+                seq = np.concatenate([self.sequences_[u], it])
+                base = len(self.sequences_[u])
+                hists.extend(seq[:base + j] for j in range(len(it)))
+                targets.extend(int(x) for x in it)
+        if not targets:
+            raise DataValidationError("nothing to evaluate: no user has a target item")
         dev = next(iter(self.popularity_.buffers())).device
-        return evaluate_ranking(self.model_, hist.to(dev), tgt.to(dev), ks)
+        hist = pad_sequences(hists, self.max_len).to(dev)
+        return evaluate_ranking(self.model_, hist, torch.as_tensor(targets, device=dev), ks)
 
     # ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

@@ -163,14 +163,21 @@ class SequenceViews(Augmenter):
         seqs = check_padded(data)
         self.max_len_ = int(seqs.shape[1])
         top = int(seqs.max()) if seqs.numel() else 0
+        if self.mask_id is not None and top >= int(self.mask_id):
+            raise DataValidationError(
+                f"item id {top} collides with or exceeds mask_id={int(self.mask_id)}; the mask token must be "
+                "larger than every item id"
+            )
         self.mask_id_ = int(self.mask_id) if self.mask_id is not None else top + 1
 
     def _sample(self, data, n, rng: SampleRNG):
         seqs = check_padded(data)
         n_views = 2 if n is None else int(n)
-        if seqs.numel() and int(seqs.max()) > self.mask_id_:
+        # an item equal to the mask token would be indistinguishable from a masked position
+        if seqs.numel() and int(seqs.max()) >= self.mask_id_:
             raise DataValidationError(
-                f"item id {int(seqs.max())} exceeds mask_id_={self.mask_id_}; refit on data with every item id"
+                f"item id {int(seqs.max())} collides with or exceeds mask_id_={self.mask_id_}; "
+                "refit on data with every item id"
             )
         gen = rng.torch(seqs.device)
         views = make_views(seqs.long(), n_views, gen, crop_ratio=self.crop_ratio, mask_ratio=self.mask_ratio,
