@@ -7,7 +7,8 @@ user's program.
 """
 from __future__ import annotations
 
-from typing import Union
+from contextlib import contextmanager
+from typing import Iterator, Union
 
 import numpy as np
 import torch
@@ -58,3 +59,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+@contextmanager
+def local_torch_seed(seed: int) -> Iterator[None]:
+    """Run a block with torch's CPU generator seeded to ``seed``; the caller's state comes back after.
+
+    For seeded weight initialisation inside ``fit`` (modules are built on the CPU, then moved).
+    Only the CPU generator is seeded: ``torch.manual_seed`` would also reseed every CUDA
+    generator, which ``fork_rng(devices=[])`` does not save or restore.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(int(seed))
+        yield
+
+
+@contextmanager
+def preserved_torch_rng() -> Iterator[None]:
+    """Run a block that may reseed torch's global RNGs (a :class:`~structaug.train.Trainer`
+    with ``seed`` does, for dropout), then give the caller back its CPU and CUDA states.
+
+    Estimators wrap their training loop in it, so ``fit`` leaves the user's torch stream as it
+    found it (a fitted CUDA model has initialised CUDA, so its generators are saved too).
+    """
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):
+        yield

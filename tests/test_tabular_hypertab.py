@@ -99,7 +99,11 @@ def test_classifier_learns_and_probabilities(toy):
 
 def test_same_seed_same_predictions(toy):
     Xtr, ytr, Xte, _ = toy
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
     a = HyperTabClassifier(**FAST, random_state=3).fit(Xtr, ytr).predict_proba(Xte)
+    assert torch.equal(torch.rand(3), expected)  # fit leaves the caller's torch stream alone
     b = HyperTabClassifier(**FAST, random_state=3).fit(Xtr, ytr).predict_proba(Xte)
     c = HyperTabClassifier(**FAST, random_state=4).fit(Xtr, ytr).predict_proba(Xte)
     assert np.array_equal(a, b) and not np.array_equal(a, c)

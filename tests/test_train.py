@@ -249,3 +249,19 @@ def test_adam_is_fused_where_supported_and_matches_plain_adam(monkeypatch):
     monkeypatch.setattr(torch.optim, "Adam", no_fused)
     opt = adam(iter([torch.nn.Parameter(w0.clone())]), 0.1)  # a generator of params is consumed once
     assert not opt.defaults.get("fused") and len(opt.param_groups[0]["params"]) == 1
+
+
+def test_local_seed_and_preserved_rng_leave_the_callers_stream():
+    from structaug.random import local_torch_seed, preserved_torch_rng
+
+    torch.manual_seed(5)
+    expected = torch.rand(4)
+    torch.manual_seed(5)
+    with local_torch_seed(3):
+        inside = torch.rand(2)
+    with preserved_torch_rng():
+        torch.manual_seed(99)
+        torch.rand(10)
+    assert torch.equal(torch.rand(4), expected)
+    torch.manual_seed(3)
+    assert torch.equal(inside, torch.rand(2))  # the block saw exactly torch.manual_seed(3)'s stream

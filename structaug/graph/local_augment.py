@@ -17,6 +17,7 @@ import torch
 from torch_geometric.transforms import BaseTransform
 
 from ..base import Augmenter, SampleRNG, check_is_fitted
+from ..random import local_torch_seed
 from ..train import Trainer, batch_indices, resolve_device, same_device
 from ..validation import check_positive_int
 from .cvae import NeighborCVAE, cvae_loss, row_normalize
@@ -152,8 +153,7 @@ class LocalAugmenter(Augmenter):
         selection = self._resolve_selection(data)
 
         # Weight init from our own seed without disturbing the caller's global RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(rng.np.integers(2**31 - 1)))
+        with local_torch_seed(int(rng.np.integers(2**31 - 1))):
             cvae = NeighborCVAE(f, self.hidden_size, self.latent_size).to(dev)
             selector = (SelectorGCN(f, self.selector_hidden, int(data.y.max()) + 1).to(dev)
                         if selection == "uscore" else None)

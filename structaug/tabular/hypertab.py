@@ -43,7 +43,7 @@ from sklearn.utils.validation import _check_feature_names, check_array, column_o
 from ..base import check_is_fitted
 from ..exceptions import DataValidationError
 from ..nn import MLP
-from ..random import check_random_state
+from ..random import check_random_state, local_torch_seed, preserved_torch_rng
 from ..train import Trainer, batch_indices, resolve_device
 from ..validation import check_fraction, check_positive_int
 from .preprocessing import TableEncoder, check_n_rows, check_regression_target, encode_class_labels
@@ -212,8 +212,7 @@ class _HyperTabBase(BaseEstimator):
         self.masks_ = masks
 
         n_out = self._n_outputs(target)
-        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
-            torch.manual_seed(seed)
+        with local_torch_seed(seed):  # seeded init without touching the caller's RNG
             net = HyperTabNet(d, width, n_out, hidden_dims=self.hidden_dims,
                               hyper_hidden=tuple(self.hyper_hidden)).to(dev)
         mask_t = torch.as_tensor(masks, dtype=torch.float32, device=dev)
@@ -267,7 +266,8 @@ class _HyperTabBase(BaseEstimator):
         trainer = Trainer(max_epochs=self.epochs, patience=self.patience if validate else None,
                           monitor="val_loss" if validate else "loss", device=dev, seed=seed,
                           progress=bool(self.verbose), desc=type(self).__name__)
-        self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
+        with preserved_torch_rng():  # the Trainer seeds dropout globally; give the caller its RNG back
+            self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
         net.eval()
         self.net_ = net
         self.device_ = str(dev)

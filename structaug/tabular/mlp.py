@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from ..base import check_is_fitted
 from ..nn import MLP
-from ..random import check_random_state, spawn_seed
+from ..random import check_random_state, local_torch_seed, spawn_seed
 from ..train import Trainer, minibatch_epoch, predict_batched, resolve_device
 from ..validation import check_float_matrix, check_fraction, check_positive_int
 from .preprocessing import check_n_rows
@@ -82,8 +82,7 @@ class MLPHead(BaseEstimator):
         ydt = torch.long if clf else torch.float32
         xtr, xva = torch.as_tensor(Xtr, device=dev), torch.as_tensor(Xva, device=dev)
         ytr_t, yva_t = torch.as_tensor(ytr, dtype=ydt, device=dev), torch.as_tensor(yva, dtype=ydt, device=dev)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with local_torch_seed(seed):
             model = MLP([X.shape[1], *self.hidden_sizes, n_out], dropout=self.dropout).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         crit = (lambda out, t: torch.nn.functional.cross_entropy(out, t)) if clf else \

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..base import check_is_fitted
 from ..exceptions import DataValidationError
-from ..random import check_random_state, spawn_seed
+from ..random import check_random_state, local_torch_seed, preserved_torch_rng, spawn_seed
 from ..train import Trainer, batch_indices, predict_batched, resolve_device
 from ..validation import check_positive_int
 from .preprocessing import TableEncoder
@@ -232,8 +232,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
         mask_rng = np.random.default_rng(spawn_seed(rng))
         dev = resolve_device(self.device)
         # Weight init under a local seed, so fit is reproducible without touching the caller's RNG.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with local_torch_seed(seed):
             net = self._network(enc).to(dev)
         opt = self._optimizer(net)
         x_all = torch.as_tensor(Z, device=dev)
@@ -283,7 +282,8 @@ class TJEPA(TransformerMixin, BaseEstimator):
 
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="loss", mode="min",
                           device=dev, seed=seed, progress=self.progress, restore_best=False, desc="T-JEPA")
-        result = trainer.fit(net, opt, train_epoch, collapse_probe, generators=[shuffle])
+        with preserved_torch_rng():  # the Trainer seeds dropout globally; give the caller its RNG back
+            result = trainer.fit(net, opt, train_epoch, collapse_probe, generators=[shuffle])
         net.eval()
         self.encoder_ = enc
         self.masking_ = masking

@@ -19,7 +19,7 @@ from torch import nn
 from ..base import check_is_fitted
 from ..exceptions import DataValidationError
 from ..nn import MLP
-from ..random import check_random_state, spawn_seed
+from ..random import check_random_state, local_torch_seed, spawn_seed
 from ..train import Trainer, TrainResult, minibatch_epoch, predict_batched, resolve_device
 from ..validation import check_index_range
 from .container import ObservedTensor
@@ -160,8 +160,7 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
 
         init_seed, shuffle_seed = spawn_seed(rng), spawn_seed(rng)
         # Initialise under a forked RNG so the user's global torch stream is untouched.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed)
+        with local_torch_seed(init_seed):
             model = EmbeddingMLP(shape, self.embedding_dims_, list(self.hidden)).to(dev)
         self.model_ = model
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 
 from ...base import check_is_fitted
 from ...exceptions import DataValidationError
-from ...random import check_random_state
+from ...random import check_random_state, local_torch_seed, preserved_torch_rng
 from ...train import Trainer, TrainResult, resolve_device
 from ...validation import check_positive_int
 from ..interactions import IdVocab, check_interactions
@@ -178,10 +178,10 @@ class LightGCN(BaseEstimator):
         graph = BipartiteGraph.from_edges(u, i, nu, ni, dev)
         sampler = BPRSampler(u, i, nu, ni, dev)
         use_mae = bool(self.use_mae) and (feats.user_profiles is not None or bool(feats.item_attributes))
-        torch.manual_seed(seed)  # weight init; the Trainer reseeds too
-        net = GraphRecNet(nu, ni, self.embedding_dim, self._layers(), feats, user_cat_rate=self.user_cat_rate,
-                          item_cat_rate=self.item_cat_rate, model_cat_rate=self.model_cat_rate,
-                          with_decoder=use_mae).to(dev)
+        with local_torch_seed(seed):  # weight init; the Trainer seeds dropout
+            net = GraphRecNet(nu, ni, self.embedding_dim, self._layers(), feats, user_cat_rate=self.user_cat_rate,
+                              item_cat_rate=self.item_cat_rate, model_cat_rate=self.model_cat_rate,
+                              with_decoder=use_mae).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
         n_batches = sampler.n_train // self.batch_size + 1
         self.n_aug_used_ = 0
@@ -246,7 +246,8 @@ class LightGCN(BaseEstimator):
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience if validation is not None else None,
                           monitor=f"val_recall@{self.eval_k}", mode="max", device=dev, seed=seed,
                           progress=self.progress, desc=type(self).__name__)
-        self.train_result_: TrainResult = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
+        with preserved_torch_rng():
+            self.train_result_: TrainResult = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
         net.eval()
         net.prepare(graph)
         with torch.no_grad():

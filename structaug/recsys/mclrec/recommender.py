@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator
 from ...base import check_is_fitted
 from ...exceptions import DataValidationError
 from ...io import atomic_torch_save
-from ...random import check_random_state
+from ...random import check_random_state, local_torch_seed, preserved_torch_rng
 from ...train import resolve_device
 from ...validation import check_positive_int
 from ..interactions import IdVocab
@@ -160,8 +160,7 @@ class SequentialRecommender(BaseEstimator):
         self.sequences_ = log.sequences
         seed = int(check_random_state(self.random_state).integers(2**31 - 1))
         dev = resolve_device(self.device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with local_torch_seed(seed):
             model = self._build_model(log.n_items).to(dev)
         self.popularity_ = Popularity(log.n_items).fit_counts(log.sequences).to(dev)
         self.train_result_ = None
@@ -184,7 +183,7 @@ class SequentialRecommender(BaseEstimator):
         X, y_ = prefix_examples(train_seqs, self.max_len)
         gen = torch.Generator(device=dev).manual_seed(seed)
         views = {"crop_ratio": self.crop_ratio, "mask_ratio": self.mask_ratio, "reorder_ratio": self.reorder_ratio}
-        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        with preserved_torch_rng():
             self.train_result_ = fit_sequential(
                 model, X, y_, valid=valid, epochs=self.epochs, patience=self.patience, lr=self.lr,
                 batch_size=self.batch_size, device=dev, seed=seed, gen=gen, view_kwargs=views,
