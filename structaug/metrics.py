@@ -2,7 +2,7 @@
 
 Top-k metrics follow RecBole's full-ranking protocol: every item is scored, items the
 user already interacted with in training are excluded (score set to -inf) unless they are
-targets, and ties are broken by item id (``torch.topk`` order).
+targets, and tied scores are ranked by item id (lower id first), on every device.
 """
 from __future__ import annotations
 
@@ -58,16 +58,25 @@ def roc_auc(y_true, y_score) -> float:
     return float(_sk_roc_auc(yt, ys))
 
 
+def _residuals(y_true, y_pred) -> np.ndarray:
+    # flatten both: an [n, 1] prediction against [n] targets would otherwise broadcast to [n, n]
+    yt, yp = _np(y_true).astype(np.float64).ravel(), _np(y_pred).astype(np.float64).ravel()
+    if len(yt) != len(yp):
+        raise ValueError(f"y_true has {len(yt)} values but y_pred has {len(yp)}")
+    if len(yt) == 0:
+        raise ValueError("the error of an empty set is undefined")
+    return yp - yt
+
+
 def rmse(y_true, y_pred) -> float:
     """Root mean squared error (the square root is taken; DAIN's reference prints the MSE)."""
-    d = _np(y_pred).astype(np.float64) - _np(y_true).astype(np.float64)
+    d = _residuals(y_true, y_pred)
     return float(np.sqrt(np.mean(d * d)))
 
 
 def mae(y_true, y_pred) -> float:
     """Mean absolute error."""
-    d = _np(y_pred).astype(np.float64) - _np(y_true).astype(np.float64)
-    return float(np.mean(np.abs(d)))
+    return float(np.mean(np.abs(_residuals(y_true, y_pred))))
 
 
 def mask_seen(scores: torch.Tensor, seen_rows: torch.Tensor, seen_items: torch.Tensor) -> torch.Tensor:
@@ -117,8 +126,7 @@ def topk_metrics(
     if int(tgt.max()) >= n_items:
         raise ValueError(f"target item {int(tgt.max())} is out of range for {n_items} items")
     valid = tgt >= 0
-    n_tgt = valid.sum(1)
-    if bool((n_tgt == 0).any()):
+    if bool((valid.sum(1) == 0).any()):
         raise ValueError("every user needs at least one target item")
     kmax = max(ks)
     if kmax > n_items:
@@ -134,10 +142,18 @@ def topk_metrics(
         safe_rows = torch.arange(n_users, device=scores.device).unsqueeze(1).expand_as(tgt)[valid]
         scores[safe_rows, tgt[valid]] = tgt_scores[valid]
 
-    top = scores.topk(kmax, dim=1).indices  # [U, kmax]
+    vals, top = scores.topk(kmax, dim=1)  # [U, kmax]
+    # torch.topk leaves tied scores in no defined order (it differs by kernel and device), so
+    # rows with a tie inside the top k or across its boundary are re-ranked by a stable sort:
+    # ties go to the lower item id everywhere. Trained models rarely tie; popularity does.
+    tied = (vals[:, 1:] == vals[:, :-1]).any(1) | ((scores >= vals[:, -1:]).sum(1) > kmax)
+    if bool(tied.any()):
+        rows_t = tied.nonzero().squeeze(1)
+        top[rows_t] = scores[rows_t].sort(dim=1, descending=True, stable=True).indices[:, :kmax]
     is_tgt = torch.zeros(n_users, n_items, dtype=torch.bool, device=scores.device)
     rows = torch.arange(n_users, device=scores.device).unsqueeze(1).expand_as(tgt)
     is_tgt[rows[valid], tgt[valid]] = True
+    n_tgt = is_tgt.sum(1)  # distinct targets: a repeated one can be hit only once
     hits = is_tgt.gather(1, top).float()  # [U, kmax]
     discounts = 1.0 / torch.log2(torch.arange(2, kmax + 2, device=scores.device, dtype=torch.float))
     out: dict[str, torch.Tensor] = {}

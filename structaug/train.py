@@ -172,7 +172,8 @@ class Trainer:
         early.
     monitor : str
         Metric key (from ``train_epoch``'s or ``validate``'s dict) that selects the best epoch.
-        When it never appears, the last epoch is the best.
+        When it never appears, the last epoch is the best; with ``patience`` set, an epoch
+        without it raises ``KeyError``.
     mode : {"min", "max"}
         Whether lower or higher ``monitor`` is better.
     min_delta : float
@@ -275,6 +276,10 @@ class Trainer:
         stateful : iterable
             Other objects with ``state_dict``/``load_state_dict`` (schedulers, EMA models).
         """
+        param = next(model.parameters(), None)
+        if param is not None and not same_device(param.device, self.device):
+            raise ValueError(f"the model is on {param.device} but the Trainer runs on {self.device}; "
+                             "move it with model.to(device) first")
         optimizers = _as_list(optimizer)
         generators = list(generators)
         stateful = list(stateful)
@@ -330,6 +335,10 @@ class Trainer:
             result.history.append(metrics)
 
             score = metrics.get(self.monitor)
+            if score is None and self.patience is not None:
+                # a misspelt monitor would otherwise switch early stopping off without a word
+                raise KeyError(f"monitor {self.monitor!r} is not among epoch {epoch}'s metrics {sorted(metrics)}; "
+                               "patience needs it every epoch")
             if score is None:
                 result.best_epoch, result.best_score = epoch, None
                 best_state = None  # last weights are the result

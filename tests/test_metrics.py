@@ -25,6 +25,10 @@ def test_classification_metrics():
 def test_regression_metrics():
     assert rmse([1, 2, 3], [1, 2, 5]) == pytest.approx(math.sqrt(4 / 3))
     assert mae([1, 2, 3], [2, 2, 1]) == pytest.approx(1.0)
+    # an [n, 1] prediction is n values, not an [n, n] broadcast
+    assert rmse(np.array([1.0, 2.0, 3.0]), np.array([[1.0], [2.0], [5.0]])) == pytest.approx(math.sqrt(4 / 3))
+    with pytest.raises(ValueError, match="3 values but y_pred has 2"):
+        mae([1, 2, 3], [1, 2])
 
 
 def test_topk_single_target_hand_computed():
@@ -55,6 +59,23 @@ def test_topk_multi_target_recall_and_ndcg():
     idcg = 1 / math.log2(2) + 1 / math.log2(3)
     assert m["ndcg@4"].item() == pytest.approx(dcg / idcg)
     assert m["precision@4"].item() == 0.5
+
+
+def test_topk_ties_go_to_the_lower_item_id():
+    # items 1, 2 and 3 tie; the ranking is 0, 1, 2, 3, 4 whatever order topk returns them in
+    scores = torch.tensor([[0.9, 0.5, 0.5, 0.5, 0.1]]).repeat(3, 1)
+    m = topk_metrics(scores, torch.tensor([1, 2, 3]), ks=(2, 3))
+    assert m["hr@2"].tolist() == [1.0, 0.0, 0.0] and m["hr@3"].tolist() == [1.0, 1.0, 0.0]
+    assert m["ndcg@3"][1].item() == pytest.approx(1 / math.log2(4))
+    # a constant scorer (an untrained or popularity model on a cold catalogue) ranks by id
+    m = topk_metrics(torch.zeros(2, 50), torch.tensor([0, 10]), ks=(10,))
+    assert m["hr@10"].tolist() == [1.0, 0.0]
+
+
+def test_topk_repeated_target_counts_once():
+    scores = torch.tensor([[0.9, 0.8, 0.7]])
+    m = topk_metrics(scores, torch.tensor([[0, 0, -1]]), ks=(1,))
+    assert m["recall@1"].item() == 1.0 and m["ndcg@1"].item() == 1.0
 
 
 def test_topk_errors():

@@ -142,7 +142,16 @@ def test_class_weight_balanced_helps_minority():
     kw = dict(epochs=20, n_views=8, masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
     plain = HyperTabClassifier(**kw).fit(X, y).predict(X)
     bal = HyperTabClassifier(**kw, class_weight="balanced").fit(X, y).predict(X)
-    assert (bal == 1).sum() >= (plain == 1).sum()
+    assert (bal == 1).sum() > (plain == 1).sum()
+    # the weights the loss gets: sklearn's "balanced" formula, or a dict by class label
+    from sklearn.utils.class_weight import compute_class_weight
+
+    est = HyperTabClassifier(class_weight="balanced")
+    est.classes_ = np.array([0, 1])
+    want = compute_class_weight("balanced", classes=np.array([0, 1]), y=y)
+    torch.testing.assert_close(est._class_weight(y, "cpu"), torch.tensor(want, dtype=torch.float32))
+    est.class_weight = {1: 5.0}
+    assert est._class_weight(y, "cpu").tolist() == [1.0, 5.0]
 
 
 def test_regressor_learns():
@@ -155,8 +164,32 @@ def test_regressor_learns():
 def test_early_stopping_uses_validation_split(toy):
     Xtr, ytr, _, _ = toy
     clf = HyperTabClassifier(**{**FAST, "epochs": 60}, early_stopping=True, patience=2, random_state=0).fit(Xtr, ytr)
-    assert "val_loss" in clf.train_result_.history[0]
-    assert clf.train_result_.epochs_run <= 60
+    r = clf.train_result_
+    val = [h["val_loss"] for h in r.history]
+    assert r.best_epoch == int(np.argmin(val)) and r.best_score == min(val)
+    # patience 2: it stopped two epochs after the best one (or ran the whole budget)
+    assert (r.stopped_early and r.epochs_run == r.best_epoch + 3) or r.epochs_run == 60
+
+
+def test_fixed_budget_keeps_the_last_epoch(toy, monkeypatch):
+    """Without early stopping the paper trains a fixed number of epochs and keeps the final weights."""
+    import structaug.tabular.hypertab as ht
+
+    seen = {}
+
+    class Spy(ht.Trainer):
+        def __init__(self, **kw):
+            seen.update(kw)
+            super().__init__(**kw)
+
+    monkeypatch.setattr(ht, "Trainer", Spy)
+    Xtr, ytr, _, _ = toy
+    HyperTabClassifier(**FAST, random_state=0).fit(Xtr, ytr)
+    assert seen["restore_best"] is False and seen["patience"] is None
+    HyperTabClassifier(**FAST, early_stopping=True, random_state=0).fit(Xtr, ytr)
+    assert seen["restore_best"] is True
+    with pytest.warns(UserWarning, match="at least 10 training rows"):
+        HyperTabClassifier(**FAST, early_stopping=True, random_state=0).fit(Xtr[:8], np.r_[ytr[:4] * 0, ytr[:4] * 0 + 1])
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -199,7 +232,7 @@ def test_nan_impute_constant_column_and_p_greater_than_n():
 # -- sklearn's estimator checks -----------------------------------------------------------
 # No check is skipped: with a small budget both estimators pass all of sklearn's checks
 # (check_array_api_input skips itself when SCIPY_ARRAY_API is unset).
-CHECK_KW = dict(epochs=10, n_views=4, masks_per_step=4, lr=2e-2, random_state=0, device="cpu")
+CHECK_KW = dict(epochs=20, n_views=4, masks_per_step=4, lr=2e-2, random_state=0, device="cpu")
 CHECK_KW_REG = dict(epochs=20, n_views=8, masks_per_step=8, lr=1e-2, random_state=0, device="cpu")
 
 

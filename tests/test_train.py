@@ -102,6 +102,9 @@ def test_no_monitor_keeps_last_epoch():
     model = torch.nn.Linear(1, 1)
     res = Trainer(max_epochs=3, progress=False).fit(model, None, lambda e: {"loss": 1.0})
     assert res.best_epoch == 2 and res.epochs_run == 3 and not res.stopped_early
+    # with patience, a monitor that is missing (a typo) is an error, not silently no early stopping
+    with pytest.raises(KeyError, match="monitor 'val_lss' is not among epoch 0's metrics"):
+        Trainer(max_epochs=3, patience=1, monitor="val_lss", progress=False).fit(model, None, lambda e: {"val_loss": 1.0})
 
 
 def test_trainer_rejects_bad_settings():
@@ -111,6 +114,8 @@ def test_trainer_rejects_bad_settings():
         Trainer(patience=0)
     with pytest.raises(ValueError, match="max_time"):
         Trainer(max_time=0)
+    with pytest.raises(ValueError, match="model is on meta but the Trainer runs on cpu"):
+        Trainer(device="cpu", progress=False).fit(torch.nn.Linear(1, 1, device="meta"), None, lambda e: None)
 
 
 def _fake_clock(monkeypatch):

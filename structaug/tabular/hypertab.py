@@ -223,6 +223,9 @@ class _HyperTabBase(BaseEstimator):
         # Optional early stopping on a held-out split of the training rows.
         tr_idx = np.arange(len(Z))
         va_idx = None
+        if self.early_stopping and len(Z) < 10:
+            warnings.warn(f"early_stopping needs at least 10 training rows, got {len(Z)}: training all "
+                          f"{self.epochs} epochs without a validation split", UserWarning, stacklevel=3)
         if self.early_stopping and len(Z) >= 10:
             perm = rng.permutation(len(Z))
             n_va = max(1, int(round(self.validation_fraction * len(Z))))
@@ -256,6 +259,7 @@ class _HyperTabBase(BaseEstimator):
         if va_idx is not None:
             x_va, y_va = x_all[va_idx], y_all[va_idx]
 
+            @torch.no_grad()
             def ensemble_val_loss(epoch: int) -> dict[str, float]:
                 net.eval()
                 return {"val_loss": float(self._loss(net(x_va, mask_t, index_t), y_va, weight,
@@ -265,6 +269,8 @@ class _HyperTabBase(BaseEstimator):
 
         trainer = Trainer(max_epochs=self.epochs, patience=self.patience if validate else None,
                           monitor="val_loss" if validate else "loss", device=dev, seed=seed,
+                          # without validation the paper's fixed budget keeps the last epoch's weights
+                          restore_best=validate is not None,
                           progress=bool(self.verbose), desc=type(self).__name__)
         with preserved_torch_rng():  # the Trainer seeds dropout globally; give the caller its RNG back
             self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
