@@ -149,6 +149,33 @@ def test_parsing_is_strict():
     with pytest.raises(ParseError) as e:
         parse_profile("age: 30", ("age", "gender"))
     assert e.value.reason == "missing_field"
+    # the prompt's template echoed back is not an answer; JSON null is an empty field
+    for text, parse, fields in [("director::country::English", parse_attributes, ("director", "country", "language")),
+                                ("age: <age>\ngender: F", parse_profile, ("age", "gender")),
+                                ('{"age": null, "gender": "F"}', parse_profile, ("age", "gender"))]:
+        with pytest.raises(ParseError) as e:
+            parse(text, fields)
+        assert e.value.reason == "missing_field", text
+    assert parse_attributes("Ridley Scott::UK::English", ("director", "country", "language"))["country"] == "UK"
+
+
+def test_all_unknown_profile_gets_a_zero_row(fake_llm, small, tmp_path):
+    inter, items, users = small
+    unknown = {}
+
+    def behave_by_count(prompt, count):
+        fields = re.findall(r"^(.+): <.+>$", prompt, flags=re.M)
+        if fields and not unknown:  # the first profile request answers "unknown" everywhere
+            unknown["prompt"] = prompt
+            return 200, "\n".join(f"{f}: N/A" for f in fields), 0.0
+        return 200, good_answer(prompt), 0.0
+
+    srv = fake_llm(behave_by_count)
+    aug = augmenter(backend=backend(srv.url, max_workers=1), cache_path=tmp_path / "u.sqlite").fit(
+        inter, items=items, users=users)
+    prof = aug.sample().user_profiles
+    empty = (prof.abs().sum(1) == 0).nonzero().flatten().tolist()
+    assert unknown and len(empty) == 1  # that user's row is zero; every other user has a profile
 
 
 # ---------------------------------------------------------------- HTTP backend
@@ -219,6 +246,15 @@ def test_non_retryable_status_raises(fake_llm):
         backend(srv.url).generate(LLMRequest("edge", "u", "p"))
 
 
+def test_a_rejected_prompt_fails_alone(fake_llm):
+    # a 400 for one prompt (over the context limit, filtered) must not end the run
+    srv = fake_llm(lambda p, c: (400, '{"error": "too long"}', 0.0) if "long" in p else (200, "1::2", 0.0))
+    reqs = [LLMRequest("edge", f"u{k}", f"{'long ' if k == 1 else ''}prompt {k}") for k in range(4)]
+    got, st = run_requests(backend(srv.url, max_workers=2), reqs, lambda t, r: parse_pos_neg(t, 2), progress=False)
+    assert set(got) == {"u0", "u2", "u3"} and st.failed == 1
+    assert srv.counts["long prompt 1"] == 1  # not retried
+
+
 def test_server_dies_mid_run_then_resume_from_cache_makes_no_repeated_calls(fake_llm, tmp_path):
     served = {"n": 0}
     state = {}
@@ -234,7 +270,8 @@ def test_server_dies_mid_run_then_resume_from_cache_makes_no_repeated_calls(fake
     cache = ResponseCache(tmp_path / "resume.sqlite")
     reqs = [LLMRequest("edge", f"u{k}", f"prompt {k}") for k in range(12)]
     parse = lambda t, r: parse_pos_neg(t, 2)  # noqa: E731
-    got, st = run_requests(backend(srv.url, max_retries=1), reqs, parse, cache=cache, progress=False,
+    # one worker: with several, requests already in flight when the server dies could still be served
+    got, st = run_requests(backend(srv.url, max_retries=1, max_workers=1), reqs, parse, cache=cache, progress=False,
                            max_consecutive_failures=3)
     assert len(got) == 5 and st.failed == 7 and st.calls == 5
     first_log = list(srv.log)
@@ -402,3 +439,34 @@ def test_demo_rows_quick():
     names = [r.model for r in rows]
     assert any("LLM-free" in n for n in names) and "LightGCN" in names and len(rows) >= 3
     assert all(0 <= r.value <= 1 for r in rows)
+
+
+def test_feature_branches_add_nothing_to_users_and_items_without_edges():
+    """Propagating raw features then projecting equals the reference's project-then-propagate,
+    including rows without a training edge (zero there, not the projection's bias)."""
+    from structaug.recsys.llmrec.graph_models import BipartiteGraph, FeatureSet, GraphRecNet
+
+    torch.manual_seed(0)
+    users, items = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2])  # user 3 and item 3 have no edges
+    g = BipartiteGraph.from_edges(users, items, 4, 4)
+    feats = FeatureSet(item_text=[torch.rand(4, 5)], item_attributes=[torch.rand(4, 3)], user_profiles=torch.rand(4, 6))
+    net = GraphRecNet(4, 4, 8, 2, feats, user_cat_rate=0.5, item_cat_rate=0.5, model_cat_rate=0.5, with_decoder=False)
+    with torch.no_grad():
+        u, i, _ = net(g)
+        u_id, i_id = net.id_embeddings(g)
+        torch.testing.assert_close(i[3], i_id[3])
+        torch.testing.assert_close(u[3], u_id[3])
+        assert not torch.allclose(i[2], i_id[2]) and not torch.allclose(u[2], u_id[2])
+        # the reference's order for the attribute branch, item side: P_iu @ (P_ui @ (X W + b))
+        proj = net.attr_proj(feats.item_attributes[0])
+        ref = g.iu_mean @ (g.ui_mean @ proj)
+        torch.testing.assert_close(ref, net.attr_proj(net._pre["attr"][0][1]) * g.item_linked)
+
+
+def test_failed_requests_warn_after_fit(fake_llm, small, tmp_path):
+    inter, items, users = small
+    srv = fake_llm(lambda p, c: (503, "", 0.0) if re.search(r"^.+: <.+>$", p, flags=re.M) else (200, good_answer(p), 0.0))
+    with pytest.warns(RuntimeWarning, match=rf"{users['user'].nunique()} of \d+ LLM requests failed"):
+        aug = augmenter(backend=backend(srv.url, max_retries=0, max_workers=2),
+                        cache_path=tmp_path / "f.sqlite").fit(inter, items=items, users=users)
+    assert aug.stats_["profile"]["failed"] == users["user"].nunique()

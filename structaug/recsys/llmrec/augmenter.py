@@ -17,6 +17,7 @@ the feature matrices as float32 tensors whose rows follow ``user_ids``/``item_id
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -359,7 +360,9 @@ class LLMRecAugmenter(Augmenter):
             got, st = run_requests(backend, reqs, lambda t, r: parse_profile(t, fields), cache=cache,
                                    max_parse_retries=self.max_parse_retries, progress=self.progress, desc="llmrec profiles")
             stats["profile"] = st.to_dict()
-            prof_text = {int(k.split(":")[1]): "; ".join(f"{f}: {v[f]}" for f in fields) for k, v in got.items()}
+            # a profile whose every field is "unknown" carries nothing: it gets a zero row like no answer
+            prof_text = {int(k.split(":")[1]): "; ".join(f"{f}: {v[f]}" for f in fields) for k, v in got.items()
+                         if not all(_is_unknown(v[f]) for f in fields)}
             user_profiles = self._embed_answers(embedder, n_users, prof_text, None)
 
         # 4. the items' own text fields (side information F)
@@ -371,6 +374,11 @@ class LLMRecAugmenter(Augmenter):
             if k in stats:
                 total = total.merge(RunStats(**{kk: vv for kk, vv in stats[k].items()}))
         stats["total"] = total.to_dict()
+        if total.failed:
+            # a dead or overloaded server must not pass for a quiet, augmentation-free success
+            warnings.warn(f"{total.failed} of {total.requests} LLM requests failed "
+                          "(see stats_); their users/items get no augmentation. Fitting again with the same "
+                          "cache resumes and asks only for the missing answers.", RuntimeWarning, stacklevel=3)
         stats["backend"] = str(backend.cache_identity().get("backend"))
         stats["llm_free"] = bool(getattr(backend, "llm_free", False))
         stats["embedder"] = embedder.identity
@@ -400,7 +408,7 @@ class LLMRecAugmenter(Augmenter):
     @staticmethod
     def _embed_answers(embedder: CachedEmbedder, n: int, answers: dict[int, str], field_name: str | None) -> np.ndarray:
         """Rows with a usable answer get its embedding, others (no answer, 'unknown') zeros."""
-        keep = {j: v for j, v in answers.items() if v.strip().lower() not in ("unknown", "n/a", "none", "")}
+        keep = {j: v for j, v in answers.items() if not _is_unknown(v)}
         out = None
         if keep:
             idx = sorted(keep)
@@ -427,3 +435,8 @@ class LLMRecAugmenter(Augmenter):
             item_attributes={k: t(v) for k, v in self.item_attributes_.items()},
             user_profiles=None if self.user_profiles_ is None else t(self.user_profiles_),
         )
+
+
+def _is_unknown(value: str) -> bool:
+    """An LLM answer that says nothing ("unknown", "N/A", "none", empty)."""
+    return value.strip().lower() in ("unknown", "n/a", "none", "")

@@ -94,6 +94,9 @@ class _SharedOnCopy:
 
 # ----------------------------------------------------------------------------------------
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# statuses about one request (a prompt over the context limit, a content filter): that request
+# fails and the run goes on; other 4xx (401, 403, 404...) are about the setup and stop the run
+_REQUEST_STATUS = {400, 413, 422}
 
 
 class OpenAICompatibleBackend(_SharedOnCopy):
@@ -116,10 +119,12 @@ class OpenAICompatibleBackend(_SharedOnCopy):
     timeout : float
         Seconds per HTTP request.
     max_retries : int
-        Retries after a timeout, dropped connection, 429 or 5xx.
+        Retries after a timeout, dropped connection, 429 or 5xx. HTTP 400, 413 and 422 fail
+        that request only (recorded as failed, the run goes on); other 4xx raise
+        ``LLMBackendError`` (a setup problem: wrong URL, key or model).
     backoff : float
         First retry delay in seconds; doubles each retry (with jitter, capped at
-        ``max_backoff``); a ``Retry-After`` header is honoured.
+        ``max_backoff``); a ``Retry-After`` header is honoured up to ``max_backoff``.
     max_workers : int
         Concurrent requests.
     """
@@ -216,11 +221,15 @@ class OpenAICompatibleBackend(_SharedOnCopy):
                         retry_after = float(ra) if ra is not None else None
                     except ValueError:
                         retry_after = None
+                elif status in _REQUEST_STATUS:
+                    raise LLMRequestFailed(f"{request.kind} request {request.key!r} rejected with HTTP {status} "
+                                           f"(not retried): {raw[:200]!r}")
                 else:
                     raise LLMBackendError(f"HTTP {status} from {self.base_url} (not retried): {raw[:200]!r}")
             if attempt < self.max_retries:
                 delay = min(self.max_backoff, self.backoff * (2 ** attempt)) * (1 + 0.1 * random.random())
-                time.sleep(max(delay, retry_after or 0.0))
+                # a server's Retry-After is honoured up to max_backoff (not a day-long sleep)
+                time.sleep(min(self.max_backoff, max(delay, retry_after or 0.0)))
         raise LLMRequestFailed(f"{request.kind} request {request.key!r} failed after {self.max_retries + 1} attempt(s): {last}")
 
 

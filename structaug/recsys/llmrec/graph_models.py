@@ -71,6 +71,8 @@ class BipartiteGraph:
     a_sym: SparseOp   # [U+I, U+I]  D^-1/2 A D^-1/2
     ui_mean: SparseOp  # [U, I]  row-normalised (mean over a user's items)
     iu_mean: SparseOp  # [I, U]
+    user_linked: torch.Tensor  # [U, 1] 1.0 where the user has a training edge, else 0.0
+    item_linked: torch.Tensor  # [I, 1]
 
     @classmethod
     def from_edges(cls, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int,
@@ -78,14 +80,16 @@ class BipartiteGraph:
         pairs = np.unique(np.stack([users, items], 1), axis=0)
         u = torch.as_tensor(pairs[:, 0], dtype=torch.long)
         i = torch.as_tensor(pairs[:, 1], dtype=torch.long)
-        du = torch.bincount(u, minlength=n_users).float().clamp(min=1)
-        di = torch.bincount(i, minlength=n_items).float().clamp(min=1)
+        cu = torch.bincount(u, minlength=n_users).float()
+        ci = torch.bincount(i, minlength=n_items).float()
+        du, di = cu.clamp(min=1), ci.clamp(min=1)
         w = (du[u] * di[i]).rsqrt()
         n = n_users + n_items
         a_sym = SparseOp.build(torch.cat([u, i + n_users]), torch.cat([i + n_users, u]), torch.cat([w, w]), (n, n), device)
         ui = SparseOp.build(u, i, 1 / du[u], (n_users, n_items), device)
         iu = SparseOp.build(i, u, 1 / di[i], (n_items, n_users), device)
-        return cls(n_users, n_items, a_sym, ui, iu)
+        linked = [(c > 0).float().unsqueeze(1).to(device) for c in (cu, ci)]
+        return cls(n_users, n_items, a_sym, ui, iu, *linked)
 
 
 @dataclass
@@ -157,7 +161,9 @@ class GraphRecNet(nn.Module):
         The projection is affine and the mean-normalised operators have rows summing to
         one, so ``P @ (X W + b) == (P @ X) W + b``: propagating the raw features once and
         projecting in every step gives the reference's project-then-propagate embeddings
-        without 2 sparse products per feature field and step. With ``mask_rate > 0`` a
+        without 2 sparse products per feature field and step. Rows of users/items without a
+        training edge sum to zero, so their projection is multiplied by 0 there (the
+        reference's zero row; ``b`` alone would give every such item the same vector). With ``mask_rate > 0`` a
         fraction of user-profile rows and of item rows (the same rows for every attribute
         field) is replaced by the column mean before propagating (MAE masking); the
         trainer draws a new mask every epoch.
@@ -182,6 +188,7 @@ class GraphRecNet(nn.Module):
             return a, second @ a
 
         self._masked = (mu, mi)
+        self._linked = (g.user_linked, g.item_linked)
         self._pre: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {
             "text": [two_hop(x, g.ui_mean, g.iu_mean) for x in self._texts()],
             "attr": [two_hop(x, g.ui_mean, g.iu_mean) for x in attrs],
@@ -197,23 +204,24 @@ class GraphRecNet(nn.Module):
             self.prepare(g)
         u, i = self.id_embeddings(g)
         ur, ir, mr = self.rates
+        lu, li = self._linked
         aux: dict = {"attr_items": [], "attr_users": [], "user_prof": None,
                      "masked_users": self._masked[0], "masked_items": self._masked[1]}
         if self.user_proj is not None:
             pi, pu = self._pre["profile"][0]
-            item_prof, user_prof = self.user_proj(pi), self.user_proj(pu)
+            item_prof, user_prof = self.user_proj(pi) * li, self.user_proj(pu) * lu
             aux["user_prof"] = user_prof
             u = u + ur * F.normalize(user_prof, dim=1)
             i = i + ur * F.normalize(item_prof, dim=1)
         if self.attr_proj is not None:
             for pu, pi in self._pre["attr"]:
-                uf, itf = self.attr_proj(pu), self.attr_proj(pi)
+                uf, itf = self.attr_proj(pu) * lu, self.attr_proj(pi) * li
                 aux["attr_users"].append(uf)
                 aux["attr_items"].append(itf)
                 u = u + ir * F.normalize(uf, dim=1)
                 i = i + ir * F.normalize(itf, dim=1)
         if self.text_proj is not None:
             for pu, pi in self._pre["text"]:
-                u = u + mr * F.normalize(self.text_proj(pu), dim=1)
-                i = i + mr * F.normalize(self.text_proj(pi), dim=1)
+                u = u + mr * F.normalize(self.text_proj(pu) * lu, dim=1)
+                i = i + mr * F.normalize(self.text_proj(pi) * li, dim=1)
         return u, i, aux

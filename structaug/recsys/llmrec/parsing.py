@@ -75,7 +75,15 @@ def parse_attributes(text: str, fields: Sequence[str]) -> dict[str, str]:
         raise ParseError("malformed", f"expected {len(fields)} '::'-separated fields {list(fields)}, got {len(parts)}")
     if any(not p for p in parts):
         raise ParseError("missing_field", f"an attribute is empty in {t[:80]!r}")
+    for f, v in zip(fields, parts):
+        _check_not_echo(f, v)
     return dict(zip(fields, parts))
+
+
+def _check_not_echo(field: str, value: str) -> None:
+    # small models often echo the prompt's template ("director::country", "age: <age>")
+    if value.strip("<>[]{}\"' ").lower() == field.lower():
+        raise ParseError("missing_field", f"field {field!r} echoes the template ({value!r})")
 
 
 def parse_profile(text: str, fields: Sequence[str]) -> dict[str, str]:
@@ -90,7 +98,8 @@ def parse_profile(text: str, fields: Sequence[str]) -> dict[str, str]:
             raise ParseError("malformed", f"invalid JSON object ({exc.msg})") from None
         if not isinstance(obj, dict):
             raise ParseError("malformed", "expected a JSON object")
-        found = {str(k).strip().lower(): (", ".join(map(str, v)) if isinstance(v, list) else str(v)).strip()
+        found = {str(k).strip().lower(): ("" if v is None else ", ".join(map(str, v)) if isinstance(v, list)
+                                          else str(v)).strip()
                  for k, v in obj.items()}
     else:
         for line in t.splitlines():
@@ -107,5 +116,6 @@ def parse_profile(text: str, fields: Sequence[str]) -> dict[str, str]:
             raise ParseError("missing_field", f"profile lacks {f!r}")
         if not v:
             raise ParseError("missing_field", f"profile field {f!r} is empty")
+        _check_not_echo(f, v)
         out[f] = v
     return out
