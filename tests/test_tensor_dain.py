@@ -68,6 +68,8 @@ def test_any_order(order):
     assert sum(split_embedding_dim(150, order)) == 150
     m = tiny_estimator(max_epochs=2).fit(t)
     assert m.predict(t.indices[:5]).shape == (5,)
+    # one embedding table per mode, their widths adding up to embedding_dim
+    assert len(m.embedding_dims_) == order and sum(m.embedding_dims_) == m.embedding_dim
 
 
 def test_from_frame_dense_text_roundtrip(tmp_path):
@@ -124,6 +126,10 @@ def test_duplicates_mean_policy_and_too_few_cells():
         ObservedTensor([[0, 1], [1, 0], [1, 1]], [1.0, 2.0, 3.0]).split(random_state=0)
     with pytest.raises(DataValidationError, match="order"):
         ObservedTensor([[0, 1]], [1.0]).concat(ObservedTensor([[0, 1, 1]], [1.0]))
+    a, b = ObservedTensor([[0, 1]], [1.0]), ObservedTensor([[0, 1], [1, 1]], [3.0, 4.0])
+    with pytest.raises(DataValidationError, match="observed more than once"):
+        a.concat(b)
+    assert a.concat(b, duplicates="mean").values.tolist() == [2.0, 4.0]
 
 
 # -- neural completion ------------------------------------------------------------------
@@ -151,6 +157,13 @@ def test_neural_completion_bad_input(toy):
         m.predict(np.array([[0, 0, 99]]))
     with pytest.raises(TypeError):
         tiny_estimator().fit(tr.indices)
+    # a shape with the wrong number of modes would silently drop a mode from the model
+    with pytest.raises(DataValidationError, match="shape has 2 modes but X has order 3"):
+        tiny_estimator(max_epochs=1).fit(tr, validation=va, shape=tr.shape[:2])
+    with pytest.raises(DataValidationError, match="validation.indices"):
+        small = tuple(int(tr.indices[:, m].max()) + 1 for m in range(3))
+        far = ObservedTensor(np.array([[small[0], 0, 0]]), [1.0])
+        tiny_estimator(max_epochs=1).fit(tr, validation=far, shape=small)
 
 
 # -- influence ---------------------------------------------------------------------------
@@ -172,6 +185,9 @@ def test_tracin_matches_autograd(toy):
     g_val = head_grad(va.indices, va.values)
     slow = np.array([float(head_grad(sub.indices[i:i + 1], sub.values[i:i + 1]) @ g_val) for i in range(sub.nnz)])
     np.testing.assert_allclose(fast, slow, rtol=1e-3, atol=1e-6)
+    # TracIn sums the checkpoints up to the selected (best) epoch
+    tracker.per_epoch = [np.ones(3), 2 * np.ones(3), 4 * np.ones(3)]
+    assert tracker.cell_importance(1).tolist() == [3.0] * 3 and tracker.cell_importance(None).tolist() == [7.0] * 3
 
 
 def test_entity_importance_distribution(toy):
@@ -181,6 +197,12 @@ def test_entity_importance_distribution(toy):
     probs = entity_importance(tr, scores, shape=(25, 15, 6))
     assert len(probs) == 3 and all(abs(p.sum() - 1) < 1e-12 for p in probs)
     assert probs[0][3] == 1.0 and probs[0][20:].sum() == 0  # unseen entities never drawn
+    # all scores <= 0 without ``absolute``: uniform over the entities that have training cells
+    fall = entity_importance(tr, -np.ones(tr.nnz), shape=(25, 15, 6), absolute=False)
+    seen0 = np.unique(tr.indices[:, 0])
+    assert np.allclose(fall[0][seen0], 1 / len(seen0)) and fall[0].sum() == pytest.approx(1.0)
+    with pytest.raises(DataValidationError, match="not finite"):
+        entity_importance(tr, np.full(tr.nnz, np.nan))
 
 
 # -- augmenters --------------------------------------------------------------------------
@@ -256,16 +278,16 @@ def test_baselines(toy):
 def test_real_tensors_load_or_skip():
     from structaug.tensor import load_tensor_dataset
 
+    with pytest.raises(KeyError):
+        load_tensor_dataset("nope")
     try:
         t = load_tensor_dataset("synthetic_10K")
     except DatasetNotFoundError:
         pytest.skip("shared datasets not available")
     assert t.shape == (1000, 1000, 1000) and t.nnz == 10_000
-    with pytest.raises(KeyError):
-        load_tensor_dataset("nope")
 
 
-def test_bench_runs_and_resumes(tmp_path):
+def test_bench_runs_and_resumes(tmp_path, monkeypatch):
     from structaug.bench import dain
 
     cfg = BenchConfig(datasets=["lowrank"], seeds=[0], quick=True, out=tmp_path / "d.json",
@@ -275,10 +297,14 @@ def test_bench_runs_and_resumes(tmp_path):
     cfg.resume, cfg.extra["previous"] = True, [r.to_dict() for r in recs]
     again = dain.run(cfg)
     assert len(again) == 2
+    # a dataset that is nowhere (no env, no shared copy) is recorded as an error and the run goes on
+    import structaug.datasets._paths as paths
+
+    monkeypatch.delenv("STRUCTAUG_DATA", raising=False)
+    monkeypatch.setattr(paths, "_repo_roots", lambda: [])
     bad = dain.run(BenchConfig(datasets=["synthetic_10K"], seeds=[0], data_dir=str(tmp_path), quick=True,
                                extra={"methods": "global_mean"}))
-    if bad and bad[0].method == "(load)":
-        assert bad[0].status == "error"
+    assert [(r.method, r.status) for r in bad] == [("(load)", "error")] and "synthetic_10K" in bad[0].error
 
 
 @pytest.mark.slow

@@ -132,7 +132,7 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
             entities seen only at prediction time still get (untrained) embeddings.
         epoch_callback : callable, optional
             ``epoch_callback(model, epoch)`` after each epoch (inside the trainer's
-            validation hook, under ``torch.no_grad``); DAIN's influence tracker uses it.
+            validation hook, with autograd on: DAIN's influence tracker needs gradients).
         """
         if not isinstance(X, ObservedTensor):
             raise TypeError(f"X must be an ObservedTensor, got {type(X).__name__}")
@@ -150,8 +150,12 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
                 raise TypeError(f"validation must be an ObservedTensor, got {type(validation).__name__}")
             if validation.order != X.order:
                 raise DataValidationError(f"validation has order {validation.order}, training cells have order {X.order}")
-        shape = tuple(max(a, b) for a, b in zip(X.shape, validation.shape)) if shape is None else tuple(shape)
+        shape = (tuple(max(a, b) for a, b in zip(X.shape, validation.shape)) if shape is None
+                 else tuple(int(s) for s in shape))
+        if len(shape) != X.order:
+            raise DataValidationError(f"shape has {len(shape)} modes but X has order {X.order}")
         check_index_range(X.indices, list(shape), "X.indices")
+        check_index_range(validation.indices, list(shape), "validation.indices")
         self.shape_ = shape
         self.order_ = len(shape)
         self.embedding_dims_ = split_embedding_dim(int(self.embedding_dim), self.order_)

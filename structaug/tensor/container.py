@@ -230,8 +230,11 @@ class ObservedTensor:
         out.shape = self.shape
         return out
 
-    def concat(self, *others: "ObservedTensor") -> "ObservedTensor":
-        """Cells of ``self`` followed by ``others`` (same order; overlapping cells are an error)."""
+    def concat(self, *others: "ObservedTensor", duplicates: str = "error") -> "ObservedTensor":
+        """Cells of ``self`` followed by ``others`` (same order).
+
+        Overlapping cells are an error unless ``duplicates="mean"`` (their values averaged).
+        """
         for o in others:
             if not isinstance(o, ObservedTensor):
                 raise TypeError(f"can only concatenate ObservedTensor, got {type(o).__name__}")
@@ -240,7 +243,7 @@ class ObservedTensor:
         shape = tuple(max(s) for s in zip(self.shape, *(o.shape for o in others)))
         idx = np.concatenate([self.indices, *(o.indices for o in others)])
         val = np.concatenate([self.values, *(o.values for o in others)])
-        return ObservedTensor(idx, val, shape)
+        return ObservedTensor(idx, val, shape, duplicates=duplicates)
 
     def split(self, *, test_size: float = 0.1, val_size: float = 0.2,
               random_state: RandomState = None) -> tuple["ObservedTensor", "ObservedTensor", "ObservedTensor"]:

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..exceptions import DataValidationError
 from ..train import predict_batched
 from .completion import EmbeddingMLP
 from .container import ObservedTensor
@@ -103,6 +104,10 @@ def entity_importance(tensor: ObservedTensor, cell_importance: np.ndarray, *, sh
     falls back to uniform over its observed entities.
     """
     shape = tuple(tensor.shape if shape is None else shape)
+    if not np.isfinite(cell_importance).all():
+        # NaN/inf (a diverged model) would silently turn every mode into uniform sampling
+        raise DataValidationError(f"{int((~np.isfinite(cell_importance)).sum())} cell importance score(s) are "
+                                  "not finite; the completion model probably diverged")
     scores = np.abs(cell_importance) if absolute else np.clip(cell_importance, 0.0, None)
     probs = []
     for m, size in enumerate(shape):
