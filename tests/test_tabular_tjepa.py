@@ -189,6 +189,24 @@ def test_classifier_beats_chance_with_string_labels(toy):
     assert proba.shape == (40, 2) and np.allclose(proba.sum(1), 1)
     assert set(clf.predict(X[200:])) <= {"no", "yes"}
     assert clf.score(X[200:], labels[200:]) >= 0.75  # chance is 0.5
+    # predictions follow the fitted head, not a parameter changed after fit
+    before = clf.predict_proba(X[200:])
+    clf.set_params(head="xgboost")
+    np.testing.assert_array_equal(clf.predict_proba(X[200:]), before)
+    # a wrong column count is reported by this estimator, not by its inner TableEncoder
+    with pytest.raises(DataValidationError, match="X has 3 features, but TJEPAClassifier is expecting 8"):
+        clf.predict(X[:5, :3])
+
+
+def test_feature_names_follow_the_last_fit(toy, fitted_encoder):
+    X, _ = toy
+    df = pd.DataFrame(X[:64], columns=[f"c{j}" for j in range(8)])
+    enc = TJEPA(random_state=0, **{**TINY, "max_epochs": 1}).fit(df)
+    assert list(enc.feature_names_in_) == list(df.columns)
+    enc.fit(X[:64])  # refit on an array: the old names must go
+    assert not hasattr(enc, "feature_names_in_")
+    with pytest.raises(DataValidationError, match="X has 7 features, but TJEPA is expecting 8"):
+        fitted_encoder.transform(X[:3, :7])
 
 
 def test_xgboost_head_and_regressor(toy):

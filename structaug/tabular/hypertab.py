@@ -6,7 +6,8 @@ Tabular Datasets" (DSAA 2023); reference code ``wwydmanski/hypertab``.
 How it works
 ------------
 1. :class:`~structaug.tabular.views.FeatureSubsetViews` draws ``n_views`` binary feature
-   masks, each keeping ``int(subsample * d)`` features (paper: ``subsample=0.5``,
+   masks, each keeping ``max(1, int(subsample * d))`` of the ``d`` input features (a
+   one-hot categorical counts as one feature and is kept or dropped whole; paper: ``subsample=0.5``,
    ``n_views=100``). The pool is fixed at ``fit`` time and used both for training and for
    the test-time ensemble, as in the reference implementation.
 2. The hypernetwork ``H`` (an MLP ``d → 128 → 64 → 64 → |θ|``, the reference architecture)
@@ -41,12 +42,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import _check_feature_names, check_array, column_or_1d
 
 from ..base import check_is_fitted
-from ..exceptions import DataValidationError
 from ..nn import MLP
 from ..random import check_random_state, local_torch_seed, preserved_torch_rng
 from ..train import Trainer, batch_indices, resolve_device
 from ..validation import check_fraction, check_positive_int
-from .preprocessing import TableEncoder, check_n_rows, check_regression_target, encode_class_labels
+from .preprocessing import (TableEncoder, check_fitted_input, check_n_rows, check_regression_target,
+                            encode_class_labels)
 from .views import FeatureSubsetViews
 
 __all__ = ["HyperTabClassifier", "HyperTabRegressor", "HyperTabNet"]
@@ -177,14 +178,7 @@ class _HyperTabBase(BaseEstimator):
 
     def _transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "net_")
-        _check_feature_names(self, X, reset=False)
-        if not isinstance(X, pd.DataFrame):
-            X = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
-        n_cols = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else None
-        if n_cols is not None and n_cols != self.n_features_in_:
-            raise DataValidationError(
-                f"X has {n_cols} features, but {type(self).__name__} is expecting {self.n_features_in_} features as input"
-            )
+        X = check_fitted_input(self, X)
         with warnings.catch_warnings():  # the feature-name check above already warned once
             warnings.simplefilter("ignore", UserWarning)
             return self.encoder_.transform(X)

@@ -55,7 +55,7 @@ from sklearn.utils.validation import _check_feature_names, _num_samples, check_a
 
 from ..exceptions import DataValidationError
 
-__all__ = ["TableEncoder", "encode_class_labels", "check_regression_target", "check_n_rows"]
+__all__ = ["TableEncoder", "encode_class_labels", "check_regression_target", "check_n_rows", "check_fitted_input"]
 
 
 def _is_categorical_series(s: pd.Series) -> bool:
@@ -322,6 +322,23 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         return tags
+
+
+def check_fitted_input(est: Any, X: Any, *, reset: bool = False) -> Any:
+    """sklearn's input checks for a table estimator, naming ``est`` in its messages.
+
+    ``reset=True`` (in ``fit``) records ``feature_names_in_`` (or drops a stale one);
+    ``reset=False`` (after ``fit``) checks the names and that ``X`` has ``n_features_in_``
+    columns. Returns ``X`` as a DataFrame untouched or otherwise as a 2-D array.
+    """
+    _check_feature_names(est, X, reset=reset)
+    if not isinstance(X, pd.DataFrame):
+        X = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
+    if not reset and X.shape[1] != est.n_features_in_:
+        raise DataValidationError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting {est.n_features_in_} features as input"
+        )
+    return X
 
 
 def check_n_rows(X: Any, y: Any) -> int:

@@ -20,7 +20,7 @@ from ..exceptions import DataValidationError
 from ..random import check_random_state, local_torch_seed, preserved_torch_rng, spawn_seed
 from ..train import Trainer, batch_indices, predict_batched, resolve_device
 from ..validation import check_positive_int
-from .preprocessing import TableEncoder
+from .preprocessing import TableEncoder, check_fitted_input
 from .tjepa_masking import JEPAMasking
 from .tjepa_model import TJEPANetwork
 
@@ -293,8 +293,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
         self.n_epochs_ = result.epochs_run
         self.fit_time_ = result.fit_time
         self.n_features_in_ = enc.n_features_in_
-        if hasattr(enc, "feature_names_in_"):
-            self.feature_names_in_ = enc.feature_names_in_
+        check_fitted_input(self, X, reset=True)  # feature_names_in_, or none after a refit on an array
         width = self.n_reg_tokens + (Z.shape[1] if self.representation == "flatten" else 0)
         self.n_features_out_ = width * self.d_model
         final_var = collapse_probe(-1)["rep_var"]
@@ -307,7 +306,10 @@ class TJEPA(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Target-encoder representation of the full rows of ``X``: ``float32 (n, n_features_out_)``."""
         check_is_fitted(self, "network_")
-        Z = self.encoder_.transform(X)
+        X = check_fitted_input(self, X)  # errors name T-JEPA, not the inner TableEncoder
+        with warnings.catch_warnings():  # a feature-name mismatch has warned once already
+            warnings.simplefilter("ignore", UserWarning)
+            Z = self.encoder_.transform(X)
         x = torch.as_tensor(Z, device=self.device_)
         self.network_.eval()
         out = predict_batched(lambda b: self.network_.represent(b, self.representation), [x], batch_size=1024)

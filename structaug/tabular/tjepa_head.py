@@ -11,6 +11,7 @@ get exactly the same head and training budget.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ from sklearn.utils.validation import column_or_1d
 from ..base import check_is_fitted
 from ..exceptions import DataValidationError
 from ..random import check_random_state, spawn_seed
-from .preprocessing import check_n_rows, check_regression_target, encode_class_labels
+from .preprocessing import check_fitted_input, check_n_rows, check_regression_target, encode_class_labels
 from .mlp import MLPHead
 from .tjepa_encoder import TJEPA
 
@@ -99,7 +100,10 @@ class _TJEPAHeadBase(BaseEstimator):
 
     def _features(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "head_")
-        return self.scaler_.transform(self.encoder_.transform(X)).astype(np.float32)
+        X = check_fitted_input(self, X)  # errors name this estimator, not the inner encoder
+        with warnings.catch_warnings():  # a feature-name mismatch has warned once already
+            warnings.simplefilter("ignore", UserWarning)
+            return self.scaler_.transform(self.encoder_.transform(X)).astype(np.float32)
 
     def _fit_head(self, R: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
         _check_head(self.head)
@@ -174,12 +178,13 @@ class TJEPAClassifier(ClassifierMixin, _TJEPAHeadBase):
         R = self._fit_encoder(X, rng)
         self._fit_head(R, codes, rng)
         self.n_features_in_ = self.encoder_.n_features_in_
+        check_fitted_input(self, X, reset=True)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in ``classes_`` order."""
         R = self._features(X)
-        if self.head == "mlp":
+        if isinstance(self.head_, MLPHead):  # the fitted head, whatever set_params did since
             logits = torch.as_tensor(self.head_.decision_function(R))
             return torch.softmax(logits, dim=1).numpy().astype(np.float64)
         return self.head_.predict_proba(R).astype(np.float64)
@@ -213,11 +218,12 @@ class TJEPARegressor(RegressorMixin, _TJEPAHeadBase):
         self.y_scale_ = float(target.std()) or 1.0
         self._fit_head(R, ((target - self.y_mean_) / self.y_scale_).astype(np.float32), rng)
         self.n_features_in_ = self.encoder_.n_features_in_
+        check_fitted_input(self, X, reset=True)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
         R = self._features(X)
-        if self.head == "mlp":
+        if isinstance(self.head_, MLPHead):
             out = self.head_.decision_function(R).reshape(-1)
         else:
             out = self.head_.predict(R).reshape(-1)

@@ -13,8 +13,9 @@ representations the predictor must regress. Per mini-batch, as in the reference
    replacement from the features *not* in the context. Targets are disjoint from the
    context but may overlap each other (they are independent draws, as in the paper).
 
-``min_c = round(d * min_context_share)`` etc., with the paper's defaults: context and target
-shares in ``[0.2, 0.4]`` and four target subsets per context.
+``min_c = max(1, round(d * min_context_share))`` etc. (at least one feature each; on narrow
+tables the smallest sizes shrink so a context and a target fit in ``d``), with the paper's
+defaults: context and target shares in ``[0.2, 0.4]`` and four target subsets per context.
 """
 from __future__ import annotations
 
