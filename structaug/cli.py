@@ -15,10 +15,15 @@ def parse_seeds(text: str) -> list[int]:
     text = text.strip()
     try:
         if "," in text:
-            return [int(s) for s in text.split(",") if s.strip()]
+            seeds = [int(s) for s in text.split(",") if s.strip()]
+            if not seeds:
+                raise argparse.ArgumentTypeError(f"--seeds list {text!r} names no seed")
+            return seeds
         if "-" in text[1:]:
-            a, b = text.split("-", 1)
-            return list(range(int(a), int(b) + 1))
+            a, b = (int(v) for v in text.split("-", 1))
+            if b < a:
+                raise argparse.ArgumentTypeError(f"--seeds range {text!r} is empty (write low-high)")
+            return list(range(a, b + 1))
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seeds takes N, a list '0,1,2' or a range '0-4', got {text!r}") from None
@@ -117,6 +122,9 @@ def _cmd_bench(args) -> int:
     from .results import load_records, save_records
 
     mod = load_benchmark(args.method)
+    if args.workers > 1 and not getattr(mod, "SUPPORTS_WORKERS", False):
+        print(f"[{args.method}] --workers is not supported by this benchmark: running in one process "
+              "(start several processes with disjoint --seeds/--datasets and --out files instead)", file=sys.stderr)
     datasets = [s.strip() for s in args.datasets.split(",")] if args.datasets else None
     seeds = args.seeds if args.seeds is not None else getattr(mod, "DEFAULT_SEEDS", [0, 1, 2])
     out = args.out

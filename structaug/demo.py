@@ -75,7 +75,7 @@ def baseline_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> l
         model.eval()
         return {"val_loss": float(torch.nn.functional.cross_entropy(model(xva), yva_t))}
 
-    Trainer(max_epochs=200, patience=20, device=dev, seed=seed, progress=False, desc="mlp").fit(
+    Trainer(max_epochs=40 if quick else 200, patience=20, device=dev, seed=seed, progress=False, desc="mlp").fit(
         model, opt, lambda e: minibatch_epoch(model, opt, loss, [xtr, ytr_t], batch_size=64, generator=gen),
         val, generators=[gen])
     model.eval()
@@ -84,7 +84,7 @@ def baseline_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> l
     mlp_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    xgb = XGBClassifier(n_estimators=200, max_depth=4, learning_rate=0.1, random_state=seed, n_jobs=2).fit(Xtr, ytr)
+    xgb = XGBClassifier(n_estimators=50 if quick else 200, max_depth=4, learning_rate=0.1, random_state=seed, n_jobs=2).fit(Xtr, ytr)
     acc_xgb = accuracy(yte, xgb.predict(Xte))
     xgb_s = time.perf_counter() - t0
     return [

@@ -181,8 +181,9 @@ class Trainer:
     device : str
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
     seed : int or None
-        Seeds torch's global RNG at the start of a fresh (not resumed) run, for weight
-        initialisation and dropout.
+        Seeds torch's global RNG at the start of a fresh (not resumed) run, for dropout and
+        other global draws during training. The model exists before ``fit``: seed its
+        initialisation yourself (:func:`structaug.random.local_torch_seed`).
     progress : bool or None
         tqdm bar over epochs; ``None`` follows ``STRUCTAUG_PROGRESS``.
     checkpoint_path : path or None

@@ -64,13 +64,21 @@ def test_conformance_on_tensors_keeps_dtype_and_device():
 
 
 def test_conformance_catches_mutation(frame):
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="MutatingAugmenter: fit or sample mutated the input data"):
         check_augmenter(MutatingAugmenter(random_state=0), frame)
 
 
 def test_conformance_catches_global_rng_use(frame):
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="UnseededAugmenter: the same random_state gave different outputs"):
         check_augmenter(UnseededAugmenter(random_state=0), frame)
+
+
+def test_same_output_nan_is_not_zero():
+    from structaug.testing import assert_same_output
+
+    assert_same_output(torch.tensor([float("nan"), 1.0]), torch.tensor([float("nan"), 1.0]))
+    with pytest.raises(AssertionError, match="values differ"):
+        assert_same_output(torch.tensor([float("nan")]), torch.tensor([0.0]))
 
 
 def test_not_fitted_error_names_class(frame):

@@ -16,6 +16,8 @@ def test_missing_dataset_names_every_path(tmp_path, monkeypatch):
         D.load_seqrec("NoSuchSet", data_dir=tmp_path / "arg")
     msg = str(ei.value)
     assert "NoSuchSet" in msg and str(tmp_path / "arg") in msg and str(tmp_path / "env") in msg
+    # ... and the shared copy beside the repository, the third place looked in
+    assert all(str(d / "seqrec" / "NoSuchSet.txt") in msg for d in D.candidate_dirs(tmp_path / "arg"))
 
 
 def test_lookup_order_prefers_argument_then_env(tmp_path, monkeypatch):
@@ -23,6 +25,14 @@ def test_lookup_order_prefers_argument_then_env(tmp_path, monkeypatch):
     monkeypatch.setenv("STRUCTAUG_DATA", str(tmp_path / "env"))
     dirs = D.candidate_dirs(tmp_path / "arg")
     assert dirs[0] == tmp_path / "arg" and dirs[1] == tmp_path / "env"
+    for where in ("env", "arg"):  # a copy in each: the argument's wins, then the environment's
+        (tmp_path / where / "seqrec").mkdir(parents=True)
+        (tmp_path / where / "seqrec" / "Tiny.txt").write_text("1 5\n")
+        found = D.find_dataset("seqrec/Tiny.txt", "Tiny", tmp_path / "arg")
+        assert found == tmp_path / where / "seqrec" / "Tiny.txt"
+    assert D.find_dataset("seqrec/Tiny.txt", "Tiny") == tmp_path / "env" / "seqrec" / "Tiny.txt"
+    # data_dir may point inside the layout: at the family's or the dataset's own folder
+    assert D.find_dataset("seqrec/Tiny.txt", "Tiny", tmp_path / "arg" / "seqrec").parent == tmp_path / "arg" / "seqrec"
 
 
 def test_seqrec_file_format(tmp_path):
@@ -47,8 +57,10 @@ def test_pmlb_layout_in_user_folder(tmp_path):
     pd.DataFrame({"name": ["toy"], "task": ["classification"]}).to_csv(root / "index.csv", index=False)
     X, y = D.load_pmlb("toy", data_dir=tmp_path)
     assert list(X.columns) == ["a"] and y.tolist() == [0, 1]
-    with pytest.raises(DatasetNotFoundError, match="nope"):
+    with pytest.raises(DatasetNotFoundError, match="nope") as ei:
         D.load_pmlb("nope", data_dir=tmp_path)
+    # every root was searched for the table itself, not only the first one with an index
+    assert all(str(d / "tabular" / "pmlb" / "nope" / "nope.tsv.gz") in str(ei.value) for d in D.candidate_dirs(tmp_path))
 
 
 def test_planetoid_incomplete_raw_set_is_reported(tmp_path):
@@ -66,6 +78,15 @@ def test_planetoid_cora_public_split(tmp_path):
     data = shared_or_skip(D.load_planetoid, "Cora", cache=tmp_path)
     assert data.num_nodes == 2708 and data.x.shape[1] == 1433 and int(data.y.max()) == 6
     assert int(data.train_mask.sum()) == 140 and int(data.val_mask.sum()) == 500 and int(data.test_mask.sum()) == 1000
+    # an incomplete copy in data_dir does not hide the complete shared one
+    raw = tmp_path / "mine" / "planetoid" / "Cora" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "ind.cora.x").write_bytes(b"")
+    again = D.load_planetoid("Cora", data_dir=tmp_path / "mine", cache=tmp_path / "c2")
+    assert again.num_nodes == 2708
+    # data_dir may be the dataset's own folder
+    shared = D.find_dataset("planetoid/Cora/raw", "Cora")
+    assert D.load_planetoid("Cora", data_dir=shared.parent, cache=tmp_path / "c3").num_nodes == 2708
 
 
 @pytest.mark.shared_data

@@ -470,3 +470,17 @@ def test_failed_requests_warn_after_fit(fake_llm, small, tmp_path):
         aug = augmenter(backend=backend(srv.url, max_retries=0, max_workers=2),
                         cache_path=tmp_path / "f.sqlite").fit(inter, items=items, users=users)
     assert aug.stats_["profile"]["failed"] == users["user"].nunique()
+
+
+def test_bench_resume_retries_rows_that_did_not_finish():
+    from structaug.bench import BenchConfig
+    from structaug.bench import llmrec as bench
+
+    ok = {"method": "MF-BPR", "dataset": "nope", "seed": 0, "metrics": {"recall@20": 0.1}, "status": "ok"}
+    err = {"method": "LightGCN", "dataset": "nope", "seed": 0, "metrics": {}, "status": "error", "error": "x"}
+    cfg = BenchConfig(datasets=["nope"], seeds=[0], quick=True,
+                      extra={"methods": "MF-BPR;LightGCN", "embedder": "hashing", "previous": [ok, err]})
+    recs = bench.run(cfg)
+    # the finished row is kept; the failed one is tried again (and fails again, once, with the new error)
+    assert [(r.method, r.status) for r in recs] == [("MF-BPR", "ok"), ("LightGCN", "error")]
+    assert "unknown dataset 'nope'" in recs[1].error

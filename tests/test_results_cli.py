@@ -1,6 +1,7 @@
 """Results records and the command line."""
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -35,8 +36,9 @@ def test_parse_seeds():
     assert parse_seeds("3") == [0, 1, 2]
     assert parse_seeds("0,5,7") == [0, 5, 7]
     assert parse_seeds("2-4") == [2, 3, 4]
-    with pytest.raises(Exception):
-        parse_seeds("x")
+    for bad, msg in [("x", "takes N"), ("5-2", "is empty"), (",", "names no seed"), ("0", "N >= 1")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=msg):
+            parse_seeds(bad)
 
 
 def test_bench_help_lists_common_flags(capsys):
@@ -72,3 +74,18 @@ def test_demo_every_section_quick(tmp_path):
     families = {r["family"] for r in rows}
     assert families == {"table", "graph", "sequence", "tensor", "recsys"}
     assert all(r["value"] == r["value"] for r in rows)  # no NaN
+
+
+def test_workers_on_a_single_process_benchmark_is_reported(tmp_path, monkeypatch, capsys):
+    import types
+
+    import structaug.bench as bench
+
+    calls = []
+    single = types.SimpleNamespace(run=lambda cfg: calls.append(cfg.workers) or [])
+    monkeypatch.setattr(bench, "load_benchmark", lambda name: single)
+    main(["bench", "lagnn", "--workers", "2", "--seeds", "1", "--out", str(tmp_path / "x.json")])
+    assert calls == [2] and "--workers is not supported by this benchmark" in capsys.readouterr().err
+    single.SUPPORTS_WORKERS = True
+    main(["bench", "lagnn", "--workers", "2", "--seeds", "1", "--out", str(tmp_path / "y.json")])
+    assert "not supported" not in capsys.readouterr().err

@@ -24,6 +24,7 @@ from . import BenchConfig
 
 DEFAULT_DATASETS = ["ml-100k", "LDOS-CoMoDa", "covid19_serology", "synthetic_10K"]
 QUICK_DATASETS = ["LDOS-CoMoDa", "lowrank"]
+SUPPORTS_WORKERS = True  # --workers runs jobs in parallel processes
 DEFAULT_SEEDS = [0, 1, 2]
 METRICS = ["rmse", "mae"]
 NEURAL_METHODS = ("neural", "neural+random", "dain")

@@ -85,7 +85,9 @@ def run(cfg: BenchConfig) -> list[Record]:
     max_epochs = ex.get("max_epochs") or (5 if cfg.quick else 200)
     patience = ex.get("patience") or 10
     split_kind = ex.get("split", "random")
-    previous = {(r["method"], r["dataset"], r["seed"]): r for r in ex.get("previous", [])}
+    # --resume keeps finished rows; errors and skips (e.g. no LLM configured then) run again
+    previous = {(r["method"], r["dataset"], r["seed"]): r for r in ex.get("previous", [])
+                if r.get("status", "ok") == "ok"}
     records: list[Record] = [Record(**r) for r in previous.values()]
     embedder = _embedder(ex.get("embedder", "hashing" if cfg.quick else "minilm"))
     llm = OpenAICompatibleBackend.from_env()
@@ -96,7 +98,8 @@ def run(cfg: BenchConfig) -> list[Record]:
         except Exception as exc:  # a missing dataset is a recorded error, not a crash
             for seed in cfg.seeds:
                 for m in methods:
-                    records.append(Record(m, ds, seed, {}, status="error", error=f"{type(exc).__name__}: {exc}"))
+                    if (m, ds, seed) not in previous:
+                        records.append(Record(m, ds, seed, {}, status="error", error=f"{type(exc).__name__}: {exc}"))
             continue
         for seed in cfg.seeds:
             todo = [m for m in methods if (m, ds, seed) not in previous]

@@ -20,6 +20,7 @@ from ..results import Record
 
 DEFAULT_DATASETS = ["Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp"]
 QUICK_DATASETS = ["Beauty"]
+SUPPORTS_WORKERS = True  # --workers runs jobs in parallel processes
 DEFAULT_SEEDS = [0]
 METHODS = ["Popularity", "SASRec", "CL4SRec", "MCLRec"]
 METRICS = ["hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "epochs", "s_per_epoch", "cpu_s_per_epoch",

@@ -37,6 +37,7 @@ import pandas as pd
 from ..results import Record, fmt_mean_std, markdown_table
 
 __all__ = ["run", "report", "add_arguments", "load_table", "DEFAULT_DATASETS", "METRICS", "METHODS"]
+SUPPORTS_WORKERS = True  # --workers runs jobs in parallel processes
 
 SMALL_PMLB = [
     "sonar", "ionosphere", "clean1", "movement_libras", "analcatdata_authorship", "molecular_biology_promoters",

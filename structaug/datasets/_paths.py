@@ -62,9 +62,12 @@ def find_dataset(relative: str | os.PathLike, name: str, data_dir: str | os.Path
     if data_dir is not None:
         explicit = Path(data_dir).expanduser()
         roots_paths.append(explicit / relative)
-        # an explicit data_dir may also point straight at the dataset's own folder
-        if explicit.name == Path(relative).name:
-            roots_paths.append(explicit)
+        # an explicit data_dir may also point inside the layout: at the dataset's folder
+        # (".../planetoid/Cora" for "planetoid/Cora/raw") or at the file's folder itself
+        parts = Path(relative).parts
+        for k, part in enumerate(parts):
+            if explicit.name == part:
+                roots_paths.append(explicit.joinpath(*parts[k + 1:]))
     for p in roots_paths + [r / relative for r in roots if data_dir is None or r != Path(data_dir).expanduser()]:
         tried.append(str(p))
         if p.exists() and all((p / f).exists() for f in must_contain):

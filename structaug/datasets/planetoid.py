@@ -41,8 +41,13 @@ def load_planetoid(name: str, data_dir: str | os.PathLike | None = None,
         raise ValueError(f"unknown Planetoid dataset {name!r}; choose from {sorted(PLANETOID_NAMES.values())}")
     canon = PLANETOID_NAMES[key]
     files = _raw_files(canon)
-    src = find_dataset(Path("planetoid") / canon / "raw", canon, data_dir)
-    missing = [f for f in files if not (src / f).exists()]
+    rel = Path("planetoid") / canon / "raw"
+    try:  # the first root holding every file: an incomplete copy does not hide a complete one
+        src = find_dataset(rel, canon, data_dir, must_contain=tuple(files))
+        missing = []
+    except DatasetNotFoundError:
+        src = find_dataset(rel, canon, data_dir)  # none complete: name what the first copy lacks
+        missing = [f for f in files if not (src / f).exists()]
     if missing:
         raise DatasetNotFoundError(
             f"dataset {canon!r} at {src} is incomplete: missing {', '.join(missing)} "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..exceptions import DataValidationError, DatasetNotFoundError
+from ..exceptions import DataValidationError
 from ._paths import find_dataset
 
 __all__ = ["pmlb_index", "load_pmlb", "pmlb_feature_types"]
@@ -24,7 +24,10 @@ def pmlb_index(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
 
 def pmlb_feature_types(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """Feature name → ``continuous``/``categorical``/``binary`` from ``metadata.yaml``."""
-    path = _root(data_dir) / name / "metadata.yaml"
+    return _feature_types(_root(data_dir) / name / "metadata.yaml")
+
+
+def _feature_types(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
     out: dict[str, str] = {}
@@ -43,15 +46,13 @@ def pmlb_feature_types(name: str, data_dir: str | os.PathLike | None = None) -> 
 
 def load_pmlb(name: str, data_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """Return ``(X, y)``; ``y`` is the ``target`` column, selected by name."""
-    root = _root(data_dir)
-    path = root / name / f"{name}.tsv.gz"
-    if not path.exists():
-        raise DatasetNotFoundError(f"PMLB dataset {name!r} not found: {path} does not exist")
+    # every root is searched for the table itself (the error names each path tried)
+    path = find_dataset(Path("tabular") / "pmlb" / name / f"{name}.tsv.gz", f"PMLB {name}", data_dir)
     df = pd.read_csv(path, sep="\t")
     if "target" not in df.columns:
         raise DataValidationError(f"{path} has no 'target' column")
     y = df.pop("target")
-    types = pmlb_feature_types(name, data_dir)
+    types = _feature_types(path.parent / "metadata.yaml")  # beside the table that was read
     for col, kind in types.items():
         if kind == "categorical" and col in df.columns:
             df[col] = df[col].astype("category")
