@@ -484,3 +484,11 @@ def test_bench_resume_retries_rows_that_did_not_finish():
     # the finished row is kept; the failed one is tried again (and fails again, once, with the new error)
     assert [(r.method, r.status) for r in recs] == [("MF-BPR", "ok"), ("LightGCN", "error")]
     assert "unknown dataset 'nope'" in recs[1].error
+
+
+def test_split_kind_is_checked():
+    inter = pd.DataFrame({"user": [1, 1, 1], "item": [1, 2, 3]})
+    with pytest.raises(ValueError, match="kind must be 'random' or 'temporal'"):
+        split_per_user(inter, 0, "temporl")
+    with pytest.raises(DataValidationError, match="needs a 'timestamp' column"):
+        split_per_user(inter, 0, "temporal")

@@ -72,6 +72,10 @@ def test_five_core_and_bad_frames():
     assert (core["user"].value_counts() >= 5).all() and (core["item"].value_counts() >= 5).all()
     with pytest.raises(DataValidationError, match="mixes id types"):
         prepare_interactions(pd.DataFrame({"user": [1, 1], "item": [1, "x"]}))
+    # numpy scalars are their Python kind: str with np.str_, int with np.int64, is one type
+    ok = pd.DataFrame({"user": pd.Series([1, np.int64(1)], dtype=object),
+                       "item": pd.Series(["a", np.str_("b")], dtype=object)})
+    assert prepare_interactions(ok)["item"].tolist() == ["a", "b"]
     with pytest.raises(DataValidationError, match="empty"):
         prepare_interactions(pd.DataFrame({"user": [], "item": []}))
     with pytest.raises(DataValidationError, match="no interactions survive"):

@@ -37,7 +37,9 @@ def check_interactions(df: Any, *, name: str = "interactions", required: Sequenc
             raise DataValidationError(f"{name}[{c!r}] has {int(col.isna().sum())} missing value(s)")
         if col.dtype == object:
             kinds = {type(v).__name__ for v in col.to_numpy()[:100_000]}
-            kinds = {"int" if k.startswith("int") else k for k in kinds}
+            # numpy scalars count as their Python kind (np.int64 ~ int, np.str_ ~ str, np.float64 ~ float)
+            kinds = {"int" if k.startswith(("int", "uint")) else "str" if k == "str_"
+                     else "float" if k.startswith("float") else k for k in kinds}
             if len(kinds) > 1:
                 raise DataValidationError(
                     f"{name}[{c!r}] mixes id types {sorted(kinds)}; cast the column to one type first"

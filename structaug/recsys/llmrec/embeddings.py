@@ -114,7 +114,9 @@ class SentenceTransformerEmbedder:
         self.batch_size = int(batch_size)
         self.device = device
         self._model = SentenceTransformer(path, device=device)
-        self.identity = f"st:{os.path.basename(os.path.normpath(path))}"
+        # the folder name alone would let two different models in .../a/m and .../b/m share cached vectors
+        full = os.path.abspath(path)
+        self.identity = f"st:{os.path.basename(os.path.normpath(full))}:{hashlib.sha1(full.encode()).hexdigest()[:10]}"
         if model_path is None:
             self.identity = "st:all-MiniLM-L6-v2"
 

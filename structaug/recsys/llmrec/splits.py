@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...exceptions import DataValidationError
+
 __all__ = ["split_per_user"]
 
 
@@ -16,6 +18,10 @@ def split_per_user(inter: pd.DataFrame, seed: int, kind: str = "random",
     ``max(1, round(10%))`` validation and test items; users with fewer stay in train only.
     Duplicate (user, item) rows are dropped first.
     """
+    if kind not in ("random", "temporal"):
+        raise ValueError(f"kind must be 'random' or 'temporal', got {kind!r}")
+    if kind == "temporal" and "timestamp" not in inter.columns:
+        raise DataValidationError("a temporal split needs a 'timestamp' column")
     rng = np.random.default_rng(seed)
     df = inter.drop_duplicates(["user", "item"]).reset_index(drop=True)
     if kind == "temporal":
