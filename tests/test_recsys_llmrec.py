@@ -407,6 +407,9 @@ def test_lightgcn_learns_beyond_popularity_and_is_deterministic(toy_split):
     assert r1 == r2
     recs = m1.recommend(users["user"].iloc[:3].tolist(), k=5)
     assert len(recs) == 15 and not recs.merge(tr, on=["user", "item"]).shape[0]
+    u0 = users["user"].iloc[0]
+    twice = m1.recommend([u0, u0], k=5)  # a user listed twice: seen items excluded on both rows
+    assert not twice.merge(tr, on=["user", "item"]).shape[0] and len(twice) == 10
 
 
 def test_llmrec_training_uses_augmentation_and_matches_shapes(toy_split):
@@ -415,6 +418,10 @@ def test_llmrec_training_uses_augmentation_and_matches_shapes(toy_split):
     m = LightGCN(max_epochs=3, batch_size=256, progress=False, random_state=0, **LLMREC_DEFAULTS)
     res = _fit(m, toy_split, aug)
     assert m.n_aug_used_ > 0 and 0 <= res["recall@20"] <= 1
+    # the side features reach the embeddings: without them (same seed, same edges) they differ
+    bare = LightGCN(max_epochs=3, batch_size=256, progress=False, random_state=0, **LLMREC_DEFAULTS)
+    _fit(bare, toy_split, aug.select(text=False, attributes=False, profiles=False))
+    assert not torch.allclose(bare.item_embeddings_, m.item_embeddings_)
     assert m.net_.decoder is not None and m.user_embeddings_.shape == (len(users), 64)
     mf = MFBPR(max_epochs=2, progress=False, random_state=0)
     assert "n_layers" not in mf.get_params()
@@ -430,6 +437,10 @@ def test_recommender_bad_params_and_inputs(toy_split):
         LightGCN(max_epochs=1).fit(tr, augmentation={"triples": None})
     with pytest.raises(KeyError, match="unknown item"):
         LightGCN(max_epochs=1, progress=False).fit(tr, validation=pd.DataFrame({"user": [1], "item": [10_000]}))
+    aug = LLMRecAugmentation(triples=pd.DataFrame(columns=["user", "pos", "neg"]), item_text={}, item_attributes={},
+                             user_profiles=None, user_ids=np.unique(tr["user"]), item_ids=np.unique(tr["item"]))
+    with pytest.raises(DataValidationError, match="user_ids differ from the augmentation's user_ids"):
+        LightGCN(max_epochs=1, progress=False).fit(tr, augmentation=aug, user_ids=np.unique(tr["user"])[1:])
 
 
 def test_demo_rows_quick():
@@ -492,3 +503,15 @@ def test_split_kind_is_checked():
         split_per_user(inter, 0, "temporl")
     with pytest.raises(DataValidationError, match="needs a 'timestamp' column"):
         split_per_user(inter, 0, "temporal")
+
+
+def test_closed_cache_refuses_use(tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    cache.put("k", "1::2")
+    assert cache.get("k")[0] == "1::2"
+    cache.close()
+    with pytest.raises(RuntimeError, match="is closed"):
+        cache.put("k2", "x")
+    with pytest.raises(RuntimeError, match="is closed"):
+        cache.get("k")
+    assert ResponseCache(tmp_path / "c.sqlite").get("k")[0] == "1::2"  # what was written stays

@@ -48,6 +48,7 @@ class ResponseCache:
         self._mem: dict[str, tuple] = {}
         self._emb: dict[str, np.ndarray] = {}
         self._db: sqlite3.Connection | None = None
+        self._closed = False
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
@@ -63,6 +64,7 @@ class ResponseCache:
     def get(self, key: str) -> tuple[str, int | None, int | None] | None:
         """``(text, prompt_tokens, completion_tokens)`` or None."""
         with self._lock:
+            self._check_open()
             if self._db is None:
                 return self._mem.get(key)
             row = self._db.execute(
@@ -73,6 +75,7 @@ class ResponseCache:
             completion_tokens: int | None = None) -> None:
         """Store one answer (committed immediately)."""
         with self._lock:
+            self._check_open()
             if self._db is None:
                 self._mem[key] = (text, prompt_tokens, completion_tokens)
                 return
@@ -91,6 +94,7 @@ class ResponseCache:
         """The cached vectors among ``keys``."""
         out: dict[str, np.ndarray] = {}
         with self._lock:
+            self._check_open()
             if self._db is None:
                 return {k: self._emb[k] for k in keys if k in self._emb}
             for start in range(0, len(keys), 500):
@@ -103,6 +107,7 @@ class ResponseCache:
     def put_embeddings(self, items: Mapping[str, np.ndarray]) -> None:
         """Store vectors (float32) in one transaction."""
         with self._lock:
+            self._check_open()
             if self._db is None:
                 self._emb.update({k: np.asarray(v, np.float32) for k, v in items.items()})
                 return
@@ -115,6 +120,12 @@ class ResponseCache:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            self._closed = True
+
+    def _check_open(self) -> None:
+        # after close, answers would silently go to memory only and be lost
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
 
     def __repr__(self) -> str:
         return f"ResponseCache(path={str(self.path) if self.path else None!r})"

@@ -146,6 +146,11 @@ class LightGCN(BaseEstimator):
         if augmentation is not None and not isinstance(augmentation, LLMRecAugmentation):
             raise TypeError(f"augmentation must be an LLMRecAugmentation, got {type(augmentation).__name__}")
         if augmentation is not None:
+            for given, own, what in ((user_ids, augmentation.user_ids, "user_ids"),
+                                     (item_ids, augmentation.item_ids, "item_ids")):
+                if given is not None and not np.array_equal(np.unique(np.asarray(given)), np.unique(np.asarray(own))):
+                    raise DataValidationError(f"{what} differ from the augmentation's {what}, which define the "
+                                              "id space when an augmentation is given; pass one or the other")
             user_ids, item_ids = augmentation.user_ids, augmentation.item_ids
         self.user_vocab_ = IdVocab(user_ids if user_ids is not None else interactions["user"])
         self.item_vocab_ = IdVocab(item_ids if item_ids is not None else interactions["item"])
@@ -271,10 +276,13 @@ class LightGCN(BaseEstimator):
         s = self.score(users)
         if exclude_seen:
             tu, ti = self._train_pairs
-            pos = {int(x): r for r, x in enumerate(self.user_vocab_.encode(np.asarray(users), name="user"))}
+            codes = self.user_vocab_.encode(np.asarray(users), name="user")
+            rows_of: dict[int, list[int]] = {}
+            for r, x in enumerate(codes):  # a user listed twice gets the exclusion on both rows
+                rows_of.setdefault(int(x), []).append(r)
             for a, b in zip(tu, ti):
-                if int(a) in pos:
-                    s[pos[int(a)], b] = -np.inf
+                for r in rows_of.get(int(a), ()):
+                    s[r, b] = -np.inf
         top = np.argsort(-s, axis=1, kind="stable")[:, :k]
         rows = [(usr, self.item_vocab_.raw_[j], r + 1, float(s[n, j])) for n, usr in enumerate(users)
                 for r, j in enumerate(top[n])]
