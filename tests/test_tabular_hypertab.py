@@ -72,14 +72,17 @@ def test_batched_forward_matches_one_network_at_a_time():
     xp = torch.cat([x, torch.zeros(9, 1)], 1)
     masks = torch.zeros(M, d)
     index = torch.stack([torch.randperm(d)[:k] for _ in range(M)])
-    masks.scatter_(1, index, 1.0)
+    index[0, 2] = d  # a narrower view (one-hot groups make widths differ): padded with the zero column
+    real = [index[m][index[m] < d] for m in range(M)]
+    for m in range(M):
+        masks[m, real[m]] = 1.0
     out = net(xp, masks, index)
     assert out.shape == (M, 9, c)
     ws = net.weights(masks)
-    for m in range(M):  # the reference's InsertableNet, one network at a time
-        h = x[:, index[m]]
+    for m in range(M):  # the reference's InsertableNet, one network at a time, on its real features
+        h = x[:, real[m]]
         for j, (w, b) in enumerate(ws):
-            h = h @ w[m].T + b[m]
+            h = h @ (w[m][:, :len(real[m])] if j == 0 else w[m]).T + b[m]
             if j < 2:
                 h = torch.relu(h)
         torch.testing.assert_close(out[m], h, rtol=1e-5, atol=1e-5)

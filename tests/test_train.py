@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     from structaug.nn import MLP
     from structaug.train import Trainer, minibatch_epoch
 
-    def run(ckpt, kill_at=None, epochs=12):
+    def run(ckpt, kill_at=None, epochs=12, best=False):
         g = torch.Generator().manual_seed(0)
         X = torch.randn(256, 5, generator=g)
         y = (X[:, 0] + X[:, 1] > 0).long()
@@ -40,15 +40,19 @@ SCRIPT = textwrap.dedent(
             model.train()
             return out
 
-        res = Trainer(max_epochs=epochs, seed=0, progress=False, checkpoint_path=ckpt,
-                      restore_best=False).fit(model, opt, epoch, val, generators=[gen])
+        # best=True: the best weights and the patience counter must survive the kill too
+        res = Trainer(max_epochs=epochs, seed=0, progress=False, checkpoint_path=ckpt, restore_best=best,
+                      patience=2 if best else None).fit(model, opt, epoch, val, generators=[gen])
         return model, res
 
     if __name__ == "__main__":
         ckpt, kill_at, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-        model, res = run(ckpt if ckpt != "-" else None, kill_at if kill_at >= 0 else None)
+        best = len(sys.argv) > 4 and sys.argv[4] == "best"
+        model, res = run(ckpt if ckpt != "-" else None, kill_at if kill_at >= 0 else None,
+                         epochs=40 if best else 12, best=best)
         torch.save({"state": model.state_dict(), "resumed_from": res.resumed_from,
-                    "epochs": res.epochs_run}, out)
+                    "epochs": res.epochs_run, "best_epoch": res.best_epoch,
+                    "stopped_early": res.stopped_early}, out)
     """
 )
 
@@ -149,11 +153,11 @@ def test_max_time_stops_after_the_epoch_that_crosses_the_budget_and_resumes(tmp_
     assert res3.epochs_run == 2 and not res3.stopped_by_time
 
 
-def _run_script(tmp_path, ckpt, kill_at, out):
+def _run_script(tmp_path, ckpt, kill_at, out, mode="last"):
     script = tmp_path / "train_script.py"
     script.write_text(SCRIPT)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, str(script), str(ckpt), str(kill_at), str(out)],
+    return subprocess.run([sys.executable, str(script), str(ckpt), str(kill_at), str(out), mode],
                           env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -169,6 +173,24 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     b = torch.load(tmp_path / "resumed.pt")
     assert b["resumed_from"] == 4 and b["epochs"] == 12
     for k in a["state"]:
+        assert torch.equal(a["state"][k], b["state"][k]), k
+
+
+def test_resume_keeps_best_weights_and_patience(tmp_path):
+    ref = _run_script(tmp_path, "-", -1, tmp_path / "ref.pt", "best")
+    assert ref.returncode == 0, ref.stderr
+    a = torch.load(tmp_path / "ref.pt")
+    assert a["stopped_early"] and a["epochs"] == a["best_epoch"] + 3  # patience 2 ended it
+    kill_at = a["best_epoch"] + 1  # after the best epoch, with the counter already running
+    ckpt = tmp_path / "run.ckpt"
+    killed = _run_script(tmp_path, ckpt, kill_at, tmp_path / "never.pt", "best")
+    assert killed.returncode == -9, killed.stderr
+    resumed = _run_script(tmp_path, ckpt, -1, tmp_path / "resumed.pt", "best")
+    assert resumed.returncode == 0, resumed.stderr
+    b = torch.load(tmp_path / "resumed.pt")
+    assert b["resumed_from"] == kill_at - 1
+    assert (b["epochs"], b["best_epoch"], b["stopped_early"]) == (a["epochs"], a["best_epoch"], True)
+    for k in a["state"]:  # the restored best weights, not the last epoch's
         assert torch.equal(a["state"][k], b["state"][k]), k
 
 
