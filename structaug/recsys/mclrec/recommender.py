@@ -31,6 +31,7 @@ def _runs(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, list[np.nda
     starts = np.concatenate([[0], bounds])
     return users[starts], np.split(items, bounds)
 
+
 MODELS = ("mclrec", "cl4srec", "sasrec", "popularity")
 
 
