@@ -18,7 +18,7 @@ import pandas as pd
 
 from .io import atomic_write_json, atomic_write_text
 
-__all__ = ["Record", "environment", "peak_memory_mib", "save_records", "load_records", "summarize", "markdown_table", "fmt_mean_std"]
+__all__ = ["Record", "environment", "peak_memory_mib", "reset_peak_memory", "save_records", "load_records", "summarize", "markdown_table", "fmt_mean_std"]
 
 
 @dataclass
@@ -41,14 +41,42 @@ class Record:
         return asdict(self)
 
 
+def reset_peak_memory(device: Any = "cpu") -> None:
+    """Start a new peak for :func:`peak_memory_mib` (call it at the start of each job).
+
+    CUDA: ``torch.cuda.reset_peak_memory_stats``. Linux CPU: writing ``5`` to
+    ``/proc/self/clear_refs`` resets the resident-set high-water mark to the current RSS (which
+    still holds whatever earlier jobs left allocated). Elsewhere a no-op: the peak stays the
+    process's lifetime peak.
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
 def peak_memory_mib(device: Any = "cpu", gpu_peak: float | None = None) -> float | None:
-    """Peak memory of this process in MiB: on CUDA ``gpu_peak`` (if the caller measured one) or
-    ``torch.cuda.max_memory_allocated``; elsewhere the peak resident set size."""
+    """Peak memory in MiB since the last :func:`reset_peak_memory` (else since the process
+    started): on CUDA ``gpu_peak`` (if the caller measured one) or
+    ``torch.cuda.max_memory_allocated``; elsewhere the resident set's high-water mark."""
     import torch
 
     device = torch.device(device)
     if device.type == "cuda":
         return gpu_peak if gpu_peak is not None else torch.cuda.max_memory_allocated(device) / 2**20
+    try:  # VmHWM follows reset_peak_memory; ru_maxrss is the fallback off Linux
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
 

@@ -89,3 +89,27 @@ def test_workers_on_a_single_process_benchmark_is_reported(tmp_path, monkeypatch
     single.SUPPORTS_WORKERS = True
     main(["bench", "lagnn", "--workers", "2", "--seeds", "1", "--out", str(tmp_path / "y.json")])
     assert "not supported" not in capsys.readouterr().err
+
+
+def test_peak_memory_resets_per_job():
+    import os
+
+    import numpy as np
+
+    from structaug.results import peak_memory_mib, reset_peak_memory
+
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("no /proc/self/clear_refs: the peak is the process's lifetime peak")
+
+    def rss_mib():
+        line = next(x for x in open("/proc/self/status") if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    reset_peak_memory("cpu")
+    base = peak_memory_mib("cpu")
+    block = np.ones(40_000_000 // 8)  # ~40 MB touched
+    high = peak_memory_mib("cpu")
+    assert high >= base + 30
+    del block
+    reset_peak_memory("cpu")  # a new job starts from what the process holds now
+    assert abs(peak_memory_mib("cpu") - rss_mib()) < 8

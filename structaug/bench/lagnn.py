@@ -20,7 +20,7 @@ import torch
 from ..datasets import load_planetoid
 from ..exceptions import DatasetNotFoundError
 from ..io import atomic_torch_save
-from ..results import Record, peak_memory_mib, save_records
+from ..results import Record, peak_memory_mib, reset_peak_memory, save_records
 from ..train import resolve_device
 
 __all__ = ["run", "report", "add_arguments", "DEFAULT_DATASETS", "DEFAULT_SEEDS", "METRICS", "METHODS"]
@@ -197,6 +197,7 @@ def run(cfg) -> list[Record]:
         sign = _sign_features(x_np, data.edge_index) if "XGBoost+SIGN" in methods else None
         for method, seed in todo:
             kind = METHODS[method]
+            reset_peak_memory(device)  # each row's peak_mem_mib is its own job's high-water mark
             t0 = time.perf_counter()
             try:
                 if kind is None:

@@ -106,12 +106,13 @@ def _run_job(method: str, dataset: str, seed: int, data_dir, device: str, settin
     from ..recsys.mclrec.models import CL4SRec, MCLRec, Popularity
     from ..recsys.mclrec.sasrec import SASRec
     from ..recsys.mclrec.training import evaluate_ranking, fit_sequential
-    from ..results import peak_memory_mib
+    from ..results import peak_memory_mib, reset_peak_memory
     from ..train import resolve_device
 
     config = {k: v for k, v in settings.items() if k not in ("single_thread", "checkpoint_dir")}
     try:
         dev = resolve_device(device)
+        reset_peak_memory(dev)  # this job's own peak, not that of earlier jobs in the worker
         df = load_seqrec(dataset, data_dir)
         canon = df.attrs.get("name", dataset)
         if settings.get("max_users"):
