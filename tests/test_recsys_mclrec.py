@@ -494,14 +494,29 @@ def test_bench_helpers():
     assert bench.MCLREC_HPARAMS["Beauty"] == (0.0, 0.05)
 
 
-def test_bench_missing_dataset_is_recorded(tmp_path):
+def test_bench_missing_dataset_is_recorded(tmp_path, monkeypatch):
     from structaug.bench import BenchConfig
     from structaug.bench import mclrec as bench
 
-    cfg = BenchConfig(data_dir=str(tmp_path), datasets=["NoSuchSet"], seeds=[0], quick=True, progress=False,
-                      extra={"methods": "Popularity"})
+    cfg = BenchConfig(data_dir=str(tmp_path), datasets=["NoSuchSet", "NoSuchEither"], seeds=[0], quick=True,
+                      progress=False, extra={"methods": "Popularity"}, out=tmp_path / "m.json")
     recs = bench.run(cfg)
-    assert len(recs) == 1 and recs[0].status == "error"
+    assert len(recs) == 2 and all(r.status == "error" for r in recs)
+    # rows are written as jobs finish (a killed run keeps them for --resume)
+    from structaug.results import load_records
+
+    assert [r["dataset"] for r in load_records(tmp_path / "m.json")] == ["NoSuchSet", "NoSuchEither"]
+    real = bench._run_job
+
+    def dies_on_second(m, d, *a, **k):
+        if d == "NoSuchEither":
+            raise KeyboardInterrupt  # the run is killed during its second job
+        return real(m, d, *a, **k)
+
+    monkeypatch.setattr(bench, "_run_job", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run(BenchConfig(**{**vars(cfg), "out": tmp_path / "killed.json"}))
+    assert [r["dataset"] for r in load_records(tmp_path / "killed.json")] == ["NoSuchSet"]
 
 
 def test_bench_checkpoints_resume_and_finish_early(tmp_path):

@@ -1,6 +1,7 @@
 """DAIN: ObservedTensor, neural completion, TracIn influence, augmenters, baselines, benchmark."""
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -292,6 +293,20 @@ def test_bench_runs_and_resumes(tmp_path, monkeypatch):
 
     cfg = BenchConfig(datasets=["lowrank"], seeds=[0], quick=True, out=tmp_path / "d.json",
                       extra={"methods": "global_mean,entity_mean", "ranks": "2"})
+    # a partial file left by an earlier (other) run: a fresh run that is killed before its
+    # first row must not leave those rows for a later --resume to pick up
+    stale = {"method": "global_mean", "dataset": "lowrank", "seed": 0, "metrics": {"rmse": -1.0}, "status": "ok"}
+    partial = tmp_path / "d.json.partial.jsonl"
+    partial.write_text(json.dumps(stale) + "\n")
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as mp:
+        mp.setattr(dain, "_run_task", killed)
+        with pytest.raises(KeyboardInterrupt):
+            dain.run(cfg)
+    assert not partial.exists() or "-1.0" not in partial.read_text()
     recs = dain.run(cfg)
     assert {r.method for r in recs} == {"global_mean", "entity_mean"} and all(r.status == "ok" for r in recs)
     cfg.resume, cfg.extra["previous"] = True, [r.to_dict() for r in recs]

@@ -202,6 +202,8 @@ def run(cfg: BenchConfig) -> list[Record]:
     partial = _partial_path(cfg)
     if cfg.resume and partial is not None and partial.exists():
         previous += [Record(**json.loads(line)) for line in partial.read_text().splitlines() if line.strip()]
+    elif partial is not None and partial.exists():
+        partial.unlink()  # a fresh run: rows of an earlier, possibly different, run must not mix in
     uniq: dict[tuple, Record] = {}
     for r in previous:
         if r.status == "ok":

@@ -11,12 +11,12 @@ import argparse
 import multiprocessing
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
 
-from ..results import Record
+from ..results import Record, save_records
 
 DEFAULT_DATASETS = ["Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp"]
 QUICK_DATASETS = ["Beauty"]
@@ -204,18 +204,28 @@ def run(cfg) -> list[Record]:
     jobs = [(m, d, s) for d in datasets for s in cfg.seeds for m in methods
             if (m, SEQREC_NAMES.get(d.lower(), d), s) not in done]
     kept = [Record(**r) for r in previous if (r["method"], r["dataset"], r["seed"]) in done]
+    new: list[dict] = []
+
+    def finished(r: dict) -> None:
+        # saved after every job, so a kill (or a deadline) keeps what is done for --resume
+        new.append(r)
+        status = r["metrics"].get("ndcg@10") if r["status"] == "ok" else r["error"]
+        print(f"[mclrec] {r['dataset']} {r['method']} seed={r['seed']}: ndcg@10={status}", flush=True)
+        if cfg.out is not None:
+            save_records(kept + [Record(**x) for x in new], cfg.out, benchmark="mclrec",
+                         config={k: v for k, v in cfg.to_dict().items() if k != "extra"}, metrics=METRICS)
+
     if cfg.workers > 1:
         settings["single_thread"] = True
         # CUDA cannot be used in a forked child of a process that touched it: spawn workers
         ctx = None if str(cfg.device) == "cpu" else multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx) as pool:
             futs = [pool.submit(_run_job, m, d, s, cfg.data_dir, cfg.device, settings, False) for m, d, s in jobs]
-            new = [f.result() for f in futs]
+            for f in as_completed(futs):
+                finished(f.result())
     else:
-        new = [_run_job(m, d, s, cfg.data_dir, cfg.device, settings, cfg.progress) for m, d, s in jobs]
-    for r in new:
-        status = r["metrics"].get("ndcg@10") if r["status"] == "ok" else r["error"]
-        print(f"[mclrec] {r['dataset']} {r['method']} seed={r['seed']}: ndcg@10={status}")
+        for m, d, s in jobs:
+            finished(_run_job(m, d, s, cfg.data_dir, cfg.device, settings, cfg.progress))
     return kept + [Record(**r) for r in new]
 
 

@@ -342,6 +342,8 @@ def run(cfg) -> list[Record | dict]:
         for line in partial.read_text().splitlines():
             if line.strip():
                 previous.append(json.loads(line))
+    elif partial is not None and partial.exists():
+        partial.unlink()  # a fresh run: rows of an earlier, possibly different, run must not mix in
     # Only successful rows count as done: errors are retried on resume.
     prev_ok = {}
     for r in previous:
