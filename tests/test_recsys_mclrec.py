@@ -563,3 +563,15 @@ def test_demo_rows_quick():
 
     rows = demo_rows(quick=True, device="cpu")
     assert [r.model.split()[0] for r in rows] == ["Popularity", "MCLRec", "SASRec"]
+
+
+def test_one_row_batch_gives_a_finite_meta_loss():
+    """A last batch of one row (prefixes = 1 mod 256) has no negatives: R is 0, not inf."""
+    h = torch.randn(1, 8, requires_grad=True)
+    nce, reg = contrastive_terms(h, torch.randn(1, 8))
+    assert float(reg.detach()) == 0.0 and torch.isfinite(nce)
+    model = MCLRec(30, max_len=6, hidden=8, n_heads=2, inner=16, n_layers=1)
+    loss = model.meta_loss(torch.randn(1, 8), torch.randn(1, 8))
+    assert torch.isfinite(loss)
+    (nce + reg).backward()
+    assert torch.isfinite(h.grad).all()

@@ -59,6 +59,8 @@ def _nce(s: _Scores) -> torch.Tensor:
 
 def _margin(s: _Scores) -> torch.Tensor:
     mat, pos = s.matrix, s.positive
+    if len(mat) < 4:  # a one-row batch has no negatives: R is 0, not relu(p - (-inf)) = inf
+        return mat.new_zeros(()) + 0.0 * pos.sum()  # keeps the graph for a later backward
     hardest = (mat + _excluded(len(mat), True, mat.device, mat.dtype)).max(1).values
     lo, hi = torch.minimum(pos, hardest), torch.maximum(pos, hardest)
     term_pos = F.relu(pos - lo).mean()

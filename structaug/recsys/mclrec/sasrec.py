@@ -81,7 +81,8 @@ class SASRec(nn.Module):
         Number of real items; ids are ``1..n_items``, 0 is padding and ``n_items + 1`` is the
         mask token used by the views (it has an embedding but is never scored).
     max_len : int
-        Longest history read (the most recent ``max_len`` items), 50.
+        Longest history (50): position embeddings exist for ``max_len`` positions, so inputs
+        are at most ``max_len`` wide (``pad_sequences`` keeps the most recent ``max_len`` items).
     hidden, n_layers, n_heads, inner : int
         64, 2, 2, 256 (the MCLRec/CL4SRec settings).
     dropout, attn_dropout : float

@@ -121,8 +121,10 @@ class SequenceViews(Augmenter):
     reorder_ratio : float
         Fraction of a sequence (contiguous) that is shuffled, ``beta``; 0.8.
     mask_id : int or None
-        The mask token; ``None`` uses one past the largest id seen in ``fit`` (the models'
-        convention, ``n_items + 1``).
+        The mask token. Pass the model's (``n_items + 1``, e.g. ``SequenceLog.mask_id``): ``None``
+        uses one past the largest id seen in ``fit``, which is ``n_items + 1`` only when the
+        fitted tensor contains the largest item id (prefix inputs or a subset may not, and a
+        masked position would then read as a real item).
     operators : tuple of str
         Subset of ``("crop", "mask", "reorder")`` to draw from.
     random_state : int, Generator or None
