@@ -2,7 +2,8 @@
 
 ``save_records`` stamps the environment of the machine that calls it, so merging here with it
 would record this CPU; this keeps each input's own environment and config under ``sources``
-(rows de-duplicated by (method, dataset, seed), first file wins) and adds a note.
+(rows de-duplicated by (method, dataset, seed): the first file wins, but an ok row replaces an
+earlier failed one) and adds a note.
 
 Usage::
 
@@ -28,16 +29,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="commit(s) of the code that ran (when the remote copy's git metadata lagged)")
     p.add_argument("--metrics", default=None, help="comma-separated metrics for the markdown table")
     a = p.parse_args(argv)
-    rows, seen, sources = [], set(), []
+    chosen: dict[tuple, dict] = {}
+    sources = []
     for path in a.inputs:
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
         sources.append({"file": Path(path).name, "environment": payload.get("environment"),
                         "config": payload.get("config")})
         for r in payload["records"]:
             key = (r["method"], r["dataset"], r["seed"])
-            if key not in seen:
-                seen.add(key)
-                rows.append(r)
+            # the first file's row wins, except that an ok row replaces an earlier failed one
+            if key not in chosen or (chosen[key].get("status", "ok") != "ok" and r.get("status", "ok") == "ok"):
+                chosen[key] = r
+    rows = list(chosen.values())
     env = sources[0]["environment"]
     out = {"benchmark": a.out.stem, "environment": env, "note": a.note, "code_commits": a.code_commit,
            "sources": sources, "records": rows}

@@ -113,3 +113,23 @@ def test_peak_memory_resets_per_job():
     del block
     reset_peak_memory("cpu")  # a new job starts from what the process holds now
     assert abs(peak_memory_mib("cpu") - rss_mib()) < 8
+
+
+def test_merge_gpu_results_prefers_ok_rows(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "merge_gpu_results.py"
+    spec = importlib.util.spec_from_file_location("merge_gpu_results", path)
+    merge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(merge)
+    env = {"device_name": "test", "git_commit": "abc"}
+    row = {"method": "GCN", "dataset": "Cora", "seed": 0}
+    (tmp_path / "a.json").write_text(json.dumps({"environment": env, "records": [
+        {**row, "metrics": {}, "status": "error", "error": "killed"}]}))
+    (tmp_path / "b.json").write_text(json.dumps({"environment": env, "records": [
+        {**row, "metrics": {"test_acc": 0.8}, "status": "ok"},
+        {**row, "seed": 1, "metrics": {"test_acc": 0.7}, "status": "ok"}]}))
+    merge.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.json")])
+    rows = json.loads((tmp_path / "m.json").read_text())["records"]
+    assert [(r["seed"], r["status"]) for r in rows] == [(0, "ok"), (1, "ok")]

