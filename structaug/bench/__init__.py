@@ -44,6 +44,11 @@ class BenchConfig:
         return d
 
 
+def _given(value: Any, default: Any) -> Any:
+    """``value`` unless it is None (``value or default`` would turn an explicit 0 into the default)."""
+    return default if value is None else value
+
+
 def load_benchmark(name: str) -> ModuleType:
     if name not in BENCHMARKS:
         raise KeyError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")

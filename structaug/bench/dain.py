@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..results import Record, fmt_mean_std
-from . import BenchConfig
+from . import BenchConfig, _given
 
 DEFAULT_DATASETS = ["ml-100k", "LDOS-CoMoDa", "covid19_serology", "synthetic_10K"]
 QUICK_DATASETS = ["LDOS-CoMoDa", "lowrank"]
@@ -44,8 +44,8 @@ def _settings(cfg: BenchConfig) -> dict[str, Any]:
     ex = cfg.extra
     quick = cfg.quick
     return {
-        "epochs": ex.get("epochs") or (5 if quick else 50),
-        "patience": ex.get("patience") or (2 if quick else 10),
+        "epochs": _given(ex.get("epochs"), 5 if quick else 50),
+        "patience": _given(ex.get("patience"), 2 if quick else 10),
         "aug_ratio": float(ex.get("aug_ratio") or 0.5),
         "ranks": [int(r) for r in str(ex.get("ranks") or "2,5,10").split(",") if r.strip()],
         "tensor_iters": ex.get("tensor_iters"),

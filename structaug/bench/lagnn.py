@@ -22,6 +22,7 @@ from ..exceptions import DatasetNotFoundError
 from ..io import atomic_torch_save
 from ..results import Record, peak_memory_mib, reset_peak_memory, save_records
 from ..train import resolve_device
+from . import _given
 
 __all__ = ["run", "report", "add_arguments", "DEFAULT_DATASETS", "DEFAULT_SEEDS", "METRICS", "METHODS"]
 
@@ -164,7 +165,7 @@ def run(cfg) -> list[Record]:
     if extra.get("patience") is not None:
         overrides["patience"] = extra["patience"]
     if extra.get("max_epochs") is not None or cfg.quick:
-        overrides["epochs"] = extra.get("max_epochs") or 100
+        overrides["epochs"] = _given(extra.get("max_epochs"), 100)
     previous = [r for r in extra.get("previous", []) or []]
     done = {(r["method"], r["dataset"], r["seed"]) for r in previous if r.get("status", "ok") == "ok"}
     records: list[Any] = [r for r in previous if (r["method"], r["dataset"], r["seed"]) in done]

@@ -21,7 +21,7 @@ import torch
 
 from ..results import Record
 from ..recsys.llmrec.splits import split_per_user
-from . import BenchConfig
+from . import BenchConfig, _given
 
 DEFAULT_DATASETS = ["movielens100k"]
 DEFAULT_SEEDS = [0, 1, 2]
@@ -83,8 +83,8 @@ def run(cfg: BenchConfig) -> list[Record]:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}")
-    max_epochs = ex.get("max_epochs") or (5 if cfg.quick else 200)
-    patience = ex.get("patience") or 10
+    max_epochs = _given(ex.get("max_epochs"), 5 if cfg.quick else 200)
+    patience = _given(ex.get("patience"), 10)
     split_kind = ex.get("split", "random")
     # --resume keeps finished rows; errors and skips (e.g. no LLM configured then) run again
     previous = {(r["method"], r["dataset"], r["seed"]): r for r in ex.get("previous", [])
