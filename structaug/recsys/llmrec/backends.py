@@ -24,6 +24,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
+from ...exceptions import BackendError
 from .embeddings import CachedEmbedder, HashingEmbedder, TextEmbedder
 
 __all__ = [
@@ -52,11 +53,11 @@ class LLMResponse:
     completion_tokens: int | None = None
 
 
-class LLMBackendError(RuntimeError):
+class LLMBackendError(BackendError):
     """A request that cannot succeed (bad URL, 4xx other than 429, missing model)."""
 
 
-class LLMRequestFailed(RuntimeError):
+class LLMRequestFailed(BackendError):
     """A request that still failed after all retries (timeouts, 429, 5xx, dropped connections)."""
 
 
