@@ -120,9 +120,10 @@ class OpenAICompatibleBackend(_SharedOnCopy):
     timeout : float
         Seconds per HTTP request.
     max_retries : int
-        Retries after a timeout, dropped connection, 429 or 5xx. HTTP 400, 413 and 422 fail
-        that request only (recorded as failed, the run goes on); other 4xx raise
-        ``LLMBackendError`` (a setup problem: wrong URL, key or model).
+        Retries after a timeout, a dropped connection or HTTP 408, 409, 425, 429, 500, 502,
+        503, 504. HTTP 400, 413 and 422 fail that request only (recorded as failed, the run
+        goes on); any other status raises ``LLMBackendError`` (a setup problem: wrong URL,
+        key or model).
     backoff : float
         First retry delay in seconds; doubles each retry (with jitter, capped at
         ``max_backoff``); a ``Retry-After`` header is honoured up to ``max_backoff``.
