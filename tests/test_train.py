@@ -181,7 +181,7 @@ def test_resume_keeps_best_weights_and_patience(tmp_path):
     assert ref.returncode == 0, ref.stderr
     a = torch.load(tmp_path / "ref.pt")
     assert a["stopped_early"] and a["epochs"] == a["best_epoch"] + 3  # patience 2 ended it
-    kill_at = a["best_epoch"] + 1  # after the best epoch, with the counter already running
+    kill_at = a["best_epoch"] + 2  # one epoch past the best: the patience counter stands at 1
     ckpt = tmp_path / "run.ckpt"
     killed = _run_script(tmp_path, ckpt, kill_at, tmp_path / "never.pt", "best")
     assert killed.returncode == -9, killed.stderr
