@@ -92,9 +92,8 @@ def test_workers_on_a_single_process_benchmark_is_reported(tmp_path, monkeypatch
 
 
 def test_peak_memory_resets_per_job():
+    import mmap
     import os
-
-    import numpy as np
 
     from structaug.results import peak_memory_mib, reset_peak_memory
 
@@ -107,10 +106,12 @@ def test_peak_memory_resets_per_job():
 
     reset_peak_memory("cpu")
     base = peak_memory_mib("cpu")
-    block = np.ones(40_000_000 // 8)  # ~40 MB touched
+    # fresh anonymous pages, not malloc's: an earlier test may have told glibc to keep freed heap
+    block = mmap.mmap(-1, 40 * 2**20)
+    block.write(b"\x01" * len(block))  # touch every page
     high = peak_memory_mib("cpu")
     assert high >= base + 30
-    del block
+    block.close()
     reset_peak_memory("cpu")  # a new job starts from what the process holds now
     assert abs(peak_memory_mib("cpu") - rss_mib()) < 8
 
