@@ -254,12 +254,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         """Encode ``X`` with the levels and statistics learnt in ``fit`` → ``float32`` matrix."""
         check_is_fitted(self, "feature_groups_")
         df, _ = _as_frame(X)
-        _check_feature_names(self, X, reset=False)
-        if df.shape[1] != self.n_features_in_:
-            raise DataValidationError(
-                f"X has {df.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input"
-            )
+        # names and column count; an array's frame has integer column names, i.e. no names
+        check_fitted_input(self, df)
         n = df.shape[0]
         out = np.zeros((n, self.n_features_out_), dtype=np.float32)
         starts = np.searchsorted(self.feature_groups_, np.arange(df.shape[1]))
