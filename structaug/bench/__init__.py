@@ -44,6 +44,21 @@ class BenchConfig:
         return d
 
 
+def save_progress(records: list, cfg: BenchConfig, benchmark: str, metrics: list[str] | None = None) -> None:
+    """Rewrite ``cfg.out`` with the rows so far, so a killed run can go on with ``--resume``.
+
+    The header keeps the run's settings (``extra`` without the resumed rows), as the final save
+    by the CLI does.
+    """
+    if cfg.out is None:
+        return
+    from ..results import save_records
+
+    config = cfg.to_dict()
+    config["extra"] = {k: v for k, v in (cfg.extra or {}).items() if k != "previous"}
+    save_records(records, cfg.out, benchmark=benchmark, config=config, metrics=metrics)
+
+
 def _given(value: Any, default: Any) -> Any:
     """``value`` unless it is None (``value or default`` would turn an explicit 0 into the default)."""
     return default if value is None else value

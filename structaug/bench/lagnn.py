@@ -20,9 +20,9 @@ import torch
 from ..datasets import load_planetoid
 from ..exceptions import DatasetNotFoundError
 from ..io import atomic_torch_save
-from ..results import Record, peak_memory_mib, reset_peak_memory, save_records
+from ..results import Record, peak_memory_mib, reset_peak_memory
 from ..train import resolve_device
-from . import _given
+from . import _given, save_progress
 
 __all__ = ["run", "report", "add_arguments", "DEFAULT_DATASETS", "DEFAULT_SEEDS", "METRICS", "METHODS"]
 
@@ -141,14 +141,6 @@ def _keep_freed_memory() -> None:
     mallopt(m_mmap_max, 0)
 
 
-def _save_partial(records: list[Record], cfg) -> None:
-    if cfg.out is not None:
-        # the run's settings (methods, patience, ...) stay in the header even if the run is killed
-        config = cfg.to_dict()
-        config["extra"] = {k: v for k, v in (cfg.extra or {}).items() if k != "previous"}
-        save_records(records, cfg.out, benchmark="lagnn", config=config, metrics=METRICS)
-
-
 def run(cfg) -> list[Record]:
     from ..graph import RandomNeighborSampler, fit_node_model
 
@@ -233,7 +225,7 @@ def run(cfg) -> list[Record]:
             m = rec.metrics
             print(f"[lagnn] {name} {method} seed {seed}: test_acc={m.get('test_acc', float('nan')):.4f} "
                   f"({time.perf_counter() - t0:.0f}s){'' if rec.status == 'ok' else ' ' + str(rec.error)}", flush=True)
-            _save_partial(records, cfg)
+            save_progress(records, cfg, "lagnn", METRICS)
     return records
 
 

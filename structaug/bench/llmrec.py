@@ -21,7 +21,7 @@ import torch
 
 from ..results import Record
 from ..recsys.llmrec.splits import split_per_user
-from . import BenchConfig, _given
+from . import BenchConfig, _given, save_progress
 
 DEFAULT_DATASETS = ["movielens100k"]
 DEFAULT_SEEDS = [0, 1, 2]
@@ -189,18 +189,8 @@ def run(cfg: BenchConfig) -> list[Record]:
                     traceback.print_exc()
                     records.append(Record(method, ds, seed, {}, split=split, status="error",
                                           error=f"{type(exc).__name__}: {exc}"))
-                _checkpoint(cfg, records)
+                save_progress(records, cfg, "llmrec", METRICS)
     return records
-
-
-def _checkpoint(cfg: BenchConfig, records: list[Record]) -> None:
-    """Write what we have so far next to --out, so a killed run can be resumed with --resume."""
-    if cfg.out is None:
-        return
-    from ..results import save_records
-
-    save_records(records, cfg.out, benchmark="llmrec", config={k: v for k, v in cfg.to_dict().items() if k != "extra"},
-                 metrics=METRICS)
 
 
 def report(records: list, out_path: Path) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ..results import Record, save_records
+from ..results import Record
+from . import save_progress
 
 DEFAULT_DATASETS = ["Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp"]
 QUICK_DATASETS = ["Beauty"]
@@ -211,9 +212,7 @@ def run(cfg) -> list[Record]:
         new.append(r)
         status = r["metrics"].get("ndcg@10") if r["status"] == "ok" else r["error"]
         print(f"[mclrec] {r['dataset']} {r['method']} seed={r['seed']}: ndcg@10={status}", flush=True)
-        if cfg.out is not None:
-            save_records(kept + [Record(**x) for x in new], cfg.out, benchmark="mclrec",
-                         config={k: v for k, v in cfg.to_dict().items() if k != "extra"}, metrics=METRICS)
+        save_progress(kept + [Record(**x) for x in new], cfg, "mclrec", METRICS)
 
     if cfg.workers > 1:
         settings["single_thread"] = True
