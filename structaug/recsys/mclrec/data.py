@@ -103,11 +103,20 @@ def build_sequences(df: pd.DataFrame, *, min_len: int = 1) -> SequenceLog:
     items = IdVocab(df["item"].to_numpy(), offset=1)
     u = users.encode(df["user"].to_numpy(), name="user")
     it = items.encode(df["item"].to_numpy(), name="item")
-    # rows are grouped by user but users may not be in vocabulary order: sort stably by code
-    order = np.argsort(u, kind="stable")
-    u, it = u[order], it[order]
-    bounds = np.flatnonzero(np.diff(u)) + 1
-    return SequenceLog(users, items, np.split(it, bounds))
+    return SequenceLog(users, items, group_by_user(u, it)[1])
+
+
+def group_by_user(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(user codes in ascending order, each one's items)`` from rows in time order per user.
+
+    The sort by code is stable, so each user's items keep their (time) order.
+    """
+    if len(users) == 0:
+        return users, []
+    order = np.argsort(users, kind="stable")
+    users, items = users[order], items[order]
+    bounds = np.flatnonzero(np.diff(users)) + 1
+    return users[np.concatenate([[0], bounds])], np.split(items, bounds)
 
 
 def leave_one_out(sequences: list[np.ndarray], *, min_len: int = 3):

@@ -17,19 +17,12 @@ from ...random import check_random_state, local_torch_seed, preserved_torch_rng
 from ...train import resolve_device
 from ...validation import check_positive_int
 from ..interactions import IdVocab
-from .data import build_sequences, five_core, pad_sequences, prefix_examples, prepare_interactions
+from .data import build_sequences, five_core, group_by_user, pad_sequences, prefix_examples, prepare_interactions
 from .models import CL4SRec, MCLRec, Popularity
 from .sasrec import SASRec
 from .training import PRECISIONS, evaluate_ranking, fit_sequential
 
 __all__ = ["SequentialRecommender"]
-
-
-def _runs(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Split user-grouped rows into (user code of each run, that run's items)."""
-    bounds = np.flatnonzero(np.diff(users)) + 1
-    starts = np.concatenate([[0], bounds])
-    return users[starts], np.split(items, bounds)
 
 
 MODELS = ("mclrec", "cl4srec", "sasrec", "popularity")
@@ -284,8 +277,8 @@ class SequentialRecommender(BaseEstimator):
             users = self.users_.encode(df["user"].to_numpy(), name="user")
             items = self.items_.encode(df["item"].to_numpy(), name="item")
             hists, targets = [], []
-            # rows are grouped by user in time order: each target extends that user's history
-            for u, it in zip(*_runs(users, items)):
+            # each held-out row extends its user's history, in time order
+            for u, it in zip(*group_by_user(users, items)):
                 seq = np.concatenate([self.sequences_[u], it])
                 base = len(self.sequences_[u])
                 hists.extend(seq[:base + j] for j in range(len(it)))
