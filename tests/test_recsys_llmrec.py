@@ -407,6 +407,15 @@ def test_lightgcn_learns_beyond_popularity_and_is_deterministic(toy_split):
     assert r1 == r2
     recs = m1.recommend(users["user"].iloc[:3].tolist(), k=5)
     assert len(recs) == 15 and not recs.merge(tr, on=["user", "item"]).shape[0]
+    assert recs["user"].dtype == tr["user"].dtype and recs["rank"].tolist() == [1, 2, 3, 4, 5] * 3
+    # each user's list is the top 5 of its unseen items' scores, best first
+    full = m1.score(users["user"].iloc[:3].tolist())
+    for n, (u, g) in enumerate(recs.groupby("user", sort=False)):
+        seen = set(m1.item_vocab_.encode(tr.loc[tr["user"] == u, "item"].to_numpy()).tolist())
+        unseen = np.array([j for j in range(full.shape[1]) if j not in seen])
+        best = unseen[np.argsort(-full[n, unseen], kind="stable")[:5]]
+        assert g["item"].tolist() == m1.item_vocab_.raw_[best].tolist()
+        assert np.allclose(g["score"], full[n, best])
     u0 = users["user"].iloc[0]
     twice = m1.recommend([u0, u0], k=5)  # a user listed twice: seen items excluded on both rows
     assert not twice.merge(tr, on=["user", "item"]).shape[0] and len(twice) == 10

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..exceptions import DataValidationError
 
-__all__ = ["IdVocab", "check_interactions"]
+__all__ = ["IdVocab", "check_interactions", "pairs_of_users"]
 
 
 def check_interactions(df: Any, *, name: str = "interactions", required: Sequence[str] = ("user", "item"),
@@ -104,3 +104,39 @@ class IdVocab:
 
     def __repr__(self) -> str:
         return f"IdVocab(n={len(self)}, offset={self.offset})"
+
+
+def pairs_of_users(query: np.ndarray, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, item) such that ``(query[row], item)`` is one of the pairs ``(users, items)``.
+
+    The masking step of "recommend, excluding what the user already has": ``scores[rows, cols]``
+    are the seen entries of a ``[len(query), n_items]`` score matrix. A user listed twice in
+    ``query`` gets its items on both rows. Vectorised (one pass to select the queried users'
+    pairs, then sort + ``searchsorted`` on those), so it stays cheap for millions of pairs.
+
+    Parameters
+    ----------
+    query : int array [R]
+        Internal user ids, one per score row.
+    users, items : int arrays [P]
+        The known (user, item) pairs.
+
+    Returns
+    -------
+    rows, cols : int64 arrays
+        Row indices into ``query`` and the matching item ids.
+    """
+    query, users, items = (np.asarray(a, dtype=np.int64).ravel() for a in (query, users, items))
+    if len(users) != len(items):
+        raise ValueError(f"users and items must have the same length, got {len(users)} and {len(items)}")
+    keep = np.isin(users, query)  # a linear pass; only the queried users' pairs get sorted
+    users, items = users[keep], items[keep]
+    order = np.argsort(users, kind="stable")
+    users, items = users[order], items[order]
+    start = np.searchsorted(users, query, side="left")
+    count = np.searchsorted(users, query, side="right") - start
+    rows = np.repeat(np.arange(len(query), dtype=np.int64), count)
+    # position of each output entry inside the sorted pairs: its row's start + its rank in the row
+    first = np.cumsum(count) - count
+    pos = np.repeat(start - first, count) + np.arange(int(count.sum()), dtype=np.int64)
+    return rows, items[pos]

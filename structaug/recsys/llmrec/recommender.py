@@ -14,7 +14,7 @@ from ...exceptions import DataValidationError
 from ...random import check_random_state, local_torch_seed, preserved_torch_rng
 from ...train import Trainer, TrainResult, resolve_device
 from ...validation import check_positive_int
-from ..interactions import IdVocab, check_interactions
+from ..interactions import IdVocab, check_interactions, pairs_of_users
 from .augmenter import LLMRecAugmentation
 from .graph_models import BipartiteGraph, FeatureSet, GraphRecNet
 from .mae import sce_loss
@@ -275,18 +275,14 @@ class LightGCN(BaseEstimator):
         check_positive_int(k, "k")
         s = self.score(users)
         if exclude_seen:
-            tu, ti = self._train_pairs
             codes = self.user_vocab_.encode(np.asarray(users), name="user")
-            rows_of: dict[int, list[int]] = {}
-            for r, x in enumerate(codes):  # a user listed twice gets the exclusion on both rows
-                rows_of.setdefault(int(x), []).append(r)
-            for a, b in zip(tu, ti):
-                for r in rows_of.get(int(a), ()):
-                    s[r, b] = -np.inf
+            s[pairs_of_users(codes, *self._train_pairs)] = -np.inf
         top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        rows = [(usr, self.item_vocab_.raw_[j], r + 1, float(s[n, j])) for n, usr in enumerate(users)
-                for r, j in enumerate(top[n])]
-        return pd.DataFrame(rows, columns=["user", "item", "rank", "score"])
+        n, kk = top.shape
+        return pd.DataFrame({"user": pd.Series(list(users)).repeat(kk).to_numpy(),
+                             "item": self.item_vocab_.raw_[top.ravel()],
+                             "rank": np.tile(np.arange(1, kk + 1), n),
+                             "score": np.take_along_axis(s, top, 1).ravel().astype(float)})
 
     def evaluate(self, test: pd.DataFrame, *, exclude: Sequence[pd.DataFrame] = (), ks: Sequence[int] = (10, 20, 50)) -> dict[str, float]:
         """Full-ranking metrics on ``test``; training items and those in ``exclude`` are not ranked."""
