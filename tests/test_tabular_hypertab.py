@@ -285,10 +285,10 @@ def test_suite_runs_records_failures_resumes_and_reports(tmp_path):
     again = bench.run(cfg2)
     assert [r["fit_time"] for r in again if r["dataset"] == "sk_iris" and r["method"] == "HyperTab"] == \
         [by[("HyperTab", "sk_iris")]["fit_time"]]
-    out.write_text(json.dumps({"environment": {}, "config": {}, "records": recs}))
+    out.write_text(json.dumps({"environment": {}, "config": {"note": "HyperTab rows rerun"}, "records": recs}))
     bench.report(recs, out)
     md = out.with_suffix(".md").read_text()
-    assert "small track" in md and "Skipped / failed" in md
+    assert "small track" in md and "Skipped / failed" in md and "Note: HyperTab rows rerun" in md
     assert (tmp_path / "tab_ranks.png").exists()
 
 

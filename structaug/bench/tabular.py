@@ -499,6 +499,8 @@ def report(records: list, out_path: str | os.PathLike) -> None:
                   f"workers={cfg.get('workers')}", ""]
         if isinstance(cfg.get("cpu_budget"), dict) and cfg["cpu_budget"].get("note"):
             lines += [f"Budget: {cfg['cpu_budget']['note']}", ""]
+        if cfg.get("note"):  # e.g. which rows a later run replaced (then Device/Commit are that run's)
+            lines += [f"Note: {cfg['note']}", ""]
     lines += ["fit_s / predict_s: wall-clock seconds per fold (inflated when the machine is shared); fit_cpu_s: "
               "CPU seconds of the fitting process per fold (T-JEPA rows include the pre-training that "
               "T-JEPA+MLP and T-JEPA+XGBoost share). "
