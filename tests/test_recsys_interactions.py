@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from structaug.recsys.interactions import IdVocab, pairs_of_users
+from structaug.recsys.interactions import IdVocab, pairs_of_sorted_users, pairs_of_users
 
 
 def _loop(query, users, items):
@@ -24,6 +24,10 @@ def test_pairs_of_users_matches_a_loop():
     assert not (rows == 4).any()  # user 31 has no pairs
     # both rows of the repeated user get its items
     assert set(cols[rows == 0].tolist()) == set(cols[rows == 2].tolist()) == set(items[users == 3].tolist())
+    # the pre-sorted entry point gives the same pairs in the same order
+    order = np.argsort(users, kind="stable")
+    r2, c2 = pairs_of_sorted_users(query, users[order], items[order])
+    assert r2.tolist() == rows.tolist() and c2.tolist() == cols.tolist()
 
 
 def test_pairs_of_users_masks_a_score_matrix_and_handles_empty_input():

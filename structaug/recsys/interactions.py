@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..exceptions import DataValidationError
 
-__all__ = ["IdVocab", "check_interactions", "pairs_of_users"]
+__all__ = ["IdVocab", "check_interactions", "pairs_of_users", "pairs_of_sorted_users"]
 
 
 def check_interactions(df: Any, *, name: str = "interactions", required: Sequence[str] = ("user", "item"),
@@ -132,7 +132,16 @@ def pairs_of_users(query: np.ndarray, users: np.ndarray, items: np.ndarray) -> t
     keep = np.isin(users, query)  # a linear pass; only the queried users' pairs get sorted
     users, items = users[keep], items[keep]
     order = np.argsort(users, kind="stable")
-    users, items = users[order], items[order]
+    return pairs_of_sorted_users(query, users[order], items[order])
+
+
+def pairs_of_sorted_users(query: np.ndarray, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pairs_of_users` for pairs already sorted by user (ascending).
+
+    For callers that look up many batches of users in one fixed set of pairs: sort once, then
+    each lookup is ``searchsorted`` plus output-sized work, nothing proportional to the pairs.
+    """
+    query = np.asarray(query, dtype=np.int64).ravel()
     start = np.searchsorted(users, query, side="left")
     count = np.searchsorted(users, query, side="right") - start
     rows = np.repeat(np.arange(len(query), dtype=np.int64), count)

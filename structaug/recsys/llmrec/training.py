@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ...metrics import mean_metrics, topk_metrics
+from ..interactions import pairs_of_sorted_users
 
 __all__ = ["BPRSampler", "bpr_losses", "prune_mean", "evaluate_ranking", "Targets"]
 
@@ -89,11 +90,8 @@ class Targets:
         return len(self.users)
 
     def _seen(self, batch_users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        lo = np.searchsorted(self._ex_u, batch_users, "left")
-        hi = np.searchsorted(self._ex_u, batch_users, "right")
-        rows = np.concatenate([np.full(h - l, r) for r, (l, h) in enumerate(zip(lo, hi))]) if len(lo) else np.empty(0)
-        items = np.concatenate([self._ex_i[l:h] for l, h in zip(lo, hi)]) if len(lo) else np.empty(0)
-        return torch.as_tensor(rows.astype(np.int64)), torch.as_tensor(items.astype(np.int64))
+        rows, items = pairs_of_sorted_users(batch_users, self._ex_u, self._ex_i)
+        return torch.as_tensor(rows), torch.as_tensor(items)
 
 
 @torch.no_grad()
