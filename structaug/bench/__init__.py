@@ -7,6 +7,7 @@ markdown summary) and ``add_arguments(parser)`` / ``report(records, out)`` hooks
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -57,6 +58,20 @@ def save_progress(records: list, cfg: BenchConfig, benchmark: str, metrics: list
     config = cfg.to_dict()
     config["extra"] = {k: v for k, v in (cfg.extra or {}).items() if k != "previous"}
     save_records(records, cfg.out, benchmark=benchmark, config=config, metrics=metrics)
+
+
+def partial_rows(partial: Path | None, resume: bool) -> list[dict]:
+    """Rows appended to a run's partial file (``<out>``-derived ``.partial.jsonl``).
+
+    Resuming reads them; a fresh run deletes the file, so rows of an earlier, possibly
+    different, run do not mix in.
+    """
+    if partial is None or not partial.exists():
+        return []
+    if not resume:
+        partial.unlink()
+        return []
+    return [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
 
 
 def _given(value: Any, default: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..results import Record, fmt_mean_std
-from . import BenchConfig, _given
+from . import BenchConfig, _given, partial_rows
 
 DEFAULT_DATASETS = ["ml-100k", "LDOS-CoMoDa", "covid19_serology", "synthetic_10K"]
 QUICK_DATASETS = ["LDOS-CoMoDa", "lowrank"]
@@ -198,12 +198,7 @@ def _run_task(name: str, seeds: list[int], cfg: BenchConfig, done: set) -> list[
 
 def run(cfg: BenchConfig) -> list[Record]:
     """Run every (dataset, seed, method) not already in ``cfg.extra["previous"]``."""
-    previous = [Record(**r) for r in cfg.extra.get("previous", [])]
-    partial = _partial_path(cfg)
-    if cfg.resume and partial is not None and partial.exists():
-        previous += [Record(**json.loads(line)) for line in partial.read_text().splitlines() if line.strip()]
-    elif partial is not None and partial.exists():
-        partial.unlink()  # a fresh run: rows of an earlier, possibly different, run must not mix in
+    previous = [Record(**r) for r in cfg.extra.get("previous", []) + partial_rows(_partial_path(cfg), cfg.resume)]
     uniq: dict[tuple, Record] = {}
     for r in previous:
         if r.status == "ok":

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import Record, fmt_mean_std, markdown_table
+from . import partial_rows
 
 __all__ = ["run", "report", "add_arguments", "load_table", "DEFAULT_DATASETS", "METRICS", "METHODS"]
 SUPPORTS_WORKERS = True  # --workers runs jobs in parallel processes
@@ -336,14 +337,8 @@ def run(cfg) -> list[Record | dict]:
     from joblib import Parallel, delayed
 
     extra = dict(cfg.extra)
-    previous: list[dict] = list(extra.get("previous") or [])
     partial = _partial_path(cfg.out)
-    if cfg.resume and partial is not None and partial.exists():
-        for line in partial.read_text().splitlines():
-            if line.strip():
-                previous.append(json.loads(line))
-    elif partial is not None and partial.exists():
-        partial.unlink()  # a fresh run: rows of an earlier, possibly different, run must not mix in
+    previous: list[dict] = list(extra.get("previous") or []) + partial_rows(partial, cfg.resume)
     # Only successful rows count as done: errors are retried on resume.
     prev_ok = {}
     for r in previous:
