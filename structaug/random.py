@@ -76,11 +76,12 @@ def local_torch_seed(seed: int) -> Iterator[None]:
 
 @contextmanager
 def preserved_torch_rng() -> Iterator[None]:
-    """Run a block that may reseed torch's global RNGs (a :class:`~structaug.train.Trainer`
-    with ``seed`` does, for dropout), then give the caller back its CPU and CUDA states.
+    """Run a block that may reseed torch's global RNGs, then give the caller back its CPU and
+    CUDA states.
 
-    Estimators wrap their training loop in it, so ``fit`` leaves the user's torch stream as it
-    found it (a fitted CUDA model has initialised CUDA, so its generators are saved too).
+    :meth:`~structaug.train.Trainer.fit` runs a seeded or resumed loop in it (the seed is for
+    dropout), so every estimator's ``fit`` leaves the user's torch stream as it found it (a
+    fitted CUDA model has initialised CUDA, so its generators are saved too).
     """
     cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
     with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):

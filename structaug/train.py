@@ -13,6 +13,7 @@ import copy
 import math
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .io import atomic_torch_save
-from .random import seed_everything
+from .random import preserved_torch_rng, seed_everything
 
 __all__ = [
     "Trainer",
@@ -182,8 +183,9 @@ class Trainer:
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
     seed : int or None
         Seeds torch's global RNG at the start of a fresh (not resumed) run, for dropout and
-        other global draws during training. The model exists before ``fit``: seed its
-        initialisation yourself (:func:`structaug.random.local_torch_seed`).
+        other global draws during training; ``fit`` gives the caller's global RNG states back
+        when it returns (as it does after restoring a checkpoint's). The model exists before
+        ``fit``: seed its initialisation yourself (:func:`structaug.random.local_torch_seed`).
     progress : bool or None
         tqdm bar over epochs; ``None`` follows ``STRUCTAUG_PROGRESS``.
     checkpoint_path : path or None
@@ -277,6 +279,13 @@ class Trainer:
         stateful : iterable
             Other objects with ``state_dict``/``load_state_dict`` (schedulers, EMA models).
         """
+        # A seeded or resumed run overwrites torch's global RNG (for dropout); the caller gets
+        # its own stream back, so an estimator's fit leaves the user's RNG as it found it.
+        overwrites_rng = self.seed is not None or self._checkpoint_exists()
+        with preserved_torch_rng() if overwrites_rng else nullcontext():
+            return self._fit(model, optimizer, train_epoch, validate, generators=generators, stateful=stateful)
+
+    def _fit(self, model, optimizer, train_epoch, validate, *, generators, stateful) -> TrainResult:
         param = next(model.parameters(), None)
         if param is not None and not same_device(param.device, self.device):
             raise ValueError(f"the model is on {param.device} but the Trainer runs on {self.device}; "
@@ -417,8 +426,11 @@ class Trainer:
             self.checkpoint_path,
         )
 
+    def _checkpoint_exists(self) -> bool:
+        return self.checkpoint_path is not None and self.resume and self.checkpoint_path.exists()
+
     def _load_checkpoint(self) -> dict[str, Any] | None:
-        if self.checkpoint_path is None or not self.resume or not self.checkpoint_path.exists():
+        if not self._checkpoint_exists():
             return None
         try:
             return torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)

@@ -292,3 +292,24 @@ def test_local_seed_and_preserved_rng_leave_the_callers_stream():
     assert torch.equal(torch.rand(4), expected)
     torch.manual_seed(3)
     assert torch.equal(inside, torch.rand(2))  # the block saw exactly torch.manual_seed(3)'s stream
+
+
+def test_seeded_fit_gives_the_caller_its_rng_back_and_an_unseeded_one_draws_from_it():
+    model = torch.nn.Linear(2, 1)  # built first: its initialisation draws from the global stream
+
+    def run(seed):
+        drawn = []
+        Trainer(max_epochs=2, seed=seed, progress=False).fit(
+            model, None, lambda e: drawn.append(torch.rand(1)) or {"loss": 0.0})
+        return torch.cat(drawn)
+
+    torch.manual_seed(5)
+    expected = torch.rand(4)
+    torch.manual_seed(5)
+    inside = run(seed=11)
+    assert torch.equal(torch.rand(4), expected)  # the Trainer's reseeding did not leak out
+    torch.manual_seed(11)
+    assert torch.equal(inside, torch.rand(2))  # the epochs drew from the seeded stream
+    torch.manual_seed(5)
+    assert torch.equal(run(seed=None), expected[:2])  # no seed: the caller's own stream, advanced
+    assert torch.equal(torch.rand(2), expected[2:])

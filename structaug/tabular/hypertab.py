@@ -43,7 +43,7 @@ from sklearn.utils.validation import _check_feature_names, check_array, column_o
 
 from ..base import check_is_fitted
 from ..nn import MLP
-from ..random import check_random_state, local_torch_seed, preserved_torch_rng
+from ..random import check_random_state, local_torch_seed
 from ..train import Trainer, batch_indices, resolve_device
 from ..validation import check_fraction, check_positive_int
 from .preprocessing import (TableEncoder, check_fitted_input, check_n_rows, check_regression_target,
@@ -266,8 +266,7 @@ class _HyperTabBase(BaseEstimator):
                           # without validation the paper's fixed budget keeps the last epoch's weights
                           restore_best=validate is not None,
                           progress=bool(self.verbose), desc=type(self).__name__)
-        with preserved_torch_rng():  # the Trainer seeds dropout globally; give the caller its RNG back
-            self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
+        self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
         net.eval()
         self.net_ = net
         self.device_ = str(dev)

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from ..base import check_is_fitted
 from ..nn import MLP
-from ..random import check_random_state, local_torch_seed, preserved_torch_rng, spawn_seed
+from ..random import check_random_state, local_torch_seed, spawn_seed
 from ..train import Trainer, minibatch_epoch, predict_batched, resolve_device
 from ..validation import check_float_matrix, check_fraction, check_positive_int
 from .preprocessing import check_n_rows
@@ -95,11 +95,10 @@ class MLPHead(BaseEstimator):
 
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="val_loss", mode="min",
                           device=dev, seed=seed, progress=self.progress, desc="MLP head")
-        with preserved_torch_rng():  # the Trainer seeds dropout globally; give the caller its RNG back
-            result = trainer.fit(
-                model, opt, lambda e: minibatch_epoch(model, opt, lambda xb, yb: crit(model(xb), yb), [xtr, ytr_t],
-                                                      batch_size=self.batch_size, generator=gen),
-                validate, generators=[gen])
+        result = trainer.fit(
+            model, opt, lambda e: minibatch_epoch(model, opt, lambda xb, yb: crit(model(xb), yb), [xtr, ytr_t],
+                                                  batch_size=self.batch_size, generator=gen),
+            validate, generators=[gen])
         model.eval()
         self.model_, self.device_, self.history_ = model, dev, result.history
         self.n_features_in_ = X.shape[1]

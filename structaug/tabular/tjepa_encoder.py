@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..base import check_is_fitted
 from ..exceptions import DataValidationError
-from ..random import check_random_state, local_torch_seed, preserved_torch_rng, spawn_seed
+from ..random import check_random_state, local_torch_seed, spawn_seed
 from ..train import Trainer, batch_indices, predict_batched, resolve_device
 from ..validation import check_positive_int
 from .preprocessing import TableEncoder, check_fitted_input
@@ -282,8 +282,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
 
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="loss", mode="min",
                           device=dev, seed=seed, progress=self.progress, restore_best=False, desc="T-JEPA")
-        with preserved_torch_rng():  # the Trainer seeds dropout globally; give the caller its RNG back
-            result = trainer.fit(net, opt, train_epoch, collapse_probe, generators=[shuffle])
+        result = trainer.fit(net, opt, train_epoch, collapse_probe, generators=[shuffle])
         net.eval()
         self.encoder_ = enc
         self.masking_ = masking

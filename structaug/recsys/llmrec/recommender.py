@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 
 from ...base import check_is_fitted
 from ...exceptions import DataValidationError
-from ...random import check_random_state, local_torch_seed, preserved_torch_rng
+from ...random import check_random_state, local_torch_seed
 from ...train import Trainer, TrainResult, resolve_device
 from ...validation import check_positive_int
 from ..interactions import IdVocab, check_interactions, pairs_of_users
@@ -251,8 +251,7 @@ class LightGCN(BaseEstimator):
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience if validation is not None else None,
                           monitor=f"val_recall@{self.eval_k}", mode="max", device=dev, seed=seed,
                           progress=self.progress, desc=type(self).__name__)
-        with preserved_torch_rng():
-            self.train_result_: TrainResult = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
+        self.train_result_: TrainResult = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
         net.eval()
         net.prepare(graph)
         with torch.no_grad():

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator
 from ...base import check_is_fitted
 from ...exceptions import DataValidationError
 from ...io import atomic_torch_save
-from ...random import check_random_state, local_torch_seed, preserved_torch_rng
+from ...random import check_random_state, local_torch_seed
 from ...train import resolve_device
 from ...validation import check_positive_int
 from ..interactions import IdVocab
@@ -177,11 +177,10 @@ class SequentialRecommender(BaseEstimator):
         X, y_ = prefix_examples(train_seqs, self.max_len)
         gen = torch.Generator(device=dev).manual_seed(seed)
         views = {"crop_ratio": self.crop_ratio, "mask_ratio": self.mask_ratio, "reorder_ratio": self.reorder_ratio}
-        with preserved_torch_rng():
-            self.train_result_ = fit_sequential(
-                model, X, y_, valid=valid, epochs=self.epochs, patience=self.patience, lr=self.lr,
-                batch_size=self.batch_size, device=dev, seed=seed, gen=gen, view_kwargs=views,
-                bucket=self.bucket, progress=self.progress, precision=self.precision)
+        self.train_result_ = fit_sequential(
+            model, X, y_, valid=valid, epochs=self.epochs, patience=self.patience, lr=self.lr,
+            batch_size=self.batch_size, device=dev, seed=seed, gen=gen, view_kwargs=views,
+            bucket=self.bucket, progress=self.progress, precision=self.precision)
         model.eval()
         self.model_ = model
         return self
