@@ -575,3 +575,38 @@ def test_one_row_batch_gives_a_finite_meta_loss():
     assert torch.isfinite(loss)
     (nce + reg).backward()
     assert torch.isfinite(h.grad).all()
+
+
+def test_stage_clock_times_every_stage_without_changing_the_update():
+    import importlib.util
+    from pathlib import Path
+
+    from structaug.recsys.mclrec.training import train_one_epoch
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "run_mclrec_stage_time.py"
+    spec = importlib.util.spec_from_file_location("run_mclrec_stage_time", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(1, 41, (96, 12), generator=g)
+    X[:40, :5] = 0  # some shorter prefixes
+    y = torch.randint(1, 41, (96,), generator=g)
+    losses, params = [], []
+    for timed in (False, True):
+        torch.manual_seed(0)
+        model = MCLRec(40, max_len=12, beta=0.4, lmd=0.04)
+        opts = model.make_optimizers(1e-3)
+        clock = bench.StageClock(model, opts) if timed else None
+        kw = dict(batch_size=32, gen=torch.Generator().manual_seed(1), view_kwargs=bench.VIEWS, bucket=True)
+        if timed:
+            with clock.timing_views():
+                losses.append(train_one_epoch(model, opts, X, y, **kw))
+        else:
+            losses.append(train_one_epoch(model, opts, X, y, **kw))
+        params.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert losses[0] == losses[1] and torch.equal(params[0], params[1])  # same update, only timed
+    assert clock.steps == 3
+    ms = clock.per_step_ms()
+    for key, _ in bench.PARTS:
+        assert ms[key] > 0, key  # every part was reached (and the remainders are not negative)
+    assert sum(ms[k] for k, _ in bench.PARTS) == pytest.approx(ms["total"], rel=1e-6)

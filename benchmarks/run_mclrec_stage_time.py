@@ -1,0 +1,191 @@
+"""Where an MCLRec training step spends its time, per meta-update stage (CPU wall clock).
+
+MCLRec's step is three stages (docs/mclrec.md): (1) encoder step on the next-item loss plus
+the meta contrastive loss with the augmenters frozen, (2) augmenter step on the meta loss of
+the updated encoder (encoder forward without autograd), (3) encoder step again. This times the
+committed ``train_one_epoch`` on a random subset of Beauty's training prefixes (length-bucketed
+batches of 256, as in the benchmark) with timing wrappers around the model's own methods, so
+nothing of the step is re-implemented here: encoder forward (``encode``), next-item loss
+(``rec_loss``), meta loss (``meta_loss``), optimiser steps and the data-level views; the rest of
+each encoder stage is its backward pass. It shows how much of a step is the encoder's own
+forward and backward, which no change to the losses can remove.
+
+Usage::
+
+    python benchmarks/run_mclrec_stage_time.py --threads 2 --out benchmarks/results/mclrec_stage_time.json
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+from contextlib import contextmanager
+
+import torch
+
+from structaug.datasets import load_seqrec
+from structaug.io import atomic_write_json, atomic_write_text
+from structaug.recsys.mclrec import training
+from structaug.recsys.mclrec.data import build_sequences, leave_one_out, prefix_examples, prepare_interactions
+from structaug.recsys.mclrec.models import MCLRec
+from structaug.results import environment
+
+VIEWS = {"crop_ratio": 0.5, "mask_ratio": 0.5, "reorder_ratio": 0.8}
+#: report rows, in step order: (key, label)
+PARTS = [
+    ("views", "data-level views (crop / mask / reorder)"),
+    ("s1.encode", "stage 1: encoder forward (3 x batch)"),
+    ("s1.rec_loss", "stage 1: next-item loss forward"),
+    ("s1.meta_loss", "stage 1: meta contrastive loss forward"),
+    ("s1.backward", "stage 1: backward (rest of the stage)"),
+    ("s1.step", "stage 1: Adam (encoder)"),
+    ("s2.encode", "stage 2: encoder forward, no autograd (2 x batch)"),
+    ("s2.rest", "stage 2: meta loss forward + backward, Adam (augmenters)"),
+    ("s3.encode", "stage 3: encoder forward (3 x batch)"),
+    ("s3.rec_loss", "stage 3: next-item loss forward"),
+    ("s3.meta_loss", "stage 3: meta contrastive loss forward"),
+    ("s3.backward", "stage 3: backward (rest of the stage)"),
+    ("s3.step", "stage 3: Adam (encoder)"),
+]
+
+
+class StageClock:
+    """Wraps an MCLRec's methods (instance attributes shadow the class's) and sums wall time
+    per stage and part. The stage is inferred from the call order of ``_encoder_stage``."""
+
+    def __init__(self, model: MCLRec, optimizers):
+        self.t = collections.defaultdict(float)
+        self.steps = 0
+        self.stage = "s2"  # between the two encoder stages
+        self._encoder_calls = 0
+        for name in ("encode", "rec_loss", "meta_loss"):
+            setattr(model, name, self._timed(getattr(model, name), name))
+        for opt in optimizers:
+            opt.step = self._timed(opt.step, "step")
+        stage_fn = model._encoder_stage
+
+        def encoder_stage(*args, **kwargs):
+            self.stage = "s1" if self._encoder_calls % 2 == 0 else "s3"
+            self._encoder_calls += 1
+            t0 = time.perf_counter()
+            try:
+                return stage_fn(*args, **kwargs)
+            finally:
+                self.t[self.stage + ".total"] += time.perf_counter() - t0
+                self.stage = "s2"
+
+        model._encoder_stage = encoder_stage
+        step_fn = model.train_step
+
+        def train_step(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return step_fn(*args, **kwargs)
+            finally:
+                self.t["step.total"] += time.perf_counter() - t0
+                self.steps += 1
+
+        model.train_step = train_step
+
+    def _timed(self, fn, part: str):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.t[f"{self.stage}.{part}"] += time.perf_counter() - t0
+        return wrapper
+
+    @contextmanager
+    def timing_views(self):
+        """Time ``make_views`` as the training loop looks it up (a module global)."""
+        original = training.make_views
+
+        def make_views(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.t["views"] += time.perf_counter() - t0
+
+        training.make_views = make_views
+        try:
+            yield
+        finally:
+            training.make_views = original
+
+    def reset(self) -> None:
+        self.t.clear()
+        self.steps = 0
+
+    def per_step_ms(self) -> dict[str, float]:
+        t = dict(self.t)
+        for s in ("s1", "s3"):
+            named = sum(t.get(f"{s}.{p}", 0.0) for p in ("encode", "rec_loss", "meta_loss", "step"))
+            t[f"{s}.backward"] = t.get(f"{s}.total", 0.0) - named
+        # train_step draws the views itself, so they are inside its wall time
+        inside = t.get("s1.total", 0.0) + t.get("s3.total", 0.0) + t.get("s2.encode", 0.0) + t.get("views", 0.0)
+        t["s2.rest"] = t.get("step.total", 0.0) - inside
+        t["total"] = t.get("step.total", 0.0)
+        return {k: 1000.0 * v / max(self.steps, 1) for k, v in t.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="Beauty")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precisions", default="bf16,fp32")
+    p.add_argument("--batches", type=int, default=150, help="timed batches of 256 per precision")
+    p.add_argument("--warmup", type=int, default=20, help="untimed batches first")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="benchmarks/results/mclrec_stage_time.json")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    log = build_sequences(prepare_interactions(load_seqrec(a.dataset, a.data_dir)))
+    train, _, _ = leave_one_out(log.sequences)
+    X, y = prefix_examples(train, 50)
+    n_batches_epoch = -(-len(X) // 256)
+    sub = torch.randperm(len(X), generator=torch.Generator().manual_seed(a.seed))
+    warm, timed = sub[: 256 * a.warmup], sub[256 * a.warmup: 256 * (a.warmup + a.batches)]
+    rows = []
+    for precision in a.precisions.split(","):
+        torch.manual_seed(a.seed)
+        model = MCLRec(log.n_items, lmd=0.0, beta=0.05)
+        opts = model.make_optimizers(1e-3)
+        clock = StageClock(model, opts)
+        gen = torch.Generator().manual_seed(a.seed)
+        with clock.timing_views():
+            kw = dict(batch_size=256, gen=gen, view_kwargs=VIEWS, bucket=True, precision=precision)
+            training.train_one_epoch(model, opts, X[warm], y[warm], **kw)
+            clock.reset()
+            training.train_one_epoch(model, opts, X[timed], y[timed], **kw)
+        ms = clock.per_step_ms()
+        row = {"precision": precision, "steps": clock.steps, "ms_per_step": {k: ms.get(k, 0.0) for k, _ in PARTS},
+               "total_ms_per_step": ms["total"], "epoch_s_estimate": ms["total"] * n_batches_epoch / 1000.0}
+        enc = ms.get("s1.encode", 0) + ms.get("s3.encode", 0) + ms.get("s2.encode", 0)
+        row["encoder_forward_ms"] = enc
+        rows.append(row)
+        print(f"{precision}: {ms['total']:.1f} ms per step (~{row['epoch_s_estimate']:.0f} s per epoch of "
+              f"{n_batches_epoch} batches); encoder forward {enc:.1f} ms", flush=True)
+    env = environment("cpu")
+    atomic_write_json({"benchmark": "mclrec_stage_time", "environment": env,
+                       "config": {"dataset": a.dataset, "threads": a.threads, "batches": a.batches,
+                                  "warmup": a.warmup, "batch_size": 256, "bucket": True, "seed": a.seed,
+                                  "batches_per_epoch": n_batches_epoch},
+                       "records": rows}, a.out)
+    lines = [f"# MCLRec step time by stage ({a.dataset}, {a.threads} threads, {a.batches} batches of 256)", "",
+             f"Device: {env['device_name']}  ", f"Commit: {env['git_commit']}", "",
+             "| part | " + " | ".join(f"{r['precision']} ms / step | %" for r in rows) + " |",
+             "|---|" + "---|---|" * len(rows)]
+    for key, label in PARTS:
+        cells = [f"{r['ms_per_step'][key]:.1f} | {100 * r['ms_per_step'][key] / r['total_ms_per_step']:.0f}"
+                 for r in rows]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| **step** | " + " | ".join(f"**{r['total_ms_per_step']:.1f}** | 100" for r in rows) + " |")
+    lines.append("| epoch estimate (s) | " + " | ".join(f"{r['epoch_s_estimate']:.0f} | " for r in rows) + " |")
+    atomic_write_text("\n".join(lines) + "\n", a.out.rsplit(".", 1)[0] + ".md")
+
+
+if __name__ == "__main__":
+    main()
