@@ -55,60 +55,46 @@ class StageClock:
 
     def __init__(self, model: MCLRec, optimizers):
         self.t = collections.defaultdict(float)
-        self.steps = 0
         self.stage = "s2"  # between the two encoder stages
         self._encoder_calls = 0
+        self._reset_calls = 0
         for name in ("encode", "rec_loss", "meta_loss"):
-            setattr(model, name, self._timed(getattr(model, name), name))
+            setattr(model, name, self._timed(getattr(model, name), lambda part=name: f"{self.stage}.{part}"))
         for opt in optimizers:
-            opt.step = self._timed(opt.step, "step")
-        stage_fn = model._encoder_stage
+            opt.step = self._timed(opt.step, lambda: f"{self.stage}.step")
+        timed_stage = self._timed(model._encoder_stage, lambda: f"{self.stage}.total")
 
         def encoder_stage(*args, **kwargs):
             self.stage = "s1" if self._encoder_calls % 2 == 0 else "s3"
             self._encoder_calls += 1
-            t0 = time.perf_counter()
             try:
-                return stage_fn(*args, **kwargs)
+                return timed_stage(*args, **kwargs)
             finally:
-                self.t[self.stage + ".total"] += time.perf_counter() - t0
                 self.stage = "s2"
 
         model._encoder_stage = encoder_stage
-        step_fn = model.train_step
+        model.train_step = self._timed(model.train_step, lambda: "step.total")
 
-        def train_step(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return step_fn(*args, **kwargs)
-            finally:
-                self.t["step.total"] += time.perf_counter() - t0
-                self.steps += 1
+    @property
+    def steps(self) -> int:
+        """Training steps timed since the last :meth:`reset` (two encoder stages each)."""
+        return (self._encoder_calls - self._reset_calls) // 2
 
-        model.train_step = train_step
-
-    def _timed(self, fn, part: str):
+    def _timed(self, fn, key):
+        """``fn`` that adds its wall time to ``self.t[key()]`` (``key`` is read when it returns)."""
         def wrapper(*args, **kwargs):
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.t[f"{self.stage}.{part}"] += time.perf_counter() - t0
+                self.t[key()] += time.perf_counter() - t0
         return wrapper
 
     @contextmanager
     def timing_views(self):
         """Time ``make_views`` as the training loop looks it up (a module global)."""
         original = training.make_views
-
-        def make_views(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.t["views"] += time.perf_counter() - t0
-
-        training.make_views = make_views
+        training.make_views = self._timed(original, lambda: "views")
         try:
             yield
         finally:
@@ -116,7 +102,7 @@ class StageClock:
 
     def reset(self) -> None:
         self.t.clear()
-        self.steps = 0
+        self._reset_calls = self._encoder_calls
 
     def per_step_ms(self) -> dict[str, float]:
         t = dict(self.t)
