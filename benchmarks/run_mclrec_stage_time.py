@@ -7,8 +7,8 @@ committed ``train_one_epoch`` on a random subset of Beauty's training prefixes (
 batches of 256, as in the benchmark) with timing wrappers around the model's own methods, so
 nothing of the step is re-implemented here: encoder forward (``encode``), next-item loss
 (``rec_loss``), meta loss (``meta_loss``), optimiser steps and the data-level views; the rest of
-each encoder stage is its backward pass. It shows how much of a step is the encoder's own
-forward and backward, which no change to the losses can remove.
+each encoder stage is its backward pass. It shows how much of a step is the encoder's forward
+passes and the backward passes, which no change to the losses' forwards can remove.
 
 Usage::
 
