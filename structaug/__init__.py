@@ -5,12 +5,15 @@ Method families live in subpackages (``structaug.graph``, ``structaug.recsys``,
 ``structaug.tensor``, ``structaug.tabular``); the shared pieces are here.
 """
 from .base import Augmenter, check_is_fitted
-from .exceptions import BackendError, DatasetNotFoundError, DataValidationError, NotFittedError
+from .exceptions import (BackendError, CheckpointMismatchError, CorruptFileError, DatasetNotFoundError,
+                         DataValidationError, InvalidParameterError, NotFittedError, ResultsExistError,
+                         StructaugError)
 from .train import Trainer, TrainResult, resolve_device
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Augmenter", "check_is_fitted", "Trainer", "TrainResult", "resolve_device",
-    "NotFittedError", "DataValidationError", "DatasetNotFoundError", "BackendError", "__version__",
+    "StructaugError", "NotFittedError", "InvalidParameterError", "DataValidationError", "DatasetNotFoundError",
+    "BackendError", "CheckpointMismatchError", "CorruptFileError", "ResultsExistError", "__version__",
 ]

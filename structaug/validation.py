@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from .exceptions import DataValidationError
+from .exceptions import DataValidationError, InvalidParameterError
 
 ArrayLike = Any
 
@@ -109,21 +109,119 @@ def check_consistent_length(arrays: Iterable[ArrayLike], names: Sequence[str]) -
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    """Check an integer parameter is at least ``minimum``."""
+    """Check an integer parameter is at least ``minimum``; raise :class:`InvalidParameterError`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        raise InvalidParameterError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise InvalidParameterError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """Check a real parameter is finite and > 0 (>= 0 with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidParameterError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise InvalidParameterError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return v
 
 
 def check_fraction(value: Any, name: str, *, inclusive_low: bool = False, inclusive_high: bool = True) -> float:
     """Check a float parameter lies in (0, 1] (bounds configurable)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidParameterError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     v = float(value)
     lo_ok = v >= 0 if inclusive_low else v > 0
     hi_ok = v <= 1 if inclusive_high else v < 1
     if not (lo_ok and hi_ok):
         lo = "[" if inclusive_low else "("
         hi = "]" if inclusive_high else ")"
-        raise ValueError(f"{name} must lie in {lo}0, 1{hi}, got {value}")
+        raise InvalidParameterError(f"{name} must lie in {lo}0, 1{hi}, got {value}")
     return v
+
+
+def check_choice(value: Any, choices: Iterable[Any], name: str) -> Any:
+    """Check ``value`` is one of ``choices``; the error lists them."""
+    choices = list(choices)
+    if value not in choices:
+        raise InvalidParameterError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def to_sortable_time(values: Any, name: str = "timestamp") -> np.ndarray:
+    """Return timestamps as an array that sorts in time order, or raise.
+
+    * numeric (int, float, bool excluded) → kept as float64/int64; NaN/inf rejected;
+    * datetime64 / timezone-aware → int64 nanoseconds;
+    * strings → parsed as numbers when every value is numeric (``"10"`` after ``"2"``, not
+      text order), else as ISO-8601 dates (``pd.to_datetime(format="ISO8601")``);
+      anything else is rejected — sorting mixed or free text as text silently reorders
+      histories;
+    * a column mixing kinds (ints and strings, dates and numbers) is rejected.
+
+    Raises
+    ------
+    DataValidationError
+        Naming ``name`` and the offending values.
+    """
+    import pandas as pd
+
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object)
+                                                                if not isinstance(values, np.ndarray) else values)
+    if len(s) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if s.isna().any():
+        raise DataValidationError(f"{name} has {int(s.isna().sum())} missing value(s)")
+    if pd.api.types.is_bool_dtype(s):
+        raise DataValidationError(f"{name} must hold numbers or dates, got booleans")
+    if pd.api.types.is_datetime64_any_dtype(s):
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        return s.astype("datetime64[ns]").to_numpy().astype(np.int64)
+    if pd.api.types.is_timedelta64_dtype(s):
+        return s.to_numpy().astype(np.int64)
+    if pd.api.types.is_numeric_dtype(s):
+        arr = s.to_numpy()
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise DataValidationError(f"{name} has {int((~np.isfinite(arr)).sum())} infinite value(s)")
+        return arr
+    # object / string column: every value must be of one kind
+    kinds = set()
+    for v in s.to_numpy():
+        if isinstance(v, (bool, np.bool_)):
+            kinds.add("bool")
+        elif isinstance(v, (int, float, np.integer, np.floating)):
+            kinds.add("number")
+        elif isinstance(v, str):
+            kinds.add("str")
+        elif isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "isoformat"):
+            kinds.add("date")
+        else:
+            kinds.add(type(v).__name__)
+    if len(kinds) > 1:
+        raise DataValidationError(
+            f"{name} mixes value kinds {sorted(kinds)}; give one kind (numbers, dates, or strings of one of them)"
+        )
+    kind = kinds.pop()
+    if kind == "number":
+        arr = s.astype(np.float64).to_numpy()
+        if not np.isfinite(arr).all():
+            raise DataValidationError(f"{name} has non-finite value(s)")
+        return arr
+    if kind == "date":
+        return to_sortable_time(pd.to_datetime(s, utc=True), name)
+    if kind == "str":
+        num = pd.to_numeric(s, errors="coerce")
+        if not num.isna().any():
+            return to_sortable_time(num, name)
+        try:
+            dt = pd.to_datetime(s, format="ISO8601", utc=True)
+        except (ValueError, TypeError) as exc:
+            bad = s[num.isna()].iloc[0]
+            raise DataValidationError(
+                f"{name} holds strings that are neither numbers nor ISO-8601 dates (e.g. {bad!r}); "
+                "convert the column with pd.to_numeric or pd.to_datetime first"
+            ) from exc
+        return to_sortable_time(dt, name)
+    raise DataValidationError(f"{name} must hold numbers or dates, got {kind} values")
