@@ -6,14 +6,15 @@ Method families live in subpackages (``structaug.graph``, ``structaug.recsys``,
 """
 from .base import Augmenter, check_is_fitted
 from .exceptions import (BackendError, CheckpointMismatchError, CorruptFileError, DatasetNotFoundError,
+                         DeviceUnavailableError,
                          DataValidationError, InvalidParameterError, NotFittedError, ResultsExistError,
-                         StructaugError)
+                         StructaugError, UnknownIdError)
 from .train import Trainer, TrainResult, resolve_device
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Augmenter", "check_is_fitted", "Trainer", "TrainResult", "resolve_device",
-    "StructaugError", "NotFittedError", "InvalidParameterError", "DataValidationError", "DatasetNotFoundError",
-    "BackendError", "CheckpointMismatchError", "CorruptFileError", "ResultsExistError", "__version__",
+    "StructaugError", "NotFittedError", "InvalidParameterError", "DataValidationError", "UnknownIdError", "DatasetNotFoundError",
+    "BackendError", "DeviceUnavailableError", "CheckpointMismatchError", "CorruptFileError", "ResultsExistError", "__version__",
 ]

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 
 from .exceptions import NotFittedError
 from .random import RandomState, check_random_state, torch_generator
+from .validation import check_positive_int
 
 __all__ = ["Augmenter", "check_is_fitted", "SampleRNG", "NotFittedError"]
 
@@ -104,8 +105,8 @@ class Augmenter(BaseEstimator):
             Overrides the augmenter's own sampling stream for this call.
         """
         check_is_fitted(self, self._fitted_attributes)
-        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
-            raise ValueError(f"n must be a non-negative int or None, got {n!r}")
+        if n is not None:
+            check_positive_int(n, "n", minimum=0)
         rng = self._sample_rng if random_state is None else SampleRNG(check_random_state(random_state))
         return self._sample(data, n, rng)
 

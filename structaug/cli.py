@@ -7,45 +7,67 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "build_parser", "parse_seeds"]
+__all__ = ["main", "build_parser", "parse_seeds", "DEFAULT_OUT_DIR"]
+
+#: where ``structaug bench`` writes when no ``--out`` is given (relative to the current folder;
+#: never the committed ``benchmarks/results``)
+DEFAULT_OUT_DIR = "structaug-results"
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"5"`` → [0..4]; ``"0,3,7"`` → [0, 3, 7]; ``"2-5"`` → [2, 3, 4, 5]."""
+    """``"5"`` → [0..4]; ``"0,3,7"`` → [0, 3, 7]; ``"2-5"`` → [2, 3, 4, 5].
+
+    Seeds are non-negative and distinct (a repeated seed would run, and be recorded, twice);
+    anything else is an ``argparse`` error naming ``--seeds``.
+    """
     text = text.strip()
     try:
         if "," in text:
             seeds = [int(s) for s in text.split(",") if s.strip()]
             if not seeds:
                 raise argparse.ArgumentTypeError(f"--seeds list {text!r} names no seed")
-            return seeds
-        if "-" in text[1:]:
+        elif "-" in text[1:]:
             a, b = (int(v) for v in text.split("-", 1))
             if b < a:
                 raise argparse.ArgumentTypeError(f"--seeds range {text!r} is empty (write low-high)")
-            return list(range(a, b + 1))
-        n = int(text)
+            seeds = list(range(a, b + 1))
+        else:
+            n = int(text)
+            if n < 1:
+                raise argparse.ArgumentTypeError("--seeds N needs N >= 1")
+            return list(range(n))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seeds takes N, a list '0,1,2' or a range '0-4', got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("--seeds N needs N >= 1")
-    return list(range(n))
+    if min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds must be >= 0, got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds {text!r} repeats a seed")
+    return seeds
 
 
 def _add_bench_flags(p: argparse.ArgumentParser) -> None:
+    from .bench import positive_int
+
     p.add_argument("--data-dir", help="folder laid out like shared/datasets (default: $STRUCTAUG_DATA, then ../shared/datasets)")
     p.add_argument("--datasets", help="comma-separated dataset names (default: the benchmark's own list)")
     p.add_argument("--seeds", type=parse_seeds, default=None, help="number of seeds N, or a list 0,1,2, or a range 0-9")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where torch models run")
     p.add_argument("--quick", action="store_true", help="a small budget for smoke runs")
-    p.add_argument("--out", type=Path, help="results JSON path (a markdown summary is written beside it)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes over datasets")
-    p.add_argument("--resume", action="store_true", help="skip (method, dataset, seed) rows already in --out")
+    p.add_argument("--out", type=Path,
+                   help=f"results JSON path; a markdown summary is written beside it (default: "
+                        f"{DEFAULT_OUT_DIR}/<method>[_quick].json under the current folder)")
+    p.add_argument("--workers", type=positive_int, default=1, help="parallel worker processes over datasets")
+    keep = p.add_mutually_exclusive_group()
+    keep.add_argument("--resume", action="store_true",
+                      help="keep the rows already in --out (and its partial file) and run only the missing ones")
+    keep.add_argument("--overwrite", action="store_true",
+                      help="delete an existing --out, its .md and partial file and start over "
+                           "(without --resume or --overwrite an existing --out stops the run before it starts)")
     p.add_argument("--no-progress", action="store_true", help="silence progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .bench import BENCHMARKS
+    from .bench import BENCHMARKS, nonneg_int
     from .demo import DEMO_SECTIONS
 
     parser = argparse.ArgumentParser(
@@ -61,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sections", help=f"comma-separated subset of: {', '.join(DEMO_SECTIONS)}")
     d.add_argument("--quick", action="store_true", help="even smaller budgets (used by the tests)")
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=nonneg_int, default=0)
     d.add_argument("--json", type=Path, help="also write the rows as JSON here")
 
     b = sub.add_parser("bench", help="run a method's benchmark against its baselines",
@@ -118,61 +140,142 @@ def _cmd_datasets(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from .bench import BenchConfig, load_benchmark
-    from .results import load_records, save_records
+    """Check every flag, the data folder and ``--out`` first; then run, save and report.
+
+    Nothing runs, and no file is touched, until the settings, ``--methods``, ``--datasets``,
+    the device and ``--out`` have passed (:func:`structaug.bench.prepare_out`).
+    """
+    from .bench import BenchConfig, load_benchmark, merge_previous, parse_names, prepare_out, results_files
+    from .exceptions import InvalidParameterError
+    from .results import save_records
 
     mod = load_benchmark(args.method)
     if args.workers > 1 and not getattr(mod, "SUPPORTS_WORKERS", False):
         print(f"[{args.method}] --workers is not supported by this benchmark: running in one process "
               "(start several processes with disjoint --seeds/--datasets and --out files instead)", file=sys.stderr)
-    datasets = [s.strip() for s in args.datasets.split(",")] if args.datasets else None
-    seeds = args.seeds if args.seeds is not None else getattr(mod, "DEFAULT_SEEDS", [0, 1, 2])
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
+        raise InvalidParameterError(f"--data-dir {args.data_dir} is not a folder")
+    _check_device(args.device)
+    # the list's shape here (empty, repeats); each benchmark's validate() checks the names
+    datasets = parse_names(args.datasets, None, "--datasets")
+    if args.seeds is not None:
+        seeds = args.seeds
+    else:
+        seeds = getattr(mod, "QUICK_SEEDS", None) if args.quick else None
+        seeds = seeds or getattr(mod, "DEFAULT_SEEDS", [0, 1, 2])
     out = args.out
     if out is None:
-        out = Path("benchmarks/results") if Path("benchmarks/results").is_dir() else Path(".")
-        out = out / f"{args.method}{'_quick' if args.quick else ''}.json"
-    known = {"data_dir", "datasets", "seeds", "device", "quick", "out", "workers", "resume", "no_progress", "command", "method"}
+        out = Path(DEFAULT_OUT_DIR) / f"{args.method}{'_quick' if args.quick else ''}.json"
+    known = {"data_dir", "datasets", "seeds", "device", "quick", "out", "workers", "resume", "overwrite",
+             "no_progress", "command", "method"}
     cfg = BenchConfig(
-        data_dir=args.data_dir, datasets=datasets, seeds=seeds, device=args.device, quick=args.quick,
+        data_dir=args.data_dir, datasets=datasets, seeds=list(seeds), device=args.device, quick=args.quick,
         out=out, workers=args.workers, resume=args.resume, progress=not args.no_progress,
         extra={k: v for k, v in vars(args).items() if k not in known},
     )
+    if hasattr(mod, "validate"):
+        mod.validate(cfg)
+    previous = prepare_out(out, mod, benchmark=args.method, resume=args.resume, overwrite=args.overwrite)
+    cfg.out_owned = True
+    if previous:
+        _warn_changed_settings(args.method, out, cfg)
     if not cfg.progress:
         os.environ["STRUCTAUG_PROGRESS"] = "0"
-    previous = load_records(out) if args.resume and out.exists() else []
     cfg.extra["previous"] = previous
     t0 = time.perf_counter()
-    records = mod.run(cfg)
+    records = merge_previous(mod.run(cfg), previous)
     cfg.extra.pop("previous", None)
     save_records(records, out, benchmark=args.method, config=cfg.to_dict(),
                  device=args.device if args.device != "auto" else None,
                  metrics=getattr(mod, "METRICS", None))
     if hasattr(mod, "report"):
         mod.report(records, out)
+    for extra_file in results_files(out, mod)[2:]:  # every row is in --out now
+        extra_file.unlink(missing_ok=True)
     print(f"\nwrote {out} and {out.with_suffix('.md')} ({len(records)} records, {time.perf_counter() - t0:.0f}s)")
     print(out.with_suffix(".md").read_text())
     failed = [r for r in records if (r.status if hasattr(r, "status") else r.get("status")) != "ok"]
     return 1 if failed and len(failed) == len(records) else 0
 
 
+def _check_device(device: str) -> None:
+    """``--device cuda`` on a machine without CUDA: an error now, not in every job."""
+    from .exceptions import InvalidParameterError
+
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InvalidParameterError("--device cuda: CUDA is not available on this machine (use --device cpu)")
+
+
+def _warn_changed_settings(method: str, out: Path, cfg) -> None:
+    """Say so when ``--resume`` adds rows run with other settings than the file's last run.
+
+    Allowed (long runs are continued with a larger budget, other datasets or methods), but
+    never silent: the summary then averages rows of different budgets.
+    """
+    from .results import load_results
+
+    old = load_results(out).get("config") or {}
+    new = cfg.to_dict()
+    ignore = {"methods", "previous", "no_progress", "llm_cache", "checkpoint_dir"}
+
+    def norm(v):  # "2,5,10" (older files) and [2, 5, 10] are the same --ranks
+        return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+
+    def show(v):
+        return "default" if v is None else repr(v)
+
+    diffs = [f"--{k} {show(old[k])} -> {show(new[k])}" for k in ("quick", "device")
+             if k in old and old[k] != new[k]]
+    old_x, new_x = old.get("extra") or {}, new.get("extra") or {}
+    diffs += [f"--{k.replace('_', '-')} {show(old_x[k])} -> {show(new_x[k])}" for k in sorted(set(old_x) & set(new_x))
+              if k not in ignore and norm(old_x[k]) != norm(new_x[k])]
+    if diffs:
+        print(f"[{method}] warning: --resume adds rows with other settings than {out}'s last run "
+              f"({', '.join(diffs)}); each row's own settings are in its record", file=sys.stderr)
+
+
+def _cmd_demo(args) -> int:
+    from .bench import check_writable, parse_names
+    from .demo import DEMO_SECTIONS, run_demo
+
+    sections = parse_names(args.sections, DEMO_SECTIONS, "--sections")
+    _check_device(args.device)
+    if args.json is not None:
+        check_writable(args.json, "--json")  # before the tour, not after it
+    rows = run_demo(sections, quick=args.quick, device=args.device, seed=args.seed)
+    if args.json:
+        from dataclasses import asdict
+
+        from .io import atomic_write_json
+
+        atomic_write_json([asdict(r) for r in rows], args.json)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``structaug`` command; returns the exit code.
+
+    A user error (any :class:`~structaug.exceptions.StructaugError`: a bad flag value, an
+    existing or corrupt results file, a missing dataset) prints one ``structaug: error: ...``
+    line to stderr and returns 2, like argparse's own errors; other exceptions are bugs and
+    keep their traceback.
+    """
+    from .exceptions import StructaugError
+
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from .demo import run_demo
-
-        sections = [s.strip() for s in args.sections.split(",")] if args.sections else None
-        rows = run_demo(sections, quick=args.quick, device=args.device, seed=args.seed)
-        if args.json:
-            from dataclasses import asdict
-
-            from .io import atomic_write_json
-
-            atomic_write_json([asdict(r) for r in rows], args.json)
-        return 0
-    if args.command == "bench":
-        return _cmd_bench(args)
-    if args.command == "datasets":
-        return _cmd_datasets(args)
+    try:
+        if args.command == "demo":
+            return _cmd_demo(args)
+        if args.command == "bench":
+            return _cmd_bench(args)
+        if args.command == "datasets":
+            return _cmd_datasets(args)
+    except StructaugError as exc:
+        print(f"structaug: error: {exc}", file=sys.stderr)
+        return 2
     return 2  # pragma: no cover
 
 

@@ -105,11 +105,17 @@ def format_rows(rows: list[DemoRow]) -> str:
 
 def run_demo(sections: list[str] | None = None, *, quick: bool = False, device: str = "auto",
              seed: int = 0, echo: Callable[[str], None] = print) -> list[DemoRow]:
-    """Run the tour and print one table; returns the rows."""
-    names = sections or list(DEMO_SECTIONS)
-    unknown = [n for n in names if n not in DEMO_SECTIONS]
-    if unknown:
-        raise ValueError(f"unknown demo section(s) {unknown}; choose from {list(DEMO_SECTIONS)}")
+    """Run the tour and print one table; returns the rows.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``sections`` is empty, names a section not in :data:`DEMO_SECTIONS` or repeats one.
+    """
+    from .bench import parse_names
+
+    # an unknown or repeated name is an InvalidParameterError naming `sections`, before any section runs
+    names = parse_names(sections, DEMO_SECTIONS, "sections") if sections is not None else list(DEMO_SECTIONS)
     rows: list[DemoRow] = []
     t_all = time.perf_counter()
     for name in names:

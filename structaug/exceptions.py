@@ -13,8 +13,11 @@ exception                   also a                      raised when
                             ``TypeError``               command-line flag has a wrong type or value
 ``DataValidationError``     ``ValueError``              input data has the wrong shape, dtype, values,
                                                         ids or content
+``UnknownIdError``          ``DataValidationError``,    a user/item id that ``fit`` never saw (e.g. at
+                            ``KeyError``                ``recommend`` time); lists a few of them
 ``DatasetNotFoundError``    ``FileNotFoundError``       a dataset is in none of the searched folders
 ``BackendError``            ``RuntimeError``            an LLM server or embedding model failed
+``DeviceUnavailableError``  ``RuntimeError``            ``device="cuda"`` on a machine without CUDA
 ``CheckpointMismatchError`` ``ValueError``              a checkpoint or cache was made for other data,
                                                         another configuration or another model
 ``CorruptFileError``        ``ValueError``              a checkpoint, cache or results file fails its
@@ -32,8 +35,10 @@ __all__ = [
     "NotFittedError",
     "InvalidParameterError",
     "DataValidationError",
+    "UnknownIdError",
     "DatasetNotFoundError",
     "BackendError",
+    "DeviceUnavailableError",
     "CheckpointMismatchError",
     "CorruptFileError",
     "ResultsExistError",
@@ -56,12 +61,27 @@ class DataValidationError(StructaugError, ValueError):
     """Input data has the wrong shape, values, ids or content."""
 
 
+class UnknownIdError(DataValidationError, KeyError):
+    """A user or item id that the fitted vocabulary does not hold (e.g. an unseen user at
+    ``recommend`` time).
+
+    A :class:`DataValidationError` and, as before, a ``KeyError``, so ``except KeyError`` keeps
+    working. The message lists a few of the unknown ids.
+    """
+
+    __str__ = Exception.__str__  # KeyError's would wrap the message in quotes
+
+
 class DatasetNotFoundError(StructaugError, FileNotFoundError):
     """A dataset could not be found in any of the searched data directories."""
 
 
 class BackendError(StructaugError, RuntimeError):
     """An external backend (an LLM server, an embedding model) failed or answered garbage."""
+
+
+class DeviceUnavailableError(StructaugError, RuntimeError):
+    """A device was asked for (``device="cuda"``) that this machine does not have."""
 
 
 class CheckpointMismatchError(StructaugError, ValueError):

@@ -1,17 +1,52 @@
-"""Atomic file writes: write to a temporary file in the same folder, fsync, then rename.
+"""Atomic file writes, checksummed torch files and content fingerprints.
 
-A crash mid-write leaves the previous file intact, never a truncated one.
+Atomic writes go to a temporary file in the same folder (``.<name>.<host>.<pid>.<random>.tmp``),
+are fsynced, then renamed over the target: a crash mid-write leaves the previous file intact,
+never a truncated one. A process killed mid-write (SIGKILL, power loss) cannot remove its
+temporary file; the next write of the same target removes such orphans (see
+:func:`remove_orphan_tmps`), never the temporary file of a live writer.
+
+:func:`save_verified` / :func:`load_verified` add a SHA-256 checksum of the serialized payload:
+a bit-flipped or truncated file raises :class:`~structaug.exceptions.CorruptFileError` instead
+of being used.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from .exceptions import CorruptFileError
+
+__all__ = [
+    "atomic_torch_save",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "save_verified",
+    "load_verified",
+    "remove_orphan_tmps",
+    "fingerprint",
+    "ORPHAN_AGE_S",
+]
+
+#: A temporary file older than this (seconds since its last write) whose writer cannot be
+#: checked (another host, a name without a pid) counts as orphaned. A live writer touches its
+#: file continuously, so only a writer stalled this long would lose its file.
+ORPHAN_AGE_S = 6 * 3600.0
+
+_VERIFIED_KIND = "structaug-verified"
+_VERIFIED_VERSION = 1
+_MKSTEMP_CHARS = re.compile(r"^[a-z0-9_]{8}$")  # tempfile's random part
 
 
 def _umask() -> int:
@@ -21,10 +56,78 @@ def _umask() -> int:
     return mask
 
 
+def _host() -> str:
+    # dots would make the tmp name ambiguous; other hosts on a shared folder keep their tmps
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) sends CTRL_C_EVENT there: never probe, never claim dead
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, owned by someone else
+        return True
+    return True
+
+
+def remove_orphan_tmps(path: str | os.PathLike, *, max_age: float = ORPHAN_AGE_S) -> list[Path]:
+    """Remove temporary files that killed writers of ``path`` left behind; return them.
+
+    A temporary file of ``path`` is ``.<name>.<host>.<pid>.<random>.tmp``. It is removed when
+    its writer is gone: ``<host>`` is this machine and process ``<pid>`` does not exist. When
+    that cannot be checked (another host on a shared folder, a name from before pids were
+    recorded, Windows), it is removed only when it was last written more than ``max_age``
+    seconds ago. The temporary file of a live writer is never removed (a reused pid keeps an
+    orphan until ``max_age``, which is the safe side).
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    host, now = _host(), time.time()
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        parts = name[len(prefix):-len(".tmp")].split(".")
+        if len(parts) == 3 and parts[1].isdigit() and _MKSTEMP_CHARS.match(parts[2]):
+            tmp_host, pid = parts[0], int(parts[1])
+            if tmp_host == host and pid != os.getpid() and not _pid_alive(pid):
+                orphan = True
+            else:
+                orphan = _older_than(entry, now, max_age)
+        elif len(parts) == 1 and _MKSTEMP_CHARS.match(parts[0]):  # written before pids were recorded
+            orphan = _older_than(entry, now, max_age)
+        else:  # another target's tmp (``name.x``'s) or not ours at all
+            continue
+        if orphan:
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except FileNotFoundError:  # another process cleaned it first
+                pass
+    return removed
+
+
+def _older_than(entry: os.DirEntry, now: float, max_age: float) -> bool:
+    try:
+        return now - entry.stat(follow_symlinks=False).st_mtime > max_age
+    except FileNotFoundError:
+        return False
+
+
 def _atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_orphan_tmps(path)
+    # host and pid in the name: the next writer can tell a killed writer's tmp from a live one's
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates 0600; the finished file gets the mode an ordinary open() would give
         os.fchmod(fd, 0o666 & ~_umask())
@@ -61,6 +164,80 @@ def atomic_write_json(obj: Any, path: str | os.PathLike, **kwargs: Any) -> Path:
     return atomic_write_text(json.dumps(obj, **kwargs) + "\n", path)
 
 
+def save_verified(obj: Any, path: str | os.PathLike) -> Path:
+    """Atomically ``torch.save`` ``obj`` with a SHA-256 checksum of its serialized bytes.
+
+    The file is a torch file holding ``{"kind": "structaug-verified", "version": 1,
+    "sha256": <hex>, "payload": <bytes of torch.save(obj)>}``; read it back with
+    :func:`load_verified`, which refuses it when one bit of the payload changed.
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    payload = buf.getvalue()
+    container = {"kind": _VERIFIED_KIND, "version": _VERIFIED_VERSION,
+                 "sha256": hashlib.sha256(payload).hexdigest(), "payload": payload}
+    return atomic_torch_save(container, path)
+
+
+def load_verified(path: str | os.PathLike, *, what: str = "file",
+                  start_over: str = "delete it to start over") -> Any:
+    """Load what :func:`save_verified` wrote, after checking its checksum.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    what : str
+        What the file is, for messages ("checkpoint", "cache" ...).
+    start_over : str
+        How the user starts over, appended to the message.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    CorruptFileError
+        The file cannot be parsed (truncated, overwritten, not written by
+        :func:`save_verified`) or its payload fails the checksum; nothing from it is returned.
+    """
+    path = Path(path)
+
+    def corrupt(reason: str, exc: BaseException | None = None) -> CorruptFileError:
+        err = CorruptFileError(f"{what} {path} is corrupt or not a structaug {what} ({reason}); "
+                               f"nothing from it was used: {start_over}")
+        err.__cause__ = exc
+        return err
+
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        # weights_only: the container holds only str/int/bytes, and nothing is trusted yet
+        container = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, flipped byte in the zip structure, foreign pickle
+        # torch's own message would suggest weights_only=False: not for a file that fails to parse
+        raise corrupt(f"it cannot be read as a torch file: {type(exc).__name__}", exc) from exc
+    if not (isinstance(container, dict) and container.get("kind") == _VERIFIED_KIND):
+        raise corrupt("it has no structaug checksum")
+    if container.get("version") != _VERIFIED_VERSION:
+        raise corrupt(f"unknown container version {container.get('version')!r}")
+    payload, digest = container.get("payload"), container.get("sha256")
+    if not isinstance(payload, bytes) or not isinstance(digest, str):
+        raise corrupt("its checksum or payload is missing")
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != digest:
+        raise corrupt(f"checksum mismatch: stored sha256 {digest[:16]}..., content {actual[:16]}...")
+    try:
+        # the checksum passed: these are the bytes a structaug process serialized
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise corrupt(f"its payload cannot be read: {type(exc).__name__}: {_first_line(exc)}", exc) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
 def fingerprint(*objs: Any) -> str:
     """SHA-256 (hex) of a canonical encoding of ``objs``: what a checkpoint or cache is keyed on.
 
@@ -68,8 +245,6 @@ def fingerprint(*objs: Any) -> str:
     dtypes and values; dicts are order-independent; lists, tuples and scalars hash their
     values. Two calls give the same digest exactly when the data is the same, in any process.
     """
-    import hashlib
-
     h = hashlib.sha256()
     for o in objs:
         _feed(h, o)

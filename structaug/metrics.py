@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score as _sk_roc_auc
 
+from .exceptions import DataValidationError, InvalidParameterError
+
 __all__ = [
     "accuracy",
     "balanced_accuracy",
@@ -29,21 +31,31 @@ def _np(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def _labels(y_true, y_pred, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Matching 1-D label arrays (``y_pred`` may be [n, C] scores); a metric of nothing, of
+    NaN scores or of two different lengths is an error, not NaN or a broadcast."""
+    yt, yp = _np(y_true).ravel(), _np(y_pred)
+    if yp.ndim == 2:
+        if yp.dtype.kind in "fc" and not np.isfinite(yp).all():
+            raise DataValidationError(f"y_pred holds {int((~np.isfinite(yp)).sum())} NaN or infinite score(s)")
+        yp = yp.argmax(1)
+    yp = yp.ravel()
+    if len(yt) != len(yp):
+        raise DataValidationError(f"y_true has {len(yt)} values but y_pred has {len(yp)}")
+    if len(yt) == 0:
+        raise DataValidationError(f"{what} of an empty set is undefined (y_true is empty)")
+    return yt, yp
+
+
 def accuracy(y_true, y_pred) -> float:
     """Fraction of exact matches; ``y_pred`` may be labels or [n, C] scores."""
-    yt, yp = _np(y_true), _np(y_pred)
-    if yp.ndim == 2:
-        yp = yp.argmax(1)
-    if len(yt) == 0:
-        raise ValueError("accuracy of an empty set is undefined")
+    yt, yp = _labels(y_true, y_pred, "accuracy")
     return float((yt == yp).mean())
 
 
 def balanced_accuracy(y_true, y_pred) -> float:
     """Mean per-class recall over classes present in ``y_true``."""
-    yt, yp = _np(y_true), _np(y_pred)
-    if yp.ndim == 2:
-        yp = yp.argmax(1)
+    yt, yp = _labels(y_true, y_pred, "balanced accuracy")
     classes = np.unique(yt)
     return float(np.mean([(yp[yt == c] == c).mean() for c in classes]))
 
@@ -62,9 +74,13 @@ def _residuals(y_true, y_pred) -> np.ndarray:
     # flatten both: an [n, 1] prediction against [n] targets would otherwise broadcast to [n, n]
     yt, yp = _np(y_true).astype(np.float64).ravel(), _np(y_pred).astype(np.float64).ravel()
     if len(yt) != len(yp):
-        raise ValueError(f"y_true has {len(yt)} values but y_pred has {len(yp)}")
+        raise DataValidationError(f"y_true has {len(yt)} values but y_pred has {len(yp)}")
     if len(yt) == 0:
-        raise ValueError("the error of an empty set is undefined")
+        raise DataValidationError("the error of an empty set is undefined (y_true is empty)")
+    # a NaN prediction (a diverged model) must fail the row, not be reported as an RMSE of nan
+    for name, a in (("y_true", yt), ("y_pred", yp)):
+        if not np.isfinite(a).all():
+            raise DataValidationError(f"{name} holds {int((~np.isfinite(a)).sum())} NaN or infinite value(s)")
     return yp - yt
 
 
@@ -116,21 +132,33 @@ def topk_metrics(
         tensor [U] so callers can average over users (or sum across batches).
     """
     if scores.dim() != 2:
-        raise ValueError(f"scores must be [users, items], got shape {tuple(scores.shape)}")
+        raise DataValidationError(f"scores must be [users, items], got shape {tuple(scores.shape)}")
+    ks = list(ks)
+    if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks):
+        raise InvalidParameterError(f"ks must be a non-empty list of positive ints, got {ks!r}")
     n_users, n_items = scores.shape
+    if targets.is_floating_point():
+        raise DataValidationError(f"targets must hold integer item ids, got dtype {targets.dtype}")
     tgt = targets.to(scores.device).long()
     if tgt.dim() == 1:
         tgt = tgt.unsqueeze(1)
     if tgt.shape[0] != n_users:
-        raise ValueError(f"targets has {tgt.shape[0]} rows but scores has {n_users}")
+        raise DataValidationError(f"targets has {tgt.shape[0]} rows but scores has {n_users}")
+    if n_users == 0:
+        return {f"{m}@{k}": scores.new_zeros(0) for k in ks for m in ("hr", "recall", "precision", "ndcg")}
     if int(tgt.max()) >= n_items:
-        raise ValueError(f"target item {int(tgt.max())} is out of range for {n_items} items")
+        raise DataValidationError(f"target item {int(tgt.max())} is out of range for {n_items} items")
+    if bool((tgt < -1).any()):
+        raise DataValidationError(f"targets holds a negative item id {int(tgt.min())} (only -1 pads)")
     valid = tgt >= 0
     if bool((valid.sum(1) == 0).any()):
-        raise ValueError("every user needs at least one target item")
+        raise DataValidationError("every user needs at least one target item")
     kmax = max(ks)
     if kmax > n_items:
-        raise ValueError(f"k={kmax} is larger than the number of items ({n_items})")
+        raise InvalidParameterError(f"k={kmax} is larger than the number of items ({n_items})")
+    if bool(torch.isnan(scores).any()):
+        # torch.topk ranks NaN above every number: a NaN model would score perfect hits
+        raise DataValidationError(f"scores holds {int(torch.isnan(scores).sum())} NaN value(s)")
 
     scores = scores.clone()
     if seen is not None:

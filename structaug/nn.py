@@ -6,6 +6,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .validation import check_dropout
+
 __all__ = ["MLP", "activation", "fast_dropout", "Dropout", "catalogue_cross_entropy"]
 
 _ACTS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
@@ -124,9 +126,7 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float):
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {p}")
-        self.p = float(p)
+        self.p = check_dropout(p, "dropout")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return fast_dropout(x, self.p, self.training)

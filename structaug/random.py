@@ -13,6 +13,8 @@ from typing import Iterator, Union
 import numpy as np
 import torch
 
+from .exceptions import InvalidParameterError
+
 RandomState = Union[None, int, np.random.Generator, np.random.RandomState]
 
 _MAX_SEED = 2**63 - 1
@@ -22,6 +24,9 @@ def check_random_state(random_state: RandomState) -> np.random.Generator:
     """Turn ``None``/int/Generator/RandomState into a :class:`numpy.random.Generator`.
 
     A Generator passed in is used as is (shared state, like sklearn); an int gives a fresh one.
+    A negative int, a float, a bool or anything else raises
+    :class:`~structaug.exceptions.InvalidParameterError` (a ``ValueError`` and a ``TypeError``)
+    naming ``random_state``.
     """
     if random_state is None:
         return np.random.default_rng()
@@ -31,11 +36,11 @@ def check_random_state(random_state: RandomState) -> np.random.Generator:
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
         if random_state < 0:
-            raise ValueError(f"random_state must be non-negative, got {random_state}")
+            raise InvalidParameterError(f"random_state must be non-negative, got {random_state}")
         return np.random.default_rng(int(random_state))
-    raise TypeError(
+    raise InvalidParameterError(
         "random_state must be None, an int, or a numpy Generator/RandomState, "
-        f"got {type(random_state).__name__}"
+        f"got {type(random_state).__name__} {random_state!r}"
     )
 
 

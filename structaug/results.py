@@ -18,7 +18,7 @@ import pandas as pd
 
 from .io import atomic_write_json, atomic_write_text
 
-__all__ = ["Record", "environment", "peak_memory_mib", "reset_peak_memory", "save_records", "load_records", "summarize", "markdown_table", "fmt_mean_std"]
+__all__ = ["Record", "environment", "peak_memory_mib", "reset_peak_memory", "save_records", "load_records", "load_results", "summarize", "markdown_table", "fmt_mean_std"]
 
 
 @dataclass
@@ -160,9 +160,36 @@ def save_records(records: Iterable[Record | dict], path: str | os.PathLike, *, b
     return path
 
 
+def load_results(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a results JSON written by :func:`save_records` (``benchmark``, ``config``, ``records``).
+
+    Raises
+    ------
+    CorruptFileError
+        Naming the file: it is not JSON (e.g. cut short), has no ``records`` list, or a
+        record lacks ``method``, ``dataset`` or ``seed``. The file is not touched.
+    """
+    from .exceptions import CorruptFileError
+
+    path = Path(path)
+    fix = "repair or move it, or rerun with --overwrite to start over"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            payload = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(f"results file {path} cannot be parsed ({exc}); {fix}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+        raise CorruptFileError(f"results file {path} has no 'records' list; {fix}")
+    for i, r in enumerate(payload["records"]):
+        if not isinstance(r, dict) or not {"method", "dataset", "seed"} <= set(r):
+            raise CorruptFileError(f"results file {path}: record {i} is not a benchmark record "
+                                   f"(needs method, dataset and seed); {fix}")
+    return payload
+
+
 def load_records(path: str | os.PathLike) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)["records"]
+    """The ``records`` of a results JSON (see :func:`load_results` for the errors)."""
+    return load_results(path)["records"]
 
 
 def fmt_mean_std(values: Sequence[float], digits: int = 4) -> str:

@@ -12,18 +12,23 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .io import atomic_torch_save
+from .exceptions import (CheckpointMismatchError, CorruptFileError, DataValidationError, DeviceUnavailableError,
+                         InvalidParameterError)
+from .io import fingerprint as _digest
+from .io import load_verified, remove_orphan_tmps, save_verified
 from .random import preserved_torch_rng, seed_everything
+from .validation import check_choice, check_consistent_length, check_positive_float, check_positive_int
 
 __all__ = [
     "Trainer",
@@ -41,12 +46,27 @@ Metrics = dict[str, float]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"``/``None`` → CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    """``"auto"``/``None`` → CUDA when available, else CPU; otherwise ``torch.device(device)``.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``device`` is not a device name (``"tpu"``, ``"cuda:x"``, a bare int).
+    DeviceUnavailableError
+        A CUDA device was asked for on a machine without one (a ``RuntimeError``).
+    """
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    if not isinstance(device, (str, torch.device)):
+        raise InvalidParameterError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, "
+                                    f"got {type(device).__name__} {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise InvalidParameterError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, "
+                                    f"got {device!r} ({exc})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was requested but CUDA is not available on this machine")
+        raise DeviceUnavailableError(f"device={str(device)!r} was requested but CUDA is not available on this machine")
     return dev
 
 
@@ -84,16 +104,35 @@ def adam(params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
+def _check_tensors(tensors: Sequence[torch.Tensor], name: str = "tensors") -> int:
+    """Rows shared by ``tensors`` (a non-empty sequence of equally long tensors)."""
+    if isinstance(tensors, torch.Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
+        raise InvalidParameterError(f"{name} must be a non-empty list or tuple of tensors, "
+                                    f"got {type(tensors).__name__}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor) or t.dim() == 0:
+            got = "a 0-d tensor" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise InvalidParameterError(f"{name}[{i}] must be a tensor with a row dimension, got {got}")
+    # rows of unequal tensors would be silently paired up to the shortest one
+    return check_consistent_length(tensors, [f"{name}[{i}]" for i in range(len(tensors))])
+
+
 def batch_indices(n: int, batch_size: int, *, shuffle: bool = True,
-                  generator: torch.Generator | None = None, device: torch.device | str = "cpu"):
-    """Yield index tensors covering ``range(n)`` in batches (shuffled with ``generator``)."""
+                  generator: torch.Generator | None = None,
+                  device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
+    """Yield index tensors covering ``range(n)`` in batches (shuffled with ``generator``).
+
+    Raises :class:`~structaug.exceptions.InvalidParameterError` at the call (not at the first
+    ``next``) when ``n`` is negative or ``batch_size`` is not a positive int.
+    """
+    n = check_positive_int(n, "n", minimum=0)
+    batch_size = check_positive_int(batch_size, "batch_size")
     if shuffle:
         gen_dev = generator.device if generator is not None else "cpu"
         order = torch.randperm(n, generator=generator, device=gen_dev).to(device)
     else:
         order = torch.arange(n, device=device)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+    return iter(order.split(batch_size) if n else ())
 
 
 def minibatch_epoch(
@@ -106,9 +145,23 @@ def minibatch_epoch(
     generator: torch.Generator | None = None,
     grad_clip: float | None = None,
 ) -> Metrics:
-    """One shuffled pass over ``tensors`` (all on the model's device); ``loss_fn(*batch)``."""
+    """One shuffled pass over ``tensors`` (all on the model's device); ``loss_fn(*batch)``.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``batch_size`` is not a positive int, ``grad_clip`` not a positive number.
+    DataValidationError
+        ``tensors`` have no rows (an epoch of nothing would report a loss of 0) or different
+        numbers of rows.
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if grad_clip is not None:
+        grad_clip = check_positive_float(grad_clip, "grad_clip")
+    n = _check_tensors(tensors)
+    if n == 0:
+        raise DataValidationError("tensors have no rows: an epoch needs at least one example")
     model.train()
-    n = len(tensors[0])
     total, count = 0.0, 0
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device):
         batch = [t[idx] for t in tensors]
@@ -120,14 +173,21 @@ def minibatch_epoch(
         optimizer.step()
         total += float(loss.detach()) * len(idx)
         count += len(idx)
-    return {"loss": total / max(count, 1)}
+    return {"loss": total / count}
 
 
-@torch.no_grad()
 def predict_batched(fn: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor], batch_size: int = 4096) -> torch.Tensor:
-    """Apply ``fn`` to row batches of ``tensors`` and concatenate the outputs."""
-    n = len(tensors[0])
-    outs = [fn(*[t[i:i + batch_size] for t in tensors]) for i in range(0, n, batch_size)]
+    """Apply ``fn`` to row batches of ``tensors`` and concatenate the outputs.
+
+    Tensors without rows give ``torch.empty(0)`` (``fn`` is not called). Raises
+    :class:`~structaug.exceptions.InvalidParameterError` for a ``batch_size`` that is not a
+    positive int and :class:`~structaug.exceptions.DataValidationError` for tensors with
+    different numbers of rows.
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    n = _check_tensors(tensors)
+    with torch.no_grad():
+        outs = [fn(*[t[i:i + batch_size] for t in tensors]) for i in range(0, n, batch_size)]
     return torch.cat(outs) if outs else torch.empty(0)
 
 
@@ -161,24 +221,163 @@ def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
+# -- checkpoint fingerprints ---------------------------------------------------------------
+CHECKPOINT_FORMAT = 2
+_START_OVER = ("delete the file, point checkpoint_path (the benchmarks' --checkpoint-dir) elsewhere, "
+               "or pass resume=False to start over")
+# what each fingerprint part covers, in the order mismatches are reported
+_PARTS = {
+    "data": "data",
+    "config": "configuration",
+    "model": "model architecture",
+    "optimizer": "optimizer(s)",
+    "trainer": "Trainer settings",
+    "state": "generators/stateful objects",
+}
+# optimizer flags that choose a kernel, not the update: a resume on a build without fused Adam is fine
+_OPT_IMPL_FLAGS = frozenset({"fused", "foreach", "capturable", "differentiable"})
+_PLAIN = (bool, int, float, str, type(None))
+# a module's or optimizer's attribute: compared when both sides have it, so a torch release that
+# adds one (Adam's decoupled_weight_decay) does not orphan every checkpoint
+_ATTRIBUTE = re.compile(r"^(module '.*' \w+|optimizer \d+ (?!group )\w+)$")
+_SHORT = 80
+
+
+_NOT_PLAIN = object()
+
+
+def _plain(v: Any) -> Any:
+    """``v`` with numpy scalars as Python ones and lists as tuples, or ``_NOT_PLAIN``."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, _PLAIN):
+        return v
+    if isinstance(v, (list, tuple)):
+        items = tuple(_plain(e) for e in v)
+        if all(e is not _NOT_PLAIN for e in items):
+            return items
+    return _NOT_PLAIN
+
+
+def _describe(v: Any) -> str:
+    """A fingerprint entry: the value's repr when short and plain, else its SHA-256."""
+    p = _plain(v)
+    if p is not _NOT_PLAIN:
+        r = repr(p)
+        if len(r) <= _SHORT:
+            return r
+    return "sha256:" + _digest(v)
+
+
+def _given_part(name: str, value: Any) -> dict[str, str]:
+    """A caller's fingerprint part, one entry per key/item so a mismatch can say which one."""
+    if isinstance(value, Mapping):
+        return {f"{name}[{k!r}]": _describe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and _plain(value) is _NOT_PLAIN:
+        return {f"{name}[{i}]": _describe(v) for i, v in enumerate(value)}
+    return {name: _describe(value)}
+
+
+def _model_part(model: torch.nn.Module) -> dict[str, str]:
+    """Module classes with their plain hyperparameters, and state_dict keys, shapes, dtypes."""
+    part: dict[str, str] = {}
+    for name, tensor in model.state_dict().items():
+        try:
+            shape = tuple(tensor.shape)
+        except Exception:  # an uninitialised lazy parameter
+            shape = "uninitialised"
+        part[f"tensor {name!r}"] = f"{shape} {str(tensor.dtype).replace('torch.', '')}"
+    for name, module in model.named_modules():
+        key = f"module {name or '<root>'!r}"
+        part[key] = f"{type(module).__module__}.{type(module).__qualname__}"
+        for k, v in sorted(vars(module).items()):
+            if not k.startswith("_") and k not in ("training", "device") and _plain(v) is not _NOT_PLAIN:
+                part[f"{key} {k}"] = _describe(v)
+    return part
+
+
+def _optimizer_part(optimizers: list[torch.optim.Optimizer]) -> dict[str, str]:
+    """Each optimizer's class and constructor settings, and its parameter groups' shapes."""
+    part: dict[str, str] = {"count": repr(len(optimizers))}
+    for i, opt in enumerate(optimizers):
+        part[f"optimizer {i}"] = type(opt).__qualname__
+        for k, v in sorted(opt.defaults.items()):
+            if k not in _OPT_IMPL_FLAGS:
+                part[f"optimizer {i} {k}"] = _describe(v)
+        for j, group in enumerate(opt.param_groups):
+            part[f"optimizer {i} group {j} parameter shapes"] = _describe([tuple(p.shape) for p in group["params"]])
+    return part
+
+
+def _state_part(generators: list, stateful: list) -> dict[str, str]:
+    gens = []
+    for g in generators:
+        if isinstance(g, torch.Generator):
+            gens.append(f"torch.Generator({torch.device(g.device).type})")
+        else:
+            gens.append(f"numpy.Generator({type(g.bit_generator).__name__})")
+    return {"generators": repr(gens), "stateful": repr([type(o).__qualname__ for o in stateful])}
+
+
+def _mismatches(saved: Mapping[str, Mapping[str, str]], now: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """One line per fingerprint part that differs, naming its first differing entries."""
+    def clip(v: str | None) -> str:
+        if v is None:
+            return "absent"
+        return v if len(v) <= _SHORT else v[:_SHORT] + "..."
+
+    out = []
+    for part in [*_PARTS, *sorted((set(saved) | set(now)) - set(_PARTS))]:
+        a, b = saved.get(part), now.get(part)
+        if a == b:
+            continue
+        what = _PARTS.get(part, part)
+        if a is None:
+            out.append(f"{what} ({part!r}): this run fingerprints it, the checkpoint has no {part!r} fingerprint")
+            continue
+        if b is None:
+            out.append(f"{what} ({part!r}): the checkpoint has a {part!r} fingerprint, this run gives none")
+            continue
+        keys = [*b, *(k for k in a if k not in b)]
+        diffs = [f"{k}: checkpoint {clip(a.get(k))}, this run {clip(b.get(k))}" for k in keys
+                 if a.get(k) != b.get(k) and not (_ATTRIBUTE.match(k) and (k not in a or k not in b))]
+        if not diffs:
+            continue
+        more = f"; and {len(diffs) - 3} more" if len(diffs) > 3 else ""
+        out.append(f"{what} ({part!r}) differs: " + "; ".join(diffs[:3]) + more)
+    return out
+
+
+def _is_format1(path: Path) -> bool:
+    """Whether ``path`` is a checkpoint written before checksums and fingerprints (format 1)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return False
+    return isinstance(obj, dict) and obj.get("format") == 1 and "model" in obj
+
+
 class Trainer:
     """Epoch loop with early stopping, best-weight restore, progress and checkpoints.
 
     Parameters
     ----------
     max_epochs : int
-        Upper bound on epochs.
+        Upper bound on epochs (>= 0).
     patience : int or None
         Stop after this many epochs without improvement of ``monitor``; ``None`` never stops
         early.
     monitor : str
         Metric key (from ``train_epoch``'s or ``validate``'s dict) that selects the best epoch.
-        When it never appears, the last epoch is the best; with ``patience`` set, an epoch
-        without it raises ``KeyError``.
+        ``"__last__"`` (or a key that never appears, when there is neither ``patience`` nor a
+        ``validate``) keeps the last epoch. An epoch without it raises
+        :class:`~structaug.exceptions.InvalidParameterError` when ``patience`` is set, when
+        ``validate`` is given, or when an earlier epoch had it: a misspelt monitor would
+        otherwise silently turn early stopping and best-weight restore off.
     mode : {"min", "max"}
         Whether lower or higher ``monitor`` is better.
     min_delta : float
-        Smallest change that counts as an improvement.
+        Smallest change that counts as an improvement (finite, >= 0).
     device : str
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
     seed : int or None
@@ -190,7 +389,13 @@ class Trainer:
         tqdm bar over epochs; ``None`` follows ``STRUCTAUG_PROGRESS``.
     checkpoint_path : path or None
         Where to write the checkpoint after every ``checkpoint_every`` epochs (atomically).
-        If it exists when ``fit`` starts and ``resume`` is true, training continues from it.
+        If it exists when ``fit`` starts and ``resume`` is true, training continues from it,
+        after the checks below.
+    checkpoint_every : int
+        Epochs between checkpoints (>= 1); the last epoch, an early stop and a time stop are
+        always checkpointed.
+    resume : bool
+        Continue from an existing checkpoint (``False``: start over and overwrite it).
     restore_best : bool
         Load the best epoch's weights into the model at the end.
     max_time : float or None
@@ -199,6 +404,50 @@ class Trainer:
         so far is the result (``TrainResult.stopped_by_time``). ``None``: no budget.
     desc : str
         Label of the progress bar.
+
+    Raises
+    ------
+    InvalidParameterError
+        A parameter has a wrong type or value (the message names it).
+
+    Notes
+    -----
+    **Checkpoints.** A checkpoint (format 2) is a torch file written by
+    :func:`structaug.io.save_verified`: the SHA-256 of the serialized payload is stored next
+    to it, and the file replaces the previous one atomically (temporary files of writers that
+    were killed are removed by the next write). The payload holds the weights, the
+    optimizers', ``stateful`` objects' and generators' states, torch's global RNG states, the
+    history, the best epoch's weights and score, the patience counter, the elapsed time, and
+    the run's *fingerprint*: for each part, a few named entries (a short value or a SHA-256),
+
+    * ``"model"`` (automatic): every module's class and plain hyperparameters (``p`` of a
+      dropout, ``lmd`` of MCLRec ...) and every ``state_dict`` key's shape and dtype;
+    * ``"optimizer"`` (automatic): each optimizer's class and constructor settings (``lr``,
+      ``betas``, ``weight_decay`` ...; not ``fused``/``foreach``) and its groups' parameter
+      shapes;
+    * ``"trainer"`` (automatic): ``seed``, ``monitor``, ``mode``, ``min_delta``,
+      ``restore_best``;
+    * ``"state"`` (automatic): the kinds of ``generators`` (torch ones with their device
+      type) and of the ``stateful`` objects;
+    * the parts given to :meth:`fit` as ``fingerprint`` (e.g. ``"data"``, ``"config"``).
+
+    A module or optimizer attribute that only one side has (one a newer torch added) is not
+    a mismatch; every other entry must be equal. The training budget (``max_epochs``,
+    ``max_time``, ``patience``) and the model's device are not fingerprinted: a checkpoint of 30 epochs resumes with ``max_epochs=60``; one from a run
+    that stopped early, or already went past ``max_epochs``, is returned as it is (its
+    history, best epoch and best weights), without training.
+
+    **Resume guarantees.** Before anything is loaded, ``fit`` checks the checksum (a
+    truncated or bit-flipped file raises :class:`~structaug.exceptions.CorruptFileError`),
+    then compares the fingerprints, computed on the objects as passed to ``fit``, with the
+    checkpoint's: any difference raises
+    :class:`~structaug.exceptions.CheckpointMismatchError` naming the part(s) and entries
+    that differ and the path. A checkpoint from before fingerprints (format 1) is refused
+    the same way, since it cannot be checked. A load that fails anyway (a ``stateful``
+    object that rejects its state) also raises ``CheckpointMismatchError`` and leaves the
+    model, optimizers and generators as they were. A resumed run then reproduces the
+    uninterrupted run exactly (same weights, history and best epoch).
+    Checkpoints are pickles: load only your own.
     """
 
     def __init__(
@@ -219,28 +468,42 @@ class Trainer:
         max_time: float | None = None,
         desc: str = "train",
     ):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if max_epochs < 0:
-            raise ValueError(f"max_epochs must be >= 0, got {max_epochs}")
-        if patience is not None and patience < 1:
-            raise ValueError(f"patience must be >= 1 or None, got {patience}")
-        if max_time is not None and not max_time > 0:
-            raise ValueError(f"max_time must be a positive number of seconds or None, got {max_time}")
-        self.max_epochs = int(max_epochs)
-        self.max_time = None if max_time is None else float(max_time)
-        self.patience = patience
+        self.max_epochs = check_positive_int(max_epochs, "max_epochs", minimum=0)
+        self.patience = None if patience is None else check_positive_int(patience, "patience")
+        if not isinstance(monitor, str):
+            raise InvalidParameterError(f"monitor must be a metric name (str), "
+                                        f"got {type(monitor).__name__} {monitor!r}")
         self.monitor = monitor
-        self.mode = mode
-        self.min_delta = float(min_delta)
-        self.device = resolve_device(device)
-        self.seed = seed
+        self.mode = check_choice(mode, ("min", "max"), "mode")
+        self.min_delta = check_positive_float(min_delta, "min_delta", allow_zero=True)
+        try:
+            self.device = resolve_device(device)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            if "CUDA is not available" in str(exc):
+                raise  # the machine, not the argument
+            raise InvalidParameterError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:<n>' or a torch.device, "
+                                        f"got {device!r} ({exc})") from exc
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise InvalidParameterError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        if progress is not None and not (isinstance(progress, (bool, np.bool_)) or progress in (0, 1)):
+            raise InvalidParameterError(f"progress must be True, False or None, "
+                                        f"got {type(progress).__name__} {progress!r}")
         self.progress = progress
+        if checkpoint_path is not None and not isinstance(checkpoint_path, (str, os.PathLike)):
+            raise InvalidParameterError(f"checkpoint_path must be a path (str or os.PathLike) or None, "
+                                        f"got {type(checkpoint_path).__name__}")
+        if checkpoint_path is not None and os.fspath(checkpoint_path) == "":
+            raise InvalidParameterError("checkpoint_path must not be empty (None turns checkpoints off)")
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-        self.checkpoint_every = max(1, int(checkpoint_every))
-        self.resume = resume
-        self.restore_best = restore_best
-        self.desc = desc
+        self.checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+        for name, value in (("resume", resume), ("restore_best", restore_best)):
+            if not isinstance(value, (bool, np.bool_)):  # "False" would be true
+                raise InvalidParameterError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+        self.resume = bool(resume)
+        self.restore_best = bool(restore_best)
+        self.max_time = None if max_time is None else check_positive_float(max_time, "max_time")
+        self.desc = str(desc)
 
     # ------------------------------------------------------------------------------
     def _improved(self, score: float, best: float | None) -> bool:
@@ -259,6 +522,7 @@ class Trainer:
         *,
         generators: Iterable[torch.Generator | np.random.Generator] = (),
         stateful: Iterable[Any] = (),
+        fingerprint: Mapping[str, Any] | None = None,
     ) -> TrainResult:
         """Run the epoch loop.
 
@@ -278,35 +542,110 @@ class Trainer:
             resumed run draws the same numbers as an uninterrupted one.
         stateful : iterable
             Other objects with ``state_dict``/``load_state_dict`` (schedulers, EMA models).
+        fingerprint : mapping, optional
+            What this run's checkpoint must match besides the automatic parts (see the class
+            notes): part name -> object, e.g. ``{"data": (X, y, X_valid), "config":
+            {"lr": lr, "batch_size": bs}}``. A mapping value is fingerprinted per key and a
+            list/tuple per item, so a mismatch names the key; values are hashed with
+            :func:`structaug.io.fingerprint` (arrays, tensors, frames, plain values, or a
+            digest string computed beforehand) and need a stable ``repr`` otherwise. Leave
+            the budget (epochs, time, patience) out. A part named like an automatic one is
+            added to it. Only used with ``checkpoint_path``.
+
+        Raises
+        ------
+        InvalidParameterError
+            An argument has a wrong type, or ``checkpoint_path`` cannot be written.
+        CorruptFileError
+            The checkpoint fails its checksum or cannot be read.
+        CheckpointMismatchError
+            The checkpoint was written for other data, configuration, model, optimizer or
+            Trainer settings, or before fingerprints existed.
         """
+        self._check_fit_args(model, optimizer, train_epoch, validate, fingerprint)
+        generators, stateful = list(generators), list(stateful)
+        for i, g in enumerate(generators):
+            if not isinstance(g, (torch.Generator, np.random.Generator)):
+                raise InvalidParameterError(f"generators[{i}] must be a torch.Generator or numpy Generator, "
+                                            f"got {type(g).__name__}")
+        for i, o in enumerate(stateful):
+            if not (callable(getattr(o, "state_dict", None)) and callable(getattr(o, "load_state_dict", None))):
+                raise InvalidParameterError(f"stateful[{i}] ({type(o).__name__}) has no state_dict/load_state_dict")
         # A seeded or resumed run overwrites torch's global RNG (for dropout); the caller gets
         # its own stream back, so an estimator's fit leaves the user's RNG as it found it.
         overwrites_rng = self.seed is not None or self._checkpoint_exists()
         with preserved_torch_rng() if overwrites_rng else nullcontext():
-            return self._fit(model, optimizer, train_epoch, validate, generators=generators, stateful=stateful)
+            return self._fit(model, optimizer, train_epoch, validate, generators=generators, stateful=stateful,
+                             fingerprint=fingerprint)
 
-    def _fit(self, model, optimizer, train_epoch, validate, *, generators, stateful) -> TrainResult:
+    def _check_fit_args(self, model, optimizer, train_epoch, validate, fingerprint) -> None:
+        if not isinstance(model, torch.nn.Module):
+            raise InvalidParameterError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        for i, opt in enumerate(_as_list(optimizer)):
+            if not isinstance(opt, torch.optim.Optimizer):
+                raise InvalidParameterError(f"optimizer{'' if not isinstance(optimizer, (list, tuple)) else f'[{i}]'} "
+                                            f"must be a torch.optim.Optimizer, got {type(opt).__name__}")
+        if not callable(train_epoch):
+            raise InvalidParameterError(f"train_epoch must be callable, got {type(train_epoch).__name__}")
+        if validate is not None and not callable(validate):
+            raise InvalidParameterError(f"validate must be callable or None, got {type(validate).__name__}")
+        if fingerprint is not None:
+            if not isinstance(fingerprint, Mapping):
+                raise InvalidParameterError(f"fingerprint must be a mapping of part name -> object, e.g. "
+                                            f"{{'data': (X, y)}}, got {type(fingerprint).__name__}")
+            bad = [k for k in fingerprint if not isinstance(k, str) or not k]
+            if bad:
+                raise InvalidParameterError(f"fingerprint keys must be non-empty part names (str), got {bad!r}")
+        if self.checkpoint_path is not None:
+            path = self.checkpoint_path
+            if path.is_dir():
+                raise InvalidParameterError(f"checkpoint_path {path} is a folder; give a file path in it")
+            try:  # fail now, not after the first epoch's work
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidParameterError(f"checkpoint_path {path}: its folder cannot be created ({exc})") from exc
+            if not os.access(path.parent, os.W_OK | os.X_OK):
+                raise InvalidParameterError(f"checkpoint_path {path}: its folder is not writable")
+
+    def _fingerprint(self, model, optimizers, generators, stateful, given) -> dict[str, dict[str, str]]:
+        parts: dict[str, dict[str, str]] = {
+            "model": _model_part(model),
+            "optimizer": _optimizer_part(optimizers),
+            "trainer": {k: repr(getattr(self, k)) for k in ("seed", "monitor", "mode", "min_delta", "restore_best")},
+            "state": _state_part(generators, stateful),
+        }
+        for name, value in (given or {}).items():
+            entries = _given_part(name, value)
+            if name in parts:  # a caller's "model" part adds to the automatic one
+                entries = {f"given {k}": v for k, v in entries.items()}
+            parts.setdefault(name, {}).update(entries)
+        return parts
+
+    def _fit(self, model, optimizer, train_epoch, validate, *, generators, stateful, fingerprint) -> TrainResult:
         param = next(model.parameters(), None)
         if param is not None and not same_device(param.device, self.device):
-            raise ValueError(f"the model is on {param.device} but the Trainer runs on {self.device}; "
-                             "move it with model.to(device) first")
+            raise InvalidParameterError(f"model is on {param.device} but the Trainer runs on {self.device}; "
+                                        "move it with model.to(device) first")
         optimizers = _as_list(optimizer)
-        generators = list(generators)
-        stateful = list(stateful)
         result = TrainResult()
         best_state: dict[str, torch.Tensor] | None = None
         wait = 0
         start_epoch = 0
         elapsed_before = 0.0
+        parts = None
+        if self.checkpoint_path is not None:
+            remove_orphan_tmps(self.checkpoint_path)
+            # computed on the objects as given, before a checkpoint touches them
+            parts = self._fingerprint(model, optimizers, generators, stateful, fingerprint)
 
         ckpt = self._load_checkpoint()
         if ckpt is not None:
-            model.load_state_dict(ckpt["model"])
-            for opt, st in zip(optimizers, ckpt["optimizers"]):
-                opt.load_state_dict(st)
-            for obj, st in zip(stateful, ckpt["stateful"]):
-                obj.load_state_dict(st)
-            self._set_rng_states(ckpt["rng"], generators)
+            problems = _mismatches(ckpt["fingerprint"], parts)
+            if problems:
+                raise CheckpointMismatchError(
+                    f"checkpoint {self.checkpoint_path} was written for another run: " + " | ".join(problems)
+                    + f". Nothing was loaded; {_START_OVER}.")
+            self._restore(ckpt, model, optimizers, stateful, generators)
             result.history = ckpt["history"]
             result.best_epoch = ckpt["best_epoch"]
             result.best_score = ckpt["best_score"]
@@ -330,6 +669,7 @@ class Trainer:
             dynamic_ncols=True,
         )
         stopped = result.stopped_early
+        seen_monitor = any(self.monitor in h for h in result.history)
         for epoch in bar:
             ep_t0 = time.perf_counter()
             metrics: Metrics = {"epoch": float(epoch)}
@@ -345,10 +685,17 @@ class Trainer:
             result.history.append(metrics)
 
             score = metrics.get(self.monitor)
-            if score is None and self.patience is not None:
-                # a misspelt monitor would otherwise switch early stopping off without a word
-                raise KeyError(f"monitor {self.monitor!r} is not among epoch {epoch}'s metrics {sorted(metrics)}; "
-                               "patience needs it every epoch")
+            if score is None and self.monitor != "__last__" and (
+                    self.patience is not None or validate is not None or seen_monitor):
+                # a misspelt monitor would otherwise switch early stopping and best-weight restore off
+                # without a word (validate's metrics are what a monitor normally names)
+                why = ("patience needs it every epoch" if self.patience is not None else
+                       "it appeared in an earlier epoch" if seen_monitor else
+                       "with validate given, the best epoch is chosen by it; pass monitor='__last__' to keep "
+                       "the last epoch")
+                raise InvalidParameterError(f"monitor {self.monitor!r} is not among epoch {epoch}'s metrics "
+                                            f"{sorted(metrics)}; {why}")
+            seen_monitor = seen_monitor or score is not None
             if score is None:
                 result.best_epoch, result.best_score = epoch, None
                 best_state = None  # last weights are the result
@@ -369,7 +716,7 @@ class Trainer:
                                                      or out_of_time or epoch + 1 == self.max_epochs):
                 self._save_checkpoint(
                     model, optimizers, stateful, generators, result, best_state, wait, epoch,
-                    elapsed_before + time.perf_counter() - t0, stopped,
+                    elapsed_before + time.perf_counter() - t0, stopped, parts,
                 )
             if stopped:
                 result.stopped_early = True
@@ -406,10 +753,40 @@ class Trainer:
             else:
                 g.bit_generator.state = st
 
-    def _save_checkpoint(self, model, optimizers, stateful, generators, result, best_state, wait, epoch, elapsed, stopped) -> None:
-        atomic_torch_save(
+    def _restore(self, ckpt: dict[str, Any], model, optimizers, stateful, generators) -> None:
+        """Load a checked checkpoint's states; on any failure put everything back and raise."""
+        before = (_cpu_state(model), [copy.deepcopy(o.state_dict()) for o in optimizers],
+                  [copy.deepcopy(s.state_dict()) for s in stateful], self._rng_states(generators))
+        try:
+            if (len(ckpt["optimizers"]), len(ckpt["stateful"]), len(ckpt["rng"]["gens"])) != (
+                    len(optimizers), len(stateful), len(generators)):
+                raise ValueError("it holds states for a different number of optimizers, stateful objects or "
+                                 "generators")
+            model.load_state_dict(ckpt["model"])
+            for opt, st in zip(optimizers, ckpt["optimizers"]):
+                opt.load_state_dict(st)
+            for obj, st in zip(stateful, ckpt["stateful"]):
+                obj.load_state_dict(st)
+            self._set_rng_states(ckpt["rng"], generators)
+        except Exception as exc:
+            # load_state_dict copies the matching tensors before it raises: undo that
+            model.load_state_dict(before[0])
+            for opt, st in zip(optimizers, before[1]):
+                opt.load_state_dict(st)
+            for obj, st in zip(stateful, before[2]):
+                obj.load_state_dict(st)
+            self._set_rng_states(before[3], generators)
+            raise CheckpointMismatchError(
+                f"checkpoint {self.checkpoint_path} does not fit this model/optimizers "
+                f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}). "
+                f"Nothing was loaded; {_START_OVER}.") from exc
+
+    def _save_checkpoint(self, model, optimizers, stateful, generators, result, best_state, wait, epoch, elapsed,
+                         stopped, parts) -> None:
+        save_verified(
             {
-                "format": 1,
+                "format": CHECKPOINT_FORMAT,
+                "fingerprint": parts,
                 "model": _cpu_state(model),
                 "optimizers": [o.state_dict() for o in optimizers],
                 "stateful": [s.state_dict() for s in stateful],
@@ -430,11 +807,24 @@ class Trainer:
         return self.checkpoint_path is not None and self.resume and self.checkpoint_path.exists()
 
     def _load_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint's payload after its checksum and format checks, or ``None``."""
         if not self._checkpoint_exists():
             return None
+        path = self.checkpoint_path
         try:
-            return torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise RuntimeError(
-                f"checkpoint {self.checkpoint_path} could not be read ({exc}); delete it to start over"
-            ) from exc
+            ckpt = load_verified(path, what="checkpoint", start_over=_START_OVER)
+        except CorruptFileError:
+            if _is_format1(path):
+                raise CheckpointMismatchError(
+                    f"checkpoint {path} was written by an older structaug (format 1, without checksum and "
+                    "data/config fingerprints), so it cannot be checked against this run and is not used. "
+                    f"Nothing was loaded; {_START_OVER} (retraining from epoch 0).") from None
+            raise
+        keys = ("fingerprint", "model", "optimizers", "stateful", "rng", "history", "best_epoch", "best_score",
+                "best_state", "wait", "epoch", "elapsed")
+        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or any(k not in ckpt for k in keys):
+            got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+            raise CheckpointMismatchError(
+                f"checkpoint {path} is not a Trainer checkpoint of format {CHECKPOINT_FORMAT} (format: {got!r}); "
+                f"nothing was loaded; {_START_OVER}.")
+        return ckpt

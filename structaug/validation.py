@@ -16,12 +16,12 @@ ArrayLike = Any
 
 
 def check_type(obj: Any, types: type | tuple[type, ...], name: str) -> Any:
-    """Raise ``TypeError`` unless ``obj`` is an instance of ``types``."""
+    """Raise :class:`InvalidParameterError` (a ``TypeError``) unless ``obj`` is an instance of ``types``."""
     if not isinstance(obj, types):
         names = (
             " or ".join(t.__name__ for t in types) if isinstance(types, tuple) else types.__name__
         )
-        raise TypeError(f"{name} must be a {names}, got {type(obj).__name__}")
+        raise InvalidParameterError(f"{name} must be a {names}, got {type(obj).__name__}")
     return obj
 
 
@@ -225,3 +225,32 @@ def to_sortable_time(values: Any, name: str = "timestamp") -> np.ndarray:
             ) from exc
         return to_sortable_time(dt, name)
     raise DataValidationError(f"{name} must hold numbers or dates, got {kind} values")
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A flag must be a real ``bool`` (``"no"`` would be truthy and flip the meaning)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidParameterError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_widths(value: Any, name: str, *, allow_empty: bool = False) -> tuple[int, ...]:
+    """Hidden-layer widths: a sequence of ints >= 1 (a 0-wide layer silently cuts the network)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) and not isinstance(value, np.ndarray):
+        raise InvalidParameterError(f"{name} must be a sequence of ints >= 1, got {type(value).__name__} {value!r}")
+    widths = tuple(value)
+    if not widths and not allow_empty:
+        raise InvalidParameterError(f"{name} must list at least one layer width, got {value!r}")
+    for i, w in enumerate(widths):
+        check_positive_int(w, f"{name}[{i}]")
+    return tuple(int(w) for w in widths)
+
+
+def check_optional_positive_int(value: Any, name: str) -> int | None:
+    """``None`` (the feature is off) or an int >= 1, e.g. ``patience``."""
+    return None if value is None else check_positive_int(value, name)
+
+
+def check_dropout(value: Any, name: str) -> float:
+    """A dropout probability in ``[0, 1)`` (1 would zero every activation)."""
+    return check_fraction(value, name, inclusive_low=True, inclusive_high=False)

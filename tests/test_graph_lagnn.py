@@ -33,12 +33,12 @@ def test_check_augmenter(graph):
 
 def test_sample_shape_normalised_and_fresh(graph, fitted):
     out = fitted.sample(graph, n=3)
-    assert isinstance(out, Data) and out.x_aug.shape == (3, 120, 24)
-    assert out.x_aug.dtype == graph.x.dtype and "x_aug" not in graph
-    torch.testing.assert_close(out.x_aug.sum(-1), torch.ones(3, 120))
-    assert not torch.equal(out.x_aug[0], out.x_aug[1])  # independent draws per sample
+    assert isinstance(out, Data) and out.x_aug.shape == (120, 3, 24)  # node-first [N, n, F]
+    assert out.x_aug.dtype == graph.x.dtype and "x_aug" not in graph and out.x_aug.is_contiguous()
+    torch.testing.assert_close(out.x_aug.sum(-1), torch.ones(120, 3))
+    assert not torch.equal(out.x_aug[:, 0], out.x_aug[:, 1])  # independent draws per sample
     assert not torch.equal(fitted.sample(graph, n=1).x_aug, fitted.sample(graph, n=1).x_aug)
-    assert fitted.sample(graph).x_aug.shape == (1, 120, 24)
+    assert fitted.sample(graph).x_aug.shape == (120, 1, 24)
 
 
 def test_fitted_attributes_and_uscore_selection(fitted, graph):
@@ -69,8 +69,8 @@ def test_directed_graph_and_isolated_nodes(graph):
     aug = LocalAugmenter(random_state=1, **TINY).fit(data)
     assert aug.n_edge_pairs_ == ei.shape[1]
     out = aug.sample(data, n=2).x_aug
-    assert out.shape == (2, 122, 24) and torch.isfinite(out).all()
-    torch.testing.assert_close(out[:, -2:].sum(-1), torch.ones(2, 2))  # isolated nodes still generated
+    assert out.shape == (122, 2, 24) and torch.isfinite(out).all()
+    torch.testing.assert_close(out[-2:].sum(-1), torch.ones(2, 2))  # isolated nodes still generated
 
 
 def test_fit_leaves_global_rng_alone(graph):
@@ -86,10 +86,10 @@ def test_transform_compose_and_repr(graph, fitted):
     r = repr(tr)
     assert r.startswith("LocalAugment(n_samples=2, attr='x_gen', augmenter=LocalAugmenter(") and "fitted" in r
     out = T.Compose([tr, T.NormalizeFeatures()])(graph.clone())
-    assert out.x_gen.shape == (2, 120, 24) and "x_aug" not in out
+    assert out.x_gen.shape == (120, 2, 24) and "x_aug" not in out
     lazy = LocalAugment(LocalAugmenter(random_state=0, **TINY))
     assert "unfitted" in repr(lazy)
-    assert lazy(graph.clone()).x_aug.shape == (1, 120, 24) and lazy.augmenter.is_fitted_
+    assert lazy(graph.clone()).x_aug.shape == (120, 1, 24) and lazy.augmenter.is_fitted_
     with pytest.raises(ValueError):
         LocalAugment(n_samples=0)
 
@@ -126,13 +126,16 @@ def test_sample_errors(graph, fitted):
 
 def test_models_shapes_and_branch_errors(graph):
     x, ei = graph.x, graph.edge_index
-    gen = torch.rand(2, *x.shape)
+    gen = torch.rand(x.shape[0], 2, x.shape[1])  # node-first [N, concat, F]
     for model in (LAGCN(24, 8, 3, concat=2), LAGAT(24, 4, 3, concat=2, heads=2), LAGCNII(24, 8, 3, concat=2, num_layers=3)):
         model.eval()
         assert model(x, ei, gen).shape == (120, 3)
-        assert model(x, ei, list(gen)).shape == (120, 3)
+        assert model(x, ei, list(gen.unbind(1))).shape == (120, 3)
+        torch.testing.assert_close(model(x, ei, gen), model(x, ei, list(gen.unbind(1))))
         with pytest.raises(DataValidationError, match="concat=2"):
-            model(x, ei, gen[:1])
+            model(x, ei, gen[:, :1])
+        with pytest.raises(DataValidationError, match="transpose"):  # the old [concat, N, F] layout
+            model(x, ei, gen.transpose(0, 1))
         with pytest.raises(DataValidationError, match="needs generated features"):
             model(x, ei)
     for model in (GCN(24, 8, 3), GAT(24, 4, 3, heads=2), GCNII(24, 8, 3, num_layers=3)):
@@ -212,9 +215,10 @@ def test_random_neighbor_sampler_picks_neighbours():
     ei = torch.tensor([[1, 2, 0], [0, 0, 1]])  # node 0 <- {1, 2}; node 1 <- {0}; 2, 3 isolated as targets
     s = RandomNeighborSampler(x, ei)
     out = s(50, torch.Generator().manual_seed(0))
-    picked0 = out[:, 0].argmax(-1)
+    assert out.shape == (4, 50, 4)  # node-first [N, n, F]
+    picked0 = out[0].argmax(-1)
     assert set(picked0.tolist()) == {1, 2}
-    assert (out[:, 1].argmax(-1) == 0).all() and (out[:, 3].argmax(-1) == 3).all()
+    assert (out[1].argmax(-1) == 0).all() and (out[3].argmax(-1) == 3).all()
 
 
 def test_lagcn_learns_and_is_deterministic(graph, fitted):
@@ -336,11 +340,13 @@ def test_cvae_sampler_equals_decode_then_normalise(fitted, graph):
     z = torch.randn((3, graph.num_nodes, fitted.latent_size), generator=gen)
     with torch.no_grad():
         ref = row_normalize(fitted.cvae_.decode(z, graph.x))
-    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-7)  # cached condition term: same maths
+    assert out.shape == (graph.num_nodes, 3, graph.num_features)  # node-first view of [3, N, F] draws
+    torch.testing.assert_close(out, ref.transpose(0, 1), rtol=1e-6, atol=1e-7)  # cached condition term
+    assert all(out[:, j].is_contiguous() for j in range(3))  # each branch is one [N, F] block
     from structaug.graph.samplers import CVAEFeatureSampler
 
     raw = CVAEFeatureSampler(fitted.cvae_, graph.x, normalize=False)(3, torch.Generator().manual_seed(5))
-    torch.testing.assert_close(raw, fitted.cvae_.decode(z, graph.x), rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(raw, fitted.cvae_.decode(z, graph.x).transpose(0, 1), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("kind", ["gcn", "lagcn", "gat", "lagat", "gcnii", "lagcnii"])

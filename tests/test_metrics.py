@@ -91,3 +91,43 @@ def test_mean_metrics_over_batches():
     b1 = {"hr@1": torch.tensor([1.0, 0.0])}
     b2 = {"hr@1": torch.tensor([1.0])}
     assert mean_metrics([b1, b2]) == {"hr@1": pytest.approx(2 / 3)}
+
+
+# -- bad input: a structaug error naming the argument, never NaN or a broadcast ----------------
+from structaug.exceptions import DataValidationError, InvalidParameterError  # noqa: E402
+
+
+@pytest.mark.parametrize("fn, yt, yp, match", [
+    (accuracy, [0, 1, 1], [0, 1], "3 values but y_pred has 2"),
+    (balanced_accuracy, [], [], "empty"),
+    (balanced_accuracy, [0, 1], np.array([[np.nan, 1.0], [0.2, 0.8]]), "y_pred holds 1 NaN"),
+    (rmse, [1.0, 2.0], [1.0, np.nan], "y_pred holds 1 NaN"),
+    (mae, [1.0, np.inf], [1.0, 2.0], "y_true holds 1 NaN or infinite"),
+    (rmse, [], [], "empty"),
+])
+def test_metrics_reject_bad_input(fn, yt, yp, match):
+    with pytest.raises(DataValidationError, match=match):
+        fn(yt, yp)
+
+
+def test_topk_rejects_nan_scores_bad_ks_and_negative_targets():
+    scores = torch.tensor([[0.9, float("nan"), 0.1]])
+    # torch.topk would rank the NaN item first: a NaN model would look like a perfect one
+    with pytest.raises(DataValidationError, match="NaN"):
+        topk_metrics(scores, torch.tensor([1]), ks=(1,))
+    ok = torch.tensor([[0.9, 0.5, 0.1]])
+    for ks in [(), (0,), (-1, 2), (1.5,)]:
+        with pytest.raises(InvalidParameterError, match="ks"):
+            topk_metrics(ok, torch.tensor([1]), ks=ks)
+    with pytest.raises(InvalidParameterError, match="k=4 is larger"):
+        topk_metrics(ok, torch.tensor([1]), ks=(4,))
+    with pytest.raises(DataValidationError, match="negative item id -3"):
+        topk_metrics(ok, torch.tensor([[1, -3]]), ks=(1,))
+    with pytest.raises(DataValidationError, match="integer item ids"):
+        topk_metrics(ok, torch.tensor([1.0]), ks=(1,))
+    # -inf (a masked item) is a valid score, ranked last
+    m = topk_metrics(torch.tensor([[float("-inf"), 0.5, 0.1]]), torch.tensor([0]), ks=(2,))
+    assert m["hr@2"].item() == 0.0
+    # no users: empty per-user tensors, not an error from max() of nothing
+    m = topk_metrics(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), ks=(2,))
+    assert m["ndcg@2"].shape == (0,)

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from structaug.recsys.interactions import IdVocab, pairs_of_sorted_users, pairs_of_users
+from structaug.exceptions import DataValidationError, InvalidParameterError
+from structaug.recsys.interactions import IdVocab, UnknownIdError, pairs_of_sorted_users, pairs_of_users
 
 
 def _loop(query, users, items):
@@ -38,7 +39,7 @@ def test_pairs_of_users_masks_a_score_matrix_and_handles_empty_input():
     assert rows.shape == cols.shape == (0,)
     rows, cols = pairs_of_users(np.array([0, 1]), np.array([], dtype=int), np.array([], dtype=int))
     assert rows.shape == cols.shape == (0,)
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(DataValidationError, match="same length"):
         pairs_of_users(np.array([0]), np.array([0, 1]), np.array([1]))
 
 
@@ -47,8 +48,12 @@ def test_id_vocab_round_trip_and_unknown_ids():
     assert v.raw_.tolist() == ["a", "b", "c"] and v.size == 4
     codes = v.encode(["c", "a"])
     assert codes.tolist() == [3, 1] and v.decode(codes).tolist() == ["c", "a"]
-    with pytest.raises(KeyError, match="unknown user"):
+    with pytest.raises(UnknownIdError, match=r"^unknown user\(s\) \['z'\] \(1 in total\)") as err:
         v.encode(["z"], name="user")
+    # both a structaug error and the KeyError it used to be
+    assert isinstance(err.value, DataValidationError) and isinstance(err.value, KeyError)
     assert v.encode(["z", "a"], unknown="mask").tolist() == [-1, 1]
-    with pytest.raises(IndexError):
+    with pytest.raises(InvalidParameterError, match="unknown must be one of"):
+        v.encode(["a"], unknown="skip")
+    with pytest.raises(DataValidationError, match=r"internal ids must lie in \[1, 4\)"):
         v.decode([0])

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from structaug.datasets import make_sequences
-from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
+from structaug.exceptions import (CorruptFileError, DataValidationError, DatasetNotFoundError, InvalidParameterError,
+                                  NotFittedError)
 from structaug.nn import catalogue_cross_entropy
 from structaug.recsys import CL4SRec, MCLRec, SASRec, SequenceViews, SequentialRecommender
 from structaug.recsys.mclrec.contrastive import _excluded, contrastive_terms, info_nce, margin_regulariser
@@ -394,10 +395,13 @@ def test_recommend_bad_input(fitted):
     assert set(cold[0]) == set(pop_top)
     with pytest.raises(ValueError, match="exceeds the number of items"):
         fitted.recommend(["u1"], k=len(fitted.items_) + 1)
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(InvalidParameterError, match="k must be >= 1"):
         fitted.recommend(["u1"], k=0)
-    # everything recommendable even when k == catalogue size (seen items fill the tail)
-    assert len(set(fitted.recommend(["u1"], k=len(fitted.items_))[0])) == len(fitted.items_)
+    # k == catalogue size: every item once without history exclusion; with it, a user who
+    # has seen items cannot fill k slots and is named instead of getting seen items back
+    assert len(set(fitted.recommend(["u1"], k=len(fitted.items_), exclude_seen=False)[0])) == len(fitted.items_)
+    with pytest.raises(DataValidationError, match="fewer unseen items"):
+        fitted.recommend(["u1"], k=len(fitted.items_))
     with pytest.raises(NotFittedError):
         SequentialRecommender().recommend(["u1"])
 
@@ -437,7 +441,7 @@ def test_timestamp_order_duplicates_and_save_load(log_df, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.save({"x": 1}, tmp_path / "bad.pt")
-    with pytest.raises(DataValidationError, match="not a SequentialRecommender"):
+    with pytest.raises(CorruptFileError, match="not a SequentialRecommender"):
         SequentialRecommender.load(tmp_path / "bad.pt")
 
 

@@ -36,7 +36,9 @@ def test_parse_seeds():
     assert parse_seeds("3") == [0, 1, 2]
     assert parse_seeds("0,5,7") == [0, 5, 7]
     assert parse_seeds("2-4") == [2, 3, 4]
-    for bad, msg in [("x", "takes N"), ("5-2", "is empty"), (",", "names no seed"), ("0", "N >= 1")]:
+    assert parse_seeds("0-0") == [0]
+    for bad, msg in [("x", "takes N"), ("5-2", "is empty"), (",", "names no seed"), ("0", "N >= 1"),
+                     ("-1", "N >= 1"), ("0,-1", "must be >= 0"), ("1,1", "repeats a seed"), ("-2-1", "takes N")]:
         with pytest.raises(argparse.ArgumentTypeError, match=msg):
             parse_seeds(bad)
 
@@ -45,8 +47,9 @@ def test_bench_help_lists_common_flags(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "tabular", "--help"])
     out = capsys.readouterr().out
-    for flag in ("--data-dir", "--datasets", "--seeds", "--device", "--quick", "--out"):
+    for flag in ("--data-dir", "--datasets", "--seeds", "--device", "--quick", "--out", "--resume", "--overwrite"):
         assert flag in out
+    assert "structaug-results/<method>[_quick].json" in "".join(out.split())  # the default --out
 
 
 def test_datasets_command(capsys):
@@ -62,9 +65,17 @@ def test_demo_baseline_section(capsys, tmp_path):
     assert "XGBoost" in capsys.readouterr().out
 
 
-def test_demo_rejects_unknown_section():
-    with pytest.raises(ValueError, match="unknown demo section"):
-        main(["demo", "--sections", "nope"])
+def test_demo_rejects_unknown_section(capsys):
+    # a user error: one line naming the flag and the valid sections, exit code 2, no traceback
+    assert main(["demo", "--sections", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("structaug: error: --sections: unknown name(s) ['nope']") and "'baseline'" in err
+    assert "Traceback" not in err
+    from structaug.demo import run_demo
+    from structaug.exceptions import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="sections: unknown"):
+        run_demo(["nope"])
 
 
 def test_demo_every_section_quick(tmp_path):

@@ -86,7 +86,7 @@ def test_masking_bad_input():
     with pytest.raises(ValueError, match="lie in"):
         JEPAMasking(max_target_share=1.5).fit(np.zeros((5, 4)))
     aug = JEPAMasking(random_state=0).fit(np.zeros((5, 4)))
-    with pytest.raises(DataValidationError, match="fitted with 4"):
+    with pytest.raises(DataValidationError, match="is expecting 4 features"):
         aug.sample(np.zeros((5, 3)))
     with pytest.raises(ValueError, match="does not match"):
         aug.sample(np.zeros((5, 4)), n=3)

@@ -7,10 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+
+from structaug.exceptions import ResultsExistError
 import torch
 
 from structaug.bench import BenchConfig
-from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
+from structaug.exceptions import DataValidationError, DatasetNotFoundError, InvalidParameterError, NotFittedError
 from structaug.testing import check_augmenter
 from structaug.tensor import (
     InfluenceAugmenter, MeanCompletion, NeuralTensorCompletion, ObservedTensor, RandomCellAugmenter,
@@ -249,10 +251,15 @@ def test_importance_weighted_sampling_follows_probabilities():
     assert len(idx) == 600 and not np.isin(np.ravel_multi_index(tuple(idx.T), (4, 500)), np.arange(0, 2000, 2)).any()
     freq = np.bincount(idx[:, 0], minlength=4) / len(idx)
     assert freq[3] == 0 and freq[0] > freq[1] > freq[2]
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        few = draw_new_cells([np.array([1.0, 0]), np.array([0.5, 0.5])], 5, np.empty(0, np.int64), (2, 2), rng)
-    assert len(few) == 2 and any("exhausted" in str(x.message) for x in w)
+    # more cells than the support holds: refused before drawing (was: fewer cells + a warning)
+    with pytest.raises(DataValidationError, match="n=5 .* only 2"):
+        draw_new_cells([np.array([1.0, 0]), np.array([0.5, 0.5])], 5, np.empty(0, np.int64), (2, 2), rng)
+    # exactly as many as the support holds: all of them, even when rejection sampling alone misses some
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        every = draw_new_cells([np.array([0.999, 0.001]), np.array([0.5, 0.5])], 4, np.empty(0, np.int64),
+                               (2, 2), rng, max_rounds=1)
+    assert sorted(map(tuple, every.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
 def test_dain_pipeline_beats_chance(toy, fitted_dain):
@@ -279,7 +286,7 @@ def test_baselines(toy):
 def test_real_tensors_load_or_skip():
     from structaug.tensor import load_tensor_dataset
 
-    with pytest.raises(KeyError):
+    with pytest.raises(InvalidParameterError, match="name"):
         load_tensor_dataset("nope")
     try:
         t = load_tensor_dataset("synthetic_10K")
@@ -293,20 +300,21 @@ def test_bench_runs_and_resumes(tmp_path, monkeypatch):
 
     cfg = BenchConfig(datasets=["lowrank"], seeds=[0], quick=True, out=tmp_path / "d.json",
                       extra={"methods": "global_mean,entity_mean", "ranks": "2"})
-    # a partial file left by an earlier (other) run: a fresh run that is killed before its
-    # first row must not leave those rows for a later --resume to pick up
+    # a partial file left by an earlier (other) run: a fresh run neither deletes those rows nor
+    # mixes them in; it refuses before any job, and the file stays as it was
     stale = {"method": "global_mean", "dataset": "lowrank", "seed": 0, "metrics": {"rmse": -1.0}, "status": "ok"}
     partial = tmp_path / "d.json.partial.jsonl"
     partial.write_text(json.dumps(stale) + "\n")
 
     def killed(*a, **k):
-        raise KeyboardInterrupt
+        raise AssertionError("no job may run")
 
     with monkeypatch.context() as mp:
         mp.setattr(dain, "_run_task", killed)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(ResultsExistError, match="resume=True"):
             dain.run(cfg)
-    assert not partial.exists() or "-1.0" not in partial.read_text()
+    assert partial.read_text() == json.dumps(stale) + "\n"
+    partial.unlink()
     recs = dain.run(cfg)
     assert {r.method for r in recs} == {"global_mean", "entity_mean"} and all(r.status == "ok" for r in recs)
     cfg.resume, cfg.extra["previous"] = True, [r.to_dict() for r in recs]

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 import torch
 
+from structaug.exceptions import InvalidParameterError
 from structaug.io import atomic_torch_save
 from structaug.nn import MLP
 from structaug.train import Trainer, adam, minibatch_epoch, resolve_device
@@ -36,7 +37,7 @@ SCRIPT = textwrap.dedent(
 
         def val(e):
             model.eval()
-            out = {"val_loss": float(torch.nn.functional.cross_entropy(model(X), y))}
+            out = {"val_loss": float(torch.nn.functional.cross_entropy(model(X), y).detach())}
             model.train()
             return out
 
@@ -107,8 +108,18 @@ def test_no_monitor_keeps_last_epoch():
     res = Trainer(max_epochs=3, progress=False).fit(model, None, lambda e: {"loss": 1.0})
     assert res.best_epoch == 2 and res.epochs_run == 3 and not res.stopped_early
     # with patience, a monitor that is missing (a typo) is an error, not silently no early stopping
-    with pytest.raises(KeyError, match="monitor 'val_lss' is not among epoch 0's metrics"):
+    with pytest.raises(InvalidParameterError, match="monitor 'val_lss' is not among epoch 0's metrics.*patience"):
         Trainer(max_epochs=3, patience=1, monitor="val_lss", progress=False).fit(model, None, lambda e: {"val_loss": 1.0})
+    # without patience too, when validate is given: best-weight restore would silently be off
+    with pytest.raises(InvalidParameterError, match="monitor 'val_acc' is not among epoch 0's metrics.*'__last__'"):
+        Trainer(max_epochs=3, monitor="val_acc", progress=False).fit(model, None, lambda e: {},
+                                                                     lambda e: {"val_accuracy": 1.0})
+    # or when it disappears after an epoch that had it
+    with pytest.raises(InvalidParameterError, match="epoch 1's metrics.*it appeared in an earlier epoch"):
+        Trainer(max_epochs=3, monitor="loss", progress=False).fit(model, None, lambda e: {"loss": 1.0} if e == 0 else {})
+    res = Trainer(max_epochs=2, monitor="__last__", progress=False).fit(model, None, lambda e: {},
+                                                                       lambda e: {"val_loss": 1.0 - e})
+    assert res.best_epoch == 1 and res.best_score is None
 
 
 def test_trainer_rejects_bad_settings():
@@ -153,45 +164,50 @@ def test_max_time_stops_after_the_epoch_that_crosses_the_budget_and_resumes(tmp_
     assert res3.epochs_run == 2 and not res3.stopped_by_time
 
 
-def _run_script(tmp_path, ckpt, kill_at, out, mode="last"):
+def _script(tmp_path):
+    """The training script, written to a file: run killed in a subprocess, reference and resume in-process."""
+    import importlib.util
+
     script = tmp_path / "train_script.py"
     script.write_text(SCRIPT)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    spec = importlib.util.spec_from_file_location("train_script", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, script
+
+
+def _run_killed(script, ckpt, kill_at, out, mode="last"):
+    # the parent's thread count: in-process and subprocess runs must do the same float sums
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS=str(torch.get_num_threads()))
     return subprocess.run([sys.executable, str(script), str(ckpt), str(kill_at), str(out), mode],
                           env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
-    ref = _run_script(tmp_path, "-", -1, tmp_path / "ref.pt")
-    assert ref.returncode == 0, ref.stderr
+    mod, script = _script(tmp_path)
+    ref, _ = mod.run(None)
     ckpt = tmp_path / "run.ckpt"
-    killed = _run_script(tmp_path, ckpt, 5, tmp_path / "never.pt")
-    assert killed.returncode == -9 and ckpt.exists() and not (tmp_path / "never.pt").exists()
-    resumed = _run_script(tmp_path, ckpt, -1, tmp_path / "resumed.pt")
-    assert resumed.returncode == 0, resumed.stderr
-    a = torch.load(tmp_path / "ref.pt")
-    b = torch.load(tmp_path / "resumed.pt")
-    assert b["resumed_from"] == 4 and b["epochs"] == 12
-    for k in a["state"]:
-        assert torch.equal(a["state"][k], b["state"][k]), k
+    killed = _run_killed(script, ckpt, 5, tmp_path / "never.pt")
+    assert killed.returncode == -9 and ckpt.exists() and not (tmp_path / "never.pt").exists(), killed.stderr
+    resumed, res = mod.run(ckpt)
+    assert res.resumed_from == 4 and res.epochs_run == 12
+    for k, v in ref.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
 
 
 def test_resume_keeps_best_weights_and_patience(tmp_path):
-    ref = _run_script(tmp_path, "-", -1, tmp_path / "ref.pt", "best")
-    assert ref.returncode == 0, ref.stderr
-    a = torch.load(tmp_path / "ref.pt")
-    assert a["stopped_early"] and a["epochs"] == a["best_epoch"] + 3  # patience 2 ended it
-    kill_at = a["best_epoch"] + 2  # one epoch past the best: the patience counter stands at 1
+    mod, script = _script(tmp_path)
+    ref, a = mod.run(None, epochs=40, best=True)
+    assert a.stopped_early and a.epochs_run == a.best_epoch + 3  # patience 2 ended it
+    kill_at = a.best_epoch + 2  # one epoch past the best: the patience counter stands at 1
     ckpt = tmp_path / "run.ckpt"
-    killed = _run_script(tmp_path, ckpt, kill_at, tmp_path / "never.pt", "best")
+    killed = _run_killed(script, ckpt, kill_at, tmp_path / "never.pt", "best")
     assert killed.returncode == -9, killed.stderr
-    resumed = _run_script(tmp_path, ckpt, -1, tmp_path / "resumed.pt", "best")
-    assert resumed.returncode == 0, resumed.stderr
-    b = torch.load(tmp_path / "resumed.pt")
-    assert b["resumed_from"] == kill_at - 1
-    assert (b["epochs"], b["best_epoch"], b["stopped_early"]) == (a["epochs"], a["best_epoch"], True)
-    for k in a["state"]:  # the restored best weights, not the last epoch's
-        assert torch.equal(a["state"][k], b["state"][k]), k
+    resumed, b = mod.run(ckpt, epochs=40, best=True)
+    assert b.resumed_from == kill_at - 1
+    assert (b.epochs_run, b.best_epoch, b.stopped_early) == (a.epochs_run, a.best_epoch, True)
+    for k, v in ref.state_dict().items():  # the restored best weights, not the last epoch's
+        assert torch.equal(v, resumed.state_dict()[k]), k
 
 
 def test_finished_checkpoint_is_not_retrained(tmp_path):
@@ -222,9 +238,11 @@ def test_atomic_checkpoint_survives_crash_during_write(tmp_path, monkeypatch):
 
 
 def test_corrupt_checkpoint_gives_clear_error(tmp_path):
+    from structaug.exceptions import CorruptFileError
+
     ckpt = tmp_path / "bad.ckpt"
     ckpt.write_bytes(b"not a checkpoint")
-    with pytest.raises(RuntimeError, match="could not be read"):
+    with pytest.raises(CorruptFileError, match="bad.ckpt is corrupt.*delete the file"):
         Trainer(max_epochs=1, progress=False, checkpoint_path=ckpt).fit(torch.nn.Linear(1, 1), None, lambda e: {})
 
 
@@ -313,3 +331,17 @@ def test_seeded_fit_gives_the_caller_its_rng_back_and_an_unseeded_one_draws_from
     torch.manual_seed(5)
     assert torch.equal(run(seed=None), expected[:2])  # no seed: the caller's own stream, advanced
     assert torch.equal(torch.rand(2), expected[2:])
+
+
+def test_resolve_device_names_the_argument():
+    from structaug.exceptions import DeviceUnavailableError, InvalidParameterError
+    from structaug.train import resolve_device
+
+    for bad in ["tpu", "cuda:x", 3, 1.5]:
+        with pytest.raises(InvalidParameterError, match="device must be"):
+            resolve_device(bad)
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceUnavailableError, match="CUDA is not available") as err:
+            resolve_device("cuda:0")
+        assert isinstance(err.value, RuntimeError)

@@ -19,8 +19,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..io import atomic_write_text
 from ..results import Record, fmt_mean_std
-from . import BenchConfig, _given, partial_rows
+from . import BenchConfig, _given, parse_names, partial_rows, positive_float, positive_int, positive_int_list
 
 DEFAULT_DATASETS = ["ml-100k", "LDOS-CoMoDa", "covid19_serology", "synthetic_10K"]
 QUICK_DATASETS = ["LDOS-CoMoDa", "lowrank"]
@@ -31,11 +32,14 @@ NEURAL_METHODS = ("neural", "neural+random", "dain")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=int, default=None, help="max epochs per neural model (default 50; quick 5)")
-    parser.add_argument("--patience", type=int, default=None, help="early-stopping patience (default 10; quick 2)")
-    parser.add_argument("--aug-ratio", type=float, default=0.5, help="augmented cells as a share of training cells")
-    parser.add_argument("--ranks", default="2,5,10", help="CP/Tucker ranks, comma-separated")
-    parser.add_argument("--tensor-iters", type=int, default=None,
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help="max epochs per neural model (default 50; quick 5)")
+    parser.add_argument("--patience", type=positive_int, default=None,
+                        help="early-stopping patience (default 10; quick 2)")
+    parser.add_argument("--aug-ratio", type=positive_float, default=0.5,
+                        help="augmented cells as a share of training cells")
+    parser.add_argument("--ranks", type=positive_int_list, default=[2, 5, 10], help="CP/Tucker ranks, comma-separated")
+    parser.add_argument("--tensor-iters", type=positive_int, default=None,
                         help="ALS iterations for tensorly CP/Tucker (default 100; 15 on ml-100k's 47.6M-cell array)")
     parser.add_argument("--methods", default=None, help="comma-separated subset of methods (default all)")
 
@@ -43,15 +47,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _settings(cfg: BenchConfig) -> dict[str, Any]:
     ex = cfg.extra
     quick = cfg.quick
+    ranks = _given(ex.get("ranks"), [2, 5, 10])
     return {
         "epochs": _given(ex.get("epochs"), 5 if quick else 50),
         "patience": _given(ex.get("patience"), 2 if quick else 10),
-        "aug_ratio": float(ex.get("aug_ratio") or 0.5),
-        "ranks": [int(r) for r in str(ex.get("ranks") or "2,5,10").split(",") if r.strip()],
+        "aug_ratio": float(_given(ex.get("aug_ratio"), 0.5)),
+        "ranks": positive_int_list(ranks) if isinstance(ranks, str) else [int(r) for r in ranks],
         "tensor_iters": ex.get("tensor_iters"),
         "hidden": (64, 64, 16) if quick else (1024, 1024, 128),
-        "methods": [m.strip() for m in ex["methods"].split(",")] if ex.get("methods") else None,
+        "methods": parse_names(ex.get("methods"), None, "--methods"),
     }
+
+
+def method_names(ranks: list[int]) -> list[str]:
+    """Every method this benchmark can run with these CP/Tucker ranks."""
+    return [*NEURAL_METHODS, "global_mean", "entity_mean", "xgboost_te",
+            *(f"cp_r{r}" for r in ranks), *(f"tucker_r{r}" for r in ranks)]
+
+
+def validate(cfg: BenchConfig) -> None:
+    """``--methods`` and ``--datasets`` name known entries (checked before any job starts).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the flag and listing the valid names.
+    """
+    from ..tensor.data import TENSOR_DATASETS
+
+    st = _settings(cfg)
+    parse_names(cfg.extra.get("methods"), method_names(st["ranks"]), "--methods")
+    parse_names(cfg.datasets, TENSOR_DATASETS, "--datasets")
 
 
 def _metrics(model, test, val) -> dict[str, float]:
@@ -115,7 +141,7 @@ def _baselines(dataset: str, tensor, seed: int, st: dict) -> dict[str, Callable[
     # tensorly works on the dense array: on ml-100k (47.6M cells) one CP sweep takes seconds and
     # Tucker's HOOI SVDs minutes, so large arrays get fewer sweeps, CP ranks <= 5 and no Tucker.
     big = float(np.prod(np.asarray(tensor.shape, dtype=float))) > 10_000_000
-    iters = st["tensor_iters"] or (15 if big else 100)
+    iters = _given(st["tensor_iters"], 15 if big else 100)
     makers: dict[str, Callable[[], Any]] = {
         "global_mean": lambda: MeanCompletion(kind="global"),
         "entity_mean": lambda: MeanCompletion(kind="entity"),
@@ -130,8 +156,13 @@ def _baselines(dataset: str, tensor, seed: int, st: dict) -> dict[str, Callable[
     return makers
 
 
+def partial_file(out: Path) -> Path:
+    """``<out>.partial.jsonl``: each finished row is appended here as it comes."""
+    return Path(str(out) + ".partial.jsonl")
+
+
 def _partial_path(cfg: BenchConfig) -> Path | None:
-    return Path(str(cfg.out) + ".partial.jsonl") if cfg.out is not None else None
+    return partial_file(cfg.out) if cfg.out is not None else None
 
 
 class _Sink(list):
@@ -179,7 +210,12 @@ def _run_task(name: str, seeds: list[int], cfg: BenchConfig, done: set) -> list[
                     if wanted(m):
                         out.append(Record(method=m, dataset=name, seed=seed, metrics={}, status="error",
                                           error=str(exc)))
-        for method, make in _baselines(name, tensor, seed, st).items():
+        makers = _baselines(name, tensor, seed, st)
+        for method in st["methods"] or []:  # asked for by name but not run on this tensor: say so
+            if method not in NEURAL_METHODS and method not in makers and wanted(method):
+                out.append(Record(method=method, dataset=name, seed=seed, metrics={}, status="skipped",
+                                  error=f"{method} is not run on tensors of over 10M cells (dense ALS)"))
+        for method, make in makers.items():
             if not wanted(method):
                 continue
             try:
@@ -198,7 +234,8 @@ def _run_task(name: str, seeds: list[int], cfg: BenchConfig, done: set) -> list[
 
 def run(cfg: BenchConfig) -> list[Record]:
     """Run every (dataset, seed, method) not already in ``cfg.extra["previous"]``."""
-    previous = [Record(**r) for r in cfg.extra.get("previous", []) + partial_rows(_partial_path(cfg), cfg.resume)]
+    parse_names(cfg.extra.get("methods"), method_names(_settings(cfg)["ranks"]), "--methods")
+    previous = [Record(**r) for r in cfg.extra.get("previous", []) + partial_rows(_partial_path(cfg), cfg.resume, owned=cfg.out_owned)]
     uniq: dict[tuple, Record] = {}
     for r in previous:
         if r.status == "ok":
@@ -241,7 +278,4 @@ def report(records: list, out_path: Path) -> None:
             g = [r["metrics"]["rmse"] - by[(ctrl, r["seed"])]["metrics"]["rmse"] for r in dain if (ctrl, r["seed"]) in by]
             gaps.append(fmt_mean_std(g, 4))
         lines.append(f"| {ds} | " + " | ".join(cells) + f" | {n_aug} | " + " | ".join(gaps) + " |")
-    Path(out_path).with_name(Path(out_path).stem + "_stages.md").write_text("\n".join(lines) + "\n")
-    partial = Path(str(out_path) + ".partial.jsonl")
-    if partial.exists():  # the full results are saved now
-        partial.unlink()
+    atomic_write_text("\n".join(lines) + "\n", Path(out_path).with_name(Path(out_path).stem + "_stages.md"))

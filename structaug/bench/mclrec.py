@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
+from ..exceptions import InvalidParameterError
 from ..results import Record
-from . import save_progress
+from . import _given, check_writable, parse_names, positive_float, positive_int, save_progress
 
 DEFAULT_DATASETS = ["Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp"]
 QUICK_DATASETS = ["Beauty"]
@@ -58,11 +59,12 @@ PAPER = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}")
-    p.add_argument("--epochs", type=int, default=300, help="maximum training epochs per model (same for all)")
-    p.add_argument("--patience", type=int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="maximum training epochs per model, the same for all (default 300; --quick caps it at 1)")
+    p.add_argument("--patience", type=positive_int, default=None,
                    help="early-stopping patience on validation NDCG@10 (default: none, run --epochs)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--no-bucket", action="store_true",
                    help="plain shuffled batches instead of length-bucketed ones (slower on CPU)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
@@ -71,8 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-dir", default=None,
                    help="checkpoint every epoch of every job here and resume from it; rerunning with a smaller "
                         "--epochs finishes the jobs at the epoch they reached (best-validation weights)")
-    p.add_argument("--max-users", type=int, default=None, help="keep only the first N users (smoke runs)")
-    p.add_argument("--max-minutes", type=float, default=None,
+    p.add_argument("--max-users", type=positive_int, default=None,
+                   help="keep only the first N users (smoke runs; --quick: 2000 unless given)")
+    p.add_argument("--max-minutes", type=positive_float, default=None,
                    help="wall-clock budget per model fit: stop after the epoch that crosses it and test the "
                         "best-validation weights (recorded as stopped_by_time; with --checkpoint-dir a rerun "
                         "with a larger budget continues: the budget counts the time already spent)")
@@ -81,21 +84,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _settings(cfg) -> dict:
     ex = cfg.extra
     s = {
-        "epochs": int(ex.get("epochs", 300) or 300),
+        "epochs": int(_given(ex.get("epochs"), 300)),
         "patience": ex.get("patience"),
-        "batch_size": int(ex.get("batch_size", 256) or 256),
-        "lr": float(ex.get("lr", 1e-3) or 1e-3),
+        "batch_size": int(_given(ex.get("batch_size"), 256)),
+        "lr": float(_given(ex.get("lr"), 1e-3)),
         "bucket": not ex.get("no_bucket", False),
         "max_users": ex.get("max_users"),
         "max_len": 50,
-        "precision": ex.get("precision") or "fp32",
+        "precision": _given(ex.get("precision"), "fp32"),
         "checkpoint_dir": ex.get("checkpoint_dir"),
         "max_minutes": ex.get("max_minutes"),
     }
-    if cfg.quick:
+    if cfg.quick:  # documented: --quick is a smoke run of at most one epoch
         s["epochs"] = min(s["epochs"], 1)
-        s["max_users"] = s["max_users"] or 2000
+        s["max_users"] = _given(s["max_users"], 2000)
     return s
+
+
+def validate(cfg) -> None:
+    """``--methods`` and ``--datasets`` name known entries (checked before any job starts).
+
+    A dataset is known when it is one of :data:`structaug.datasets.SEQREC_NAMES` (any case)
+    or a ``seqrec/<name>.txt`` file in one of the data folders. ``--checkpoint-dir`` must be
+    writable; ``--epochs`` above 1 cannot go with ``--quick`` (whose one-epoch cap would
+    otherwise override it).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the flag (and listing the valid names).
+    """
+    from ..datasets import SEQREC_NAMES, candidate_dirs
+
+    _methods(cfg)
+    epochs = cfg.extra.get("epochs")
+    if cfg.quick and epochs is not None and epochs > 1:  # rejected, not silently capped
+        raise InvalidParameterError(f"--epochs {epochs} with --quick: a --quick run trains one epoch; "
+                                    "drop --quick to train more")
+    if cfg.extra.get("checkpoint_dir") is not None:
+        check_writable(Path(cfg.extra["checkpoint_dir"]), "--checkpoint-dir", folder=True)
+    found = {p.stem for root in candidate_dirs(cfg.data_dir) for p in (root / "seqrec").glob("*.txt")}
+    names = sorted(set(SEQREC_NAMES.values()) | found)
+    parse_names(cfg.datasets, names, "--datasets", normalize=lambda d: SEQREC_NAMES.get(d.lower(), d))
+
+
+def _methods(cfg) -> list[str]:
+    return parse_names(_given(cfg.extra.get("methods"), ",".join(METHODS)), METHODS, "--methods")
 
 
 def _run_job(method: str, dataset: str, seed: int, data_dir, device: str, settings: dict, progress: bool) -> dict:
@@ -194,10 +228,7 @@ def _run_job(method: str, dataset: str, seed: int, data_dir, device: str, settin
 def run(cfg) -> list[Record]:
     settings = _settings(cfg)
     datasets = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
-    methods = [m.strip() for m in str(cfg.extra.get("methods") or ",".join(METHODS)).split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ValueError(f"unknown method(s) {bad}; choose from {METHODS}")
+    methods = _methods(cfg)
     previous = cfg.extra.get("previous") or []
     done = {(r["method"], r["dataset"], r["seed"]) for r in previous if r.get("status", "ok") == "ok"}
     from ..datasets import SEQREC_NAMES

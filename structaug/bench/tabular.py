@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import Record, fmt_mean_std, markdown_table
-from . import partial_rows
+from . import _given, int_at_least, parse_names, partial_rows, positive_int
 
 __all__ = ["run", "report", "add_arguments", "load_table", "DEFAULT_DATASETS", "METRICS", "METHODS"]
 SUPPORTS_WORKERS = True  # --workers runs jobs in parallel processes
@@ -51,6 +51,7 @@ MEDIUM_PMLB = ["spambase", "phoneme", "mushroom", "magic", "adult", "197_cpu_act
 DEFAULT_DATASETS = SMALL_PMLB + ["505_tecator", "sk_breast_cancer", "sk_wine", "sk_iris", "sk_diabetes"] + MEDIUM_PMLB + ["sk_digits"]
 QUICK_DATASETS = ["sonar", "wine_recognition", "sk_iris"]
 DEFAULT_SEEDS = [0, 1, 2]
+QUICK_SEEDS = [0]
 METRICS = ["accuracy", "balanced_accuracy", "rmse", "r2"]
 METHODS = ["HyperTab", "T-JEPA+MLP", "T-JEPA+XGBoost", "XGBoost", "RandomForest", "LightGBM", "MLP",
            "LogisticRegression", "hypertab (reference)"]
@@ -86,11 +87,11 @@ def _track(n_rows: int) -> str:
 # methods: name → factory(task, seed, cfg) → estimator with fit/predict on the raw table
 def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
     return {
-        "hypertab_epochs": cfg_extra.get("hypertab_epochs") or (20 if quick else 50),
-        "hypertab_views": cfg_extra.get("hypertab_views") or (20 if quick else 100),
-        "hypertab_masks_per_step": cfg_extra.get("hypertab_masks_per_step") or 1,
-        "tjepa_epochs": cfg_extra.get("tjepa_epochs") or (3 if quick else 30),
-        "tjepa_encoder": cfg_extra.get("tjepa_encoder") or ("cpu" if quick else "paper"),
+        "hypertab_epochs": _given(cfg_extra.get("hypertab_epochs"), 20 if quick else 50),
+        "hypertab_views": _given(cfg_extra.get("hypertab_views"), 20 if quick else 100),
+        "hypertab_masks_per_step": _given(cfg_extra.get("hypertab_masks_per_step"), 1),
+        "tjepa_epochs": _given(cfg_extra.get("tjepa_epochs"), 3 if quick else 30),
+        "tjepa_encoder": _given(cfg_extra.get("tjepa_encoder"), "cpu" if quick else "paper"),
     }
 
 
@@ -314,22 +315,56 @@ def run_dataset(name: str, methods: list[str], seeds: list[int], folds: int, bud
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--track", choices=["small", "medium", "all"], default="all",
                         help="keep only datasets of this size track (small < 1000 rows)")
-    parser.add_argument("--folds", type=int, default=3, help="k of the repeated (stratified) k-fold")
+    parser.add_argument("--folds", type=int_at_least(2), default=None,
+                        help="k of the repeated (stratified) k-fold, >= 2 (default 3; --quick: 2)")
     parser.add_argument("--methods", default=None, help=f"comma-separated subset of: {', '.join(METHODS)}")
-    parser.add_argument("--hypertab-epochs", type=int, default=None, help="HyperTab epochs (paper: 50)")
-    parser.add_argument("--hypertab-views", type=int, default=None, help="HyperTab n_views (paper: 100)")
-    parser.add_argument("--hypertab-masks-per-step", type=int, default=None,
+    parser.add_argument("--hypertab-epochs", type=positive_int, default=None, help="HyperTab epochs (paper: 50)")
+    parser.add_argument("--hypertab-views", type=positive_int, default=None, help="HyperTab n_views (paper: 100)")
+    parser.add_argument("--hypertab-masks-per-step", type=positive_int, default=None,
                         help="HyperTab target nets per optimizer step (1 = the paper's schedule)")
-    parser.add_argument("--tjepa-epochs", type=int, default=None, help="T-JEPA pre-training epochs")
+    parser.add_argument("--tjepa-epochs", type=positive_int, default=None, help="T-JEPA pre-training epochs")
     parser.add_argument("--tjepa-encoder", choices=["paper", "cpu"], default=None,
                         help="T-JEPA size: the paper's defaults, or a 2-layer width-32 encoder/predictor with "
                              "lr 1e-3 and 1 warm-up epoch for a CPU budget (default: paper; --quick: cpu)")
-    parser.add_argument("--max-train-rows", type=int, default=None,
+    parser.add_argument("--max-train-rows", type=positive_int, default=None,
                         help="subsample each training fold to at most this many rows (CPU budget for the medium track)")
 
 
+def partial_file(out: Path) -> Path:
+    """``<out stem>.partial.jsonl``: each finished dataset's rows are appended here."""
+    return Path(out).with_suffix(".partial.jsonl")
+
+
 def _partial_path(out: Path | None) -> Path | None:
-    return None if out is None else Path(out).with_suffix(".partial.jsonl")
+    return None if out is None else partial_file(out)
+
+
+def _methods(cfg) -> list[str]:
+    return parse_names(_given(cfg.extra.get("methods"), ",".join(METHODS)), METHODS, "--methods")
+
+
+def dataset_names(data_dir: str | None = None) -> list[str]:
+    """The tables this suite knows: scikit-learn's, its PMLB lists and every name in the PMLB index."""
+    names = list(SKLEARN_TABLES) + SMALL_PMLB + MEDIUM_PMLB + DEFAULT_DATASETS
+    try:
+        from ..datasets import pmlb_index
+
+        names += [str(n) for n in pmlb_index(data_dir)["name"]]
+    except (OSError, KeyError, ValueError):  # no index here: the built-in lists only
+        pass
+    return sorted(set(names))
+
+
+def validate(cfg) -> None:
+    """``--methods`` and ``--datasets`` name known entries (checked before any job starts).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the flag and listing the valid names.
+    """
+    _methods(cfg)
+    parse_names(cfg.datasets, dataset_names(cfg.data_dir), "--datasets")
 
 
 def run(cfg) -> list[Record | dict]:
@@ -338,7 +373,7 @@ def run(cfg) -> list[Record | dict]:
 
     extra = dict(cfg.extra)
     partial = _partial_path(cfg.out)
-    previous: list[dict] = list(extra.get("previous") or []) + partial_rows(partial, cfg.resume)
+    previous: list[dict] = list(extra.get("previous") or []) + partial_rows(partial, cfg.resume, owned=cfg.out_owned)
     # Only successful rows count as done: errors are retried on resume.
     prev_ok = {}
     for r in previous:
@@ -346,16 +381,13 @@ def run(cfg) -> list[Record | dict]:
             prev_ok[(r["method"], r["dataset"], r["seed"])] = r
     done = set(prev_ok)
 
-    methods = [m.strip() for m in extra["methods"].split(",")] if extra.get("methods") else list(METHODS)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}")
+    methods = _methods(cfg)
     names = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
-    track = extra.get("track", "all") or "all"
+    track = _given(extra.get("track"), "all")
     if track != "all":
         names = [n for n in names if _track(_n_rows(n, cfg.data_dir)) == track]
-    seeds = list(cfg.seeds) if not cfg.quick else list(cfg.seeds)[:1]
-    folds = int(extra.get("folds") or 3) if not cfg.quick else 2
+    seeds = list(cfg.seeds)  # --quick's one seed is the CLI's default (QUICK_SEEDS), not a cap
+    folds = int(_given(extra.get("folds"), 2 if cfg.quick else 3))
     budget = _budget(extra, cfg.quick)
     device = cfg.device
 
@@ -489,7 +521,7 @@ def report(records: list, out_path: str | os.PathLike) -> None:
         lines += [f"Device: {env.get('device_name')}  ", f"Commit: {env.get('git_commit')}  "]
     if cfg:
         ex = cfg.get("extra", {})
-        lines += [f"Config: seeds={cfg.get('seeds')}, folds={ex.get('folds', 3)}, track={ex.get('track', 'all')}, "
+        lines += [f"Config: seeds={cfg.get('seeds')}, folds={_given(ex.get('folds'), 2 if cfg.get('quick') else 3)}, track={ex.get('track', 'all')}, "
                   f"budget={_budget(ex, cfg.get('quick', False))}, max_train_rows={ex.get('max_train_rows')}, "
                   f"workers={cfg.get('workers')}", ""]
         if isinstance(cfg.get("cpu_budget"), dict) and cfg["cpu_budget"].get("note"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError
 from ._paths import find_dataset
 
 __all__ = ["pmlb_index", "load_pmlb", "pmlb_feature_types"]
@@ -22,8 +22,15 @@ def pmlb_index(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     return pd.read_csv(_root(data_dir) / "index.csv")
 
 
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or "/" in name or "\\" in name:
+        raise InvalidParameterError(f"name must be a PMLB table name such as 'iris', got {name!r}")
+    return name
+
+
 def pmlb_feature_types(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """Feature name → ``continuous``/``categorical``/``binary`` from ``metadata.yaml``."""
+    _check_name(name)
     return _feature_types(_root(data_dir) / name / "metadata.yaml")
 
 
@@ -45,7 +52,19 @@ def _feature_types(path: Path) -> dict[str, str]:
 
 
 def load_pmlb(name: str, data_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.Series]:
-    """Return ``(X, y)``; ``y`` is the ``target`` column, selected by name."""
+    """Return ``(X, y)``; ``y`` is the ``target`` column, selected by name.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``name`` is not a plain table name (empty, not a string, or a path such as ``"../x"``,
+        which would read a file outside the PMLB folder).
+    DatasetNotFoundError
+        No searched folder holds the table.
+    DataValidationError
+        The table has no ``target`` column.
+    """
+    _check_name(name)
     # every root is searched for the table itself (the error names each path tried)
     path = find_dataset(Path("tabular") / "pmlb" / name / f"{name}.tsv.gz", f"PMLB {name}", data_dir)
     df = pd.read_csv(path, sep="\t")

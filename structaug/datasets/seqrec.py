@@ -23,8 +23,14 @@ SEQREC_NAMES = {
 
 
 def read_seqrec_file(path: str | os.PathLike) -> pd.DataFrame:
-    """Read one file into a ``user, item, timestamp`` frame (timestamp = position in the line)."""
+    """Read one file into a ``user, item, timestamp`` frame (timestamp = position in the line).
+
+    Each line is ``user item item ...``. A non-integer token, a user on two lines (their
+    positions would collide and interleave the two histories) and a file without any
+    interaction raise ``DataValidationError`` naming the file (and line).
+    """
     users, items, pos = [], [], []
+    first_line: dict[int, int] = {}
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             parts = line.split()
@@ -35,9 +41,15 @@ def read_seqrec_file(path: str | os.PathLike) -> pd.DataFrame:
             except ValueError as exc:
                 raise DataValidationError(f"{path}:{lineno}: expected integer ids ({exc})") from exc
             u, seq = ids[0], ids[1:]
+            if u in first_line:
+                raise DataValidationError(f"{path}:{lineno}: user {u} already has a sequence on line {first_line[u]}; "
+                                          "a seqrec file holds one line per user")
+            first_line[u] = lineno
             users.extend([u] * len(seq))
             items.extend(seq)
             pos.extend(range(len(seq)))
+    if not users:
+        raise DataValidationError(f"{path} holds no interactions (expected lines 'user item item ...')")
     return pd.DataFrame({
         "user": np.asarray(users, dtype=np.int64),
         "item": np.asarray(items, dtype=np.int64),

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..exceptions import InvalidParameterError
 from ..random import RandomState, check_random_state
+from ..validation import check_positive_int
 
 __all__ = ["make_sbm_graph", "make_sequences", "make_lowrank_tensor", "make_interactions"]
 
@@ -100,14 +102,26 @@ def make_lowrank_tensor(shape: tuple[int, ...] = (60, 50, 8), rank: int = 3, nnz
     Returns distinct indices [nnz, order] (int64) and values [nnz] (float64) on a 1–5 scale.
     """
     rng = check_random_state(random_state)
-    total = int(np.prod(shape))
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise InvalidParameterError(f"shape must be a non-empty tuple of mode sizes, got {shape!r}")
+    for m, size in enumerate(shape):
+        check_positive_int(size, f"shape[{m}]")
+    check_positive_int(rank, "rank")
+    check_positive_int(nnz, "nnz")
+    total = int(np.prod([int(s) for s in shape], dtype=object))
     if nnz > total:
-        raise ValueError(f"nnz={nnz} exceeds the number of cells {total}")
+        raise InvalidParameterError(f"nnz={nnz} exceeds the number of cells {total} of shape {tuple(shape)}")
     factors = [rng.normal(size=(s, rank)) for s in shape]
     if total <= 5_000_000:
         flat = rng.choice(total, size=nnz, replace=False)
     else:
         flat = np.unique(rng.integers(0, total, int(nnz * 1.1)))
+        # a dense request can collide more than the 10 % margin allows: draw until nnz distinct
+        # cells exist instead of returning fewer (the first draw, and so the cells, are unchanged
+        # whenever it sufficed)
+        while len(flat) < nnz:
+            free = 1.0 - len(flat) / total  # share of draws that land on a new cell
+            flat = np.union1d(flat, rng.integers(0, total, int((nnz - len(flat)) * 1.1 / free) + 16))
         flat = rng.permutation(flat)[:nnz]
     idx = np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64)
     val = np.ones(len(idx))

@@ -21,14 +21,30 @@ COMODA_COLUMNS = [
 
 
 def read_tensor_text(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``i<TAB>j<TAB>...<TAB>value`` lines into (indices [nnz, order] int64, values float64)."""
-    arr = pd.read_csv(path, sep="\t", header=None).to_numpy()
-    if arr.ndim != 2 or arr.shape[1] < 3:
-        raise DataValidationError(f"{path}: expected at least 2 index columns and a value column")
+    """Read ``i<TAB>j<TAB>...<TAB>value`` lines into (indices [nnz, order] int64, values float64).
+
+    An empty file, ragged lines, non-numeric fields or fractional indices raise
+    :class:`DataValidationError` naming the file (never a pandas parser traceback).
+    """
+    try:
+        frame = pd.read_csv(path, sep="\t", header=None)
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(f"{path}: the tensor file is empty") from exc
+    except pd.errors.ParserError as exc:
+        raise DataValidationError(f"{path}: not a tab-separated tensor file ({exc})") from exc
+    if frame.shape[1] < 3:
+        raise DataValidationError(f"{path}: expected at least 2 index columns and a value column, "
+                                  f"got {frame.shape[1]} column(s)")
+    if not all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in frame.dtypes):
+        bad = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
+        raise DataValidationError(f"{path}: column(s) {bad} are not numeric")
+    arr = frame.to_numpy(np.float64)
     idx_f = arr[:, :-1]
+    if np.isnan(arr).any():
+        raise DataValidationError(f"{path}: {int(np.isnan(arr).any(axis=1).sum())} line(s) have missing fields")
     if not np.all(np.equal(np.mod(idx_f, 1), 0)):
         raise DataValidationError(f"{path}: index columns must be integers")
-    return idx_f.astype(np.int64), arr[:, -1].astype(np.float64)
+    return idx_f.astype(np.int64), arr[:, -1]
 
 
 def load_dain_tensor(name: str = "synthetic_10K", data_dir: str | os.PathLike | None = None):

@@ -2,7 +2,7 @@
 
 >>> from structaug.graph import LocalAugmenter, LAGCN, fit_node_model
 >>> aug = LocalAugmenter(random_state=0).fit(data)            # CVAE p(x_j | x_i) over edges
->>> data_aug = aug.sample(data, n=2)                           # data_aug.x_aug: [2, N, F]
+>>> data_aug = aug.sample(data, n=2)                           # data_aug.x_aug: [N, 2, F]
 >>> res = fit_node_model("lagcn", data, sampler=aug.feature_sampler(data), dataset="Cora")
 """
 from .cvae import NeighborCVAE, row_normalize

@@ -4,8 +4,10 @@
 ``data.edge_index`` with :class:`~structaug.graph.cvae.NeighborCVAE` (mini-batched, so the
 edge pairs are never materialised) and, when ``data`` carries labels and a training mask,
 keeps the checkpoint the paper's U score selects. ``sample(data, n=k)`` returns a copy of
-``data`` with ``x_aug`` of shape ``[k, N, F]``: for every node, ``k`` generated neighbour
-feature vectors conditioned on its own features, row-normalised.
+``data`` with ``x_aug`` of shape ``[N, k, F]``: for every node, ``k`` generated neighbour
+feature vectors conditioned on its own features, row-normalised. The layout is node-first,
+like every node-level attribute of a PyG ``Data``, so a ``DataLoader`` concatenates the
+``x_aug`` of a batch's graphs along dim 0 in step with ``x`` and ``batch``.
 """
 from __future__ import annotations
 
@@ -14,16 +16,18 @@ import time
 from typing import Any
 
 import torch
+from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
 from ..base import Augmenter, SampleRNG, check_is_fitted
-from ..random import local_torch_seed
+from ..exceptions import DataValidationError, InvalidParameterError
+from ..random import RandomState, local_torch_seed
 from ..train import Trainer, batch_indices, resolve_device, same_device
-from ..validation import check_positive_int
+from ..validation import check_choice, check_positive_float, check_positive_int
 from .cvae import NeighborCVAE, cvae_loss, row_normalize
 from .samplers import CVAEFeatureSampler
 from .uscore import SelectorGCN, full_graph, local_subgraph, train_selector, u_score
-from .validation import check_feature_dim, check_graph
+from .validation import check_feature_dim, check_graph, check_node_labels, check_node_mask
 
 __all__ = ["LocalAugmenter", "LocalAugment"]
 
@@ -123,24 +127,35 @@ class LocalAugmenter(Augmenter):
             check_positive_int(getattr(self, name), name)
         for name in ("warmup", "update_epochs", "selector_epochs"):
             check_positive_int(getattr(self, name), name, minimum=0)
-        if not float(self.lr) > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.selection not in _SELECTIONS:
-            raise ValueError(f"selection must be one of {_SELECTIONS}, got {self.selection!r}")
+        check_positive_float(self.lr, "lr")
+        check_choice(self.selection, _SELECTIONS, "selection")
 
     def _resolve_selection(self, data: Any) -> str:
+        """The selection to use; labels and mask are checked whenever the U score would use them.
+
+        ``"auto"`` falls back to ``"last"`` only when ``y`` or ``train_mask`` is absent or the
+        mask selects no node; a malformed ``y``/``train_mask`` raises rather than being skipped.
+        """
         has_labels = getattr(data, "y", None) is not None and getattr(data, "train_mask", None) is not None
         if self.selection == "uscore" and not has_labels:
-            raise ValueError("selection='uscore' needs data.y and data.train_mask "
-                             "(use selection='last' for unlabelled graphs)")
-        if self.selection == "auto":
-            return "uscore" if has_labels and bool(data.train_mask.any()) else "last"
-        return self.selection
+            raise DataValidationError("selection='uscore' needs data.y and data.train_mask "
+                                      "(use selection='last' for unlabelled graphs)")
+        if self.selection == "last" or not has_labels:
+            return "last"
+        n = data.x.shape[0]
+        why = (": selection='uscore' scores checkpoints on the training nodes "
+               "(use selection='last' for a graph without labelled nodes)")
+        mask = check_node_mask(data, "train_mask", n, nonempty=self.selection == "uscore", why=why)
+        if not bool(mask.any()):
+            return "last"  # "auto" on a graph without labelled nodes
+        check_node_labels(data, {"train_mask": mask}, n)
+        return "uscore"
 
     def _fit(self, data: Any, **kwargs: Any) -> None:
         if kwargs:
-            raise TypeError(f"LocalAugmenter.fit got unexpected keyword arguments {sorted(kwargs)}")
+            raise InvalidParameterError(f"LocalAugmenter.fit got unexpected keyword arguments {sorted(kwargs)}")
         check_graph(data, require_edges=True, unit_interval=True)
+        selection = self._resolve_selection(data)  # labels/mask checked before any training
         t0 = time.perf_counter()
         dev = resolve_device(self.device)
         rng = self._fit_rng
@@ -150,7 +165,6 @@ class LocalAugmenter(Augmenter):
         ei = data.edge_index.to(dev)
         keep = ei[0] != ei[1]
         nbr, centre = ei[0][keep], ei[1][keep]  # PyG direction: message j -> i
-        selection = self._resolve_selection(data)
 
         # Weight init from our own seed without disturbing the caller's global RNG.
         with local_torch_seed(int(rng.np.integers(2**31 - 1))):
@@ -233,7 +247,7 @@ class LocalAugmenter(Augmenter):
         return cvae
 
     def feature_sampler(self, data: Any, device: str | torch.device | None = None) -> CVAEFeatureSampler:
-        """A fast ``sampler(n, generator) -> [n, N, F]`` for a training loop on ``data``.
+        """A fast ``sampler(n, generator) -> [N, n, F]`` for a training loop on ``data``.
 
         The features the generator is conditioned on are ``data.x`` (the same kind of
         features the CVAE was fitted on, e.g. raw bag-of-words), on ``device`` (default:
@@ -245,15 +259,87 @@ class LocalAugmenter(Augmenter):
         dev = torch.device(device) if device is not None else data.x.device
         return CVAEFeatureSampler(self._cvae_on(dev), data.x.to(dev), normalize=self.normalize)
 
+    def sample(self, data: Any = None, n: int | None = None, *, random_state: RandomState = None) -> Any:
+        """A copy of ``data`` with ``x_aug`` [N, n, F]: ``n`` generated feature vectors per node.
+
+        Parameters
+        ----------
+        data : Data
+            The graph to augment; its features must have the fitted feature count. Any graph
+            (including the fitted one, a graph with no edges or isolated nodes) works: every
+            node's features are generated from its own.
+        n : int, default 1
+            Generated feature vectors per node (>= 1).
+        random_state : int or Generator, optional
+            Overrides the augmenter's own sampling stream for this call.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        InvalidParameterError
+            ``n`` is not an int >= 1, or ``data`` is not a graph.
+        DataValidationError
+            A malformed graph, another feature count than fitted, or ``data`` already has an
+            ``x_aug`` (it is never overwritten).
+        """
+        check_is_fitted(self, ["cvae_"])
+        if n is not None:
+            check_positive_int(n, "n")
+        return super().sample(data, n, random_state=random_state)
+
+    def _generate(self, data: Any, k: int, rng: SampleRNG) -> torch.Tensor:
+        """``k`` generated feature vectors per node of ``data``: a contiguous [N, k, F] tensor."""
+        sampler = self.feature_sampler(data)
+        gen = rng.torch(data.x.device)
+        return sampler(k, gen).to(data.x.dtype).contiguous()
+
     def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> Any:
         if data is None:
-            raise ValueError("LocalAugmenter.sample needs the graph to augment: sample(data, n=k)")
-        k = 1 if n is None else int(n)
-        sampler = self.feature_sampler(data)
+            raise InvalidParameterError("LocalAugmenter.sample needs the graph to augment: sample(data, n=k)")
+        _check_graph_type(data)
+        _check_free_attr(data, "x_aug")
         out = data.clone()
-        gen = rng.torch(data.x.device)
-        out.x_aug = sampler(k, gen).to(data.x.dtype)
+        out.x_aug = self._generate(data, 1 if n is None else int(n), rng)
         return out
+
+
+#: attribute names PyG or its users give a meaning of their own
+_PYG_RESERVED = frozenset({
+    "x", "edge_index", "edge_attr", "edge_weight", "edge_type", "node_type", "y", "pos", "norm",
+    "face", "time", "batch", "ptr", "num_nodes", "train_mask", "val_mask", "test_mask", "adj",
+    "adj_t", "n_id", "e_id"})
+
+
+def _check_attr_name(attr: Any) -> str:
+    """Return ``attr`` if generated node features can be stored and batched under it."""
+    if not isinstance(attr, str) or not attr.isidentifier() or attr.startswith("_"):
+        raise InvalidParameterError(f"attr must be a public attribute name (an identifier not starting "
+                                    f"with '_'), got {attr!r}")
+    if attr in _PYG_RESERVED or hasattr(Data, attr):
+        raise InvalidParameterError(f"attr={attr!r} is reserved by torch_geometric's Data; writing the "
+                                    "generated features there would overwrite the graph: choose another "
+                                    "name (default 'x_aug')")
+    if "index" in attr or "batch" in attr:
+        raise InvalidParameterError(f"attr={attr!r}: PyG's DataLoader offsets attributes whose name contains "
+                                    "'index' or 'batch' when batching graphs, which would corrupt generated "
+                                    "features; choose another name (default 'x_aug')")
+    return attr
+
+
+def _check_graph_type(data: Any) -> None:
+    if not hasattr(data, "x") or not hasattr(data, "edge_index"):
+        raise InvalidParameterError(f"data must be a torch_geometric Data with 'x' and 'edge_index', "
+                                    f"got {type(data).__name__}")
+
+
+def _check_free_attr(data: Any, attr: str) -> None:
+    """Refuse to overwrite an attribute ``data`` already has (e.g. from an earlier augmentation)."""
+    if getattr(data, attr, None) is not None:
+        raise DataValidationError(
+            f"data already has an attribute {attr!r} (shape {tuple(getattr(getattr(data, attr), 'shape', ()))}), "
+            f"e.g. from an earlier augmentation; it is never overwritten or stacked: delete it first "
+            f"(del data.{attr}) or write to another name")
 
 
 class LocalAugment(BaseTransform):
@@ -265,34 +351,46 @@ class LocalAugment(BaseTransform):
         A fitted or unfitted augmenter (default: ``LocalAugmenter()`` with paper defaults).
         An unfitted one is fitted on the first graph the transform sees.
     n_samples : int, default 1
-        Generated feature matrices per call (``data.<attr>`` gets shape ``[n_samples, N, F]``).
+        Generated feature vectors per node and call (``data.<attr>`` gets shape
+        ``[N, n_samples, F]``, node-first, so a PyG ``DataLoader`` batches it like ``x``).
     attr : str, default "x_aug"
-        Attribute to write.
+        Attribute to write. PyG's own names (``x``, ``edge_index``, ``y``, masks, ...), names
+        of ``Data`` methods/properties and names containing ``index`` or ``batch`` (which PyG
+        offsets when batching) raise :class:`~structaug.exceptions.InvalidParameterError`.
+
+    Raises
+    ------
+    DataValidationError
+        At call time, when the graph already has ``attr`` (e.g. the transform applied
+        twice): the transform never overwrites or stacks; delete the attribute first.
 
     Examples
     --------
     >>> import torch_geometric.transforms as T
     >>> transform = T.Compose([LocalAugment(LocalAugmenter(random_state=0), n_samples=2),
     ...                        T.NormalizeFeatures()])
-    >>> data = transform(data)          # data.x_aug: [2, N, F]
+    >>> data = transform(data)          # data.x_aug: [N, 2, F]
     """
 
     def __init__(self, augmenter: LocalAugmenter | None = None, *, n_samples: int = 1,
                  attr: str = "x_aug"):
         check_positive_int(n_samples, "n_samples")
-        if not isinstance(attr, str) or not attr.isidentifier():
-            raise ValueError(f"attr must be a valid attribute name, got {attr!r}")
+        if augmenter is not None and not isinstance(augmenter, LocalAugmenter):
+            raise InvalidParameterError(f"augmenter must be a LocalAugmenter, got {type(augmenter).__name__}")
         self.augmenter = augmenter if augmenter is not None else LocalAugmenter()
         self.n_samples = n_samples
-        self.attr = attr
+        self.attr = _check_attr_name(attr)
 
     def forward(self, data: Any) -> Any:
+        """A copy of ``data`` with ``data.<attr>`` [N, n_samples, F] (fits the augmenter first if
+        it is unfitted); checks run before the fit."""
+        _check_graph_type(data)
+        _check_free_attr(data, self.attr)
         if not getattr(self.augmenter, "is_fitted_", False):
             self.augmenter.fit(data)
-        out = self.augmenter.sample(data, n=self.n_samples)
-        if self.attr != "x_aug":
-            out[self.attr] = out.x_aug
-            del out.x_aug
+        check_is_fitted(self.augmenter, ["cvae_"])
+        out = data.clone()
+        out[self.attr] = self.augmenter._generate(data, self.n_samples, self.augmenter._sample_rng)
         return out
 
     def __repr__(self) -> str:

@@ -3,8 +3,10 @@
 The LA models (``Citation/gcn/models.py``, ``lagat.py``, ``gcnii/model.py`` of the
 reference) give the original features and each of ``concat`` generated feature matrices
 their own first layer, concatenate the hidden outputs, and continue as the backbone.
-``forward(x, edge_index, x_gen)`` takes the generated features as a tensor ``[concat, N, F]``
-or a list of ``[N, F]`` tensors.
+``forward(x, edge_index, x_gen)`` takes the generated features node-first, as a tensor
+``[N, concat, F]`` (the layout of ``LocalAugmenter.sample(...).x_aug`` and of the feature
+samplers, so that PyG batches it like ``x``), or as a list of ``concat`` tensors ``[N, F]``.
+Every model checks ``x``'s feature count against its ``in_channels`` before computing.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from ..exceptions import DataValidationError
 from ..nn import fast_dropout
 from ._ops import csr_matmul, gcn_adjacency
+from .validation import check_in_channels
 
 __all__ = ["GCN", "GAT", "GCNII", "LAGCN", "LAGAT", "LAGCNII"]
 
@@ -26,11 +29,26 @@ GenFeatures = torch.Tensor | Sequence[torch.Tensor]
 
 
 def _branches(x: torch.Tensor, x_gen: GenFeatures | None, concat: int, model: str) -> list[torch.Tensor]:
-    """Generated branches first, original last (the reference's ``X_list + [features]``)."""
+    """Generated branches first, original last (the reference's ``X_list + [features]``).
+
+    A node-first tensor ``[N, concat, F]`` is split along dim 1; when it is the permuted view
+    the samplers return, each branch is a contiguous ``[N, F]`` block of their buffer.
+    """
     if x_gen is None:
-        raise DataValidationError(f"{model} needs generated features x_gen [{concat}, N, F] "
+        raise DataValidationError(f"{model} needs generated features x_gen [N, {concat}, F] "
                                   "(e.g. LocalAugmenter().fit(data).sample(data, n=concat).x_aug)")
-    gens = list(x_gen.unbind(0)) if isinstance(x_gen, torch.Tensor) and x_gen.dim() == 3 else list(x_gen)
+    n = x.shape[0]
+    if isinstance(x_gen, torch.Tensor):
+        if x_gen.dim() != 3:
+            raise DataValidationError(f"{model}: x_gen must be a 3-D tensor [N, {concat}, F] (node-first), "
+                                      f"got shape {tuple(x_gen.shape)}")
+        if x_gen.shape[0] != n and x_gen.shape[1] == n:
+            raise DataValidationError(
+                f"{model}: x_gen has shape {tuple(x_gen.shape)}, the old sample-first layout [k, N, F]; "
+                f"generated features are node-first [N, k, F] (N = {n}): pass x_gen.transpose(0, 1)")
+        gens = list(x_gen.unbind(1))
+    else:
+        gens = list(x_gen)
     if len(gens) != concat:
         raise DataValidationError(f"{model} was built with concat={concat} generated branches, got {len(gens)}")
     for g in gens:
@@ -46,11 +64,13 @@ class GCN(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
                  dropout: float = 0.5, cached: bool = False):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.conv1 = GCNConv(in_channels, hidden_channels, cached=cached)
         self.conv2 = GCNConv(hidden_channels, out_channels, cached=cached)
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        check_in_channels(x, self.in_channels, type(self).__name__)
         x = fast_dropout(x, self.dropout, self.training)
         x = F.relu(self.conv1(x, edge_index))
         x = fast_dropout(x, self.dropout, self.training)
@@ -69,6 +89,7 @@ class LAGCN(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
                  concat: int = 1, dropout: float = 0.5, cached: bool = False):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.concat = concat
         self.convs1 = nn.ModuleList(GCNConv(in_channels, hidden_channels, cached=cached)
                                     for _ in range(concat + 1))
@@ -76,6 +97,7 @@ class LAGCN(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
+        check_in_channels(x, self.in_channels, type(self).__name__)
         hs = [F.relu(conv(fast_dropout(xk, self.dropout, self.training), edge_index))
               for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGCN"))]
         h = fast_dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
@@ -88,11 +110,13 @@ class GAT(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
                  heads: int = 8, out_heads: int = 1, dropout: float = 0.6):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.conv1 = GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout)
         self.conv2 = GATConv(hidden_channels * heads, out_channels, heads=out_heads, concat=False, dropout=dropout)
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        check_in_channels(x, self.in_channels, type(self).__name__)
         x = fast_dropout(x, self.dropout, self.training)
         x = F.elu(self.conv1(x, edge_index))
         x = fast_dropout(x, self.dropout, self.training)
@@ -109,6 +133,7 @@ class LAGAT(nn.Module):
                  concat: int = 1, heads: int = 4, out_heads: int = 1, dropout: float = 0.6,
                  elu_alpha: float = 0.2):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.concat = concat
         self.convs1 = nn.ModuleList(GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout)
                                     for _ in range(concat + 1))
@@ -118,6 +143,7 @@ class LAGAT(nn.Module):
         self.elu_alpha = elu_alpha
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
+        check_in_channels(x, self.in_channels, type(self).__name__)
         hs = [F.elu(conv(fast_dropout(xk, self.dropout, self.training), edge_index), alpha=self.elu_alpha)
               for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGAT"))]
         h = fast_dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
@@ -175,12 +201,14 @@ class GCNII(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
                  num_layers: int = 64, alpha: float = 0.1, theta: float = 0.5, dropout: float = 0.6):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.lin_in = nn.Linear(in_channels, hidden_channels)
         self.stack = _GCNIIStack(hidden_channels, num_layers, alpha, theta, dropout)
         self.lin_out = nn.Linear(hidden_channels, out_channels)
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        check_in_channels(x, self.in_channels, type(self).__name__)
         h0 = F.relu(self.lin_in(fast_dropout(x, self.dropout, self.training)))
         return self.lin_out(self.stack(h0, edge_index))
 
@@ -198,6 +226,7 @@ class LAGCNII(GCNII):
                  dropout: float = 0.6):
         nn.Module.__init__(self)
         width = hidden_channels * (concat + 1)
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.concat = concat
         self.lins_in = nn.ModuleList(nn.Linear(in_channels, hidden_channels) for _ in range(concat + 1))
         self.stack = _GCNIIStack(width, num_layers, alpha, theta, dropout)
@@ -205,6 +234,7 @@ class LAGCNII(GCNII):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
+        check_in_channels(x, self.in_channels, type(self).__name__)
         hs = [F.relu(lin(fast_dropout(xk, self.dropout, self.training)))
               for lin, xk in zip(self.lins_in, _branches(x, x_gen, self.concat, "LAGCNII"))]
         return self.lin_out(self.stack(torch.cat(hs, dim=-1), edge_index))

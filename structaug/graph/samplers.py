@@ -1,6 +1,9 @@
 """Per-epoch feature generators used by the LA-GNN training loop.
 
-A sampler is a callable ``sampler(n, generator) -> Tensor[n, N, F]`` on the model's device.
+A sampler is a callable ``sampler(n, generator) -> Tensor[N, n, F]`` on the model's device:
+node-first, like ``LocalAugmenter.sample(...).x_aug``, so the generated features line up row
+by row with ``x`` (and batch like it in PyG). It is a permuted view of a sample-major buffer,
+so each of the ``n`` feature matrices ``out[:, j]`` is one contiguous ``[N, F]`` block.
 :class:`CVAEFeatureSampler` draws from a fitted :class:`~structaug.graph.LocalAugmenter`;
 :class:`RandomNeighborSampler` is the ablation control that copies a uniformly random
 neighbour's features instead (what the CVAE adds over plain neighbour resampling).
@@ -15,6 +18,7 @@ from torch.nn import functional as F
 from ..train import same_device
 from ._ops import row_normalize_
 from .cvae import NeighborCVAE, row_normalize
+from .validation import check_edge_index, check_node_features
 
 __all__ = ["CVAEFeatureSampler", "RandomNeighborSampler"]
 
@@ -33,6 +37,7 @@ class CVAEFeatureSampler:
         self.cvae = cvae.eval()
         self.normalize = normalize
         self.n_nodes = x.shape[0]
+        self.n_features = cvae.n_features
         param = next(cvae.parameters())
         with torch.no_grad():
             self._c_proj = cvae.condition(x.to(param.device, param.dtype))
@@ -44,7 +49,9 @@ class CVAEFeatureSampler:
                         device=self.device, dtype=self._c_proj.dtype)
         h = F.relu(self.cvae.dec_z(z) + self._c_proj)
         out = self.cvae.dec_out(h).sigmoid_()
-        return row_normalize_(out) if self.normalize else out
+        out = row_normalize_(out) if self.normalize else out
+        # the draws stay sample-major (same random stream as before); the result is node-first
+        return out.permute(1, 0, 2)
 
     def to(self, device: str | torch.device) -> "CVAEFeatureSampler":
         """This sampler on ``device`` (itself when already there)."""
@@ -69,7 +76,9 @@ class RandomNeighborSampler:
     """
 
     def __init__(self, x: torch.Tensor, edge_index: torch.Tensor, *, normalize: bool = True):
+        check_node_features(x, "x")
         n = x.shape[0]
+        check_edge_index(edge_index, n, "edge_index")
         src, dst = edge_index
         keep = src != dst
         src, dst = src[keep], dst[keep]
@@ -80,6 +89,7 @@ class RandomNeighborSampler:
         self._x = row_normalize(x) if normalize else x
         self.device = x.device
         self.n_nodes = n
+        self.n_features = x.shape[1]
 
     @torch.no_grad()
     def __call__(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -89,7 +99,7 @@ class RandomNeighborSampler:
         pick = self._src[(self._ptr + offset).clamp(max=max(len(self._src) - 1, 0))] if len(self._src) else None
         own = torch.arange(self.n_nodes, device=self.device).expand(n, -1)
         idx = torch.where(has, pick, own) if pick is not None else own
-        return self._x[idx]
+        return self._x[idx].permute(1, 0, 2)  # [N, n, F], node-first
 
     def to(self, device: str | torch.device) -> "RandomNeighborSampler":
         """This sampler on ``device`` (itself when already there)."""

@@ -14,16 +14,21 @@ from typing import Any, Callable
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch_geometric.nn import GCNConv
 
-from ..random import seed_everything
+from ..exceptions import InvalidParameterError
+from ..random import local_torch_seed
 from ..train import Trainer, TrainResult, resolve_device
+from ..validation import check_fraction, check_positive_float, check_positive_int
 from ._ops import to_sparse_features
 from .cvae import row_normalize
 from .models import GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII
+from .validation import check_node_task
 
 __all__ = ["PAPER_CONFIGS", "paper_config", "build_model", "consistency_loss",
            "train_node_classifier", "fit_node_model", "NodeFitResult", "MODEL_KINDS"]
 
+#: ``sampler(n, generator) -> [N, n, F]`` (node-first, see :mod:`structaug.graph.samplers`)
 Sampler = Callable[[int, torch.Generator], torch.Tensor]
 
 _LAGCN = dict(hidden=8, concat=1, samples=4, lr=0.01, weight_decay=5e-4, dropout=0.5, epochs=2000)
@@ -61,9 +66,7 @@ _SPARSE_READY = (GCN, LAGCN, GAT, LAGAT, GCNII)
 
 def paper_config(kind: str, dataset: str | None = None, **overrides: Any) -> dict[str, Any]:
     """The paper's hyperparameters for ``kind`` on ``dataset`` (case-insensitive), with overrides."""
-    kind = kind.lower().replace("-", "")
-    if kind not in PAPER_CONFIGS:
-        raise ValueError(f"unknown model kind {kind!r}; choose from {list(MODEL_KINDS)}")
+    kind = _kind(kind)
     table = PAPER_CONFIGS[kind]
     cfg = dict(table.get((dataset or "").lower(), table["default"]))
     cfg.setdefault("samples", 1)
@@ -74,14 +77,55 @@ def paper_config(kind: str, dataset: str | None = None, **overrides: Any) -> dic
     cfg.setdefault("patience", 200)
     unknown = set(overrides) - set(cfg)
     if unknown:
-        raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for {kind}; known: {sorted(cfg)}")
+        raise InvalidParameterError(f"unknown hyperparameter(s) {sorted(unknown)} for {kind}; known: {sorted(cfg)}")
     cfg.update(overrides)
+    _check_config(kind, cfg)
     return cfg
+
+
+#: integer hyperparameters and their minimum
+_INT_MIN = {"hidden": 1, "heads": 1, "out_heads": 1, "num_layers": 1, "samples": 1, "epochs": 1, "concat": 0}
+
+
+def _check_config(kind: str, cfg: dict[str, Any]) -> None:
+    """Reject hyperparameter values that would fail (or silently do nothing) later in training."""
+    for key, minimum in _INT_MIN.items():
+        if key in cfg:
+            check_positive_int(cfg[key], key, minimum=minimum)
+    for key in ("lr", "temperature", "theta"):
+        if key in cfg:
+            check_positive_float(cfg[key], key)
+    for key in ("weight_decay", "wd_conv", "wd_linear", "consistency_weight"):
+        if key in cfg:
+            check_positive_float(cfg[key], key, allow_zero=True)
+    if "dropout" in cfg:
+        check_fraction(cfg["dropout"], "dropout", inclusive_low=True, inclusive_high=False)
+    if "alpha" in cfg:
+        check_fraction(cfg["alpha"], "alpha", inclusive_low=True)
+    if cfg["patience"] is not None:
+        check_positive_int(cfg["patience"], "patience")
+    if not isinstance(cfg["consistency"], bool):
+        raise InvalidParameterError(f"consistency must be a bool, got {cfg['consistency']!r}")
+    if kind.startswith("la") and cfg["concat"] < 1:
+        raise InvalidParameterError(f"concat must be >= 1 for {kind} (generated feature branches), got {cfg['concat']}")
+    if not kind.startswith("la") and cfg["concat"] != 0:
+        raise InvalidParameterError(f"concat={cfg['concat']} has no effect on {kind}, which takes no generated "
+                                    f"features; use la{kind}")
+
+
+def _kind(kind: Any) -> str:
+    """``kind`` normalised ("LA-GCN" -> "lagcn"), or :class:`InvalidParameterError`."""
+    norm = kind.lower().replace("-", "") if isinstance(kind, str) else kind
+    if norm not in PAPER_CONFIGS:
+        raise InvalidParameterError(f"unknown model kind {kind!r}; choose from {list(MODEL_KINDS)}")
+    return norm
 
 
 def build_model(kind: str, in_channels: int, out_channels: int, cfg: dict[str, Any]) -> nn.Module:
     """Instantiate ``kind`` from a :func:`paper_config` dict."""
-    kind = kind.lower().replace("-", "")
+    kind = _kind(kind)
+    check_positive_int(in_channels, "in_channels")
+    check_positive_int(out_channels, "out_channels")
     h = cfg["hidden"]
     if kind == "gcn":
         return GCN(in_channels, h, out_channels, dropout=cfg["dropout"], cached=True)
@@ -98,7 +142,7 @@ def build_model(kind: str, in_channels: int, out_channels: int, cfg: dict[str, A
     if kind == "lagcnii":
         return LAGCNII(in_channels, h, out_channels, concat=cfg["concat"], num_layers=cfg["num_layers"],
                        alpha=cfg["alpha"], theta=cfg["theta"], dropout=cfg["dropout"])
-    raise ValueError(f"unknown model kind {kind!r}; choose from {list(MODEL_KINDS)}")
+    raise AssertionError(kind)  # unreachable: _kind checked it
 
 
 def consistency_loss(log_probs: list[torch.Tensor], temperature: float = 0.5) -> torch.Tensor:
@@ -152,7 +196,7 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
     x : Tensor, optional
         The model's input features (default ``data.x``).
     sampler : callable, optional
-        ``sampler(n, generator) -> [n, N, F]`` for LA models (e.g.
+        ``sampler(n, generator) -> [N, n, F]`` (node-first) for LA models (e.g.
         ``LocalAugmenter.feature_sampler(data)``); resampled for every pass. This package's
         samplers are moved to the training device; a plain callable must produce on it.
     samples : int
@@ -164,11 +208,28 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
         stored entries only; same values, same random draws). ``None``: do so for this
         package's models (GCN, GAT, GCNII and their LA twins) when at most 25 % of ``x`` is
         non-zero, as for bag-of-words features.
+
+    Raises
+    ------
+    DataValidationError
+        Before training: a malformed graph (see :func:`~structaug.graph.validation.check_node_task`):
+        ``x``/``edge_index`` shape, dtype, NaN/inf or out-of-range ids; ``y`` not integer or with a
+        label outside ``[0, out_channels)`` on a masked node; masks not boolean of length N; an
+        empty training or validation mask; ``x``'s feature count differing from the model's
+        ``in_channels``; a sampler built for another graph.
+    InvalidParameterError
+        An LA model without ``sampler``, or a non-positive ``samples``/``max_epochs``/``lr``.
     """
-    dev = resolve_device(device)
     concat = getattr(model, "concat", 0)
     if concat and sampler is None:
-        raise ValueError(f"{type(model).__name__} needs a sampler of generated features")
+        raise InvalidParameterError(f"{type(model).__name__} needs a sampler of generated features")
+    check_positive_int(samples, "samples")
+    check_positive_int(max_epochs, "max_epochs")
+    if optimizer is None:
+        check_positive_float(lr, "lr")
+    check_positive_float(temperature, "temperature")
+    check_node_task(data, x, model=model, sampler=sampler if concat else None)
+    dev = resolve_device(device)
     model = model.to(dev)
     if sampler is not None and hasattr(sampler, "to") and hasattr(sampler, "device"):
         sampler = sampler.to(dev)  # this package's samplers follow the model (user callables must)
@@ -235,20 +296,47 @@ def fit_node_model(kind: str, data: Any, *, sampler: Sampler | None = None, data
     ``sampler`` feeds LA models (``LocalAugmenter(...).fit(data).feature_sampler(data)``).
     Input features are row-normalised first when ``normalize_features`` (as in the paper).
     Keyword ``overrides`` replace single hyperparameters (e.g. ``epochs=300, patience=100``).
+
+    The data are checked before anything is built or trained (same checks and errors as
+    :func:`train_node_classifier`; the model has ``max(y) + 1`` classes, so labels on masked
+    nodes must be >= 0). ``seed`` seeds the weight initialisation and the training's dropout
+    without touching the caller's torch random state: after the call, ``torch.rand`` continues
+    the stream it had before.
     """
     cfg = paper_config(kind, dataset, **overrides)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if cfg.get("concat", 0) and sampler is None:
+        raise InvalidParameterError(f"{kind} needs sampler=LocalAugmenter(...).fit(data).feature_sampler(data)")
+    check_node_task(data, sampler=sampler if cfg.get("concat", 0) else None)
     dev = resolve_device(device)
     x = row_normalize(data.x.float()) if normalize_features else data.x
-    seed_everything(seed)  # weight init; the Trainer re-seeds for dropout
-    model = build_model(kind, data.x.shape[1], int(data.y.max()) + 1, cfg).to(dev)
+    # Weight init on the CPU generator seeded locally (the same draws torch.manual_seed(seed)
+    # would give); the Trainer seeds dropout inside its own preserved-RNG block.
+    with local_torch_seed(seed):
+        model = build_model(kind, data.x.shape[1], int(data.y.max()) + 1, cfg)
+    model = model.to(dev)
     if isinstance(model, GCNII):
         opt = torch.optim.Adam(model.param_groups(cfg["wd_conv"], cfg["wd_linear"]), lr=cfg["lr"])
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    if getattr(model, "concat", 0) and sampler is None:
-        raise ValueError(f"{kind} needs sampler=LocalAugmenter(...).fit(data).feature_sampler(data)")
-    return train_node_classifier(model, data, x=x, sampler=sampler, samples=cfg["samples"],
-                                 consistency=cfg["consistency"], temperature=cfg["temperature"],
-                                 consistency_weight=cfg["consistency_weight"], optimizer=opt,
-                                 max_epochs=cfg["epochs"], patience=cfg["patience"], device=dev,
-                                 seed=seed, progress=progress)
+    res = train_node_classifier(model, data, x=x, sampler=sampler, samples=cfg["samples"],
+                                consistency=cfg["consistency"], temperature=cfg["temperature"],
+                                consistency_weight=cfg["consistency_weight"], optimizer=opt,
+                                max_epochs=cfg["epochs"], patience=cfg["patience"], device=dev,
+                                seed=seed, progress=progress)
+    _release_gcn_cache(res.model)
+    return res
+
+
+def _release_gcn_cache(model: nn.Module) -> None:
+    """Turn off and clear the normalised-adjacency cache of ``model``'s ``GCNConv`` layers.
+
+    :func:`build_model` caches it for training speed (one graph, many epochs); the returned
+    model would otherwise apply the training graph's adjacency to any other graph it is
+    called on, a silently wrong result (or an index error for a smaller graph).
+    """
+    for m in model.modules():
+        if isinstance(m, GCNConv):
+            m.cached = False
+            m._cached_edge_index = None
+            m._cached_adj_t = None

@@ -12,20 +12,45 @@ from typing import Any, Hashable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError, UnknownIdError
+from ..validation import check_choice, to_sortable_time
 
-__all__ = ["IdVocab", "check_interactions", "pairs_of_users", "pairs_of_sorted_users"]
+__all__ = ["IdVocab", "UnknownIdError", "check_interactions", "pairs_of_users", "pairs_of_sorted_users"]
 
 
+# UnknownIdError lives in structaug.exceptions with the other structaug errors; re-exported here.
 def check_interactions(df: Any, *, name: str = "interactions", required: Sequence[str] = ("user", "item"),
-                       allow_empty: bool = False) -> pd.DataFrame:
+                       allow_empty: bool = False, check_time: bool = True) -> pd.DataFrame:
     """Check an interaction frame; return it unchanged (never mutated).
 
-    Raises ``TypeError`` for a non-frame, ``DataValidationError`` for missing columns, nulls,
-    an empty frame or a column mixing id types (e.g. ints and strings).
+    Parameters
+    ----------
+    df : DataFrame
+        One row per interaction.
+    name : str
+        The argument's name, used in every message (``"interactions['item'] has ..."``).
+    required : sequence of str
+        Columns that must exist; each is an id column (no missing values, no booleans, no
+        infinite numbers, one id type: not ints mixed with strings).
+    allow_empty : bool
+        Accept a frame without rows.
+    check_time : bool
+        With a ``timestamp`` column, check that it parses with
+        :func:`~structaug.validation.to_sortable_time` (numbers, numeric strings, dates, ISO-8601
+        strings; no missing values, no free text, no mixed kinds). Pass ``False`` when the
+        caller parses the column itself right after.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``df`` is not a DataFrame (also a ``TypeError``).
+    DataValidationError
+        Missing columns, an empty frame, or bad values in an id or ``timestamp`` column; the
+        message names ``name`` and the column.
     """
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame with columns {list(required)}, got {type(df).__name__}")
+        raise InvalidParameterError(
+            f"{name} must be a pandas DataFrame with columns {list(required)}, got {type(df).__name__}")
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataValidationError(f"{name} is missing column(s) {missing}; has {list(df.columns)}")
@@ -35,17 +60,23 @@ def check_interactions(df: Any, *, name: str = "interactions", required: Sequenc
         col = df[c]
         if col.isna().any():
             raise DataValidationError(f"{name}[{c!r}] has {int(col.isna().sum())} missing value(s)")
+        if pd.api.types.is_bool_dtype(col):
+            raise DataValidationError(f"{name}[{c!r}] holds booleans, not ids; pass the id column")
+        if pd.api.types.is_float_dtype(col) and not np.isfinite(col.to_numpy()).all():
+            raise DataValidationError(f"{name}[{c!r}] has infinite id value(s)")
         if col.dtype == object:
-            kinds = {type(v).__name__ for v in col.to_numpy()[:100_000]}
-            # numpy scalars count as their Python kind (np.int64 ~ int, np.str_ ~ str, np.float64 ~ float)
-            kinds = {"int" if k.startswith(("int", "uint")) else "str" if k == "str_"
-                     else "float" if k.startswith("float") else k for k in kinds}
-            if len(kinds) > 1:
-                raise DataValidationError(
-                    f"{name}[{c!r}] mixes id types {sorted(kinds)}; cast the column to one type first"
-                )
-    if "timestamp" in df.columns and df["timestamp"].isna().any():
-        raise DataValidationError(f"{name}['timestamp'] has missing values")
+            # one C pass over the whole column; numpy scalars count as their Python kind
+            kind = pd.api.types.infer_dtype(col, skipna=False)
+            if kind == "boolean":
+                raise DataValidationError(f"{name}[{c!r}] holds booleans, not ids; pass the id column")
+            if kind not in ("integer", "string", "floating", "bytes"):
+                kinds = sorted({type(v).__name__.rstrip("_").rstrip("0123456789") for v in col.to_numpy()})
+                if len(kinds) > 1:  # one other hashable type (e.g. tuples) is a valid id
+                    raise DataValidationError(
+                        f"{name}[{c!r}] mixes id types {kinds}; cast the column to one type first"
+                    )
+    if check_time and "timestamp" in df.columns:
+        to_sortable_time(df["timestamp"], f"{name}['timestamp']")
     return df
 
 
@@ -79,24 +110,31 @@ class IdVocab:
         return len(self.raw_) + self.offset
 
     def encode(self, raw: Any, *, name: str = "id", unknown: str = "raise") -> np.ndarray:
-        """Raw ids → internal ints. ``unknown="raise"`` names the unknown ids; ``"mask"`` gives -1."""
+        """Raw ids → internal ints.
+
+        ``unknown="raise"`` raises :class:`UnknownIdError` (a ``DataValidationError`` and a
+        ``KeyError``) listing up to five unknown ids; ``"mask"`` gives -1 for them.
+        """
+        check_choice(unknown, ("raise", "mask"), "unknown")
         arr = np.asarray(raw)
         pos = self.index_.get_indexer(arr.ravel())
         bad = pos < 0
         if bad.any():
             if unknown == "raise":
                 sample = list(pd.unique(arr.ravel()[bad]))[:5]
-                raise KeyError(f"unknown {name}(s) {sample} ({int(bad.sum())} in total) not seen in fit")
+                sample = [v.item() if isinstance(v, np.generic) else v for v in sample]  # 3, not np.int64(3)
+                raise UnknownIdError(f"unknown {name}(s) {sample} ({int(bad.sum())} in total) not seen in fit")
             out = np.where(bad, -1, pos + self.offset)
         else:
             out = pos + self.offset
         return out.reshape(arr.shape).astype(np.int64)
 
     def decode(self, ids: Any) -> np.ndarray:
-        """Internal ints → raw ids."""
+        """Internal ints → raw ids (``DataValidationError`` outside ``[offset, size)``)."""
         arr = np.asarray(ids, dtype=np.int64)
         if arr.size and (arr.min() < self.offset or arr.max() >= self.size):
-            raise IndexError(f"internal ids must lie in [{self.offset}, {self.size}), got {arr.min()}..{arr.max()}")
+            raise DataValidationError(
+                f"internal ids must lie in [{self.offset}, {self.size}), got {arr.min()}..{arr.max()}")
         return self.raw_[arr - self.offset]
 
     def __contains__(self, raw: Hashable) -> bool:
@@ -128,7 +166,7 @@ def pairs_of_users(query: np.ndarray, users: np.ndarray, items: np.ndarray) -> t
     """
     query, users, items = (np.asarray(a, dtype=np.int64).ravel() for a in (query, users, items))
     if len(users) != len(items):
-        raise ValueError(f"users and items must have the same length, got {len(users)} and {len(items)}")
+        raise DataValidationError(f"users and items must have the same length, got {len(users)} and {len(items)}")
     keep = np.isin(users, query)  # a linear pass; only the queried users' pairs get sorted
     users, items = users[keep], items[keep]
     order = np.argsort(users, kind="stable")

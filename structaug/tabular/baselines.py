@@ -7,6 +7,7 @@ always fitted on the training fold only.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -15,9 +16,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.pipeline import make_pipeline
 
 from ..base import check_is_fitted
+from ..exceptions import DataValidationError
+from ..validation import check_choice
 from ..train import resolve_device
 from .mlp import MLPHead
-from .preprocessing import TableEncoder, check_n_rows, check_regression_target, encode_class_labels
+from .preprocessing import (TableEncoder, check_fitted_input, check_n_rows, check_regression_target, check_table,
+                            check_target, encode_class_labels)
 
 __all__ = ["MLPClassifierTorch", "MLPRegressorTorch", "LabelEncodedClassifier", "make_baseline", "BASELINES"]
 
@@ -41,21 +45,29 @@ class _MLPBase(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> "_MLPBase":
-        check_n_rows(X, y)
-        self.encoder_ = TableEncoder(encoding="onehot", missing="impute").fit(X)
-        target = self._target(y)
-        self.head_ = MLPHead(
+        head = MLPHead(
             task=self._task, hidden_sizes=self.hidden, dropout=self.dropout, lr=self.lr,
             weight_decay=self.weight_decay, batch_size=self.batch_size, max_epochs=self.max_epochs,
             patience=self.patience, validation_fraction=self.validation_fraction, device=self.device,
             random_state=self.random_state, progress=False,
-        ).fit(self.encoder_.transform(X), target)
+        )
+        head._validate_params()  # parameter errors before anything else (they name the head's names)
+        X = check_table(X)
+        y = check_target(self, y)
+        check_n_rows(X, y)
+        target = self._target(y)
+        self.encoder_ = TableEncoder(encoding="onehot", missing="impute").fit(X)
+        self.head_ = head.fit(self.encoder_.transform(X), target)
         self.n_features_in_ = self.encoder_.n_features_in_
+        check_fitted_input(self, X, reset=True)
         return self
 
     def _forward(self, X: Any) -> torch.Tensor:
         check_is_fitted(self, "head_")
-        return torch.as_tensor(self.head_.decision_function(self.encoder_.transform(X)))
+        X = check_fitted_input(self, X)  # errors name this estimator, not its encoder
+        with warnings.catch_warnings():  # a feature-name mismatch has warned once already
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.as_tensor(self.head_.decision_function(self.encoder_.transform(X)))
 
 
 class MLPClassifierTorch(ClassifierMixin, _MLPBase):
@@ -71,6 +83,7 @@ class MLPClassifierTorch(ClassifierMixin, _MLPBase):
         return torch.softmax(self._forward(X), dim=1).cpu().numpy().astype(np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "head_")
         return self.classes_[self.predict_proba(X).argmax(1)]
 
 
@@ -81,6 +94,8 @@ class MLPRegressorTorch(RegressorMixin, _MLPBase):
 
     def _target(self, y: Any) -> np.ndarray:
         t = check_regression_target(y)
+        if len(t) < 2:  # as every tabular regressor: one row has no spread to learn from
+            raise DataValidationError(f"a regressor needs at least 2 rows, got n_samples={len(t)}")
         self.y_mean_, self.y_scale_ = float(t.mean()), float(t.std()) or 1.0
         return ((t - self.y_mean_) / self.y_scale_).astype(np.float32)
 
@@ -168,6 +183,6 @@ BASELINES: dict[str, Callable[[str, int, str], Any]] = {
 
 def make_baseline(name: str, task: str, seed: int = 0, device: str = "auto") -> Any:
     """An unfitted baseline from :data:`BASELINES` (``task`` is classification/regression)."""
-    if name not in BASELINES:
-        raise KeyError(f"unknown baseline {name!r}; choose from {sorted(BASELINES)}")
+    check_choice(name, sorted(BASELINES), "name")
+    check_choice(task, ("classification", "regression"), "task")
     return BASELINES[name](task, seed, device)

@@ -35,19 +35,19 @@ import warnings
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import _check_feature_names, check_array, column_or_1d
 
 from ..base import check_is_fitted
 from ..nn import MLP
+from ..exceptions import DataValidationError, InvalidParameterError
 from ..random import check_random_state, local_torch_seed
-from ..train import Trainer, batch_indices, resolve_device
-from ..validation import check_fraction, check_positive_int
-from .preprocessing import (TableEncoder, check_fitted_input, check_n_rows, check_regression_target,
-                            encode_class_labels)
+from ..train import Trainer, batch_indices
+from ..validation import check_choice, check_fraction, check_positive_int
+from .params import check_bool, check_device, check_lr, check_nonnegative_float, check_widths
+from .preprocessing import (TableEncoder, check_fitted_input, check_n_rows, check_regression_target, check_table,
+                            check_target, encode_class_labels)
 from .views import FeatureSubsetViews
 
 __all__ = ["HyperTabClassifier", "HyperTabRegressor", "HyperTabNet"]
@@ -110,6 +110,11 @@ class HyperTabNet(torch.nn.Module):
         return h
 
 
+def _label_equal(classes: np.ndarray, label: Any) -> np.ndarray:
+    """Elementwise ``classes == label`` on Python scalars: no broadcasting, no mixed-type warnings."""
+    return np.asarray([bool(c == label) for c in classes.tolist()], dtype=bool)
+
+
 class _HyperTabBase(BaseEstimator):
     """Shared fit/predict machinery; subclasses define the task (loss, outputs, labels)."""
 
@@ -147,33 +152,37 @@ class _HyperTabBase(BaseEstimator):
         raise NotImplementedError
 
     # -- validation ------------------------------------------------------------------------
-    def _validate_params(self) -> None:
+    def _validate_params(self) -> torch.device:
+        """Check every hyperparameter before any work (InvalidParameterError naming it); return the device."""
         check_fraction(self.subsample, "subsample")
-        for name in ("n_views", "hidden_dims", "batch_size", "masks_per_step", "patience"):
+        # epochs >= 1: zero epochs would return the random initialisation as a "fitted" model
+        for name in ("n_views", "hidden_dims", "epochs", "batch_size", "masks_per_step", "patience"):
             check_positive_int(getattr(self, name), name)
-        check_positive_int(self.epochs, "epochs", minimum=0)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.early_stopping:
-            check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
+        check_widths(self.hyper_hidden, "hyper_hidden")
+        check_lr(self.lr, "lr")
+        check_nonnegative_float(self.weight_decay, "weight_decay")
+        check_bool(self.early_stopping, "early_stopping")
+        check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
+        check_choice(self.missing, ("error", "impute"), "missing")
+        self._validate_task_params()
+        # the encoder's own parameter checks (categorical_features) before it sees data
+        TableEncoder(encoding="onehot", categorical_features=self.categorical_features,
+                     missing=self.missing)._validate_params()
+        return check_device(self.device, "device")
+
+    def _validate_task_params(self) -> None:
+        """Task-specific parameters (the classifier's ``class_weight``)."""
 
     def _check_X_y(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
-        if not isinstance(X, pd.DataFrame):
-            # sklearn's messages for sparse, 1-D and empty input; strings/objects are kept.
-            X = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
-        if not isinstance(y, (pd.Series, pd.DataFrame)):
-            y = np.asarray(y)
-            if y.ndim == 2 and y.shape[1] == 1:
-                y = column_or_1d(y, warn=True)  # sklearn's DataConversionWarning
+        X = check_table(X)  # sklearn's messages for sparse, 1-D, complex, empty input, naming X
+        y = check_target(self, y)
         check_n_rows(X, y)
-        _check_feature_names(self, X, reset=True)
+        target, _ = self._encode_target(y)  # labels first: they are cheap and often the mistake
         self.encoder_ = TableEncoder(encoding="onehot", categorical_features=self.categorical_features,
                                      missing=self.missing).fit(X)
         Z = self.encoder_.transform(X)
+        check_fitted_input(self, X, reset=True)  # feature_names_in_, or none after a refit on an array
         self.n_features_in_ = self.encoder_.n_features_in_
-        target, _ = self._encode_target(y)
         return Z, target
 
     def _transform(self, X: Any) -> np.ndarray:
@@ -186,11 +195,10 @@ class _HyperTabBase(BaseEstimator):
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> "_HyperTabBase":
         """Encode ``X``, draw the mask pool and train the hypernetwork through :class:`Trainer`."""
-        self._validate_params()
+        dev = self._validate_params()
         Z, target = self._check_X_y(X, y)
         rng = check_random_state(self.random_state)
         seed = int(rng.integers(2**31 - 1))
-        dev = resolve_device(self.device)
 
         # The fixed pool of feature subsets (the paper's "test nodes"), over input features.
         views = FeatureSubsetViews(subsample=self.subsample, n_views=self.n_views, random_state=seed)
@@ -386,11 +394,6 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
                          random_state=random_state, verbose=verbose)
         self.class_weight = class_weight
 
-    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
-        codes, classes = encode_class_labels(y)
-        self.classes_ = classes
-        return codes, len(classes)
-
     def _n_outputs(self, target: np.ndarray) -> int:
         return len(self.classes_)
 
@@ -400,15 +403,33 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
             return None
         from sklearn.utils.class_weight import compute_class_weight
 
-        if cw == "balanced":
+        if isinstance(cw, str):  # "balanced" (checked in _validate_params)
             present = np.unique(target)
             w = np.ones(len(self.classes_))
             w[present] = compute_class_weight("balanced", classes=present, y=target)
-        elif isinstance(cw, dict):
-            w = np.asarray([float(cw.get(c, 1.0)) for c in self.classes_])
         else:
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+            w = np.asarray([float(cw.get(c, 1.0)) for c in self.classes_])
         return torch.as_tensor(w, dtype=torch.float32, device=dev)
+
+    def _validate_task_params(self) -> None:
+        cw = self.class_weight
+        if cw is None or (isinstance(cw, str) and cw == "balanced"):
+            return
+        if not isinstance(cw, dict):
+            raise InvalidParameterError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+        for label, weight in cw.items():
+            check_nonnegative_float(weight, f"class_weight[{label!r}]")
+
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
+        codes, classes = encode_class_labels(y)
+        self.classes_ = classes
+        if isinstance(self.class_weight, dict):
+            # a misspelt or wrongly typed label would otherwise be ignored silently (weight 1)
+            unknown = [k for k in self.class_weight if not np.any(_label_equal(classes, k))]
+            if unknown:
+                raise InvalidParameterError(
+                    f"class_weight has labels {unknown[:5]} that are not classes of y {list(classes)[:10]}")
+        return codes, len(classes)
 
     def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
               ensemble: bool = False) -> torch.Tensor:
@@ -445,6 +466,8 @@ class HyperTabRegressor(RegressorMixin, _HyperTabBase):
 
     def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
         t = check_regression_target(y)
+        if len(t) < 2:  # one row has no spread to learn from; T-JEPA's regressor says the same
+            raise DataValidationError(f"a regressor needs at least 2 rows, got n_samples={len(t)}")
         self.y_mean_ = float(t.mean())
         std = float(t.std())
         self.y_scale_ = std if std > 0 else 1.0

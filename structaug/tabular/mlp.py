@@ -10,11 +10,14 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
 from ..base import check_is_fitted
+from ..exceptions import DataValidationError
 from ..nn import MLP
 from ..random import check_random_state, local_torch_seed, spawn_seed
-from ..train import Trainer, minibatch_epoch, predict_batched, resolve_device
-from ..validation import check_float_matrix, check_fraction, check_positive_int
-from .preprocessing import check_n_rows
+from ..train import Trainer, minibatch_epoch, predict_batched
+from ..validation import check_choice, check_finite, check_float_matrix, check_fraction, check_positive_int
+from .params import (check_device, check_dropout, check_lr, check_nonnegative_float, check_optional_positive_int,
+                     check_widths)
+from .preprocessing import check_n_features, check_n_rows
 
 __all__ = ["MLPHead"]
 
@@ -57,16 +60,37 @@ class MLPHead(BaseEstimator):
         self.random_state = random_state
         self.progress = progress
 
-    def fit(self, X: Any, y: Any) -> "MLPHead":
-        if self.task not in ("classification", "regression"):
-            raise ValueError(f"task must be 'classification' or 'regression', got {self.task!r}")
+    def _validate_params(self) -> torch.device:
+        """Check every hyperparameter (InvalidParameterError naming it); return the device.
+
+        :class:`~structaug.tabular.TJEPAClassifier` calls this on its head before pre-training
+        the encoder, so a bad head parameter never costs a pre-training run.
+        """
+        check_choice(self.task, ("classification", "regression"), "task")
+        check_widths(self.hidden_sizes, "hidden_sizes", allow_empty=True)  # () is a linear model
+        check_dropout(self.dropout, "dropout")
+        check_lr(self.lr, "lr")
+        check_nonnegative_float(self.weight_decay, "weight_decay")
         check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.max_epochs, "max_epochs", minimum=0)
+        check_positive_int(self.max_epochs, "max_epochs")  # 0 epochs: an untrained head
+        check_optional_positive_int(self.patience, "patience")
         check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
+        return check_device(self.device, "device")
+
+    def fit(self, X: Any, y: Any) -> "MLPHead":
+        dev = self._validate_params()
         X = check_float_matrix(X, "X").astype(np.float32)
         check_n_rows(X, y)
         y = np.asarray(y)
         clf = self.task == "classification"
+        if y.ndim != 1:
+            raise DataValidationError(f"y must be 1-D, got shape {y.shape}")
+        if clf and (y.dtype.kind not in "iu" or y.min() < 0):
+            # the head indexes its logits with y: other labels must be coded first
+            raise DataValidationError("y must hold class codes 0..C-1 (ints >= 0) for MLPHead(task='classification'); "
+                                      "use TJEPAClassifier, or encode_class_labels, for arbitrary labels")
+        if not clf:
+            check_finite(np.asarray(y, dtype=np.float64), "y")
         rng = check_random_state(self.random_state)
         seed = spawn_seed(rng)
         n_out = int(y.max()) + 1 if clf else 1
@@ -78,7 +102,6 @@ class MLPHead(BaseEstimator):
                                                   random_state=seed)
         else:  # too few rows to hold any out: monitor the training loss
             Xtr, Xva, ytr, yva = X, X, y, y
-        dev = resolve_device(self.device)
         ydt = torch.long if clf else torch.float32
         xtr, xva = torch.as_tensor(Xtr, device=dev), torch.as_tensor(Xva, device=dev)
         ytr_t, yva_t = torch.as_tensor(ytr, dtype=ydt, device=dev), torch.as_tensor(yva, dtype=ydt, device=dev)
@@ -108,5 +131,6 @@ class MLPHead(BaseEstimator):
         """Logits (classification) or predictions (regression) as a numpy array."""
         check_is_fitted(self, "model_")
         X = check_float_matrix(X, "X").astype(np.float32)
+        check_n_features(self, X.shape[1])  # not a torch matmul error
         out = predict_batched(self.model_, [torch.as_tensor(X, device=self.device_)])
         return out.cpu().numpy()

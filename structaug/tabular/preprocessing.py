@@ -21,7 +21,15 @@ sees the same numbers and the same errors.
       sklearn estimators) raises :class:`~structaug.exceptions.DataValidationError` naming
       the columns; ``missing="impute"`` fills numerical NaN with the training median (0
       after standardisation) and sends categorical NaN to the "unknown" code.
-      ``inf`` is always an error.
+      ``inf`` is always an error. ``NaT`` in a date column is a missing value too.
+    * **Dates and durations** (``datetime64``, timezone-aware, ``timedelta64`` columns) are
+      numerical: nanoseconds, standardised, in time order.
+    * **Rejected with a** :class:`~structaug.exceptions.DataValidationError` **naming X and
+      the column**: an ``object`` column of numbers mixed with text (``[1.5, "?"]``: convert
+      it, or list it in ``categorical_features`` to keep it as categories — guessing either
+      way would be a silent wrong result), duplicate column names, complex values, and
+      dtypes that are neither numbers nor text (``period``, ``interval``). Empty, 1-D, 3-D
+      and sparse ``X`` get sklearn's messages prefixed with ``"X: "`` (:func:`check_table`).
     * **Output** (``transform``): a C-contiguous ``float32`` matrix.
       ``encoding="ordinal"`` keeps one column per input column, in input order:
       standardised numbers, and integer codes (as floats) for categoricals; use
@@ -45,17 +53,83 @@ Example
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_feature_names, _num_samples, check_array, check_is_fitted
+from sklearn.utils.validation import _check_feature_names, _num_samples, check_array, check_is_fitted, column_or_1d
 
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError, StructaugError
+from ..validation import check_choice
+from .params import check_bool
 
-__all__ = ["TableEncoder", "encode_class_labels", "check_regression_target", "check_n_rows", "check_fitted_input"]
+__all__ = ["TableEncoder", "encode_class_labels", "check_regression_target", "check_n_rows", "check_fitted_input",
+           "check_table", "check_target", "check_n_features", "data_errors"]
+
+
+@contextmanager
+def data_errors(name: str) -> Iterator[None]:
+    """Turn the ``ValueError``/``TypeError`` of an sklearn/pandas input check into a
+    :class:`DataValidationError` whose message starts with the argument's name.
+
+    sklearn's own wording is kept after the name (``"X: Found array with 0 sample(s) ..."``),
+    so its estimator checks, which match those words, still pass.
+    """
+    try:
+        yield
+    except StructaugError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise DataValidationError(f"{name}: {exc}") from exc
+
+
+def check_table(X: Any, name: str = "X") -> Any:
+    """The one input check for a table: a non-empty DataFrame or a 2-D array, else an error naming ``name``.
+
+    A DataFrame is returned untouched (its dtypes matter to :class:`TableEncoder`) after
+    checking it has rows, columns and unique column names; anything else goes through
+    sklearn's ``check_array`` (dense, 2-D, non-complex, at least one row and column; strings
+    and NaN are left to the encoder).
+    """
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] == 0:
+            raise DataValidationError(f"{name} has 0 feature(s) (shape={X.shape}); at least one column is required")
+        if X.shape[0] == 0:
+            raise DataValidationError(
+                f"{name}: Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required")
+        dup = X.columns[X.columns.duplicated()].unique().tolist()
+        if dup:
+            raise DataValidationError(f"{name} has duplicate column names {dup[:10]}; every column needs its own name")
+        return X
+    with data_errors(name):
+        return check_array(X, dtype=None, ensure_all_finite=False, ensure_2d=True, accept_sparse=False)
+
+
+def _feature_names(est: Any, X: Any, *, reset: bool) -> None:
+    """sklearn's feature-name bookkeeping, its errors (renamed or reordered columns) naming X."""
+    with data_errors("X"):
+        _check_feature_names(est, X, reset=reset)
+
+
+def check_target(est: Any, y: Any) -> Any:
+    """sklearn's conventions for ``y`` in ``fit``: ``None`` is an error, a column vector warns and is raveled.
+
+    pandas objects are returned as they are (their dtype decides label handling).
+    """
+    if y is None:
+        raise DataValidationError(f"{type(est).__name__} requires y to be passed, but the target y is None")
+    if isinstance(y, (pd.Series, pd.DataFrame)):
+        return y
+    with data_errors("y"):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # sklearn's DataConversionWarning
+    if y.ndim != 1:
+        raise DataValidationError(f"y must be 1-D (one target per row), got shape {y.shape}")
+    return y
 
 
 def _is_categorical_series(s: pd.Series) -> bool:
@@ -69,19 +143,46 @@ def _is_categorical_series(s: pd.Series) -> bool:
 
 def _as_frame(X: Any) -> tuple[pd.DataFrame, bool]:
     """Return ``(frame, was_dataframe)``; arrays go through sklearn's ``check_array``."""
+    X = check_table(X)
     if isinstance(X, pd.DataFrame):
-        if X.shape[1] == 0:
-            raise DataValidationError(f"X has 0 feature(s) (shape={X.shape}); at least one column is required")
-        if X.shape[0] == 0:
-            raise DataValidationError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required")
         return X, True
-    # sklearn's own checks give the messages sklearn users know (sparse, 1-D, empty, complex).
-    arr = check_array(X, dtype=None, ensure_all_finite=False, ensure_2d=True, accept_sparse=False)
+    arr = X
     if arr.dtype.kind in "biuf":
         return pd.DataFrame(arr), False
     if arr.dtype.kind in "OUS":
         return pd.DataFrame(arr.astype(object)), False
     raise DataValidationError(f"X must be numeric or hold strings/objects, got dtype {arr.dtype}")
+
+
+def _column_as_float(name: Any, s: pd.Series) -> np.ndarray:
+    """A numerical column as float64 with NaN for every missing value (NaN, None, ``pd.NA``, NaT).
+
+    Dates and durations become nanoseconds (then standardised like any number); ``NaT``
+    must become NaN here — numpy's own cast turns it into -9.2e18, a silently absurd value.
+    """
+    dt = s.dtype
+    if pd.api.types.is_complex_dtype(dt):
+        raise DataValidationError(f"X column {name!r} is complex ({dt}); TableEncoder needs real numbers")
+    if isinstance(dt, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        dt = s.dtype
+    if pd.api.types.is_datetime64_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt):
+        unit = "datetime64[ns]" if pd.api.types.is_datetime64_dtype(dt) else "timedelta64[ns]"
+        isna = s.isna().to_numpy()
+        v = s.astype(unit).to_numpy().view(np.int64).astype(np.float64)
+        v[isna] = np.nan
+        return v
+    try:
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise DataValidationError(
+            f"X column {name!r} has dtype {dt}, which TableEncoder cannot read as numbers ({exc}); "
+            "convert it to numbers, or to strings/category for a categorical column"
+        ) from exc
+
+
+def _is_list_like(value: Any) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray, pd.Index, pd.Series, set, frozenset))
 
 
 def _try_numeric(s: pd.Series) -> pd.Series | None:
@@ -141,30 +242,31 @@ class TableEncoder(TransformerMixin, BaseEstimator):
 
     # -- helpers -------------------------------------------------------------------------
     def _validate_params(self) -> None:
-        if self.encoding not in ("ordinal", "onehot"):
-            raise ValueError(f"encoding must be 'ordinal' or 'onehot', got {self.encoding!r}")
-        if self.missing not in ("error", "impute"):
-            raise ValueError(f"missing must be 'error' or 'impute', got {self.missing!r}")
-        if self.handle_unknown not in ("unknown", "error"):
-            raise ValueError(f"handle_unknown must be 'unknown' or 'error', got {self.handle_unknown!r}")
+        check_choice(self.encoding, ("ordinal", "onehot"), "encoding")
+        check_choice(self.missing, ("error", "impute"), "missing")
+        check_choice(self.handle_unknown, ("unknown", "error"), "handle_unknown")
+        check_bool(self.standardize, "standardize")
+        cf = self.categorical_features
+        if isinstance(cf, str) and cf != "auto" or not isinstance(cf, str) and not _is_list_like(cf):
+            raise InvalidParameterError(f"categorical_features must be 'auto' or a list of column positions/names, "
+                                        f"got {cf!r}")
 
     def _user_categorical(self, df: pd.DataFrame) -> set[int]:
         cf = self.categorical_features
         if isinstance(cf, str):
-            if cf != "auto":
-                raise ValueError(f"categorical_features must be 'auto' or a list, got {cf!r}")
-            return set()
+            return set()  # "auto" (checked in _validate_params)
         out: set[int] = set()
         cols = list(df.columns)
         for c in cf:
-            if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+            if isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)):
                 if not 0 <= c < df.shape[1]:
-                    raise ValueError(f"categorical_features index {c} out of range for {df.shape[1]} columns")
+                    raise InvalidParameterError(
+                        f"categorical_features index {c} out of range for X with {df.shape[1]} columns")
                 out.add(int(c))
             elif c in cols:
                 out.add(cols.index(c))
             else:
-                raise ValueError(f"categorical_features names column {c!r}, which X does not have")
+                raise InvalidParameterError(f"categorical_features names column {c!r}, which X does not have")
         return out
 
     @staticmethod
@@ -173,6 +275,36 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             raise DataValidationError(
                 f"X contains infinite values in column {name!r}; inf (unlike NaN) has no imputation — "
                 "replace it before fitting"
+            )
+
+    @staticmethod
+    def _check_not_mixed(name: Any, s: pd.Series) -> None:
+        """Reject an object column of mostly numbers with some text (``[1.5, 2.0, "?"]``, ``["3", "n/a"]``).
+
+        Encoding it as categorical would silently turn a numerical feature into one level per
+        distinct number; encoding it as numbers would need a guess at what the text means.
+        """
+        try:
+            levels = s.dropna().unique()
+        except TypeError:  # unhashable values (dicts): not numbers-with-text, leave them categorical
+            return
+        numeric, text = 0, []
+        for v in levels:
+            if isinstance(v, (bool, np.bool_)):
+                continue
+            if isinstance(v, (int, float, np.integer, np.floating)):
+                numeric += 1
+            elif isinstance(v, str):
+                try:
+                    float(v)
+                    numeric += 1
+                except ValueError:
+                    text.append(v)
+        if text and numeric and 2 * numeric >= len(levels):
+            raise DataValidationError(
+                f"X column {name!r} holds numbers mixed with text {text[:5]}; convert it first: "
+                "pd.to_numeric(col, errors='coerce') (then missing='impute') if the text marks missing "
+                "values, or list the column in categorical_features to keep every value as a category"
             )
 
     def _missing_error(self, cols: Sequence[Any]) -> DataValidationError:
@@ -186,7 +318,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         """Learn column kinds, category levels and standardisation from ``X``."""
         self._validate_params()
         df, _ = _as_frame(X)
-        _check_feature_names(self, X, reset=True)
+        _feature_names(self, X, reset=True)
         self.n_features_in_ = int(df.shape[1])
         forced = self._user_categorical(df)
         num_idx, cat_idx, cats = [], [], []
@@ -196,10 +328,12 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             s = df.iloc[:, j]
             numeric = None
             if j not in forced and not _is_categorical_series(s):
-                numeric = s.to_numpy(dtype=np.float64, na_value=np.nan)
+                numeric = _column_as_float(col, s)
             elif j not in forced and pd.api.types.is_object_dtype(s.dtype):
                 as_num = _try_numeric(s)  # object arrays of plain numbers stay numerical
                 numeric = None if as_num is None else as_num.to_numpy()
+                if numeric is None:
+                    self._check_not_mixed(col, s)
             if numeric is not None:
                 self._check_no_inf(col, numeric)
                 if np.isnan(numeric).any():
@@ -263,12 +397,12 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         for k, j in enumerate(self.numerical_columns_):
             s = df.iloc[:, j]
             try:
-                v = s.to_numpy(dtype=np.float64, na_value=np.nan)
-            except (TypeError, ValueError):
+                v = _column_as_float(df.columns[j], s)
+            except DataValidationError:
                 v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
                 if np.isnan(v).sum() > s.isna().sum():
                     raise DataValidationError(
-                        f"column {df.columns[j]!r} was numerical in fit but holds non-numeric values now"
+                        f"X column {df.columns[j]!r} was numerical in fit but holds non-numeric values now"
                     ) from None
             self._check_no_inf(df.columns[j], v)
             if np.isnan(v).any():
@@ -287,7 +421,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             if new.any() and self.handle_unknown == "error":
                 bad = pd.unique(s[new])[:5]
                 raise DataValidationError(
-                    f"column {df.columns[j]!r} has categories not seen in fit: {list(bad)}; "
+                    f"X column {df.columns[j]!r} has categories not seen in fit: {list(bad)}; "
                     "use handle_unknown='unknown' to map them to the reserved unknown code"
                 )
             codes[codes < 0] = unknown
@@ -327,19 +461,27 @@ def check_fitted_input(est: Any, X: Any, *, reset: bool = False) -> Any:
     ``reset=False`` (after ``fit``) checks the names and that ``X`` has ``n_features_in_``
     columns. Returns ``X`` as a DataFrame untouched or otherwise as a 2-D array.
     """
-    _check_feature_names(est, X, reset=reset)
-    if not isinstance(X, pd.DataFrame):
-        X = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
-    if not reset and X.shape[1] != est.n_features_in_:
-        raise DataValidationError(
-            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting {est.n_features_in_} features as input"
-        )
+    X = check_table(X)
+    _feature_names(est, X, reset=reset)
+    if not reset:
+        check_n_features(est, X.shape[1])
     return X
+
+
+def check_n_features(est: Any, n_features: int) -> None:
+    """The one wrong-width message of every fitted table model (scikit-learn's wording)."""
+    if n_features != est.n_features_in_:
+        raise DataValidationError(
+            f"X has {n_features} features, but {type(est).__name__} is expecting {est.n_features_in_} features as input"
+        )
 
 
 def check_n_rows(X: Any, y: Any) -> int:
     """Raise a clear error when ``X`` and ``y`` disagree on the number of rows."""
-    nx, ny = _num_samples(X), _num_samples(y)
+    with data_errors("X"):
+        nx = _num_samples(X)
+    with data_errors("y"):
+        ny = _num_samples(y)
     if nx != ny:
         raise DataValidationError(
             f"Found input variables with inconsistent numbers of samples: X has {nx} rows, y has {ny}"
@@ -352,9 +494,9 @@ def encode_class_labels(y: Any, *, min_classes: int = 2) -> tuple[np.ndarray, np
 
     Accepts ints, floats that are whole numbers, bools and strings (``classes_`` keeps the
     original labels, sorted, so ``predict`` returns what the user passed in). Raises
-    ``ValueError`` for continuous targets ("Unknown label type", as sklearn does), a
-    :class:`DataValidationError` for missing labels, 2-D targets or fewer than
-    ``min_classes`` distinct classes.
+    :class:`DataValidationError` (a ``ValueError``) for continuous or mixed-type targets
+    (with sklearn's "Unknown label type" wording), infinite values, missing labels, 2-D
+    targets or fewer than ``min_classes`` distinct classes.
     """
     if isinstance(y, (pd.Series, pd.DataFrame)):
         if isinstance(y, pd.DataFrame):
@@ -371,11 +513,15 @@ def encode_class_labels(y: Any, *, min_classes: int = 2) -> tuple[np.ndarray, np
         raise DataValidationError(f"y must be 1-D, got shape {arr.shape}")
     if arr.dtype.kind == "f" and np.isnan(arr).any():
         raise DataValidationError(f"y contains {int(np.isnan(arr).sum())} missing label(s)")
+    if arr.dtype.kind == "f" and np.isinf(arr).any():
+        raise DataValidationError(f"y contains {int(np.isinf(arr).sum())} infinite label(s)")
     if arr.dtype == object and pd.isna(arr).any():
         raise DataValidationError(f"y contains {int(pd.isna(arr).sum())} missing label(s)")
-    check_classification_targets(arr)
-    if type_of_target(arr) not in ("binary", "multiclass"):
-        raise DataValidationError(f"y must hold one label per row, got target type {type_of_target(arr)!r}")
+    with data_errors("y"):
+        check_classification_targets(arr)
+        kind = type_of_target(arr)
+    if kind not in ("binary", "multiclass"):
+        raise DataValidationError(f"y must hold one label per row, got target type {kind!r}")
     try:
         classes, codes = np.unique(arr, return_inverse=True)
     except TypeError:  # mixed label types: order by string form
@@ -395,17 +541,23 @@ def check_regression_target(y: Any) -> np.ndarray:
         if y.shape[1] != 1:
             raise DataValidationError(f"y must be 1-D, got a DataFrame with {y.shape[1]} columns")
         y = y.iloc[:, 0]
-    if isinstance(y, pd.Series):
-        y = y.to_numpy(dtype=np.float64, na_value=np.nan)
-    arr = np.asarray(y)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise DataValidationError(f"y must be 1-D, got shape {arr.shape}")
     try:
+        if isinstance(y, pd.Series):
+            y = y.to_numpy(dtype=np.float64, na_value=np.nan)
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr.ravel()
+        if arr.ndim != 1:
+            raise DataValidationError(f"y must be 1-D, got shape {arr.shape}")
+        if arr.dtype.kind == "c":  # astype(float) would drop the imaginary part with only a warning
+            raise DataValidationError(f"y: Complex data not supported (dtype {arr.dtype})")
+        if arr.dtype.kind in "mM":  # dates/durations: astype would reinterpret them as raw integers
+            raise TypeError(f"dtype {arr.dtype}")
         arr = arr.astype(np.float64)
     except (TypeError, ValueError) as exc:
-        raise DataValidationError(f"a regression target must be numeric ({exc})") from exc
+        if isinstance(exc, DataValidationError):
+            raise
+        raise DataValidationError(f"y must be numeric for a regressor ({exc})") from exc
     if not np.isfinite(arr).all():
         raise DataValidationError(f"y contains {int((~np.isfinite(arr)).sum())} NaN or infinite value(s)")
     return arr

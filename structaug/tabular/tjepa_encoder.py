@@ -16,10 +16,12 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..base import check_is_fitted
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError
 from ..random import check_random_state, local_torch_seed, spawn_seed
-from ..train import Trainer, batch_indices, predict_batched, resolve_device
-from ..validation import check_positive_int
+from ..train import Trainer, batch_indices, predict_batched
+from ..validation import check_choice, check_fraction, check_positive_float, check_positive_int
+from .params import (check_bool, check_device, check_dropout, check_lr, check_nonnegative_float,
+                     check_optional_positive_int)
 from .preprocessing import TableEncoder, check_fitted_input
 from .tjepa_masking import JEPAMasking
 from .tjepa_model import TJEPANetwork
@@ -179,23 +181,50 @@ class TJEPA(TransformerMixin, BaseEstimator):
         self.progress = progress
 
     # ------------------------------------------------------------------------------
-    def _validate_params(self) -> None:
+    def _validate_params(self) -> torch.device:
+        """Check every hyperparameter before any work (InvalidParameterError naming it); return the device."""
         for name in ("d_model", "n_layers", "n_heads", "d_feedforward", "d_predictor", "predictor_layers",
                      "predictor_heads", "predictor_feedforward", "batch_size", "collapse_probe_size"):
             check_positive_int(getattr(self, name), name)
-        check_positive_int(self.max_epochs, "max_epochs", minimum=0)
+        # max_epochs >= 1: zero epochs would hand back the random initialisation as a representation
+        check_positive_int(self.max_epochs, "max_epochs")
         check_positive_int(self.n_reg_tokens, "n_reg_tokens", minimum=0)
         check_positive_int(self.warmup_epochs, "warmup_epochs", minimum=0)
-        if self.d_model % 2 or self.d_predictor % 2:
-            raise ValueError("d_model and d_predictor must be even (sine/cosine position codes)")
-        if self.representation not in ("flatten", "reg"):
-            raise ValueError(f"representation must be 'flatten' or 'reg', got {self.representation!r}")
+        check_optional_positive_int(self.patience, "patience")
+        for width, heads, wname, hname in ((self.d_model, self.n_heads, "d_model", "n_heads"),
+                                           (self.d_predictor, self.predictor_heads, "d_predictor",
+                                            "predictor_heads")):
+            if width % 2:
+                raise InvalidParameterError(f"{wname} must be even (sine/cosine position codes), got {width}")
+            if width % heads:
+                raise InvalidParameterError(f"{wname} ({width}) must be divisible by {hname} ({heads})")
+        check_dropout(self.dropout, "dropout")
+        check_dropout(self.predictor_dropout, "predictor_dropout")
+        check_bool(self.type_embedding, "type_embedding")
+        check_choice(self.representation, ("flatten", "reg"), "representation")
         if self.representation == "reg" and self.n_reg_tokens == 0:
-            raise ValueError("representation='reg' needs n_reg_tokens >= 1")
-        if not 0.0 <= self.ema_start <= self.ema_end <= 1.0:
-            raise ValueError(f"need 0 <= ema_start <= ema_end <= 1, got {self.ema_start}, {self.ema_end}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            raise InvalidParameterError("representation='reg' needs n_reg_tokens >= 1, got n_reg_tokens=0")
+        check_fraction(self.ema_start, "ema_start", inclusive_low=True)
+        check_fraction(self.ema_end, "ema_end", inclusive_low=True)
+        if self.ema_start > self.ema_end:
+            raise InvalidParameterError(f"need ema_start <= ema_end, got ema_start={self.ema_start}, "
+                                        f"ema_end={self.ema_end}")
+        check_lr(self.lr, "lr")
+        check_nonnegative_float(self.start_lr, "start_lr")
+        check_nonnegative_float(self.final_lr, "final_lr")
+        check_nonnegative_float(self.weight_decay, "weight_decay")
+        check_nonnegative_float(self.final_weight_decay, "final_weight_decay")
+        if self.grad_clip is not None:  # 0 would clamp every gradient to 0: nothing would train
+            check_positive_float(self.grad_clip, "grad_clip")
+        self._masking(None)._validate_params()
+        TableEncoder(categorical_features=self.categorical_features, missing=self.missing,
+                     handle_unknown=self.handle_unknown)._validate_params()
+        return check_device(self.device, "device")
+
+    def _masking(self, random_state: Any) -> JEPAMasking:
+        return JEPAMasking(min_context_share=self.min_context_share, max_context_share=self.max_context_share,
+                           min_target_share=self.min_target_share, max_target_share=self.max_target_share,
+                           n_targets=self.n_targets, random_state=random_state)
 
     def _network(self, enc: TableEncoder) -> TJEPANetwork:
         return TJEPANetwork(
@@ -218,7 +247,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> "TJEPA":
         """Pre-train on the rows of ``X`` (``y`` is ignored: T-JEPA is self-supervised)."""
-        self._validate_params()
+        dev = self._validate_params()
         enc = TableEncoder(encoding="ordinal", categorical_features=self.categorical_features,
                            missing=self.missing, handle_unknown=self.handle_unknown)
         Z = enc.fit_transform(X)
@@ -226,11 +255,8 @@ class TJEPA(TransformerMixin, BaseEstimator):
             raise DataValidationError(f"T-JEPA needs at least 2 rows to learn from, got n_samples={Z.shape[0]}")
         rng = check_random_state(self.random_state)
         seed = spawn_seed(rng)
-        masking = JEPAMasking(min_context_share=self.min_context_share, max_context_share=self.max_context_share,
-                              min_target_share=self.min_target_share, max_target_share=self.max_target_share,
-                              n_targets=self.n_targets, random_state=spawn_seed(rng)).fit(Z)
+        masking = self._masking(spawn_seed(rng)).fit(Z)
         mask_rng = np.random.default_rng(spawn_seed(rng))
-        dev = resolve_device(self.device)
         # Weight init under a local seed, so fit is reproducible without touching the caller's RNG.
         with local_torch_seed(seed):
             net = self._network(enc).to(dev)

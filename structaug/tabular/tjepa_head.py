@@ -15,16 +15,17 @@ import warnings
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import column_or_1d
 
 from ..base import check_is_fitted
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError
 from ..random import check_random_state, spawn_seed
-from .preprocessing import check_fitted_input, check_n_rows, check_regression_target, encode_class_labels
+from ..validation import check_choice, check_positive_int
+from .params import check_bool
+from .preprocessing import (check_fitted_input, check_n_rows, check_regression_target, check_table, check_target,
+                            encode_class_labels)
 from .mlp import MLPHead
 from .tjepa_encoder import TJEPA
 
@@ -32,18 +33,7 @@ __all__ = ["MLPHead", "TJEPAClassifier", "TJEPARegressor"]
 
 
 def _check_head(head: str) -> None:
-    if head not in ("mlp", "xgboost"):
-        raise ValueError(f"head must be 'mlp' or 'xgboost', got {head!r}")
-
-
-def _check_y(estimator: Any, y: Any) -> Any:
-    """sklearn's conventions: ``y=None`` is an error, a column vector warns and is raveled."""
-    if y is None:
-        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None")
-    if isinstance(y, (pd.Series, pd.DataFrame)):
-        return y
-    y = np.asarray(y)
-    return column_or_1d(y, warn=True) if y.ndim == 2 else y
+    check_choice(head, ("mlp", "xgboost"), "head")
 
 
 class _TJEPAHeadBase(BaseEstimator):
@@ -74,6 +64,43 @@ class _TJEPAHeadBase(BaseEstimator):
         self.random_state = random_state
         self.progress = progress
 
+    def _validate_params(self) -> None:
+        """Check this estimator's, its encoder's and its head's parameters before any pre-training."""
+        _check_head(self.head)
+        check_bool(self.pretrained, "pretrained")
+        if self.pretrain_epochs is not None:
+            check_positive_int(self.pretrain_epochs, "pretrain_epochs")
+        if self.xgb_params is not None and not isinstance(self.xgb_params, dict):
+            raise InvalidParameterError(f"xgb_params must be a dict or None, got {type(self.xgb_params).__name__}")
+        if self.pretrained:
+            if not isinstance(self.encoder, TJEPA):
+                raise InvalidParameterError(
+                    f"pretrained=True needs a fitted TJEPA as encoder, got {type(self.encoder).__name__}")
+            check_is_fitted(self.encoder, "network_")
+        else:
+            if self.encoder is not None and not isinstance(self.encoder, TJEPA):
+                raise InvalidParameterError(f"encoder must be a TJEPA or None, got {type(self.encoder).__name__}")
+            self._encoder_config()._validate_params()
+        if self.head == "mlp":
+            self._mlp_head(seed=None)._validate_params()
+
+    def _encoder_config(self) -> TJEPA:
+        """The encoder to pre-train: a clone of ``encoder`` with this estimator's overrides (no seed yet)."""
+        enc = clone(self.encoder) if self.encoder is not None else TJEPA()
+        if enc.device == "auto":
+            enc.set_params(device=self.device)
+        if enc.progress is None:
+            enc.set_params(progress=self.progress)
+        if self.pretrain_epochs is not None:
+            enc.set_params(max_epochs=self.pretrain_epochs)
+        return enc
+
+    def _mlp_head(self, seed: int | None) -> MLPHead:
+        return MLPHead(task=self._task, hidden_sizes=self.hidden_sizes, dropout=self.dropout, lr=self.lr,
+                       weight_decay=self.weight_decay, batch_size=self.batch_size, max_epochs=self.max_epochs,
+                       patience=self.patience, validation_fraction=self.validation_fraction, device=self.device,
+                       random_state=seed, progress=self.progress)
+
     def _fit_encoder(self, X: Any, rng: np.random.Generator) -> np.ndarray:
         self.encoder_ = self._fitted_encoder(X, rng)
         self.scaler_ = StandardScaler()
@@ -81,21 +108,13 @@ class _TJEPAHeadBase(BaseEstimator):
 
     def _fitted_encoder(self, X: Any, rng: np.random.Generator) -> TJEPA:
         if self.pretrained:
-            # One pre-training shared by several heads: use the fitted encoder as it is.
-            if not isinstance(self.encoder, TJEPA):
-                raise ValueError("pretrained=True needs a fitted TJEPA as encoder")
-            check_is_fitted(self.encoder, "network_")
+            # One pre-training shared by several heads: use the fitted encoder as it is
+            # (checked to be a fitted TJEPA in _validate_params).
             return self.encoder
-        enc = clone(self.encoder) if self.encoder is not None else TJEPA()
         # the classifier's seed/device/progress reach an encoder left at its defaults
+        enc = self._encoder_config()
         if enc.random_state is None:
             enc.set_params(random_state=spawn_seed(rng))
-        if enc.device == "auto":
-            enc.set_params(device=self.device)
-        if enc.progress is None:
-            enc.set_params(progress=self.progress)
-        if self.pretrain_epochs is not None:
-            enc.set_params(max_epochs=self.pretrain_epochs)
         return enc.fit(X)
 
     def _features(self, X: Any) -> np.ndarray:
@@ -109,11 +128,7 @@ class _TJEPAHeadBase(BaseEstimator):
         _check_head(self.head)
         seed = spawn_seed(rng)
         if self.head == "mlp":
-            self.head_ = MLPHead(task=self._task, hidden_sizes=self.hidden_sizes, dropout=self.dropout, lr=self.lr,
-                                 weight_decay=self.weight_decay, batch_size=self.batch_size,
-                                 max_epochs=self.max_epochs, patience=self.patience,
-                                 validation_fraction=self.validation_fraction, device=self.device,
-                                 random_state=seed, progress=self.progress).fit(R, y)
+            self.head_ = self._mlp_head(seed).fit(R, y)
             return
         import xgboost as xgb
 
@@ -170,8 +185,9 @@ class TJEPAClassifier(ClassifierMixin, _TJEPAHeadBase):
 
     def fit(self, X: Any, y: Any) -> "TJEPAClassifier":
         """Pre-train the encoder on ``X``, then fit the head on ``(representation, y)``."""
-        _check_head(self.head)
-        y = _check_y(self, y)
+        self._validate_params()
+        check_table(X)  # X's shape errors first, as for every table model (the encoder re-reads X)
+        y = check_target(self, y)
         check_n_rows(X, y)
         codes, self.classes_ = encode_class_labels(y)
         rng = check_random_state(self.random_state)
@@ -205,8 +221,9 @@ class TJEPARegressor(RegressorMixin, _TJEPAHeadBase):
     _task = "regression"
 
     def fit(self, X: Any, y: Any) -> "TJEPARegressor":
-        _check_head(self.head)
-        y = _check_y(self, y)
+        self._validate_params()
+        check_table(X)  # X's shape errors first, as for every table model (the encoder re-reads X)
+        y = check_target(self, y)
         check_n_rows(X, y)
         target = check_regression_target(y)
         if len(target) < 2:

@@ -7,7 +7,9 @@ representations the predictor must regress. Per mini-batch, as in the reference
 
 1. a context size ``k_c = min_c + round((max_c - min_c) * u)`` and a target size ``k_t``
    (same rule) are drawn once, redrawn until ``k_c + k_t <= d``, so every row of the batch
-   has masks of the same length and the batch stacks into one tensor;
+   has masks of the same length and the batch stacks into one tensor (after 64 failed
+   redraws the pair comes directly from the same conditional distribution: the unbounded
+   loop practically hangs on wide tables with large minimum shares);
 2. per row, the context is ``k_c`` features drawn without replacement;
 3. per row, each of the ``n_targets`` target subsets is ``k_t`` features drawn without
    replacement from the features *not* in the context. Targets are disjoint from the
@@ -26,8 +28,9 @@ import numpy as np
 import torch
 
 from ..base import Augmenter, SampleRNG
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError
 from ..validation import check_fraction, check_positive_int
+from .preprocessing import check_n_features
 
 __all__ = ["JEPAMasking", "JEPAMasks"]
 
@@ -53,11 +56,29 @@ class JEPAMasks:
         return int(self.context.shape[0])
 
 
+_MAX_SIZE_TRIES = 64
+
+
+def _size_distribution(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes ``lo..hi`` and their probabilities under ``lo + round((hi - lo) * u)``, ``u ~ U[0, 1)``.
+
+    Rounding gives the two end sizes half an interval each and the inner sizes a whole one.
+    """
+    r = hi - lo
+    if r == 0:
+        return np.asarray([lo]), np.asarray([1.0])
+    p = np.full(r + 1, 1.0 / r)
+    p[0] = p[-1] = 0.5 / r
+    return np.arange(lo, hi + 1), p
+
+
 def _n_columns(data: Any) -> int:
     shape = getattr(data, "shape", None)
     if shape is None:
-        data = np.asarray(data)
-        shape = data.shape
+        try:
+            shape = np.asarray(data, dtype=object).shape
+        except ValueError as exc:  # ragged rows
+            raise DataValidationError(f"X could not be read as a table: {exc}") from exc
     if len(shape) != 2:
         raise DataValidationError(f"X must be a 2-D table (rows x features), got shape {tuple(shape)}")
     return int(shape[1])
@@ -114,13 +135,15 @@ class JEPAMasking(Augmenter):
         for name in ("min_context_share", "max_context_share", "min_target_share", "max_target_share"):
             check_fraction(getattr(self, name), name)
         if self.min_context_share > self.max_context_share:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"min_context_share ({self.min_context_share}) must be <= max_context_share ({self.max_context_share})")
         if self.min_target_share > self.max_target_share:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"min_target_share ({self.min_target_share}) must be <= max_target_share ({self.max_target_share})")
         if self.min_context_share + self.min_target_share > 1:
-            raise ValueError("min_context_share + min_target_share must be <= 1: context and targets are disjoint")
+            raise InvalidParameterError(
+                f"min_context_share + min_target_share must be <= 1 (context and targets are disjoint), got "
+                f"{self.min_context_share} + {self.min_target_share}")
         check_positive_int(self.n_targets, "n_targets")
 
     def _fit(self, data: Any, **kwargs: Any) -> None:
@@ -143,13 +166,25 @@ class JEPAMasking(Augmenter):
 
     # -- sampling ----------------------------------------------------------------------
     def _draw_sizes(self, rng: np.random.Generator) -> tuple[int, int]:
-        """One (context, target) size pair for a whole batch, redrawn until they fit."""
+        """One (context, target) size pair for a whole batch, redrawn until they fit.
+
+        The reference redraws without bound. With wide tables and large minimum shares almost
+        every pair overflows (``d=1000``, shares in ``[0.5, 1]``: one pair in a million fits,
+        ~10 s per batch), so after ``_MAX_SIZE_TRIES`` rejections the pair is drawn directly
+        from the same conditional distribution (the rejection loop's target), which ends at once.
+        """
         (lo_c, hi_c), (lo_t, hi_t) = self.context_size_range_, self.target_size_range_
-        while True:
+        for _ in range(_MAX_SIZE_TRIES):  # in practice the first tries succeed: the reference's stream
             k_c = lo_c + int(np.round((hi_c - lo_c) * rng.random()))
             k_t = lo_t + int(np.round((hi_t - lo_t) * rng.random()))
             if k_c + k_t <= self.n_features_in_:
                 return k_c, k_t
+        kc, pc = _size_distribution(lo_c, hi_c)
+        kt, pt = _size_distribution(lo_t, hi_t)
+        joint = pc[:, None] * pt[None, :]
+        joint[kc[:, None] + kt[None, :] > self.n_features_in_] = 0.0  # (lo_c, lo_t) always fits
+        i = int(rng.choice(joint.size, p=(joint / joint.sum()).ravel()))
+        return int(kc[i // len(kt)]), int(kt[i % len(kt)])
 
     def draw(self, n_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Masks for ``n_rows`` rows from ``rng`` as ``(context, targets)`` int64 arrays.
@@ -169,16 +204,13 @@ class JEPAMasking(Augmenter):
     def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> JEPAMasks:
         if data is None:
             if n is None:
-                raise ValueError("pass the rows to mask (data) or their number (n)")
+                raise InvalidParameterError("pass the rows to mask (data) or their number (n); both are None")
             n_rows = n
         else:
-            d = _n_columns(data)
-            if d != self.n_features_in_:
-                raise DataValidationError(
-                    f"X has {d} features, but JEPAMasking was fitted with {self.n_features_in_}")
+            check_n_features(self, _n_columns(data))
             n_rows = int(data.shape[0]) if hasattr(data, "shape") else len(data)
             if n is not None and n != n_rows:
-                raise ValueError(f"n={n} does not match the {n_rows} rows of data; pass one of them")
+                raise InvalidParameterError(f"n={n} does not match the {n_rows} rows of data; pass one of them")
         context, targets = self.draw(n_rows, rng.np)
         if isinstance(data, torch.Tensor):
             return JEPAMasks(torch.from_numpy(context).to(data.device), torch.from_numpy(targets).to(data.device))

@@ -16,8 +16,9 @@ import pandas as pd
 import torch
 
 from ..base import Augmenter, SampleRNG
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError
 from ..validation import check_fraction, check_positive_int
+from .preprocessing import check_n_features
 
 __all__ = ["FeatureSubsetViews", "draw_subset_masks"]
 
@@ -48,7 +49,8 @@ class FeatureSubsetViews(Augmenter):
         Views drawn by ``sample`` when ``n`` is not given (the paper's ensemble size).
     fill_value : float, default 0.0
         Value written into the dropped features of a view. After standardisation 0 is the
-        training mean, the least informative value.
+        training mean, the least informative value. ``NaN`` is allowed (dropped features
+        then read as missing to a NaN-aware model); ``inf`` and non-numbers are not.
     random_state : int, Generator or None
 
     Attributes
@@ -65,6 +67,15 @@ class FeatureSubsetViews(Augmenter):
 
     Notes
     -----
+    The table must be numeric (numbers or booleans): a view writes ``fill_value`` into
+    dropped cells, which has no meaning for a text or ``category`` column. Such columns
+    raise a :class:`~structaug.exceptions.DataValidationError` naming them in ``fit`` and
+    ``sample``; encode them first with
+    ``TableEncoder(encoding="onehot")`` and pass ``feature_groups=encoder.feature_groups_``
+    to ``fit`` so each categorical feature is kept or dropped whole (what HyperTab does).
+    Values are not otherwise read: NaN and inf in ``X`` pass through unchanged in the kept
+    cells, and a table with 0 rows gives views with 0 rows.
+
     ``sample(X, n)`` returns the views stacked along a new first axis, shape
     ``(n, n_rows, n_features)`` and the type of ``X`` (numpy array, torch tensor on ``X``'s
     device and dtype, or a list of DataFrames for a DataFrame). ``sample(None, n)`` returns
@@ -87,13 +98,21 @@ class FeatureSubsetViews(Augmenter):
     def _validate_params(self) -> None:
         check_fraction(self.subsample, "subsample")
         check_positive_int(self.n_views, "n_views")
+        fv = self.fill_value
+        if isinstance(fv, (bool, np.bool_)) or not isinstance(fv, (int, float, np.integer, np.floating)) \
+                or np.isinf(fv):
+            raise InvalidParameterError(f"fill_value must be a finite number or NaN, got {type(fv).__name__} {fv!r}")
 
     def _fit(self, data: Any, feature_groups: Any = None) -> None:
         n_features = self._n_columns(data)
+        self._check_numeric(data)
         if feature_groups is None:
             groups = np.arange(n_features)
         else:
-            groups = np.asarray(feature_groups, dtype=np.int64)
+            raw = np.asarray(feature_groups)
+            if raw.dtype.kind not in "iu":  # 0.5 would be truncated to group 0 without a word
+                raise DataValidationError(f"feature_groups must hold integer group labels, got dtype {raw.dtype}")
+            groups = raw.astype(np.int64)
             if groups.shape != (n_features,):
                 raise DataValidationError(
                     f"feature_groups must have one entry per column ({n_features}), got shape {groups.shape}"
@@ -111,12 +130,40 @@ class FeatureSubsetViews(Augmenter):
             return check_positive_int(data, "n_features")
         shape = getattr(data, "shape", None)
         if shape is None:
-            shape = np.asarray(data).shape
+            try:
+                shape = np.asarray(data).shape
+            except ValueError as exc:  # ragged rows
+                raise DataValidationError(f"X could not be read as a table: {exc}") from exc
         if len(shape) != 2:
-            raise DataValidationError(f"data must be a 2-D table, got shape {tuple(shape)}")
+            raise DataValidationError(f"X must be a 2-D table (rows x features), got shape {tuple(shape)}")
         if shape[1] < 1:
-            raise DataValidationError("data has no columns; a view needs at least one feature")
+            raise DataValidationError("X has no columns; a view needs at least one feature")
         return int(shape[1])
+
+    @staticmethod
+    def _check_numeric(data: Any) -> None:
+        """Reject text/category columns: a fill value cannot stand for a dropped category."""
+        if isinstance(data, (int, np.integer)) or isinstance(data, torch.Tensor) and not data.is_complex():
+            return
+        if isinstance(data, pd.DataFrame):
+            bad = [c for c, dt in data.dtypes.items()
+                   if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
+                   or pd.api.types.is_complex_dtype(dt)]
+        else:
+            arr = np.asarray(data)
+            if arr.dtype.kind in "biuf":
+                return
+            if arr.dtype.kind != "O":
+                raise DataValidationError(f"X must be numeric, got dtype {arr.dtype}")
+            bad = [j for j in range(arr.shape[1])
+                   if any(not isinstance(v, (int, float, np.integer, np.floating)) for v in arr[:, j])]
+        if bad:
+            raise DataValidationError(
+                f"X has non-numeric (text or category) column(s) {bad[:10]}; FeatureSubsetViews needs numbers. "
+                "Encode the table first: enc = TableEncoder(encoding='onehot').fit(X), then "
+                "FeatureSubsetViews().fit(enc.transform(X), feature_groups=enc.feature_groups_) keeps each "
+                "categorical feature whole"
+            )
 
     def masks(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw ``n`` column masks (bool, ``(n, n_features_in_)``) from ``rng``."""
@@ -128,10 +175,8 @@ class FeatureSubsetViews(Augmenter):
         masks = self.masks(n, rng.np)
         if data is None:
             return masks
-        if self._n_columns(data) != self.n_features_in_:
-            raise DataValidationError(
-                f"data has {self._n_columns(data)} columns, but {type(self).__name__} was fitted on {self.n_features_in_}"
-            )
+        check_n_features(self, self._n_columns(data))
+        self._check_numeric(data)
         if isinstance(data, torch.Tensor):
             m = torch.as_tensor(masks, device=data.device).unsqueeze(1)
             fill = torch.as_tensor(self.fill_value, dtype=data.dtype, device=data.device)

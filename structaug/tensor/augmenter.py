@@ -15,16 +15,42 @@ from typing import Sequence
 import numpy as np
 from sklearn.base import clone
 
-from ..base import Augmenter, SampleRNG
-from ..exceptions import DataValidationError
-from ..random import spawn_seed
+from ..base import Augmenter, SampleRNG, check_is_fitted
+from ..exceptions import DataValidationError, InvalidParameterError
+from ..random import RandomState, spawn_seed
 from ..train import resolve_device
-from ..validation import check_fraction
+from ..validation import check_fraction, check_index_range, check_positive_float, check_positive_int
 from .completion import NeuralTensorCompletion
-from .container import ObservedTensor, cell_keys
+from .container import ObservedTensor, cell_keys, check_disjoint, check_tensor, resolve_shape
 from .influence import TracInTracker, entity_importance
 
 __all__ = ["InfluenceAugmenter", "RandomCellAugmenter", "draw_new_cells", "fit_augmented"]
+
+
+#: supports up to this many cells are enumerated when rejection sampling falls short
+_ENUMERATE_MAX_CELLS = 1 << 22
+
+
+def _key_rows(keys: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`cell_keys`: the index rows of ``keys``."""
+    if keys.dtype.kind in "iu":
+        return np.stack(np.unravel_index(keys, shape), axis=1).astype(np.int64)
+    return np.ascontiguousarray(keys).view(np.int64).reshape(-1, len(shape))
+
+
+def _available_cells(probs: Sequence[np.ndarray], exclude: np.ndarray, shape: tuple[int, ...], n: int) -> int:
+    """Number of cells with non-zero probability that are not in ``exclude`` (unique keys);
+    any number >= ``n`` when that is evident without decoding ``exclude``."""
+    total = 1
+    for p in probs:
+        total *= int(np.count_nonzero(p))  # Python int: no overflow for huge tensors
+    if total - len(exclude) >= n:
+        return total - len(exclude)
+    rows = _key_rows(exclude, shape)
+    inside = np.ones(len(rows), dtype=bool)
+    for m, p in enumerate(probs):
+        inside &= p[rows[:, m]] > 0
+    return total - int(inside.sum())
 
 
 def draw_new_cells(probs: Sequence[np.ndarray], n: int, exclude: np.ndarray, shape: Sequence[int],
@@ -32,14 +58,24 @@ def draw_new_cells(probs: Sequence[np.ndarray], n: int, exclude: np.ndarray, sha
     """Draw ``n`` distinct cells, index ``m`` from ``probs[m]`` independently per mode,
     rejecting cells whose key is in ``exclude`` (see :func:`cell_keys`).
 
-    Vectorised rejection sampling: each round draws twice the shortfall. If the support is
-    (nearly) exhausted after ``max_rounds`` rounds, fewer cells are returned with a warning.
+    Vectorised rejection sampling: each round draws twice the shortfall. When ``n`` exceeds
+    the cells that can be drawn at all (non-zero probability and not excluded),
+    :class:`DataValidationError` is raised before drawing. When rejection sampling still
+    falls short after ``max_rounds`` (the free cells carry little probability mass), the rest
+    is drawn exactly from the enumerated free cells (supports up to 2²² cells); only above
+    that are fewer cells returned, with a ``RuntimeWarning``.
     """
     shape = tuple(shape)
+    n = check_positive_int(n, "n", minimum=0)
     exclude = np.unique(exclude)
+    available = _available_cells(probs, exclude, shape, n)
+    if n > available:
+        raise DataValidationError(
+            f"n={n} new cells were requested but only {available} unobserved cell(s) can be drawn "
+            "(cells of entities with non-zero sampling probability, minus observed ones)")
     kept_idx: list[np.ndarray] = []
     kept_keys = exclude[:0]
-    need = int(n)
+    need = n
     for _ in range(max_rounds):
         if need <= 0:
             break
@@ -55,14 +91,37 @@ def draw_new_cells(probs: Sequence[np.ndarray], n: int, exclude: np.ndarray, sha
         kept_keys = np.concatenate([kept_keys, keys])
         need -= len(cand)
     if need > 0:
-        warnings.warn(f"only {n - need} of {n} new cells could be drawn: the sampling support is nearly "
-                      "exhausted by observed cells", RuntimeWarning, stacklevel=3)
+        support = [np.flatnonzero(p > 0) for p in probs]
+        if int(np.prod([len(s) for s in support], dtype=np.float64)) <= _ENUMERATE_MAX_CELLS:
+            grid = np.stack([g.ravel() for g in np.meshgrid(*support, indexing="ij")], axis=1).astype(np.int64)
+            keys = cell_keys(grid, shape)
+            free = ~np.isin(keys, exclude) & ~np.isin(keys, kept_keys)
+            grid = grid[free]
+            w = np.prod([p[grid[:, m]] for m, p in enumerate(probs)], axis=0)
+            w = np.maximum(w, np.finfo(np.float64).tiny)  # an underflowed product is still drawable
+            pick = rng.choice(len(grid), size=need, replace=False, p=w / w.sum())
+            kept_idx.append(grid[np.sort(pick)])
+            need = 0
+        else:
+            warnings.warn(f"only {n - need} of {n} new cells could be drawn: the free cells of the sampling "
+                          "support carry too little probability", RuntimeWarning, stacklevel=3)
     return np.concatenate(kept_idx) if kept_idx else np.empty((0, len(shape)), dtype=np.int64)
 
 
 def fit_augmented(estimator: NeuralTensorCompletion, train: ObservedTensor, augmented: ObservedTensor,
                   validation: ObservedTensor, **fit_kwargs) -> NeuralTensorCompletion:
-    """Fit a fresh clone of ``estimator`` on real + augmented cells (DAIN's last step)."""
+    """Fit a fresh clone of ``estimator`` on real + augmented cells (DAIN's last step).
+
+    ``augmented`` may be empty (then this is plain training on ``train``); it must not
+    repeat cells of ``train`` or ``validation`` (:class:`DataValidationError`).
+    """
+    if not isinstance(estimator, NeuralTensorCompletion):
+        raise InvalidParameterError(f"estimator must be a NeuralTensorCompletion, got {type(estimator).__name__}")
+    check_tensor(train, "train")
+    check_tensor(augmented, "augmented", allow_empty=True, order=train.order)
+    check_tensor(validation, "validation", order=train.order)
+    if augmented.nnz:
+        check_disjoint(train, augmented, "augmented", "train")
     est = clone(estimator)
     shape = tuple(max(a, b, c) for a, b, c in zip(train.shape, augmented.shape, validation.shape))
     return est.fit(train.concat(augmented), validation=validation, shape=shape, **fit_kwargs)
@@ -79,26 +138,49 @@ class _ModelValuedAugmenter(Augmenter):
         self.random_state = random_state
 
     def _validate_params(self) -> None:
-        if self.augment_ratio is None or float(self.augment_ratio) <= 0:
-            raise ValueError(f"augment_ratio must be > 0, got {self.augment_ratio}")
+        check_positive_float(self.augment_ratio, "augment_ratio")
         check_fraction(self.val_fraction, "val_fraction", inclusive_high=False)
-        if self.estimator is not None and not isinstance(self.estimator, NeuralTensorCompletion):
-            raise TypeError(f"estimator must be a NeuralTensorCompletion, got {type(self.estimator).__name__}")
+        if self.estimator is not None:
+            if not isinstance(self.estimator, NeuralTensorCompletion):
+                raise InvalidParameterError(
+                    f"estimator must be a NeuralTensorCompletion, got {type(self.estimator).__name__}")
+            self.estimator._validate_params()  # before the split and the tracker, not after
 
-    def _split(self, data: ObservedTensor, validation: ObservedTensor | None):
-        if not isinstance(data, ObservedTensor):
-            raise TypeError(f"data must be an ObservedTensor, got {type(data).__name__}")
+    def _split(self, data: ObservedTensor, validation: ObservedTensor | None, shape=None):
+        """``(train, validation)`` after every data check (types, emptiness, order, overlap, shape)."""
+        check_tensor(data, "data")
         if validation is not None:
-            if not isinstance(validation, ObservedTensor):
-                raise TypeError(f"validation must be an ObservedTensor, got {type(validation).__name__}")
-            if validation.order != data.order:
-                raise DataValidationError(f"validation has order {validation.order}, data has order {data.order}")
+            check_tensor(validation, "validation", order=data.order)
+            check_disjoint(data, validation, "validation", "data")
+            resolve_shape(data, validation, shape, "data")
             return data, validation
         perm = self._fit_rng.np.permutation(data.nnz)
         n_val = int(round(data.nnz * float(self.val_fraction)))
         if n_val < 1 or n_val >= data.nnz:
-            raise DataValidationError(f"{data.nnz} cells are too few to hold out val_fraction={self.val_fraction}")
+            raise DataValidationError(
+                f"data has {data.nnz} observed cell(s), too few to hold out val_fraction={self.val_fraction} "
+                "(need >= 1 validation and >= 1 training cell); pass validation= explicitly")
+        resolve_shape(data, None, shape, "data")
         return data.subset(np.sort(perm[n_val:])), data.subset(np.sort(perm[:n_val]))
+
+    def sample(self, data: ObservedTensor | None = None, n: int | None = None, *,
+               random_state: RandomState = None) -> ObservedTensor:
+        """New unobserved cells valued by the fitted model.
+
+        Parameters
+        ----------
+        data : ObservedTensor, optional
+            Cells to exclude as well (e.g. the test cells); cells outside the fitted shape
+            cannot be drawn anyway and are ignored.
+        n : int, optional
+            Number of cells (default ``round(augment_ratio * n_train_)``). ``n=0`` gives an
+            empty tensor; more than the drawable cells raises :class:`DataValidationError`.
+        random_state : int or Generator, optional
+        """
+        check_is_fitted(self, self._fitted_attributes)
+        if n is not None:
+            check_positive_int(n, "n", minimum=0)
+        return super().sample(data, n, random_state=random_state)
 
     def _new_estimator(self) -> NeuralTensorCompletion:
         base = self.estimator if self.estimator is not None else NeuralTensorCompletion()
@@ -118,16 +200,22 @@ class _ModelValuedAugmenter(Augmenter):
     def _sample(self, data: ObservedTensor | None, n: int | None, rng: SampleRNG) -> ObservedTensor:
         exclude = self.observed_keys_
         if data is not None:
-            if not isinstance(data, ObservedTensor):
-                raise TypeError(f"data must be an ObservedTensor or None, got {type(data).__name__}")
+            check_tensor(data, "data", allow_empty=True)
             if data.order != self.order_:
                 raise DataValidationError(
                     f"data has order {data.order}, but {type(self).__name__} was fitted on an order-{self.order_} tensor")
             inside = np.all(data.indices < np.asarray(self.shape_), axis=1)
             exclude = np.concatenate([exclude, cell_keys(data.indices[inside], self.shape_)])
-        n = int(round(float(self.augment_ratio) * self.n_train_)) if n is None else int(n)
+        default_n = n is None
+        n = int(round(float(self.augment_ratio) * self.n_train_)) if default_n else int(n)
         t0 = time.perf_counter()
-        idx = draw_new_cells(self._probabilities(), n, exclude, self.shape_, rng.np)
+        try:
+            idx = draw_new_cells(self._probabilities(), n, exclude, self.shape_, rng.np)
+        except DataValidationError as exc:
+            if not default_n:
+                raise
+            raise DataValidationError(f"{exc}; n defaults to augment_ratio={self.augment_ratio} x "
+                                      f"{self.n_train_} training cells: pass a smaller n") from None
         values = self.estimator_.predict(idx) if len(idx) else np.empty(0)
         self.last_sample_seconds_ = time.perf_counter() - t0
         return ObservedTensor(idx, values, self.shape_)
@@ -186,7 +274,7 @@ class InfluenceAugmenter(_ModelValuedAugmenter):
 
     def _fit(self, data: ObservedTensor, validation: ObservedTensor | None = None,
              shape: Sequence[int] | None = None) -> None:
-        train, val = self._split(data, validation)
+        train, val = self._split(data, validation, shape)
         est = self._new_estimator()
         tracker = TracInTracker(train, val, device=resolve_device(est.device))
         est.fit(train, validation=val, shape=shape, epoch_callback=tracker)
@@ -214,11 +302,20 @@ class RandomCellAugmenter(_ModelValuedAugmenter):
 
     def _fit(self, data: ObservedTensor, validation: ObservedTensor | None = None,
              shape: Sequence[int] | None = None, prefit: NeuralTensorCompletion | None = None) -> None:
-        train, val = self._split(data, validation)
+        train, val = self._split(data, validation, shape)
         if prefit is None:
             est = self._new_estimator().fit(train, validation=val, shape=shape)
             self.timings_ = {"train_s": est.fit_time_}
         else:
+            if not isinstance(prefit, NeuralTensorCompletion):
+                raise InvalidParameterError(
+                    f"prefit must be a fitted NeuralTensorCompletion, got {type(prefit).__name__}")
+            check_is_fitted(prefit, ["model_"])
+            if len(prefit.shape_) != data.order:
+                raise DataValidationError(f"prefit was fitted on an order-{len(prefit.shape_)} tensor, "
+                                          f"data has order {data.order}")
+            for t, name in ((train, "data"), (val, "validation")):
+                check_index_range(t.indices, list(prefit.shape_), f"{name}.indices (vs prefit.shape_)")
             est = prefit
             self.timings_ = {"train_s": 0.0}
         self._remember(train, val, est)

@@ -18,29 +18,39 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from ..base import check_is_fitted
 from ..exceptions import DataValidationError
 from ..random import check_random_state, spawn_seed
-from ..validation import check_index_range
-from .container import ObservedTensor
+from ..validation import check_choice, check_positive_float, check_positive_int
+from .container import ObservedTensor, as_cell_indices, check_disjoint, check_tensor, resolve_shape
 
 __all__ = ["MeanCompletion", "TensorlyCompletion", "XGBoostCompletion"]
 
 
 class _IndexRegressor(RegressorMixin, BaseEstimator):
-    def _check_fit_input(self, X: ObservedTensor) -> None:
-        if not isinstance(X, ObservedTensor):
-            raise TypeError(f"X must be an ObservedTensor, got {type(X).__name__}")
+    """Shared input checks: every bad argument is refused before any work (see docs/dain.md)."""
+
+    #: set last in ``fit``: a fit that fails half-way leaves no model to predict with
+    _fitted_attr = "shape_"
+
+    def _validate_params(self) -> None:  # pragma: no cover - every subclass overrides
+        pass
+
+    def _check_fit_input(self, X: ObservedTensor, validation: ObservedTensor | None,
+                         shape: Sequence[int] | None) -> tuple[int, ...]:
+        """Check parameters, ``X``, ``validation`` and ``shape``; return the model's shape."""
+        self._validate_params()
+        check_tensor(X, "X")
+        if validation is not None:
+            check_tensor(validation, "validation", order=X.order)
+            check_disjoint(X, validation)
+        return resolve_shape(X, validation, shape)
 
     def _check_indices(self, X) -> np.ndarray:
-        check_is_fitted(self, ["shape_"])
-        idx = np.asarray(X.indices if isinstance(X, ObservedTensor) else X)
-        if idx.ndim != 2 or idx.shape[1] != len(self.shape_):
-            raise DataValidationError(f"indices must have shape (n, {len(self.shape_)}), got {idx.shape}")
-        if idx.dtype.kind not in "iu":
-            raise DataValidationError(f"indices must be integers, got dtype {idx.dtype}")
-        check_index_range(idx, list(self.shape_), "indices")
-        return idx.astype(np.int64)
+        check_is_fitted(self, [self._fitted_attr])
+        return as_cell_indices(X, self.shape_, "X")
 
     def score(self, X: ObservedTensor, y=None) -> float:
-        """Negative RMSE on ``X``'s cells."""
+        """Negative RMSE on ``X``'s cells (``X`` must be a non-empty ObservedTensor)."""
+        check_is_fitted(self, [self._fitted_attr])
+        check_tensor(X, "X")
         return -float(np.sqrt(np.mean((self.predict(X) - X.values) ** 2)))
 
 
@@ -63,10 +73,7 @@ class MeanCompletion(_IndexRegressor):
 
     def fit(self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None,
             shape: Sequence[int] | None = None) -> "MeanCompletion":
-        self._check_fit_input(X)
-        if self.kind not in ("global", "entity"):
-            raise ValueError(f"kind must be 'global' or 'entity', got {self.kind!r}")
-        self.shape_ = tuple(X.shape if shape is None else shape)
+        self.shape_ = self._check_fit_input(X, validation, shape)
         self.mean_ = float(X.values.mean())
         self.biases_ = [np.zeros(s) for s in self.shape_]
         if self.kind == "entity":
@@ -80,6 +87,11 @@ class MeanCompletion(_IndexRegressor):
                     resid = partial - b[col]
                     self.biases_[m] = b
         return self
+
+    def _validate_params(self) -> None:
+        check_choice(self.kind, ("global", "entity"), "kind")
+        check_positive_float(self.reg, "reg", allow_zero=True)
+        check_positive_int(self.n_sweeps, "n_sweeps")  # 0 sweeps would silently give the global mean
 
     def predict(self, X) -> np.ndarray:
         idx = self._check_indices(X)
@@ -114,6 +126,8 @@ class TensorlyCompletion(_IndexRegressor):
         Seeds the random initialisation.
     """
 
+    _fitted_attr = "factors_"
+
     def __init__(self, *, method: str = "cp", rank: int = 5, n_iter_max: int = 100,
                  max_dense_cells: int = 60_000_000, random_state=None):
         self.method = method
@@ -127,36 +141,55 @@ class TensorlyCompletion(_IndexRegressor):
         import tensorly as tl
         from tensorly.decomposition import parafac, tucker
 
-        self._check_fit_input(X)
-        if self.method not in ("cp", "tucker"):
-            raise ValueError(f"method must be 'cp' or 'tucker', got {self.method!r}")
-        self.shape_ = tuple(X.shape if shape is None else shape)
-        cells = float(np.prod(np.asarray(self.shape_, dtype=np.float64)))
+        shape = self._check_fit_input(X, validation, shape)
+        cells = float(np.prod(np.asarray(shape, dtype=np.float64)))
         if cells > self.max_dense_cells:
             raise DataValidationError(
-                f"tensorly's masked {self.method.upper()} needs the dense {self.shape_} array ({cells:.3g} cells), "
+                f"tensorly's masked {self.method.upper()} needs the dense {shape} array ({cells:.3g} cells), "
                 f"more than max_dense_cells={self.max_dense_cells:.3g}")
+        self.shape_ = shape
         seed = spawn_seed(check_random_state(self.random_state))
         self.mean_ = float(X.values.mean())
         dense = np.zeros(self.shape_)
         mask = np.zeros(self.shape_)
         dense[tuple(X.indices.T)] = X.values - self.mean_  # centred: unobserved cells start at the mean
         mask[tuple(X.indices.T)] = 1.0
-        tl.set_backend("numpy")
-        if self.method == "cp":
-            cp = parafac(dense, int(self.rank), mask=mask, init="random", n_iter_max=int(self.n_iter_max),
-                         random_state=seed, tol=1e-7)
-            weights, factors = cp
-            r = len(weights)
-            core = np.zeros((r,) * len(self.shape_))
-            core[(np.arange(r),) * len(self.shape_)] = weights
-        else:
-            ranks = [min(int(self.rank), s) for s in self.shape_]
-            core, factors = tucker(dense, ranks, mask=mask, init="svd", n_iter_max=int(self.n_iter_max),
-                                   random_state=seed, tol=1e-6)
-        self.core_ = np.asarray(core)
-        self.factors_ = [np.asarray(f) for f in factors]
+        # numpy for this fit only: ``tl.set_backend`` would switch the caller's global backend
+        # (e.g. "pytorch") for the rest of the process; the context restores it on exit.
+        with tl.backend_context("numpy"):
+            if not dense.any():
+                # constant values (e.g. a single cell): the centred array is all zeros, which CP's
+                # normal equations cannot solve (singular); the exact answer is the mean everywhere
+                ranks = [int(self.rank) if self.method == "cp" else min(int(self.rank), s) for s in shape]
+                core = np.zeros(ranks)
+                factors = [np.zeros((s, r)) for s, r in zip(shape, ranks)]
+            elif self.method == "cp":
+                try:
+                    weights, factors = parafac(dense, int(self.rank), mask=mask, init="random",
+                                               n_iter_max=int(self.n_iter_max), random_state=seed, tol=1e-7)
+                except np.linalg.LinAlgError as exc:
+                    raise DataValidationError(f"tensorly's CP failed on X ({exc}): too few cells per entity for "
+                                              f"rank={self.rank}; try a lower rank") from exc
+                r = len(weights)
+                core = np.zeros((r,) * len(self.shape_))
+                core[(np.arange(r),) * len(self.shape_)] = weights
+            else:
+                ranks = [min(int(self.rank), s) for s in self.shape_]
+                core, factors = tucker(dense, ranks, mask=mask, init="svd", n_iter_max=int(self.n_iter_max),
+                                       random_state=seed, tol=1e-6)
+        core, factors = np.asarray(core), [np.asarray(f) for f in factors]
+        if not (np.isfinite(core).all() and all(np.isfinite(f).all() for f in factors)):
+            raise DataValidationError(f"tensorly's {self.method.upper()} diverged (non-finite factors) on X; "
+                                      "try a lower rank")
+        self.core_ = core
+        self.factors_ = factors
         return self
+
+    def _validate_params(self) -> None:
+        check_choice(self.method, ("cp", "tucker"), "method")
+        check_positive_int(self.rank, "rank")
+        check_positive_int(self.n_iter_max, "n_iter_max")
+        check_positive_int(self.max_dense_cells, "max_dense_cells")
 
     def predict(self, X) -> np.ndarray:
         idx = self._check_indices(X)
@@ -184,6 +217,8 @@ class XGBoostCompletion(_IndexRegressor):
     random_state : int or None
     """
 
+    _fitted_attr = "model_"
+
     def __init__(self, *, n_estimators: int = 500, max_depth: int = 6, learning_rate: float = 0.05,
                  smoothing: float = 5.0, n_folds: int = 5, n_jobs: int = 1, random_state=None):
         self.n_estimators = n_estimators
@@ -210,8 +245,7 @@ class XGBoostCompletion(_IndexRegressor):
             shape: Sequence[int] | None = None) -> "XGBoostCompletion":
         from xgboost import XGBRegressor
 
-        self._check_fit_input(X)
-        self.shape_ = tuple(X.shape if shape is None else shape)
+        self.shape_ = self._check_fit_input(X, validation, shape)
         rng = check_random_state(self.random_state)
         self.mean_ = float(X.values.mean())
         folds = rng.integers(0, int(self.n_folds), X.nnz)
@@ -224,18 +258,21 @@ class XGBoostCompletion(_IndexRegressor):
                       learning_rate=float(self.learning_rate), n_jobs=int(self.n_jobs),
                       random_state=spawn_seed(rng), tree_method="hist")
         if validation is not None:
-            vfeats = self._encode(self._check_val(validation), self.stats_, self.mean_)
-            self.model_ = XGBRegressor(early_stopping_rounds=30, **params)
-            self.model_.fit(feats, X.values, eval_set=[(vfeats, validation.values)], verbose=False)
+            vfeats = self._encode(validation.indices, self.stats_, self.mean_)
+            model = XGBRegressor(early_stopping_rounds=30, **params)
+            model.fit(feats, X.values, eval_set=[(vfeats, validation.values)], verbose=False)
         else:
-            self.model_ = XGBRegressor(**params).fit(feats, X.values)
+            model = XGBRegressor(**params).fit(feats, X.values)
+        self.model_ = model
         return self
 
-    def _check_val(self, validation: ObservedTensor) -> np.ndarray:
-        if validation.order != len(self.shape_):
-            raise DataValidationError(f"validation has order {validation.order}, expected {len(self.shape_)}")
-        check_index_range(validation.indices, list(self.shape_), "validation.indices")
-        return validation.indices
+    def _validate_params(self) -> None:
+        check_positive_int(self.n_estimators, "n_estimators")
+        check_positive_int(self.max_depth, "max_depth")
+        check_positive_float(self.learning_rate, "learning_rate")
+        check_positive_float(self.smoothing, "smoothing", allow_zero=True)
+        # one fold has no other fold to encode from: every feature would be the global mean
+        check_positive_int(self.n_folds, "n_folds", minimum=2)
 
     def predict(self, X) -> np.ndarray:
         idx = self._check_indices(X)

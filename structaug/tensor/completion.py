@@ -17,12 +17,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
 from ..base import check_is_fitted
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError
 from ..nn import MLP
 from ..random import check_random_state, local_torch_seed, spawn_seed
 from ..train import Trainer, TrainResult, minibatch_epoch, predict_batched, resolve_device
-from ..validation import check_index_range
-from .container import ObservedTensor
+from ..validation import check_fraction, check_positive_float, check_positive_int
+from .container import ObservedTensor, as_cell_indices, check_disjoint, check_tensor, resolve_shape
 
 __all__ = ["NeuralTensorCompletion", "EmbeddingMLP", "split_embedding_dim"]
 
@@ -34,7 +34,7 @@ def split_embedding_dim(total: int, order: int) -> list[int]:
     remainder keeps the MLP input exactly ``total`` wide for any order.
     """
     if total < order:
-        raise ValueError(f"embedding_dim={total} must be >= the tensor order {order}")
+        raise InvalidParameterError(f"embedding_dim={total} must be >= the tensor order {order} (one dim per mode)")
     base, rest = divmod(total, order)
     return [base + (1 if m < rest else 0) for m in range(order)]
 
@@ -92,6 +92,13 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
     progress : bool or None
         Progress bar over epochs.
 
+    Input checks (all before training; see ``docs/dain.md``): parameters out of range raise
+    :class:`~structaug.exceptions.InvalidParameterError` naming the parameter; an empty,
+    modified-to-NaN or wrongly shaped ``X``/``validation``, a ``validation`` sharing cells with
+    ``X`` and a ``shape`` that does not cover the cells raise
+    :class:`~structaug.exceptions.DataValidationError` naming the argument. A run whose
+    validation loss is never finite (diverged) raises instead of returning NaN predictions.
+
     Attributes
     ----------
     shape_ : tuple of int
@@ -134,39 +141,28 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
             ``epoch_callback(model, epoch)`` after each epoch (inside the trainer's
             validation hook, with autograd on: DAIN's influence tracker needs gradients).
         """
-        if not isinstance(X, ObservedTensor):
-            raise TypeError(f"X must be an ObservedTensor, got {type(X).__name__}")
+        self._validate_params()
+        check_tensor(X, "X")
         rng = check_random_state(self.random_state)
         if validation is None:
-            if not 0.0 < float(self.val_fraction) < 1.0:
-                raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
             perm = rng.permutation(X.nnz)
             n_val = int(round(X.nnz * self.val_fraction))
             if n_val < 1 or n_val >= X.nnz:
-                raise DataValidationError(f"{X.nnz} cells are too few to hold out val_fraction={self.val_fraction}")
+                raise DataValidationError(
+                    f"X has {X.nnz} observed cell(s), too few to hold out val_fraction={self.val_fraction} for "
+                    "early stopping (need >= 1 validation and >= 1 training cell); pass validation= explicitly")
             validation, X = X.subset(np.sort(perm[:n_val])), X.subset(np.sort(perm[n_val:]))
         else:
-            if not isinstance(validation, ObservedTensor):
-                raise TypeError(f"validation must be an ObservedTensor, got {type(validation).__name__}")
-            if validation.order != X.order:
-                raise DataValidationError(f"validation has order {validation.order}, training cells have order {X.order}")
-        shape = (tuple(max(a, b) for a, b in zip(X.shape, validation.shape)) if shape is None
-                 else tuple(int(s) for s in shape))
-        if len(shape) != X.order:
-            raise DataValidationError(f"shape has {len(shape)} modes but X has order {X.order}")
-        check_index_range(X.indices, list(shape), "X.indices")
-        check_index_range(validation.indices, list(shape), "validation.indices")
-        self.shape_ = shape
-        self.order_ = len(shape)
-        self.embedding_dims_ = split_embedding_dim(int(self.embedding_dim), self.order_)
+            check_tensor(validation, "validation", order=X.order)
+            check_disjoint(X, validation)
+        shape = resolve_shape(X, validation, shape)
         dev = resolve_device(self.device)
-        self.device_ = dev
+        embedding_dims = split_embedding_dim(int(self.embedding_dim), len(shape))
 
         init_seed, shuffle_seed = spawn_seed(rng), spawn_seed(rng)
         # Initialise under a forked RNG so the user's global torch stream is untouched.
         with local_torch_seed(init_seed):
-            model = EmbeddingMLP(shape, self.embedding_dims_, list(self.hidden)).to(dev)
-        self.model_ = model
+            model = EmbeddingMLP(shape, embedding_dims, list(self.hidden)).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         gen = torch.Generator(device=dev).manual_seed(shuffle_seed)
 
@@ -190,33 +186,63 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
 
         trainer = Trainer(max_epochs=int(self.max_epochs), patience=self.patience, monitor="val_loss", mode="min",
                           device=dev, seed=None, progress=self.progress, desc="neural-tc")
-        self.result_: TrainResult = trainer.fit(model, opt, train_epoch, validate, generators=[gen])
+        result = trainer.fit(model, opt, train_epoch, validate, generators=[gen])
+        if result.best_epoch is None or result.best_score is None or not np.isfinite(result.best_score):
+            # NaN/inf validation loss in every epoch: the weights are garbage, and predicting with
+            # them would return NaN silently. Fitted attributes are only set after this check.
+            raise DataValidationError(
+                f"training diverged: the validation loss was never finite in {result.epochs_run} epoch(s) "
+                f"(lr={self.lr}); lower lr or rescale the values (max |value| {float(np.abs(X.values).max()):.3g})")
         model.eval()
+        self.shape_ = shape
+        self.order_ = len(shape)
+        self.embedding_dims_ = embedding_dims
+        self.device_ = dev
+        self.model_ = model
+        self.result_: TrainResult = result
         self.n_train_ = X.nnz
         return self
 
+    def _validate_params(self) -> None:
+        """Raise :class:`InvalidParameterError` naming the first bad constructor parameter."""
+        check_positive_int(self.embedding_dim, "embedding_dim")
+        if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
+            raise InvalidParameterError(f"hidden must be a sequence of layer widths, got {self.hidden!r}")
+        for w in self.hidden:
+            check_positive_int(w, "hidden (each width)")
+        check_positive_float(self.lr, "lr")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.max_epochs, "max_epochs")  # 0 epochs would return the untrained network
+        if self.patience is not None:
+            check_positive_int(self.patience, "patience")
+        check_fraction(self.val_fraction, "val_fraction", inclusive_high=False)
+        try:
+            resolve_device(self.device)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise InvalidParameterError(f"device={self.device!r} cannot be used: {exc}") from exc
+
     # ------------------------------------------------------------------------------
-    def _check_indices(self, indices) -> torch.Tensor:
+    def _check_indices(self, X) -> torch.Tensor:
         check_is_fitted(self, ["model_"])
-        if isinstance(indices, ObservedTensor):
-            indices = indices.indices
-        idx = np.asarray(indices)
-        if idx.ndim != 2 or idx.shape[1] != self.order_:
-            raise DataValidationError(
-                f"indices must have shape (n, {self.order_}) for the fitted order-{self.order_} tensor, got {idx.shape}")
-        if idx.dtype.kind not in "iu":
-            raise DataValidationError(f"indices must be integers, got dtype {idx.dtype}")
-        check_index_range(idx, list(self.shape_), "indices")
-        return torch.as_tensor(idx.astype(np.int64), device=self.device_)
+        idx = as_cell_indices(X, self.shape_, "X")
+        return torch.as_tensor(idx, device=self.device_)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted values (float64) for cells given as an index matrix or an ObservedTensor."""
+        """Predicted values (float64) for cells given as an index matrix or an ObservedTensor.
+
+        An index outside the fitted ``shape_`` (an entity never seen in ``fit``) raises
+        :class:`DataValidationError`; an empty index matrix gives an empty array.
+        """
         idx = self._check_indices(X)
         self.model_.eval()
         return predict_batched(self.model_, [idx], batch_size=8192).double().cpu().numpy()
 
     def score(self, X: ObservedTensor, y=None) -> float:
-        """Negative RMSE on the cells of ``X`` (higher is better, as sklearn expects)."""
+        """Negative RMSE on the cells of ``X`` (higher is better, as sklearn expects).
+
+        ``X`` must be a non-empty ObservedTensor (an RMSE over no cells is undefined)."""
+        check_is_fitted(self, ["model_"])
+        check_tensor(X, "X")
         pred = self.predict(X)
         return -float(np.sqrt(np.mean((pred - X.values) ** 2)))
 

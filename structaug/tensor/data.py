@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from ..datasets import load_comoda, load_dain_tensor, load_movielens100k, make_lowrank_tensor
+from ..exceptions import DataValidationError, InvalidParameterError
 from ..random import RandomState, check_random_state
-from .container import ObservedTensor
+from ..validation import check_choice, check_fraction, check_positive_int
+from .container import ObservedTensor, _as_shape
 
 __all__ = ["load_movielens_tensor", "load_comoda_tensor", "load_tensorly_tensor", "load_text_tensor",
            "make_tensor", "TENSOR_DATASETS", "load_tensor_dataset"]
@@ -33,6 +35,7 @@ def _codes(col: pd.Series) -> np.ndarray:
 
 def load_movielens_tensor(data_dir: str | os.PathLike | None = None, *, n_time_bins: int = 30) -> ObservedTensor:
     """MovieLens-100K as user × movie × time-bin → rating (1–5)."""
+    n_time_bins = check_positive_int(n_time_bins, "n_time_bins")
     inter = load_movielens100k(data_dir).interactions
     ts = inter["timestamp"].to_numpy()
     edges = np.linspace(ts.min(), ts.max(), int(n_time_bins) + 1)
@@ -44,9 +47,10 @@ def load_movielens_tensor(data_dir: str | os.PathLike | None = None, *, n_time_b
 
 def load_comoda_tensor(data_dir: str | os.PathLike | None = None, *, context: str = "time") -> ObservedTensor:
     """LDOS-CoMoDa as user × item × ``context`` → rating (1–5), duplicates averaged."""
+    from ..datasets.tensors import COMODA_COLUMNS
+
+    check_choice(context, COMODA_COLUMNS[3:19], "context")  # before reading the file
     df = load_comoda(data_dir)
-    if context not in df.columns:
-        raise KeyError(f"unknown CoMoDa context column {context!r}; choose from {list(df.columns[3:19])}")
     idx = np.stack([_codes(df["userID"]), _codes(df["itemID"]), _codes(df[context])], axis=1)
     return ObservedTensor(idx, df["rating"].to_numpy(np.float64), duplicates="mean")
 
@@ -57,9 +61,10 @@ def load_tensorly_tensor(name: str = "covid19_serology", *, observed_fraction: f
     of its (non-NaN) cells hidden at random."""
     import tensorly.datasets as tld
 
-    loader = getattr(tld, f"load_{name}", None)
+    check_fraction(observed_fraction, "observed_fraction")
+    loader = getattr(tld, f"load_{name}", None) if isinstance(name, str) else None
     if loader is None:
-        raise KeyError(f"tensorly.datasets has no load_{name}")
+        raise InvalidParameterError(f"name={name!r}: tensorly.datasets has no load_{name}")
     bunch = loader()
     arr = np.asarray(bunch["tensor"] if isinstance(bunch, dict) else bunch.tensor, dtype=np.float64)
     rng = check_random_state(random_state)
@@ -75,8 +80,17 @@ def load_text_tensor(name: str = "synthetic_10K", data_dir: str | os.PathLike | 
 
 def make_tensor(shape: tuple[int, ...] = (200, 150, 20), nnz: int = 20_000, *, rank: int = 5,
                 noise: float = 0.1, random_state: RandomState = 0) -> ObservedTensor:
-    """A generated non-linear low-rank tensor (values on a 1–5 scale)."""
+    """A generated non-linear low-rank tensor (values on a 1–5 scale) with exactly ``nnz`` cells."""
+    shape = _as_shape(shape)
+    nnz = check_positive_int(nnz, "nnz")
+    rank = check_positive_int(rank, "rank")
+    cells = float(np.prod(np.asarray(shape, dtype=np.float64)))
+    if nnz > cells:
+        raise InvalidParameterError(f"nnz={nnz} exceeds the {cells:.0f} cells of shape {shape}")
     idx, val = make_lowrank_tensor(shape, rank, nnz, noise=noise, random_state=random_state)
+    if len(idx) != nnz:  # the generator's large-tensor path draws with collisions
+        raise DataValidationError(f"only {len(idx)} of nnz={nnz} distinct cells were generated for shape {shape}; "
+                                  "use a smaller nnz")
     return ObservedTensor(idx, val, shape)
 
 
@@ -92,6 +106,5 @@ TENSOR_DATASETS: dict[str, Callable[[str | None], ObservedTensor]] = {
 
 def load_tensor_dataset(name: str, data_dir: str | os.PathLike | None = None) -> ObservedTensor:
     """Load a benchmark tensor by name (see :data:`TENSOR_DATASETS`)."""
-    if name not in TENSOR_DATASETS:
-        raise KeyError(f"unknown tensor dataset {name!r}; choose from {sorted(TENSOR_DATASETS)}")
+    check_choice(name, sorted(TENSOR_DATASETS), "name")
     return TENSOR_DATASETS[name](data_dir)

@@ -18,7 +18,7 @@ import torch
 from ..exceptions import DataValidationError
 from ..train import predict_batched
 from .completion import EmbeddingMLP
-from .container import ObservedTensor
+from .container import ObservedTensor, check_tensor
 
 __all__ = ["TracInTracker", "entity_importance", "last_layer_gradients"]
 
@@ -62,6 +62,9 @@ class TracInTracker:
 
     def __init__(self, train: ObservedTensor, validation: ObservedTensor, device: torch.device | str = "cpu",
                  batch_size: int = 8192):
+        # an empty validation set would make the validation gradient 0/0 = NaN for every cell
+        check_tensor(train, "train")
+        check_tensor(validation, "validation", order=train.order)
         self.device = torch.device(device)
         self.ti = torch.as_tensor(train.indices, device=self.device)
         self.tv = torch.as_tensor(train.values, dtype=torch.float32, device=self.device)
@@ -91,6 +94,9 @@ class TracInTracker:
         if not self.per_epoch:
             raise RuntimeError("no epoch was tracked; pass the tracker as epoch_callback to fit")
         last = len(self.per_epoch) - 1 if best_epoch is None else int(best_epoch)
+        if not 0 <= last < len(self.per_epoch):
+            # a slice past the end would silently sum every tracked epoch instead
+            raise DataValidationError(f"best_epoch={best_epoch} is outside the {len(self.per_epoch)} tracked epoch(s)")
         return np.sum(self.per_epoch[: last + 1], axis=0)
 
 
@@ -103,7 +109,12 @@ def entity_importance(tensor: ObservedTensor, cell_importance: np.ndarray, *, sh
     Entities without training cells get probability 0; a mode whose scores are all zero
     falls back to uniform over its observed entities.
     """
+    check_tensor(tensor, "tensor")
     shape = tuple(tensor.shape if shape is None else shape)
+    cell_importance = np.asarray(cell_importance, dtype=np.float64)
+    if cell_importance.shape != (tensor.nnz,):
+        raise DataValidationError(f"cell_importance has shape {cell_importance.shape}, need one score per cell of "
+                                  f"tensor ({tensor.nnz},)")
     if not np.isfinite(cell_importance).all():
         # NaN/inf (a diverged model) would silently turn every mode into uniform sampling
         raise DataValidationError(f"{int((~np.isfinite(cell_importance)).sum())} cell importance score(s) are "

@@ -27,8 +27,8 @@ import scipy.sparse as sp
 import torch
 
 from ...base import Augmenter, SampleRNG
-from ...exceptions import DataValidationError
-from ...validation import check_positive_int
+from ...exceptions import BackendError, DataValidationError, InvalidParameterError
+from ...validation import check_positive_int, to_sortable_time
 from ..interactions import IdVocab, check_interactions
 from .backends import EmbeddingJudgeBackend, LLMBackend, LLMRequest
 from .cache import ResponseCache
@@ -113,9 +113,21 @@ def candidate_scores(train: sp.csr_matrix, method: str | Callable[[sp.csr_matrix
 
 def _candidate_scorer(train: sp.csr_matrix, method: str | Callable) -> Callable[[np.ndarray], np.ndarray]:
     if callable(method):
-        s = np.asarray(method(train), dtype=np.float64)
+        try:
+            s = np.array(method(train), dtype=np.float64)  # a copy: the scorer's array is not edited
+        except (TypeError, ValueError) as exc:
+            raise BackendError(f"candidate_model returned something that is not a numeric matrix: {exc}") from exc
         if s.shape != train.shape:
-            raise DataValidationError(f"candidate scorer returned shape {s.shape}, expected {train.shape}")
+            raise DataValidationError(f"candidate_model returned shape {s.shape}, expected {train.shape}")
+        bad = ~np.isfinite(s)
+        if bad.all():
+            raise BackendError(f"candidate_model returned no finite score (all {s.size} are NaN/inf); "
+                               "no candidate can be ranked, so no edge could be augmented")
+        if bad.any():
+            # a NaN sorts arbitrarily: such a pair is no candidate, and the user is told how many
+            warnings.warn(f"candidate_model returned {int(bad.sum())} NaN/inf score(s) of {s.size}; "
+                          "those (user, item) pairs are not offered as candidates", RuntimeWarning, stacklevel=4)
+            s[bad] = -np.inf
         return lambda rows: s[rows]
     if method == "popularity":
         pop = np.asarray(train.sum(0)).ravel().astype(np.float64)
@@ -127,13 +139,14 @@ def _candidate_scorer(train: sp.csr_matrix, method: str | Callable) -> Callable[
         sim = (sim - sp.diags(sim.diagonal())).tocsr()  # no self-similarity
         sim.eliminate_zeros()
         return lambda rows: np.asarray((train[rows] @ sim).todense())
-    raise ValueError(f"candidate_model must be 'itemknn', 'popularity' or a callable, got {method!r}")
+    raise InvalidParameterError(f"candidate_model must be 'itemknn', 'popularity' or a callable, got {method!r}")
 
 
 def _top_unseen(scores: np.ndarray, train: sp.csr_matrix, rows: np.ndarray, k: int) -> list[np.ndarray]:
     out = []
     for r, u in enumerate(rows):
         s = scores[r].astype(np.float64).copy()
+        s[~np.isfinite(s)] = -np.inf  # non-finite scores are never candidates
         s[train.indices[train.indptr[u]:train.indptr[u + 1]]] = -np.inf
         n_free = int(np.isfinite(s).sum())
         kk = min(k, n_free)
@@ -187,7 +200,8 @@ class LLMRecAugmenter(Augmenter):
         Most recent history items shown per user.
     cache_path : str or None
         SQLite file for answers and embeddings (resume without paying again); None keeps
-        them in memory for this fit.
+        them in memory for this fit. A file that is not a readable cache raises
+        ``CorruptFileError`` before any request (the file is left untouched).
     max_parse_retries : int
         Re-asks after a malformed answer before skipping the request.
     progress : bool or None
@@ -228,21 +242,28 @@ class LLMRecAugmenter(Augmenter):
         check_positive_int(self.n_candidates, "n_candidates", minimum=2)
         check_positive_int(self.max_history, "max_history")
         check_positive_int(self.max_parse_retries, "max_parse_retries", minimum=0)
+        if not callable(self.candidate_model) and self.candidate_model not in ("itemknn", "popularity"):
+            raise InvalidParameterError(f"candidate_model must be 'itemknn', 'popularity' or a callable, "
+                                        f"got {self.candidate_model!r}")
+        for name in ("item_text_columns", "user_columns", "attribute_fields", "profile_fields"):
+            if isinstance(getattr(self, name), str):  # "title" would be read as the columns t, i, t, l, e
+                raise InvalidParameterError(f"{name} must be a sequence of names, got the string "
+                                            f"{getattr(self, name)!r}; write ({getattr(self, name)!r},)")
         if not self.item_text_columns:
-            raise ValueError("item_text_columns must name at least one column")
+            raise InvalidParameterError("item_text_columns must name at least one column")
         if self.augment_attributes and not self.attribute_fields:
-            raise ValueError("attribute_fields is empty but augment_attributes=True")
+            raise InvalidParameterError("attribute_fields is empty but augment_attributes=True")
         if self.augment_profiles and not self.profile_fields:
-            raise ValueError("profile_fields is empty but augment_profiles=True")
+            raise InvalidParameterError("profile_fields is empty but augment_profiles=True")
         if self.backend is not None and not (hasattr(self.backend, "generate") and hasattr(self.backend, "cache_identity")):
-            raise TypeError(f"backend must implement the LLMBackend protocol (generate, cache_identity), "
-                            f"got {type(self.backend).__name__}")
+            raise InvalidParameterError(f"backend must implement the LLMBackend protocol (generate, cache_identity), "
+                                        f"got {type(self.backend).__name__}")
 
     # -- input checks -----------------------------------------------------------------
     def _check_inputs(self, inter: Any, items: Any, users: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
         inter = check_interactions(inter)
         if items is None:
-            raise TypeError("LLMRecAugmenter.fit needs items=<DataFrame with 'item' and text columns>")
+            raise InvalidParameterError("LLMRecAugmenter.fit needs items=<DataFrame with 'item' and text columns>")
         items = check_interactions(items, name="items", required=("item",))
         if items["item"].duplicated().any():
             dup = items.loc[items["item"].duplicated(), "item"].head(5).tolist()
@@ -263,6 +284,11 @@ class LLMRecAugmenter(Augmenter):
             if unk.any():
                 raise DataValidationError(f"interactions reference user ids missing from users, e.g. "
                                           f"{pd.unique(inter.loc[unk, 'user'])[:5].tolist()}")
+            if self.user_columns is not None:  # checked here, not after the edge requests were paid for
+                missing = [c for c in self.user_columns if c not in users.columns]
+                if missing:
+                    raise DataValidationError(f"users lacks column(s) {missing} named in user_columns; "
+                                              f"has {list(users.columns)}")
             idle = ~users["user"].isin(inter["user"])
             if idle.any():
                 raise DataValidationError(
@@ -288,8 +314,10 @@ class LLMRecAugmenter(Augmenter):
         train.data[:] = 1.0
         train.sort_indices()
 
-        # history order: most recent last when timestamps exist
-        order = np.argsort(inter["timestamp"].to_numpy(), kind="stable") if "timestamp" in inter.columns else np.arange(len(u))
+        # history order: most recent last when timestamps exist, in time order (string timestamps
+        # as numbers or dates, never as text: "10" sorts after "2"); inter itself is not touched
+        order = (np.argsort(to_sortable_time(inter["timestamp"], "interactions['timestamp']"), kind="stable")
+                 if "timestamp" in inter.columns else np.arange(len(u)))
         hist: list[list[int]] = [[] for _ in range(n_users)]
         seen: set[tuple[int, int]] = set()
         for k in order:
@@ -323,6 +351,10 @@ class LLMRecAugmenter(Augmenter):
                                    cache=cache, max_parse_retries=self.max_parse_retries, progress=self.progress,
                                    desc="llmrec edges")
             stats["edge"] = st.to_dict()
+            if not got:
+                why = ("no user has 2 or more unseen candidates" if not reqs else
+                       f"none of the {len(reqs)} edge requests gave a usable answer (see stats_['edge'])")
+                warnings.warn(f"LLMRec added no augmented edges: {why}", RuntimeWarning, stacklevel=3)
             rows_u, rows_p, rows_n = [], [], []
             for key, (p, n) in got.items():
                 uid = int(key.split(":", 1)[1])
@@ -379,6 +411,10 @@ class LLMRecAugmenter(Augmenter):
             warnings.warn(f"{total.failed} of {total.requests} LLM requests failed "
                           "(see stats_); their users/items get no augmentation. Fitting again with the same "
                           "cache resumes and asks only for the missing answers.", RuntimeWarning, stacklevel=3)
+        if total.bad_usage:
+            warnings.warn(f"{total.bad_usage} of {total.calls} answers came with an unreadable 'usage' field; "
+                          "the answers are kept but their tokens are not counted in stats_", RuntimeWarning,
+                          stacklevel=3)
         stats["backend"] = str(backend.cache_identity().get("backend"))
         stats["llm_free"] = bool(getattr(backend, "llm_free", False))
         stats["embedder"] = embedder.identity
@@ -426,7 +462,8 @@ class LLMRecAugmenter(Augmenter):
         if n is not None and n < len(triples):
             pick = np.sort(rng.np.choice(len(triples), size=n, replace=False))
             triples = triples.iloc[pick]
-        t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+        # copies: editing a returned tensor must not change the fitted state (or the next sample)
+        t = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
         return LLMRecAugmentation(
             user_ids=self.user_vocab_.raw_.copy(),
             item_ids=self.item_vocab_.raw_.copy(),

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import numpy as np
 
 from ...exceptions import BackendError
+from ...validation import check_fraction, check_positive_float, check_positive_int
 from .embeddings import CachedEmbedder, HashingEmbedder, TextEmbedder
 
 __all__ = [
@@ -46,11 +47,17 @@ class LLMRequest:
 
 @dataclass(frozen=True)
 class LLMResponse:
-    """An answer and the token counts the server reported (None when it did not)."""
+    """An answer and the token counts the server reported (None when it did not).
+
+    ``usage_invalid`` is True when the server sent a ``usage`` field that is not a pair of
+    non-negative integer counts ("n/a", negative, a string...): the answer is kept, its
+    tokens are not counted (``None``) and the runner counts it in ``RunStats.bad_usage``.
+    """
 
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    usage_invalid: bool = False
 
 
 class LLMBackendError(BackendError):
@@ -118,7 +125,9 @@ class OpenAICompatibleBackend(_SharedOnCopy):
     system_prompt : str or None
         Optional system message.
     timeout : float
-        Seconds per HTTP request.
+        Total seconds per HTTP request: connecting, sending and reading the *whole* answer.
+        A server that keeps the connection alive by dribbling bytes is cut off at this
+        deadline (not per socket read) and the attempt counts as a timeout (retried).
     max_retries : int
         Retries after a timeout, a dropped connection or HTTP 408, 409, 425, 429, 500, 502,
         503, 504. HTTP 400, 413 and 422 fail that request only (recorded as failed, the run
@@ -146,8 +155,14 @@ class OpenAICompatibleBackend(_SharedOnCopy):
             raise LLMBackendError(f"base_url must start with http:// or https://, got {self.base_url!r}")
         if not self.model:
             raise LLMBackendError("OpenAICompatibleBackend needs model (or $STRUCTAUG_LLM_MODEL)")
-        if max_workers < 1 or max_retries < 0 or timeout <= 0:
-            raise ValueError("max_workers >= 1, max_retries >= 0 and timeout > 0 are required")
+        check_positive_int(max_workers, "max_workers")
+        check_positive_int(max_retries, "max_retries", minimum=0)
+        check_positive_int(max_tokens, "max_tokens")
+        check_positive_float(timeout, "timeout")
+        check_positive_float(backoff, "backoff", allow_zero=True)
+        check_positive_float(max_backoff, "max_backoff", allow_zero=True)
+        check_positive_float(temperature, "temperature", allow_zero=True)
+        check_fraction(top_p, "top_p", inclusive_low=True)
         self.api_key_env = api_key_env
         self.temperature = float(temperature)
         self.top_p = float(top_p)
@@ -169,6 +184,8 @@ class OpenAICompatibleBackend(_SharedOnCopy):
         return cls(**kwargs)
 
     def cache_identity(self) -> dict[str, Any]:
+        # base_url is listed for the record but is not part of the cache key (see ADDRESS_FIELDS
+        # in .cache): the same server reached as localhost or 127.0.0.1 gives the same answers
         return {"backend": "openai-compatible", "base_url": self.base_url.rstrip("/"), "model": self.model,
                 "temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
                 "system": self.system_prompt}
@@ -177,6 +194,13 @@ class OpenAICompatibleBackend(_SharedOnCopy):
         return f"OpenAICompatibleBackend(base_url={self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
 
     def _post(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """One POST under a *total* deadline of ``timeout`` seconds.
+
+        Socket timeouts bound each read only, so a server sending a byte now and then would
+        hold the request forever. A timer shuts the socket down at the deadline (which also
+        unblocks a read stuck in the status line or headers) and the body is read in chunks
+        checked against it; past the deadline this raises ``TimeoutError``.
+        """
         url = self.base_url.rstrip("/") + "/chat/completions"
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         key = os.environ.get(self.api_key_env) or (os.environ.get("OPENAI_API_KEY") if self.api_key_env == "STRUCTAUG_LLM_API_KEY" else None)
@@ -185,11 +209,24 @@ class OpenAICompatibleBackend(_SharedOnCopy):
         req = urllib.request.Request(url, data=body, headers=headers, method="POST")
         with self._count_lock:
             self.n_http_requests += 1
+        deadline = time.monotonic() + self.timeout
+        guard = _Deadline()
+        timer = threading.Timer(self.timeout, guard.expire)
+        timer.daemon = True
+        timer.start()
+        opener = urllib.request.build_opener(_DeadlineHTTPHandler(guard), _DeadlineHTTPSHandler(guard))
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.status, dict(resp.headers), resp.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers or {}), exc.read() if exc.fp else b""
+            try:
+                with opener.open(req, timeout=self.timeout) as resp:
+                    return resp.status, dict(resp.headers), _read_until(resp, deadline, guard)
+            except urllib.error.HTTPError as exc:
+                return exc.code, dict(exc.headers or {}), _read_until(exc, deadline, guard) if exc.fp else b""
+        except (OSError, http.client.HTTPException) as exc:
+            if guard.expired:
+                raise TimeoutError(f"no complete answer within timeout={self.timeout:g} s") from exc
+            raise
+        finally:
+            timer.cancel()
 
     def generate(self, request: LLMRequest) -> LLMResponse:
         messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else [])
@@ -209,19 +246,19 @@ class OpenAICompatibleBackend(_SharedOnCopy):
                 if status == 200:
                     try:
                         data = json.loads(raw.decode("utf-8"))
-                        text = data["choices"][0]["message"]["content"]
-                        if text is None:
-                            text = ""
-                        usage = data.get("usage") or {}
-                        return LLMResponse(str(text), usage.get("prompt_tokens"), usage.get("completion_tokens"))
-                    except (ValueError, KeyError, IndexError, TypeError) as exc:
-                        last = f"unreadable response body ({type(exc).__name__}: {raw[:120]!r})"
+                        text = _message_text(data["choices"][0]["message"]["content"])
+                        pt, ct, usage_ok = _usage(data.get("usage") if isinstance(data, dict) else None)
+                        return LLMResponse(text, pt, ct, usage_invalid=not usage_ok)
+                    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+                        last = f"unreadable response body ({type(exc).__name__}: {exc}; {raw[:120]!r})"
                 elif status in _RETRY_STATUS:
                     last = f"HTTP {status}"
                     ra = {k.lower(): v for k, v in headers.items()}.get("retry-after")
                     try:
                         retry_after = float(ra) if ra is not None else None
                     except ValueError:
+                        retry_after = None
+                    if retry_after is not None and not (retry_after >= 0):  # NaN, negative
                         retry_after = None
                 elif status in _REQUEST_STATUS:
                     raise LLMRequestFailed(f"{request.kind} request {request.key!r} rejected with HTTP {status} "
@@ -233,6 +270,123 @@ class OpenAICompatibleBackend(_SharedOnCopy):
                 # a server's Retry-After is honoured up to max_backoff (not a day-long sleep)
                 time.sleep(min(self.max_backoff, max(delay, retry_after or 0.0)))
         raise LLMRequestFailed(f"{request.kind} request {request.key!r} failed after {self.max_retries + 1} attempt(s): {last}")
+
+
+class _Deadline:
+    """Shuts down a request's socket when its total time is up (see ``_post``)."""
+
+    def __init__(self) -> None:
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def connected(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            late = self.expired
+        if late:
+            self._shutdown(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sock = self._sock
+        self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket | None) -> None:
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv; the response then fails
+            except OSError:
+                pass
+
+
+def _hooked(http_class: type, guard: _Deadline) -> type:
+    class _Conn(http_class):  # type: ignore[misc, valid-type]
+        def connect(self) -> None:
+            super().connect()
+            guard.connected(self.sock)
+    return _Conn
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, guard: _Deadline):
+        super().__init__()
+        self._guard = guard
+
+    def do_open(self, http_class, req, **kw):  # noqa: D102
+        return super().do_open(_hooked(http_class, self._guard), req, **kw)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, guard: _Deadline):
+        super().__init__()
+        self._guard = guard
+
+    def do_open(self, http_class, req, **kw):  # noqa: D102
+        return super().do_open(_hooked(http_class, self._guard), req, **kw)
+
+
+def _read_until(resp: Any, deadline: float, guard: _Deadline) -> bytes:
+    """The whole body, in chunks, giving up at ``deadline``."""
+    chunks = []
+    while True:
+        if guard.expired or time.monotonic() > deadline:
+            raise TimeoutError("the answer did not arrive completely before the deadline")
+        chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    if guard.expired:  # the socket was shut down under us: what we have is truncated
+        raise TimeoutError("the answer did not arrive completely before the deadline")
+    return b"".join(chunks)
+
+
+def _message_text(content: Any) -> str:
+    """The text of a chat message: a string, None (empty), or a list of content parts.
+
+    Parts are OpenAI's ``[{"type": "text", "text": "..."}]``; their texts are joined. Any
+    other shape (a dict, a number, a non-text part) raises ``TypeError`` — the request is
+    then a failed one, never parsed from a Python repr.
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if not (isinstance(part, dict) and part.get("type") in ("text", "output_text")
+                    and isinstance(part.get("text"), str)):
+                raise TypeError(f"message content part {part!r:.80} is not a text part")
+            texts.append(part["text"])
+        return "".join(texts)
+    raise TypeError(f"message content must be a string or a list of text parts, got {type(content).__name__}")
+
+
+def _usage(usage: Any) -> tuple[int | None, int | None, bool]:
+    """``(prompt_tokens, completion_tokens, ok)`` from a ``usage`` field.
+
+    A missing field is fine (no counts). Anything else that is not a dict of non-negative
+    integer counts gives ``(None, None, False)``: the answer is kept, the tokens are not
+    recorded, and the caller counts it — garbage never becomes a token count.
+    """
+    if usage is None:
+        return None, None, True
+    if not isinstance(usage, dict):
+        return None, None, False
+    out = []
+    for k in ("prompt_tokens", "completion_tokens"):
+        v = usage.get(k)
+        if v is None:
+            out.append(None)
+        elif (isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0
+              or not float(v).is_integer()):
+            return None, None, False
+        else:
+            out.append(int(v))
+    return out[0], out[1], True
 
 
 # ----------------------------------------------------------------------------------------
@@ -260,7 +414,7 @@ class TransformersBackend(_SharedOnCopy):
         self.top_p = float(top_p)
         self.max_new_tokens = int(max_new_tokens)
         self.device = device
-        self.max_workers = int(max_workers)
+        self.max_workers = check_positive_int(max_workers, "max_workers")
         self._pipe = None
         self._lock = threading.Lock()
 
@@ -329,7 +483,7 @@ class EmbeddingJudgeBackend(_SharedOnCopy):
     def __init__(self, embedder: TextEmbedder | None = None, *, genre_column: str = "genres", max_workers: int = 1):
         self.embedder = embedder
         self.genre_column = genre_column
-        self.max_workers = int(max_workers)
+        self.max_workers = check_positive_int(max_workers, "max_workers")
         self._emb: CachedEmbedder | None = None
 
     def _embedder(self) -> CachedEmbedder:

@@ -48,7 +48,7 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list:
                             est.evaluate(test, exclude=[val], ks=(20,))["recall@20"], time.perf_counter() - t0))
     # popularity: one shared "user" vector times item counts
     t0 = time.perf_counter()
-    pop = MFBPR(max_epochs=0, progress=False, random_state=seed, device=device).fit(train, **cat)
+    pop = MFBPR(max_epochs=1, progress=False, random_state=seed, device=device).fit(train, **cat)
     counts = train["item"].value_counts().reindex(pop.item_vocab_.raw_, fill_value=0).to_numpy(np.float32)
     pop.user_embeddings_ = torch.ones(len(pop.user_vocab_), 1, device=pop.item_embeddings_.device)
     pop.item_embeddings_ = torch.as_tensor(counts, device=pop.item_embeddings_.device)[:, None]

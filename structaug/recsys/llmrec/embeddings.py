@@ -15,6 +15,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from ...exceptions import BackendError
 from .cache import ResponseCache
 
 __all__ = ["TextEmbedder", "HashingEmbedder", "SentenceTransformerEmbedder", "CachedEmbedder", "default_embedder"]
@@ -155,7 +156,14 @@ class CachedEmbedder:
         todo = [t for t in uniq if keys[t] not in got]
         self.n_cached += len(uniq) - len(todo)
         if todo:
-            vecs = self.embedder.embed(todo)
+            vecs = np.asarray(self.embedder.embed(todo), dtype=np.float32)
+            if vecs.ndim != 2 or vecs.shape[0] != len(todo):
+                raise BackendError(f"embedder {self.identity} returned shape {vecs.shape} for {len(todo)} texts")
+            bad = ~np.isfinite(vecs).all(axis=1)
+            if bad.any():
+                # a NaN vector would rank candidates arbitrarily and poison the features: nothing is cached
+                raise BackendError(f"embedder {self.identity} returned NaN/inf vectors for {int(bad.sum())} of "
+                                   f"{len(todo)} texts, e.g. {todo[int(np.argmax(bad))][:60]!r}")
             new = {keys[t]: v for t, v in zip(todo, vecs)}
             self.cache.put_embeddings(new)
             got.update(new)

@@ -10,10 +10,11 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ...base import check_is_fitted
-from ...exceptions import DataValidationError
+from ...exceptions import DataValidationError, InvalidParameterError
 from ...random import check_random_state, local_torch_seed
 from ...train import Trainer, TrainResult, resolve_device
-from ...validation import check_positive_int
+from ...validation import (check_choice, check_finite, check_fraction, check_positive_float, check_positive_int,
+                           check_shape)
 from ..interactions import IdVocab, check_interactions, pairs_of_users
 from .augmenter import LLMRecAugmentation
 from .graph_models import BipartiteGraph, FeatureSet, GraphRecNet
@@ -108,22 +109,19 @@ class LightGCN(BaseEstimator):
     def _validate_params(self) -> None:
         check_positive_int(self.embedding_dim, "embedding_dim")
         check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.max_epochs, "max_epochs", minimum=0)
+        # max_epochs=0 would return the random initialisation as if it were a trained model
+        check_positive_int(self.max_epochs, "max_epochs")
         check_positive_int(self.patience, "patience")
         check_positive_int(self.eval_k, "eval_k")
         self._layers()
         for name in ("aug_sample_rate", "mask_rate"):
-            v = getattr(self, name)
-            if not 0 <= v <= 1:
-                raise ValueError(f"{name} must lie in [0, 1], got {v}")
-        if not 0 <= self.prune_drop_rate < 1:
-            raise ValueError(f"prune_drop_rate must lie in [0, 1), got {self.prune_drop_rate}")
-        if self.prune_mode not in ("paper", "reference"):
-            raise ValueError(f"prune_mode must be 'paper' or 'reference', got {self.prune_mode!r}")
-        for name in ("lr", "weight_decay", "user_cat_rate", "item_cat_rate", "model_cat_rate", "aug_mf_rate",
+            check_fraction(getattr(self, name), name, inclusive_low=True)
+        check_fraction(self.prune_drop_rate, "prune_drop_rate", inclusive_low=True, inclusive_high=False)
+        check_choice(self.prune_mode, ("paper", "reference"), "prune_mode")
+        check_positive_float(self.lr, "lr")  # lr=0 trains nothing; NaN used to pass a `< 0` test
+        for name in ("weight_decay", "user_cat_rate", "item_cat_rate", "model_cat_rate", "aug_mf_rate",
                      "att_re_rate", "sce_alpha"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+            check_positive_float(getattr(self, name), name, allow_zero=True)
 
     # ------------------------------------------------------------------------------------
     def fit(self, interactions: pd.DataFrame, *, augmentation: LLMRecAugmentation | None = None,
@@ -142,9 +140,15 @@ class LightGCN(BaseEstimator):
             Full catalogues when some users/items are absent from ``interactions``.
         """
         self._validate_params()
+        # a failed refit must not leave the previous model next to the new vocabularies
+        for attr in ("net_", "user_embeddings_", "item_embeddings_", "train_result_", "_train_pairs"):
+            self.__dict__.pop(attr, None)
         check_interactions(interactions)
         if augmentation is not None and not isinstance(augmentation, LLMRecAugmentation):
-            raise TypeError(f"augmentation must be an LLMRecAugmentation, got {type(augmentation).__name__}")
+            raise InvalidParameterError(
+                f"augmentation must be an LLMRecAugmentation, got {type(augmentation).__name__}")
+        if validation is not None:  # checked before any work, not after the first epoch
+            check_interactions(validation, name="validation")
         if augmentation is not None:
             for given, own, what in ((user_ids, augmentation.user_ids, "user_ids"),
                                      (item_ids, augmentation.item_ids, "item_ids")):
@@ -154,9 +158,15 @@ class LightGCN(BaseEstimator):
             user_ids, item_ids = augmentation.user_ids, augmentation.item_ids
         self.user_vocab_ = IdVocab(user_ids if user_ids is not None else interactions["user"])
         self.item_vocab_ = IdVocab(item_ids if item_ids is not None else interactions["item"])
-        u = self.user_vocab_.encode(interactions["user"].to_numpy(), name="user")
-        i = self.item_vocab_.encode(interactions["item"].to_numpy(), name="item")
+        u = _encode(self.user_vocab_, interactions["user"], "interactions['user']", "user_ids")
+        i = _encode(self.item_vocab_, interactions["item"], "interactions['item']", "item_ids")
         nu, ni = len(self.user_vocab_), len(self.item_vocab_)
+        if ni < 2:
+            raise DataValidationError(f"the item catalogue has {ni} item; BPR needs at least 2 items to draw a "
+                                      "negative (pass item_ids with the full catalogue)")
+        if validation is not None:
+            vu = _encode(self.user_vocab_, validation["user"], "validation['user']", "user_ids")
+            vi = _encode(self.item_vocab_, validation["item"], "validation['item']", "item_ids")
         dev = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).integers(2**31 - 1))
         gen = torch.Generator(device=dev).manual_seed(seed)
@@ -166,18 +176,22 @@ class LightGCN(BaseEstimator):
         if augmentation is not None:
             feats = FeatureSet(list(augmentation.item_text.values()), list(augmentation.item_attributes.values()),
                                augmentation.user_profiles)
-            for name, x in [*augmentation.item_text.items(), *augmentation.item_attributes.items()]:
-                if x.shape[0] != ni:
-                    raise DataValidationError(f"feature {name!r} has {x.shape[0]} rows for {ni} items")
-            if feats.user_profiles is not None and feats.user_profiles.shape[0] != nu:
-                raise DataValidationError(f"user_profiles has {feats.user_profiles.shape[0]} rows for {nu} users")
+            for part in ("item_text", "item_attributes"):
+                for name, x in getattr(augmentation, part).items():
+                    check_shape(x, f"augmentation.{part}[{name!r}]", ndim=2, shape=(ni, None))
+                    # NaN features would only surface later, as NaN scores
+                    check_finite(x, f"augmentation.{part}[{name!r}]")
+            if feats.user_profiles is not None:
+                check_shape(feats.user_profiles, "augmentation.user_profiles", ndim=2, shape=(nu, None))
+                check_finite(feats.user_profiles, "augmentation.user_profiles")
             tr = augmentation.triples
             aug_pos = torch.full((nu,), -1, dtype=torch.long)
             aug_neg = torch.full((nu,), -1, dtype=torch.long)
             if len(tr):
-                tu = torch.as_tensor(self.user_vocab_.encode(tr["user"].to_numpy(), name="user"))
-                aug_pos[tu] = torch.as_tensor(self.item_vocab_.encode(tr["pos"].to_numpy(), name="item"))
-                aug_neg[tu] = torch.as_tensor(self.item_vocab_.encode(tr["neg"].to_numpy(), name="item"))
+                where = "augmentation.triples"
+                tu = torch.as_tensor(_encode(self.user_vocab_, tr["user"], f"{where}['user']", "user_ids"))
+                aug_pos[tu] = torch.as_tensor(_encode(self.item_vocab_, tr["pos"], f"{where}['pos']", "item_ids"))
+                aug_neg[tu] = torch.as_tensor(_encode(self.item_vocab_, tr["neg"], f"{where}['neg']", "item_ids"))
             aug_pos, aug_neg = aug_pos.to(dev), aug_neg.to(dev)
 
         graph = BipartiteGraph.from_edges(u, i, nu, ni, dev)
@@ -233,9 +247,6 @@ class LightGCN(BaseEstimator):
 
         validate: Callable[[int], dict[str, float]] | None = None
         if validation is not None:
-            check_interactions(validation, name="validation")
-            vu = self.user_vocab_.encode(validation["user"].to_numpy(), name="user")
-            vi = self.item_vocab_.encode(validation["item"].to_numpy(), name="item")
             vt = Targets(vu, vi, u, i)
             ks = sorted({10, int(self.eval_k)})
 
@@ -256,6 +267,11 @@ class LightGCN(BaseEstimator):
         net.prepare(graph)
         with torch.no_grad():
             ue, ie, _ = net(graph)
+        if not (bool(torch.isfinite(ue).all()) and bool(torch.isfinite(ie).all())):
+            # NaN scores would rank arbitrarily and look like a (bad) model
+            raise InvalidParameterError(f"training diverged: the embeddings hold NaN/inf after "
+                                        f"{self.train_result_.epochs_run} epoch(s); lower lr (got {self.lr}) "
+                                        "or the loss weights")
         self.net_ = net
         self.user_embeddings_ = ue.detach()
         self.item_embeddings_ = ie.detach()
@@ -264,37 +280,82 @@ class LightGCN(BaseEstimator):
 
     # ------------------------------------------------------------------------------------
     def score(self, users: Sequence) -> np.ndarray:
-        """Scores [len(users), n_items] (columns in ``item_vocab_`` order)."""
+        """Scores [len(users), n_items] (columns in ``item_vocab_`` order).
+
+        Raises ``DataValidationError`` naming ``users`` for ids not seen in ``fit``.
+        """
         check_is_fitted(self, ["net_"])
-        idx = torch.as_tensor(self.user_vocab_.encode(np.asarray(users), name="user"), device=self.user_embeddings_.device)
+        codes = _encode(self.user_vocab_, _as_id_array(users, "users"), "users", "user_ids")
+        idx = torch.as_tensor(codes, device=self.user_embeddings_.device)
         return (self.user_embeddings_[idx] @ self.item_embeddings_.T).cpu().numpy()
 
     def recommend(self, users: Sequence, k: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
-        """Top-``k`` items per user (training items excluded) as ``user, item, rank, score``."""
+        """Top-``k`` items per user as ``user, item, rank, score``.
+
+        With ``exclude_seen`` (default) a user's training items are never returned: a user
+        with fewer than ``k`` unseen items gets only those (fewer rows), never a seen item.
+        ``k`` must lie in ``[1, n_items]`` (``InvalidParameterError`` otherwise); users not
+        seen in ``fit`` raise ``DataValidationError`` naming ``users``.
+        """
+        check_is_fitted(self, ["net_"])
         check_positive_int(k, "k")
+        n_items = len(self.item_vocab_)
+        if k > n_items:
+            raise InvalidParameterError(f"k={k} is larger than the catalogue ({n_items} items)")
+        users = _as_id_array(users, "users")
         s = self.score(users)
+        keep = np.ones_like(s, dtype=bool)
         if exclude_seen:
-            codes = self.user_vocab_.encode(np.asarray(users), name="user")
-            s[pairs_of_users(codes, *self._train_pairs)] = -np.inf
-        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        n, kk = top.shape
-        return pd.DataFrame({"user": pd.Series(list(users)).repeat(kk).to_numpy(),
-                             "item": self.item_vocab_.raw_[top.ravel()],
-                             "rank": np.tile(np.arange(1, kk + 1), n),
-                             "score": np.take_along_axis(s, top, 1).ravel().astype(float)})
+            codes = self.user_vocab_.encode(users, name="user")
+            keep[pairs_of_users(codes, *self._train_pairs)] = False
+        s_masked = np.where(keep, s, -np.inf)
+        top = np.argsort(-s_masked, axis=1, kind="stable")[:, :k]
+        valid = np.take_along_axis(keep, top, 1)  # drops the seen items a short list would reach
+        rows = np.repeat(np.arange(len(users)), top.shape[1]).reshape(top.shape)
+        rank = np.cumsum(valid, axis=1)
+        return pd.DataFrame({"user": users[rows[valid]],
+                             "item": self.item_vocab_.raw_[top[valid]],
+                             "rank": rank[valid].astype(np.int64),
+                             "score": np.take_along_axis(s, top, 1)[valid].astype(float)})
 
     def evaluate(self, test: pd.DataFrame, *, exclude: Sequence[pd.DataFrame] = (), ks: Sequence[int] = (10, 20, 50)) -> dict[str, float]:
         """Full-ranking metrics on ``test``; training items and those in ``exclude`` are not ranked."""
         check_is_fitted(self, ["net_"])
         check_interactions(test, name="test")
-        tu = self.user_vocab_.encode(test["user"].to_numpy(), name="user")
-        ti = self.item_vocab_.encode(test["item"].to_numpy(), name="item")
+        for k in ks:
+            check_positive_int(k, "ks")
+        tu = _encode(self.user_vocab_, test["user"], "test['user']", "user_ids")
+        ti = _encode(self.item_vocab_, test["item"], "test['item']", "item_ids")
         eu, ei = [self._train_pairs[0]], [self._train_pairs[1]]
-        for df in exclude:
-            eu.append(self.user_vocab_.encode(df["user"].to_numpy(), name="user"))
-            ei.append(self.item_vocab_.encode(df["item"].to_numpy(), name="item"))
+        for n, df in enumerate(exclude):
+            check_interactions(df, name=f"exclude[{n}]")
+            eu.append(_encode(self.user_vocab_, df["user"], f"exclude[{n}]['user']", "user_ids"))
+            ei.append(_encode(self.item_vocab_, df["item"], f"exclude[{n}]['item']", "item_ids"))
         t = Targets(tu, ti, np.concatenate(eu), np.concatenate(ei))
         return evaluate_ranking(self.user_embeddings_, self.item_embeddings_, t, ks)
+
+
+def _as_id_array(ids: Any, name: str) -> np.ndarray:
+    """A 1-D array of raw ids (a scalar or a string is a mistake, not one id)."""
+    if isinstance(ids, (str, bytes)) or np.ndim(ids) != 1:
+        raise DataValidationError(f"{name} must be a 1-D sequence of ids, got {type(ids).__name__} {ids!r:.80}")
+    # pandas infers one dtype (int64, object for strings or mixed ids) without numpy's
+    # habit of turning [1, "a"] into the strings ["1", "a"]
+    arr = pd.Series(list(ids), dtype=ids.dtype if isinstance(ids, pd.Series) else None).to_numpy()
+    if len(arr) == 0:
+        raise DataValidationError(f"{name} is empty")
+    return arr
+
+
+def _encode(vocab: IdVocab, raw: Any, name: str, catalogue: str) -> np.ndarray:
+    """Raw ids -> internal ints; unknown ids raise a ``DataValidationError`` naming ``name``."""
+    codes = vocab.encode(np.asarray(raw), name=name, unknown="mask")
+    bad = codes < 0
+    if bad.any():
+        sample = list(pd.unique(np.asarray(raw, dtype=object).ravel()[bad.ravel()]))[:5]
+        raise DataValidationError(f"{name} has {int(bad.sum())} id(s) outside the model's catalogue, e.g. {sample}; "
+                                  f"pass the full catalogue as {catalogue} to fit")
+    return codes
 
 
 class MFBPR(LightGCN):

@@ -5,10 +5,12 @@ HTTP retries) and caches the raw answer at once; then parses it. A malformed ans
 re-asked up to ``max_parse_retries`` times (each re-ask has its own cache key); after that
 the request is *skipped* — it never becomes an edge or a feature. Failed requests (retries
 exhausted) are not cached, so a later run asks them again while every answer already
-paid for comes from the cache.
+paid for comes from the cache. Answers cached by older versions under an address-dependent
+key (:func:`.cache.legacy_cache_key`) are found too and copied to the current key.
 """
 from __future__ import annotations
 
+import numbers
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -18,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ...train import progress_enabled
 from .backends import LLMBackend, LLMBackendError, LLMRequest, LLMRequestFailed
-from .cache import ResponseCache, cache_key
+from .cache import ResponseCache, cache_key, legacy_cache_key
 from .parsing import ParseError
 
 __all__ = ["RunStats", "run_requests"]
@@ -41,6 +43,7 @@ class RunStats:
     missing_field: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    bad_usage: int = 0        # answers whose token counts were unreadable (kept, tokens not counted)
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +94,11 @@ def run_requests(
         for attempt in range(max_parse_retries + 1):
             key = cache_key(identity, req.prompt, attempt)
             hit = cache.get(key)
+            old = legacy_cache_key(identity, req.prompt, attempt) if hit is None else None
+            if old is not None:
+                hit = cache.get(old)
+                if hit is not None:  # an answer paid for under the old, address-dependent key
+                    cache.put(key, hit[0], backend=backend_name, prompt_tokens=hit[1], completion_tokens=hit[2])
             if hit is not None:
                 text = hit[0]
                 with lock:
@@ -112,14 +120,21 @@ def run_requests(
                     if isinstance(exc, LLMBackendError):
                         raise
                     return
-                cache.put(key, resp.text, backend=backend_name, prompt_tokens=resp.prompt_tokens,
-                          completion_tokens=resp.completion_tokens)
+                if not isinstance(getattr(resp, "text", None), str):
+                    raise LLMBackendError(f"{type(backend).__name__}.generate returned {type(resp).__name__}, "
+                                          "expected an LLMResponse with a str text")
+                pt, ct = _count(getattr(resp, "prompt_tokens", None)), _count(getattr(resp, "completion_tokens", None))
+                bad_usage = bool(getattr(resp, "usage_invalid", False)) or pt is False or ct is False
+                if bad_usage:  # garbage never becomes a token count, in the stats or the cache
+                    pt = ct = None
+                cache.put(key, resp.text, backend=backend_name, prompt_tokens=pt, completion_tokens=ct)
                 text = resp.text
                 with lock:
                     state["consecutive"] = 0
                     stats.calls += 1
-                    stats.prompt_tokens += int(resp.prompt_tokens or 0)
-                    stats.completion_tokens += int(resp.completion_tokens or 0)
+                    stats.bad_usage += int(bad_usage)
+                    stats.prompt_tokens += int(pt or 0)
+                    stats.completion_tokens += int(ct or 0)
             try:
                 value = parse(text, req)
             except ParseError as exc:
@@ -153,3 +168,12 @@ def run_requests(
     # results in request order, independent of thread timing
     ordered = {r.key: results[r.key] for r in requests if r.key in results}
     return ordered, stats
+
+
+def _count(v: Any) -> int | None | bool:
+    """A token count as int, None when absent, False when it is not a non-negative integer."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0 or not float(v).is_integer():
+        return False
+    return int(v)

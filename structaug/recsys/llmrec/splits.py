@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...exceptions import DataValidationError
+from ...exceptions import DataValidationError, InvalidParameterError
+from ...validation import check_choice, check_fraction, to_sortable_time
+from ..interactions import check_interactions
 
 __all__ = ["split_per_user"]
 
@@ -16,18 +18,31 @@ def split_per_user(inter: pd.DataFrame, seed: int, kind: str = "random",
     ``kind="random"`` shuffles each user's items with ``seed``; ``"temporal"`` puts the latest
     ones in test and the next latest in validation. Each user with >= 3 items gets
     ``max(1, round(10%))`` validation and test items; users with fewer stay in train only.
-    Duplicate (user, item) rows are dropped first.
+    Duplicate (user, item) rows are dropped first (the earliest one is kept in a temporal split).
+
+    Timestamps are ordered in time, not as text: numeric strings as numbers, ISO-8601 strings
+    as dates (:func:`structaug.validation.to_sortable_time`); a column mixing kinds or holding
+    free text raises ``DataValidationError`` naming ``timestamp``. ``inter`` is not modified.
     """
-    if kind not in ("random", "temporal"):
-        raise ValueError(f"kind must be 'random' or 'temporal', got {kind!r}")
+    check_choice(kind, ("random", "temporal"), "kind")
+    if not isinstance(fractions, (tuple, list)) or len(fractions) != 2:
+        raise InvalidParameterError(f"fractions must be a (validation, test) pair, got {fractions!r}")
+    for name, f in zip(("fractions[0]", "fractions[1]"), fractions):
+        check_fraction(f, name, inclusive_low=True, inclusive_high=False)
+    if sum(fractions) >= 1:
+        raise InvalidParameterError(f"fractions must leave some training data, got {fractions!r}")
+    check_interactions(inter)
     if kind == "temporal" and "timestamp" not in inter.columns:
         raise DataValidationError("a temporal split needs a 'timestamp' column")
     rng = np.random.default_rng(seed)
-    df = inter.drop_duplicates(["user", "item"]).reset_index(drop=True)
     if kind == "temporal":
-        df = df.sort_values(["user", "timestamp", "item"], kind="stable")
+        # a private sort key: the caller's column (and frame) are left as given
+        t = to_sortable_time(inter["timestamp"], "interactions['timestamp']")
+        df = inter.reset_index(drop=True).assign(_t=t).sort_values(["user", "_t", "item"], kind="stable")
+        df = df.drop_duplicates(["user", "item"])
         df["_r"] = df.groupby("user").cumcount()
     else:
+        df = inter.drop_duplicates(["user", "item"]).reset_index(drop=True)
         df["_k"] = rng.random(len(df))
         df = df.sort_values(["user", "_k"], kind="stable")
         df["_r"] = df.groupby("user").cumcount()

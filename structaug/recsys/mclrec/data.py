@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from ...exceptions import DataValidationError
+from ...validation import check_positive_int, to_sortable_time
 from ..interactions import IdVocab, check_interactions
 
 __all__ = [
@@ -32,32 +33,49 @@ __all__ = [
 ]
 
 
-def prepare_interactions(df: pd.DataFrame, *, drop_duplicates: bool = True) -> pd.DataFrame:
+def prepare_interactions(df: pd.DataFrame, *, drop_duplicates: bool = True,
+                         name: str = "interactions") -> pd.DataFrame:
     """Validate a ``user, item[, timestamp]`` frame and put each user's rows in time order.
 
-    * Rows are sorted by ``(user, timestamp)`` with a stable sort, so a log whose timestamps
-      are not monotonic in row order is reordered (ties keep their row order). Without a
+    * Rows are sorted by ``(user, time)`` with a stable sort, so a log whose timestamps are
+      not monotonic in row order is reordered (ties keep their row order). Without a
       ``timestamp`` column the row order is taken as the time order.
-    * Exact duplicate rows (same user, item and timestamp) are dropped with a warning; the
-      same item consumed again at another time is a genuine repeat and is kept.
-    * Item or user columns that mix id types (ints and strings) raise ``DataValidationError``.
+    * Timestamps are compared as times, not as text
+      (:func:`~structaug.validation.to_sortable_time`): numbers, numeric strings (``"10"``
+      comes after ``"2"``), ``datetime64`` (timezone-aware ones compared in UTC) and ISO-8601
+      strings. Free text, missing values, infinities, booleans and a column mixing kinds (ints
+      and strings, dates and numbers) raise ``DataValidationError`` naming
+      ``interactions['timestamp']``. The returned frame keeps the original timestamp values.
+    * Exact duplicate rows (same user, item and time) are dropped with a warning; the same item
+      consumed again at another time is a genuine repeat and is kept.
+    * Item or user columns that mix id types (ints and strings), hold booleans or missing
+      values raise ``DataValidationError``; a non-frame raises ``InvalidParameterError``.
+
+    The caller's frame is never modified; the result is a new frame with a fresh index.
     """
-    check_interactions(df)
-    cols = ["user", "item"] + (["timestamp"] if "timestamp" in df.columns else [])
+    check_interactions(df, name=name, check_time=False)
+    has_time = "timestamp" in df.columns
+    cols = ["user", "item"] + (["timestamp"] if has_time else [])
     out = df[cols].copy()
-    if "timestamp" not in out.columns:
+    if has_time:
+        # sort key: times as numbers (text order would put "10" before "2")
+        t = to_sortable_time(out["timestamp"], f"{name}['timestamp']")
+    else:
         out["timestamp"] = np.arange(len(out))
+        t = out["timestamp"].to_numpy()
+    key = pd.DataFrame({"user": out["user"].to_numpy(), "item": out["item"].to_numpy(), "t": t})
     if drop_duplicates:
-        dup = out.duplicated(["user", "item", "timestamp"])
+        dup = key.duplicated(["user", "item", "t"]).to_numpy()
         if dup.any():
             warnings.warn(f"dropped {int(dup.sum())} exact duplicate (user, item, timestamp) row(s)", stacklevel=3)
-            out = out[~dup]
-    out = out.sort_values(["user", "timestamp"], kind="mergesort")
-    return out.reset_index(drop=True)
+            out, key = out[~dup], key[~dup]
+    order = key.sort_values(["user", "t"], kind="mergesort").index
+    return out.iloc[key.index.get_indexer(order)].reset_index(drop=True)
 
 
 def five_core(df: pd.DataFrame, k: int = 5) -> pd.DataFrame:
     """Iteratively keep users and items with at least ``k`` interactions (the "k-core")."""
+    check_positive_int(k, "k")
     out = df
     while True:
         uc = out["user"].map(out["user"].value_counts())
@@ -95,6 +113,7 @@ def build_sequences(df: pd.DataFrame, *, min_len: int = 1) -> SequenceLog:
     Users with fewer than ``min_len`` interactions are dropped (``DataValidationError`` when
     none are left).
     """
+    check_positive_int(min_len, "min_len")
     counts = df.groupby("user", sort=False)["item"].transform("size")
     df = df[counts >= min_len]
     if len(df) == 0:
@@ -132,6 +151,8 @@ def leave_one_out(sequences: list[np.ndarray], *, min_len: int = 3):
     valid, test : (list of arrays, LongTensor, LongTensor)
         Input histories, targets and user indices of the evaluated users.
     """
+    # below 3 a user's validation history would be empty: an all-padding row scored as if real
+    check_positive_int(min_len, "min_len", minimum=3)
     train, vin, vt, tin, tt, who = [], [], [], [], [], []
     for i, s in enumerate(sequences):
         if len(s) < min_len:
@@ -151,6 +172,7 @@ def leave_one_out(sequences: list[np.ndarray], *, min_len: int = 3):
 
 def pad_sequences(sequences: list[np.ndarray], max_len: int) -> torch.Tensor:
     """Left-aligned zero-padded LongTensor [n, max_len] of the last ``max_len`` items of each."""
+    check_positive_int(max_len, "max_len")
     out = np.zeros((len(sequences), max_len), dtype=np.int64)
     for i, s in enumerate(sequences):
         s = s[-max_len:]
@@ -168,6 +190,7 @@ def prefix_examples(sequences: list[np.ndarray], max_len: int) -> tuple[torch.Te
     -------
     inputs : LongTensor [N, max_len] (left-aligned, zero-padded), targets : LongTensor [N]
     """
+    check_positive_int(max_len, "max_len")
     lens = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
     keep = lens >= 2
     if not keep.any():

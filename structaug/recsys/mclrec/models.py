@@ -18,14 +18,29 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...exceptions import InvalidParameterError
 from ...train import adam
+from ...validation import check_choice, check_positive_float
 from .contrastive import contrastive_terms, info_nce
 from .learnable import LearnableAugmenter
 from .sasrec import AmpFactory, SASRec
 
-__all__ = ["CL4SRec", "MCLRec", "Popularity"]
+__all__ = ["CL4SRec", "MCLRec", "Popularity", "check_loss_params"]
 
 ViewFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def check_loss_params(*, lmd: float, temperature: float, beta: float | None = None,
+                      reg_weight: float | None = None) -> None:
+    """Check the contrastive weights: ``lmd``, ``beta``, ``reg_weight`` finite and >= 0,
+    ``temperature`` finite and > 0 (``InvalidParameterError`` naming the bad one). A NaN weight
+    would otherwise train a NaN model without a word."""
+    check_positive_float(lmd, "lmd", allow_zero=True)
+    check_positive_float(temperature, "temperature")
+    if beta is not None:
+        check_positive_float(beta, "beta", allow_zero=True)
+    if reg_weight is not None:
+        check_positive_float(reg_weight, "reg_weight", allow_zero=True)
 
 
 class CL4SRec(SASRec):
@@ -45,6 +60,8 @@ class CL4SRec(SASRec):
 
     def __init__(self, n_items: int, *, lmd: float = 0.1, temperature: float = 1.0, sim: str = "dot", **encoder):
         super().__init__(n_items, **encoder)
+        check_loss_params(lmd=lmd, temperature=temperature)
+        check_choice(sim, ("dot", "cos"), "sim")
         self.lmd = float(lmd)
         self.temperature = float(temperature)
         self.sim = sim
@@ -60,7 +77,7 @@ class CL4SRec(SASRec):
     def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None,
                    amp: AmpFactory = nullcontext) -> dict[str, float]:
         if views is None:
-            raise ValueError(f"{type(self).__name__}.train_step needs a views callable")
+            raise InvalidParameterError(f"{type(self).__name__}.train_step needs a views callable")
         (opt,) = optimizers
         v1, v2 = views(seqs)
         opt.zero_grad(set_to_none=True)
@@ -97,6 +114,7 @@ class MCLRec(CL4SRec):
     def __init__(self, n_items: int, *, lmd: float = 0.0, beta: float = 0.05, reg_weight: float = 0.1,
                  use_reg: bool = True, augmenter_sizes: tuple[int, ...] | None = None, **kwargs):
         super().__init__(n_items, lmd=lmd, **kwargs)
+        check_loss_params(lmd=lmd, temperature=self.temperature, beta=beta, reg_weight=reg_weight)
         self.beta = float(beta)
         self.reg_weight = float(reg_weight)
         self.use_reg = bool(use_reg)
@@ -149,7 +167,7 @@ class MCLRec(CL4SRec):
                    amp: AmpFactory = nullcontext) -> dict[str, float]:
         """The three-stage meta update on one batch (the same two views in every stage)."""
         if views is None:
-            raise ValueError("MCLRec.train_step needs a views callable")
+            raise InvalidParameterError("MCLRec.train_step needs a views callable")
         enc_opt, aug_opt = optimizers
         v1, v2 = views(seqs)
         try:

@@ -11,16 +11,17 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ...base import check_is_fitted
-from ...exceptions import DataValidationError
+from ...exceptions import CorruptFileError, DataValidationError, InvalidParameterError
 from ...io import atomic_torch_save
 from ...random import check_random_state, local_torch_seed
 from ...train import resolve_device
-from ...validation import check_positive_int
+from ...validation import check_choice, check_positive_float, check_positive_int
 from ..interactions import IdVocab
 from .data import build_sequences, five_core, group_by_user, pad_sequences, prefix_examples, prepare_interactions
-from .models import CL4SRec, MCLRec, Popularity
-from .sasrec import SASRec
+from .models import CL4SRec, MCLRec, Popularity, check_loss_params
+from .sasrec import SASRec, check_encoder_params
 from .training import PRECISIONS, evaluate_ranking, fit_sequential
+from .views import check_view_params
 
 __all__ = ["SequentialRecommender"]
 
@@ -46,9 +47,9 @@ class SequentialRecommender(BaseEstimator):
     crop_ratio, mask_ratio, reorder_ratio : float
         :class:`SequenceViews` ratios (0.5, 0.5, 0.8).
     epochs : int
-        Maximum training epochs.
+        Maximum training epochs (>= 1).
     batch_size, lr : int, float
-        256 and 1e-3 (Adam), the paper's.
+        256 and 1e-3 (Adam), the paper's; ``batch_size >= 2`` (in-batch negatives), ``lr > 0``.
     patience : int or None
         With an int, each user's last interaction is held out for validation (NDCG@10),
         training stops after ``patience`` epochs without improvement and the best epoch's
@@ -77,13 +78,20 @@ class SequentialRecommender(BaseEstimator):
 
     Notes
     -----
-    Input handling (all tested): rows are put in time order per user (stable sort on
-    ``timestamp``, row order breaking ties; row order is time without a ``timestamp`` column);
-    exact duplicate ``(user, item, timestamp)`` rows are dropped with a warning; a column mixing
-    id types raises ``DataValidationError``; an empty frame raises ``DataValidationError``.
-    ``recommend`` raises ``KeyError`` for users not seen in ``fit`` unless
-    ``unknown="popular"`` (cold-start fallback: most popular items), and ``ValueError`` when
-    ``k`` exceeds the number of items.
+    Input checks (all tested; docs/mclrec.md lists them): ``fit`` checks every parameter first
+    (``InvalidParameterError`` naming it), then the frame, before any training. Rows are put in
+    time order per user by the *time* value of ``timestamp`` (numbers, numeric strings, dates,
+    ISO-8601 strings, tz-aware dates in UTC; free text or mixed kinds raise
+    ``DataValidationError``), row order breaking ties; without a ``timestamp`` column row
+    order is time. Exact duplicate ``(user, item, time)`` rows are dropped with a warning. An
+    empty frame, missing columns, missing/boolean/infinite ids or a column mixing id types raise
+    ``DataValidationError``; a non-frame raises ``InvalidParameterError``. The caller's frame is
+    never modified. ``recommend``/``score``/``evaluate`` raise
+    :class:`~structaug.recsys.interactions.UnknownIdError` (a ``DataValidationError`` and a
+    ``KeyError``) for users or items not seen in ``fit`` (``recommend(unknown="popular")``: a
+    popularity ranking for unknown users), ``InvalidParameterError`` for ``k`` outside
+    ``1..n_items``, and never return a seen item with ``exclude_seen=True`` (a user with fewer
+    than ``k`` unseen items is a ``DataValidationError``).
     """
 
     def __init__(self, *, model: str = "mclrec", max_len: int = 50, hidden: int = 64, n_layers: int = 2,
@@ -131,20 +139,43 @@ class SequentialRecommender(BaseEstimator):
         return Popularity(n_items)
 
     def _validate_params(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-        check_positive_int(self.max_len, "max_len")
-        check_positive_int(self.epochs, "epochs", minimum=0)
+        """Every parameter, checked in ``fit`` before any data is read (``InvalidParameterError``
+        naming the parameter)."""
+        check_choice(self.model, MODELS, "model")
+        check_encoder_params(max_len=self.max_len, hidden=self.hidden, n_layers=self.n_layers, n_heads=self.n_heads,
+                             inner=self.inner, dropout=self.dropout)
+        check_loss_params(lmd=0.0 if self.lmd is None else self.lmd, temperature=self.temperature, beta=self.beta)
+        check_view_params(crop_ratio=self.crop_ratio, mask_ratio=self.mask_ratio, reorder_ratio=self.reorder_ratio)
+        check_positive_int(self.epochs, "epochs")
+        # two rows at least: the contrastive losses need an in-batch negative
         check_positive_int(self.batch_size, "batch_size", minimum=2)
+        check_positive_float(self.lr, "lr")
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         if self.min_core is not None:
             check_positive_int(self.min_core, "min_core")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check_choice(self.precision, PRECISIONS, "precision")
+        if not isinstance(self.bucket, (bool, np.bool_)):
+            raise InvalidParameterError(f"bucket must be True or False, got {self.bucket!r}")
+        if self.progress is not None and not isinstance(self.progress, (bool, np.bool_)):
+            raise InvalidParameterError(f"progress must be True, False or None, got {self.progress!r}")
+        try:
+            resolve_device(self.device)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise InvalidParameterError(f"device={self.device!r} cannot be used: {exc}") from exc
+        rs = self.random_state
+        # a type check only: calling check_random_state here would advance a RandomState
+        if not (rs is None or isinstance(rs, (np.random.Generator, np.random.RandomState))
+                or (isinstance(rs, (int, np.integer)) and not isinstance(rs, bool) and rs >= 0)):
+            raise InvalidParameterError(
+                f"random_state must be None, a non-negative int or a numpy Generator/RandomState, got {rs!r}")
 
     def fit(self, interactions: pd.DataFrame, y: Any = None) -> "SequentialRecommender":
-        """Train on a ``user, item[, timestamp]`` frame; returns ``self``."""
+        """Train on a ``user, item[, timestamp]`` frame; returns ``self``.
+
+        Parameters and data are checked before training starts (see the class notes); the
+        caller's frame is not modified.
+        """
         self._validate_params()
         df = prepare_interactions(interactions)
         if self.min_core:
@@ -186,22 +217,25 @@ class SequentialRecommender(BaseEstimator):
         return self
 
     # ------------------------------------------------------------------------------
-    def _histories(self, user_ids: Sequence[Any], unknown: str) -> tuple[torch.Tensor, np.ndarray, list[np.ndarray]]:
-        if unknown not in ("raise", "popular"):
-            raise ValueError(f"unknown must be 'raise' or 'popular', got {unknown!r}")
+    def _user_codes(self, user_ids: Sequence[Any], unknown: str) -> np.ndarray:
+        """Internal user codes (-1 for unknown users with ``unknown="popular"``), checked."""
+        check_choice(unknown, ("raise", "popular"), "unknown")
+        if user_ids is None or isinstance(user_ids, (pd.DataFrame, dict)):
+            raise InvalidParameterError(
+                f"user_ids must be a list or 1-D array of user ids, got {type(user_ids).__name__}")
         raw = np.asarray(user_ids)
         if raw.ndim == 0:
             raw = raw.reshape(1)
         if raw.ndim != 1:
             raise DataValidationError(f"user_ids must be 1-D, got shape {raw.shape}")
-        codes = self.users_.encode(raw, name="user", unknown="raise" if unknown == "raise" else "mask")
-        hists = [self.sequences_[c] if c >= 0 else np.zeros(0, dtype=np.int64) for c in codes]
-        return pad_sequences(hists, self.max_len), codes, hists
+        return self.users_.encode(raw, name="user", unknown="raise" if unknown == "raise" else "mask")
+
+    def _histories(self, codes: np.ndarray) -> list[np.ndarray]:
+        return [self.sequences_[c] if c >= 0 else np.zeros(0, dtype=np.int64) for c in codes]
 
     @torch.no_grad()
-    def _scores(self, user_ids, unknown: str) -> tuple[torch.Tensor, list[np.ndarray]]:
-        check_is_fitted(self, ["model_"])
-        padded, codes, hists = self._histories(user_ids, unknown)
+    def _scores(self, codes: np.ndarray, hists: list[np.ndarray]) -> torch.Tensor:
+        padded = pad_sequences(hists, self.max_len)
         dev = next(iter(self.popularity_.buffers())).device
         self.model_.eval()
         out = torch.empty(len(codes), len(self.items_))
@@ -211,39 +245,81 @@ class SequentialRecommender(BaseEstimator):
             sc = self.model_.full_scores(part).float() if bool(known.any()) else None
             pop = self.popularity_.full_scores(part).float()
             out[s:s + 1024] = (torch.where(known.unsqueeze(1), sc, pop) if sc is not None else pop).cpu()
-        return out, hists
+        return out
 
     def score(self, user_ids: Sequence[Any], item_ids: Sequence[Any] | None = None, *,
               unknown: str = "raise") -> np.ndarray:
-        """Scores [n_users, n_items] of every item (in ``items_.raw_`` order) or of ``item_ids``."""
-        scores, _ = self._scores(user_ids, unknown)
+        """Scores [n_users, n_items] of every item (in ``items_.raw_`` order) or of ``item_ids``.
+
+        Unknown users raise :class:`~structaug.recsys.interactions.UnknownIdError` (a
+        ``DataValidationError`` and a ``KeyError``) unless ``unknown="popular"``; unknown
+        ``item_ids`` always raise it. Both are checked before any scoring.
+        """
+        check_is_fitted(self, ["model_"])
+        codes = self._user_codes(user_ids, unknown)
+        cols = None
         if item_ids is not None:
-            cols = self.items_.encode(np.asarray(item_ids), name="item") - 1
-            scores = scores[:, torch.as_tensor(cols)]
+            items = np.asarray(item_ids)
+            if items.ndim != 1:
+                raise DataValidationError(f"item_ids must be 1-D, got shape {items.shape}")
+            cols = self.items_.encode(items, name="item") - 1
+        scores = self._scores(codes, self._histories(codes))
+        if cols is not None:
+            scores = scores[:, torch.as_tensor(cols, dtype=torch.long)]
         return scores.numpy()
 
     def recommend(self, user_ids: Sequence[Any], k: int = 10, *, exclude_seen: bool = True,
                   unknown: str = "raise") -> np.ndarray:
         """Top-``k`` items per user, best first, as raw item ids [n_users, k].
 
-        ``exclude_seen`` removes items already in the user's history (when a user has seen
-        more than ``n_items - k`` items, the tail of their list is filled with seen items,
-        lowest-scored last). ``unknown="popular"`` ranks by popularity for users not seen in
-        ``fit`` instead of raising ``KeyError``.
+        Parameters
+        ----------
+        user_ids : list-like of raw user ids
+            Users seen in ``fit``; an empty list gives an empty ``[0, k]`` array.
+        k : int
+            List length, ``1 <= k <= n_items`` (``InvalidParameterError`` naming ``k``
+            otherwise).
+        exclude_seen : bool
+            Remove items already in the user's history. A seen item is never returned then:
+            when a queried user has fewer than ``k`` unseen items, a
+            ``DataValidationError`` names those users (lower ``k`` or pass
+            ``exclude_seen=False``); nothing is scored before that check.
+        unknown : {"raise", "popular"}
+            Users not seen in ``fit`` raise
+            :class:`~structaug.recsys.interactions.UnknownIdError` (a ``DataValidationError``
+            and a ``KeyError``) listing up to five of them; ``"popular"`` ranks by popularity
+            for them instead (cold start; nothing to exclude).
         """
         check_is_fitted(self, ["model_"])
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        if k > len(self.items_):
-            raise ValueError(f"k={k} exceeds the number of items in the catalogue ({len(self.items_)})")
-        scores, hists = self._scores(user_ids, unknown)
+        n_items = len(self.items_)
+        k = check_positive_int(k, "k")
+        if k > n_items:
+            raise InvalidParameterError(f"k={k} exceeds the number of items in the catalogue ({n_items})")
+        if not isinstance(exclude_seen, (bool, np.bool_)):
+            raise InvalidParameterError(f"exclude_seen must be True or False, got {exclude_seen!r}")
+        codes = self._user_codes(user_ids, unknown)
+        hists = self._histories(codes)
         if exclude_seen:
-            rows = np.concatenate([np.full(len(h), i) for i, h in enumerate(hists)]) if hists else np.zeros(0)
-            cols = np.concatenate(hists) - 1 if hists else np.zeros(0)
+            n_unseen = np.array([n_items - len(np.unique(h)) for h in hists], dtype=np.int64)
+            short = np.flatnonzero(n_unseen < k)
+            if len(short):
+                raw = np.atleast_1d(np.asarray(user_ids))
+                few = {(raw[i].item() if isinstance(raw[i], np.generic) else raw[i]): int(n_unseen[i])
+                       for i in short[:5]}
+                raise DataValidationError(
+                    f"k={k} but {len(short)} user(s) have fewer unseen items than that (user: unseen items) "
+                    f"{few}; lower k or pass exclude_seen=False (seen items are never returned)")
+        scores = self._scores(codes, hists)
+        if exclude_seen and hists:
+            rows = np.concatenate([np.full(len(h), i) for i, h in enumerate(hists)])
+            cols = np.concatenate(hists) - 1
             if len(rows):
-                # below every unseen score but still ordered, so lists are always k long
-                penalty = float(scores.max() - scores.min()) + 1.0
-                scores[rows, cols] -= penalty
+                scores[torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)] = float("-inf")
+        if bool(torch.isnan(scores).any()):
+            # topk ranks NaN first: a diverged model would return arbitrary lists silently
+            raise DataValidationError("the model scored NaN for some items (did training diverge? try a lower lr)")
+        if len(codes) == 0:
+            return self.items_.raw_[np.zeros((0, k), dtype=np.int64)]
         top = scores.topk(k, dim=1).indices.numpy() + 1
         return self.items_.decode(top)
 
@@ -256,11 +332,13 @@ class SequentialRecommender(BaseEstimator):
             Held-out ``user, item[, timestamp]`` rows that come after the fitted log. Each row is
             a target, predicted from the user's fitted history followed by that user's earlier
             held-out rows (time order, as in :meth:`fit`). Users and items must have been seen in
-            ``fit`` (``KeyError`` names the unknown ones). ``None`` scores each fitted user's last
+            ``fit`` (:class:`~structaug.recsys.interactions.UnknownIdError`, a
+            ``DataValidationError`` and a ``KeyError``, names the unknown ones, before any
+            scoring). ``None`` scores each fitted user's last
             item given the items before it: with ``patience`` set that item was held out for
             validation, without it the model trained on it (an in-sample number).
         ks : sequence of int
-            Cut-offs.
+            Cut-offs, each in ``1..n_items`` (``InvalidParameterError`` naming ``ks``).
 
         Returns
         -------
@@ -268,6 +346,7 @@ class SequentialRecommender(BaseEstimator):
             ``hr@k`` and ``ndcg@k`` for each ``k``, averaged over the targets.
         """
         check_is_fitted(self, ["model_"])
+        ks = self._check_ks(ks)
         if interactions is None:
             rows = [s for s in self.sequences_ if len(s) >= 2]
             hists, targets = [s[:-1] for s in rows], [int(s[-1]) for s in rows]
@@ -288,6 +367,18 @@ class SequentialRecommender(BaseEstimator):
         hist = pad_sequences(hists, self.max_len).to(dev)
         return evaluate_ranking(self.model_, hist, torch.as_tensor(targets, device=dev), ks)
 
+    def _check_ks(self, ks: Sequence[int]) -> list[int]:
+        if isinstance(ks, (int, np.integer)) and not isinstance(ks, bool):
+            ks = [ks]
+        if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+            raise InvalidParameterError(f"ks must be a list of positive ints, got {ks!r}")
+        ks = [check_positive_int(k, "ks") for k in ks]
+        if not ks:
+            raise InvalidParameterError("ks is empty; give at least one cut-off")
+        if max(ks) > len(self.items_):
+            raise InvalidParameterError(f"ks holds k={max(ks)} above the number of items ({len(self.items_)})")
+        return ks
+
     # ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write parameters, weights, vocabularies and histories to one file (atomically)."""
@@ -306,9 +397,15 @@ class SequentialRecommender(BaseEstimator):
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | None = None) -> "SequentialRecommender":
         """Read a file written by :meth:`save` (it is a pickle: load only files you trust)."""
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except OSError:  # missing or unreadable: not a corrupt file
+            raise
+        except Exception as exc:  # truncated or foreign files fail inside pickle/zip in many ways
+            raise CorruptFileError(f"{path} could not be read as a SequentialRecommender file ({exc}); "
+                                   "save the model again") from exc
         if not isinstance(state, dict) or state.get("format") != 1:
-            raise DataValidationError(f"{path} is not a SequentialRecommender file")
+            raise CorruptFileError(f"{path} is not a SequentialRecommender file")
         params = dict(state["params"])
         if device is not None:
             params["device"] = device
@@ -320,7 +417,10 @@ class SequentialRecommender(BaseEstimator):
         rec.popularity_ = Popularity(len(rec.items_)).to(dev)
         rec.popularity_.counts.copy_(state["popularity"])
         model = rec._build_model(len(rec.items_))
-        model.load_state_dict(state["model"])
+        try:
+            model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError) as exc:  # weights of another shape or model
+            raise CorruptFileError(f"{path}: the weights do not fit its own parameters ({exc})") from exc
         rec.model_ = model.to(dev).eval()
         rec.train_result_ = None
         return rec

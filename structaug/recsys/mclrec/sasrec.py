@@ -14,14 +14,36 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...exceptions import DataValidationError, InvalidParameterError
 from ...nn import Dropout, catalogue_cross_entropy
 from ...train import adam
+from ...validation import check_fraction, check_positive_int
 from .data import sequence_lengths
 
-__all__ = ["SASRec", "TransformerBlock"]
+__all__ = ["SASRec", "TransformerBlock", "check_encoder_params"]
 
 #: A zero-argument callable returning the context forward passes run in (autocast or nothing).
 AmpFactory = Callable[[], AbstractContextManager]
+
+
+def check_encoder_params(*, max_len: int, hidden: int, n_layers: int, n_heads: int, inner: int, dropout: float,
+                         attn_dropout: float | None = None) -> None:
+    """Check the SASRec encoder's settings; raise :class:`InvalidParameterError` naming the bad one.
+
+    Shared by :class:`SASRec` (and its subclasses) and
+    :class:`~structaug.recsys.mclrec.recommender.SequentialRecommender`, which checks them in
+    ``fit`` before reading any data.
+    """
+    check_positive_int(max_len, "max_len")
+    check_positive_int(hidden, "hidden")
+    check_positive_int(n_layers, "n_layers")
+    check_positive_int(n_heads, "n_heads")
+    check_positive_int(inner, "inner")
+    if hidden % n_heads:
+        raise InvalidParameterError(f"hidden ({hidden}) must be divisible by n_heads ({n_heads})")
+    check_fraction(dropout, "dropout", inclusive_low=True, inclusive_high=False)
+    if attn_dropout is not None:
+        check_fraction(attn_dropout, "attn_dropout", inclusive_low=True, inclusive_high=False)
 
 
 class TransformerBlock(nn.Module):
@@ -30,7 +52,7 @@ class TransformerBlock(nn.Module):
     def __init__(self, hidden: int, n_heads: int, inner: int, dropout: float, attn_dropout: float, eps: float):
         super().__init__()
         if hidden % n_heads:
-            raise ValueError(f"hidden ({hidden}) must be divisible by n_heads ({n_heads})")
+            raise InvalidParameterError(f"hidden ({hidden}) must be divisible by n_heads ({n_heads})")
         self.n_heads = n_heads
         self.attn_dropout = attn_dropout
         self.qkv = nn.Linear(hidden, 3 * hidden)
@@ -95,10 +117,9 @@ class SASRec(nn.Module):
                  inner: int = 256, dropout: float = 0.5, attn_dropout: float = 0.5, layer_norm_eps: float = 1e-12,
                  init_std: float = 0.02):
         super().__init__()
-        if n_items < 1:
-            raise ValueError(f"n_items must be >= 1, got {n_items}")
-        if n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        check_positive_int(n_items, "n_items")
+        check_encoder_params(max_len=max_len, hidden=hidden, n_layers=n_layers, n_heads=n_heads, inner=inner,
+                             dropout=dropout, attn_dropout=attn_dropout)
         self.n_items = int(n_items)
         self.max_len = int(max_len)
         self.hidden = int(hidden)
@@ -146,9 +167,35 @@ class SASRec(nn.Module):
         """Representations [B, H] → scores of the real items [B, n_items] (column j = item j+1)."""
         return h @ self.item_table().T
 
+    def check_input(self, seqs: torch.Tensor, name: str = "seqs") -> torch.Tensor:
+        """Check a batch of padded histories before it reaches the embeddings.
+
+        It must be a 2-D integer tensor at most ``max_len`` wide holding ids in
+        ``0..n_items + 1`` (0 = padding, ``n_items + 1`` = the views' mask token); otherwise a
+        :class:`DataValidationError` (or :class:`InvalidParameterError` for a non-tensor)
+        naming ``name`` replaces torch's ``IndexError: index out of range in self``.
+        """
+        if not isinstance(seqs, torch.Tensor):
+            raise InvalidParameterError(f"{name} must be a padded torch.LongTensor [n, max_len], "
+                                        f"got {type(seqs).__name__}")
+        if seqs.dim() != 2:
+            raise DataValidationError(f"{name} must be 2-D [n, max_len], got shape {tuple(seqs.shape)}")
+        if seqs.dtype not in (torch.int64, torch.int32):
+            raise DataValidationError(f"{name} must hold integer item ids, got dtype {seqs.dtype}")
+        if seqs.shape[1] > self.max_len:
+            raise DataValidationError(f"{name} is {seqs.shape[1]} wide but the model has max_len={self.max_len}; "
+                                      "keep each history's most recent max_len items (pad_sequences does)")
+        if seqs.numel():
+            lo, hi = int(seqs.min()), int(seqs.max())
+            if lo < 0 or hi > self.n_items + 1:
+                bad = lo if lo < 0 else hi
+                raise DataValidationError(f"{name} has item id {bad} outside 0..{self.n_items + 1} "
+                                          f"(0 = padding, 1..{self.n_items} = items, {self.n_items + 1} = mask)")
+        return seqs
+
     def full_scores(self, seqs: torch.Tensor) -> torch.Tensor:
-        """Scores of every real item for each padded history."""
-        return self.item_scores(self.encode(seqs))
+        """Scores of every real item for each padded history (checked by :meth:`check_input`)."""
+        return self.item_scores(self.encode(self.check_input(seqs)))
 
     def rec_loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the next item over all items (targets are ids 1..n_items).

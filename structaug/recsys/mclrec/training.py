@@ -10,8 +10,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ...exceptions import DataValidationError
 from ...metrics import mean_metrics, topk_metrics
 from ...train import Trainer, TrainResult
+from ...validation import check_choice
 from .data import sequence_lengths
 from .views import make_views
 
@@ -36,8 +38,7 @@ def autocast_factory(device: torch.device, precision: str = "fp32"):
     AMX Xeon; SASRec: no gain or slower); without them
     bf16 matmuls are emulated and slower, so a warning is raised. Evaluation runs in float32.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_choice(precision, PRECISIONS, "precision")
     if precision == "fp32":
         return nullcontext
     if device.type == "cpu" and not _cpu_has_bf16():
@@ -88,6 +89,31 @@ def train_one_epoch(model, optimizers, inputs: torch.Tensor, targets: torch.Tens
 
 
 @torch.no_grad()
+def _check_targets(model, targets: torch.Tensor, n_rows: int, name: str) -> None:
+    """Next-item targets: one real item id (1..n_items) per history row."""
+    if not isinstance(targets, torch.Tensor) or targets.dim() != 1:
+        raise DataValidationError(f"{name} must be a 1-D tensor of item ids, got "
+                                  f"{tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}")
+    if len(targets) != n_rows:
+        raise DataValidationError(f"{name} has {len(targets)} rows but the histories have {n_rows}")
+    if targets.is_floating_point() or targets.dtype == torch.bool:
+        raise DataValidationError(f"{name} must hold integer item ids, got dtype {targets.dtype}")
+    n_items = getattr(model, "n_items", None)  # a bare scorer without it: topk_metrics checks the top end
+    if len(targets):
+        lo, hi = int(targets.min()), int(targets.max())
+        if lo < 1 or (n_items is not None and hi > n_items):
+            raise DataValidationError(f"{name} has item id {lo if lo < 1 else hi} outside "
+                                      f"1..{n_items if n_items is not None else 'n_items'}")
+
+
+def _check_histories(model, histories: torch.Tensor, name: str) -> None:
+    """SASRec-family models check ids and width themselves; others (Popularity) need 2-D ids."""
+    if hasattr(model, "check_input"):
+        model.check_input(histories, name)
+    elif not isinstance(histories, torch.Tensor) or histories.dim() != 2:
+        raise DataValidationError(f"{name} must be a 2-D tensor [n, max_len] of item ids")
+
+
 def evaluate_ranking(model, histories: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = (5, 10, 20), *,
                      batch_size: int = 1024, seen: list[np.ndarray] | None = None) -> dict[str, float]:
     """Full-ranking HR/NDCG@k of the next item over every item.
@@ -96,6 +122,8 @@ def evaluate_ranking(model, histories: torch.Tensor, targets: torch.Tensor, ks: 
     CoSeRec/ICLRec/MCLRec protocol (RecBole's sequential full-sort evaluation) does not, so the
     benchmark passes ``None``.
     """
+    _check_histories(model, histories, "histories")
+    _check_targets(model, targets, len(histories), "targets")
     model.eval()
     # evaluate in length order so the encoder trims padding; means do not depend on order
     order = torch.sort(sequence_lengths(histories), stable=True).indices
@@ -126,8 +154,32 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
 
     ``precision`` is ``"fp32"`` or ``"bf16"`` (autocast in training forward passes only; see
     :func:`autocast_factory`). ``max_time`` is a wall-clock budget in seconds (the Trainer's).
+
+    With ``checkpoint_path``, the checkpoint is fingerprinted with the training and validation
+    tensors (``"data"``) and the settings that change the result (``"config"``: lr,
+    weight_decay, batch_size, the view ratios, bucket, precision, monitor; the model, its
+    hyperparameters, the optimizers and the seed are fingerprinted by the Trainer). Resuming
+    one made for other data or settings raises
+    :class:`~structaug.exceptions.CheckpointMismatchError`; ``epochs``, ``patience`` and
+    ``max_time`` are the budget and may change between runs.
     """
     autocast_factory(device, precision)  # fail (or warn) before any work
+    # ids out of range would otherwise surface as an IndexError at the first step (a device
+    # assert on CUDA), after the Trainer has started
+    _check_histories(model, inputs, "inputs")
+    _check_targets(model, targets, len(inputs), "targets")
+    if valid is not None:
+        _check_histories(model, valid[0], "valid[0] (validation histories)")
+        _check_targets(model, valid[1], len(valid[0]), "valid[1] (validation targets)")
+    fingerprint = None
+    if checkpoint_path is not None:
+        # hashed as given (on the CPU, before the move): the same data gives the same digest on any device
+        fingerprint = {
+            "data": (inputs, targets) + (tuple(valid) if valid is not None else ()),
+            "config": {"lr": lr, "weight_decay": weight_decay, "batch_size": batch_size, "bucket": bucket,
+                       "precision": precision, "monitor": monitor,
+                       **{f"view_{k}": v for k, v in sorted(view_kwargs.items())}},
+        }
     optimizers = model.make_optimizers(lr, weight_decay)
     inputs, targets = inputs.to(device), targets.to(device)
 
@@ -154,4 +206,4 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
     trainer = Trainer(max_epochs=epochs, patience=patience if valid is not None else None, monitor=monitor,
                       mode="max", device=device, seed=seed, progress=progress, checkpoint_path=checkpoint_path,
                       max_time=max_time, desc=type(model).__name__)
-    return trainer.fit(model, optimizers, train_epoch, validate, generators=[gen])
+    return trainer.fit(model, optimizers, train_epoch, validate, generators=[gen], fingerprint=fingerprint)

@@ -11,13 +11,31 @@ from typing import Sequence
 import torch
 
 from ...base import Augmenter, SampleRNG
-from ...exceptions import DataValidationError
-from ...validation import check_fraction
+from ...exceptions import DataValidationError, InvalidParameterError
+from ...validation import check_fraction, check_positive_int
 from .data import sequence_lengths
 
-__all__ = ["SequenceViews", "crop", "mask", "reorder", "make_views", "check_padded"]
+__all__ = ["SequenceViews", "crop", "mask", "reorder", "make_views", "check_padded", "check_view_params"]
 
 OPERATORS = ("crop", "mask", "reorder")
+
+
+def check_view_params(*, crop_ratio: float, mask_ratio: float, reorder_ratio: float,
+                      operators: Sequence[str] = OPERATORS) -> None:
+    """Check the views' settings (``InvalidParameterError`` naming the bad one).
+
+    ``crop_ratio`` and ``reorder_ratio`` lie in (0, 1] (a crop keeps at least one item anyway,
+    but 0 is surely a typo), ``mask_ratio`` in [0, 1] (0 = no masking); NaN fails every
+    bound. ``operators`` is a non-empty tuple of distinct names from ``OPERATORS``.
+    """
+    check_fraction(crop_ratio, "crop_ratio")
+    check_fraction(mask_ratio, "mask_ratio", inclusive_low=True)
+    check_fraction(reorder_ratio, "reorder_ratio")
+    ops = (operators,) if isinstance(operators, str) else tuple(operators)
+    bad = [o for o in ops if o not in OPERATORS]
+    if isinstance(operators, str) or not ops or bad or len(set(ops)) != len(ops):
+        raise InvalidParameterError(f"operators must be a tuple of distinct names from {OPERATORS}, "
+                                    f"got {operators!r}")
 
 
 def _window(lengths: torch.Tensor, ratio: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,6 +91,7 @@ def make_views(seqs: torch.Tensor, n_views: int, gen: torch.Generator, *, crop_r
     A row's views use *different* operators while ``n_views <= len(operators)`` (CL4SRec's
     ``random.sample(ops, 2)``); sequences of length <= 1 are returned unchanged.
     """
+    check_positive_int(n_views, "n_views")
     ops = list(operators)
     outs = []
     for name in ops:
@@ -95,7 +114,7 @@ def make_views(seqs: torch.Tensor, n_views: int, gen: torch.Generator, *, crop_r
 def check_padded(seqs, name: str = "sequences") -> torch.Tensor:
     """Check a left-aligned, zero-padded 2-D LongTensor of item ids."""
     if not isinstance(seqs, torch.Tensor):
-        raise TypeError(f"{name} must be a padded torch.LongTensor [n, max_len], got {type(seqs).__name__}")
+        raise InvalidParameterError(f"{name} must be a padded torch.LongTensor [n, max_len], got {type(seqs).__name__}")
     if seqs.dim() != 2:
         raise DataValidationError(f"{name} must be 2-D [n, max_len], got shape {tuple(seqs.shape)}")
     if seqs.dtype not in (torch.int64, torch.int32):
@@ -136,6 +155,12 @@ class SequenceViews(Augmenter):
     tuple of ``n`` tensors of the same shape, dtype and device; a row's views use different
     operators; rows of length <= 1 are copied unchanged.
 
+    Input checks: parameters are checked in ``fit`` (``InvalidParameterError`` naming them, see
+    :func:`check_view_params`); ``fit`` on an empty or all-padding tensor raises
+    ``DataValidationError``; ``sample`` on an empty ``[0, T]`` batch returns ``n`` empty views;
+    a non-tensor, 1-D, float, negative or right-aligned input raises an error naming
+    ``sequences``; ``n < 1`` raises ``InvalidParameterError`` naming ``n``.
+
     Examples
     --------
     >>> v1, v2 = SequenceViews(random_state=0).fit(padded).sample(padded)
@@ -151,18 +176,16 @@ class SequenceViews(Augmenter):
         self.random_state = random_state
 
     def _validate_params(self) -> None:
-        check_fraction(self.crop_ratio, "crop_ratio")
-        check_fraction(self.mask_ratio, "mask_ratio", inclusive_low=True)
-        check_fraction(self.reorder_ratio, "reorder_ratio")
-        ops = tuple(self.operators)
-        bad = [o for o in ops if o not in OPERATORS]
-        if not ops or bad or len(set(ops)) != len(ops):
-            raise ValueError(f"operators must be distinct names from {OPERATORS}, got {self.operators!r}")
-        if self.mask_id is not None and (isinstance(self.mask_id, bool) or int(self.mask_id) < 1):
-            raise ValueError(f"mask_id must be a positive int (0 is padding), got {self.mask_id!r}")
+        check_view_params(crop_ratio=self.crop_ratio, mask_ratio=self.mask_ratio, reorder_ratio=self.reorder_ratio,
+                          operators=self.operators)
+        if self.mask_id is not None:
+            check_positive_int(self.mask_id, "mask_id")  # 0 is padding
 
     def _fit(self, data, **kwargs) -> None:
         seqs = check_padded(data)
+        if seqs.numel() == 0 or not bool((seqs != 0).any()):
+            raise DataValidationError(f"sequences has no items (shape {tuple(seqs.shape)}, all padding); "
+                                      "fit on the padded training sequences")
         self.max_len_ = int(seqs.shape[1])
         top = int(seqs.max()) if seqs.numel() else 0
         if self.mask_id is not None and top >= int(self.mask_id):
@@ -174,7 +197,7 @@ class SequenceViews(Augmenter):
 
     def _sample(self, data, n, rng: SampleRNG):
         seqs = check_padded(data)
-        n_views = 2 if n is None else int(n)
+        n_views = 2 if n is None else check_positive_int(n, "n")
         # an item equal to the mask token would be indistinguishable from a masked position
         if seqs.numel() and int(seqs.max()) >= self.mask_id_:
             raise DataValidationError(
