@@ -16,6 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
+from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.results import markdown_table, summarize
 
@@ -23,12 +24,13 @@ from structaug.results import markdown_table, summarize
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("inputs", nargs="+")
-    p.add_argument("--out", type=Path, required=True)
+    add_out_arguments(p, "merged", required=True)
     p.add_argument("--note", default="")
     p.add_argument("--code-commit", action="append", default=[],
                    help="commit(s) of the code that ran (when the remote copy's git metadata lagged)")
     p.add_argument("--metrics", default=None, help="comma-separated metrics for the markdown table")
     a = p.parse_args(argv)
+    claim_out(p, a)
     chosen: dict[tuple, dict] = {}
     sources = []
     for path in a.inputs:

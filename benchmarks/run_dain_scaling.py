@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.results import environment
 from structaug.tensor import InfluenceAugmenter, NeuralTensorCompletion, fit_augmented, make_tensor
@@ -110,8 +111,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/dain_scaling.json"))
+    add_out_arguments(p, "dain_scaling", side_suffixes=(".md", ".png"))
     a = p.parse_args()
+    claim_out(p, a)
     torch.set_num_threads(a.threads)
     sizes = [int(s) for s in a.sizes.split(",") if int(s) <= a.max_nnz]
     meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}

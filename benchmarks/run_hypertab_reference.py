@@ -32,7 +32,6 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -203,8 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--test-size", type=float, default=0.3)
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/hypertab_reference.json"))
+    from structaug.bench import add_out_arguments, claim_out
+
+    add_out_arguments(p, "hypertab_reference")
     args = p.parse_args(argv)
+    claim_out(p, args)
 
     hypertab = require_reference()
     import torch

@@ -22,6 +22,7 @@ import time
 import torch
 
 from structaug.datasets import load_seqrec
+from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.recsys.mclrec.data import build_sequences, leave_one_out, prefix_examples, prepare_interactions
 from structaug.recsys.mclrec.models import CL4SRec, MCLRec
@@ -45,8 +46,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--epochs", type=int, default=1, help="epochs timed per model and precision")
-    p.add_argument("--out", default="benchmarks/results/mclrec_epoch_time.json")
+    add_out_arguments(p, "mclrec_epoch_time")
     a = p.parse_args()
+    claim_out(p, a)
     torch.set_num_threads(a.threads)
     log = build_sequences(prepare_interactions(load_seqrec(a.dataset, a.data_dir)))
     train, _, _ = leave_one_out(log.sequences)
@@ -69,7 +71,7 @@ def main() -> None:
                  "| model | precision | epoch | wall s / epoch | CPU s / epoch |", "|---|---|---|---|---|"]
         lines += [f"| {r['model']} | {r['precision']} | {r['epoch']} | {r['wall_s']:.2f} | {r['cpu_s']:.1f} |"
                   for r in rows]
-        atomic_write_text("\n".join(lines) + "\n", a.out.rsplit(".", 1)[0] + ".md")
+        atomic_write_text("\n".join(lines) + "\n", a.out.with_suffix(".md"))
 
     for name in a.models.split(","):
         for precision in a.precisions.split(","):

@@ -17,6 +17,7 @@ import collections
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json
 from structaug.recsys.mclrec.models import CL4SRec, MCLRec
 from structaug.recsys.mclrec.sasrec import SASRec
@@ -29,8 +30,9 @@ VIEWS = {"crop_ratio": 0.5, "mask_ratio": 0.5, "reorder_ratio": 0.8}
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-items", type=int, default=2000)
-    p.add_argument("--out", default="benchmarks/results/mclrec_opcount.json")
+    add_out_arguments(p, "mclrec_opcount", side_suffixes=())
     a = p.parse_args()
+    claim_out(p, a)
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
     X = torch.randint(1, a.n_items + 1, (256, 50), generator=g)

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 import torch
 
 from structaug.datasets import load_seqrec
+from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.recsys.mclrec import training
 from structaug.recsys.mclrec.data import build_sequences, leave_one_out, prefix_examples, prepare_interactions
@@ -124,8 +125,9 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=150, help="timed batches of 256 per precision")
     p.add_argument("--warmup", type=int, default=20, help="untimed batches first")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="benchmarks/results/mclrec_stage_time.json")
+    add_out_arguments(p, "mclrec_stage_time")
     a = p.parse_args()
+    claim_out(p, a)
     torch.set_num_threads(a.threads)
     log = build_sequences(prepare_interactions(load_seqrec(a.dataset, a.data_dir)))
     train, _, _ = leave_one_out(log.sequences)
@@ -170,7 +172,7 @@ def main() -> None:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("| **step** | " + " | ".join(f"**{r['total_ms_per_step']:.1f}** | 100" for r in rows) + " |")
     lines.append("| epoch estimate (s) | " + " | ".join(f"{r['epoch_s_estimate']:.0f} | " for r in rows) + " |")
-    atomic_write_text("\n".join(lines) + "\n", a.out.rsplit(".", 1)[0] + ".md")
+    atomic_write_text("\n".join(lines) + "\n", a.out.with_suffix(".md"))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from structaug.bench import add_out_arguments, claim_out
 from structaug.datasets import load_pmlb
 from structaug.metrics import accuracy, balanced_accuracy, roc_auc
 from structaug.results import Record, save_records
@@ -140,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--reg-tokens", type=int, default=1, help="[REG] tokens (0 = the paper's collapse ablation)")
     p.add_argument("--no-baselines", action="store_true", help="only the T-JEPA methods")
-    p.add_argument("--out", default="benchmarks/results/tjepa_medium.json")
+    add_out_arguments(p, "tjepa_medium")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="only combine the records of these result files (runs done in parallel) into --out")
     args = p.parse_args(argv)
+    claim_out(p, args)
     if args.merge:
         return merge(args.merge, Path(args.out))
     torch.set_num_threads(1)

@@ -7,11 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "build_parser", "parse_seeds", "DEFAULT_OUT_DIR"]
+# where ``structaug bench`` writes when no ``--out`` is given (relative to the current folder;
+# never the committed ``benchmarks/results``); defined beside the scripts' helpers, re-exported
+from .bench import DEFAULT_OUT_DIR
 
-#: where ``structaug bench`` writes when no ``--out`` is given (relative to the current folder;
-#: never the committed ``benchmarks/results``)
-DEFAULT_OUT_DIR = "structaug-results"
+__all__ = ["main", "build_parser", "parse_seeds", "DEFAULT_OUT_DIR"]
 
 
 def parse_seeds(text: str) -> list[int]:

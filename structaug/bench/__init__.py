@@ -28,7 +28,7 @@ from ..exceptions import CorruptFileError, InvalidParameterError, ResultsExistEr
 from ..validation import check_fraction, check_positive_float, check_positive_int
 
 __all__ = [
-    "BenchConfig", "BENCHMARKS", "load_benchmark", "prepare_out", "check_writable", "read_partial",
+    "BenchConfig", "BENCHMARKS", "DEFAULT_OUT_DIR", "add_out_arguments", "claim_out", "load_benchmark", "prepare_out", "check_writable", "read_partial",
     "merge_previous", "parse_names", "positive_int", "nonneg_int", "int_at_least", "positive_float",
     "fraction", "positive_int_list", "results_files",
 ]
@@ -176,6 +176,47 @@ def check_writable(path: Path, flag: str, *, folder: bool = False) -> None:
         os.unlink(probe)
     except OSError as exc:
         raise InvalidParameterError(f"{flag} {path} is not writable: {exc.strerror or exc}") from None
+
+
+#: where ``structaug bench`` and the scripts in ``benchmarks/`` write when no ``--out`` is given:
+#: under the current folder, never the committed ``benchmarks/results/``
+DEFAULT_OUT_DIR = "structaug-results"
+
+
+def add_out_arguments(parser: argparse.ArgumentParser, name: str, *, side_suffixes: Sequence[str] = (".md",),
+                      required: bool = False) -> None:
+    """``--out`` (default ``structaug-results/<name>.json``) and ``--overwrite`` for a stand-alone
+    benchmark script; call :func:`claim_out` right after ``parse_args``.
+
+    ``side_suffixes`` are the files the script writes beside ``--out`` (``.md``, ``.png``): they
+    are protected the same way.
+    """
+    parser.add_argument("--out", type=Path, required=required,
+                        default=None if required else Path(DEFAULT_OUT_DIR) / f"{name}.json",
+                        help=f"results JSON (default: {DEFAULT_OUT_DIR}/{name}.json under the current folder); "
+                             f"{', '.join(side_suffixes) or 'nothing'} written beside it")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --out (and the files beside it); without it the script refuses")
+    parser.set_defaults(_out_side_suffixes=tuple(side_suffixes))
+
+
+def claim_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+    """Check a script's ``--out`` before any work: writable, and not existing unless ``--overwrite``.
+
+    A refusal is ``parser.error`` (one line, exit code 2), so a script never replaces results it
+    did not write in this run. Returns ``args.out`` as a :class:`~pathlib.Path`.
+    """
+    out = Path(args.out)
+    try:
+        check_writable(out, "--out")
+    except InvalidParameterError as exc:
+        parser.error(str(exc))
+    files = [out] + [out.with_suffix(s) for s in getattr(args, "_out_side_suffixes", (".md",))]
+    existing = [str(f) for f in files if f.exists()]
+    if existing and not args.overwrite:
+        parser.error(f"--out {out}: {', '.join(existing)} already exist(s) and this run did not write them; "
+                     "pass --overwrite to replace them, or choose another --out")
+    return out
 
 
 def prepare_out(out: Path, mod: ModuleType | None, *, benchmark: str, resume: bool, overwrite: bool) -> list[dict]:

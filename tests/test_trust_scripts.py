@@ -1,0 +1,75 @@
+"""The stand-alone scripts in benchmarks/ never replace results they did not write.
+
+Each script's ``--out`` defaults to ``structaug-results/<name>.json`` under the current folder
+(not the committed ``benchmarks/results/``) and refuses an existing output, or a file it writes
+beside it, unless ``--overwrite`` is given: one ``error:`` line, exit code 2, before any work.
+"""
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+from structaug.bench import DEFAULT_OUT_DIR, add_out_arguments, claim_out
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPTS = {  # script -> (the files it writes beside --out, extra argv it needs to parse)
+    "run_dain_scaling.py": ((".md", ".png"), []),
+    "run_hypertab_reference.py": ((".md",), []),
+    "run_mclrec_epoch_time.py": ((".md",), []),
+    "run_mclrec_opcount.py": ((), []),
+    "run_mclrec_stage_time.py": ((".md",), []),
+    "run_tjepa_medium.py": ((".md",), []),
+    "merge_gpu_results.py": ((".md",), ["in.json"]),
+}
+
+
+def _run(script: str, argv: list[str], monkeypatch) -> int:
+    monkeypatch.setattr(sys, "argv", [script] + argv)
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(BENCH / script), run_name="__main__")
+    return exc.value.code
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_script_refuses_existing_results_before_any_work(script, tmp_path, monkeypatch, capsys):
+    side, extra = SCRIPTS[script]
+    monkeypatch.chdir(tmp_path)
+    for name, suffix in [("res", ".json")] + [(f"side{s}", s) for s in side]:
+        out = tmp_path / f"{name.split('.')[0]}.json"
+        target = out.with_suffix(suffix)
+        target.write_bytes(b"committed results \x00\x01")
+        assert _run(script, extra + ["--out", str(out)], monkeypatch) == 2
+        err = capsys.readouterr().err
+        assert "already exist(s)" in err and "--overwrite" in err and str(target) in err
+        assert target.read_bytes() == b"committed results \x00\x01"
+        # only the refused file is there: the script wrote nothing (no default out folder either)
+        assert [p.name for p in tmp_path.iterdir()] == [target.name]
+        target.unlink()
+
+
+@pytest.mark.parametrize("script", sorted(s for s in SCRIPTS if s != "merge_gpu_results.py"))
+def test_script_default_out_is_not_the_committed_results_folder(script):
+    text = (BENCH / script).read_text()
+    assert 'default="benchmarks/results' not in text and 'Path("benchmarks/results' not in text
+    assert "add_out_arguments(p," in text and "claim_out(p," in text
+
+
+def test_claim_out_overwrite_and_unwritable(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = argparse.ArgumentParser(prog="s")
+    add_out_arguments(p, "thing", side_suffixes=(".md", ".png"))
+    args = p.parse_args([])
+    assert args.out == Path(DEFAULT_OUT_DIR) / "thing.json" and not args.overwrite
+    assert claim_out(p, args) == Path(DEFAULT_OUT_DIR) / "thing.json"  # nothing there yet
+    (tmp_path / "r.png").write_text("plot")
+    with pytest.raises(SystemExit):
+        claim_out(p, p.parse_args(["--out", "r.json"]))
+    assert claim_out(p, p.parse_args(["--out", "r.json", "--overwrite"])) == Path("r.json")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit):  # a folder that is a file: not writable, refused up front
+        claim_out(p, p.parse_args(["--out", str(blocker / "r.json")]))
