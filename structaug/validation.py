@@ -205,10 +205,9 @@ def to_sortable_time(values: Any, name: str = "timestamp") -> np.ndarray:
         )
     kind = kinds.pop()
     if kind == "number":
-        arr = s.astype(np.float64).to_numpy()
-        if not np.isfinite(arr).all():
-            raise DataValidationError(f"{name} has non-finite value(s)")
-        return arr
+        # pd.to_numeric keeps Python ints as int64: float64 would merge nanosecond epochs
+        # (1.6e18) that differ in their last digits into one time
+        return to_sortable_time(pd.to_numeric(s), name)
     if kind == "date":
         return to_sortable_time(pd.to_datetime(s, utc=True), name)
     if kind == "str":

@@ -444,7 +444,7 @@ def test_recommender_bad_params_and_inputs(toy_split):
         LightGCN(prune_drop_rate=1.0).fit(tr)
     with pytest.raises(TypeError, match="LLMRecAugmentation"):
         LightGCN(max_epochs=1).fit(tr, augmentation={"triples": None})
-    with pytest.raises(DataValidationError, match=r"validation\['item'\] has 1 id"):
+    with pytest.raises(KeyError, match=r"unknown validation\['item'\]\(s\) \[10000\]"):
         LightGCN(max_epochs=1, progress=False).fit(tr, validation=pd.DataFrame({"user": [1], "item": [10_000]}))
     aug = LLMRecAugmentation(triples=pd.DataFrame(columns=["user", "pos", "neg"]), item_text={}, item_attributes={},
                              user_profiles=None, user_ids=np.unique(tr["user"]), item_ids=np.unique(tr["item"]))

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from structaug.datasets import make_interactions
-from structaug.exceptions import (BackendError, CorruptFileError, DataValidationError, InvalidParameterError,
+from structaug.exceptions import (UnknownIdError, BackendError, CorruptFileError, DataValidationError, InvalidParameterError,
                                   NotFittedError, StructaugError)
 from structaug.recsys.llmrec import (MFBPR, EmbeddingJudgeBackend, HashingEmbedder, LightGCN, LLMRecAugmenter,
                                      LLMRequest, LLMRequestFailed, OpenAICompatibleBackend, ResponseCache,
@@ -348,7 +348,9 @@ def test_dribbling_server_hits_the_total_deadline(server, stage):
     t0 = time.monotonic()
     with pytest.raises(LLMRequestFailed, match="failed after 2 attempt.*(Timeout|timed out|deadline)"):
         be.generate(LLMRequest("edge", "u1", "p"))
-    assert time.monotonic() - t0 < 3.0 and len(srv.log) == 2  # two attempts, each cut at 0.6 s
+    # two attempts, each cut at 0.6 s; without the deadline each lasted ~12 s (a hang guard with
+    # room for a busy 2-core machine, not a speed target)
+    assert time.monotonic() - t0 < 8.0 and len(srv.log) == 2
 
 
 def test_500_then_success_and_429_retry_after(server):
@@ -660,7 +662,8 @@ def fitted():
     return gcn(LightGCN).fit(_log(), item_ids=[1, 2, 3, 4, 5, 6])
 
 
-@pytest.mark.parametrize("users,msg", [([1, 99], r"users has 1 id\(s\) outside"), (["1"], "users has 1 id"),
+@pytest.mark.parametrize("users,msg", [([1, 99], r"unknown users\(s\) \[99\] \(1 in total\)"),
+                                       (["1"], r"unknown users\(s\) \['1'\]"),
                                        (1, "users must be a 1-D sequence"), ("1", "users must be a 1-D"),
                                        ([], "users is empty")])
 def test_unseen_or_malformed_users_at_recommend(fitted, users, msg):
@@ -671,12 +674,13 @@ def test_unseen_or_malformed_users_at_recommend(fitted, users, msg):
 
 
 def test_unseen_items_in_evaluate_and_validation(fitted):
-    with pytest.raises(DataValidationError, match=r"test\['item'\] has 1 id"):
+    with pytest.raises(UnknownIdError, match=r"unknown test\['item'\]\(s\) \[99\].*full catalogue") as err:
         fitted.evaluate(pd.DataFrame({"user": [1], "item": [99]}))
+    assert isinstance(err.value, KeyError)  # except KeyError keeps working
     with pytest.raises(DataValidationError, match=r"exclude\[0\]\['user'\]"):
         fitted.evaluate(pd.DataFrame({"user": [1], "item": [4]}), exclude=[pd.DataFrame({"user": [42], "item": [1]})])
     m = gcn(max_epochs=50)
-    with pytest.raises(DataValidationError, match=r"validation\['item'\] has 1 id"):
+    with pytest.raises(UnknownIdError, match=r"unknown validation\['item'\]\(s\) \[77\]"):
         m.fit(_log(), validation=pd.DataFrame({"user": [1], "item": [77]}))
     assert not hasattr(m, "train_result_")  # refused before training
 

@@ -452,3 +452,13 @@ def test_fit_sequential_and_evaluate_ranking_check_ids_first():
         evaluate_ranking(model, torch.tensor([1, 2]), torch.tensor([1, 2]))
     with pytest.raises(DataValidationError, match="targets has item id 7"):
         evaluate_ranking(model, X, torch.tensor([1, 7]))
+
+
+def test_categorical_users_keep_their_category_order():
+    from structaug.recsys.mclrec.data import prepare_interactions
+
+    users = pd.Categorical(["b", "a", "b", "a"], categories=["b", "a"])
+    df = pd.DataFrame({"user": users, "item": [1, 2, 3, 4], "timestamp": [2, 2, 1, 1]})
+    out = prepare_interactions(df)
+    # sorted by (user in category order, time), as sorting the frame itself does
+    assert list(out["user"]) == ["b", "b", "a", "a"] and list(out["item"]) == [3, 1, 4, 2]

@@ -522,7 +522,7 @@ def test_masking_wide_table_with_large_shares_does_not_hang():
                     random_state=0).fit(np.zeros((2, 1000)))
     t0 = time.perf_counter()
     masks = [m.sample(np.zeros((4, 1000))) for _ in range(5)]
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 10.0  # a hang guard (~50 s before), not a speed target
     for mk in masks:
         assert mk.context.shape[1] + mk.targets.shape[2] <= 1000
         assert mk.context.shape[1] >= 500 and mk.targets.shape[2] >= 500

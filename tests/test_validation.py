@@ -76,3 +76,16 @@ def test_scalar_params():
     assert check_fraction(0.5, "p") == 0.5
     with pytest.raises(ValueError, match="p must lie in \\(0, 1\\]"):
         check_fraction(0, "p")
+
+
+def test_to_sortable_time_keeps_integer_precision_and_numeric_order():
+    import pandas as pd
+
+    from structaug.validation import to_sortable_time
+
+    # Python ints in an object column: float64 would merge these two nanosecond epochs
+    t = to_sortable_time(pd.Series([1600000000000000001, 1600000000000000000], dtype=object))
+    assert t[0] != t[1] and t[0] > t[1]
+    assert list(to_sortable_time(pd.Series(["10", "2", "3"]))) == [10, 2, 3]  # numbers, not text
+    with pytest.raises(DataValidationError, match="mixes value kinds"):
+        to_sortable_time(pd.Series([1, "2"], dtype=object), "ts")

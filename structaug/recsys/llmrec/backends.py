@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import numbers
 import os
 import random
 import socket
@@ -220,7 +221,8 @@ class OpenAICompatibleBackend(_SharedOnCopy):
                 with opener.open(req, timeout=self.timeout) as resp:
                     return resp.status, dict(resp.headers), _read_until(resp, deadline, guard)
             except urllib.error.HTTPError as exc:
-                return exc.code, dict(exc.headers or {}), _read_until(exc, deadline, guard) if exc.fp else b""
+                with exc:  # closes the error response's socket instead of leaving it to the GC
+                    return exc.code, dict(exc.headers or {}), _read_until(exc, deadline, guard) if exc.fp else b""
         except (OSError, http.client.HTTPException) as exc:
             if guard.expired:
                 raise TimeoutError(f"no complete answer within timeout={self.timeout:g} s") from exc
@@ -376,17 +378,20 @@ def _usage(usage: Any) -> tuple[int | None, int | None, bool]:
         return None, None, True
     if not isinstance(usage, dict):
         return None, None, False
-    out = []
-    for k in ("prompt_tokens", "completion_tokens"):
-        v = usage.get(k)
-        if v is None:
-            out.append(None)
-        elif (isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0
-              or not float(v).is_integer()):
-            return None, None, False
-        else:
-            out.append(int(v))
-    return out[0], out[1], True
+    counts = [token_count(usage.get(k)) for k in ("prompt_tokens", "completion_tokens")]
+    if any(c is False for c in counts):
+        return None, None, False
+    return counts[0], counts[1], True
+
+
+def token_count(v: Any) -> int | None | bool:
+    """A token count as int, ``None`` when absent, ``False`` when it is not a non-negative
+    integer (``"n/a"``, ``-1``, ``2.5``, NaN, ``True``)."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0 or not float(v).is_integer():
+        return False
+    return int(v)
 
 
 # ----------------------------------------------------------------------------------------

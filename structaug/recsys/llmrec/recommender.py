@@ -10,7 +10,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ...base import check_is_fitted
-from ...exceptions import DataValidationError, InvalidParameterError
+from ...exceptions import DataValidationError, InvalidParameterError, UnknownIdError
 from ...random import check_random_state, local_torch_seed
 from ...train import Trainer, TrainResult, resolve_device
 from ...validation import (check_choice, check_finite, check_fraction, check_positive_float, check_positive_int,
@@ -348,14 +348,12 @@ def _as_id_array(ids: Any, name: str) -> np.ndarray:
 
 
 def _encode(vocab: IdVocab, raw: Any, name: str, catalogue: str) -> np.ndarray:
-    """Raw ids -> internal ints; unknown ids raise a ``DataValidationError`` naming ``name``."""
-    codes = vocab.encode(np.asarray(raw), name=name, unknown="mask")
-    bad = codes < 0
-    if bad.any():
-        sample = list(pd.unique(np.asarray(raw, dtype=object).ravel()[bad.ravel()]))[:5]
-        raise DataValidationError(f"{name} has {int(bad.sum())} id(s) outside the model's catalogue, e.g. {sample}; "
-                                  f"pass the full catalogue as {catalogue} to fit")
-    return codes
+    """Raw ids -> internal ints; unknown ids raise :class:`UnknownIdError` (a
+    ``DataValidationError`` and a ``KeyError``, as ``IdVocab.encode`` raises it) naming ``name``."""
+    try:
+        return vocab.encode(np.asarray(raw), name=name, unknown="raise")
+    except UnknownIdError as exc:
+        raise UnknownIdError(f"{exc}; pass the full catalogue as {catalogue} to fit") from None
 
 
 class MFBPR(LightGCN):

@@ -10,7 +10,6 @@ key (:func:`.cache.legacy_cache_key`) are found too and copied to the current ke
 """
 from __future__ import annotations
 
-import numbers
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Callable, Sequence
 from tqdm.auto import tqdm
 
 from ...train import progress_enabled
-from .backends import LLMBackend, LLMBackendError, LLMRequest, LLMRequestFailed
+from .backends import LLMBackend, LLMBackendError, LLMRequest, LLMRequestFailed, token_count
 from .cache import ResponseCache, cache_key, legacy_cache_key
 from .parsing import ParseError
 
@@ -123,7 +122,7 @@ def run_requests(
                 if not isinstance(getattr(resp, "text", None), str):
                     raise LLMBackendError(f"{type(backend).__name__}.generate returned {type(resp).__name__}, "
                                           "expected an LLMResponse with a str text")
-                pt, ct = _count(getattr(resp, "prompt_tokens", None)), _count(getattr(resp, "completion_tokens", None))
+                pt, ct = token_count(getattr(resp, "prompt_tokens", None)), token_count(getattr(resp, "completion_tokens", None))
                 bad_usage = bool(getattr(resp, "usage_invalid", False)) or pt is False or ct is False
                 if bad_usage:  # garbage never becomes a token count, in the stats or the cache
                     pt = ct = None
@@ -168,12 +167,3 @@ def run_requests(
     # results in request order, independent of thread timing
     ordered = {r.key: results[r.key] for r in requests if r.key in results}
     return ordered, stats
-
-
-def _count(v: Any) -> int | None | bool:
-    """A token count as int, None when absent, False when it is not a non-negative integer."""
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0 or not float(v).is_integer():
-        return False
-    return int(v)

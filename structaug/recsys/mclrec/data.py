@@ -63,7 +63,9 @@ def prepare_interactions(df: pd.DataFrame, *, drop_duplicates: bool = True,
     else:
         out["timestamp"] = np.arange(len(out))
         t = out["timestamp"].to_numpy()
-    key = pd.DataFrame({"user": out["user"].to_numpy(), "item": out["item"].to_numpy(), "t": t})
+    # the columns themselves, not .to_numpy(): a categorical user column sorts in its category
+    # order, as it did when the frame itself was sorted
+    key = pd.DataFrame({"user": out["user"], "item": out["item"], "t": t})
     if drop_duplicates:
         dup = key.duplicated(["user", "item", "t"]).to_numpy()
         if dup.any():

@@ -15,7 +15,7 @@ from ...exceptions import CorruptFileError, DataValidationError, InvalidParamete
 from ...io import atomic_torch_save
 from ...random import check_random_state, local_torch_seed
 from ...train import resolve_device
-from ...validation import check_choice, check_positive_float, check_positive_int
+from ...validation import check_bool, check_choice, check_positive_float, check_positive_int
 from ..interactions import IdVocab
 from .data import build_sequences, five_core, group_by_user, pad_sequences, prefix_examples, prepare_interactions
 from .models import CL4SRec, MCLRec, Popularity, check_loss_params
@@ -155,8 +155,7 @@ class SequentialRecommender(BaseEstimator):
         if self.min_core is not None:
             check_positive_int(self.min_core, "min_core")
         check_choice(self.precision, PRECISIONS, "precision")
-        if not isinstance(self.bucket, (bool, np.bool_)):
-            raise InvalidParameterError(f"bucket must be True or False, got {self.bucket!r}")
+        check_bool(self.bucket, "bucket")
         if self.progress is not None and not isinstance(self.progress, (bool, np.bool_)):
             raise InvalidParameterError(f"progress must be True, False or None, got {self.progress!r}")
         try:
@@ -295,8 +294,7 @@ class SequentialRecommender(BaseEstimator):
         k = check_positive_int(k, "k")
         if k > n_items:
             raise InvalidParameterError(f"k={k} exceeds the number of items in the catalogue ({n_items})")
-        if not isinstance(exclude_seen, (bool, np.bool_)):
-            raise InvalidParameterError(f"exclude_seen must be True or False, got {exclude_seen!r}")
+        check_bool(exclude_seen, "exclude_seen")
         codes = self._user_codes(user_ids, unknown)
         hists = self._histories(codes)
         if exclude_seen:
