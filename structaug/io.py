@@ -180,7 +180,7 @@ def save_verified(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def load_verified(path: str | os.PathLike, *, what: str = "file",
-                  start_over: str = "delete it to start over") -> Any:
+                  start_over: str = "delete it to start over", map_location: Any = "cpu") -> Any:
     """Load what :func:`save_verified` wrote, after checking its checksum.
 
     Parameters
@@ -191,6 +191,8 @@ def load_verified(path: str | os.PathLike, *, what: str = "file",
         What the file is, for messages ("checkpoint", "cache" ...).
     start_over : str
         How the user starts over, appended to the message.
+    map_location : device, default "cpu"
+        Where the payload's tensors are loaded (``torch.load``'s argument).
 
     Raises
     ------
@@ -228,7 +230,7 @@ def load_verified(path: str | os.PathLike, *, what: str = "file",
         raise corrupt(f"checksum mismatch: stored sha256 {digest[:16]}..., content {actual[:16]}...")
     try:
         # the checksum passed: these are the bytes a structaug process serialized
-        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+        return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
     except Exception as exc:
         raise corrupt(f"its payload cannot be read: {type(exc).__name__}: {_first_line(exc)}", exc) from exc
 

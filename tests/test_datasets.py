@@ -134,3 +134,25 @@ def test_generators_are_deterministic():
 def test_available_datasets_rows():
     rows = D.available_datasets()
     assert {r["family"] for r in rows} >= {"graph", "sequence", "tensor", "table", "recsys"}
+
+
+@pytest.mark.shared_data
+def test_planetoid_processed_cache_is_per_content(tmp_path):
+    """Another copy of Cora whose files differ (same names and sizes) gets its own processed
+    cache: PyG's processed/ folder of the first copy is never served for it."""
+    import pickle
+    import shutil
+
+    shared = shared_or_skip(D.find_dataset, "planetoid/Cora/raw", "Cora")
+    first = D.load_planetoid("Cora", cache=tmp_path / "c")
+    mine = tmp_path / "mine" / "planetoid" / "Cora"
+    shutil.copytree(shared, mine / "raw")
+    labels = mine / "raw" / "ind.cora.ally"  # the one-hot labels of the non-test nodes
+    with open(labels, "rb") as fh:
+        ally = pickle.load(fh, encoding="latin1")
+    ally = np.roll(np.asarray(ally), 1, axis=1)  # every label shifted by one class
+    with open(labels, "wb") as fh:
+        pickle.dump(ally, fh, protocol=2)
+    second = D.load_planetoid("Cora", data_dir=tmp_path / "mine", cache=tmp_path / "c")
+    assert not np.array_equal(first.y.numpy(), second.y.numpy())  # before: the first copy's processed labels
+    assert len([p for p in (tmp_path / "c").iterdir() if p.is_dir()]) == 2

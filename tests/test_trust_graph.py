@@ -462,3 +462,29 @@ def test_valid_edge_case_empty_test_mask_gives_nan_test_acc(graph):
 
 def test_valid_edge_case_sample_default_n_and_unlabelled_graph(fitted, graph):
     assert fitted.sample(Data(x=graph.x, edge_index=graph.edge_index)).x_aug.shape == (40, 1, F_)
+
+
+# -- the benchmark's CVAE cache: keyed on the data, checksummed (lead) --------------------------
+def test_bench_cvae_cache_is_per_data_and_refuses_corrupt_files(tmp_path, monkeypatch):
+    from structaug.bench.lagnn import _fitted_augmenter
+    from structaug.exceptions import CorruptFileError
+
+    monkeypatch.setenv("STRUCTAUG_CACHE", str(tmp_path))
+    kw = {k: v for k, v in TINY.items() if k not in ("progress", "device")}
+    g = sbm(40, seed=0)
+    first = _fitted_augmenter("Cora", g, torch.device("cpu"), kw, False)
+    files = sorted((tmp_path / "lagnn").glob("*.pt"))
+    assert len(files) == 1
+    fits = []
+    monkeypatch.setattr(LocalAugmenter, "fit", lambda self, *a, **k: fits.append(1) or self)
+    again = _fitted_augmenter("Cora", g, torch.device("cpu"), kw, False)  # same data: reused, not refitted
+    assert not fits and torch.equal(again.sample(g, n=1, random_state=0).x_aug,
+                                    first.sample(g, n=1, random_state=0).x_aug)
+    other = sbm(40, seed=1)  # another "Cora": its own cache file, never the first graph's CVAE
+    _fitted_augmenter("Cora", other, torch.device("cpu"), kw, False)
+    assert fits == [1] and len(list((tmp_path / "lagnn").glob("*.pt"))) == 2
+    raw = bytearray(files[0].read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    files[0].write_bytes(bytes(raw))
+    with pytest.raises(CorruptFileError, match="CVAE cache"):
+        _fitted_augmenter("Cora", g, torch.device("cpu"), kw, False)

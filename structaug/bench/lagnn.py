@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ..datasets import load_planetoid
-from ..exceptions import DatasetNotFoundError
-from ..io import atomic_torch_save
+from ..exceptions import CheckpointMismatchError, DatasetNotFoundError
+from ..io import fingerprint, load_verified, save_verified
 from ..results import Record, peak_memory_mib, reset_peak_memory
 from ..train import resolve_device
 from . import _given, parse_names, positive_int, save_progress
@@ -132,14 +132,25 @@ def _fitted_augmenter(name: str, data, device: torch.device, cvae_kw: dict[str, 
     from ..graph import LocalAugmenter
 
     tag = "_".join(f"{k}{v}" for k, v in sorted(cvae_kw.items()))
-    path = cache_dir("lagnn") / f"{name}_{tag}_seed0.pt"
+    # the file is named by what the CVAE was fitted on, not by the dataset's name alone: another
+    # data folder's "Cora" (or changed features) gets its own cache instead of this one's CVAE
+    digest = fingerprint({"x": data.x, "edge_index": data.edge_index, "y": data.y,
+                          "train_mask": data.train_mask, "val_mask": data.val_mask, "cvae": cvae_kw})
+    path = cache_dir("lagnn") / f"{name}_{tag}_seed0_{digest[:16]}.pt"
     if path.exists():
-        aug = torch.load(path, map_location=device, weights_only=False)
+        # checksummed: a corrupt cache is a CorruptFileError, never a CVAE of garbage weights
+        cached = load_verified(path, what="CVAE cache", start_over="delete it to refit the CVAE",
+                               map_location=device)
+        if not isinstance(cached, dict) or cached.get("fingerprint") != digest:
+            raise CheckpointMismatchError(f"CVAE cache {path} was fitted on other data or settings than this "
+                                          "run's; delete it to refit the CVAE")
+        aug = cached["augmenter"]
         print(f"[lagnn] {name}: reusing the CVAE cached at {path} (fitted in {aug.fit_time_:.0f}s)", flush=True)
         return aug
     print(f"[lagnn] {name}: fitting the CVAE ({cvae_kw})", flush=True)
     aug = LocalAugmenter(random_state=0, device=str(device), progress=progress, **cvae_kw).fit(data)
-    atomic_torch_save(aug, path)  # parallel runs poll for this file: never expose a half-written one
+    # atomic: parallel runs poll for this file, so a half-written one is never exposed
+    save_verified({"fingerprint": digest, "augmenter": aug}, path)
     return aug
 
 

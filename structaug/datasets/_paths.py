@@ -82,6 +82,26 @@ def find_dataset(relative: str | os.PathLike, name: str, data_dir: str | os.Path
     )
 
 
+def files_digest(paths: "list[Path] | tuple[Path, ...]") -> str:
+    """First 16 hex digits of a SHA-256 over the files' names and contents.
+
+    Caches derived from source files (PyG's ``processed/`` folders) live under this digest, so
+    another copy of a dataset with other content never reuses them (file sizes alone would
+    not tell two versions apart).
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        h.update(p.name.encode() + b"\0")
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
 def cache_dir(*parts: str) -> Path:
     """A writable cache folder (``$STRUCTAUG_CACHE`` or ``~/.cache/structaug``)."""
     base = Path(os.environ.get("STRUCTAUG_CACHE", Path.home() / ".cache" / "structaug")).expanduser()

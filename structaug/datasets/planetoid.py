@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from ..exceptions import DatasetNotFoundError
-from ._paths import cache_dir, find_dataset
+from ._paths import cache_dir, files_digest, find_dataset
 
 __all__ = ["load_planetoid", "PLANETOID_NAMES"]
 
@@ -53,7 +53,10 @@ def load_planetoid(name: str, data_dir: str | os.PathLike | None = None,
             f"dataset {canon!r} at {src} is incomplete: missing {', '.join(missing)} "
             "(PyG would try to download them; structaug never does)"
         )
-    root = Path(cache) if cache is not None else cache_dir("planetoid")
+    # the processed cache is keyed on the raw files' content: another copy of the dataset
+    # (another data folder, edited files) gets its own, never this one's
+    digest = files_digest([src / f for f in files])
+    root = (Path(cache) if cache is not None else cache_dir("planetoid")) / digest
     raw_dst = root / canon / "raw"
     raw_dst.mkdir(parents=True, exist_ok=True)
     for f in files:

@@ -25,7 +25,7 @@ import torch
 
 from ..exceptions import DatasetNotFoundError
 from ..random import RandomState, check_random_state
-from ._paths import cache_dir, find_dataset
+from ._paths import cache_dir, files_digest, find_dataset
 
 __all__ = ["load_pyg_graph", "class_balanced_split", "PYG_RAW_GRAPHS"]
 
@@ -99,15 +99,14 @@ def load_pyg_graph(name: str, data_dir: str | os.PathLike | None = None, *,
                          f"{sorted(v[3] for v in PYG_RAW_GRAPHS.values())}")
     family, cls_name, folder, pyg_name, raw_file = PYG_RAW_GRAPHS[key]
     src = find_dataset(Path(family) / folder / "raw", pyg_name, data_dir, must_contain=(raw_file,))
-    root = Path(cache) if cache is not None else cache_dir("pyg_raw", family)
+    # keyed on the raw file's content, so a processed cache is never another version's
+    digest = files_digest([src / raw_file])
+    root = (Path(cache) if cache is not None else cache_dir("pyg_raw", family)) / digest
     raw_dst = root / folder / "raw"
     raw_dst.mkdir(parents=True, exist_ok=True)
     dst = raw_dst / raw_file
     if not dst.exists() or dst.stat().st_size != (src / raw_file).stat().st_size:
         shutil.copyfile(src / raw_file, dst)
-        processed = root / folder / "processed"
-        if processed.exists():  # stale processed files from another raw file
-            shutil.rmtree(processed)
     if not dst.exists():  # pragma: no cover - copy failed silently
         raise DatasetNotFoundError(f"could not stage {raw_file} for {pyg_name}")
     data = getattr(pyg_datasets, cls_name)(root=str(root), name=pyg_name)[0]
