@@ -3,6 +3,8 @@
 #
 #   DEVICE=cuda OUT=out TOTAL_S=400 bash benchmarks/gpu/run.sh
 #
+# Use a fresh OUT per run: every script and `structaug bench` call refuses results already there.
+#
 # Phase A (GPU to itself): MCLRec/CL4SRec/SASRec epoch times on Beauty, fp32 and bf16.
 # Phase B (GPU shared by parallel processes until the deadline):
 #   * demo --quick on the GPU (every method's CUDA path);
