@@ -13,10 +13,12 @@ of being used.
 from __future__ import annotations
 
 import hashlib
+import functools
 import io
 import json
 import os
 import re
+import secrets
 import socket
 import tempfile
 import time
@@ -43,22 +45,48 @@ __all__ = [
 #: checked (another host, a name without a pid) counts as orphaned. A live writer touches its
 #: file continuously, so only a writer stalled this long would lose its file.
 ORPHAN_AGE_S = 6 * 3600.0
+ORPHAN_MIN_AGE_S = 60.0
 
 _VERIFIED_KIND = "structaug-verified"
 _VERIFIED_VERSION = 1
 _MKSTEMP_CHARS = re.compile(r"^[a-z0-9_]{8}$")  # tempfile's random part
+_TMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 
-def _umask() -> int:
-    # os.umask can only be read by setting it; set it back at once
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _create_tmp(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """``tempfile.mkstemp`` with the mode an ordinary ``open()`` gives (0666 less the umask).
+
+    mkstemp creates 0600; asking the kernel for 0666 with ``O_EXCL`` lets it apply the
+    process's umask itself, without reading (and so briefly changing) the process-wide mask.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(tempfile.TMP_MAX):
+        rand = "".join(secrets.choice(_TMP_ALPHABET) for _ in range(8))  # mkstemp's name shape
+        name = os.path.join(folder, f"{prefix}{rand}{suffix}")
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")  # pragma: no cover
 
 
+@functools.lru_cache(maxsize=None)
 def _host() -> str:
-    # dots would make the tmp name ambiguous; other hosts on a shared folder keep their tmps
-    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+    """This process's pid space, as a token for temp-file names.
+
+    A pid is only meaningful inside one pid namespace of one boot of one machine: the token
+    hashes the full hostname, the boot id and the pid-namespace inode, so two containers with
+    the same (or a truncated-alike) hostname never take each other's live temp files for
+    orphans of their own.
+    """
+    ident = [socket.gethostname()]
+    for probe in (lambda: Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+                  lambda: str(os.stat("/proc/self/ns/pid").st_ino)):
+        try:
+            ident.append(probe())
+        except OSError:
+            ident.append("")
+    return hashlib.sha256("\0".join(ident).encode()).hexdigest()[:12]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -73,11 +101,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_orphan_tmps(path: str | os.PathLike, *, max_age: float = ORPHAN_AGE_S) -> list[Path]:
+def remove_orphan_tmps(path: str | os.PathLike, *, max_age: float = ORPHAN_AGE_S,
+                       min_age: float = ORPHAN_MIN_AGE_S) -> list[Path]:
     """Remove temporary files that killed writers of ``path`` left behind; return them.
 
     A temporary file of ``path`` is ``.<name>.<host>.<pid>.<random>.tmp``. It is removed when
-    its writer is gone: ``<host>`` is this machine and process ``<pid>`` does not exist. When
+    its writer is gone: ``<host>`` is this process's pid space (machine, boot and pid
+    namespace), process ``<pid>`` does not exist, and the file is at least ``min_age`` seconds
+    old (a margin for what the host token cannot see, e.g. a pid reused at once). When
     that cannot be checked (another host on a shared folder, a name from before pids were
     recorded, Windows), it is removed only when it was last written more than ``max_age``
     seconds ago. The temporary file of a live writer is never removed (a reused pid keeps an
@@ -99,7 +130,7 @@ def remove_orphan_tmps(path: str | os.PathLike, *, max_age: float = ORPHAN_AGE_S
         if len(parts) == 3 and parts[1].isdigit() and _MKSTEMP_CHARS.match(parts[2]):
             tmp_host, pid = parts[0], int(parts[1])
             if tmp_host == host and pid != os.getpid() and not _pid_alive(pid):
-                orphan = True
+                orphan = _older_than(entry, now, min_age)
             else:
                 orphan = _older_than(entry, now, max_age)
         elif len(parts) == 1 and _MKSTEMP_CHARS.match(parts[0]):  # written before pids were recorded
@@ -127,10 +158,8 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], 
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphan_tmps(path)
     # host and pid in the name: the next writer can tell a killed writer's tmp from a live one's
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_tmp(path.parent, f".{path.name}.{_host()}.{os.getpid()}.", ".tmp")
     try:
-        # mkstemp creates 0600; the finished file gets the mode an ordinary open() would give
-        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -299,11 +328,24 @@ def _feed(h: Any, o: Any) -> None:
         for v in o:
             _feed(h, v)
         return
+    if isinstance(o, (set, frozenset)):  # iteration order follows PYTHONHASHSEED: sort by digest
+        h.update(b"set%d" % len(o))
+        for d in sorted(fingerprint(v) for v in o):
+            h.update(d.encode())
+        return
+    if isinstance(o, np.generic):  # np.int64(1) is the value 1, as in the dicts users pass
+        o = o.item()
     if hasattr(o, "get_params") and callable(o.get_params):  # an estimator: its parameters
         h.update(type(o).__qualname__.encode())
         _feed(h, o.get_params(deep=False))
         return
-    h.update(type(o).__name__.encode() + b":" + repr(o).encode() + b";")
+    text = repr(o)
+    if " at 0x" in text:  # a memory address: another digest in every process, never a match
+        from .exceptions import InvalidParameterError
+
+        raise InvalidParameterError(f"cannot fingerprint {type(o).__name__} {text[:80]}: its only "
+                                    "representation holds a memory address; pass its settings instead")
+    h.update(type(o).__name__.encode() + b":" + text.encode() + b";")
 
 
 def _json_default(o: Any) -> Any:

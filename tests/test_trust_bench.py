@@ -430,8 +430,15 @@ def _killed_child(out: str, rows_before_kill: int) -> None:  # pragma: no cover 
 def reference(tmp_path_factory):
     """An uninterrupted run's records."""
     out = tmp_path_factory.mktemp("ref") / "ref.json"
-    os.environ.setdefault("STRUCTAUG_PROGRESS", "0")
-    assert main(DAIN + ROWS + ["--out", str(out)]) == 0
+    before = os.environ.get("STRUCTAUG_PROGRESS")
+    os.environ["STRUCTAUG_PROGRESS"] = "0"
+    try:
+        assert main(DAIN + ROWS + ["--out", str(out)]) == 0
+    finally:  # leave the other test modules the environment they started with
+        if before is None:
+            os.environ.pop("STRUCTAUG_PROGRESS", None)
+        else:
+            os.environ["STRUCTAUG_PROGRESS"] = before
     rows = load_records(out)
     assert len(rows) == 6 and all(r["status"] == "ok" and math.isfinite(r["metrics"]["rmse"]) for r in rows)
     return rows

@@ -16,7 +16,7 @@ import torch
 
 from structaug.exceptions import (CheckpointMismatchError, CorruptFileError, DataValidationError,
                                   InvalidParameterError)
-from structaug.io import (ORPHAN_AGE_S, atomic_torch_save, atomic_write_text, load_verified, remove_orphan_tmps,
+from structaug.io import (ORPHAN_AGE_S, ORPHAN_MIN_AGE_S, atomic_torch_save, atomic_write_text, load_verified, remove_orphan_tmps,
                           save_verified)
 from structaug.train import Trainer, batch_indices, minibatch_epoch, predict_batched
 
@@ -265,6 +265,10 @@ def test_orphan_tmp_of_a_killed_writer_is_removed_but_a_live_writers_is_kept(tmp
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert tmps[0].exists()  # SIGKILL: nothing cleaned up
+        atomic_write_text("version 3", target)  # dead writer, but the tmp is seconds old: kept a minute
+        assert tmps[0].exists()
+        past = time.time() - ORPHAN_MIN_AGE_S - 5
+        os.utime(tmps[0], (past, past))
         atomic_write_text("version 3", target)  # the next save of the same target removes the orphan
         assert not tmps[0].exists() and target.read_text() == "version 3"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt", "started", "writer.py"]
@@ -525,3 +529,35 @@ def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
     strip = lambda h: [{k_: v for k_, v in m.items() if k_ not in ("epoch_time",)} for m in h]  # noqa: E731
     assert strip(res.history) == strip(ref_res.history)  # losses, val_loss and the numpy draws
     assert (res.best_epoch, res.best_score) == (ref_res.best_epoch, ref_res.best_score)
+
+
+def test_tmp_of_a_same_named_host_in_another_pid_space_is_kept(tmp_path):
+    """Another container with this hostname (or one that shares its first characters) writes
+    tmp names whose pid means nothing here: they go by age only, never as a "dead" local pid."""
+    import socket
+
+    target = tmp_path / "a.pt"
+    alien = tmp_path / f".a.pt.{socket.gethostname()[:32]}.999999.abcd1234.tmp"
+    alien.write_text("a live writer elsewhere")
+    past = time.time() - ORPHAN_MIN_AGE_S - 5
+    os.utime(alien, (past, past))
+    assert remove_orphan_tmps(target) == [] and alien.exists()
+
+
+def test_fingerprint_is_the_same_in_another_process_or_refuses():
+    """Sets hash independently of PYTHONHASHSEED, numpy scalars as their values, and an object
+    whose only representation is a memory address is refused instead of never matching."""
+    import numpy as np
+
+    from structaug.exceptions import InvalidParameterError
+    from structaug.io import fingerprint
+
+    values = {"a": {"x", "y", "z"}, "b": np.int64(3), "c": [np.float32(0.5)]}
+    code = ("import numpy as np; from structaug.io import fingerprint; "
+            "print(fingerprint({'a': {'x', 'y', 'z'}, 'b': np.int64(3), 'c': [np.float32(0.5)]}))")
+    digests = {subprocess.run([sys.executable, "-c", code], env={**_env(), "PYTHONHASHSEED": str(seed)},
+                              capture_output=True, text=True, check=True).stdout.strip() for seed in (1, 2)}
+    assert digests == {fingerprint(values)}
+    assert fingerprint(np.int64(1)) == fingerprint(1)
+    with pytest.raises(InvalidParameterError, match="memory address"):
+        fingerprint({"rng": np.random.default_rng(0)})

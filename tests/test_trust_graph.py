@@ -17,7 +17,7 @@ import structaug.graph.local_augment as la_mod
 import structaug.graph.training as tr_mod
 from structaug.datasets import make_sbm_graph
 from structaug.exceptions import DataValidationError, InvalidParameterError, NotFittedError
-from structaug.graph import (GCN, LAGCN, LocalAugment, LocalAugmenter, RandomNeighborSampler, build_model,
+from structaug.graph import (GAT, GCN, LAGCN, LocalAugment, LocalAugmenter, RandomNeighborSampler, build_model,
                              fit_node_model, paper_config, row_normalize, train_node_classifier)
 
 F_ = 8
@@ -488,3 +488,12 @@ def test_bench_cvae_cache_is_per_data_and_refuses_corrupt_files(tmp_path, monkey
     files[0].write_bytes(bytes(raw))
     with pytest.raises(CorruptFileError, match="CVAE cache"):
         _fitted_augmenter("Cora", g, torch.device("cpu"), kw, False)
+
+
+def test_lazy_in_channels_still_work():
+    # PyG's in_channels=-1 sizes the layer from the first batch; the feature-count check skips it
+    g = sbm(40)
+    for model in (GCN(-1, 4, 2), GAT(-1, 4, 2)):
+        assert model(g.x, g.edge_index).shape == (40, 2)
+    with pytest.raises(DataValidationError, match="in_channels=5"):
+        GCN(5, 4, 2)(g.x, g.edge_index)

@@ -174,8 +174,12 @@ def check_node_labels(data: Any, masks: dict[str, torch.Tensor], n_nodes: int, n
 
 
 def check_in_channels(x: torch.Tensor, in_channels: int | None, model: str, name: str = "x") -> None:
-    """Raise when ``x``'s feature count differs from the model's ``in_channels``."""
-    if in_channels is not None and x.shape[-1] != in_channels:
+    """Raise when ``x``'s feature count differs from the model's ``in_channels``.
+
+    ``in_channels`` of ``None`` or ``-1`` (PyG's lazy initialisation: sized by the first batch)
+    is not checked.
+    """
+    if in_channels is not None and in_channels > 0 and x.shape[-1] != in_channels:
         raise DataValidationError(f"{name} has {x.shape[-1]} features but {model} was built with "
                                   f"in_channels={in_channels}")
 
