@@ -200,13 +200,14 @@ def _cmd_bench(args) -> int:
 
 def _check_device(device: str) -> None:
     """``--device cuda`` on a machine without CUDA: an error now, not in every job."""
-    from .exceptions import InvalidParameterError
+    from .exceptions import DeviceUnavailableError, InvalidParameterError
+    from .train import resolve_device
 
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise InvalidParameterError("--device cuda: CUDA is not available on this machine (use --device cpu)")
+    try:
+        resolve_device(device)
+    except DeviceUnavailableError:  # named as the flag the user typed
+        raise InvalidParameterError(f"--device {device}: CUDA is not available on this machine "
+                                    "(use --device cpu)") from None
 
 
 def _warn_changed_settings(method: str, out: Path, cfg) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import torch
 
-from .exceptions import CorruptFileError
+from .exceptions import CorruptFileError, InvalidParameterError
 
 __all__ = [
     "atomic_torch_save",
@@ -341,11 +341,34 @@ def _feed(h: Any, o: Any) -> None:
         return
     text = repr(o)
     if " at 0x" in text:  # a memory address: another digest in every process, never a match
-        from .exceptions import InvalidParameterError
-
         raise InvalidParameterError(f"cannot fingerprint {type(o).__name__} {text[:80]}: its only "
                                     "representation holds a memory address; pass its settings instead")
     h.update(type(o).__name__.encode() + b":" + text.encode() + b";")
+
+
+def check_writable(path: str | os.PathLike, flag: str, *, folder: bool = False) -> None:
+    """Fail now, not after the first job, when ``path`` cannot be written.
+
+    Creates the file's folder (``folder=True``: ``path`` itself) if needed and creates and
+    removes a probe file in it (results are written there through a temporary file and a
+    rename).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming ``flag`` and the reason.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir() and not folder:
+        raise InvalidParameterError(f"{flag} {path} is a folder; give a file path such as {path / 'results.json'}")
+    where = path if folder else path.parent
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=where)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InvalidParameterError(f"{flag} {path} is not writable: {exc.strerror or exc}") from None
 
 
 def _json_default(o: Any) -> Any:

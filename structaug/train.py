@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 from .exceptions import (CheckpointMismatchError, CorruptFileError, DataValidationError, DeviceUnavailableError,
                          InvalidParameterError)
 from .io import fingerprint as _digest
-from .io import load_verified, remove_orphan_tmps, save_verified
+from .io import check_writable, load_verified, remove_orphan_tmps, save_verified
 from .random import preserved_torch_rng, seed_everything
-from .validation import check_choice, check_consistent_length, check_positive_float, check_positive_int
+from .validation import check_bool, check_choice, check_consistent_length, check_positive_float, check_positive_int
 
 __all__ = [
     "Trainer",
@@ -476,13 +476,8 @@ class Trainer:
         self.monitor = monitor
         self.mode = check_choice(mode, ("min", "max"), "mode")
         self.min_delta = check_positive_float(min_delta, "min_delta", allow_zero=True)
-        try:
-            self.device = resolve_device(device)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            if "CUDA is not available" in str(exc):
-                raise  # the machine, not the argument
-            raise InvalidParameterError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:<n>' or a torch.device, "
-                                        f"got {device!r} ({exc})") from exc
+        # InvalidParameterError for a malformed value, DeviceUnavailableError for missing CUDA
+        self.device = resolve_device(device)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise InvalidParameterError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
         self.seed = None if seed is None else int(seed)
@@ -497,11 +492,8 @@ class Trainer:
             raise InvalidParameterError("checkpoint_path must not be empty (None turns checkpoints off)")
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
-        for name, value in (("resume", resume), ("restore_best", restore_best)):
-            if not isinstance(value, (bool, np.bool_)):  # "False" would be true
-                raise InvalidParameterError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-        self.resume = bool(resume)
-        self.restore_best = bool(restore_best)
+        self.resume = check_bool(resume, "resume")  # "False" would be true
+        self.restore_best = check_bool(restore_best, "restore_best")
         self.max_time = None if max_time is None else check_positive_float(max_time, "max_time")
         self.desc = str(desc)
 
@@ -604,8 +596,8 @@ class Trainer:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise InvalidParameterError(f"checkpoint_path {path}: its folder cannot be created ({exc})") from exc
-            if not os.access(path.parent, os.W_OK | os.X_OK):
-                raise InvalidParameterError(f"checkpoint_path {path}: its folder is not writable")
+            # a probe file, not os.access (which says yes to root and ignores ACLs and NFS)
+            check_writable(path, "checkpoint_path")
 
     def _fingerprint(self, model, optimizers, generators, stateful, given) -> dict[str, dict[str, str]]:
         parts: dict[str, dict[str, str]] = {

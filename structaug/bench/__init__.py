@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from types import ModuleType
 from typing import Any, Callable, Iterable, Sequence
 
 from ..exceptions import CorruptFileError, InvalidParameterError, ResultsExistError
+from ..io import check_writable  # noqa: F401 (re-exported: the CLI and the scripts use it from here)
 from ..validation import check_fraction, check_positive_float, check_positive_int
 
 __all__ = [
@@ -151,31 +150,6 @@ def results_files(out: Path, mod: ModuleType | None = None) -> list[Path]:
     if mod is not None and hasattr(mod, "partial_file"):
         files.append(Path(mod.partial_file(out)))
     return files
-
-
-def check_writable(path: Path, flag: str, *, folder: bool = False) -> None:
-    """Fail now, not after the first job, when ``path`` cannot be written.
-
-    Creates the file's folder (``folder=True``: ``path`` itself) if needed and creates and
-    removes a probe file in it (results are written there through a temporary file and a
-    rename).
-
-    Raises
-    ------
-    InvalidParameterError
-        Naming ``flag`` and the reason.
-    """
-    path = Path(path).expanduser()
-    if path.is_dir() and not folder:
-        raise InvalidParameterError(f"{flag} {path} is a folder; give a file path such as {path / 'results.json'}")
-    where = path if folder else path.parent
-    try:
-        where.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=where)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise InvalidParameterError(f"{flag} {path} is not writable: {exc.strerror or exc}") from None
 
 
 #: where ``structaug bench`` and the scripts in ``benchmarks/`` write when no ``--out`` is given:
