@@ -312,7 +312,9 @@ def _hooked(http_class: type, guard: _Deadline) -> type:
     return _Conn
 
 
-class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+class _DeadlineOpen:
+    """Opens connections through :func:`_hooked`, so ``guard`` can cut their socket."""
+
     def __init__(self, guard: _Deadline):
         super().__init__()
         self._guard = guard
@@ -321,13 +323,12 @@ class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
         return super().do_open(_hooked(http_class, self._guard), req, **kw)
 
 
-class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, guard: _Deadline):
-        super().__init__()
-        self._guard = guard
+class _DeadlineHTTPHandler(_DeadlineOpen, urllib.request.HTTPHandler):
+    pass
 
-    def do_open(self, http_class, req, **kw):  # noqa: D102
-        return super().do_open(_hooked(http_class, self._guard), req, **kw)
+
+class _DeadlineHTTPSHandler(_DeadlineOpen, urllib.request.HTTPSHandler):
+    pass
 
 
 def _read_until(resp: Any, deadline: float, guard: _Deadline) -> bytes:
