@@ -38,3 +38,18 @@ def shared_or_skip(loader, *args, **kwargs):
         if "incomplete" in str(exc):  # present but broken: a failure to see, not a skip
             raise
         pytest.skip(f"shared dataset not available: {str(exc).splitlines()[0]}")
+
+
+def script_module(folder, name: str, text: str):
+    """Write ``text`` to ``folder/<name>.py`` and import it: ``(module, path)``.
+
+    For fault tests that run the same script killed in a subprocess and in-process.
+    """
+    import importlib.util
+
+    path = folder / f"{name}.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, path

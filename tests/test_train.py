@@ -13,6 +13,7 @@ from structaug.exceptions import InvalidParameterError
 from structaug.io import atomic_torch_save
 from structaug.nn import MLP
 from structaug.train import Trainer, adam, minibatch_epoch, resolve_device
+from conftest import script_module
 
 SCRIPT = textwrap.dedent(
     """
@@ -166,14 +167,7 @@ def test_max_time_stops_after_the_epoch_that_crosses_the_budget_and_resumes(tmp_
 
 def _script(tmp_path):
     """The training script, written to a file: run killed in a subprocess, reference and resume in-process."""
-    import importlib.util
-
-    script = tmp_path / "train_script.py"
-    script.write_text(SCRIPT)
-    spec = importlib.util.spec_from_file_location("train_script", script)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod, script
+    return script_module(tmp_path, "train_script", SCRIPT)
 
 
 def _run_killed(script, ckpt, kill_at, out, mode="last"):

@@ -1,7 +1,6 @@
 """Issue #20, Trainer checkpoints: fingerprints, checksums, orphan temp files, bad parameters, kill + resume."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from structaug.exceptions import (CheckpointMismatchError, CorruptFileError, Dat
 from structaug.io import (ORPHAN_AGE_S, ORPHAN_MIN_AGE_S, atomic_torch_save, atomic_write_text, load_verified, remove_orphan_tmps,
                           save_verified)
 from structaug.train import Trainer, batch_indices, minibatch_epoch, predict_batched
+from conftest import script_module
 
 # -- a tiny training run --------------------------------------------------------------------
 
@@ -500,12 +500,7 @@ RUN = textwrap.dedent("""
 
 
 def _load_run(tmp_path):
-    path = tmp_path / "faultrun.py"
-    path.write_text(RUN)
-    spec = importlib.util.spec_from_file_location("faultrun", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod, path
+    return script_module(tmp_path, "faultrun", RUN)
 
 
 def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
