@@ -75,7 +75,7 @@ def baseline_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> l
         model.eval()
         return {"val_loss": float(torch.nn.functional.cross_entropy(model(xva), yva_t))}
 
-    Trainer(max_epochs=40 if quick else 200, patience=20, device=dev, seed=seed, progress=False, desc="mlp").fit(
+    Trainer(max_epochs=40 if quick else 200, patience=20, device=dev, seed=seed, verbose=False, desc="mlp").fit(
         model, opt, lambda e: minibatch_epoch(model, opt, loss, [xtr, ytr_t], batch_size=64, generator=gen),
         val, generators=[gen])
     model.eval()

@@ -82,10 +82,11 @@ def same_device(a: str | torch.device, b: str | torch.device) -> bool:
     return (cur if a.index is None else a.index) == (cur if b.index is None else b.index)
 
 
-def progress_enabled(progress: bool | None) -> bool:
-    """Progress bars are on unless disabled here or by ``STRUCTAUG_PROGRESS=0``."""
-    if progress is not None:
-        return bool(progress)
+def progress_enabled(verbose: bool | None) -> bool:
+    """Progress bars are on with ``verbose=True``, off with ``False``; ``None`` follows
+    ``STRUCTAUG_PROGRESS`` (on unless it is ``0``/``false``)."""
+    if verbose is not None:
+        return bool(verbose)
     return os.environ.get("STRUCTAUG_PROGRESS", "1") not in ("0", "false", "False")
 
 
@@ -385,7 +386,7 @@ class Trainer:
         other global draws during training; ``fit`` gives the caller's global RNG states back
         when it returns (as it does after restoring a checkpoint's). The model exists before
         ``fit``: seed its initialisation yourself (:func:`structaug.random.local_torch_seed`).
-    progress : bool or None
+    verbose : bool or None
         tqdm bar over epochs; ``None`` follows ``STRUCTAUG_PROGRESS``.
     checkpoint_path : path or None
         Where to write the checkpoint after every ``checkpoint_every`` epochs (atomically).
@@ -460,7 +461,7 @@ class Trainer:
         min_delta: float = 0.0,
         device: str | torch.device = "auto",
         seed: int | None = None,
-        progress: bool | None = None,
+        verbose: bool | None = None,
         checkpoint_path: str | os.PathLike | None = None,
         checkpoint_every: int = 1,
         resume: bool = True,
@@ -481,10 +482,10 @@ class Trainer:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise InvalidParameterError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
         self.seed = None if seed is None else int(seed)
-        if progress is not None and not (isinstance(progress, (bool, np.bool_)) or progress in (0, 1)):
-            raise InvalidParameterError(f"progress must be True, False or None, "
-                                        f"got {type(progress).__name__} {progress!r}")
-        self.progress = progress
+        if verbose is not None and not (isinstance(verbose, (bool, np.bool_)) or verbose in (0, 1)):
+            raise InvalidParameterError(f"verbose must be True, False or None, "
+                                        f"got {type(verbose).__name__} {verbose!r}")
+        self.verbose = verbose
         if checkpoint_path is not None and not isinstance(checkpoint_path, (str, os.PathLike)):
             raise InvalidParameterError(f"checkpoint_path must be a path (str or os.PathLike) or None, "
                                         f"got {type(checkpoint_path).__name__}")
@@ -656,7 +657,7 @@ class Trainer:
         bar = tqdm(
             range(start_epoch, self.max_epochs),
             desc=self.desc,
-            disable=not progress_enabled(self.progress),
+            disable=not progress_enabled(self.verbose),
             leave=False,
             dynamic_ncols=True,
         )

@@ -43,7 +43,7 @@ SCRIPT = textwrap.dedent(
             return out
 
         # best=True: the best weights and the patience counter must survive the kill too
-        res = Trainer(max_epochs=epochs, seed=0, progress=False, checkpoint_path=ckpt, restore_best=best,
+        res = Trainer(max_epochs=epochs, seed=0, verbose=False, checkpoint_path=ckpt, restore_best=best,
                       patience=2 if best else None).fit(model, opt, epoch, val, generators=[gen])
         return model, res
 
@@ -88,7 +88,7 @@ def test_trainer_learns_and_restores_best():
         snapshots[e] = {k: v.clone() for k, v in model.state_dict().items()}
         return {"val_acc": acc}
 
-    res = Trainer(max_epochs=60, monitor="val_acc", mode="max", progress=False, seed=0).fit(
+    res = Trainer(max_epochs=60, monitor="val_acc", mode="max", verbose=False, seed=0).fit(
         model, opt, lambda e: minibatch_epoch(model, opt, loss, [X, y], batch_size=32, generator=gen), val)
     assert res.best_score > 0.9  # XOR is not linearly separable: the MLP really learned
     best = snapshots[res.best_epoch]
@@ -99,26 +99,26 @@ def test_trainer_learns_and_restores_best():
 def test_early_stopping_stops_after_patience():
     model = torch.nn.Linear(1, 1)
     scores = iter([1.0, 0.5, 0.6, 0.7, 0.8, 0.1])
-    res = Trainer(max_epochs=50, patience=3, progress=False).fit(
+    res = Trainer(max_epochs=50, patience=3, verbose=False).fit(
         model, None, lambda e: {}, lambda e: {"val_loss": next(scores)})
     assert res.stopped_early and res.epochs_run == 5 and res.best_epoch == 1 and res.best_score == 0.5
 
 
 def test_no_monitor_keeps_last_epoch():
     model = torch.nn.Linear(1, 1)
-    res = Trainer(max_epochs=3, progress=False).fit(model, None, lambda e: {"loss": 1.0})
+    res = Trainer(max_epochs=3, verbose=False).fit(model, None, lambda e: {"loss": 1.0})
     assert res.best_epoch == 2 and res.epochs_run == 3 and not res.stopped_early
     # with patience, a monitor that is missing (a typo) is an error, not silently no early stopping
     with pytest.raises(InvalidParameterError, match="monitor 'val_lss' is not among epoch 0's metrics.*patience"):
-        Trainer(max_epochs=3, patience=1, monitor="val_lss", progress=False).fit(model, None, lambda e: {"val_loss": 1.0})
+        Trainer(max_epochs=3, patience=1, monitor="val_lss", verbose=False).fit(model, None, lambda e: {"val_loss": 1.0})
     # without patience too, when validate is given: best-weight restore would silently be off
     with pytest.raises(InvalidParameterError, match="monitor 'val_acc' is not among epoch 0's metrics.*'__last__'"):
-        Trainer(max_epochs=3, monitor="val_acc", progress=False).fit(model, None, lambda e: {},
+        Trainer(max_epochs=3, monitor="val_acc", verbose=False).fit(model, None, lambda e: {},
                                                                      lambda e: {"val_accuracy": 1.0})
     # or when it disappears after an epoch that had it
     with pytest.raises(InvalidParameterError, match="epoch 1's metrics.*it appeared in an earlier epoch"):
-        Trainer(max_epochs=3, monitor="loss", progress=False).fit(model, None, lambda e: {"loss": 1.0} if e == 0 else {})
-    res = Trainer(max_epochs=2, monitor="__last__", progress=False).fit(model, None, lambda e: {},
+        Trainer(max_epochs=3, monitor="loss", verbose=False).fit(model, None, lambda e: {"loss": 1.0} if e == 0 else {})
+    res = Trainer(max_epochs=2, monitor="__last__", verbose=False).fit(model, None, lambda e: {},
                                                                        lambda e: {"val_loss": 1.0 - e})
     assert res.best_epoch == 1 and res.best_score is None
 
@@ -131,7 +131,7 @@ def test_trainer_rejects_bad_settings():
     with pytest.raises(ValueError, match="max_time"):
         Trainer(max_time=0)
     with pytest.raises(ValueError, match="model is on meta but the Trainer runs on cpu"):
-        Trainer(device="cpu", progress=False).fit(torch.nn.Linear(1, 1, device="meta"), None, lambda e: None)
+        Trainer(device="cpu", verbose=False).fit(torch.nn.Linear(1, 1, device="meta"), None, lambda e: None)
 
 
 def _fake_clock(monkeypatch):
@@ -153,15 +153,15 @@ def test_max_time_stops_after_the_epoch_that_crosses_the_budget_and_resumes(tmp_
     model = torch.nn.Linear(1, 1)
     ckpt = tmp_path / "t.ckpt"
     val = lambda e: {"val_loss": 1.0 / (e + 1)}  # noqa: E731  (always improving)
-    res = Trainer(max_epochs=100, max_time=25, progress=False, checkpoint_path=ckpt, checkpoint_every=50).fit(
+    res = Trainer(max_epochs=100, max_time=25, verbose=False, checkpoint_path=ckpt, checkpoint_every=50).fit(
         model, None, epoch, val)
     assert res.epochs_run == 3 and res.stopped_by_time and not res.stopped_early and res.best_epoch == 2
     # the time stop was checkpointed (despite checkpoint_every=50) and is not final:
     # a larger budget continues from epoch 3
-    res2 = Trainer(max_epochs=100, max_time=55, progress=False, checkpoint_path=ckpt).fit(model, None, epoch, val)
+    res2 = Trainer(max_epochs=100, max_time=55, verbose=False, checkpoint_path=ckpt).fit(model, None, epoch, val)
     assert res2.resumed_from == 2 and res2.epochs_run == 6 and res2.stopped_by_time and res2.best_epoch == 5
     # a budget that outlasts max_epochs is not a time stop
-    res3 = Trainer(max_epochs=2, max_time=1000, progress=False).fit(model, None, epoch, val)
+    res3 = Trainer(max_epochs=2, max_time=1000, verbose=False).fit(model, None, epoch, val)
     assert res3.epochs_run == 2 and not res3.stopped_by_time
 
 
@@ -208,8 +208,8 @@ def test_finished_checkpoint_is_not_retrained(tmp_path):
     ckpt = tmp_path / "c.ckpt"
     model = torch.nn.Linear(1, 1)
     calls = []
-    Trainer(max_epochs=3, progress=False, checkpoint_path=ckpt).fit(model, None, lambda e: calls.append(e) or {})
-    Trainer(max_epochs=3, progress=False, checkpoint_path=ckpt).fit(model, None, lambda e: calls.append(e) or {})
+    Trainer(max_epochs=3, verbose=False, checkpoint_path=ckpt).fit(model, None, lambda e: calls.append(e) or {})
+    Trainer(max_epochs=3, verbose=False, checkpoint_path=ckpt).fit(model, None, lambda e: calls.append(e) or {})
     assert calls == [0, 1, 2]
 
 
@@ -237,7 +237,7 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
     ckpt = tmp_path / "bad.ckpt"
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(CorruptFileError, match="bad.ckpt is corrupt.*delete the file"):
-        Trainer(max_epochs=1, progress=False, checkpoint_path=ckpt).fit(torch.nn.Linear(1, 1), None, lambda e: {})
+        Trainer(max_epochs=1, verbose=False, checkpoint_path=ckpt).fit(torch.nn.Linear(1, 1), None, lambda e: {})
 
 
 def test_dropout_module_keeps_expectation_and_is_identity_in_eval():
@@ -311,7 +311,7 @@ def test_seeded_fit_gives_the_caller_its_rng_back_and_an_unseeded_one_draws_from
 
     def run(seed):
         drawn = []
-        Trainer(max_epochs=2, seed=seed, progress=False).fit(
+        Trainer(max_epochs=2, seed=seed, verbose=False).fit(
             model, None, lambda e: drawn.append(torch.rand(1)) or {"loss": 0.0})
         return torch.cat(drawn)
 

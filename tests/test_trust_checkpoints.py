@@ -42,7 +42,7 @@ def _fit(ckpt, *, epochs=2, data=None, config=None, hidden=4, p=0.0, lr=1e-2, op
     X, y = _data() if data is None else data
     loss = lambda xb, yb: torch.nn.functional.binary_cross_entropy_with_logits(model(xb), yb)  # noqa: E731
     fp = {"data": (X, y), "config": {"batch_size": 16} if config is None else config}
-    res = Trainer(max_epochs=epochs, seed=seed, progress=False, checkpoint_path=ckpt, **trainer_kw).fit(
+    res = Trainer(max_epochs=epochs, seed=seed, verbose=False, checkpoint_path=ckpt, **trainer_kw).fit(
         model, optim, lambda e: minibatch_epoch(model, optim, loss, [X, y], batch_size=16, generator=gen),
         generators=[gen], fingerprint=fp)
     return model, res
@@ -102,7 +102,7 @@ def test_a_missing_or_extra_fingerprint_part_is_a_mismatch(tmp_path):
     model, optim, _ = _setup()
     with pytest.raises(CheckpointMismatchError, match=r"data \('data'\): the checkpoint has a 'data' fingerprint, "
                                                       r"this run gives none"):
-        Trainer(max_epochs=2, seed=0, progress=False, checkpoint_path=ckpt).fit(
+        Trainer(max_epochs=2, seed=0, verbose=False, checkpoint_path=ckpt).fit(
             model, optim, lambda e: {}, generators=[torch.Generator()])
 
 
@@ -194,7 +194,7 @@ def test_corrupt_checkpoint_raises_and_the_model_is_untouched(tmp_path, damage):
     w0 = _weights(model)
     with pytest.raises(CorruptFileError, match=r"checkpoint .*run\.pt is corrupt.*nothing from it was used: "
                                                r"delete the file"):
-        Trainer(max_epochs=2, seed=0, progress=False, checkpoint_path=ckpt).fit(model, optim, lambda e: {},
+        Trainer(max_epochs=2, seed=0, verbose=False, checkpoint_path=ckpt).fit(model, optim, lambda e: {},
                                                                                generators=[gen])
     assert all(torch.equal(v, w0[k]) for k, v in _weights(model).items())
 
@@ -320,7 +320,7 @@ def test_a_load_that_fails_raises_a_mismatch_and_restores_everything(tmp_path):
     w0, g0 = _weights(model), gen.get_state()
     with pytest.raises(CheckpointMismatchError, match=r"run\.pt does not fit this model/optimizers "
                                                       r"\(RuntimeError: .*Nothing was loaded"):
-        Trainer(max_epochs=2, seed=0, progress=False, checkpoint_path=ckpt).fit(
+        Trainer(max_epochs=2, seed=0, verbose=False, checkpoint_path=ckpt).fit(
             model, optim, lambda e: {}, generators=[gen],
             fingerprint={"data": _data(), "config": {"batch_size": 16}})
     # load_state_dict had already copied the matching tensors: they were put back
@@ -373,7 +373,7 @@ def test_batch_helpers_data_checks_and_valid_edges():
     ("max_time", 0), ("max_time", -5), ("max_time", float("nan")), ("max_time", float("inf")),
     ("mode", "up"), ("min_delta", float("nan")), ("min_delta", -0.1), ("min_delta", "0"),
     ("monitor", 3), ("seed", 1.5), ("seed", True), ("device", "gpu"),
-    ("resume", "False"), ("restore_best", 1), ("progress", "yes"), ("checkpoint_path", 3), ("checkpoint_path", ""),
+    ("resume", "False"), ("restore_best", 1), ("verbose", "yes"), ("checkpoint_path", 3), ("checkpoint_path", ""),
 ])
 def test_bad_trainer_parameter_names_it(param, value):
     with pytest.raises(InvalidParameterError, match=rf"^{param}\b"):
@@ -385,7 +385,7 @@ def test_bad_fit_arguments_name_them_before_any_epoch(tmp_path):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     calls = []
     epoch = lambda e: calls.append(e) or {}  # noqa: E731
-    t = Trainer(max_epochs=2, progress=False)
+    t = Trainer(max_epochs=2, verbose=False)
     cases = [
         (lambda: t.fit("model", opt, epoch), r"^model must be a torch.nn.Module"),
         (lambda: t.fit(model, "adam", epoch), r"^optimizer must be a torch.optim.Optimizer"),
@@ -396,11 +396,11 @@ def test_bad_fit_arguments_name_them_before_any_epoch(tmp_path):
         (lambda: t.fit(model, opt, epoch, fingerprint={1: "x"}), r"^fingerprint keys must be"),
         (lambda: t.fit(model, opt, epoch, generators=[0]), r"^generators\[0\] must be"),
         (lambda: t.fit(model, opt, epoch, stateful=[object()]), r"^stateful\[0\] \(object\) has no state_dict"),
-        (lambda: Trainer(max_epochs=2, progress=False, checkpoint_path=tmp_path).fit(model, opt, epoch),
+        (lambda: Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path).fit(model, opt, epoch),
          r"^checkpoint_path .* is a folder"),
     ]
     (tmp_path / "file").write_text("")
-    cases.append((lambda: Trainer(max_epochs=2, progress=False, checkpoint_path=tmp_path / "file" / "c.pt").fit(
+    cases.append((lambda: Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "file" / "c.pt").fit(
         model, opt, epoch), r"^checkpoint_path .*c\.pt: its folder cannot be created"))
     for call, msg in cases:
         with pytest.raises(InvalidParameterError, match=msg):
@@ -411,18 +411,18 @@ def test_bad_fit_arguments_name_them_before_any_epoch(tmp_path):
 def test_valid_fingerprint_edges(tmp_path):
     # no caller parts: the automatic ones still guard the resume
     model, optim, gen = _setup()
-    Trainer(max_epochs=1, progress=False, checkpoint_path=tmp_path / "a.pt").fit(model, optim, lambda e: {})
-    res = Trainer(max_epochs=2, progress=False, checkpoint_path=tmp_path / "a.pt").fit(model, optim, lambda e: {})
+    Trainer(max_epochs=1, verbose=False, checkpoint_path=tmp_path / "a.pt").fit(model, optim, lambda e: {})
+    res = Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "a.pt").fit(model, optim, lambda e: {})
     assert res.resumed_from == 0 and res.epochs_run == 2
     with pytest.raises(CheckpointMismatchError,
                        match=r"\('state'\) differs: generators: checkpoint \[\], this run \['torch.Generator\(cpu\)'\]"):
-        Trainer(max_epochs=2, progress=False, checkpoint_path=tmp_path / "a.pt").fit(
+        Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "a.pt").fit(
             model, optim, lambda e: {}, generators=[gen])
     # numpy scalars, lists and a digest string describe the same as Python values / tuples
     fp = {"config": {"lr": np.float64(0.5), "sizes": [1, 2]}, "data": "ab" * 32}
-    Trainer(max_epochs=1, progress=False, checkpoint_path=tmp_path / "b.pt").fit(model, optim, lambda e: {},
+    Trainer(max_epochs=1, verbose=False, checkpoint_path=tmp_path / "b.pt").fit(model, optim, lambda e: {},
                                                                                   fingerprint=fp)
-    res = Trainer(max_epochs=2, progress=False, checkpoint_path=tmp_path / "b.pt").fit(
+    res = Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "b.pt").fit(
         model, optim, lambda e: {}, fingerprint={"config": {"lr": 0.5, "sizes": (1, 2)}, "data": "ab" * 32})
     assert res.resumed_from == 0
     assert load_verified(tmp_path / "b.pt")["fingerprint"]["config"] == {"config['lr']": "0.5",
@@ -489,7 +489,7 @@ RUN = textwrap.dedent("""
             with torch.no_grad():
                 return {"val_loss": float(loss(X, y))}
 
-        res = Trainer(max_epochs=epochs, seed=0, progress=False, checkpoint_path=ckpt, patience=10).fit(
+        res = Trainer(max_epochs=epochs, seed=0, verbose=False, checkpoint_path=ckpt, patience=10).fit(
             model, opt, epoch, val, generators=[gen, rng], stateful=[sched],
             fingerprint={"data": (X, y), "config": {"lr": 1e-2, "batch_size": 16}})
         return model, res

@@ -218,7 +218,7 @@ class LocalAugmenter(Augmenter):
                 maybe_select()
             return {"loss": total / max(count, 1)}
 
-        result = Trainer(max_epochs=self.epochs, monitor="__last__", device=dev, progress=self.progress,
+        result = Trainer(max_epochs=self.epochs, monitor="__last__", device=dev, verbose=self.progress,
                          restore_best=False, desc="LAGNN cvae").fit(cvae, opt, train_epoch, generators=[gen])
         if state["best_state"] is not None:
             cvae.load_state_dict(state["best_state"])

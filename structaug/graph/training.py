@@ -276,7 +276,7 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
                 "test_acc": _acc(out[te], y[te])}
 
     trainer = Trainer(max_epochs=max_epochs, patience=patience, monitor="val_loss", mode="min",
-                      device=dev, seed=seed, progress=progress, desc=type(model).__name__)
+                      device=dev, seed=seed, verbose=progress, desc=type(model).__name__)
     res = trainer.fit(model, optimizer, train_epoch, validate, generators=[gen])
     best = res.history[res.best_epoch] if res.best_epoch is not None else res.history[-1]
     peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None

@@ -138,5 +138,5 @@ def train_selector(model: SelectorGCN, x: torch.Tensor, adj1: torch.Tensor, adj2
         optimizer.step()
         return {"loss": float(loss.detach())}
 
-    Trainer(max_epochs=epochs, monitor="__last__", device=device, progress=False,
+    Trainer(max_epochs=epochs, monitor="__last__", device=device, verbose=False,
             restore_best=False, desc="selector-gcn").fit(model, optimizer, step)

@@ -273,7 +273,7 @@ class _HyperTabBase(BaseEstimator):
                           monitor="val_loss" if validate else "loss", device=dev, seed=seed,
                           # without validation the paper's fixed budget keeps the last epoch's weights
                           restore_best=validate is not None,
-                          progress=bool(self.verbose), desc=type(self).__name__)
+                          verbose=bool(self.verbose), desc=type(self).__name__)
         self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
         net.eval()
         self.net_ = net

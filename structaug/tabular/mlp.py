@@ -117,7 +117,7 @@ class MLPHead(BaseEstimator):
             return {"val_loss": float(crit(predict_batched(model, [xva]), yva_t))}
 
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="val_loss", mode="min",
-                          device=dev, seed=seed, progress=self.progress, desc="MLP head")
+                          device=dev, seed=seed, verbose=self.progress, desc="MLP head")
         result = trainer.fit(
             model, opt, lambda e: minibatch_epoch(model, opt, lambda xb, yb: crit(model(xb), yb), [xtr, ytr_t],
                                                   batch_size=self.batch_size, generator=gen),

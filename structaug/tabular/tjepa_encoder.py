@@ -307,7 +307,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
             return {"rep_var": float(var.mean()), "rep_std_min": float(var.min().sqrt())}
 
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="loss", mode="min",
-                          device=dev, seed=seed, progress=self.progress, restore_best=False, desc="T-JEPA")
+                          device=dev, seed=seed, verbose=self.progress, restore_best=False, desc="T-JEPA")
         result = trainer.fit(net, opt, train_epoch, collapse_probe, generators=[shuffle])
         net.eval()
         self.encoder_ = enc

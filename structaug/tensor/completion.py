@@ -185,7 +185,7 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
             return out
 
         trainer = Trainer(max_epochs=int(self.max_epochs), patience=self.patience, monitor="val_loss", mode="min",
-                          device=dev, seed=None, progress=self.progress, desc="neural-tc")
+                          device=dev, seed=None, verbose=self.progress, desc="neural-tc")
         result = trainer.fit(model, opt, train_epoch, validate, generators=[gen])
         if result.best_epoch is None or result.best_score is None or not np.isfinite(result.best_score):
             # NaN/inf validation loss in every epoch: the weights are garbage, and predicting with

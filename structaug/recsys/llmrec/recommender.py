@@ -261,7 +261,7 @@ class LightGCN(BaseEstimator):
 
         trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience if validation is not None else None,
                           monitor=f"val_recall@{self.eval_k}", mode="max", device=dev, seed=seed,
-                          progress=self.progress, desc=type(self).__name__)
+                          verbose=self.progress, desc=type(self).__name__)
         self.train_result_: TrainResult = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
         net.eval()
         net.prepare(graph)

@@ -204,6 +204,6 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
         validate = _validate
 
     trainer = Trainer(max_epochs=epochs, patience=patience if valid is not None else None, monitor=monitor,
-                      mode="max", device=device, seed=seed, progress=progress, checkpoint_path=checkpoint_path,
+                      mode="max", device=device, seed=seed, verbose=progress, checkpoint_path=checkpoint_path,
                       max_time=max_time, desc=type(model).__name__)
     return trainer.fit(model, optimizers, train_epoch, validate, generators=[gen], fingerprint=fingerprint)
