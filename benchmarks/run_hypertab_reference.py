@@ -89,7 +89,7 @@ def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespa
     from sklearn.model_selection import train_test_split
 
     from structaug.tabular import HyperTabClassifier
-    from structaug.tabular.preprocessing import TableEncoder, encode_class_labels
+    from structaug.tabular._encoder import TableEncoder, encode_class_labels
 
     itr, ite = train_test_split(np.arange(len(y)), test_size=args.test_size, stratify=y, random_state=seed)
     Xtr = X.iloc[itr] if hasattr(X, "iloc") else X[itr]

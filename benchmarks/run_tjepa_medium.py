@@ -6,7 +6,7 @@ part only):
 * ``T-JEPA+MLP``     — :class:`~structaug.tabular.TJEPAClassifier` (T-JEPA pre-trained on
   the training rows, MLP head on its standardised representation);
 * ``T-JEPA+XGBoost`` — XGBoost on the same pre-trained representation;
-* ``MLP (raw)``      — the identical MLP head (:class:`~structaug.tabular.tjepa.MLPHead`) on
+* ``MLP (raw)``      — the identical MLP head (`structaug.tabular._mlp.MLPHead`, internal) on
   the raw features (standardised numbers, one-hot categories);
 * ``XGBoost``        — ``xgboost.XGBClassifier`` with its defaults on the raw features.
 
@@ -31,8 +31,9 @@ from structaug.bench import add_out_arguments, claim_out
 from structaug.datasets import load_pmlb
 from structaug.metrics import accuracy, balanced_accuracy, roc_auc
 from structaug.results import Record, save_records
-from structaug.tabular.preprocessing import TableEncoder, encode_class_labels
-from structaug.tabular.tjepa import TJEPA, MLPHead, TJEPAClassifier
+from structaug.tabular._encoder import TableEncoder, encode_class_labels
+from structaug.tabular._mlp import MLPHead
+from structaug.tabular.tjepa import TJEPA, TJEPAClassifier
 
 DATASETS = ["phoneme", "magic", "spambase"]
 METRICS = ["accuracy", "balanced_accuracy", "roc_auc"]

@@ -11,10 +11,27 @@ augmenter owns, so repeated calls give *fresh* augmentations (what a training lo
 re-augments every epoch needs) while the whole sequence of calls is reproducible after a
 re-fit with the same seed. ``sample(..., random_state=k)`` uses a fresh generator from
 ``k`` and returns exactly the same output every time.
+
+What ``n`` counts
+-----------------
+Every augmenter declares what ``n`` in ``sample(data, n)`` counts, in the class attribute
+:attr:`Augmenter.sample_unit`:
+
+``"views"``
+    ``sample(data, n)`` returns ``n`` augmented views of EVERY element of ``data`` (e.g.
+    ``n`` generated feature matrices per node, ``n`` views per sequence, ``n`` feature-subset
+    views of a table). ``n=None`` means :attr:`Augmenter.default_n` (or, where that is
+    ``None``, the class's own parameter, e.g. ``n_views``).
+``"additions"``
+    ``sample(data, n)`` returns ``n`` NEW elements in total (new tensor cells, new
+    user-item triples). ``n=None`` means the amount the class's ratio/size parameter sets.
+
+:meth:`Augmenter._count_sampled` returns how many units an output holds, so
+:func:`structaug.testing.check_augmenter` can assert it equals ``n``.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -25,7 +42,10 @@ from .exceptions import NotFittedError
 from .random import RandomState, check_random_state, torch_generator
 from .validation import check_positive_int
 
-__all__ = ["Augmenter", "check_is_fitted", "SampleRNG", "NotFittedError"]
+__all__ = ["Augmenter", "check_is_fitted", "SampleRNG", "NotFittedError", "SAMPLE_UNITS"]
+
+#: the meanings ``n`` can have in ``Augmenter.sample(data, n)`` (see the module docstring)
+SAMPLE_UNITS: tuple[str, ...] = ("views", "additions")
 
 
 def check_is_fitted(estimator: Any, attributes: str | list[str] | None = None) -> None:
@@ -72,10 +92,26 @@ class Augmenter(BaseEstimator):
     """Base class: learn what to generate in ``fit``, generate in ``sample``.
 
     Subclasses implement ``_fit(data, **kwargs)`` (set trailing-underscore attributes) and
-    ``_sample(data, n, rng)`` where ``rng`` is a :class:`SampleRNG`. Public methods do the
-    validation and bookkeeping.
+    ``_sample(data, n, rng)`` where ``rng`` is a :class:`SampleRNG`, declare what ``n``
+    counts (:attr:`sample_unit`, :attr:`default_n`) and implement :meth:`_count_sampled`.
+    Public methods do the validation and bookkeeping.
+
+    Attributes
+    ----------
+    sample_unit : {"views", "additions"}
+        Class attribute: what ``n`` counts in ``sample(data, n)``. ``"views"``: ``n``
+        augmented views of every element of ``data``; ``"additions"``: ``n`` new elements
+        in total.
+    default_n : int or None
+        Class attribute: the number of views ``n=None`` gives a ``"views"`` augmenter;
+        ``None`` where a constructor parameter (e.g. ``n_views``) or, for ``"additions"``,
+        a ratio/size parameter sets it.
     """
 
+    #: what ``n`` counts in ``sample(data, n)``: one of :data:`SAMPLE_UNITS`; every subclass sets it.
+    sample_unit: ClassVar[str | None] = None
+    #: what ``n=None`` means for a ``"views"`` augmenter (``None``: a parameter or ratio sets it).
+    default_n: ClassVar[int | None] = None
     #: attributes that must exist after fit; ``None`` means "any attribute ending in _".
     _fitted_attributes: list[str] | None = None
 
@@ -100,7 +136,13 @@ class Augmenter(BaseEstimator):
             Data to augment (for augmenters that transform an input); defaults to the
             data seen in ``fit`` where the method supports that.
         n : int, optional
-            How many samples/views/cells to generate (method-specific meaning).
+            What ``n`` counts is declared by the class's :attr:`sample_unit`:
+
+            - ``"views"``: ``sample(data, n)`` returns ``n`` augmented views of EVERY
+              element of ``data``; ``n=None`` means :attr:`default_n` (or the class's
+              own parameter where ``default_n`` is ``None``).
+            - ``"additions"``: ``sample(data, n)`` returns ``n`` NEW elements in total;
+              ``n=None`` means the amount the class's ratio/size parameter sets.
         random_state : int or Generator, optional
             Overrides the augmenter's own sampling stream for this call.
         """
@@ -123,6 +165,15 @@ class Augmenter(BaseEstimator):
 
     def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> Any:  # pragma: no cover
         raise NotImplementedError
+
+    def _count_sampled(self, out: Any, data: Any) -> int:
+        """How many units of :attr:`sample_unit` ``out = sample(data, n)`` holds.
+
+        Views per element of ``data`` for ``"views"``, new elements in total for
+        ``"additions"``; :func:`structaug.testing.check_augmenter` asserts it equals ``n``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement _count_sampled(out, data) -> int "
+                                  f"(how many {self.sample_unit or 'units'} a sample holds)")
 
     def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "is_fitted_", False)

@@ -30,11 +30,11 @@ class DemoRow:
 #: section name → "module:function"; run in this order.
 DEMO_SECTIONS: dict[str, str] = {
     "baseline": "structaug.demo:baseline_rows",
-    "tabular": "structaug.tabular.demo:demo_rows",
-    "graph": "structaug.graph.demo:demo_rows",
-    "sequence": "structaug.recsys.mclrec.demo:demo_rows",
-    "tensor": "structaug.tensor.demo:demo_rows",
-    "recsys": "structaug.recsys.llmrec.demo:demo_rows",
+    "tabular": "structaug.tabular._demo:demo_rows",
+    "graph": "structaug.graph._demo:demo_rows",
+    "sequence": "structaug.recsys.mclrec._demo:demo_rows",
+    "tensor": "structaug.tensor._demo:demo_rows",
+    "recsys": "structaug.recsys.llmrec._demo:demo_rows",
 }
 
 

@@ -19,8 +19,10 @@ from structaug.exceptions import DataValidationError, NotFittedError
 from structaug.recsys import (EmbeddingJudgeBackend, LightGCN, LLMRecAugmenter, OpenAICompatibleBackend,
                               TransformersBackend)
 from structaug.recsys.llmrec import (LLMREC_DEFAULTS, MFBPR, HashingEmbedder, LLMBackendError, LLMRecAugmentation,
-                                     LLMRequest, ParseError, ResponseCache, parse_attributes,
-                                     parse_pos_neg, parse_profile, run_requests, split_per_user)
+                                     LLMRequest, ResponseCache)
+from structaug.recsys.llmrec._parsing import ParseError, parse_attributes, parse_pos_neg, parse_profile
+from structaug.recsys.llmrec._runner import run_requests
+from structaug.recsys.llmrec.splits import split_per_user
 from structaug.testing import check_augmenter
 
 torch.set_num_threads(1)
@@ -125,7 +127,7 @@ def small():
 
 def augmenter(**kw) -> LLMRecAugmenter:
     kw.setdefault("embedder", HashingEmbedder(dim=32))
-    kw.setdefault("progress", False)
+    kw.setdefault("verbose", False)
     kw.setdefault("random_state", 0)
     return LLMRecAugmenter(**kw)
 
@@ -234,7 +236,7 @@ def test_429_then_success_and_timeouts_are_retried(fake_llm):
     be = backend(srv.url, timeout=0.3, max_retries=3, max_workers=2)
     reqs = [LLMRequest("edge", f"u{k}", f"{'slow ' if k == 0 else ''}prompt {k}", {"candidate_texts": ["a", "b"]})
             for k in range(4)]
-    got, st = run_requests(be, reqs, lambda t, r: parse_pos_neg(t, 2), progress=False)
+    got, st = run_requests(be, reqs, lambda t, r: parse_pos_neg(t, 2), verbose=False)
     assert got == {f"u{k}": (0, 1) for k in range(4)}
     assert st.failed == 0 and st.calls == 4
     assert be.n_http_requests == 8  # each prompt: one 429 (or timeout), then success
@@ -250,7 +252,7 @@ def test_a_rejected_prompt_fails_alone(fake_llm):
     # a 400 for one prompt (over the context limit, filtered) must not end the run
     srv = fake_llm(lambda p, c: (400, '{"error": "too long"}', 0.0) if "long" in p else (200, "1::2", 0.0))
     reqs = [LLMRequest("edge", f"u{k}", f"{'long ' if k == 1 else ''}prompt {k}") for k in range(4)]
-    got, st = run_requests(backend(srv.url, max_workers=2), reqs, lambda t, r: parse_pos_neg(t, 2), progress=False)
+    got, st = run_requests(backend(srv.url, max_workers=2), reqs, lambda t, r: parse_pos_neg(t, 2), verbose=False)
     assert set(got) == {"u0", "u2", "u3"} and st.failed == 1
     assert srv.counts["long prompt 1"] == 1  # not retried
 
@@ -271,7 +273,7 @@ def test_server_dies_mid_run_then_resume_from_cache_makes_no_repeated_calls(fake
     reqs = [LLMRequest("edge", f"u{k}", f"prompt {k}") for k in range(12)]
     parse = lambda t, r: parse_pos_neg(t, 2)  # noqa: E731
     # one worker: with several, requests already in flight when the server dies could still be served
-    got, st = run_requests(backend(srv.url, max_retries=1, max_workers=1), reqs, parse, cache=cache, progress=False,
+    got, st = run_requests(backend(srv.url, max_retries=1, max_workers=1), reqs, parse, cache=cache, verbose=False,
                            max_consecutive_failures=3)
     assert len(got) == 5 and st.failed == 7 and st.calls == 5
     first_log = list(srv.log)
@@ -280,7 +282,7 @@ def test_server_dies_mid_run_then_resume_from_cache_makes_no_repeated_calls(fake
     # the server comes back on the same address; a new run resumes from the cache
     srv2 = fake_llm(lambda p, c: (200, "1::2", 0.0), port=srv.port)
     got2, st2 = run_requests(backend(srv2.url), reqs, parse, cache=ResponseCache(tmp_path / "resume.sqlite"),
-                             progress=False)
+                             verbose=False)
     assert len(got2) == 12 and st2.cache_hits == 5 and st2.calls == 7
     answered_before = set(first_log[:5])
     assert not answered_before & set(srv2.log), "a cached answer was requested again"
@@ -393,13 +395,13 @@ def _fit(model, toy_split, aug=None):
 
 def test_lightgcn_learns_beyond_popularity_and_is_deterministic(toy_split):
     tr, va, te, items, users = toy_split
-    kw = dict(max_epochs=20, patience=20, batch_size=256, lr=1e-2, progress=False, random_state=0)
+    kw = dict(max_epochs=20, patience=20, batch_size=256, lr=1e-2, verbose=False, random_state=0)
     m1 = LightGCN(**kw)
     r1 = _fit(m1, toy_split)
     # popularity with the same exclusions
-    pop = MFBPR(max_epochs=1, progress=False, random_state=0).fit(tr, user_ids=users["user"], item_ids=items["item"])
-    counts = tr["item"].value_counts().reindex(pop.item_vocab_.raw_, fill_value=0).to_numpy(np.float32)
-    pop.user_embeddings_ = torch.ones(len(pop.user_vocab_), 1)
+    pop = MFBPR(max_epochs=1, verbose=False, random_state=0).fit(tr, user_ids=users["user"], item_ids=items["item"])
+    counts = tr["item"].value_counts().reindex(pop.items_.raw_, fill_value=0).to_numpy(np.float32)
+    pop.user_embeddings_ = torch.ones(len(pop.users_), 1)
     pop.item_embeddings_ = torch.as_tensor(counts)[:, None]
     r_pop = pop.evaluate(te, exclude=[va], ks=(10, 20))
     assert r1["recall@20"] > r_pop["recall@20"] + 0.02
@@ -409,12 +411,12 @@ def test_lightgcn_learns_beyond_popularity_and_is_deterministic(toy_split):
     assert len(recs) == 15 and not recs.merge(tr, on=["user", "item"]).shape[0]
     assert recs["user"].dtype == tr["user"].dtype and recs["rank"].tolist() == [1, 2, 3, 4, 5] * 3
     # each user's list is the top 5 of its unseen items' scores, best first
-    full = m1.score(users["user"].iloc[:3].tolist())
+    full = m1.score_items(users["user"].iloc[:3].tolist())
     for n, (u, g) in enumerate(recs.groupby("user", sort=False)):
-        seen = set(m1.item_vocab_.encode(tr.loc[tr["user"] == u, "item"].to_numpy()).tolist())
+        seen = set(m1.items_.encode(tr.loc[tr["user"] == u, "item"].to_numpy()).tolist())
         unseen = np.array([j for j in range(full.shape[1]) if j not in seen])
         best = unseen[np.argsort(-full[n, unseen], kind="stable")[:5]]
-        assert g["item"].tolist() == m1.item_vocab_.raw_[best].tolist()
+        assert g["item"].tolist() == m1.items_.raw_[best].tolist()
         assert np.allclose(g["score"], full[n, best])
     u0 = users["user"].iloc[0]
     twice = m1.recommend([u0, u0], k=5)  # a user listed twice: seen items excluded on both rows
@@ -424,15 +426,15 @@ def test_lightgcn_learns_beyond_popularity_and_is_deterministic(toy_split):
 def test_llmrec_training_uses_augmentation_and_matches_shapes(toy_split):
     tr, va, te, items, users = toy_split
     aug = augmenter(attribute_fields=("year", "genres")).fit(tr, items=items, users=users).sample()
-    m = LightGCN(max_epochs=3, batch_size=256, progress=False, random_state=0, **LLMREC_DEFAULTS)
+    m = LightGCN(max_epochs=3, batch_size=256, verbose=False, random_state=0, **LLMREC_DEFAULTS)
     res = _fit(m, toy_split, aug)
     assert m.n_aug_used_ > 0 and 0 <= res["recall@20"] <= 1
     # the side features reach the embeddings: without them (same seed, same edges) they differ
-    bare = LightGCN(max_epochs=3, batch_size=256, progress=False, random_state=0, **LLMREC_DEFAULTS)
+    bare = LightGCN(max_epochs=3, batch_size=256, verbose=False, random_state=0, **LLMREC_DEFAULTS)
     _fit(bare, toy_split, aug.select(text=False, attributes=False, profiles=False))
     assert not torch.allclose(bare.item_embeddings_, m.item_embeddings_)
     assert m.net_.decoder is not None and m.user_embeddings_.shape == (len(users), 64)
-    mf = MFBPR(max_epochs=2, progress=False, random_state=0)
+    mf = MFBPR(max_epochs=2, verbose=False, random_state=0)
     assert "n_layers" not in mf.get_params()
     _fit(mf, toy_split)
     assert mf.net_.n_layers == 0
@@ -445,15 +447,15 @@ def test_recommender_bad_params_and_inputs(toy_split):
     with pytest.raises(TypeError, match="LLMRecAugmentation"):
         LightGCN(max_epochs=1).fit(tr, augmentation={"triples": None})
     with pytest.raises(KeyError, match=r"unknown validation\['item'\]\(s\) \[10000\]"):
-        LightGCN(max_epochs=1, progress=False).fit(tr, validation=pd.DataFrame({"user": [1], "item": [10_000]}))
+        LightGCN(max_epochs=1, verbose=False).fit(tr, validation=pd.DataFrame({"user": [1], "item": [10_000]}))
     aug = LLMRecAugmentation(triples=pd.DataFrame(columns=["user", "pos", "neg"]), item_text={}, item_attributes={},
                              user_profiles=None, user_ids=np.unique(tr["user"]), item_ids=np.unique(tr["item"]))
     with pytest.raises(DataValidationError, match="user_ids differ from the augmentation's user_ids"):
-        LightGCN(max_epochs=1, progress=False).fit(tr, augmentation=aug, user_ids=np.unique(tr["user"])[1:])
+        LightGCN(max_epochs=1, verbose=False).fit(tr, augmentation=aug, user_ids=np.unique(tr["user"])[1:])
 
 
 def test_demo_rows_quick():
-    from structaug.recsys.llmrec.demo import demo_rows
+    from structaug.recsys.llmrec._demo import demo_rows
 
     rows = demo_rows(quick=True, device="cpu", seed=0)
     names = [r.model for r in rows]
@@ -464,7 +466,7 @@ def test_demo_rows_quick():
 def test_feature_branches_add_nothing_to_users_and_items_without_edges():
     """Propagating raw features then projecting equals the reference's project-then-propagate,
     including rows without a training edge (zero there, not the projection's bias)."""
-    from structaug.recsys.llmrec.graph_models import BipartiteGraph, FeatureSet, GraphRecNet
+    from structaug.recsys.llmrec._graph_models import BipartiteGraph, FeatureSet, GraphRecNet
 
     torch.manual_seed(0)
     users, items = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2])  # user 3 and item 3 have no edges

@@ -22,7 +22,7 @@ from structaug.tensor import (
 
 
 def tiny_estimator(**kw) -> NeuralTensorCompletion:
-    params = dict(embedding_dim=12, hidden=(32, 16), batch_size=128, max_epochs=25, patience=5, lr=3e-3,
+    params = dict(embedding_dim=12, hidden_sizes=(32, 16), batch_size=128, max_epochs=25, patience=5, lr=3e-3,
                   device="cpu", random_state=0)
     params.update(kw)
     return NeuralTensorCompletion(**params)
@@ -332,7 +332,7 @@ def test_bench_runs_and_resumes(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_demo_rows_quick():
-    from structaug.tensor.demo import demo_rows
+    from structaug.tensor._demo import demo_rows
 
     rows = demo_rows(quick=True, device="cpu", seed=0)
     assert len(rows) == 3 and all(np.isfinite(r.value) and r.value > 0 for r in rows)

@@ -23,9 +23,11 @@ from structaug.datasets import make_interactions
 from structaug.exceptions import (UnknownIdError, BackendError, CorruptFileError, DataValidationError, InvalidParameterError,
                                   NotFittedError, StructaugError)
 from structaug.recsys.llmrec import (MFBPR, EmbeddingJudgeBackend, HashingEmbedder, LightGCN, LLMRecAugmenter,
-                                     LLMRequest, LLMRequestFailed, OpenAICompatibleBackend, ResponseCache,
-                                     cache_key, parse_pos_neg, run_requests, split_per_user)
-from structaug.recsys.llmrec.cache import legacy_cache_key
+                                     LLMRequest, LLMRequestFailed, OpenAICompatibleBackend, ResponseCache)
+from structaug.recsys.llmrec._cache import cache_key, legacy_cache_key
+from structaug.recsys.llmrec._parsing import parse_pos_neg
+from structaug.recsys.llmrec._runner import run_requests
+from structaug.recsys.llmrec.splits import split_per_user
 
 torch.set_num_threads(1)
 
@@ -137,7 +139,7 @@ def small():
 
 def edges_only(**kw) -> LLMRecAugmenter:
     kw.setdefault("embedder", HashingEmbedder(dim=16))
-    kw.setdefault("progress", False)
+    kw.setdefault("verbose", False)
     kw.setdefault("random_state", 0)
     return LLMRecAugmenter(augment_attributes=False, augment_profiles=False, **kw)
 
@@ -146,7 +148,7 @@ def gcn(cls=LightGCN, **kw):
     kw.setdefault("embedding_dim", 8)
     kw.setdefault("max_epochs", 1)
     kw.setdefault("batch_size", 64)
-    kw.setdefault("progress", False)
+    kw.setdefault("verbose", False)
     kw.setdefault("random_state", 0)
     return cls(**kw)
 
@@ -252,7 +254,7 @@ def test_recommend_never_returns_seen_items_or_minus_inf(cls, tiny_log):
     assert sorted(r1["item"]) == [4, 5] and r1["rank"].tolist() == [1, 2]  # only the unseen ones
     assert len(r2) == 4 and 4 not in r2["item"].tolist() and r2["rank"].tolist() == [1, 2, 3, 4]
     assert np.isfinite(recs["score"]).all()
-    s = m.score([1])[0]
+    s = m.score_items([1])[0]
     want = sorted([3, 4], key=lambda j: -s[j])  # codes of items 4, 5
     assert r1["item"].tolist() == [j + 1 for j in want] and np.allclose(r1["score"], s[want])
     # without exclusion every item is ranked; k = the catalogue is allowed
@@ -270,7 +272,7 @@ def test_recommend_k_out_of_range_raises(cls, k, tiny_log):
 # ================================================================== case 3: sample() returns copies
 def test_sample_output_does_not_share_memory_with_the_fit(small):
     inter, items, users = small
-    aug = LLMRecAugmenter(embedder=HashingEmbedder(dim=16), attribute_fields=("year",), progress=False,
+    aug = LLMRecAugmenter(embedder=HashingEmbedder(dim=16), attribute_fields=("year",), verbose=False,
                           random_state=0).fit(inter, items=items, users=users)
     first = aug.sample()
     ref = {"text": {k: v.clone() for k, v in first.item_text.items()},
@@ -365,7 +367,7 @@ def test_500_then_success_and_429_retry_after(server):
     cache = ResponseCache(None)
     t0 = time.monotonic()
     got, st = run_requests(http(srv.url, max_retries=2), [LLMRequest("edge", k, k) for k in "ab"], PARSE,
-                           cache=cache, progress=False)
+                           cache=cache, verbose=False)
     assert time.monotonic() - t0 >= 0.45  # Retry-After was honoured
     assert got == {"a": (0, 1), "b": (0, 1)} and st.calls == 2 and st.failed == 0
     assert srv.counts == {"a": 2, "b": 2} and st.prompt_tokens == 6
@@ -375,7 +377,7 @@ def test_500_then_success_and_429_retry_after(server):
 def test_garbage_bodies_are_failed_requests_and_never_cached(server, raw):
     srv = server(lambda p, n: {"raw": raw})
     cache = ResponseCache(None)
-    got, st = run_requests(http(srv.url), [LLMRequest("edge", "a", "a")], PARSE, cache=cache, progress=False)
+    got, st = run_requests(http(srv.url), [LLMRequest("edge", "a", "a")], PARSE, cache=cache, verbose=False)
     assert got == {} and st.failed == 1 and st.calls == 0 and len(cache) == 0
     assert "unreadable response body" in st.errors[0] and srv.counts["a"] == 2  # retried once
 
@@ -455,7 +457,7 @@ def test_malformed_usage_is_counted_never_recorded(server):
     srv = server(lambda p, n: {"content": "1::2", **({"usage": usages[p]} if usages[p] is not None else {})})
     cache = ResponseCache(None)
     got, st = run_requests(http(srv.url), [LLMRequest("edge", k, k) for k in usages], PARSE, cache=cache,
-                           progress=False)
+                           verbose=False)
     assert len(got) == 7 and st.failed == 0 and st.bad_usage == 5
     assert (st.prompt_tokens, st.completion_tokens) == (5, 1)
     ident = http(srv.url).cache_identity()
@@ -479,7 +481,7 @@ def test_content_parts_are_joined_and_other_shapes_fail(server):
     srv = server(lambda p, n: {"content": contents[p]})
     cache = ResponseCache(None)
     got, st = run_requests(http(srv.url), [LLMRequest("edge", k, k) for k in contents], PARSE, cache=cache,
-                           progress=False)
+                           verbose=False)
     assert got == {"parts": (0, 1)} and st.failed == 3 and len(cache) == 1
 
 
@@ -488,14 +490,14 @@ def test_same_server_by_another_address_is_not_paid_again(server, tmp_path):
     srv = server(lambda p, n: {"content": "1::2"})
     reqs = [LLMRequest("edge", k, k) for k in "abc"]
     path = tmp_path / "c.sqlite"
-    run_requests(http(srv.url), reqs, PARSE, cache=ResponseCache(path), progress=False)
+    run_requests(http(srv.url), reqs, PARSE, cache=ResponseCache(path), verbose=False)
     assert len(srv.log) == 3
     same = f"http://localhost:{srv.port}/v1/"  # loopback under another name
-    got, st = run_requests(http(same), reqs, PARSE, cache=ResponseCache(path), progress=False)
+    got, st = run_requests(http(same), reqs, PARSE, cache=ResponseCache(path), verbose=False)
     assert len(srv.log) == 3 and st.cache_hits == 3 and st.calls == 0 and len(got) == 3
     # what determines an answer still does: another model is asked
     other = OpenAICompatibleBackend(srv.url, "other-model", backoff=0.01, max_retries=0)
-    _, st2 = run_requests(other, reqs[:1], PARSE, cache=ResponseCache(path), progress=False)
+    _, st2 = run_requests(other, reqs[:1], PARSE, cache=ResponseCache(path), verbose=False)
     assert st2.calls == 1 and len(srv.log) == 4
 
 
@@ -506,7 +508,7 @@ def test_answers_cached_under_the_old_address_keyed_scheme_are_reused(server, tm
     old = ResponseCache(path)
     old.put(legacy_cache_key(be.cache_identity(), "a"), "1::2", backend="openai-compatible")
     old.close()
-    got, st = run_requests(be, [LLMRequest("edge", "a", "a")], PARSE, cache=ResponseCache(path), progress=False)
+    got, st = run_requests(be, [LLMRequest("edge", "a", "a")], PARSE, cache=ResponseCache(path), verbose=False)
     assert got == {"a": (0, 1)} and st.cache_hits == 1 and not srv.log
     # the answer now also lives under the new key, so any address finds it
     assert ResponseCache(path).get(cache_key(be.cache_identity(), "a"))[0] == "1::2"
@@ -670,7 +672,7 @@ def test_unseen_or_malformed_users_at_recommend(fitted, users, msg):
     with pytest.raises(DataValidationError, match=msg):
         fitted.recommend(users, k=2)
     with pytest.raises(DataValidationError, match=msg):
-        fitted.score(users)
+        fitted.score_items(users)
 
 
 def test_unseen_items_in_evaluate_and_validation(fitted):
@@ -686,7 +688,7 @@ def test_unseen_items_in_evaluate_and_validation(fitted):
 
 
 def test_calls_before_fit_raise_not_fitted():
-    for call in (lambda: LightGCN().recommend([1]), lambda: MFBPR().score([1]),
+    for call in (lambda: LightGCN().recommend([1]), lambda: MFBPR().score_items([1]),
                  lambda: LightGCN().evaluate(_log()), lambda: LLMRecAugmenter().sample()):
         with pytest.raises(NotFittedError):
             call()
@@ -708,7 +710,7 @@ def test_items_missing_text_or_rows_and_users_frame_problems():
 
 def test_augmentation_features_are_checked_before_training(small):
     inter, items, users = small
-    aug = LLMRecAugmenter(embedder=HashingEmbedder(dim=8), attribute_fields=("year",), progress=False,
+    aug = LLMRecAugmenter(embedder=HashingEmbedder(dim=8), attribute_fields=("year",), verbose=False,
                           random_state=0).fit(inter, items=items, users=users).sample()
     aug.item_text["title"][0, 0] = float("nan")
     m = gcn()
@@ -733,7 +735,7 @@ def test_users_frame_missing_a_user_column_raises_before_any_request(small):
     rec = Recorder()
     with pytest.raises(DataValidationError, match=r"users lacks column\(s\) \['income'\]"):
         LLMRecAugmenter(backend=rec, embedder=HashingEmbedder(dim=8), user_columns=("age", "income"),
-                        progress=False).fit(inter, items=items, users=users)
+                        verbose=False).fit(inter, items=items, users=users)
     assert not rec.prompts
 
 

@@ -23,7 +23,7 @@ SHAPE = (6, 5, 4)
 
 
 def est(**kw) -> NeuralTensorCompletion:
-    params = dict(embedding_dim=6, hidden=(8,), batch_size=32, max_epochs=2, patience=None, device="cpu",
+    params = dict(embedding_dim=6, hidden_sizes=(8,), batch_size=32, max_epochs=2, patience=None, device="cpu",
                   random_state=0)
     params.update(kw)
     return NeuralTensorCompletion(**params)
@@ -106,7 +106,7 @@ def test_empty_validation_raises_before_training(no_training):
 
 def test_no_validation_holds_out_cells_and_sets_best_epoch():
     """The documented alternative to an empty validation set: validation=None."""
-    m = est(val_fraction=0.25).fit(T)
+    m = est(validation_fraction=0.25).fit(T)
     assert m.n_train_ == 45 and m.best_epoch_ in (0, 1)
     assert all(np.isfinite(h["val_loss"]) for h in m.result_.history)
 
@@ -208,8 +208,9 @@ def _raise_cases():
     # NeuralTensorCompletion.fit: parameters
     for name, bad in [("batch_size", 0), ("batch_size", -1), ("batch_size", 1.5), ("max_epochs", 0),
                       ("max_epochs", -1), ("lr", 0), ("lr", -1e-3), ("lr", float("nan")), ("lr", float("inf")),
-                      ("patience", 0), ("embedding_dim", 0), ("embedding_dim", 2), ("hidden", (0,)),
-                      ("hidden", 64), ("val_fraction", 0.0), ("val_fraction", 1.0), ("device", "gpu")]:
+                      ("patience", 0), ("embedding_dim", 0), ("embedding_dim", 2), ("hidden_sizes", (0,)),
+                      ("hidden_sizes", 64), ("validation_fraction", 0.0), ("validation_fraction", 1.0),
+                      ("device", "gpu"), ("verbose", "no")]:
         add(f"ntc-{name}={bad}", lambda name=name, bad=bad: est(**{name: bad}).fit(TR, validation=VA), IPE, name)
     # NeuralTensorCompletion: before fit / predict / score
     add("ntc-predict-before-fit", lambda: est().predict(TE), NotFittedError, "not fitted")
@@ -228,7 +229,7 @@ def _raise_cases():
     add("aug-shape-small", lambda: IA(estimator=est()).fit(TR, validation=VA, shape=(2, 2, 2)), DVE,
         "does not cover data")
     for name, bad in [("augment_ratio", 0), ("augment_ratio", -1), ("augment_ratio", None),
-                      ("val_fraction", 1.0)]:
+                      ("validation_fraction", 1.0)]:
         add(f"aug-{name}={bad}", lambda name=name, bad=bad: IA(estimator=est(), **{name: bad}).fit(TR), IPE, name)
     add("aug-estimator-type", lambda: IA(estimator=MeanCompletion()).fit(TR), IPE, "estimator must be")
     add("aug-estimator-params", lambda: IA(estimator=est(batch_size=0)).fit(TR, validation=VA), IPE, "batch_size")
@@ -429,6 +430,6 @@ def test_fit_augmented_with_no_extra_cells_is_plain_training():
     np.testing.assert_array_equal(a.predict(TE), b.predict(TE))
 
 
-def test_hidden_empty_is_a_linear_model_on_embeddings():
-    m = est(hidden=()).fit(TR, validation=VA)
+def test_hidden_sizes_empty_is_a_linear_model_on_embeddings():
+    m = est(hidden_sizes=()).fit(TR, validation=VA)
     assert isinstance(m.model_.body, __import__("torch").nn.Identity) and np.isfinite(m.predict(TE)).all()

@@ -73,7 +73,7 @@ def validate(cfg: BenchConfig) -> None:
     InvalidParameterError
         Naming the flag and listing the valid names.
     """
-    from ..tensor.data import TENSOR_DATASETS
+    from ..tensor import TENSOR_DATASETS
 
     st = _settings(cfg)
     parse_names(cfg.extra.get("methods"), method_names(st["ranks"]), "--methods")
@@ -81,13 +81,13 @@ def validate(cfg: BenchConfig) -> None:
 
 
 def _metrics(model, test, val) -> dict[str, float]:
+    from ..metrics import mae, rmse
+
     t0 = time.perf_counter()
     pred = model.predict(test)
     pt = time.perf_counter() - t0
-    err = pred - test.values
-    vr = float(np.sqrt(np.mean((model.predict(val) - val.values) ** 2)))
-    return {"rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err))), "val_rmse": vr,
-            "_predict_time": pt}
+    return {"rmse": rmse(test.values, pred), "mae": mae(test.values, pred),
+            "val_rmse": rmse(val.values, model.predict(val)), "_predict_time": pt}
 
 
 def _record(method: str, dataset: str, seed: int, metrics: dict[str, float], fit_time: float,
@@ -100,9 +100,10 @@ def _record(method: str, dataset: str, seed: int, metrics: dict[str, float], fit
 def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[str, Record]:
     from ..tensor import InfluenceAugmenter, NeuralTensorCompletion, RandomCellAugmenter, fit_augmented
 
-    est = NeuralTensorCompletion(hidden=st["hidden"], max_epochs=st["epochs"], patience=st["patience"],
+    est = NeuralTensorCompletion(hidden_sizes=st["hidden"], max_epochs=st["epochs"], patience=st["patience"],
                                  device=device, random_state=seed)
-    conf = {k: est.get_params()[k] for k in ("embedding_dim", "hidden", "lr", "batch_size", "max_epochs", "patience")}
+    conf = {k: est.get_params()[k] for k in ("embedding_dim", "hidden_sizes", "lr", "batch_size", "max_epochs",
+                                              "patience")}
     conf["aug_ratio"] = st["aug_ratio"]
     aug = InfluenceAugmenter(estimator=est, augment_ratio=st["aug_ratio"], random_state=seed)
     aug.fit(tr, validation=va, shape=tensor.shape)

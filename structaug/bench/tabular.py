@@ -167,7 +167,7 @@ class _ReferenceHyperTab:
         import hypertab
         import torch
 
-        from ..tabular.preprocessing import TableEncoder, encode_class_labels
+        from ..tabular._encoder import TableEncoder, encode_class_labels
 
         self.encoder_ = TableEncoder(encoding="onehot", missing="impute").fit(X)
         Z = np.ascontiguousarray(self.encoder_.transform(X), dtype=np.float32)
@@ -189,7 +189,7 @@ class _Skip(Exception):
 
 
 def _factory(method: str) -> Callable[[str, int, dict, str], Any]:
-    from ..tabular.baselines import make_baseline
+    from ..tabular._baselines import make_baseline
 
     if method == "HyperTab":
         return _hypertab

@@ -5,11 +5,11 @@
 >>> data_aug = aug.sample(data, n=2)                           # data_aug.x_aug: [N, 2, F]
 >>> res = fit_node_model("lagcn", data, sampler=aug.feature_sampler(data), dataset="Cora")
 """
-from .cvae import NeighborCVAE, row_normalize
-from .local_augment import LocalAugment, LocalAugmenter
-from .models import GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII
-from .samplers import CVAEFeatureSampler, RandomNeighborSampler
-from .training import (MODEL_KINDS, PAPER_CONFIGS, NodeFitResult, build_model, consistency_loss,
+from ._cvae import NeighborCVAE, row_normalize
+from ._augmenter import LocalAugment, LocalAugmenter
+from ._models import GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII
+from ._samplers import CVAEFeatureSampler, RandomNeighborSampler
+from ._training import (MODEL_KINDS, PAPER_CONFIGS, NodeFitResult, build_model, consistency_loss,
                        fit_node_model, paper_config, train_node_classifier)
 
 __all__ = [

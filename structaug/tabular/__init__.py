@@ -3,14 +3,16 @@
 >>> from structaug.tabular import FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor
 >>> from structaug.tabular import JEPAMasking, TJEPA, TJEPAClassifier, TJEPARegressor
 
-Both methods read tables through :class:`~structaug.tabular.preprocessing.TableEncoder`.
+Both methods read tables through :class:`TableEncoder`. The methods live in the
+subpackages :mod:`structaug.tabular.hypertab` and :mod:`structaug.tabular.tjepa`; everything
+else here is private (``_encoder``, ``_mlp``, ``_baselines``, ``_params``, ``_demo``).
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from .preprocessing import TableEncoder
+from ._encoder import TableEncoder
 
 __all__ = [
     "TableEncoder",
@@ -18,18 +20,20 @@ __all__ = [
     "HyperTabClassifier",
     "HyperTabRegressor",
     "JEPAMasking",
+    "JEPAMasks",
     "TJEPA",
     "TJEPAClassifier",
     "TJEPARegressor",
 ]
 
 # Loaded on first access so that importing structaug.tabular stays cheap and works whichever
-# of the two method modules is present.
+# of the two method subpackages is present.
 _LAZY = {
-    "FeatureSubsetViews": "structaug.tabular.views",
+    "FeatureSubsetViews": "structaug.tabular.hypertab",
     "HyperTabClassifier": "structaug.tabular.hypertab",
     "HyperTabRegressor": "structaug.tabular.hypertab",
     "JEPAMasking": "structaug.tabular.tjepa",
+    "JEPAMasks": "structaug.tabular.tjepa",
     "TJEPA": "structaug.tabular.tjepa",
     "TJEPAClassifier": "structaug.tabular.tjepa",
     "TJEPARegressor": "structaug.tabular.tjepa",

@@ -2,13 +2,13 @@
 
 >>> from structaug.tensor import ObservedTensor, NeuralTensorCompletion, InfluenceAugmenter
 """
-from .augmenter import InfluenceAugmenter, RandomCellAugmenter, draw_new_cells, fit_augmented
-from .baselines import MeanCompletion, TensorlyCompletion, XGBoostCompletion
-from .completion import EmbeddingMLP, NeuralTensorCompletion, split_embedding_dim
-from .container import ObservedTensor, cell_keys
-from .data import (TENSOR_DATASETS, load_comoda_tensor, load_movielens_tensor, load_tensor_dataset,
+from ._augmenter import InfluenceAugmenter, RandomCellAugmenter, draw_new_cells, fit_augmented
+from ._baselines import MeanCompletion, TensorlyCompletion, XGBoostCompletion
+from ._completion import EmbeddingMLP, NeuralTensorCompletion, split_embedding_dim
+from ._container import ObservedTensor, cell_keys
+from ._data import (TENSOR_DATASETS, load_comoda_tensor, load_movielens_tensor, load_tensor_dataset,
                    load_tensorly_tensor, load_text_tensor, make_tensor)
-from .influence import TracInTracker, entity_importance, last_layer_gradients
+from ._influence import TracInTracker, entity_importance, last_layer_gradients
 
 __all__ = [
     "ObservedTensor", "cell_keys", "NeuralTensorCompletion", "EmbeddingMLP", "split_embedding_dim",

@@ -1,29 +1,32 @@
 """LLMRec (Wei et al., WSDM 2024): LLM-based graph augmentation for recommendation.
 
-Backends (OpenAI-compatible HTTP, local transformers, and the LLM-free embedding judge),
-an on-disk answer cache, strict parsing, text embedders, the :class:`LLMRecAugmenter`,
-and the LightGCN / MF-BPR recommenders that consume its output.
+Public API: the :class:`LLMRecAugmenter` and what it returns (:class:`LLMRecAugmentation`);
+the :class:`LightGCN` / :class:`MFBPR` recommenders that train on it (LLMRec's loss settings:
+:data:`LLMREC_DEFAULTS`, :data:`LLMREC_MOVIELENS`); the backends that answer the prompts
+(OpenAI-compatible HTTP, local transformers, and the LLM-free embedding judge), the text
+embedders, the on-disk answer cache and the prompt templates.
+
+The implementation lives in private modules (``_augmenter``, ``_backends``, ``_cache``,
+``_embeddings``, ``_graph_models``, ``_mae``, ``_parsing``, ``_prompts``, ``_recommender``,
+``_runner``, ``_training``); their helpers (request runner, answer parsers, cache keys) are
+not part of the API.
 """
 from __future__ import annotations
 
-from .augmenter import LLMRecAugmentation, LLMRecAugmenter, candidate_scores
-from .backends import (EmbeddingJudgeBackend, LLMBackend, LLMBackendError, LLMRequest, LLMRequestFailed,
-                       LLMResponse, OpenAICompatibleBackend, TransformersBackend)
-from .cache import ResponseCache, cache_key
-from .embeddings import CachedEmbedder, HashingEmbedder, SentenceTransformerEmbedder, TextEmbedder, default_embedder
-from .parsing import ParseError, parse_attributes, parse_pos_neg, parse_profile
-from .prompts import DEFAULT_ATTRIBUTE_FIELDS, DEFAULT_PROFILE_FIELDS, PromptTemplates
-from .recommender import LLMREC_DEFAULTS, LLMREC_MOVIELENS, MFBPR, LightGCN
-from .runner import RunStats, run_requests
-from .splits import split_per_user
+from ._augmenter import LLMRecAugmentation, LLMRecAugmenter
+from ._backends import (EmbeddingJudgeBackend, LLMBackend, LLMBackendError, LLMRequest, LLMRequestFailed, LLMResponse,
+                        OpenAICompatibleBackend, TransformersBackend)
+from ._cache import ResponseCache
+from ._embeddings import HashingEmbedder, SentenceTransformerEmbedder, TextEmbedder, default_embedder
+from ._prompts import DEFAULT_ATTRIBUTE_FIELDS, DEFAULT_PROFILE_FIELDS, PromptTemplates
+from ._recommender import LLMREC_DEFAULTS, LLMREC_MOVIELENS, MFBPR, LightGCN
 
 __all__ = [
-    "LLMRecAugmenter", "LLMRecAugmentation", "candidate_scores",
+    "LLMRecAugmenter", "LLMRecAugmentation",
     "LightGCN", "MFBPR", "LLMREC_DEFAULTS", "LLMREC_MOVIELENS",
     "LLMBackend", "LLMRequest", "LLMResponse", "LLMBackendError", "LLMRequestFailed",
     "OpenAICompatibleBackend", "TransformersBackend", "EmbeddingJudgeBackend",
-    "ResponseCache", "cache_key", "run_requests", "RunStats", "split_per_user",
-    "TextEmbedder", "HashingEmbedder", "SentenceTransformerEmbedder", "CachedEmbedder", "default_embedder",
+    "ResponseCache",
+    "TextEmbedder", "HashingEmbedder", "SentenceTransformerEmbedder", "default_embedder",
     "PromptTemplates", "DEFAULT_ATTRIBUTE_FIELDS", "DEFAULT_PROFILE_FIELDS",
-    "ParseError", "parse_pos_neg", "parse_attributes", "parse_profile",
 ]

@@ -4,12 +4,12 @@
 * :class:`SASRec`, :class:`CL4SRec`, :class:`MCLRec` — torch modules sharing one encoder;
 * :class:`SequentialRecommender` — ``fit(interactions)`` / ``recommend(users, k)`` / save / load.
 """
-from .data import build_sequences, five_core, leave_one_out, pad_sequences, prefix_examples, prepare_interactions
-from .learnable import LearnableAugmenter
-from .models import CL4SRec, MCLRec, Popularity
-from .recommender import SequentialRecommender
-from .sasrec import SASRec
-from .views import SequenceViews
+from ._data import build_sequences, five_core, leave_one_out, pad_sequences, prefix_examples, prepare_interactions
+from ._learnable import LearnableAugmenter
+from ._models import CL4SRec, MCLRec, Popularity
+from ._recommender import SequentialRecommender
+from ._sasrec import SASRec
+from ._views import SequenceViews
 
 __all__ = [
     "SequenceViews", "SASRec", "CL4SRec", "MCLRec", "Popularity", "LearnableAugmenter", "SequentialRecommender",
