@@ -32,7 +32,8 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -85,10 +86,10 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespace, hypertab: Any) -> list[dict]:
     """One held-out split: fit and score the reference and structaug's HyperTab."""
     import torch
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score
     from sklearn.model_selection import train_test_split
 
-    from structaug.tabular import HyperTabClassifier
+    from structaug.metrics import accuracy, balanced_accuracy
+    from structaug.tabular import FeatureSubsetViews, HyperTabClassifier
     from structaug.tabular._encoder import TableEncoder, encode_class_labels
 
     itr, ite = train_test_split(np.arange(len(y)), test_size=args.test_size, stratify=y, random_state=seed)
@@ -111,7 +112,8 @@ def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespa
         return m
 
     def fit_ours() -> Any:
-        return HyperTabClassifier(subsample=args.subsample, n_views=args.views, epochs=args.epochs, lr=args.lr,
+        return HyperTabClassifier(views=FeatureSubsetViews(subsample=args.subsample, n_views=args.views),
+                                  max_epochs=args.epochs, lr=args.lr,
                                   batch_size=args.batch_size, masks_per_step=1, device="cpu",
                                   random_state=seed).fit(Ztr, ytr)
 
@@ -126,7 +128,7 @@ def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespa
             "package": package, "dataset": name, "seed": seed, "n_train": int(len(itr)), "n_test": int(len(ite)),
             "n_features_encoded": int(Ztr.shape[1]), "n_classes": int(len(classes)),
             "fit_wall_s": fit_wall, "fit_cpu_s": fit_cpu, "predict_wall_s": pred_wall, "predict_cpu_s": pred_cpu,
-            "accuracy": float(accuracy_score(yte, pred)), "balanced_accuracy": float(balanced_accuracy_score(yte, pred)),
+            "accuracy": accuracy(yte, pred), "balanced_accuracy": balanced_accuracy(yte, pred),
         })
         print(f"{name:24s} seed {seed} {package:22s} fit {fit_wall:7.1f}s wall {fit_cpu:7.1f}s cpu  "
               f"acc {out[-1]['accuracy']:.4f}", flush=True)
@@ -183,9 +185,10 @@ def markdown(payload: dict) -> str:
               "|---|---|---|---|---|"]
     for ds, w, c, da, n in speed:
         lines.append(f"| {ds} | {w:.2f}× | {c:.2f}× | {da:+.4f} | {n} |")
-    lines += ["", "Architectural note: the reference package's target network is `k → hidden_dims → C` (one "
-              "hidden layer, `target_architecture=[(k, h), (h, C)]`); structaug's is `k → h → h → C` (two hidden "
-              "layers), so structaug does slightly more arithmetic per step. "
+    lines += ["", "Architectural note: the reference package's (PyPI 0.6.2, paper-era code) target network is "
+              "`k → hidden_dims → C` (one hidden layer, `target_architecture=[(k, h), (h, C)]`); structaug's is "
+              "`k → h → h → C` (two hidden layers, as in the reference's current GitHub code, commit 0c6e551), so "
+              "structaug does slightly more arithmetic per step. "
               "The reference averages logits at prediction, structaug averages probabilities.", ""]
     return "\n".join(lines)
 

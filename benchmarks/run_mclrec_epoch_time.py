@@ -21,19 +21,26 @@ import time
 
 import torch
 
-from structaug.datasets import load_seqrec
 from structaug.bench import add_out_arguments, claim_out
+from structaug.datasets import load_seqrec
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.recsys.mclrec.data import build_sequences, leave_one_out, prefix_examples, prepare_interactions
-from structaug.recsys.mclrec.models import CL4SRec, MCLRec
-from structaug.recsys.mclrec.sasrec import SASRec
-from structaug.recsys.mclrec.training import train_one_epoch
+from structaug.recsys.mclrec import (
+    CL4SRec,
+    MCLRec,
+    SASRec,
+    SequenceViews,
+    build_sequences,
+    leave_one_out,
+    prefix_examples,
+    prepare_interactions,
+)
+from structaug.recsys.mclrec._training import train_one_epoch
 from structaug.results import environment
 from structaug.train import resolve_device
 
 MODELS = {"SASRec": lambda n: SASRec(n), "CL4SRec": lambda n: CL4SRec(n, lmd=0.1),
           "MCLRec": lambda n: MCLRec(n, lmd=0.0, beta=0.05)}
-VIEWS = {"crop_ratio": 0.5, "mask_ratio": 0.5, "reorder_ratio": 0.8}
+VIEWS = SequenceViews(crop_ratio=0.5, mask_ratio=0.5, reorder_ratio=0.8)
 
 
 def main() -> None:
@@ -82,7 +89,7 @@ def main() -> None:
             for epoch in range(a.epochs):
                 sync()
                 t0, c0 = time.perf_counter(), time.process_time()
-                out = train_one_epoch(model, opts, X, y, batch_size=256, gen=gen, view_kwargs=VIEWS, bucket=True,
+                out = train_one_epoch(model, opts, X, y, batch_size=256, gen=gen, views=VIEWS, bucket=True,
                                       precision=precision)
                 sync()
                 row = {"model": name, "precision": precision, "epoch": epoch, "wall_s": time.perf_counter() - t0,

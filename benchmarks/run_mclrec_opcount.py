@@ -19,12 +19,11 @@ from torch.profiler import ProfilerActivity, profile
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json
-from structaug.recsys.mclrec.models import CL4SRec, MCLRec
-from structaug.recsys.mclrec.sasrec import SASRec
-from structaug.recsys.mclrec.training import train_one_epoch
+from structaug.recsys.mclrec import CL4SRec, MCLRec, SASRec, SequenceViews
+from structaug.recsys.mclrec._training import train_one_epoch
 from structaug.results import environment
 
-VIEWS = {"crop_ratio": 0.5, "mask_ratio": 0.5, "reorder_ratio": 0.8}
+VIEWS = SequenceViews(crop_ratio=0.5, mask_ratio=0.5, reorder_ratio=0.8)
 
 
 def main() -> None:
@@ -41,9 +40,9 @@ def main() -> None:
     for name, model in [("SASRec", SASRec(a.n_items)), ("CL4SRec", CL4SRec(a.n_items, lmd=0.1)),
                         ("MCLRec", MCLRec(a.n_items, lmd=0.04, beta=0.4))]:
         opts = model.make_optimizers(1e-3)
-        train_one_epoch(model, opts, X, y, batch_size=256, gen=g, view_kwargs=VIEWS)  # warm-up batch
+        train_one_epoch(model, opts, X, y, batch_size=256, gen=g, views=VIEWS)  # warm-up batch
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            train_one_epoch(model, opts, X, y, batch_size=256, gen=g, view_kwargs=VIEWS)
+            train_one_epoch(model, opts, X, y, batch_size=256, gen=g, views=VIEWS)
         ops = [e.name for e in prof.events() if e.name.startswith("aten::")]
         rows.append({"model": name, "aten_ops_per_batch": len(ops),
                      "top": collections.Counter(ops).most_common(8)})

@@ -23,12 +23,18 @@ from contextlib import contextmanager
 
 import torch
 
-from structaug.datasets import load_seqrec
 from structaug.bench import add_out_arguments, claim_out
+from structaug.datasets import load_seqrec
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.recsys.mclrec import training
-from structaug.recsys.mclrec.data import build_sequences, leave_one_out, prefix_examples, prepare_interactions
-from structaug.recsys.mclrec.models import MCLRec
+from structaug.recsys.mclrec import (
+    MCLRec,
+    SequenceViews,
+    build_sequences,
+    leave_one_out,
+    prefix_examples,
+    prepare_interactions,
+)
+from structaug.recsys.mclrec._training import train_one_epoch
 from structaug.results import environment
 
 #: report rows, in step order: (key, label)
@@ -92,13 +98,13 @@ class StageClock:
 
     @contextmanager
     def timing_views(self):
-        """Time ``make_views`` as the training loop looks it up (a module global)."""
-        original = training.make_views
-        training.make_views = self._timed(original, lambda: "views")
+        """Time ``SequenceViews.draw``, through which the training loop makes each batch's views."""
+        original = SequenceViews.draw
+        SequenceViews.draw = self._timed(original, lambda: "views")
         try:
             yield
         finally:
-            training.make_views = original
+            SequenceViews.draw = original
 
     def reset(self) -> None:
         self.t.clear()
@@ -143,11 +149,11 @@ def main() -> None:
         clock = StageClock(model, opts)
         gen = torch.Generator().manual_seed(a.seed)
         with clock.timing_views():
-            # make_views' defaults are the paper's ratios (crop 0.5, mask 0.5, reorder 0.8)
-            kw = dict(batch_size=256, gen=gen, view_kwargs={}, bucket=True, precision=precision)
-            training.train_one_epoch(model, opts, X[warm], y[warm], **kw)
+            # SequenceViews' defaults are the paper's ratios (crop 0.5, mask 0.5, reorder 0.8)
+            kw = dict(batch_size=256, gen=gen, views=SequenceViews(), bucket=True, precision=precision)
+            train_one_epoch(model, opts, X[warm], y[warm], **kw)
             clock.reset()
-            training.train_one_epoch(model, opts, X[timed], y[timed], **kw)
+            train_one_epoch(model, opts, X[timed], y[timed], **kw)
         ms = clock.per_step_ms()
         row = {"precision": precision, "steps": clock.steps, "ms_per_step": {k: ms.get(k, 0.0) for k, _ in PARTS},
                "total_ms_per_step": ms["total"], "epoch_s_estimate": ms["total"] * n_batches_epoch / 1000.0}

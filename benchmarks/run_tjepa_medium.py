@@ -40,9 +40,9 @@ METRICS = ["accuracy", "balanced_accuracy", "roc_auc"]
 
 
 def encoder_config(epochs: int, reg_tokens: int = 1) -> dict:
-    return dict(n_reg_tokens=reg_tokens, d_model=32, n_layers=2, n_heads=4, d_feedforward=128, d_predictor=32, predictor_layers=2,
-                predictor_heads=4, predictor_feedforward=128, batch_size=64, max_epochs=epochs, lr=1e-3,
-                warmup_epochs=1, patience=None)
+    return dict(n_reg_tokens=reg_tokens, hidden_size=32, n_layers=2, n_heads=4, inner_size=128,
+                predictor_hidden_size=32, predictor_n_layers=2, predictor_n_heads=4, predictor_inner_size=128,
+                batch_size=64, max_epochs=epochs, lr=1e-3, warmup_epochs=1, patience=None)
 
 
 HEAD = dict(hidden_sizes=(256, 256), dropout=0.1, lr=1e-3, batch_size=128, max_epochs=200, patience=16)
@@ -72,7 +72,7 @@ def run_one(name: str, X, y: np.ndarray, seed: int, epochs: int, device: str, re
     enc_cfg = encoder_config(epochs, reg_tokens)
     suffix = "" if reg_tokens == 1 else f" ({reg_tokens} REG)"
     t0 = time.perf_counter()
-    clf = TJEPAClassifier(encoder=TJEPA(**enc_cfg), head="mlp", device=device, random_state=seed, progress=False,
+    clf = TJEPAClassifier(encoder=TJEPA(**enc_cfg), head="mlp", device=device, random_state=seed, verbose=False,
                           **HEAD).fit(Xtr, ytr)
     fit_s = time.perf_counter() - t0
     pre_s = clf.encoder_.fit_time_
@@ -99,7 +99,7 @@ def run_one(name: str, X, y: np.ndarray, seed: int, epochs: int, device: str, re
     raw = TableEncoder(encoding="onehot").fit(Xtr)
     Ztr, Zte = raw.transform(Xtr), raw.transform(Xte)
     t0 = time.perf_counter()
-    mlp = MLPHead(device=device, random_state=seed, progress=False, **HEAD).fit(Ztr, ytr)
+    mlp = MLPHead(device=device, random_state=seed, verbose=False, **HEAD).fit(Ztr, ytr)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     logits = torch.as_tensor(mlp.decision_function(Zte))

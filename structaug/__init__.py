@@ -5,6 +5,7 @@ Method families live in subpackages (``structaug.graph``, ``structaug.recsys``,
 ``structaug.tensor``, ``structaug.tabular``); the shared pieces are here.
 """
 from .base import Augmenter, check_is_fitted
+from .discovery import all_estimators
 from .exceptions import (BackendError, CheckpointMismatchError, CorruptFileError, DatasetNotFoundError,
                          DeviceUnavailableError,
                          DataValidationError, InvalidParameterError, NotFittedError, ResultsExistError,
@@ -14,7 +15,7 @@ from .train import Trainer, TrainResult, resolve_device
 __version__ = "0.1.0"
 
 __all__ = [
-    "Augmenter", "check_is_fitted", "Trainer", "TrainResult", "resolve_device",
+    "Augmenter", "check_is_fitted", "all_estimators", "Trainer", "TrainResult", "resolve_device",
     "StructaugError", "NotFittedError", "InvalidParameterError", "DataValidationError", "UnknownIdError", "DatasetNotFoundError",
     "BackendError", "DeviceUnavailableError", "CheckpointMismatchError", "CorruptFileError", "ResultsExistError", "__version__",
 ]

@@ -15,7 +15,7 @@ _EXTRAS = {
     "xgboost": ("trees", "the XGBoost baselines"),
     "lightgbm": ("trees", "the LightGBM baseline"),
     "matplotlib": ("plot", "benchmark plots"),
-    "ray": ("ray", "the Ray benchmark backend"),
+    "sparse": ("sparse", "conversion to and from pydata/sparse arrays"),
 }
 
 

@@ -29,6 +29,7 @@ Every augmenter declares what ``n`` in ``sample(data, n)`` counts, in the class 
 :meth:`Augmenter._count_sampled` returns how many units an output holds, so
 :func:`structaug.testing.check_augmenter` can assert it equals ``n``.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -42,7 +43,7 @@ from .exceptions import NotFittedError
 from .random import RandomState, check_random_state, torch_generator
 from .validation import check_positive_int
 
-__all__ = ["Augmenter", "check_is_fitted", "SampleRNG", "NotFittedError", "SAMPLE_UNITS"]
+__all__ = ["SAMPLE_UNITS", "Augmenter", "NotFittedError", "SampleRNG", "check_is_fitted"]
 
 #: the meanings ``n`` can have in ``Augmenter.sample(data, n)`` (see the module docstring)
 SAMPLE_UNITS: tuple[str, ...] = ("views", "additions")
@@ -116,7 +117,7 @@ class Augmenter(BaseEstimator):
     _fitted_attributes: list[str] | None = None
 
     # -- public API -------------------------------------------------------------------
-    def fit(self, data: Any, **kwargs: Any) -> "Augmenter":
+    def fit(self, data: Any, **kwargs: Any) -> Augmenter:
         """Learn from ``data``; returns ``self``."""
         self._validate_params()
         rng = check_random_state(getattr(self, "random_state", None))
@@ -172,8 +173,10 @@ class Augmenter(BaseEstimator):
         Views per element of ``data`` for ``"views"``, new elements in total for
         ``"additions"``; :func:`structaug.testing.check_augmenter` asserts it equals ``n``.
         """
-        raise NotImplementedError(f"{type(self).__name__} must implement _count_sampled(out, data) -> int "
-                                  f"(how many {self.sample_unit or 'units'} a sample holds)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _count_sampled(out, data) -> int "
+            f"(how many {self.sample_unit or 'units'} a sample holds)"
+        )
 
     def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "is_fitted_", False)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from pathlib import Path
 # never the committed ``benchmarks/results``); defined beside the scripts' helpers, re-exported
 from .bench import DEFAULT_OUT_DIR
 
-__all__ = ["main", "build_parser", "parse_seeds", "DEFAULT_OUT_DIR"]
+__all__ = ["DEFAULT_OUT_DIR", "build_parser", "main", "parse_seeds"]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -56,14 +58,15 @@ def _add_bench_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path,
                    help=f"results JSON path; a markdown summary is written beside it (default: "
                         f"{DEFAULT_OUT_DIR}/<method>[_quick].json under the current folder)")
-    p.add_argument("--workers", type=positive_int, default=1, help="parallel worker processes over datasets")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="run jobs in this many one-thread worker processes (default 1: in this process)")
     keep = p.add_mutually_exclusive_group()
     keep.add_argument("--resume", action="store_true",
                       help="keep the rows already in --out (and its partial file) and run only the missing ones")
     keep.add_argument("--overwrite", action="store_true",
                       help="delete an existing --out, its .md and partial file and start over "
                            "(without --resume or --overwrite an existing --out stops the run before it starts)")
-    p.add_argument("--no-progress", action="store_true", help="silence progress bars")
+    p.add_argument("--no-progress", action="store_true", help="silence progress bars and the line per finished row")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +121,7 @@ def _version() -> str:
 
 
 def _cmd_datasets(args) -> int:
+    """List every known dataset with the one name that ``--datasets`` and the loaders take."""
     from .datasets import available_datasets, candidate_dirs
 
     print("data roots searched (in order):")
@@ -126,14 +130,17 @@ def _cmd_datasets(args) -> int:
     print()
     rows = available_datasets(args.data_dir)
     w = max(len(r["name"]) for r in rows)
+    wb = max(len(",".join(r["benchmarks"])) for r in rows)
+    print(f"  {'family':<9} {'name (--datasets)':<{w}}  found  {'bench':<{wb}}  where")
     for r in rows:
         mark = "yes" if r["found"] else "no "
-        print(f"  {r['family']:<9} {r['name']:<{w}}  {mark}  {r['path']}")
+        print(f"  {r['family']:<9} {r['name']:<{w}}  {mark}    {','.join(r['benchmarks']):<{wb}}  {r['path']}")
     try:
         from .datasets import pmlb_index
 
         idx = pmlb_index(args.data_dir)
-        print(f"\n  PMLB tables: {len(idx)} ({', '.join(idx['name'].head(8))}, ...)")
+        print(f"\n  PMLB tables for `bench tabular`, by their PMLB names: {len(idx)} "
+              f"({', '.join(idx['name'].head(8))}, ...)")
     except FileNotFoundError:
         pass
     return 0
@@ -143,16 +150,13 @@ def _cmd_bench(args) -> int:
     """Check every flag, the data folder and ``--out`` first; then run, save and report.
 
     Nothing runs, and no file is touched, until the settings, ``--methods``, ``--datasets``,
-    the device and ``--out`` have passed (:func:`structaug.bench.prepare_out`).
+    the device and ``--out`` have passed (:func:`structaug.bench.prepare_out`); the runner
+    (:func:`structaug.bench.run_benchmark`) does the rest.
     """
-    from .bench import BenchConfig, load_benchmark, merge_previous, parse_names, prepare_out, results_files
+    from .bench import BenchConfig, load_benchmark, parse_names, prepare_out, run_benchmark
     from .exceptions import InvalidParameterError
-    from .results import save_records
 
     mod = load_benchmark(args.method)
-    if args.workers > 1 and not getattr(mod, "SUPPORTS_WORKERS", False):
-        print(f"[{args.method}] --workers is not supported by this benchmark: running in one process "
-              "(start several processes with disjoint --seeds/--datasets and --out files instead)", file=sys.stderr)
     if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
         raise InvalidParameterError(f"--data-dir {args.data_dir} is not a folder")
     _check_device(args.device)
@@ -170,7 +174,7 @@ def _cmd_bench(args) -> int:
              "no_progress", "command", "method"}
     cfg = BenchConfig(
         data_dir=args.data_dir, datasets=datasets, seeds=list(seeds), device=args.device, quick=args.quick,
-        out=out, workers=args.workers, resume=args.resume, progress=not args.no_progress,
+        out=out, workers=args.workers, resume=args.resume, verbose=not args.no_progress,
         extra={k: v for k, v in vars(args).items() if k not in known},
     )
     if hasattr(mod, "validate"):
@@ -179,23 +183,26 @@ def _cmd_bench(args) -> int:
     cfg.out_owned = True
     if previous:
         _warn_changed_settings(args.method, out, cfg)
-    if not cfg.progress:
+    if not cfg.verbose:
         os.environ["STRUCTAUG_PROGRESS"] = "0"
     cfg.extra["previous"] = previous
     t0 = time.perf_counter()
-    records = merge_previous(mod.run(cfg), previous)
-    cfg.extra.pop("previous", None)
-    save_records(records, out, benchmark=args.method, config=cfg.to_dict(),
-                 device=args.device if args.device != "auto" else None,
-                 metrics=getattr(mod, "METRICS", None))
-    if hasattr(mod, "report"):
-        mod.report(records, out)
-    for extra_file in results_files(out, mod)[2:]:  # every row is in --out now
-        extra_file.unlink(missing_ok=True)
+    # a deadline's SIGTERM (`timeout ...`) stops the run like Ctrl-C: the finished rows are saved to --out
+    in_main = threading.current_thread() is threading.main_thread()  # where signal handlers can be set
+    old_handler = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+    try:
+        records = run_benchmark(mod, cfg)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, old_handler)
     print(f"\nwrote {out} and {out.with_suffix('.md')} ({len(records)} records, {time.perf_counter() - t0:.0f}s)")
     print(out.with_suffix(".md").read_text())
-    failed = [r for r in records if (r.status if hasattr(r, "status") else r.get("status")) != "ok"]
+    failed = [r for r in records if r.status != "ok"]
     return 1 if failed and len(failed) == len(records) else 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _check_device(device: str) -> None:
@@ -277,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     except StructaugError as exc:
         print(f"structaug: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("structaug: interrupted", file=sys.stderr)
+        return 130
     return 2  # pragma: no cover
 
 

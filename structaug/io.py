@@ -153,7 +153,7 @@ def _older_than(entry: os.DirEntry, now: float, max_age: float) -> bool:
         return False
 
 
-def _atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
+def _atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], object]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphan_tmps(path)

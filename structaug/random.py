@@ -5,17 +5,19 @@ Augmenters draw from their own :class:`numpy.random.Generator` and
 and never perturbs (or depends on) ``torch.manual_seed``/``np.random.seed`` elsewhere in a
 user's program.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Union
+from typing import Union
 
 import numpy as np
 import torch
 
 from .exceptions import InvalidParameterError
 
-RandomState = Union[None, int, np.random.Generator, np.random.RandomState]
+RandomState = Union[None, int, np.random.Generator, np.random.RandomState]  # noqa: UP007 - a runtime alias on 3.10
 
 _MAX_SEED = 2**63 - 1
 

@@ -9,16 +9,17 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .io import atomic_write_json, atomic_write_text
 
-__all__ = ["Record", "environment", "peak_memory_mib", "reset_peak_memory", "save_records", "load_records", "load_results", "summarize", "markdown_table", "fmt_mean_std"]
+__all__ = ["Record", "environment", "fmt_mean_std", "load_records", "load_results", "markdown_table", "peak_memory_mib", "reset_peak_memory", "save_records", "summarize"]
 
 
 @dataclass
@@ -113,7 +114,7 @@ def _git_commit() -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for mod in ["structaug", "torch", "torch_geometric", "numpy", "pandas", "sklearn", "xgboost", "tensorly", "lightgbm"]:
@@ -150,12 +151,13 @@ def save_records(records: Iterable[Record | dict], path: str | os.PathLike, *, b
     """Write ``{"benchmark", "environment", "config", "records"}`` as JSON (atomically) and a
     markdown summary next to it (``.md``)."""
     rows = [r.to_dict() if isinstance(r, Record) else dict(r) for r in records]
-    payload = {"benchmark": benchmark, "environment": environment(device), "config": config or {}, "records": rows}
+    env = environment(device)
+    payload = {"benchmark": benchmark, "environment": env, "config": config or {}, "records": rows}
     path = Path(path)
     atomic_write_json(payload, path)
     if markdown:
         table = markdown_table(summarize(rows, metrics=metrics))
-        head = f"# {benchmark}\n\nDevice: {payload['environment']['device_name']}  \nCommit: {payload['environment']['git_commit']}\n\n"
+        head = f"# {benchmark}\n\nDevice: {env['device_name']}  \nCommit: {env['git_commit']}\n\n"
         atomic_write_text(head + table + "\n", path.with_suffix(".md"))
     return path
 

@@ -283,6 +283,7 @@ def _model_part(model: torch.nn.Module) -> dict[str, str]:
     """Module classes with their plain hyperparameters, and state_dict keys, shapes, dtypes."""
     part: dict[str, str] = {}
     for name, tensor in model.state_dict().items():
+        shape: tuple[int, ...] | str
         try:
             shape = tuple(tensor.shape)
         except Exception:  # an uninitialised lazy parameter
@@ -625,7 +626,7 @@ class Trainer:
         wait = 0
         start_epoch = 0
         elapsed_before = 0.0
-        parts = None
+        parts: dict[str, dict[str, str]] = {}
         if self.checkpoint_path is not None:
             remove_orphan_tmps(self.checkpoint_path)
             # computed on the objects as given, before a checkpoint touches them
@@ -793,7 +794,7 @@ class Trainer:
                 "elapsed": elapsed,
                 "stopped": stopped,
             },
-            self.checkpoint_path,
+            self.checkpoint_path,  # type: ignore[arg-type]  # only called with a checkpoint path
         )
 
     def _checkpoint_exists(self) -> bool:
@@ -804,6 +805,7 @@ class Trainer:
         if not self._checkpoint_exists():
             return None
         path = self.checkpoint_path
+        assert path is not None  # _checkpoint_exists checked it
         try:
             ckpt = load_verified(path, what="checkpoint", start_over=_START_OVER)
         except CorruptFileError:

@@ -3,9 +3,11 @@
 Every helper takes the argument's ``name`` so a message reads like
 ``"X must be a 2-D array, got shape (5,)"`` rather than a stack trace from deep in torch.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,9 +20,7 @@ ArrayLike = Any
 def check_type(obj: Any, types: type | tuple[type, ...], name: str) -> Any:
     """Raise :class:`InvalidParameterError` (a ``TypeError``) unless ``obj`` is an instance of ``types``."""
     if not isinstance(obj, types):
-        names = (
-            " or ".join(t.__name__ for t in types) if isinstance(types, tuple) else types.__name__
-        )
+        names = " or ".join(t.__name__ for t in types) if isinstance(types, tuple) else types.__name__
         raise InvalidParameterError(f"{name} must be a {names}, got {type(obj).__name__}")
     return obj
 
@@ -50,10 +50,9 @@ def check_shape(
     s = tuple(x.shape)
     if ndim is not None and len(s) != ndim:
         raise DataValidationError(f"{name} must be a {ndim}-D array, got shape {s}")
-    if shape is not None:
-        if len(shape) != len(s) or any(e is not None and e != a for e, a in zip(shape, s)):
-            want = tuple("*" if e is None else e for e in shape)
-            raise DataValidationError(f"{name} must have shape {want}, got {s}")
+    if shape is not None and (len(shape) != len(s) or any(e is not None and e != a for e, a in zip(shape, s))):
+        want = tuple("*" if e is None else e for e in shape)
+        raise DataValidationError(f"{name} must have shape {want}, got {s}")
     if not allow_empty and (len(s) == 0 or s[0] == 0):
         raise DataValidationError(f"{name} is empty (shape {s}); at least one row is needed")
 
@@ -70,9 +69,7 @@ def check_float_matrix(x: ArrayLike, name: str, *, allow_empty: bool = False) ->
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            raise DataValidationError(
-                f"{name} has non-numeric values; encode them first ({exc})"
-            ) from exc
+            raise DataValidationError(f"{name} has non-numeric values; encode them first ({exc})") from exc
     if arr.dtype.kind not in "biuf":
         raise DataValidationError(f"{name} must be numeric, got dtype {arr.dtype}")
     check_shape(arr, name, ndim=2, allow_empty=allow_empty)
@@ -103,7 +100,7 @@ def check_consistent_length(arrays: Iterable[ArrayLike], names: Sequence[str]) -
     """Check all arrays have the same number of rows; return it."""
     lengths = [len(a) for a in arrays]
     if len(set(lengths)) > 1:
-        pairs = ", ".join(f"{n}={l}" for n, l in zip(names, lengths))
+        pairs = ", ".join(f"{n}={k}" for n, k in zip(names, lengths))
         raise DataValidationError(f"inconsistent numbers of rows: {pairs}")
     return lengths[0] if lengths else 0
 
@@ -167,8 +164,11 @@ def to_sortable_time(values: Any, name: str = "timestamp") -> np.ndarray:
     """
     import pandas as pd
 
-    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object)
-                                                                if not isinstance(values, np.ndarray) else values)
+    s = (
+        values
+        if isinstance(values, pd.Series)
+        else pd.Series(np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values)
+    )
     if len(s) == 0:
         return np.zeros(0, dtype=np.int64)
     if s.isna().any():
@@ -235,7 +235,7 @@ def check_bool(value: Any, name: str) -> bool:
 
 def check_widths(value: Any, name: str, *, allow_empty: bool = False) -> tuple[int, ...]:
     """Hidden-layer widths: a sequence of ints >= 1 (a 0-wide layer silently cuts the network)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) and not isinstance(value, np.ndarray):
+    if isinstance(value, (str, bytes)) or (not isinstance(value, Sequence) and not isinstance(value, np.ndarray)):
         raise InvalidParameterError(f"{name} must be a sequence of ints >= 1, got {type(value).__name__} {value!r}")
     widths = tuple(value)
     if not widths and not allow_empty:

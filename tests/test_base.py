@@ -1,4 +1,5 @@
 """The Augmenter contract and the conformance suite itself."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -230,8 +231,11 @@ def test_conformance_requires_sample_unit(frame):
 
 
 def test_conformance_catches_wrong_count(frame):
-    with pytest.raises(AssertionError, match=r"MiscountingAugmenter.sample\(data, n=2\) gave 1 views of every "
-                                             r"element; sample_unit='views' says 2"):
+    with pytest.raises(
+        AssertionError,
+        match=r"MiscountingAugmenter.sample\(data, n=2\) gave 1 views of every "
+        r"element; sample_unit='views' says 2",
+    ):
         check_augmenter(MiscountingAugmenter(random_state=0), frame)
 
 
@@ -264,8 +268,11 @@ def test_nested_params_round_trip(frame):
 
 
 def test_conformance_catches_fitting_the_passed_instance(frame):
-    with pytest.raises(AssertionError, match=r"FitsItsParameter.fit fitted the instance passed as 'inner' "
-                                             r"\(new attributes \['_fit_rng', '_sample_rng', 'is_fitted_', 'std_'\]\)"):
+    with pytest.raises(
+        AssertionError,
+        match=r"FitsItsParameter.fit fitted the instance passed as 'inner' "
+        r"\(new attributes \['_fit_rng', '_sample_rng', 'is_fitted_', 'std_'\]\)",
+    ):
         check_augmenter(FitsItsParameter(NoiseAugmenter(), random_state=0), frame)
 
 
@@ -276,3 +283,20 @@ def test_nested_params_catches_unreachable_sub_estimator():
 
     with pytest.raises(AssertionError, match=r"Opaque.get_params\(deep=True\) lacks inner__random_state"):
         check_nested_params(Opaque(NoiseAugmenter()))
+
+
+def test_conformance_checks_default_n(frame):
+    class WrongDefault(NoiseAugmenter):
+        default_n = 3  # but n=None gives one view
+
+        def _sample(self, data, n, rng):
+            return super()._sample(data, 1 if n is None else n, rng)
+
+    with pytest.raises(AssertionError, match=r"WrongDefault.sample\(data\) \(n=None\) gave 1 views; default_n=3"):
+        check_augmenter(WrongDefault(random_state=0), frame)
+
+    class BadDefault(NoiseAugmenter):
+        default_n = 0
+
+    with pytest.raises(AssertionError, match="BadDefault: default_n must be None or an int >= 1, got 0"):
+        check_augmenter(BadDefault(random_state=0), frame)

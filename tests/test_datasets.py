@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import shared_or_skip
 
 from structaug import datasets as D
 from structaug.exceptions import DatasetNotFoundError
-
-from conftest import shared_or_skip
 
 
 def test_missing_dataset_names_every_path(tmp_path, monkeypatch):

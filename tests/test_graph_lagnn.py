@@ -8,13 +8,25 @@ import torch_geometric.transforms as T
 from torch_geometric.data import Data
 
 from structaug.datasets import make_sbm_graph
-from structaug.exceptions import DataValidationError, DatasetNotFoundError, NotFittedError
-from structaug.graph import (GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII, LocalAugment, LocalAugmenter,
-                             RandomNeighborSampler, consistency_loss, fit_node_model, paper_config)
+from structaug.exceptions import DatasetNotFoundError, DataValidationError, NotFittedError
+from structaug.graph import (
+    GAT,
+    GCN,
+    GCNII,
+    LAGAT,
+    LAGCN,
+    LAGCNII,
+    LocalAugment,
+    LocalAugmenter,
+    RandomNeighborAugmenter,
+    consistency_loss,
+    fit_node_model,
+    paper_config,
+)
 from structaug.testing import check_augmenter
 
-TINY = dict(epochs=2, warmup=3, num_models=4, update_epochs=2, selector_epochs=5, uscore_every=2,
-            hidden_size=32, batch_size=64, progress=False, device="cpu")
+TINY = dict(max_epochs=2, warmup=3, num_models=4, update_epochs=2, selector_max_epochs=5, uscore_every=2,
+            hidden_size=32, batch_size=64, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +101,8 @@ def test_transform_compose_and_repr(graph, fitted):
     assert out.x_gen.shape == (120, 2, 24) and "x_aug" not in out
     lazy = LocalAugment(LocalAugmenter(random_state=0, **TINY))
     assert "unfitted" in repr(lazy)
-    assert lazy(graph.clone()).x_aug.shape == (120, 1, 24) and lazy.augmenter.is_fitted_
+    assert lazy(graph.clone()).x_aug.shape == (120, 1, 24) and lazy.augmenter_.is_fitted_
+    assert not hasattr(lazy.augmenter, "is_fitted_") and "fitted" in repr(lazy)  # the passed one: untouched
     with pytest.raises(ValueError):
         LocalAugment(n_samples=0)
 
@@ -198,11 +211,11 @@ def test_consistency_loss():
 
 
 def test_paper_configs():
-    assert paper_config("lagcn", "Cora")["hidden"] == 8
+    assert paper_config("lagcn", "Cora")["hidden_size"] == 8
     pub = paper_config("lagcn", "PubMed")
-    assert (pub["hidden"], pub["concat"], pub["lr"]) == (4, 3, 0.02)
-    assert paper_config("lagat", "pubmed")["heads"] == 2
-    assert paper_config("LA-GCNII", "citeseer")["num_layers"] == 32
+    assert (pub["hidden_size"], pub["concat"], pub["lr"], pub["max_epochs"]) == (4, 3, 0.02, 300)
+    assert paper_config("lagat", "pubmed")["n_heads"] == 2
+    assert paper_config("LA-GCNII", "citeseer")["n_layers"] == 32
     assert paper_config("lagcn")["consistency"] and not paper_config("gcn")["consistency"]
     with pytest.raises(ValueError, match="unknown hyperparameter"):
         paper_config("gcn", hiddden=3)
@@ -210,11 +223,11 @@ def test_paper_configs():
         paper_config("mlp")
 
 
-def test_random_neighbor_sampler_picks_neighbours():
+def test_random_neighbor_augmenter_picks_neighbours():
     x = torch.eye(4)
     ei = torch.tensor([[1, 2, 0], [0, 0, 1]])  # node 0 <- {1, 2}; node 1 <- {0}; 2, 3 isolated as targets
-    s = RandomNeighborSampler(x, ei)
-    out = s(50, torch.Generator().manual_seed(0))
+    g = Data(x=x, edge_index=ei)
+    out = RandomNeighborAugmenter(random_state=0).fit(g).sample(g, n=50).x_aug
     assert out.shape == (4, 50, 4)  # node-first [N, n, F]
     picked0 = out[0].argmax(-1)
     assert set(picked0.tolist()) == {1, 2}
@@ -222,19 +235,20 @@ def test_random_neighbor_sampler_picks_neighbours():
 
 
 def test_lagcn_learns_and_is_deterministic(graph, fitted):
-    kw = dict(seed=0, device="cpu", progress=False, epochs=40, patience=15)
-    res = fit_node_model("lagcn", graph, sampler=fitted.feature_sampler(graph), hidden=8, **kw)
-    again = fit_node_model("lagcn", graph, sampler=fitted.feature_sampler(graph), hidden=8, **kw)
+    kw = dict(random_state=0, device="cpu", max_epochs=40, patience=15)
+    res = fit_node_model("lagcn", graph, augmenter=fitted, hidden_size=8, **kw)
+    again = fit_node_model("lagcn", graph, augmenter=fitted, hidden_size=8, **kw)
     assert res.test_acc > 0.6  # 3 classes: chance is ~0.33
     assert res.test_acc == again.test_acc and res.best_epoch == again.best_epoch
     plain = fit_node_model("gcn", graph, **kw)
     assert plain.test_acc > 0.6
-    with pytest.raises(ValueError, match="needs sampler"):
+    with pytest.raises(ValueError, match="needs generated features: augmenter="):
         fit_node_model("lagcn", graph, **kw)
 
 
 def test_pyg_raw_loader_and_split(tmp_path):
-    from structaug.datasets.pyg_raw import class_balanced_split, load_pyg_graph
+    from structaug.datasets.pyg_raw import load_pyg_graph
+    from structaug.splits import class_balanced_split
 
     y = torch.arange(3).repeat_interleave(100)
     tr, va, te = class_balanced_split(y, train_per_class=20, n_val=50, n_test=80, random_state=0)
@@ -260,7 +274,7 @@ def test_sign_features():
 
 @pytest.mark.slow
 def test_demo_rows_quick():
-    from structaug.graph.demo import demo_rows
+    from structaug.graph._demo import demo_rows
 
     rows = demo_rows(quick=True, device="cpu", seed=0)
     assert [r.model.split(" ")[0] for r in rows] == ["LA-GCN", "GCN", "XGBoost"]
@@ -277,7 +291,7 @@ def test_bench_without_augmented_methods_runs(tmp_path):
     from structaug.datasets import load_planetoid
 
     shared_or_skip(load_planetoid, "Cora", cache=tmp_path / "pyg")  # the bench records a skip, not an error
-    cfg = BenchConfig(datasets=["Cora"], seeds=[0], device="cpu", out=tmp_path / "l.json", progress=False,
+    cfg = BenchConfig(datasets=["Cora"], seeds=[0], device="cpu", out=tmp_path / "l.json", verbose=False,
                       extra={"methods": "GCN,XGBoost", "max_epochs": 5})
     recs = run(cfg)
     status = {r.method if hasattr(r, "method") else r["method"]: (r.status if hasattr(r, "status") else r["status"])
@@ -332,9 +346,9 @@ def test_to_sparse_features_threshold():
 
 
 def test_cvae_sampler_equals_decode_then_normalise(fitted, graph):
-    from structaug.graph import row_normalize
+    from structaug.graph._cvae import row_normalize
 
-    sampler = fitted.feature_sampler(graph)
+    sampler = fitted._feature_sampler(graph)
     out = sampler(3, torch.Generator().manual_seed(5))
     gen = torch.Generator().manual_seed(5)
     z = torch.randn((3, graph.num_nodes, fitted.latent_size), generator=gen)
@@ -343,9 +357,9 @@ def test_cvae_sampler_equals_decode_then_normalise(fitted, graph):
     assert out.shape == (graph.num_nodes, 3, graph.num_features)  # node-first view of [3, N, F] draws
     torch.testing.assert_close(out, ref.transpose(0, 1), rtol=1e-6, atol=1e-7)  # cached condition term
     assert all(out[:, j].is_contiguous() for j in range(3))  # each branch is one [N, F] block
-    from structaug.graph.samplers import CVAEFeatureSampler
+    from structaug.graph._samplers import _CVAESampler
 
-    raw = CVAEFeatureSampler(fitted.cvae_, graph.x, normalize=False)(3, torch.Generator().manual_seed(5))
+    raw = _CVAESampler(fitted.cvae_, graph.x, normalize=False)(3, torch.Generator().manual_seed(5))
     torch.testing.assert_close(raw, fitted.cvae_.decode(z, graph.x).transpose(0, 1), rtol=1e-6, atol=1e-7)
 
 
@@ -353,16 +367,16 @@ def test_cvae_sampler_equals_decode_then_normalise(fitted, graph):
 def test_sparse_input_training_matches_dense(kind, graph, fitted):
     from structaug.graph import build_model, train_node_classifier
 
-    cfg = paper_config(kind, num_layers=4) if "gcnii" in kind else paper_config(kind)
+    cfg = paper_config(kind, n_layers=4) if "gcnii" in kind else paper_config(kind)
     x = graph.x / graph.x.sum(1, keepdim=True).clamp(min=1e-12)
     results = []
     for sparse in (False, True):
         torch.manual_seed(0)
         model = build_model(kind, graph.num_features, 3, cfg)
-        sampler = fitted.feature_sampler(graph) if kind.startswith("la") else None
-        results.append(train_node_classifier(model, graph, x=x, sampler=sampler, samples=cfg["samples"],
+        aug = fitted if kind.startswith("la") else None
+        results.append(train_node_classifier(model, graph, x=x, augmenter=aug, samples=cfg["samples"],
                                              consistency=cfg["consistency"], max_epochs=15, patience=None,
-                                             device="cpu", seed=0, progress=False, sparse_input=sparse))
+                                             device="cpu", random_state=0, sparse_input=sparse))
     dense, sparse = results
     # same random draws; only the float summation order of the first layer differs
     assert dense.test_acc == sparse.test_acc and dense.best_epoch == sparse.best_epoch
@@ -380,8 +394,8 @@ def test_results_unchanged_by_speedups():
     before = {"gcn": 0.8333333, "lagcn": 0.7476190, "gat": 0.8904762, "lagat": 0.8714285}
     n_test = int(g.test_mask.sum())
     for kind, acc in before.items():
-        res = fit_node_model(kind, g, sampler=aug.feature_sampler(g) if kind.startswith("la") else None,
-                             seed=0, device="cpu", progress=False, epochs=40, patience=None)
+        res = fit_node_model(kind, g, augmenter=aug if kind.startswith("la") else None,
+                             random_state=0, device="cpu", max_epochs=40, patience=None)
         assert res.test_acc == pytest.approx(acc, abs=1.01 / n_test), kind
 
 
@@ -403,8 +417,8 @@ def test_fitted_augmenter_pickles_rng_as_bytes_and_resumes_its_stream(graph, fit
 def test_samplers_follow_the_training_device(graph, fitted):
     from structaug.train import same_device
 
-    smp = fitted.feature_sampler(graph)
-    rnd = RandomNeighborSampler(graph.x, graph.edge_index)
+    smp = fitted._feature_sampler(graph)
+    rnd = RandomNeighborAugmenter().fit(graph)._feature_sampler(graph)
     assert smp.to("cpu") is smp and rnd.to(torch.device("cpu")) is rnd
     # the copy path, without a GPU: the "meta" device holds shapes only
     m, r = smp.to("meta"), rnd.to("meta")

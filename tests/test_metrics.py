@@ -1,4 +1,5 @@
 """Metric values against hand-computed cases."""
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,12 @@ def test_regression_metrics():
 
 
 def test_topk_single_target_hand_computed():
-    scores = torch.tensor([[0.9, 0.8, 0.7, 0.1],   # target 2 at rank 3
-                           [0.1, 0.2, 0.3, 0.4]])  # target 0 at rank 4
+    scores = torch.tensor(
+        [
+            [0.9, 0.8, 0.7, 0.1],  # target 2 at rank 3
+            [0.1, 0.2, 0.3, 0.4],
+        ]
+    )  # target 0 at rank 4
     m = topk_metrics(scores, torch.tensor([2, 0]), ks=(1, 3))
     assert m["hr@3"].tolist() == [1.0, 0.0]
     assert m["ndcg@3"][0].item() == pytest.approx(1 / math.log2(4))
@@ -97,14 +102,17 @@ def test_mean_metrics_over_batches():
 from structaug.exceptions import DataValidationError, InvalidParameterError  # noqa: E402
 
 
-@pytest.mark.parametrize("fn, yt, yp, match", [
-    (accuracy, [0, 1, 1], [0, 1], "3 values but y_pred has 2"),
-    (balanced_accuracy, [], [], "empty"),
-    (balanced_accuracy, [0, 1], np.array([[np.nan, 1.0], [0.2, 0.8]]), "y_pred holds 1 NaN"),
-    (rmse, [1.0, 2.0], [1.0, np.nan], "y_pred holds 1 NaN"),
-    (mae, [1.0, np.inf], [1.0, 2.0], "y_true holds 1 NaN or infinite"),
-    (rmse, [], [], "empty"),
-])
+@pytest.mark.parametrize(
+    "fn, yt, yp, match",
+    [
+        (accuracy, [0, 1, 1], [0, 1], "3 values but y_pred has 2"),
+        (balanced_accuracy, [], [], "empty"),
+        (balanced_accuracy, [0, 1], np.array([[np.nan, 1.0], [0.2, 0.8]]), "y_pred holds 1 NaN"),
+        (rmse, [1.0, 2.0], [1.0, np.nan], "y_pred holds 1 NaN"),
+        (mae, [1.0, np.inf], [1.0, 2.0], "y_true holds 1 NaN or infinite"),
+        (rmse, [], [], "empty"),
+    ],
+)
 def test_metrics_reject_bad_input(fn, yt, yp, match):
     with pytest.raises(DataValidationError, match=match):
         fn(yt, yp)
@@ -131,3 +139,58 @@ def test_topk_rejects_nan_scores_bad_ks_and_negative_targets():
     # no users: empty per-user tensors, not an error from max() of nothing
     m = topk_metrics(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), ks=(2,))
     assert m["ndcg@2"].shape == (0,)
+
+
+def test_regression_and_classification_equal_sklearn_bit_for_bit():
+    # the benchmarks moved from sklearn's functions to these: the numbers must not move
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        mean_absolute_error,
+        mean_squared_error,
+        r2_score,
+    )
+
+    from structaug.metrics import r2
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(2, 300))
+        yt = rng.normal(size=n) * rng.uniform(0.1, 1e3)
+        yp = yt + rng.normal(size=n)
+        assert rmse(yt, yp) == math.sqrt(mean_squared_error(yt, yp))
+        assert mae(yt, yp) == mean_absolute_error(yt, yp) and r2(yt, yp) == r2_score(yt, yp)
+        a, b = rng.integers(0, 4, n), rng.integers(0, 4, n)
+        a[:4] = np.arange(4)  # every class present in y_true
+        assert accuracy(a, b) == accuracy_score(a, b) and balanced_accuracy(a, b) == balanced_accuracy_score(a, b)
+    assert r2([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 1.0 and r2([1.0, 2.0, 3.0], [2.0, 2.0, 2.0]) == 0.0
+    with pytest.raises(ValueError, match="y_pred holds 1 NaN"):
+        r2([1.0, 2.0], [1.0, float("nan")])
+
+
+def test_topk_equals_pyg_link_pred_metrics():
+    # structaug.metrics keeps its own implementation (see the module docstring): the values
+    # are PyG's, user by user
+    from torch_geometric.metrics import LinkPredHitRatio, LinkPredNDCG, LinkPredPrecision, LinkPredRecall
+
+    g = torch.Generator().manual_seed(0)
+    U, n_items = 64, 40
+    scores = (torch.randn(U, n_items, generator=g) * 2).round()  # ties
+    tgt = torch.randint(0, n_items, (U, 3), generator=g)
+    tgt[::4, 2] = -1
+    scores[torch.arange(U)[:, None].expand_as(tgt)[tgt >= 0], tgt[tgt >= 0]] += 2.0
+    ours = topk_metrics(scores, tgt, (1, 5, 10))
+    ranking = scores.sort(dim=1, descending=True, stable=True).indices  # ties: lower item id first
+    valid = tgt >= 0
+    rows = torch.arange(U)[:, None].expand_as(tgt)[valid]
+    labels = torch.unique(torch.stack([rows, tgt[valid]]), dim=1)  # a repeated target counts once
+    for k in (1, 5, 10):
+        for name, cls in (
+            ("hr", LinkPredHitRatio),
+            ("recall", LinkPredRecall),
+            ("precision", LinkPredPrecision),
+            ("ndcg", LinkPredNDCG),
+        ):
+            m = cls(k)
+            m.update(ranking[:, :k], labels)
+            assert torch.isclose(ours[f"{name}@{k}"].mean(), m.compute(), rtol=1e-6, atol=0), (name, k)

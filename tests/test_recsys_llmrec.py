@@ -2,6 +2,7 @@
 augmenter contract, LightGCN/MF-BPR training and bad-input errors."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -16,13 +17,25 @@ import torch
 
 from structaug.datasets import make_interactions
 from structaug.exceptions import DataValidationError, NotFittedError
-from structaug.recsys import (EmbeddingJudgeBackend, LightGCN, LLMRecAugmenter, OpenAICompatibleBackend,
-                              TransformersBackend)
-from structaug.recsys.llmrec import (LLMREC_DEFAULTS, MFBPR, HashingEmbedder, LLMBackendError, LLMRecAugmentation,
-                                     LLMRequest, ResponseCache)
+from structaug.recsys import (
+    EmbeddingJudgeBackend,
+    LightGCN,
+    LLMRecAugmenter,
+    OpenAICompatibleBackend,
+    TransformersBackend,
+)
+from structaug.recsys.llmrec import (
+    LLMREC_DEFAULTS,
+    MFBPR,
+    HashingEmbedder,
+    LLMBackendError,
+    LLMRecAugmentation,
+    LLMRequest,
+    ResponseCache,
+)
 from structaug.recsys.llmrec._parsing import ParseError, parse_attributes, parse_pos_neg, parse_profile
 from structaug.recsys.llmrec._runner import run_requests
-from structaug.recsys.llmrec.splits import split_per_user
+from structaug.splits import split_per_user
 from structaug.testing import check_augmenter
 
 torch.set_num_threads(1)
@@ -106,10 +119,8 @@ def fake_llm():
 
     yield make
     for s in servers:
-        try:
+        with contextlib.suppress(Exception):
             s.stop()
-        except Exception:
-            pass
 
 
 def backend(url: str, **kw) -> OpenAICompatibleBackend:
@@ -271,7 +282,7 @@ def test_server_dies_mid_run_then_resume_from_cache_makes_no_repeated_calls(fake
     state["srv"] = srv
     cache = ResponseCache(tmp_path / "resume.sqlite")
     reqs = [LLMRequest("edge", f"u{k}", f"prompt {k}") for k in range(12)]
-    parse = lambda t, r: parse_pos_neg(t, 2)  # noqa: E731
+    parse = lambda t, r: parse_pos_neg(t, 2)
     # one worker: with several, requests already in flight when the server dies could still be served
     got, st = run_requests(backend(srv.url, max_retries=1, max_workers=1), reqs, parse, cache=cache, verbose=False,
                            max_consecutive_failures=3)
@@ -492,20 +503,6 @@ def test_failed_requests_warn_after_fit(fake_llm, small, tmp_path):
         aug = augmenter(backend=backend(srv.url, max_retries=0, max_workers=2),
                         cache_path=tmp_path / "f.sqlite").fit(inter, items=items, users=users)
     assert aug.stats_["profile"]["failed"] == users["user"].nunique()
-
-
-def test_bench_resume_retries_rows_that_did_not_finish():
-    from structaug.bench import BenchConfig
-    from structaug.bench import llmrec as bench
-
-    ok = {"method": "MF-BPR", "dataset": "nope", "seed": 0, "metrics": {"recall@20": 0.1}, "status": "ok"}
-    err = {"method": "LightGCN", "dataset": "nope", "seed": 0, "metrics": {}, "status": "error", "error": "x"}
-    cfg = BenchConfig(datasets=["nope"], seeds=[0], quick=True,
-                      extra={"methods": "MF-BPR;LightGCN", "embedder": "hashing", "previous": [ok, err]})
-    recs = bench.run(cfg)
-    # the finished row is kept; the failed one is tried again (and fails again, once, with the new error)
-    assert [(r.method, r.status) for r in recs] == [("MF-BPR", "ok"), ("LightGCN", "error")]
-    assert "unknown dataset 'nope'" in recs[1].error
 
 
 def test_split_kind_is_checked():

@@ -87,21 +87,6 @@ def test_demo_every_section_quick(tmp_path):
     assert all(r["value"] == r["value"] for r in rows)  # no NaN
 
 
-def test_workers_on_a_single_process_benchmark_is_reported(tmp_path, monkeypatch, capsys):
-    import types
-
-    import structaug.bench as bench
-
-    calls = []
-    single = types.SimpleNamespace(run=lambda cfg: calls.append(cfg.workers) or [])
-    monkeypatch.setattr(bench, "load_benchmark", lambda name: single)
-    main(["bench", "lagnn", "--workers", "2", "--seeds", "1", "--out", str(tmp_path / "x.json")])
-    assert calls == [2] and "--workers is not supported by this benchmark" in capsys.readouterr().err
-    single.SUPPORTS_WORKERS = True
-    main(["bench", "lagnn", "--workers", "2", "--seeds", "1", "--out", str(tmp_path / "y.json")])
-    assert "not supported" not in capsys.readouterr().err
-
-
 def test_peak_memory_resets_per_job():
     import mmap
     import os
@@ -112,7 +97,8 @@ def test_peak_memory_resets_per_job():
         pytest.skip("no /proc/self/clear_refs: the peak is the process's lifetime peak")
 
     def rss_mib():
-        line = next(x for x in open("/proc/self/status") if x.startswith("VmRSS:"))
+        with open("/proc/self/status") as fh:
+            line = next(x for x in fh if x.startswith("VmRSS:"))
         return int(line.split()[1]) / 1024
 
     reset_peak_memory("cpu")

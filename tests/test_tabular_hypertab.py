@@ -15,11 +15,11 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from structaug.exceptions import DataValidationError, NotFittedError
-from structaug.testing import check_augmenter
 from structaug.tabular import FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor
-from structaug.tabular.hypertab import HyperTabNet
+from structaug.tabular.hypertab._model import HyperTabNet
+from structaug.testing import check_augmenter
 
-FAST = dict(epochs=15, n_views=8, masks_per_step=4, lr=1e-2, device="cpu")
+FAST = dict(max_epochs=15, views=FeatureSubsetViews(n_views=8), masks_per_step=4, lr=1e-2, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_views_keep_feature_groups_together():
 def test_batched_forward_matches_one_network_at_a_time():
     torch.manual_seed(0)
     d, k, c, M = 7, 3, 4, 5
-    net = HyperTabNet(d, k, c, hidden_dims=6)
+    net = HyperTabNet(d, k, c, hidden_size=6)
     x = torch.randn(9, d)
     xp = torch.cat([x, torch.zeros(9, 1)], 1)
     masks = torch.zeros(M, d)
@@ -91,7 +91,7 @@ def test_batched_forward_matches_one_network_at_a_time():
 # -- the estimators -----------------------------------------------------------------------
 def test_classifier_learns_and_probabilities(toy):
     Xtr, ytr, Xte, yte = toy
-    clf = HyperTabClassifier(epochs=40, n_views=16, masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    clf = HyperTabClassifier(max_epochs=40, views=FeatureSubsetViews(n_views=16), masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
     clf.fit(Xtr, ytr)
     proba = clf.predict_proba(Xte)
     assert proba.shape == (80, 2) and np.allclose(proba.sum(1), 1)
@@ -136,13 +136,16 @@ def test_pipeline_cross_val_and_grid_search(toy):
     pipe = make_pipeline(FunctionTransformer(), HyperTabClassifier(**FAST, random_state=0))
     scores = cross_val_score(pipe, Xtr, ytr, cv=StratifiedKFold(3, shuffle=True, random_state=0))
     assert scores.shape == (3,) and scores.mean() > 0.6
-    gs = GridSearchCV(HyperTabClassifier(**FAST, random_state=0), {"subsample": [0.3, 0.7]}, cv=2).fit(Xtr, ytr)
-    assert gs.best_params_["subsample"] in (0.3, 0.7)
+    gs = GridSearchCV(HyperTabClassifier(**FAST, random_state=0), {"views__subsample": [0.3, 0.7]}, cv=2)
+    gs.fit(Xtr, ytr)
+    assert gs.best_params_["views__subsample"] in (0.3, 0.7)
+    assert gs.best_estimator_.views_.subsample == gs.best_params_["views__subsample"]
+    assert FAST["views"].subsample == 0.5 and not hasattr(FAST["views"], "n_features_in_")  # never mutated
 
 
 def test_class_weight_balanced_helps_minority():
     X, y = make_classification(n_samples=300, n_features=6, weights=[0.9, 0.1], class_sep=1.0, random_state=1)
-    kw = dict(epochs=20, n_views=8, masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    kw = dict(max_epochs=20, views=FeatureSubsetViews(n_views=8), masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
     plain = HyperTabClassifier(**kw).fit(X, y).predict(X)
     bal = HyperTabClassifier(**kw, class_weight="balanced").fit(X, y).predict(X)
     assert (bal == 1).sum() > (plain == 1).sum()
@@ -159,14 +162,14 @@ def test_class_weight_balanced_helps_minority():
 
 def test_regressor_learns():
     X, y = make_regression(n_samples=200, n_features=8, n_informative=8, noise=1.0, random_state=0)
-    reg = HyperTabRegressor(epochs=40, n_views=16, masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    reg = HyperTabRegressor(max_epochs=40, views=FeatureSubsetViews(n_views=16), masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
     reg.fit(X[:150], y[:150])
     assert reg.score(X[150:], y[150:]) > 0.5  # R² of a predict-the-mean model is ~0
 
 
 def test_early_stopping_uses_validation_split(toy):
     Xtr, ytr, _, _ = toy
-    clf = HyperTabClassifier(**{**FAST, "epochs": 60}, early_stopping=True, patience=2, random_state=0).fit(Xtr, ytr)
+    clf = HyperTabClassifier(**{**FAST, "max_epochs": 60}, early_stopping=True, patience=2, random_state=0).fit(Xtr, ytr)
     r = clf.train_result_
     val = [h["val_loss"] for h in r.history]
     assert r.best_epoch == int(np.argmin(val)) and r.best_score == min(val)
@@ -176,7 +179,7 @@ def test_early_stopping_uses_validation_split(toy):
 
 def test_fixed_budget_keeps_the_last_epoch(toy, monkeypatch):
     """Without early stopping the paper trains a fixed number of epochs and keeps the final weights."""
-    import structaug.tabular.hypertab as ht
+    import structaug.tabular.hypertab._model as ht
 
     seen = {}
 
@@ -218,7 +221,9 @@ def test_bad_inputs(toy):
     with pytest.raises(DataValidationError, match="X has 3 features, but HyperTabClassifier is expecting 10"):
         fitted.predict(Xtr[:, :3])
     with pytest.raises(ValueError, match="subsample"):
-        HyperTabClassifier(subsample=0).fit(Xtr, ytr)
+        HyperTabClassifier(views=FeatureSubsetViews(subsample=0)).fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="views must be a FeatureSubsetViews"):
+        HyperTabClassifier(views=0.5).fit(Xtr, ytr)
 
 
 def test_nan_impute_constant_column_and_p_greater_than_n():
@@ -235,8 +240,8 @@ def test_nan_impute_constant_column_and_p_greater_than_n():
 # -- sklearn's estimator checks -----------------------------------------------------------
 # No check is skipped: with a small budget both estimators pass all of sklearn's checks
 # (check_array_api_input skips itself when SCIPY_ARRAY_API is unset).
-CHECK_KW = dict(epochs=20, n_views=4, masks_per_step=4, lr=2e-2, random_state=0, device="cpu")
-CHECK_KW_REG = dict(epochs=20, n_views=8, masks_per_step=8, lr=1e-2, random_state=0, device="cpu")
+CHECK_KW = dict(max_epochs=20, views=FeatureSubsetViews(n_views=4), masks_per_step=4, lr=2e-2, random_state=0, device="cpu")
+CHECK_KW_REG = dict(max_epochs=20, views=FeatureSubsetViews(n_views=8), masks_per_step=8, lr=1e-2, random_state=0, device="cpu")
 
 
 @parametrize_with_checks([HyperTabClassifier(**CHECK_KW), HyperTabRegressor(**CHECK_KW_REG)])
@@ -260,7 +265,7 @@ def test_thousand_rows_sixty_features_hundred_views_in_seconds():
 
     X, y = make_classification(n_samples=1000, n_features=60, n_informative=15, random_state=0)
     t0 = time.perf_counter()
-    HyperTabClassifier(n_views=100, masks_per_step=10, device="cpu", random_state=0).fit(X, y)
+    HyperTabClassifier(masks_per_step=10, device="cpu", random_state=0).fit(X, y)
     assert time.perf_counter() - t0 < 60
 
 
@@ -270,32 +275,33 @@ def test_suite_runs_records_failures_resumes_and_reports(tmp_path):
     from structaug.bench import tabular as bench
 
     out = tmp_path / "tab.json"
-    cfg = BenchConfig(datasets=["sk_iris", "no_such_table"], seeds=[0], out=out, workers=1, progress=False,
+    with pytest.raises(ValueError, match="no_such_table"):  # an unknown name fails before any job starts
+        bench.run(BenchConfig(datasets=["sk_iris", "no_such_table"], seeds=[0], out=out, workers=1))
+    cfg = BenchConfig(datasets=["sk_iris"], seeds=[0], out=out, workers=1,
                       extra={"methods": "HyperTab,LogisticRegression", "folds": 2, "hypertab_epochs": 3,
                              "hypertab_views": 4, "hypertab_masks_per_step": 4})
     recs = bench.run(cfg)
-    by = {(r["method"], r["dataset"]): r for r in recs}
+    by = {(r.method, r.dataset): r.to_dict() for r in recs}
     assert by[("HyperTab", "sk_iris")]["status"] == "ok"
     assert set(by[("HyperTab", "sk_iris")]["metrics"]) == {"accuracy", "balanced_accuracy"}
-    assert by[("LogisticRegression", "no_such_table")]["status"] == "error"  # recorded, not fatal
-    assert out.with_suffix(".partial.jsonl").exists()
+    assert out.exists() and not out.with_suffix(".partial.jsonl").exists()  # run() saved every row in --out
     # resume: the finished dataset is not run again
-    cfg2 = BenchConfig(datasets=["sk_iris"], seeds=[0], out=out, resume=True, progress=False,
-                       extra={**cfg.extra, "previous": []})
+    cfg2 = BenchConfig(datasets=["sk_iris"], seeds=[0], out=out, resume=True, extra=cfg.extra)
     again = bench.run(cfg2)
-    assert [r["fit_time"] for r in again if r["dataset"] == "sk_iris" and r["method"] == "HyperTab"] == \
+    assert [r.fit_time for r in again if r.dataset == "sk_iris" and r.method == "HyperTab"] == \
         [by[("HyperTab", "sk_iris")]["fit_time"]]
-    out.write_text(json.dumps({"environment": {}, "config": {"note": "HyperTab rows rerun"}, "records": recs}))
+    out.write_text(json.dumps({"environment": {}, "config": {"note": "HyperTab rows rerun"},
+                               "records": [r.to_dict() for r in recs]}))
     bench.report(recs, out)
     md = out.with_suffix(".md").read_text()
-    assert "small track" in md and "Skipped / failed" in md and "Note: HyperTab rows rerun" in md
+    assert "small track" in md and "Note: HyperTab rows rerun" in md
     assert (tmp_path / "tab_ranks.png").exists()
 
 
 def test_suite_tjepa_heads_share_one_pretraining_per_fold_and_record_cpu_time(tmp_path, monkeypatch):
     from structaug.bench import BenchConfig
     from structaug.bench import tabular as bench
-    from structaug.tabular.tjepa_encoder import TJEPA
+    from structaug.tabular.tjepa import TJEPA
 
     calls = []
     real_fit = TJEPA.fit
@@ -305,18 +311,20 @@ def test_suite_tjepa_heads_share_one_pretraining_per_fold_and_record_cpu_time(tm
         return real_fit(self, X, y)
 
     monkeypatch.setattr(TJEPA, "fit", counting_fit)
-    cfg = BenchConfig(datasets=["sk_iris"], seeds=[0], out=tmp_path / "t.json", workers=1, progress=False,
+    cfg = BenchConfig(datasets=["sk_iris"], seeds=[0], out=tmp_path / "t.json", workers=1,
                       extra={"methods": "T-JEPA+MLP,T-JEPA+XGBoost", "folds": 2, "tjepa_epochs": 1,
                              "tjepa_encoder": "cpu"})
     recs = bench.run(cfg)
-    assert [r["status"] for r in recs] == ["ok", "ok"]
+    assert [r.status for r in recs] == ["ok", "ok"]
     assert len(calls) == 2  # one pre-training per fold, not one per (head, fold)
     for r in recs:
-        assert r["config"]["budget"]["tjepa_encoder"] == "cpu"
-        assert r["extra"]["fit_cpu_time_per_fold"] > 0
+        assert r.config["budget"]["tjepa_encoder"] == "cpu"
+        assert r.extra["fit_cpu_time_per_fold"] > 0
     assert bench._tjepa("classification", 0, bench._budget({"tjepa_encoder": "cpu"}, False), "cpu",
-                        "mlp").encoder.d_model == bench.TJEPA_CPU_CONFIG["d_model"]
-    assert bench._tjepa("classification", 0, bench._budget({}, False), "cpu", "mlp").encoder.d_model == 64  # paper
+                        "mlp").encoder.hidden_size == bench.TJEPA_CPU_CONFIG["hidden_size"]
+    assert bench._tjepa("classification", 0, bench._budget({}, False), "cpu", "mlp").encoder.hidden_size == 64  # paper
+    # _set_if drops names TJEPA does not have: every CPU-config name must be a TJEPA parameter
+    assert set(bench.TJEPA_CPU_CONFIG) <= set(TJEPA().get_params(deep=False))
 
 
 def test_reference_wrapper_encodes_inputs_and_maps_labels_back(monkeypatch):
@@ -347,3 +355,32 @@ def test_reference_wrapper_encodes_inputs_and_maps_labels_back(monkeypatch):
     assert list(est.predict(X)) == ["no", "yes", "no", "yes"]
     with pytest.raises(bench._Skip):
         bench._factory("hypertab (reference)")("regression", 0, bench._budget({}, False), "cpu")
+
+
+# -- the views augmenter as a parameter ---------------------------------------------------
+def test_views_instance_is_a_nested_parameter_cloned_in_fit(toy):
+    Xtr, ytr, _, _ = toy
+    views = FeatureSubsetViews(subsample=0.3, n_views=5)
+    clf = HyperTabClassifier(**{**FAST, "views": views}, random_state=0)
+    assert clf.get_params(deep=True)["views__n_views"] == 5
+    clf.set_params(views__n_views=6)
+    assert views.n_views == 6  # set_params reaches the instance, as in scikit-learn
+    clf.fit(Xtr, ytr)
+    assert not hasattr(views, "n_features_in_") and views.random_state is None  # never fitted nor seeded
+    assert clf.views_ is not views and clf.views_.n_features_in_ == 10
+    assert clf.masks_.shape == (6, 10) and (clf.masks_.sum(1) == 3).all()  # n_views masks of int(0.3 * 10)
+    assert clf.predict_proba(Xtr).shape == (160, 2)
+    # None means the paper's augmenter: FeatureSubsetViews() = 100 views of half the features
+    default = HyperTabClassifier(max_epochs=1, device="cpu", random_state=0).fit(Xtr[:40], ytr[:40])
+    assert default.masks_.shape == (100, 10) and (default.masks_.sum(1) == 5).all()
+
+
+def test_views_random_state_seeds_the_mask_pool(toy):
+    Xtr, ytr, _, _ = toy
+    kw = {**FAST, "max_epochs": 1}
+    a = HyperTabClassifier(**{**kw, "views": FeatureSubsetViews(n_views=8, random_state=7)}, random_state=0)
+    b = HyperTabClassifier(**{**kw, "views": FeatureSubsetViews(n_views=8, random_state=7)}, random_state=1)
+    c = HyperTabClassifier(**{**kw, "views": FeatureSubsetViews(n_views=8)}, random_state=0)
+    ma, mb, mc = (m.fit(Xtr, ytr).masks_ for m in (a, b, c))
+    assert np.array_equal(ma, mb)  # the augmenter's own seed decides the pool
+    assert not np.array_equal(ma, mc)  # unset: drawn from the estimator's seed

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from structaug.exceptions import DataValidationError
-from structaug.tabular.preprocessing import (
+from structaug.tabular._encoder import (
     TableEncoder,
     check_n_rows,
     check_regression_target,

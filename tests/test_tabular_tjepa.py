@@ -14,21 +14,21 @@ from sklearn.pipeline import make_pipeline
 
 from structaug.exceptions import DataValidationError, NotFittedError
 from structaug.tabular.tjepa import (
+    TJEPA,
     JEPAMasking,
     JEPAMasks,
     RepresentationCollapseWarning,
-    TJEPA,
     TJEPAClassifier,
     TJEPARegressor,
 )
-from structaug.tabular.tjepa_model import TJEPANetwork
+from structaug.tabular.tjepa._network import TJEPANetwork
 from structaug.testing import check_augmenter
 
 # A tiny but complete T-JEPA: every component, seconds on a CPU.
-TINY = dict(d_model=8, n_layers=1, n_heads=2, d_feedforward=16, d_predictor=8, predictor_layers=1,
-            predictor_heads=2, predictor_feedforward=16, batch_size=32, max_epochs=3, lr=1e-3, warmup_epochs=1,
-            progress=False, device="cpu")
-HEAD = dict(hidden_sizes=(32,), max_epochs=60, patience=10, progress=False, device="cpu")
+TINY = dict(hidden_size=8, n_layers=1, n_heads=2, inner_size=16, predictor_hidden_size=8, predictor_n_layers=1,
+            predictor_n_heads=2, predictor_inner_size=16, batch_size=32, max_epochs=3, lr=1e-3, warmup_epochs=1,
+            device="cpu")
+HEAD = dict(hidden_sizes=(32,), max_epochs=60, patience=10, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,25 @@ def fitted_encoder(toy):
 # -- JEPAMasking -------------------------------------------------------------------------
 def test_masking_passes_check_augmenter(toy):
     X, _ = toy
-    check_augmenter(JEPAMasking(random_state=0), X[:20], expected_type=JEPAMasks)
-    check_augmenter(JEPAMasking(random_state=0), torch.as_tensor(X[:20]), expected_type=JEPAMasks)
+    check_augmenter(JEPAMasking(random_state=0), X[:20], expected_type=tuple)
+    check_augmenter(JEPAMasking(random_state=0), torch.as_tensor(X[:20]), expected_type=tuple)
+
+
+def test_masking_sample_counts_draws_of_every_row(toy):
+    # sample_unit "views": sample(X, n) is n mask draws, each over every row of X; n=None is one draw
+    X, _ = toy
+    aug = JEPAMasking(random_state=0).fit(X)
+    assert JEPAMasking.sample_unit == "views" and JEPAMasking.default_n == 1
+    (one,) = aug.sample(X[:7])
+    assert isinstance(one, JEPAMasks) and one.n_rows == 7
+    draws = aug.sample(X[:7], n=3)
+    assert len(draws) == 3 == aug._count_sampled(draws, X[:7])
+    assert all(isinstance(m, JEPAMasks) and m.n_rows == 7 for m in draws)
+    assert len({(m.context.shape[1], m.targets.shape[2]) for m in aug.sample(X[:7], n=40)}) > 1  # sizes per draw
+    t = aug.sample(torch.as_tensor(X[:5]), n=2)
+    assert all(isinstance(m.context, torch.Tensor) and m.context.dtype == torch.int64 for m in t)
+    with pytest.raises(ValueError, match="pass the rows"):
+        aug.sample(None, n=2)
 
 
 def test_masks_follow_the_paper():
@@ -57,7 +74,7 @@ def test_masks_follow_the_paper():
     assert aug.context_size_range_ == (4, 8) and aug.target_size_range_ == (4, 8)  # shares 0.2-0.4 of 20
     sizes = set()
     for _ in range(30):
-        m = aug.sample(X)
+        (m,) = aug.sample(X)
         assert m.context.shape[0] == 50 and m.targets.shape[:2] == (50, 4)  # 4 target subsets per context
         k_c, k_t = m.context.shape[1], m.targets.shape[2]
         assert 4 <= k_c <= 8 and 4 <= k_t <= 8
@@ -71,9 +88,9 @@ def test_masks_follow_the_paper():
     assert len(sizes) > 1  # sizes are re-drawn per batch
 
 
-def test_masks_on_narrow_tables_and_by_count():
+def test_masks_on_narrow_tables():
     aug = JEPAMasking(random_state=0).fit(np.zeros((3, 2)))
-    m = aug.sample(n=5)
+    (m,) = aug.sample(np.zeros((5, 2)))
     assert m.context.shape == (5, 1) and m.targets.shape == (5, 4, 1)
     assert (m.context[:, 0] != m.targets[:, 0, 0]).all()
 
@@ -88,8 +105,6 @@ def test_masking_bad_input():
     aug = JEPAMasking(random_state=0).fit(np.zeros((5, 4)))
     with pytest.raises(DataValidationError, match="is expecting 4 features"):
         aug.sample(np.zeros((5, 3)))
-    with pytest.raises(ValueError, match="does not match"):
-        aug.sample(np.zeros((5, 4)), n=3)
 
 
 # -- the encoder -------------------------------------------------------------------------
@@ -249,7 +264,7 @@ def test_pretrained_encoder_is_shared_and_gives_the_same_model_as_a_fresh_pretra
 def test_sklearn_integration(toy):
     X, y = toy
     clf = TJEPAClassifier(encoder=TJEPA(**TINY), random_state=0)
-    assert clone(clf).get_params()["encoder__d_model"] == 8  # nested params for GridSearchCV
+    assert clone(clf).get_params()["encoder__hidden_size"] == 8  # nested params for GridSearchCV
     pipe = make_pipeline(TJEPA(random_state=0, **{**TINY, "max_epochs": 1}), LogisticRegression(max_iter=500))
     assert pipe.fit(X[:200], y[:200]).score(X[200:], y[200:]) > 0.6
 
@@ -293,3 +308,59 @@ def test_passes_sklearn_estimator_checks(make):
         results = check_estimator(make(), on_fail=None)
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert not failed, failed
+
+
+# -- the masking augmenter as a parameter ------------------------------------------------
+def test_masking_instance_is_a_nested_parameter_cloned_in_fit(toy):
+    X, _ = toy
+    masking = JEPAMasking(min_context_share=0.3, n_targets=2)
+    enc = TJEPA(masking=masking, random_state=0, **{**TINY, "max_epochs": 1})
+    assert enc.get_params(deep=True)["masking__n_targets"] == 2
+    enc.set_params(masking__n_targets=3)
+    assert masking.n_targets == 3  # set_params reaches the instance, as in scikit-learn
+    enc.fit(X[:64])
+    # the instance passed is never fitted nor re-seeded: fit works on a clone, masking_
+    assert not hasattr(masking, "n_features_in_") and masking.random_state is None
+    assert enc.masking_ is not masking and enc.masking_.n_targets == 3 and enc.masking_.n_features_in_ == 8
+    assert enc.masking_.context_size_range_ == (2, 3)  # 0.3 and 0.4 of 8 features
+    # GridSearchCV-style nested parameter on a clone
+    other = clone(enc).set_params(masking__n_targets=1)
+    assert other.masking.n_targets == 1 and enc.masking.n_targets == 3
+
+
+def test_masking_parameter_changes_training_and_none_means_the_paper_defaults(toy):
+    X, _ = toy
+    kw = dict(random_state=0, **{**TINY, "max_epochs": 1})
+    default = TJEPA(**kw).fit(X[:64])
+    explicit = TJEPA(masking=JEPAMasking(), **kw).fit(X[:64])
+    assert default.history_[0]["loss"] == explicit.history_[0]["loss"]  # None == JEPAMasking()
+    assert default.masking_.get_params() == {**JEPAMasking().get_params(), "random_state": default.masking_.random_state}
+    other = TJEPA(masking=JEPAMasking(n_targets=1, max_target_share=0.2), **kw).fit(X[:64])
+    assert other.history_[0]["loss"] != default.history_[0]["loss"]
+    # the training masks come from TJEPA's random_state: masking.random_state does not change the fit
+    seeded = TJEPA(masking=JEPAMasking(random_state=99), **kw).fit(X[:64])
+    assert seeded.history_[0]["loss"] == default.history_[0]["loss"] and seeded.masking_.random_state == 99
+
+
+def test_bad_masking_parameter_fails_before_training():
+    with pytest.raises(ValueError, match="masking must be a JEPAMasking"):
+        TJEPA(masking="random").fit(np.zeros((8, 4)))
+    with pytest.raises(ValueError, match="min_context_share"):  # the augmenter's own check, before any work
+        TJEPA(masking=JEPAMasking(min_context_share=0.5, max_context_share=0.3)).fit(np.zeros((8, 4)))
+    with pytest.raises(ValueError, match="verbose"):
+        TJEPA(verbose="yes").fit(np.zeros((8, 4)))
+
+
+def test_silent_by_default_and_verbose_reaches_the_encoder(toy, capsys, monkeypatch):
+    # progress bars would show here (the env var allows them): silence must come from verbose=False
+    monkeypatch.setenv("STRUCTAUG_PROGRESS", "1")
+    X, y = toy
+    assert TJEPA().verbose is False and TJEPAClassifier().verbose is False
+    make = lambda **kw: TJEPAClassifier(encoder=TJEPA(**{**TINY, "max_epochs": 1}), random_state=0,
+                                        **{**HEAD, "max_epochs": 2}, **kw)
+    make().fit(X[:64], y[:64])
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    make(verbose=True).fit(X[:64], y[:64])
+    err = capsys.readouterr().err
+    assert "T-JEPA" in err and "MLP head" in err  # the encoder's bar and the head's

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from structaug import bench
-from structaug.bench import BenchConfig, load_benchmark, save_progress
+from structaug.bench import BenchConfig, load_benchmark, run_benchmark
 from structaug.cli import build_parser, main
 from structaug.exceptions import CorruptFileError, InvalidParameterError, ResultsExistError
 from structaug.results import Record, load_records, save_records
@@ -38,12 +38,12 @@ def _env(monkeypatch):
 
 @pytest.fixture
 def no_job(monkeypatch):
-    """Make every benchmark's run() fail loudly: an error must come before any job starts."""
+    """Make every benchmark's job list fail loudly: an error must come before any job starts."""
     def ran(cfg):
-        raise AssertionError("a benchmark job started")
+        raise AssertionError("a benchmark started its jobs")
 
     for name in bench.BENCHMARKS:
-        monkeypatch.setattr(load_benchmark(name), "run", ran)
+        monkeypatch.setattr(load_benchmark(name), "jobs", ran)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -74,7 +74,7 @@ def _global_mean_rmse(seed: int) -> float:
 
 
 # -- 1. lost results ---------------------------------------------------------------------
-@pytest.mark.parametrize("existing", ["r.json", "r.md", "r.json.partial.jsonl"])
+@pytest.mark.parametrize("existing", ["r.json", "r.md", "r.partial.jsonl"])
 def test_existing_results_are_refused_before_any_job(tmp_path, capsys, no_job, existing):
     (tmp_path / existing).write_text('{"benchmark": "dain", "records": []}\n')
     before = _snapshot(tmp_path)
@@ -155,19 +155,11 @@ def test_resume_without_a_file_starts_fresh_and_overwrite_replaces(tmp_path):
     out = tmp_path / "r.json"
     assert main(DAIN + ["--methods", "global_mean", "--seeds", "0-0", "--resume", "--out", str(out)]) == 0
     assert [r["seed"] for r in load_records(out)] == [0]
-    partial = tmp_path / "r.json.partial.jsonl"
+    partial = tmp_path / "r.partial.jsonl"
     partial.write_text(json.dumps(_fake_row("entity_mean", "lowrank", 5, 1.0).to_dict()) + "\n")
     assert main(DAIN + ["--methods", "global_mean", "--seeds", "1-1", "--overwrite", "--out", str(out)]) == 0
     assert [(r["method"], r["seed"]) for r in load_records(out)] == [("global_mean", 1)]  # old rows gone
     assert not partial.exists()  # the other run's partial rows were not merged in
-
-
-def test_save_progress_keeps_resumed_rows_it_did_not_redo(tmp_path):
-    """LAGNN/MCLRec/LLMRec rewrite --out after every row: untouched resumed rows stay in it."""
-    a, b = _fake_row("A", "d", 0, 1.0).to_dict(), _fake_row("B", "d", 0, None, "error").to_dict()
-    cfg = BenchConfig(out=tmp_path / "p.json", extra={"previous": [a, b]})
-    save_progress([_fake_row("B", "d", 0, 2.0)], cfg, "x")
-    assert [(r["method"], r["status"]) for r in load_records(cfg.out)] == [("A", "ok"), ("B", "ok")]
 
 
 @pytest.mark.parametrize("content, match", [
@@ -257,7 +249,8 @@ BAD_NAMES = [
     ("lagnn", ["--datasets", "nope"], "--datasets: unknown name(s) ['nope']", "CiteSeer"),
     ("mclrec", ["--datasets", "nope"], "--datasets: unknown name(s) ['nope']", "Beauty"),
     ("tabular", ["--datasets", "nope"], "--datasets: unknown name(s) ['nope']", "sk_iris"),
-    ("llmrec", ["--datasets", "nope"], "--datasets: unknown name(s) ['nope']", "movielens100k"),
+    ("llmrec", ["--datasets", "nope"], "--datasets: unknown name(s) ['nope']", "ml-100k"),
+    ("llmrec", ["--datasets", "movielens100k"], "--datasets: unknown name(s) ['movielens100k']", "ml-100k"),
     # empty lists and repeats (a repeat would run, and be recorded, twice)
     ("dain", ["--datasets", ","], "--datasets ',' names nothing", ""),
     ("dain", ["--datasets", "lowrank,lowrank"], "--datasets: ['lowrank'] given more than once", ""),
@@ -308,7 +301,7 @@ def test_demo_unknown_section_is_a_one_line_error(capsys):
 
 def test_user_error_from_the_shell_has_no_traceback(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "STRUCTAUG_PROGRESS": "0"}
-    proc = subprocess.run([sys.executable, "-m", "structaug.cli", "bench", "dain", "--methods", "Bogus",
+    proc = subprocess.run([sys.executable, "-m", "structaug", "bench", "dain", "--methods", "Bogus",
                            "--out", str(tmp_path / "r.json")], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.startswith("structaug: error: --methods: unknown name(s) ['Bogus']")
@@ -320,7 +313,7 @@ def test_a_real_bug_keeps_its_traceback(tmp_path, monkeypatch):
     def bug(cfg):
         raise RuntimeError("a bug, not a user error")
 
-    monkeypatch.setattr(load_benchmark("dain"), "run", bug)
+    monkeypatch.setattr(load_benchmark("dain"), "jobs", bug)
     with pytest.raises(RuntimeError, match="a bug"):
         main(DAIN + ["--out", str(tmp_path / "r.json")])
 
@@ -385,12 +378,17 @@ def test_quick_does_not_override_explicit_seeds_or_folds(tmp_path, monkeypatch):
     """Regression: --quick silently ran one seed and 2 folds whatever --seeds/--folds said."""
     tab = load_benchmark("tabular")
     calls = []
-    monkeypatch.setattr(tab, "run_dataset",
-                        lambda name, methods, seeds, folds, *a, **k: calls.append((seeds, folds)) or [])
+
+    def run_job(job, cfg):
+        calls.append((job.seed, job.config["folds"]))
+        return [Record(job.methods[0], job.dataset, job.seed, {"accuracy": 1.0, "balanced_accuracy": 1.0})]
+
+    monkeypatch.setattr(tab, "run_job", run_job)
+    monkeypatch.setattr(tab, "report", lambda records, out: None)  # fake rows: the suite's report needs real ones
     base = ["bench", "tabular", "--quick", "--datasets", "sk_iris", "--methods", "LogisticRegression", "--no-progress"]
-    assert main(base + ["--seeds", "0-2", "--folds", "5", "--out", str(tmp_path / "a.json")]) in (0, 1)
-    assert main(base + ["--out", str(tmp_path / "b.json")]) in (0, 1)  # --quick's defaults: one seed, 2 folds
-    assert calls == [([0, 1, 2], 5), ([0], 2)]
+    assert main(base + ["--seeds", "0-2", "--folds", "5", "--out", str(tmp_path / "a.json")]) == 0
+    assert main(base + ["--out", str(tmp_path / "b.json")]) == 0  # --quick's defaults: one seed, 2 folds
+    assert calls == [(0, 5), (1, 5), (2, 5), (0, 2)]
 
 
 # -- 5. file modes -----------------------------------------------------------------------
@@ -410,16 +408,16 @@ ROWS = ["--methods", "global_mean,entity_mean", "--seeds", "0-2"]
 
 def _killed_child(out: str, rows_before_kill: int) -> None:  # pragma: no cover - runs in the child
     """Run the benchmark; after ``rows_before_kill`` rows are on disk, wait to be killed."""
-    import structaug.bench.dain as dain
+    import structaug.bench._runner as runner
 
-    real = dain._Sink.append
+    real = runner._write_partial
 
-    def append(self, rec):
-        real(self, rec)
-        if len(self) >= rows_before_kill:
+    def write(path, rows):
+        real(path, rows)
+        if len(rows) >= rows_before_kill:
             time.sleep(60)
 
-    dain._Sink.append = append
+    runner._write_partial = write
     try:
         main(DAIN + ROWS + ["--out", out])
     finally:
@@ -447,7 +445,7 @@ def reference(tmp_path_factory):
 @pytest.mark.skipif(sys.platform != "linux", reason="fork + SIGKILL")
 def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path, capsys, reference):
     out = tmp_path / "r.json"
-    partial = tmp_path / "r.json.partial.jsonl"
+    partial = tmp_path / "r.partial.jsonl"
     child = multiprocessing.get_context("fork").Process(target=_killed_child, args=(str(out), 2))
     child.start()
     deadline = time.monotonic() + 60
@@ -470,7 +468,7 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path, capsy
 
 def test_truncated_last_partial_line_is_dropped_and_rerun(tmp_path, reference):
     out = tmp_path / "r.json"
-    partial = tmp_path / "r.json.partial.jsonl"
+    partial = tmp_path / "r.partial.jsonl"
     lines = [json.dumps(r) for r in reference[:3]]
     partial.write_text(lines[0] + "\n" + lines[1] + "\n" + lines[2][: len(lines[2]) // 2])  # killed mid-append
     with pytest.warns(RuntimeWarning, match="dropped an unfinished last line"):
@@ -494,7 +492,7 @@ def test_partial_file_edge_cases(tmp_path):
 
 def test_garbage_inside_the_partial_file_is_corrupt_and_kept(tmp_path, capsys, reference):
     out = tmp_path / "r.json"
-    partial = tmp_path / "r.json.partial.jsonl"
+    partial = tmp_path / "r.partial.jsonl"
     text = json.dumps(reference[0]) + "\n" + "}{ not json\n" + json.dumps(reference[1]) + "\n"
     partial.write_text(text)
     assert main(DAIN + ROWS + ["--resume", "--out", str(out)]) == 2
@@ -505,34 +503,27 @@ def test_garbage_inside_the_partial_file_is_corrupt_and_kept(tmp_path, capsys, r
         bench.read_partial(partial)
 
 
-def test_killed_run_that_rewrites_out_is_refused_without_resume(tmp_path, capsys, no_job):
-    """LAGNN/MCLRec/LLMRec write --out after every row: a killed run's file is guarded like any other."""
-    out = tmp_path / "r.json"
-    save_progress([_fake_row("GCN", "Cora", 0, 0.8)], BenchConfig(out=out), "lagnn")
-    before = _snapshot(tmp_path)
-    assert main(["bench", "lagnn", "--methods", "GCN", "--out", str(out)]) == 2
-    assert "--resume" in _error_line(capsys) and _snapshot(tmp_path) == before
-
-
 def test_python_run_never_replaces_results_it_did_not_write(tmp_path):
-    """The rule holds below the CLI too: ``save_progress`` (every per-row rewrite of ``out``)
-    refuses a file this run did not write unless ``resume``; once it wrote it, it may rewrite it."""
-    from structaug.bench import BenchConfig, save_progress
+    """The rule holds below the CLI too: ``run_benchmark`` (and each module's ``run``) refuses an
+    ``out`` (or its partial file) that this run did not write unless ``resume``, before any job."""
     from structaug.exceptions import ResultsExistError
-    from structaug.results import Record, load_records
 
-    out = tmp_path / "r.json"
-    out.write_text('{"benchmark": "x", "records": []}')
-    before = out.read_bytes()
-    row = Record(method="m", dataset="d", seed=0, metrics={"a": 1.0})
-    cfg = BenchConfig(out=out)
-    with pytest.raises(ResultsExistError, match="resume=True"):
-        save_progress([row], cfg, "x")
-    assert out.read_bytes() == before
-    fresh = BenchConfig(out=tmp_path / "new.json")
-    save_progress([row], fresh, "x")
-    save_progress([row, Record(method="m", dataset="d", seed=1, metrics={"a": 2.0})], fresh, "x")
+    dain = load_benchmark("dain")
+    cfg = BenchConfig(datasets=["lowrank"], seeds=[0], extra={"methods": "global_mean"})
+    for existing in ("r.json", "r.partial.jsonl"):
+        folder = tmp_path / existing
+        folder.mkdir()
+        (folder / existing).write_text('{"benchmark": "dain", "records": []}')
+        before = _snapshot(folder)
+        with pytest.raises(ResultsExistError):
+            dain.run(BenchConfig(**{**vars(cfg), "out": folder / "r.json"}))
+        assert _snapshot(folder) == before
+    fresh = BenchConfig(**{**vars(cfg), "out": tmp_path / "new.json"})
+    assert [r.status for r in run_benchmark("dain", fresh)] == ["ok"]
+    assert [r["seed"] for r in load_records(fresh.out)] == [0] and not (tmp_path / "new.partial.jsonl").exists()
+    with pytest.raises(ResultsExistError):  # the same call again: that file is another run's now
+        run_benchmark("dain", fresh)
+    again = BenchConfig(**{**vars(fresh), "seeds": [0, 1], "resume": True})
+    assert [(r.seed, r.fit_time == load_records(fresh.out)[0]["fit_time"]) for r in run_benchmark("dain", again)] \
+        == [(0, True), (1, False)]  # seed 0 kept as it was, seed 1 run
     assert [r["seed"] for r in load_records(fresh.out)] == [0, 1]
-    resumed = BenchConfig(out=out, resume=True)
-    save_progress([row], resumed, "x")
-    assert len(load_records(out)) == 1

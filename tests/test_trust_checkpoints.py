@@ -133,7 +133,7 @@ def test_bench_rerun_on_reversed_data_is_refused_not_reported_with_the_old_score
     write = lambda rows: (tmp_path / "seqrec" / "Beauty.txt").write_text(  # noqa: E731
         "\n".join(" ".join(map(str, [u + 1, *s])) for u, s in enumerate(rows)) + "\n")
     extra = {"methods": "SASRec", "epochs": 1, "batch_size": 64, "checkpoint_dir": str(tmp_path / "ckpt")}
-    cfg = BenchConfig(data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], progress=False, extra=extra)
+    cfg = BenchConfig(data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], verbose=False, extra=extra)
     write(seqs)
     first = bench.run(cfg)[0]
     assert first.status == "ok", first.error
@@ -146,9 +146,8 @@ def test_bench_rerun_on_reversed_data_is_refused_not_reported_with_the_old_score
 def test_fit_sequential_fingerprints_its_data_and_settings_but_not_its_budget(tmp_path):
     from structaug.datasets import make_sequences
     from structaug.recsys import SASRec
-    from structaug.recsys.mclrec.data import build_sequences, leave_one_out, pad_sequences, prefix_examples, \
-        prepare_interactions
-    from structaug.recsys.mclrec.training import fit_sequential
+    from structaug.recsys.mclrec import (SequenceViews, build_sequences, fit_sequential, leave_one_out, pad_sequences,
+                                         prefix_examples, prepare_interactions)
 
     log = build_sequences(prepare_interactions(make_sequences(n_users=40, n_items=30, min_len=5, max_len=8,
                                                               random_state=0)))
@@ -159,16 +158,16 @@ def test_fit_sequential_fingerprints_its_data_and_settings_but_not_its_budget(tm
 
     def fit(epochs=1, crop=0.5, data=(X, y)):
         torch.manual_seed(0)
-        model = SASRec(log.n_items, max_len=8, hidden=8, n_layers=1, n_heads=1, inner=16)
-        return fit_sequential(model, *data, valid=vh, epochs=epochs, batch_size=64, device=torch.device("cpu"),
-                              seed=0, gen=torch.Generator().manual_seed(0), progress=False, checkpoint_path=ckpt,
-                              view_kwargs={"crop_ratio": crop, "mask_ratio": 0.5, "reorder_ratio": 0.8})
+        model = SASRec(log.n_items, max_len=8, hidden_size=8, n_layers=1, n_heads=1, inner_size=16)
+        return fit_sequential(model, *data, valid=vh, max_epochs=epochs, batch_size=64, device=torch.device("cpu"),
+                              seed=0, gen=torch.Generator().manual_seed(0), checkpoint_path=ckpt,
+                              views=SequenceViews(crop_ratio=crop, mask_ratio=0.5, reorder_ratio=0.8))
 
     fit()
     with pytest.raises(CheckpointMismatchError, match=r"config\['view_crop_ratio'\]: checkpoint 0.5, this run 0.6"):
         fit(crop=0.6)
     with pytest.raises(CheckpointMismatchError, match=r"data\[0\]: checkpoint sha256:"):
-        fit(data=(X.flip(1), y))
+        fit(data=(X.flip(0), y.flip(0)))  # the same examples in another order
     assert fit(epochs=2).resumed_from == 0  # the budget may grow
 
 

@@ -13,17 +13,28 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-import structaug.graph.local_augment as la_mod
-import structaug.graph.training as tr_mod
+import structaug.graph._augmenter as la_mod
+import structaug.graph._training as tr_mod
 from structaug.datasets import make_sbm_graph
 from structaug.exceptions import DataValidationError, InvalidParameterError, NotFittedError
-from structaug.graph import (GAT, GCN, LAGCN, LocalAugment, LocalAugmenter, RandomNeighborSampler, build_model,
-                             fit_node_model, paper_config, row_normalize, train_node_classifier)
+from structaug.graph import (
+    GAT,
+    GCN,
+    LAGCN,
+    LocalAugment,
+    LocalAugmenter,
+    RandomNeighborAugmenter,
+    build_model,
+    fit_node_model,
+    paper_config,
+    train_node_classifier,
+)
+from structaug.graph._cvae import row_normalize
 
 F_ = 8
-TINY = dict(epochs=1, warmup=1, num_models=2, update_epochs=1, selector_epochs=2, uscore_every=2,
-            hidden_size=16, latent_size=4, batch_size=64, progress=False, device="cpu")
-TRAIN = dict(device="cpu", progress=False, epochs=3, patience=None)
+TINY = dict(max_epochs=1, warmup=1, num_models=2, update_epochs=1, selector_max_epochs=2, uscore_every=2,
+            hidden_size=16, latent_size=4, batch_size=64, device="cpu")
+TRAIN = dict(device="cpu", max_epochs=3, patience=None)
 
 
 def sbm(n: int = 40, seed: int = 0, **kw) -> Data:
@@ -86,14 +97,14 @@ def test_layout_change_keeps_training_results_of_head():
     """Golden values from HEAD (f42955d, sample-first layout), same seeds: the layout change
     moved no random draw, so the runs are bit-identical (tolerance: float builds only)."""
     g = make_sbm_graph(120, 3, 24, avg_degree=5.0, n_val=30, random_state=0)
-    aug = LocalAugmenter(random_state=0, epochs=2, warmup=3, num_models=4, update_epochs=2, selector_epochs=5,
-                         uscore_every=2, hidden_size=32, batch_size=64, progress=False, device="cpu").fit(g)
+    aug = LocalAugmenter(random_state=0, max_epochs=2, warmup=3, num_models=4, update_epochs=2,
+                         selector_max_epochs=5, uscore_every=2, hidden_size=32, batch_size=64, device="cpu").fit(g)
     golden = {"lagcn": (0.699999988079071, 1.0249712467193604),
               "randnbr": (0.6499999761581421, 1.0130565166473389)}
     for name, (acc, loss) in golden.items():
-        smp = aug.feature_sampler(g) if name == "lagcn" else RandomNeighborSampler(g.x, g.edge_index)
-        res = fit_node_model("lagcn", g, sampler=smp, seed=0 if name == "lagcn" else 1, device="cpu",
-                             progress=False, epochs=15, patience=100)
+        smp = aug if name == "lagcn" else RandomNeighborAugmenter().fit(g)
+        res = fit_node_model("lagcn", g, augmenter=smp, random_state=0 if name == "lagcn" else 1, device="cpu",
+                             max_epochs=15, patience=100)
         assert res.test_acc == pytest.approx(acc, abs=1e-6) and res.val_loss == pytest.approx(loss, rel=1e-5), name
 
 
@@ -127,14 +138,15 @@ def test_sample_and_lazy_transform_refuse_existing_x_aug_before_fitting(graph, f
     lazy = LocalAugment(LocalAugmenter(random_state=0, **TINY))
     with pytest.raises(DataValidationError, match="x_aug"):
         lazy(with_aug)
-    assert not getattr(lazy.augmenter, "is_fitted_", False)
+    assert not hasattr(lazy, "augmenter_") and not getattr(lazy.augmenter, "is_fitted_", False)
 
 
 def test_transform_auto_fits_like_an_explicit_fit(graph):
     lazy = LocalAugment(LocalAugmenter(random_state=3, **TINY), n_samples=2)
     out = lazy(graph)
     explicit = LocalAugmenter(random_state=3, **TINY).fit(graph).sample(graph, n=2)
-    assert lazy.augmenter.is_fitted_ and torch.equal(out.x_aug, explicit.x_aug)
+    assert lazy.augmenter_.is_fitted_ and torch.equal(out.x_aug, explicit.x_aug)
+    assert not hasattr(lazy.augmenter, "is_fitted_")  # decision 3: the passed instance is cloned, not fitted
     assert torch.equal(out.x, graph.x) and "x_aug" not in graph
 
 
@@ -151,12 +163,12 @@ def _keeps_global_rng(fn) -> bool:
 
 @pytest.mark.parametrize("kind", ["gcn", "lagcn", "gat"])
 def test_fit_node_model_leaves_global_rng_and_ignores_it(graph, fitted, kind):
-    smp = fitted.feature_sampler(graph) if kind.startswith("la") else None
-    assert _keeps_global_rng(lambda: fit_node_model(kind, graph, sampler=smp, seed=2, **TRAIN))
+    smp = fitted if kind.startswith("la") else None
+    assert _keeps_global_rng(lambda: fit_node_model(kind, graph, augmenter=smp, random_state=2, **TRAIN))
     torch.manual_seed(123)
-    a = fit_node_model(kind, graph, sampler=smp, seed=2, **TRAIN)
+    a = fit_node_model(kind, graph, augmenter=smp, random_state=2, **TRAIN)
     torch.manual_seed(999)
-    b = fit_node_model(kind, graph, sampler=smp, seed=2, **TRAIN)
+    b = fit_node_model(kind, graph, augmenter=smp, random_state=2, **TRAIN)
     assert (a.val_loss, a.test_acc) == (b.val_loss, b.test_acc)
 
 
@@ -165,8 +177,8 @@ def test_other_graph_entry_points_leave_global_rng(graph, fitted):
     assert _keeps_global_rng(lambda: fitted.sample(graph, n=2))
     assert _keeps_global_rng(lambda: LocalAugment(fitted)(graph))
     model = GCN(F_, 4, 2)
-    assert _keeps_global_rng(lambda: train_node_classifier(model, graph, seed=0, max_epochs=2,
-                                                           device="cpu", progress=False))
+    assert _keeps_global_rng(lambda: train_node_classifier(model, graph, random_state=0, max_epochs=2,
+                                                           device="cpu"))
 
 
 def test_fit_node_model_returns_a_model_usable_on_another_graph(graph):
@@ -223,7 +235,7 @@ def _poke(t: torch.Tensor, i: int, v) -> torch.Tensor:
 
 # (id, mutation of the graph, entry points, message fragment naming the argument)
 # entry points: fit = LocalAugmenter.fit, sample = fitted.sample, transform = LocalAugment(fitted),
-# train = fit_node_model("gcn"), la = fit_node_model("lagcn", sampler=fitted's)
+# train = fit_node_model("gcn"), la = fit_node_model("lagcn", augmenter=fitted)
 ALL = ("fit", "sample", "transform", "train", "la")
 CASES = [
     ("empty-graph", _set(x=torch.zeros(0, F_), edge_index=torch.zeros(2, 0, dtype=torch.long)), ALL, "data.x"),
@@ -235,7 +247,7 @@ CASES = [
     ("x-int", _set(x=lambda d: (d.x > 0).long()), ALL, "data.x must be a float tensor"),
     ("x-bool", _set(x=lambda d: d.x > 0), ALL, "data.x must be a float tensor"),
     ("x-out-of-unit-interval", _set(x=lambda d: d.x * 3 - 1),
-     ("fit", "sample", "transform"), r"data.x must lie in \[0, 1\]"),
+     ("fit", "sample", "transform", "la"), r"data.x must lie in \[0, 1\]"),
     ("edge-index-missing", _set(edge_index=None), ALL, "data.edge_index is missing"),
     ("edge-index-float", _set(edge_index=lambda d: d.edge_index.float()), ALL, "data.edge_index must hold integer"),
     ("edge-index-bool", _set(edge_index=lambda d: d.edge_index > 3), ALL, "data.edge_index must hold integer"),
@@ -252,11 +264,8 @@ CASES = [
      ALL, "data.edge_index has a negative index"),
     ("no-edges", _set(edge_index=torch.zeros(2, 0, dtype=torch.long)), ("fit",), "data has no edges"),
     ("only-self-loops", _set(edge_index=torch.arange(40).repeat(2, 1)), ("fit",), "data has no edges"),
-    ("feature-count", _set(x=lambda d: torch.cat([d.x, d.x[:, :2]], 1)), ("sample", "transform"),
+    ("feature-count", _set(x=lambda d: torch.cat([d.x, d.x[:, :2]], 1)), ("sample", "transform", "la"),
      "data.x has 10 features but the augmenter was fitted on 8"),
-    ("feature-count-sampler", _set(x=lambda d: torch.cat([d.x, d.x[:, :2]], 1)), ("la",),
-     "sampler generates 8 features but x has 10"),
-    ("other-graph-for-sampler", lambda d: sbm(30, seed=3), ("la",), "sampler generates features for 40 nodes"),
     ("train-mask-short", _set(train_mask=lambda d: d.train_mask[:-1]),
      ("fit", "train", "la"), r"data.train_mask must have shape \(40,\)"),
     ("train-mask-int", _set(train_mask=lambda d: d.train_mask.long()),
@@ -284,7 +293,7 @@ CASES = [
 CASE_IDS = [c[0] for c in CASES]
 
 
-def _call(entry: str, data: Data, fitted: LocalAugmenter, sampler):
+def _call(entry: str, data: Data, fitted: LocalAugmenter):
     if entry == "fit":
         return LocalAugmenter(random_state=0, **TINY).fit(data)
     if entry == "sample":
@@ -293,31 +302,30 @@ def _call(entry: str, data: Data, fitted: LocalAugmenter, sampler):
         return LocalAugment(fitted)(data)
     if entry == "train":
         return fit_node_model("gcn", data, **TRAIN)
-    return fit_node_model("lagcn", data, sampler=sampler, **TRAIN)  # sampler of the unmodified graph
+    return fit_node_model("lagcn", data, augmenter=fitted, **TRAIN)  # draws from the augmenter fitted on graph
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_bad_input_raises_a_named_error_before_any_work(case, graph, fitted, no_work):
     _, mutate, entries, match = case
     bad = mutate(graph)
-    sampler = fitted.feature_sampler(graph)
     for entry in entries:
         with pytest.raises(DataValidationError, match=match):
-            _call(entry, bad, fitted, sampler)
+            _call(entry, bad, fitted)
 
 
 def test_bad_input_la_sampler_built_on_the_bad_graph_is_refused(graph, fitted):
-    """feature_sampler itself runs the graph checks (x, edge_index, feature count)."""
+    """The generator the training draws from runs the graph checks itself (x, edge_index, feature count)."""
     with pytest.raises(DataValidationError, match="data.x contains"):
-        fitted.feature_sampler(_set(x=lambda d: _poke(d.x, 0, float("nan")))(graph))
+        fitted._feature_sampler(_set(x=lambda d: _poke(d.x, 0, float("nan")))(graph))
     with pytest.raises(DataValidationError, match="fitted on 8"):
-        fitted.feature_sampler(_set(x=lambda d: d.x[:, :5])(graph))
+        fitted._feature_sampler(_set(x=lambda d: d.x[:, :5])(graph))
 
 
 def test_bad_input_model_feature_count(graph, no_work):
     msg = "x has 8 features but GCN was built with in_channels=5"
     with pytest.raises(DataValidationError, match=msg):
-        train_node_classifier(GCN(5, 4, 2), graph, device="cpu", progress=False, max_epochs=2)
+        train_node_classifier(GCN(5, 4, 2), graph, device="cpu", max_epochs=2)
     with pytest.raises(DataValidationError, match=msg):
         GCN(5, 4, 2)(graph.x, graph.edge_index)
     with pytest.raises(DataValidationError, match="x has 8 features but LAGCN was built with in_channels=6"):
@@ -329,7 +337,7 @@ def test_bad_input_label_out_of_range_for_the_model(graph, no_work):
     y[int(graph.test_mask.nonzero()[0, 0])] = 2  # the model has 2 classes
     bad = _set(y=y)(graph)
     with pytest.raises(DataValidationError, match="data.y has label 2 in data.test_mask, out of range for 2"):
-        train_node_classifier(GCN(F_, 4, 2), bad, device="cpu", progress=False, max_epochs=2)
+        train_node_classifier(GCN(F_, 4, 2), bad, device="cpu", max_epochs=2)
 
 
 def test_bad_input_x_gen_layout_and_count(graph):
@@ -355,7 +363,9 @@ def test_bad_input_calls_before_fit_and_wrong_types(graph, fitted, no_work):
     with pytest.raises(NotFittedError, match="LocalAugmenter"):
         LocalAugmenter().sample(graph)
     with pytest.raises(NotFittedError, match="LocalAugmenter"):
-        LocalAugmenter().feature_sampler(graph)
+        fit_node_model("lagcn", graph, augmenter=LocalAugmenter(), **TRAIN)
+    with pytest.raises(NotFittedError, match="RandomNeighborAugmenter"):
+        train_node_classifier(LAGCN(F_, 4, 2), graph, augmenter=RandomNeighborAugmenter(), device="cpu")
     for call in (lambda: LocalAugmenter(**TINY).fit(graph.x), lambda: fitted.sample(graph.x),
                  lambda: LocalAugment(fitted)(graph.x), lambda: fit_node_model("gcn", graph.x, **TRAIN)):
         with pytest.raises(InvalidParameterError, match="data must be a torch_geometric Data"):
@@ -364,6 +374,8 @@ def test_bad_input_calls_before_fit_and_wrong_types(graph, fitted, no_work):
         fitted.sample(None)
     with pytest.raises(InvalidParameterError, match="augmenter must be a LocalAugmenter"):
         LocalAugment(object())
+    with pytest.raises(InvalidParameterError, match="augmenter must be a fitted LocalAugmenter"):
+        fit_node_model("lagcn", graph, augmenter=fitted.cvae_, **TRAIN)
 
 
 @pytest.mark.parametrize("call, match", [
@@ -371,28 +383,34 @@ def test_bad_input_calls_before_fit_and_wrong_types(graph, fitted, no_work):
     (lambda g: LocalAugmenter(**{**TINY, "lr": float("nan")}).fit(g), "lr"),
     (lambda g: LocalAugmenter(**{**TINY, "selection": "best"}).fit(g), "selection"),
     (lambda g: LocalAugmenter(**{**TINY, "latent_size": 0}).fit(g), "latent_size"),
-    (lambda g: LocalAugmenter(**{**TINY, "epochs": 2.5}).fit(g), "epochs"),
+    (lambda g: LocalAugmenter(**{**TINY, "max_epochs": 2.5}).fit(g), "max_epochs"),
+    (lambda g: LocalAugmenter(**{**TINY, "verbose": "yes"}).fit(g), "verbose"),
+    (lambda g: RandomNeighborAugmenter(normalize=None).fit(g), "normalize"),
     (lambda g: LocalAugmenter(**TINY).fit(g, labels=g.y), "unexpected keyword"),
     (lambda g: fit_node_model("mlp", g, **TRAIN), "unknown model kind"),
     (lambda g: fit_node_model("gcn", g, hiddden=3, **TRAIN), "hiddden"),
-    (lambda g: fit_node_model("gcn", g, seed=-1, **{k: v for k, v in TRAIN.items()}), "seed"),
-    (lambda g: fit_node_model("lagcn", g, **TRAIN), "needs sampler"),
-    (lambda g: fit_node_model("gcn", g, **{**TRAIN, "epochs": 0}), "epochs"),
+    (lambda g: fit_node_model("gcn", g, random_state=-1, **TRAIN), "random_state"),
+    (lambda g: fit_node_model("lagcn", g, **TRAIN), "needs generated features: augmenter="),
+    (lambda g: fit_node_model("gcn", g, **{**TRAIN, "max_epochs": 0}), "max_epochs"),
     (lambda g: fit_node_model("gcn", g, **{**TRAIN, "patience": 0}), "patience"),
-    (lambda g: fit_node_model("gcn", g, hidden=0, **TRAIN), "hidden"),
+    (lambda g: fit_node_model("gcn", g, hidden_size=0, **TRAIN), "hidden_size"),
     (lambda g: fit_node_model("gcn", g, dropout=1.0, **TRAIN), "dropout"),
     (lambda g: fit_node_model("gcn", g, lr=0.0, **TRAIN), "lr"),
     (lambda g: fit_node_model("gcn", g, weight_decay=-1e-4, **TRAIN), "weight_decay"),
     (lambda g: fit_node_model("gcn", g, concat=1, **TRAIN), "concat=1 has no effect on gcn"),
     (lambda g: fit_node_model("lagcn", g, concat=0, **TRAIN), "concat must be >= 1"),
-    (lambda g: fit_node_model("lagcn", g, sampler="cvae", **TRAIN), "sampler must be callable"),
-    (lambda g: train_node_classifier(LAGCN(F_, 4, 2), g, device="cpu"), "needs a sampler"),
+    (lambda g: fit_node_model("lagcn", g, augmenter="cvae", **TRAIN), "augmenter must be a fitted LocalAugmenter"),
+    (lambda g: fit_node_model("gcn", g, augmenter=LocalAugmenter(), **TRAIN), "GCN takes no generated|gcn takes no"),
+    (lambda g: train_node_classifier(LAGCN(F_, 4, 2), g, device="cpu"), "LAGCN needs generated features"),
+    (lambda g: train_node_classifier(GCN(F_, 4, 2), g, verbose=None, device="cpu"), "verbose"),
     (lambda g: train_node_classifier(GCN(F_, 4, 2), g, samples=0, device="cpu"), "samples"),
     (lambda g: train_node_classifier(GCN(F_, 4, 2), g, max_epochs=0, device="cpu"), "max_epochs"),
     (lambda g: train_node_classifier(GCN(F_, 4, 2), g, lr=-1.0, device="cpu"), "lr"),
-], ids=["lr-0", "lr-nan", "selection", "latent-0", "epochs-float", "fit-kwarg", "kind", "override", "seed",
-        "la-no-sampler", "epochs-0", "patience-0", "hidden-0", "dropout-1", "cfg-lr-0", "wd-negative",
-        "concat-on-gcn", "concat-0-on-lagcn", "sampler-not-callable", "tnc-no-sampler", "samples-0", "max-epochs-0", "tnc-lr"])
+], ids=["lr-0", "lr-nan", "selection", "latent-0", "max-epochs-float", "verbose-str", "rn-normalize-none",
+        "fit-kwarg", "kind", "override", "random-state", "la-no-augmenter", "max-epochs-0", "patience-0",
+        "hidden-size-0", "dropout-1", "cfg-lr-0", "wd-negative", "concat-on-gcn", "concat-0-on-lagcn",
+        "augmenter-wrong-type", "augmenter-on-gcn", "tnc-no-augmenter", "tnc-verbose-none", "samples-0",
+        "tnc-max-epochs-0", "tnc-lr"])
 def test_bad_parameter_raises_invalid_parameter_error(graph, call, match, no_work):
     with pytest.raises(InvalidParameterError, match=match):
         call(graph)
@@ -408,7 +426,7 @@ def test_valid_edge_case_one_node(fitted):
     out = fitted.sample(one, n=3).x_aug
     assert out.shape == (1, 3, F_)
     torch.testing.assert_close(out.sum(-1), torch.ones(1, 3))
-    res = fit_node_model("gcn", one, device="cpu", progress=False, epochs=30, patience=None)
+    res = fit_node_model("gcn", one, device="cpu", max_epochs=30, patience=None)
     assert res.val_acc == 1.0 and res.test_acc == 1.0  # the model fits its single label
     with pytest.raises(DataValidationError, match="no edges"):
         LocalAugmenter(**TINY).fit(one)
@@ -422,7 +440,7 @@ def test_valid_edge_case_graph_without_edges_and_other_size(fitted, graph):
     assert fitted.sample(big, n=1).x_aug.shape == (55, 1, F_)
     # GCN adds self-loops itself: no edges == only self-loops, value for value
     loops = _set(edge_index=torch.arange(40).repeat(2, 1))(graph)
-    a, b = fit_node_model("gcn", bare, seed=1, **TRAIN), fit_node_model("gcn", loops, seed=1, **TRAIN)
+    a, b = fit_node_model("gcn", bare, random_state=1, **TRAIN), fit_node_model("gcn", loops, random_state=1, **TRAIN)
     assert a.val_loss == pytest.approx(b.val_loss, rel=1e-6) and a.test_acc == b.test_acc
 
 
@@ -436,7 +454,7 @@ def test_valid_edge_case_self_loops_and_duplicate_edges(graph):
     assert aug.n_edge_pairs_ == n_pairs + 3  # self-loops dropped, each duplicate is one more pair
     # GCN: explicit self-loops change nothing (gcn_norm adds the remaining ones)
     with_loops = _set(edge_index=torch.cat([ei, torch.arange(40).repeat(2, 1)], 1))(graph)
-    a, b = fit_node_model("gcn", graph, seed=1, **TRAIN), fit_node_model("gcn", with_loops, seed=1, **TRAIN)
+    a, b = fit_node_model("gcn", graph, random_state=1, **TRAIN), fit_node_model("gcn", with_loops, random_state=1, **TRAIN)
     assert a.val_loss == pytest.approx(b.val_loss, rel=1e-6) and a.test_acc == b.test_acc
 
 
@@ -448,10 +466,10 @@ def test_valid_edge_case_unlabelled_nodes_outside_masks_and_int32_edges(graph):
     assert int(outside.sum()) == 3
     y = base.y.clone()
     y[outside] = -1  # PyG's "unlabelled" convention, outside every mask
-    ref = fit_node_model("gcn", base, seed=0, **TRAIN)
-    res = fit_node_model("gcn", _set(y=y)(base), seed=0, **TRAIN)
+    ref = fit_node_model("gcn", base, random_state=0, **TRAIN)
+    res = fit_node_model("gcn", _set(y=y)(base), random_state=0, **TRAIN)
     assert (res.val_loss, res.test_acc) == (ref.val_loss, ref.test_acc)
-    res32 = fit_node_model("gcn", _set(edge_index=base.edge_index.int())(base), seed=0, **TRAIN)
+    res32 = fit_node_model("gcn", _set(edge_index=base.edge_index.int())(base), random_state=0, **TRAIN)
     assert (res32.val_loss, res32.test_acc) == (ref.val_loss, ref.test_acc)
 
 

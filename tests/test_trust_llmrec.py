@@ -20,14 +20,30 @@ import pytest
 import torch
 
 from structaug.datasets import make_interactions
-from structaug.exceptions import (UnknownIdError, BackendError, CorruptFileError, DataValidationError, InvalidParameterError,
-                                  NotFittedError, StructaugError)
-from structaug.recsys.llmrec import (MFBPR, EmbeddingJudgeBackend, HashingEmbedder, LightGCN, LLMRecAugmenter,
-                                     LLMRequest, LLMRequestFailed, OpenAICompatibleBackend, ResponseCache)
+from structaug.exceptions import (
+    BackendError,
+    CorruptFileError,
+    DataValidationError,
+    InvalidParameterError,
+    NotFittedError,
+    StructaugError,
+    UnknownIdError,
+)
+from structaug.recsys.llmrec import (
+    MFBPR,
+    EmbeddingJudgeBackend,
+    HashingEmbedder,
+    LightGCN,
+    LLMRecAugmenter,
+    LLMRequest,
+    LLMRequestFailed,
+    OpenAICompatibleBackend,
+    ResponseCache,
+)
 from structaug.recsys.llmrec._cache import cache_key, legacy_cache_key
 from structaug.recsys.llmrec._parsing import parse_pos_neg
 from structaug.recsys.llmrec._runner import run_requests
-from structaug.recsys.llmrec.splits import split_per_user
+from structaug.splits import split_per_user
 
 torch.set_num_threads(1)
 
@@ -128,7 +144,7 @@ def edge_answer(prompt: str) -> str:
     return f"1::{n}"
 
 
-PARSE = lambda t, r: parse_pos_neg(t, 2)  # noqa: E731
+PARSE = lambda t, r: parse_pos_neg(t, 2)
 
 
 # ------------------------------------------------------------------ small data
@@ -664,15 +680,26 @@ def fitted():
     return gcn(LightGCN).fit(_log(), item_ids=[1, 2, 3, 4, 5, 6])
 
 
-@pytest.mark.parametrize("users,msg", [([1, 99], r"unknown users\(s\) \[99\] \(1 in total\)"),
-                                       (["1"], r"unknown users\(s\) \['1'\]"),
-                                       (1, "users must be a 1-D sequence"), ("1", "users must be a 1-D"),
-                                       ([], "users is empty")])
+@pytest.mark.parametrize("users,msg", [([1, 99], r"unknown user\(s\) \[99\] \(1 in total\)"),
+                                       (["1"], r"unknown user\(s\) \['1'\]"),
+                                       (1, "users must be a 1-D list"), ("1", "users must be a 1-D")])
 def test_unseen_or_malformed_users_at_recommend(fitted, users, msg):
     with pytest.raises(DataValidationError, match=msg):
         fitted.recommend(users, k=2)
     with pytest.raises(DataValidationError, match=msg):
         fitted.score_items(users)
+
+
+def test_no_users_give_an_empty_frame_and_unknown_popular_ranks_by_count(fitted):
+    """The Recommender contract: [] -> empty long frame; unknown="popular" -> training counts."""
+    empty = fitted.recommend([], k=2)
+    assert list(empty.columns) == ["user", "item", "rank", "score"] and len(empty) == 0
+    log = _log()
+    counts = log["item"].value_counts().reindex([1, 2, 3, 4, 5, 6], fill_value=0)
+    rec = fitted.recommend([99], k=3, unknown="popular")
+    want = sorted(range(6), key=lambda j: (-counts.iloc[j], j))[:3]  # ties: lower item first
+    assert rec["item"].tolist() == [j + 1 for j in want] and rec["rank"].tolist() == [1, 2, 3]
+    assert np.allclose(rec["score"], counts.iloc[want].to_numpy())
 
 
 def test_unseen_items_in_evaluate_and_validation(fitted):
@@ -743,8 +770,13 @@ def test_sample_n_at_the_edges():
     aug = edges_only(n_candidates=2).fit(_log(), items=_items(6))
     all_t = aug.triples_.reset_index(drop=True)
     assert len(all_t) == 3
-    pd.testing.assert_frame_equal(aug.sample(n=10).triples, all_t)
+    pd.testing.assert_frame_equal(aug.sample(n=3).triples, all_t)
+    pd.testing.assert_frame_equal(aug.sample().triples, all_t)  # n=None: every generated triple
     assert len(aug.sample(n=0).triples) == 0
+    # sample_unit "additions": n counts new triples, so more than were generated is refused
+    assert aug.sample_unit == "additions" and aug._count_sampled(aug.sample(n=2), None) == 2
+    with pytest.raises(DataValidationError, match=r"n=10 exceeds the 3 augmented triple\(s\)"):
+        aug.sample(n=10)
 
 
 def test_cache_path_that_is_a_folder_is_a_parameter_error(tmp_path):

@@ -18,12 +18,18 @@ from structaug.datasets import make_sequences, read_seqrec_file
 from structaug.exceptions import CorruptFileError, DataValidationError, InvalidParameterError, NotFittedError
 from structaug.recsys import CL4SRec, MCLRec, SASRec, SequenceViews, SequentialRecommender
 from structaug.recsys.interactions import UnknownIdError, check_interactions
-from structaug.recsys.mclrec import recommender as rec_mod
-from structaug.recsys.mclrec.data import (build_sequences, five_core, leave_one_out, pad_sequences, prefix_examples,
-                                          prepare_interactions)
-from structaug.recsys.mclrec.training import evaluate_ranking
+from structaug.recsys.mclrec import _recommender as rec_mod
+from structaug.recsys.mclrec._data import (
+    build_sequences,
+    five_core,
+    leave_one_out,
+    pad_sequences,
+    prefix_examples,
+    prepare_interactions,
+)
+from structaug.recsys.mclrec._training import evaluate_ranking
 
-TINY = dict(hidden=8, n_layers=1, n_heads=1, inner=8, epochs=1, batch_size=32, device="cpu", progress=False,
+TINY = dict(hidden_size=8, n_layers=1, n_heads=1, inner_size=8, max_epochs=1, batch_size=32, device="cpu", verbose=False,
             random_state=0)
 
 
@@ -35,6 +41,13 @@ def log():
 @pytest.fixture(scope="module")
 def fitted(log):
     return SequentialRecommender(model="sasrec", **TINY).fit(log)
+
+
+def _lists(frame: pd.DataFrame) -> list[list]:
+    """The item lists of a ``recommend`` frame, one per queried user (in order; rank 1 starts one)."""
+    items = frame["item"].to_numpy()
+    return [part.tolist() for part in np.split(items, np.flatnonzero(frame["rank"].to_numpy() == 1)[1:])] \
+        if len(frame) else []
 
 
 def _sequences(rec: SequentialRecommender) -> dict:
@@ -114,8 +127,8 @@ def test_unknown_users_and_items_are_named_before_any_scoring(fitted, monkeypatc
 
     monkeypatch.setattr(fitted.model_, "full_scores", boom)
     for call, what in [(lambda: fitted.recommend([999, 998, 1], k=3), r"unknown user\(s\) \[999, 998\] \(2 in total\)"),
-                       (lambda: fitted.score([999]), r"unknown user\(s\) \[999\]"),
-                       (lambda: fitted.score([1], [1, 777]), r"unknown item\(s\) \[777\]"),
+                       (lambda: fitted.score_items([999]), r"unknown user\(s\) \[999\]"),
+                       (lambda: fitted.score_items([1], [1, 777]), r"unknown item\(s\) \[777\]"),
                        (lambda: fitted.evaluate(pd.DataFrame({"user": [999], "item": [1]}), ks=(5,)), r"unknown user"),
                        (lambda: fitted.evaluate(pd.DataFrame({"user": [1], "item": [777]}), ks=(5,)), r"unknown item")]:
         with pytest.raises(UnknownIdError, match=what) as err:
@@ -126,11 +139,11 @@ def test_unknown_users_and_items_are_named_before_any_scoring(fitted, monkeypatc
 def test_unknown_user_popular_fallback_is_the_popularity_ranking(fitted):
     got = fitted.recommend([999, 998], k=4, unknown="popular")
     counts = fitted.popularity_.counts.numpy()
+    # the popularity ranking, ties broken by the lower internal id (the contract's tie order)
     top = fitted.items_.decode(np.argsort(-counts, kind="stable")[:4] + 1)
-    assert got.shape == (2, 4)
-    # the same popularity counts as the true top 4 (ties may be listed in either order)
-    assert sorted(counts[fitted.items_.encode(got[0]) - 1]) == sorted(counts[fitted.items_.encode(top) - 1])
-    assert got[0].tolist() == got[1].tolist()
+    assert got["user"].tolist() == [999] * 4 + [998] * 4 and got["rank"].tolist() == [1, 2, 3, 4] * 2
+    assert _lists(got) == [top.tolist(), top.tolist()]
+    assert got["score"].tolist() == np.tile(np.sort(counts)[::-1][:4], 2).tolist()
 
 
 @pytest.mark.parametrize("seqs,match", [
@@ -141,7 +154,7 @@ def test_unknown_user_popular_fallback_is_the_popularity_ranking(fitted):
     (torch.tensor([1, 2]), r"seqs must be 2-D"),
 ], ids=["above-catalogue", "negative", "too-wide", "float", "1-D"])
 def test_model_scoring_checks_ids_instead_of_an_embedding_indexerror(seqs, match):
-    m = SASRec(15, max_len=6, hidden=8, n_layers=1, n_heads=1, inner=8)
+    m = SASRec(15, max_len=6, hidden_size=8, n_layers=1, n_heads=1, inner_size=8)
     with pytest.raises(DataValidationError, match=match):
         m.full_scores(seqs)
     if seqs.dim() == 2:  # (a 1-D batch fails earlier inside evaluate_ranking: training.py)
@@ -153,37 +166,49 @@ def test_model_scoring_checks_ids_instead_of_an_embedding_indexerror(seqs, match
 
 # -- case 3: hyper-parameters checked in fit, before the data is read -----------------------------
 @pytest.mark.parametrize("param,value", [
-    ("batch_size", 0), ("batch_size", 1), ("batch_size", 2.5), ("epochs", 0), ("epochs", -1), ("lr", 0.0),
-    ("lr", float("nan")), ("lr", -1e-3), ("max_len", 0), ("hidden", 0), ("n_layers", 0), ("n_heads", 0),
-    ("inner", 0), ("dropout", 1.0), ("dropout", float("nan")), ("crop_ratio", 0.0), ("crop_ratio", 1.5),
+    ("batch_size", 0), ("batch_size", 1), ("batch_size", 2.5), ("max_epochs", 0), ("max_epochs", -1), ("lr", 0.0),
+    ("lr", float("nan")), ("lr", -1e-3), ("max_len", 0), ("hidden_size", 0), ("n_layers", 0), ("n_heads", 0),
+    ("inner_size", 0), ("dropout", 1.0), ("dropout", float("nan")), ("crop_ratio", 0.0), ("crop_ratio", 1.5),
     ("mask_ratio", -0.1), ("mask_ratio", float("nan")), ("reorder_ratio", 0.0), ("reorder_ratio", 2.0),
     ("temperature", 0.0), ("temperature", float("inf")), ("beta", float("nan")), ("beta", -1.0), ("lmd", -0.5),
     ("patience", 0), ("min_core", 0), ("model", "gru"), ("precision", "fp16"), ("device", "tpu"),
-    ("random_state", -1), ("random_state", "seed"), ("bucket", "yes"), ("progress", 1),
+    ("random_state", -1), ("random_state", "seed"), ("bucket", "yes"), ("verbose", 1),
 ])
 def test_bad_hyper_parameters_raise_before_the_data_is_read(param, value, log, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("data read before the parameters were checked")
 
     monkeypatch.setattr(rec_mod, "prepare_interactions", boom)
+    # the view ratios belong to the SequenceViews passed as views=
+    kw = {"views": SequenceViews(**{param: value})} if param.endswith("_ratio") else {param: value}
     with pytest.raises(InvalidParameterError, match=param):
-        SequentialRecommender(**{**TINY, "model": "mclrec", param: value}).fit(log)
+        SequentialRecommender(**{**TINY, "model": "mclrec", **kw}).fit(log)
+
+
+@pytest.mark.parametrize("views,match", [
+    ("crop", "views must be a SequenceViews instance or None, got str"),
+    (SequenceViews(mask_id=99), r"leave mask_id as None.*mask_id=99"),
+])
+def test_bad_views_raise_before_the_data_is_read(views, match, log, monkeypatch):
+    monkeypatch.setattr(rec_mod, "prepare_interactions", lambda *a, **k: pytest.fail("data read"))
+    with pytest.raises(InvalidParameterError, match=match):
+        SequentialRecommender(**{**TINY, "model": "cl4srec", "views": views}).fit(log)
 
 
 def test_hidden_not_divisible_by_heads_names_both():
-    with pytest.raises(InvalidParameterError, match=r"hidden \(10\) must be divisible by n_heads \(4\)"):
-        SequentialRecommender(**{**TINY, "hidden": 10, "n_heads": 4}).fit(pd.DataFrame({"user": [1], "item": [1]}))
+    with pytest.raises(InvalidParameterError, match=r"hidden_size \(10\) must be divisible by n_heads \(4\)"):
+        SequentialRecommender(**{**TINY, "hidden_size": 10, "n_heads": 4}).fit(pd.DataFrame({"user": [1], "item": [1]}))
 
 
 @pytest.mark.parametrize("cls,kwargs,name", [
-    (SASRec, {"n_items": 0}, "n_items"), (SASRec, {"hidden": 0}, "hidden"), (SASRec, {"n_heads": 0}, "n_heads"),
+    (SASRec, {"n_items": 0}, "n_items"), (SASRec, {"hidden_size": 0}, "hidden_size"), (SASRec, {"n_heads": 0}, "n_heads"),
     (SASRec, {"max_len": -1}, "max_len"), (SASRec, {"dropout": 1.5}, "dropout"),
     (SASRec, {"attn_dropout": -0.1}, "attn_dropout"), (CL4SRec, {"temperature": 0.0}, "temperature"),
     (CL4SRec, {"lmd": float("nan")}, "lmd"), (CL4SRec, {"sim": "l2"}, "sim"), (MCLRec, {"beta": -1.0}, "beta"),
     (MCLRec, {"reg_weight": float("inf")}, "reg_weight"),
 ])
 def test_module_constructors_name_the_bad_parameter(cls, kwargs, name):
-    kw = {"n_items": 10, "hidden": 8, "n_heads": 1, "inner": 8, **kwargs}
+    kw = {"n_items": 10, "hidden_size": 8, "n_heads": 1, "inner_size": 8, **kwargs}
     with pytest.raises(InvalidParameterError, match=name):
         cls(kw.pop("n_items"), **kw)
 
@@ -225,13 +250,13 @@ def test_recommend_never_returns_a_seen_item(fitted):
     unseen = {u: set(range(1, n + 1)) - set(fitted.sequences_[i].tolist()) for i, u in enumerate(users)}
     u = min(users, key=lambda x: len(unseen[x]))
     m = len(unseen[u])
-    got = fitted.recommend([u], k=m)[0]
+    got = fitted.recommend([u], k=m)["item"]
     assert set(fitted.items_.encode(got).tolist()) == unseen[u]
-    msg = rf"k={m + 1} but 1 user\(s\) have fewer unseen items.*\{{{u}: {m}\}}"
-    with pytest.raises(DataValidationError, match=msg):
-        fitted.recommend([u], k=m + 1)
+    # one more than the unseen items: still only those, never a seen one (fewer rows than k)
+    more = fitted.recommend([u], k=m + 1)
+    assert more["item"].tolist() == got.tolist() and more["rank"].tolist() == list(range(1, m + 1))
     # without exclusion the whole catalogue is available, seen items included
-    assert len(set(fitted.recommend([u], k=n, exclude_seen=False)[0])) == n
+    assert len(set(fitted.recommend([u], k=n, exclude_seen=False)["item"])) == n
     with pytest.raises(InvalidParameterError, match="exclude_seen"):
         fitted.recommend([u], k=1, exclude_seen="no")
 
@@ -286,8 +311,8 @@ def test_negative_and_float_ids_are_labels():
                        "timestamp": [1, 2, 3, 1, 2, 3]})
     rec = SequentialRecommender(model="sasrec", **TINY).fit(df)
     assert _sequences(rec) == {-2: [-6, -7, -8], -1: [-5, -6, -7]}
-    assert rec.recommend([-1], k=1)[0].tolist() == [-8]  # the one item user -1 has not seen
-    assert rec.recommend([-2], k=1)[0].tolist() == [-5]
+    assert rec.recommend([-1], k=1)["item"].tolist() == [-8]  # the one item user -1 has not seen
+    assert rec.recommend([-2], k=1)["item"].tolist() == [-5]
 
 
 def test_one_user_and_users_with_a_single_interaction():
@@ -296,8 +321,8 @@ def test_one_user_and_users_with_a_single_interaction():
     df = pd.DataFrame({"user": [1, 1, 1, 1, 2, 3], "item": [1, 2, 3, 4, 5, 1], "timestamp": [1, 2, 3, 4, 1, 1]})
     rec = SequentialRecommender(model="sasrec", **TINY).fit(df)
     assert rec.sequences_[rec.users_.encode([2])[0]].tolist() == rec.items_.encode([5]).tolist()
-    assert set(rec.recommend([1], k=1)[0]) == {5}  # the only unseen item
-    assert 5 not in set(rec.recommend([2], k=4)[0])
+    assert rec.recommend([1], k=1)["item"].tolist() == [5]  # the only unseen item
+    assert 5 not in set(rec.recommend([2], k=4)["item"])
     pop = SequentialRecommender(model="popularity").fit(df)
     # only user 1 (four items) has a target: item 4 after [1, 2, 3]; popularity: 1 (2 hits), then 2, 3, 4, 5
     got = pop.evaluate(ks=(1, 5))
@@ -307,9 +332,8 @@ def test_one_user_and_users_with_a_single_interaction():
     assert got["hr@1"] == float(rank < 1) and got["hr@5"] == float(rank < 5) == 1.0
     assert got["ndcg@5"] == pytest.approx(1 / math.log2(rank + 2))
     one = SequentialRecommender(model="sasrec", **TINY).fit(df[df.user == 1])  # one user, four items
-    assert set(one.recommend([1], k=4, exclude_seen=False)[0]) == {1, 2, 3, 4}
-    with pytest.raises(DataValidationError, match=r"\{1: 0\}"):  # they have seen the whole catalogue
-        one.recommend([1], k=1)
+    assert set(one.recommend([1], k=4, exclude_seen=False)["item"]) == {1, 2, 3, 4}
+    assert one.recommend([1], k=1).empty  # they have seen the whole catalogue: no row, not a seen item
 
 
 def test_duplicates_are_warned_and_dropped_once():
@@ -323,18 +347,19 @@ def test_duplicates_are_warned_and_dropped_once():
         assert prepare_interactions(again)["item"].tolist() == [1, 2, 3, 2]
 
 
-@pytest.mark.parametrize("method", ["recommend", "score", "evaluate", "save"])
+@pytest.mark.parametrize("method", ["recommend", "score_items", "evaluate", "save"])
 def test_calls_before_fit(method, tmp_path):
     rec = SequentialRecommender()
-    args = {"recommend": ([1],), "score": ([1],), "evaluate": (), "save": (tmp_path / "x.pt",)}[method]
+    args = {"recommend": ([1],), "score_items": ([1],), "evaluate": (), "save": (tmp_path / "x.pt",)}[method]
     with pytest.raises(NotFittedError):
         getattr(rec, method)(*args)
     assert not (tmp_path / "x.pt").exists()
 
 
 @pytest.mark.parametrize("users,exc,match", [
-    (None, InvalidParameterError, "user_ids must be a list"),
-    ([[1, 2]], DataValidationError, r"user_ids must be 1-D"),
+    (None, DataValidationError, "users must be a 1-D list"),
+    ([[1, 2]], DataValidationError, r"users must be a 1-D list"),
+    (1, DataValidationError, r"users must be a 1-D list"),  # a scalar is refused, not taken as one user
     ([1.5], UnknownIdError, r"unknown user\(s\) \[1.5\]"),
     (["1"], UnknownIdError, r"unknown user\(s\) \['1'\]"),  # str "1" is not the int user 1
 ])
@@ -345,11 +370,10 @@ def test_recommend_bad_user_ids(fitted, users, exc, match):
 
 def test_recommend_edge_cases_that_are_valid(fitted):
     empty = fitted.recommend([], k=3)
-    assert empty.shape == (0, 3)
-    one = fitted.recommend(1, k=3)  # a scalar is one user
-    assert one.tolist() == fitted.recommend([1], k=3).tolist()
-    twice = fitted.recommend([1, 1], k=3)
-    assert twice[0].tolist() == twice[1].tolist()
+    assert empty.shape == (0, 4) and list(empty.columns) == ["user", "item", "rank", "score"]
+    once = fitted.recommend([1], k=3)
+    twice = fitted.recommend([1, 1], k=3)  # a user listed twice appears twice
+    assert _lists(twice) == [once["item"].tolist()] * 2 and twice["user"].tolist() == [1] * 6
     with pytest.raises(InvalidParameterError, match="unknown must be one of"):
         fitted.recommend([1], k=3, unknown="skip")
 
@@ -433,13 +457,13 @@ def test_fit_sequential_and_evaluate_ranking_check_ids_first():
     import torch
 
     from structaug.exceptions import DataValidationError
-    from structaug.recsys.mclrec.sasrec import SASRec
-    from structaug.recsys.mclrec.training import evaluate_ranking, fit_sequential
+    from structaug.recsys.mclrec._sasrec import SASRec
+    from structaug.recsys.mclrec._training import evaluate_ranking, fit_sequential
 
-    model = SASRec(5, hidden=8, n_layers=1, n_heads=1, max_len=4)
+    model = SASRec(5, hidden_size=8, n_layers=1, n_heads=1, max_len=4)
     X = torch.tensor([[0, 1, 2, 3], [0, 0, 2, 4]])
     gen = torch.Generator().manual_seed(0)
-    kw = dict(device=torch.device("cpu"), seed=0, gen=gen, view_kwargs={}, epochs=1, progress=False)
+    kw = dict(device=torch.device("cpu"), seed=0, gen=gen, views=SequenceViews(), max_epochs=1, verbose=False)
     for y, match in [(torch.tensor([3, 6]), "targets has item id 6 outside 1..5"),
                      (torch.tensor([0, 2]), "targets has item id 0 outside 1..5"),
                      (torch.tensor([2]), "targets has 1 rows but the histories have 2"),
@@ -455,7 +479,7 @@ def test_fit_sequential_and_evaluate_ranking_check_ids_first():
 
 
 def test_categorical_users_keep_their_category_order():
-    from structaug.recsys.mclrec.data import prepare_interactions
+    from structaug.recsys.mclrec._data import prepare_interactions
 
     users = pd.Categorical(["b", "a", "b", "a"], categories=["b", "a"])
     df = pd.DataFrame({"user": users, "item": [1, 2, 3, 4], "timestamp": [2, 2, 1, 1]})

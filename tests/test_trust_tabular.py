@@ -16,15 +16,24 @@ import scipy.sparse as sp
 import torch
 
 from structaug.exceptions import DataValidationError, InvalidParameterError, NotFittedError
-from structaug.tabular import (TJEPA, FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor, JEPAMasking,
-                               TableEncoder, TJEPAClassifier, TJEPARegressor)
-from structaug.tabular.baselines import MLPClassifierTorch, MLPRegressorTorch
-from structaug.tabular.mlp import MLPHead
+from structaug.tabular import (
+    TJEPA,
+    FeatureSubsetViews,
+    HyperTabClassifier,
+    HyperTabRegressor,
+    JEPAMasking,
+    MLPClassifierTorch,
+    MLPRegressorTorch,
+    TableEncoder,
+    TJEPAClassifier,
+    TJEPARegressor,
+)
+from structaug.tabular._mlp import MLPHead
 
-TINY = dict(d_model=8, n_layers=1, n_heads=2, d_feedforward=16, d_predictor=8, predictor_layers=1,
-            predictor_heads=2, predictor_feedforward=16, batch_size=32, max_epochs=1, lr=1e-3, warmup_epochs=1,
-            progress=False, device="cpu")
-HT = dict(epochs=1, n_views=3, device="cpu", random_state=0)
+TINY = dict(hidden_size=8, n_layers=1, n_heads=2, inner_size=16, predictor_hidden_size=8, predictor_n_layers=1,
+            predictor_n_heads=2, predictor_inner_size=16, batch_size=32, max_epochs=1, lr=1e-3, warmup_epochs=1,
+            device="cpu")
+HT = dict(max_epochs=1, views=FeatureSubsetViews(n_views=3), device="cpu", random_state=0)
 
 
 def hypertab_clf(**kw):
@@ -37,12 +46,12 @@ def hypertab_reg(**kw):
 
 def tjepa_clf(**kw):
     return TJEPAClassifier(**{**dict(encoder=TJEPA(**TINY), hidden_sizes=(8,), max_epochs=1, device="cpu",
-                                     random_state=0, progress=False), **kw})
+                                     random_state=0), **kw})
 
 
 def tjepa_reg(**kw):
     return TJEPARegressor(**{**dict(encoder=TJEPA(**TINY), hidden_sizes=(8,), max_epochs=1, device="cpu",
-                                    random_state=0, progress=False), **kw})
+                                    random_state=0), **kw})
 
 
 def tjepa(**kw):
@@ -54,11 +63,11 @@ def table_encoder(**kw):
 
 
 def mlp_clf(**kw):
-    return MLPClassifierTorch(**{**dict(hidden=(8,), max_epochs=1, device="cpu", random_state=0), **kw})
+    return MLPClassifierTorch(**{**dict(hidden_sizes=(8,), max_epochs=1, device="cpu", random_state=0), **kw})
 
 
 def mlp_reg(**kw):
-    return MLPRegressorTorch(**{**dict(hidden=(8,), max_epochs=1, device="cpu", random_state=0), **kw})
+    return MLPRegressorTorch(**{**dict(hidden_sizes=(8,), max_epochs=1, device="cpu", random_state=0), **kw})
 
 
 # name -> (factory, task): task is "clf", "reg" or None (unsupervised: fit(X) / transform)
@@ -172,30 +181,37 @@ NAN = float("nan")
 BAD_PARAMS = [
     # (model, params, parameter named in the message)
     *[("HyperTabClassifier", p, n) for p, n in [
-        ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs"), ({"epochs": -1}, "epochs"),
+        ({"batch_size": 0}, "batch_size"), ({"max_epochs": 0}, "max_epochs"), ({"max_epochs": -1}, "max_epochs"),
         ({"lr": 0}, "lr"), ({"lr": NAN}, "lr"), ({"lr": -1e-3}, "lr"), ({"lr": "fast"}, "lr"),
-        ({"n_views": 0}, "n_views"), ({"hidden_dims": 0}, "hidden_dims"), ({"subsample": 0}, "subsample"),
-        ({"subsample": NAN}, "subsample"), ({"subsample": 1.5}, "subsample"),
-        ({"masks_per_step": 0}, "masks_per_step"), ({"hyper_hidden": (64, 0)}, r"hyper_hidden\[1\]"),
-        ({"hyper_hidden": ()}, "hyper_hidden"), ({"weight_decay": -1.0}, "weight_decay"),
+        ({"views": FeatureSubsetViews(n_views=0)}, "n_views"), ({"hidden_size": 0}, "hidden_size"),
+        ({"views": FeatureSubsetViews(subsample=0)}, "subsample"),
+        ({"views": FeatureSubsetViews(subsample=NAN)}, "subsample"),
+        ({"views": FeatureSubsetViews(subsample=1.5)}, "subsample"), ({"views": "half"}, "views"),
+        ({"masks_per_step": 0}, "masks_per_step"),
+        ({"hypernet_hidden_sizes": (64, 0)}, r"hypernet_hidden_sizes\[1\]"),
+        ({"hypernet_hidden_sizes": ()}, "hypernet_hidden_sizes"), ({"weight_decay": -1.0}, "weight_decay"),
         ({"weight_decay": NAN}, "weight_decay"), ({"patience": 0}, "patience"),
         ({"validation_fraction": 1.0}, "validation_fraction"), ({"batch_size": 2.5}, "batch_size"),
         ({"class_weight": "equal"}, "class_weight"), ({"class_weight": {0: -1.0}}, r"class_weight\[0\]"),
         ({"missing": "drop"}, "missing"), ({"device": "tpu9"}, "device"),
         ({"categorical_features": "all"}, "categorical_features"), ({"early_stopping": "yes"}, "early_stopping"),
+        ({"verbose": "yes"}, "verbose"),
     ]],
-    ("HyperTabRegressor", {"n_views": -3}, "n_views"),
+    ("HyperTabRegressor", {"views": FeatureSubsetViews(n_views=-3)}, "n_views"),
     *[("TJEPA", p, n) for p, n in [
         ({"batch_size": 0}, "batch_size"), ({"max_epochs": 0}, "max_epochs"), ({"lr": 0}, "lr"),
         ({"lr": NAN}, "lr"), ({"weight_decay": -1.0}, "weight_decay"), ({"dropout": 1.0}, "dropout"),
         ({"dropout": NAN}, "dropout"), ({"predictor_dropout": 2.0}, "predictor_dropout"),
-        ({"n_targets": 0}, "n_targets"), ({"min_context_share": 0}, "min_context_share"),
-        ({"min_context_share": 0.5, "max_context_share": 0.3}, "min_context_share"),
+        ({"masking": JEPAMasking(n_targets=0)}, "n_targets"),
+        ({"masking": JEPAMasking(min_context_share=0)}, "min_context_share"),
+        ({"masking": JEPAMasking(min_context_share=0.5, max_context_share=0.3)}, "min_context_share"),
+        ({"masking": "random"}, "masking"), ({"verbose": "yes"}, "verbose"),
         ({"ema_start": NAN}, "ema_start"), ({"ema_start": 1.0, "ema_end": 0.99}, "ema_start"),
         ({"grad_clip": 0}, "grad_clip"), ({"grad_clip": -1.0}, "grad_clip"), ({"start_lr": -1.0}, "start_lr"),
         ({"final_lr": NAN}, "final_lr"), ({"final_weight_decay": -1.0}, "final_weight_decay"),
-        ({"patience": 0}, "patience"), ({"d_model": 6, "n_heads": 4}, "d_model"),
-        ({"d_predictor": 6, "predictor_heads": 4}, "d_predictor"), ({"d_model": 7, "n_heads": 1}, "d_model"),
+        ({"patience": 0}, "patience"), ({"hidden_size": 6, "n_heads": 4}, "hidden_size"),
+        ({"predictor_hidden_size": 6, "predictor_n_heads": 4}, "predictor_hidden_size"),
+        ({"hidden_size": 7, "n_heads": 1}, "hidden_size"),
         ({"representation": "mean"}, "representation"), ({"missing": "x"}, "missing"),
         ({"handle_unknown": "x"}, "handle_unknown"), ({"type_embedding": "no"}, "type_embedding"),
         ({"device": "tpu9"}, "device"),
@@ -210,7 +226,7 @@ BAD_PARAMS = [
         ({"device": "tpu9"}, "device"),
     ]],
     ("TJEPARegressor", {"batch_size": -1}, "batch_size"),
-    ("MLPClassifierTorch", {"hidden": (0,)}, r"hidden_sizes\[0\]"),
+    ("MLPClassifierTorch", {"hidden_sizes": (0,)}, r"hidden_sizes\[0\]"),
     ("MLPRegressorTorch", {"lr": NAN}, "lr"),
     *[("TableEncoder", p, n) for p, n in [
         ({"encoding": "binary"}, "encoding"), ({"missing": "zero"}, "missing"), ({"handle_unknown": "drop"}, "handle_unknown"),
@@ -387,7 +403,7 @@ def test_one_row_table_encoder_maps_every_number_to_zero():
 
 
 def test_one_column_hypertab_every_view_keeps_the_column():
-    clf = hypertab_clf(epochs=30, lr=1e-2).fit(X[:, :1], (X[:, 0] > 0).astype(int))
+    clf = hypertab_clf(max_epochs=30, lr=1e-2).fit(X[:, :1], (X[:, 0] > 0).astype(int))
     assert clf.masks_.shape == (3, 1) and clf.masks_.all()
     assert (clf.predict(X[:, :1]) == (X[:, 0] > 0)).mean() >= 0.8  # a threshold on one feature is learnt
 
@@ -474,16 +490,18 @@ def test_views_values_pass_through_and_empty_tables():
 
 def test_masking_reads_no_values_and_names_n():
     texts = pd.DataFrame({"a": list("abcde"), "b": pd.Categorical(list("xxyyz")), "c": [1, 2, 3, 4, 5]})
-    m = JEPAMasking(random_state=0).fit(texts).sample(texts)
+    (m,) = JEPAMasking(random_state=0).fit(texts).sample(texts)
     assert m.context.shape[0] == 5 and m.targets.shape[:2] == (5, 4)
     for ctx, tg in zip(m.context, m.targets):
         assert not set(ctx) & set(tg.ravel())
     aug = JEPAMasking(random_state=0).fit(X)
-    assert aug.sample(X[:0]).context.shape[0] == 0
-    with pytest.raises(InvalidParameterError, match="n=3 does not match the 20 rows"):
-        aug.sample(X, 3)
-    with pytest.raises(InvalidParameterError, match=r"\(data\) or their number \(n\)"):
+    assert aug.sample(X[:0])[0].context.shape[0] == 0
+    assert len(aug.sample(X, 3)) == 3  # n counts draws (views), not rows
+    assert aug.sample(X, 0) == ()
+    with pytest.raises(InvalidParameterError, match="pass the rows to mask"):
         aug.sample(None, None)
+    with pytest.raises(InvalidParameterError, match="n must"):
+        aug.sample(X, -1)
     with pytest.raises(DataValidationError, match="at least 2 features"):
         JEPAMasking().fit(X[:, :1])
     with pytest.raises(NotFittedError):
@@ -521,7 +539,7 @@ def test_masking_wide_table_with_large_shares_does_not_hang():
     m = JEPAMasking(min_context_share=0.5, max_context_share=1.0, min_target_share=0.5, max_target_share=1.0,
                     random_state=0).fit(np.zeros((2, 1000)))
     t0 = time.perf_counter()
-    masks = [m.sample(np.zeros((4, 1000))) for _ in range(5)]
+    masks = list(m.sample(np.zeros((4, 1000)), 5))
     assert time.perf_counter() - t0 < 10.0  # a hang guard (~50 s before), not a speed target
     for mk in masks:
         assert mk.context.shape[1] + mk.targets.shape[2] <= 1000
@@ -529,7 +547,7 @@ def test_masking_wide_table_with_large_shares_does_not_hang():
 
 
 def test_masking_size_fallback_has_the_rejection_distribution(monkeypatch):
-    from structaug.tabular import tjepa_masking as tm
+    from structaug.tabular.tjepa import _masking as tm
 
     m = JEPAMasking(min_context_share=0.3, max_context_share=1.0, min_target_share=0.3,
                     max_target_share=1.0).fit(np.zeros((2, 8)))

@@ -5,6 +5,7 @@ Tiny tensors and 1-2 epochs keep this file at a few seconds.
 """
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import numpy as np
@@ -13,10 +14,20 @@ import pytest
 
 from structaug.exceptions import DataValidationError, InvalidParameterError, NotFittedError, StructaugError
 from structaug.tensor import (
-    InfluenceAugmenter, MeanCompletion, NeuralTensorCompletion, ObservedTensor, RandomCellAugmenter,
-    TensorlyCompletion, TracInTracker, XGBoostCompletion, draw_new_cells, entity_importance, fit_augmented,
-    load_tensor_dataset, make_tensor,
+    InfluenceAugmenter,
+    MeanCompletion,
+    NeuralTensorCompletion,
+    ObservedTensor,
+    RandomCellAugmenter,
+    TensorlyCompletion,
+    TracInTracker,
+    XGBoostCompletion,
+    entity_importance,
+    fit_augmented,
+    load_tensor_dataset,
+    make_tensor,
 )
+from structaug.tensor._augmenter import draw_new_cells
 from structaug.train import Trainer
 
 SHAPE = (6, 5, 4)
@@ -29,9 +40,13 @@ def est(**kw) -> NeuralTensorCompletion:
     return NeuralTensorCompletion(**params)
 
 
+#: xgboost is the optional `trees` extra: its fitted-model cases run only where it is installed
+HAS_XGBOOST = importlib.util.find_spec("xgboost") is not None
+
+
 def baselines():
-    return [MeanCompletion(), TensorlyCompletion(rank=2, n_iter_max=5, random_state=0),
-            XGBoostCompletion(n_estimators=5, random_state=0)]
+    out = [MeanCompletion(), TensorlyCompletion(rank=2, n_iter_max=5, random_state=0)]
+    return out + [XGBoostCompletion(n_estimators=5, random_state=0)] if HAS_XGBOOST else out
 
 
 T = make_tensor(SHAPE, nnz=60, rank=2, random_state=0)
@@ -70,7 +85,7 @@ def models(fitted):
     return out
 
 
-KINDS = ["neural", "MeanCompletion", "TensorlyCompletion", "XGBoostCompletion"]
+KINDS = ["neural", "MeanCompletion", "TensorlyCompletion", *(["XGBoostCompletion"] if HAS_XGBOOST else [])]
 
 
 @pytest.fixture
@@ -109,6 +124,11 @@ def test_no_validation_holds_out_cells_and_sets_best_epoch():
     m = est(validation_fraction=0.25).fit(T)
     assert m.n_train_ == 45 and m.best_epoch_ in (0, 1)
     assert all(np.isfinite(h["val_loss"]) for h in m.result_.history)
+    # the augmenters hold out the share their estimator declares (60 cells: 15 held out)
+    for aug in (InfluenceAugmenter(estimator=est(validation_fraction=0.25), random_state=0),
+                RandomCellAugmenter(estimator=est(validation_fraction=0.25), random_state=0)):
+        assert aug.fit(T).n_train_ == 45 and "validation_fraction" not in aug.get_params(deep=False)
+    assert InfluenceAugmenter(estimator=est(), random_state=0).fit(T).n_train_ == 48  # default 0.2
 
 
 @pytest.mark.parametrize("model", [est(), *baselines()], ids=lambda m: type(m).__name__)
@@ -148,60 +168,60 @@ def _raise_cases():
 
     DVE, IPE = DataValidationError, InvalidParameterError
     # ObservedTensor
-    O = ObservedTensor  # noqa: N806
-    add("ot-empty-no-shape", lambda: O(np.empty((0, 3)), []), DVE, "shape is required")
-    add("ot-nan", lambda: O([[0, 1]], [np.nan]), DVE, "values contains 1 NaN")
-    add("ot-inf", lambda: O([[0, 1], [1, 0]], [1.0, np.inf]), DVE, "values contains 1 NaN or inf")
-    add("ot-float-idx", lambda: O([[0.5, 1]], [1.0]), DVE, "indices must hold integer")
-    add("ot-bool-idx", lambda: O(np.array([[True, False]]), [1.0]), DVE, "indices must hold integer")
-    add("ot-str-idx", lambda: O([["a", "b"]], [1.0]), DVE, "indices must hold integer")
-    add("ot-nan-idx", lambda: O([[np.nan, 1]], [1.0]), DVE, "indices contains NaN")
-    add("ot-ragged-idx", lambda: O([[0, 1], [1]], [1.0, 2.0]), DVE, "indices could not be read")
-    add("ot-negative", lambda: O([[0, -1]], [1.0]), DVE, r"indices \(mode 1\) has a negative index")
-    add("ot-out-of-range", lambda: O([[0, 5]], [1.0], (2, 3)), DVE, r"indices \(mode 1\) has index 5 out of range")
-    add("ot-length-mismatch", lambda: O([[0, 1], [1, 0]], [1.0, 2.0, 3.0]), DVE, "indices has 2 rows but values has 3")
-    add("ot-1d-indices", lambda: O([0, 1], [1.0, 2.0]), DVE, "indices must be a 2-D")
-    add("ot-2d-values", lambda: O([[0, 1]], [[1.0]]), DVE, "values must be 1-D")
-    add("ot-order-1", lambda: O([[0], [1]], [1.0, 2.0]), DVE, "order >= 2")
-    add("ot-str-values", lambda: O([[0, 1]], ["x"]), DVE, "values must be numeric")
-    add("ot-bool-values", lambda: O([[0, 1]], [True]), DVE, "values must be numeric")
-    add("ot-shape-too-small", lambda: O([[0, 1], [3, 0]], [1.0, 2.0], (3, 2)), DVE,
+    OT = ObservedTensor
+    add("ot-empty-no-shape", lambda: OT(np.empty((0, 3)), []), DVE, "shape is required")
+    add("ot-nan", lambda: OT([[0, 1]], [np.nan]), DVE, "values contains 1 NaN")
+    add("ot-inf", lambda: OT([[0, 1], [1, 0]], [1.0, np.inf]), DVE, "values contains 1 NaN or inf")
+    add("ot-float-idx", lambda: OT([[0.5, 1]], [1.0]), DVE, "indices must hold integer")
+    add("ot-bool-idx", lambda: OT(np.array([[True, False]]), [1.0]), DVE, "indices must hold integer")
+    add("ot-str-idx", lambda: OT([["a", "b"]], [1.0]), DVE, "indices must hold integer")
+    add("ot-nan-idx", lambda: OT([[np.nan, 1]], [1.0]), DVE, "indices contains NaN")
+    add("ot-ragged-idx", lambda: OT([[0, 1], [1]], [1.0, 2.0]), DVE, "indices could not be read")
+    add("ot-negative", lambda: OT([[0, -1]], [1.0]), DVE, r"indices \(mode 1\) has a negative index")
+    add("ot-out-of-range", lambda: OT([[0, 5]], [1.0], (2, 3)), DVE, r"indices \(mode 1\) has index 5 out of range")
+    add("ot-length-mismatch", lambda: OT([[0, 1], [1, 0]], [1.0, 2.0, 3.0]), DVE, "indices has 2 rows but values has 3")
+    add("ot-1d-indices", lambda: OT([0, 1], [1.0, 2.0]), DVE, "indices must be a 2-D")
+    add("ot-2d-values", lambda: OT([[0, 1]], [[1.0]]), DVE, "values must be 1-D")
+    add("ot-order-1", lambda: OT([[0], [1]], [1.0, 2.0]), DVE, "order >= 2")
+    add("ot-str-values", lambda: OT([[0, 1]], ["x"]), DVE, "values must be numeric")
+    add("ot-bool-values", lambda: OT([[0, 1]], [True]), DVE, "values must be numeric")
+    add("ot-shape-too-small", lambda: OT([[0, 1], [3, 0]], [1.0, 2.0], (3, 2)), DVE,
         r"indices \(mode 0\) has index 3 out of range for size 3")
-    add("ot-shape-modes", lambda: O([[0, 1]], [1.0], (2, 2, 2)), DVE, "shape .* has 3 modes")
-    add("ot-shape-fraction", lambda: O([[0, 1]], [1.0], (2.5, 3)), IPE, "shape must hold integer")
-    add("ot-shape-str", lambda: O([[0, 1]], [1.0], "23"), IPE, "shape must be a sequence")
-    add("ot-shape-scalar", lambda: O([[0, 1]], [1.0], 5), IPE, "shape must be a sequence")
-    add("ot-shape-zero", lambda: O(np.empty((0, 2)), [], (0, 3)), IPE, "shape: mode sizes must be >= 1")
-    add("ot-duplicates", lambda: O([[0, 1], [0, 1]], [1.0, 2.0]), DVE, "more than once.*duplicates='mean'")
-    add("ot-duplicates-policy", lambda: O([[0, 1]], [1.0], duplicates="sum"), IPE, "duplicates must be one of")
+    add("ot-shape-modes", lambda: OT([[0, 1]], [1.0], (2, 2, 2)), DVE, "shape .* has 3 modes")
+    add("ot-shape-fraction", lambda: OT([[0, 1]], [1.0], (2.5, 3)), IPE, "shape must hold integer")
+    add("ot-shape-str", lambda: OT([[0, 1]], [1.0], "23"), IPE, "shape must be a sequence")
+    add("ot-shape-scalar", lambda: OT([[0, 1]], [1.0], 5), IPE, "shape must be a sequence")
+    add("ot-shape-zero", lambda: OT(np.empty((0, 2)), [], (0, 3)), IPE, "shape: mode sizes must be >= 1")
+    add("ot-duplicates", lambda: OT([[0, 1], [0, 1]], [1.0, 2.0]), DVE, "more than once.*duplicates='mean'")
+    add("ot-duplicates-policy", lambda: OT([[0, 1]], [1.0], duplicates="max"), IPE, "duplicates must be one of")
     add("ot-split-size", lambda: T.split(test_size=0), IPE, "test_size")
     add("ot-split-val-size", lambda: T.split(val_size=1.0), IPE, "val_size")
-    add("ot-split-too-small", lambda: ONE.split(), DVE, "too small for a split")
+    add("ot-split-too-small", lambda: ONE.split(), DVE, "1 observed cells are too few for a split")
     add("ot-subset-negative", lambda: T.subset([-1]), DVE, "rows has a negative index")
     add("ot-subset-beyond", lambda: T.subset([60]), DVE, "rows has index 60 out of range")
     add("ot-subset-mask", lambda: T.subset(np.ones(3, dtype=bool)), DVE, "rows is a boolean mask")
     add("ot-concat-type", lambda: T.concat(np.zeros((2, 3))), IPE, "ObservedTensor")
-    add("ot-from-frame-type", lambda: O.from_frame(np.zeros((2, 3))), IPE, "frame must be a pandas DataFrame")
-    add("ot-from-frame-missing", lambda: O.from_frame(pd.DataFrame({"u": [0], "r": [1.0]}), ["u", "i"], "r"),
+    add("ot-from-frame-type", lambda: OT.from_frame(np.zeros((2, 3))), IPE, "frame must be a pandas DataFrame")
+    add("ot-from-frame-missing", lambda: OT.from_frame(pd.DataFrame({"u": [0], "r": [1.0]}), ["u", "i"], "r"),
         DVE, r"columns \['i'\]")
-    add("ot-from-frame-nan", lambda: O.from_frame(pd.DataFrame({"u": [0, None], "i": [0, 1], "r": [1.0, 2.0]})),
+    add("ot-from-frame-nan", lambda: OT.from_frame(pd.DataFrame({"u": [0, None], "i": [0, 1], "r": [1.0, 2.0]})),
         DVE, "index columns contain missing")
-    add("ot-from-dense-mask", lambda: O.from_dense(np.ones((2, 2)), np.ones((2, 3), bool)), DVE, "mask shape")
-    add("ot-from-dense-1d", lambda: O.from_dense(np.ones(3)), DVE, "order >= 2")
+    add("ot-from-dense-mask", lambda: OT.from_dense(np.ones((2, 2)), np.ones((2, 3), bool)), DVE, "mask shape")
+    add("ot-from-dense-1d", lambda: OT.from_dense(np.ones(3)), DVE, "order >= 2")
 
     # NeuralTensorCompletion.fit: data
     add("ntc-X-type", lambda: est().fit(TR.indices), IPE, "X must be an ObservedTensor")
-    add("ntc-X-one-cell", lambda: est().fit(ONE), DVE, "X has 1 observed cell")
+    add("ntc-X-one-cell", lambda: est().fit(ONE), DVE, r"1 observed cell\(s\) of X are too few")
     add("ntc-X-nan-after-construction", lambda: est().fit(mutated(values=np.nan), validation=VA), DVE,
         "X.values contains 1 NaN")
     add("ntc-X-index-after-construction", lambda: est().fit(mutated(indices=99), validation=VA), DVE,
         r"X.indices \(mode 0\) has index 99")
     add("ntc-val-type", lambda: est().fit(TR, validation=VA.indices), IPE, "validation must be an ObservedTensor")
-    add("ntc-val-order", lambda: est().fit(TR, validation=O([[0, 1]], [1.0])), DVE, "validation has order 2")
+    add("ntc-val-order", lambda: est().fit(TR, validation=OT([[0, 1]], [1.0])), DVE, "validation has order 2")
     add("ntc-val-overlap", lambda: est().fit(TR, validation=TR), DVE,
         f"validation shares {TR.nnz} of its {TR.nnz} cell")
     add("ntc-shape-small", lambda: est().fit(TR, validation=VA, shape=(2, 2, 2)), DVE, "shape=.*does not cover X")
-    add("ntc-shape-val", lambda: est().fit(TR, validation=O([[6, 0, 0]], [1.0]), shape=SHAPE), DVE,
+    add("ntc-shape-val", lambda: est().fit(TR, validation=OT([[6, 0, 0]], [1.0]), shape=SHAPE), DVE,
         "validation.indices .*does not cover validation")
     add("ntc-shape-modes", lambda: est().fit(TR, validation=VA, shape=(6, 5)), DVE, "shape has 2 modes")
     add("ntc-shape-float", lambda: est().fit(TR, validation=VA, shape=(6, 5, 4.5)), IPE, "shape must hold integer")
@@ -218,23 +238,25 @@ def _raise_cases():
     add("ntc-best-epoch-before-fit", lambda: est().best_epoch_, NotFittedError, "not fitted")
 
     # InfluenceAugmenter / RandomCellAugmenter.fit
-    IA = InfluenceAugmenter  # noqa: N806
+    IA = InfluenceAugmenter
     add("aug-data-type", lambda: IA(estimator=est()).fit(TR.indices), IPE, "data must be an ObservedTensor")
     add("aug-data-empty", lambda: IA(estimator=est()).fit(EMPTY), DVE, "data is empty")
-    add("aug-data-one", lambda: IA(estimator=est()).fit(ONE), DVE, "data has 1 observed cell")
+    add("aug-data-one", lambda: IA(estimator=est()).fit(ONE), DVE, r"1 observed cell\(s\) of data are too few")
     add("aug-data-nan", lambda: IA(estimator=est()).fit(mutated(values=np.inf), validation=VA), DVE,
         "data.values contains 1 NaN or inf")
     add("aug-val-overlap", lambda: IA(estimator=est()).fit(TR, validation=TR.subset([0, 1])), DVE,
         "validation shares 2 of its 2 cell")
     add("aug-shape-small", lambda: IA(estimator=est()).fit(TR, validation=VA, shape=(2, 2, 2)), DVE,
         "does not cover data")
-    for name, bad in [("augment_ratio", 0), ("augment_ratio", -1), ("augment_ratio", None),
-                      ("validation_fraction", 1.0)]:
+    for name, bad in [("augment_ratio", 0), ("augment_ratio", -1), ("augment_ratio", None)]:
         add(f"aug-{name}={bad}", lambda name=name, bad=bad: IA(estimator=est(), **{name: bad}).fit(TR), IPE, name)
+    # the hold-out share is the estimator's parameter (not declared a second time on the augmenter)
+    add("aug-estimator-validation_fraction", lambda: IA(estimator=est(validation_fraction=1.0)).fit(TR), IPE,
+        "validation_fraction")
     add("aug-estimator-type", lambda: IA(estimator=MeanCompletion()).fit(TR), IPE, "estimator must be")
     add("aug-estimator-params", lambda: IA(estimator=est(batch_size=0)).fit(TR, validation=VA), IPE, "batch_size")
     add("aug-sample-before-fit", lambda: IA().sample(n=3), NotFittedError, "not fitted")
-    RA = RandomCellAugmenter  # noqa: N806
+    RA = RandomCellAugmenter
     add("rand-prefit-type", lambda: RA(estimator=est()).fit(TR, validation=VA, prefit=MeanCompletion()), IPE,
         "prefit must be")
     add("rand-prefit-unfitted", lambda: RA(estimator=est()).fit(TR, validation=VA, prefit=est()), NotFittedError,
@@ -339,7 +361,7 @@ def test_sample_default_n_too_large_names_augment_ratio():
 
 
 def test_diverged_training_raises_instead_of_nan_predictions():
-    huge = lambda t: ObservedTensor(t.indices, t.values * 1e20, t.shape)  # noqa: E731  (float32 overflow)
+    huge = lambda t: ObservedTensor(t.indices, t.values * 1e20, t.shape)
     model = est()
     with pytest.raises(DataValidationError, match="diverged"):
         model.fit(huge(TR), validation=huge(VA))
@@ -433,3 +455,11 @@ def test_fit_augmented_with_no_extra_cells_is_plain_training():
 def test_hidden_sizes_empty_is_a_linear_model_on_embeddings():
     m = est(hidden_sizes=()).fit(TR, validation=VA)
     assert isinstance(m.model_.body, __import__("torch").nn.Identity) and np.isfinite(m.predict(TE)).all()
+
+
+def test_xgboost_missing_names_the_extra_after_the_input_checks(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "xgboost", None)  # as if the `trees` extra were not installed
+    with pytest.raises(DataValidationError, match="X is empty"):  # bad input is still named first
+        XGBoostCompletion().fit(EMPTY)
+    with pytest.raises(ImportError, match=r"xgboost, which is not installed: pip install 'structaug\[trees\]'"):
+        XGBoostCompletion(n_estimators=5).fit(TR)

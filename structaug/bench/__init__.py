@@ -1,11 +1,9 @@
-"""Benchmark registry behind ``structaug bench <method>``, and the checks every benchmark shares.
+"""Benchmarks behind ``structaug bench <method>``: the registry, the shared settings and flags.
 
-Each entry is a module exposing ``run(cfg: BenchConfig) -> list[Record]`` and
-``DEFAULT_DATASETS``; it may also expose ``QUICK_DATASETS``, ``DEFAULT_SEEDS`` /
-``QUICK_SEEDS``, ``METRICS`` (columns of the markdown summary), ``partial_file(out)`` (where
-it appends rows as they finish), ``validate(cfg)`` (settings, ``--methods`` and
-``--datasets`` checked before any job starts) and ``add_arguments(parser)`` /
-``report(records, out)`` hooks.
+Each benchmark is a module of jobs (``jobs(cfg)``, ``run_job(job, cfg)``, see
+:mod:`structaug.bench._runner`); one runner owns resume, partial files, worker pools,
+records and reports for all of them. ``structaug.bench.<name>.run(cfg)`` (or
+:func:`run_benchmark`) runs one from Python as the CLI does.
 
 The results-file rule (see :func:`prepare_out`): a benchmark never replaces or deletes a
 results file it did not create in this run unless told to with ``--resume`` (keep and
@@ -15,21 +13,53 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, overload
 
-from ..exceptions import CorruptFileError, InvalidParameterError, ResultsExistError
-from ..io import check_writable  # noqa: F401 (re-exported: the CLI and the scripts use it from here)
+from ..exceptions import InvalidParameterError
+from ..io import check_writable
 from ..validation import check_fraction, check_positive_float, check_positive_int
+from ._runner import (
+    BACKENDS,
+    Job,
+    SkipJob,
+    execute,
+    finish,
+    partial_file,
+    prepare_out,
+    read_partial,
+    results_files,
+    run_benchmark,
+)
 
 __all__ = [
-    "BenchConfig", "BENCHMARKS", "DEFAULT_OUT_DIR", "add_out_arguments", "claim_out", "load_benchmark", "prepare_out", "check_writable", "read_partial",
-    "merge_previous", "parse_names", "positive_int", "nonneg_int", "int_at_least", "positive_float",
-    "fraction", "positive_int_list", "results_files",
+    "BACKENDS",
+    "BENCHMARKS",
+    "DEFAULT_OUT_DIR",
+    "BenchConfig",
+    "Job",
+    "SkipJob",
+    "add_out_arguments",
+    "check_writable",
+    "claim_out",
+    "execute",
+    "finish",
+    "fraction",
+    "int_at_least",
+    "load_benchmark",
+    "nonneg_int",
+    "parse_names",
+    "partial_file",
+    "positive_float",
+    "positive_int",
+    "positive_int_list",
+    "prepare_out",
+    "read_partial",
+    "results_files",
+    "run_benchmark",
 ]
 
 BENCHMARKS: dict[str, str] = {
@@ -43,7 +73,11 @@ BENCHMARKS: dict[str, str] = {
 
 @dataclass
 class BenchConfig:
-    """Flags every ``structaug bench`` subcommand shares."""
+    """Settings every ``structaug bench`` subcommand shares (``extra``: the benchmark's own flags).
+
+    ``workers > 1`` runs jobs in that many one-thread worker processes; ``verbose`` prints
+    one line per finished row (the CLI's default; ``--no-progress`` turns it off).
+    """
 
     data_dir: str | None = None
     datasets: list[str] | None = None
@@ -53,7 +87,7 @@ class BenchConfig:
     out: Path | None = None
     workers: int = 1
     resume: bool = False
-    progress: bool = True
+    verbose: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     #: ``out`` was checked by :func:`prepare_out` or has been written by this run already
     out_owned: bool = field(default=False, repr=False, compare=False)
@@ -111,6 +145,12 @@ def positive_int_list(text: str) -> list[int]:
     return values
 
 
+@overload
+def parse_names(text: None, valid: Iterable[str] | None, flag: str, *, sep: str = ",",
+                normalize: Callable[[str], str] | None = None) -> None: ...
+@overload
+def parse_names(text: str | Sequence[str], valid: Iterable[str] | None, flag: str, *, sep: str = ",",
+                normalize: Callable[[str], str] | None = None) -> list[str]: ...
 def parse_names(text: str | Sequence[str] | None, valid: Iterable[str] | None, flag: str, *, sep: str = ",",
                 normalize: Callable[[str], str] | None = None) -> list[str] | None:
     """Split a ``--methods`` / ``--datasets`` value and check every name against ``valid``.
@@ -142,16 +182,7 @@ def parse_names(text: str | Sequence[str] | None, valid: Iterable[str] | None, f
 
 
 # ----------------------------------------------------------------------------------------
-# results files
-def results_files(out: Path, mod: ModuleType | None = None) -> list[Path]:
-    """The files a run with ``--out out`` writes: the JSON, its ``.md`` and the module's partial file."""
-    out = Path(out)
-    files = [out, out.with_suffix(".md")]
-    if mod is not None and hasattr(mod, "partial_file"):
-        files.append(Path(mod.partial_file(out)))
-    return files
-
-
+# the stand-alone scripts in benchmarks/
 #: where ``structaug bench`` and the scripts in ``benchmarks/`` write when no ``--out`` is given:
 #: under the current folder, never the committed ``benchmarks/results/``
 DEFAULT_OUT_DIR = "structaug-results"
@@ -191,189 +222,6 @@ def claim_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path
         parser.error(f"--out {out}: {', '.join(existing)} already exist(s) and this run did not write them; "
                      "pass --overwrite to replace them, or choose another --out")
     return out
-
-
-def prepare_out(out: Path, mod: ModuleType | None, *, benchmark: str, resume: bool, overwrite: bool) -> list[dict]:
-    """Check ``--out`` before any job runs and return the rows to resume from.
-
-    * ``--out`` must end in ``.json`` (the summary goes beside it as ``.md``) and be writable;
-    * if the JSON, its ``.md`` or the partial file exists, the run needs ``--resume`` (its
-      rows are kept and extended; the JSON must hold this benchmark's records) or
-      ``--overwrite`` (the three files are deleted now, so a killed run cannot mix old rows
-      into a later ``--resume``); without either it stops with :class:`ResultsExistError`.
-
-    Raises
-    ------
-    InvalidParameterError
-        ``--out`` has another suffix, is a folder or is not writable; ``--resume`` together
-        with ``--overwrite``.
-    ResultsExistError
-        Results exist and neither flag was given, or the JSON holds another benchmark.
-    CorruptFileError
-        ``--resume`` on a JSON that cannot be read as results or repeats a (method, dataset,
-        seed) row (the file is left as it is).
-    """
-    out = Path(out)
-    if resume and overwrite:
-        raise InvalidParameterError("--resume keeps the rows in --out and --overwrite deletes them; give one")
-    if out.suffix != ".json":
-        raise InvalidParameterError(f"--out must be a .json path (the markdown summary is written beside it), "
-                                    f"got {str(out)!r}")
-    check_writable(out, "--out")
-    existing = [p for p in results_files(out, mod) if p.exists()]
-    if existing and not (resume or overwrite):
-        raise ResultsExistError(
-            f"--out {out}: {', '.join(map(str, existing))} already exist(s) and this run did not write "
-            "them; pass --resume to keep and extend the rows, --overwrite to replace them, or another --out")
-    if overwrite:
-        for p in existing:
-            p.unlink()
-        return []
-    if not (resume and out.exists()):
-        return []
-    from ..results import load_results
-
-    payload = load_results(out)
-    if payload.get("benchmark") not in (None, benchmark):
-        raise ResultsExistError(f"--out {out} holds {payload['benchmark']!r} results, not {benchmark!r}; "
-                                "--resume needs a file of the same benchmark (choose another --out)")
-    seen: set[tuple] = set()
-    for i, r in enumerate(payload["records"]):
-        _check_record(r, f"results file {out}, record {i}")
-        if _key(r) in seen:  # resuming would keep both, and every summary would count it twice
-            raise CorruptFileError(f"results file {out} holds more than one row for (method, dataset, seed) = "
-                                   f"{_key(r)}; remove the extra rows before --resume")
-        seen.add(_key(r))
-    return payload["records"]
-
-
-def read_partial(path: Path) -> list[dict]:
-    """Rows of a partial (``.partial.jsonl``) file, one JSON record per line.
-
-    A last line cut short by a kill mid-append (no newline at its end) is dropped with a
-    warning and cut from the file (its job runs again); any other line that is not a record
-    raises :class:`CorruptFileError` and leaves the file alone.
-    """
-    from ..io import atomic_write_text
-
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CorruptFileError(f"{path} is not a text file of JSON records ({exc.reason}); the file was left as "
-                               "it is: repair or delete it (or rerun with --overwrite)") from None
-    lines = text.split("\n")
-    tail = lines.pop()  # "" when the file ends with a newline
-    rows: list[dict] = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        rows.append(_partial_row(line, path, i))
-    if tail.strip():
-        try:
-            rows.append(_partial_row(tail, path, len(lines) + 1))
-            lines.append(tail)  # a whole record whose newline was not written yet
-        except CorruptFileError:
-            warnings.warn(f"{path}: dropped an unfinished last line (a run killed while writing it); "
-                          "that job runs again", RuntimeWarning, stacklevel=2)
-        # the next append must start on a fresh line, not after the fragment
-        atomic_write_text("".join(line + "\n" for line in lines), path)
-    return rows
-
-
-def _partial_row(line: str, path: Path, lineno: int) -> dict:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(f"{path}, line {lineno}: not a JSON record ({exc.msg}); the file was left "
-                               "as it is: repair or delete it (or rerun with --overwrite)") from None
-    _check_record(row, f"{path}, line {lineno}")
-    return row
-
-
-def _check_record(row: Any, where: str) -> None:
-    """A resumed row must be a :class:`~structaug.results.Record` (benchmarks rebuild them with
-    ``Record(**row)``): a stray key or a missing field is a corrupt file, not a ``TypeError``."""
-    from dataclasses import fields
-
-    from ..results import Record
-
-    allowed = {f.name for f in fields(Record)}
-    if not isinstance(row, dict):
-        raise CorruptFileError(f"{where}: not a benchmark record (a JSON object); the file was left as it is")
-    missing = [k for k in ("method", "dataset", "seed", "metrics") if k not in row]
-    stray = sorted(set(row) - allowed)
-    if missing or stray:
-        what = f"lacks {missing}" if missing else f"has unknown field(s) {stray}"
-        raise CorruptFileError(f"{where}: not a benchmark record ({what}); the file was left as it is")
-    if not isinstance(row["seed"], int) or isinstance(row["seed"], bool) or not isinstance(row["metrics"], dict):
-        raise CorruptFileError(f"{where}: not a benchmark record (seed must be an integer, metrics an object); "
-                               "the file was left as it is")
-
-
-def partial_rows(partial: Path | None, resume: bool, *, owned: bool = False) -> list[dict]:
-    """Rows appended to a run's partial file (see the module's ``partial_file``).
-
-    Resuming reads them (:func:`read_partial`). A run that does not resume starts a new
-    partial file: when the CLI checked ``--out`` (``owned``, :func:`prepare_out` refused to
-    start or deleted the old file on ``--overwrite``) a leftover is removed; a Python caller's
-    ``run(cfg)`` that finds another run's partial rows stops with :class:`ResultsExistError`
-    instead of deleting them.
-    """
-    if partial is None or not partial.exists():
-        return []
-    if not resume:
-        if not owned:
-            raise ResultsExistError(
-                f"{partial} holds rows of an earlier run that this run did not write; set resume=True to "
-                "keep them, or delete the file")
-        partial.unlink()
-        return []
-    return read_partial(partial)
-
-
-def _key(r: Any) -> tuple:
-    d = r if isinstance(r, dict) else r.to_dict()
-    return (d["method"], d["dataset"], d["seed"])
-
-
-def merge_previous(records: list, previous: list[dict] | None) -> list:
-    """``records`` preceded by the resumed rows that this run did not redo.
-
-    Benchmarks return the rows they kept and ran; rows of the resumed file that they did not
-    touch (other datasets, methods or seeds, or failures not retried) are kept too, so
-    ``--resume`` never drops a row from ``--out``.
-    """
-    if not previous:
-        return list(records)
-    have = {_key(r) for r in records}
-    return [r for r in previous if _key(r) not in have] + list(records)
-
-
-def save_progress(records: list, cfg: BenchConfig, benchmark: str, metrics: list[str] | None = None) -> None:
-    """Rewrite ``cfg.out`` with the rows so far, so a killed run can go on with ``--resume``.
-
-    The header keeps the run's settings (``extra`` without the resumed rows), as the final save
-    by the CLI does; resumed rows the run has not redone are kept (:func:`merge_previous`).
-    """
-    if cfg.out is None:
-        return
-    from ..results import save_records
-
-    # the CLI has checked --out (prepare_out); a Python caller of run(cfg) gets the same rule:
-    # results this run did not write are never replaced, only extended with resume=True
-    if not cfg.out_owned:
-        existing = [p for p in results_files(Path(cfg.out)) if p.exists()]
-        if existing and not cfg.resume:
-            raise ResultsExistError(
-                f"out {cfg.out}: {', '.join(map(str, existing))} already exist(s) and this run did not write "
-                "them; set resume=True to keep and extend the rows, delete them, or choose another out")
-        cfg.out_owned = True
-
-    config = cfg.to_dict()
-    config["extra"] = {k: v for k, v in (cfg.extra or {}).items() if k != "previous"}
-    rows = merge_previous(records, (cfg.extra or {}).get("previous"))
-    save_records(rows, cfg.out, benchmark=benchmark, config=config, metrics=metrics)
 
 
 def _given(value: Any, default: Any) -> Any:

@@ -10,22 +10,22 @@ MAE; DAIN's records carry the time of each stage.
 from __future__ import annotations
 
 import argparse
-import json
+import functools
+import sys
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..io import atomic_write_text
 from ..results import Record, fmt_mean_std
-from . import BenchConfig, _given, parse_names, partial_rows, positive_float, positive_int, positive_int_list
+from . import BenchConfig, Job, SkipJob, _given, parse_names, positive_float, positive_int, positive_int_list
+from ._runner import run_benchmark
 
 DEFAULT_DATASETS = ["ml-100k", "LDOS-CoMoDa", "covid19_serology", "synthetic_10K"]
 QUICK_DATASETS = ["LDOS-CoMoDa", "lowrank"]
-SUPPORTS_WORKERS = True  # --workers runs jobs in parallel processes
 DEFAULT_SEEDS = [0, 1, 2]
 METRICS = ["rmse", "mae"]
 NEURAL_METHODS = ("neural", "neural+random", "dain")
@@ -107,7 +107,7 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
     conf["aug_ratio"] = st["aug_ratio"]
     aug = InfluenceAugmenter(estimator=est, augment_ratio=st["aug_ratio"], random_state=seed)
     aug.fit(tr, validation=va, shape=tensor.shape)
-    tm = aug.timings_
+    tm: dict[str, Any] = aug.timings_
     base = aug.estimator_
     out = {"neural": _record("neural", "", seed, _metrics(base, te, va), tm["train_s"], conf,
                              {"epochs": tm["epochs"], "best_epoch": tm["best_epoch"]})}
@@ -118,7 +118,7 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
     t0 = time.perf_counter()
     dain = fit_augmented(retrain_est, tr, cells, va)
     retrain_s = time.perf_counter() - t0
-    stages = {"train_s": tm["train_s"], "influence_s": tm["influence_s"], "sample_s": sample_s,
+    stages: dict[str, Any] = {"train_s": tm["train_s"], "influence_s": tm["influence_s"], "sample_s": sample_s,
               "retrain_s": retrain_s, "n_aug": cells.nnz, "epochs": dain.result_.epochs_run,
               "best_epoch": dain.best_epoch_}
     out["dain"] = _record("dain", "", seed, _metrics(dain, te, va), sum(stages[k] for k in
@@ -150,110 +150,69 @@ def _baselines(dataset: str, tensor, seed: int, st: dict) -> dict[str, Callable[
     }
     for r in st["ranks"]:
         if not (big and r > 5):
-            makers[f"cp_r{r}"] = lambda r=r: TensorlyCompletion(method="cp", rank=r, n_iter_max=iters,
-                                                                random_state=seed)
-        makers[f"tucker_r{r}"] = lambda r=r: TensorlyCompletion(method="tucker", rank=r, n_iter_max=iters,
-                                                                max_dense_cells=10_000_000, random_state=seed)
+            makers[f"cp_r{r}"] = functools.partial(TensorlyCompletion, method="cp", rank=r, n_iter_max=iters,
+                                                   random_state=seed)
+        makers[f"tucker_r{r}"] = functools.partial(TensorlyCompletion, method="tucker", rank=r, n_iter_max=iters,
+                                                   max_dense_cells=10_000_000, random_state=seed)
     return makers
 
 
-def partial_file(out: Path) -> Path:
-    """``<out>.partial.jsonl``: each finished row is appended here as it comes."""
-    return Path(str(out) + ".partial.jsonl")
+def _baseline_order(ranks: list[int]) -> list[str]:
+    """The non-neural methods in the order they run (and are reported): as :func:`_baselines`."""
+    return ["global_mean", "entity_mean", "xgboost_te", *(f"{k}_r{r}" for r in ranks for k in ("cp", "tucker"))]
 
 
-def _partial_path(cfg: BenchConfig) -> Path | None:
-    return partial_file(cfg.out) if cfg.out is not None else None
-
-
-class _Sink(list):
-    """A list of records that also appends each one to ``<out>.partial.jsonl`` as it comes,
-    so an interrupted run can be resumed (``--resume``) without losing finished cells."""
-
-    def __init__(self, path: Path | None):
-        super().__init__()
-        self.path = path
-
-    def append(self, rec: Record) -> None:
-        super().append(rec)
-        if self.path is not None and rec.status == "ok":
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec.to_dict()) + "\n")
-
-
-def _run_task(name: str, seeds: list[int], cfg: BenchConfig, done: set) -> list[Record]:
-    from ..tensor import load_tensor_dataset
-
+def jobs(cfg: BenchConfig) -> list[Job]:
+    """Per tensor and seed: one job for the neural trio (DAIN's first stage is the
+    un-augmented model and its retraining set is shared by the random control), then one
+    job per baseline."""
     st = _settings(cfg)
-    out = _Sink(_partial_path(cfg))
-    log = lambda msg: print(f"[dain] {name}: {msg}", flush=True)  # noqa: E731
-    try:
-        tensor = load_tensor_dataset(name, cfg.data_dir)
-    except Exception as exc:  # a missing or broken dataset is recorded, not fatal
-        log(f"load failed: {exc}")
-        return [Record(method="(load)", dataset=name, seed=s, metrics={}, status="error", error=str(exc))
-                for s in seeds]
-    log(f"{tensor} density {tensor.density:.2e}")
-    for seed in seeds:
-        tr, va, te = tensor.split(random_state=seed)
-        wanted = lambda m: (st["methods"] is None or m in st["methods"]) and (m, name, seed) not in done  # noqa: E731
-        if any(wanted(m) for m in NEURAL_METHODS):
-            try:
-                trio = _neural_trio(tensor, tr, va, te, seed, st, cfg.device)
-                for m, rec in trio.items():
-                    if wanted(m):
-                        rec.dataset = name
-                        out.append(rec)
-                        log(f"seed {seed} {m}: rmse {rec.metrics['rmse']:.4f} ({rec.fit_time:.0f}s)")
-            except Exception as exc:
-                traceback.print_exc()
-                for m in NEURAL_METHODS:
-                    if wanted(m):
-                        out.append(Record(method=m, dataset=name, seed=seed, metrics={}, status="error",
-                                          error=str(exc)))
-        makers = _baselines(name, tensor, seed, st)
-        for method in st["methods"] or []:  # asked for by name but not run on this tensor: say so
-            if method not in NEURAL_METHODS and method not in makers and wanted(method):
-                out.append(Record(method=method, dataset=name, seed=seed, metrics={}, status="skipped",
-                                  error=f"{method} is not run on tensors of over 10M cells (dense ALS)"))
-        for method, make in makers.items():
-            if not wanted(method):
-                continue
-            try:
-                model = make()
-                t0 = time.perf_counter()
-                model.fit(tr, validation=va, shape=tensor.shape)
-                fit_s = time.perf_counter() - t0
-                rec = _record(method, name, seed, _metrics(model, te, va), fit_s, model.get_params())
-                log(f"seed {seed} {method}: rmse {rec.metrics['rmse']:.4f} ({fit_s:.0f}s)")
-            except Exception as exc:
-                rec = Record(method=method, dataset=name, seed=seed, metrics={}, status="error", error=str(exc))
-                log(f"seed {seed} {method}: {exc}")
-            out.append(rec)
+    wanted = st["methods"]
+    names = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
+    out: list[Job] = []
+    for name in names:
+        for seed in cfg.seeds:
+            # the order _neural_trio produces them in (and today's reports show)
+            trio = tuple(m for m in ("neural", "dain", "neural+random") if wanted is None or m in wanted)
+            if trio:
+                out.append(Job(name, seed, trio, st))
+            out += [Job(name, seed, (m,), st) for m in _baseline_order(st["ranks"]) if wanted is None or m in wanted]
     return out
 
 
+@functools.lru_cache(maxsize=2)
+def _tensor(name: str, data_dir: str | None):
+    """The tensor, loaded once per process (its jobs share it)."""
+    from ..tensor import load_tensor_dataset
+
+    return load_tensor_dataset(name, data_dir)
+
+
+def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
+    """The neural trio's three records, or one baseline's record."""
+    st = job.config
+    tensor = _tensor(job.dataset, cfg.data_dir)
+    tr, va, te = tensor.split(random_state=job.seed)
+    if job.methods[0] in NEURAL_METHODS:
+        trio = _neural_trio(tensor, tr, va, te, job.seed, st, cfg.device)
+        recs = [trio[m] for m in job.methods]
+        for rec in recs:
+            rec.dataset = job.dataset
+        return recs
+    (method,) = job.methods
+    makers = _baselines(job.dataset, tensor, job.seed, st)
+    if method not in makers:
+        raise SkipJob(f"{method} is not run on tensors of over 10M cells (dense ALS)")
+    model = makers[method]()
+    t0 = time.perf_counter()
+    model.fit(tr, validation=va, shape=tensor.shape)
+    fit_s = time.perf_counter() - t0
+    return [_record(method, job.dataset, job.seed, _metrics(model, te, va), fit_s, model.get_params())]
+
+
 def run(cfg: BenchConfig) -> list[Record]:
-    """Run every (dataset, seed, method) not already in ``cfg.extra["previous"]``."""
-    parse_names(cfg.extra.get("methods"), method_names(_settings(cfg)["ranks"]), "--methods")
-    previous = [Record(**r) for r in cfg.extra.get("previous", []) + partial_rows(_partial_path(cfg), cfg.resume, owned=cfg.out_owned)]
-    uniq: dict[tuple, Record] = {}
-    for r in previous:
-        if r.status == "ok":
-            uniq.setdefault((r.method, r.dataset, r.seed), r)
-    previous = list(uniq.values())
-    done = set(uniq)
-    names = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
-    light = BenchConfig(**{**vars(cfg), "extra": {k: v for k, v in cfg.extra.items() if k != "previous"}})
-    if cfg.workers > 1:
-        # one task per (dataset, seed) so a large tensor's seeds spread over the workers
-        tasks = [(n, [s]) for n in names for s in cfg.seeds]
-        with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
-            futures = [pool.submit(_run_task, n, s, light, done) for n, s in tasks]
-            parts = [f.result() for f in futures]
-    else:
-        parts = [_run_task(n, list(cfg.seeds), light, done) for n in names]
-    return previous + [r for part in parts for r in part]
+    """Run this benchmark as ``structaug bench dain`` does (see :func:`structaug.bench.run_benchmark`)."""
+    return run_benchmark(sys.modules[__name__], cfg)
 
 
 def report(records: list, out_path: Path) -> None:

@@ -4,12 +4,14 @@ One CVAE (``LocalAugmenter``, paper defaults, seed 0) is fitted per dataset and 
 every seed's LA models, as the reference does with its single pre-trained CVAE per dataset;
 seeds vary the GNNs' initialisation, dropout and feature sampling. Planetoid graphs use the
 public split; other PyG graphs (``--datasets Cora_ML``, ``Computers``, ``CS`` ...) use one
-seeded 20-per-class / 500 / 1000 split. Results are written after every record, so an
-interrupted run can continue with ``--resume``.
+seeded 20-per-class / 500 / 1000 split. One job per (dataset, seed, method); the runner
+keeps every finished row, so an interrupted run can continue with ``--resume``.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,20 @@ from ..exceptions import CheckpointMismatchError, DatasetNotFoundError
 from ..io import fingerprint, load_verified, save_verified
 from ..results import Record, peak_memory_mib, reset_peak_memory
 from ..train import resolve_device
-from . import _given, parse_names, positive_int, save_progress
+from . import BenchConfig, Job, SkipJob, _given, parse_names, positive_int
+from ._runner import run_benchmark
 
-__all__ = ["run", "report", "add_arguments", "DEFAULT_DATASETS", "DEFAULT_SEEDS", "METRICS", "METHODS"]
+__all__ = [
+    "DEFAULT_DATASETS",
+    "DEFAULT_SEEDS",
+    "METHODS",
+    "METRICS",
+    "add_arguments",
+    "jobs",
+    "report",
+    "run",
+    "run_job",
+]
 
 DEFAULT_DATASETS = ["Cora", "CiteSeer", "PubMed"]
 QUICK_DATASETS = ["Cora"]
@@ -114,6 +127,8 @@ def _sign_features(x: np.ndarray, edge_index: torch.Tensor, hops: int = 2) -> np
 def _xgboost(x: np.ndarray, data, seed: int) -> tuple[dict[str, float], float]:
     from xgboost import XGBClassifier
 
+    from ..metrics import accuracy
+
     y = data.y.cpu().numpy()
     tr, va, te = (getattr(data, f"{k}_mask").cpu().numpy() for k in ("train", "val", "test"))
     t0 = time.perf_counter()
@@ -122,8 +137,7 @@ def _xgboost(x: np.ndarray, data, seed: int) -> tuple[dict[str, float], float]:
                         eval_metric="mlogloss")
     clf.fit(x[tr], y[tr], eval_set=[(x[va], y[va])], verbose=False)
     fit_s = time.perf_counter() - t0
-    return {"test_acc": float((clf.predict(x[te]) == y[te]).mean()),
-            "val_acc": float((clf.predict(x[va]) == y[va]).mean())}, fit_s
+    return {"test_acc": accuracy(y[te], clf.predict(x[te])), "val_acc": accuracy(y[va], clf.predict(x[va]))}, fit_s
 
 
 def _fitted_augmenter(name: str, data, device: torch.device, cvae_kw: dict[str, Any], progress: bool):
@@ -148,7 +162,7 @@ def _fitted_augmenter(name: str, data, device: torch.device, cvae_kw: dict[str, 
         print(f"[lagnn] {name}: reusing the CVAE cached at {path} (fitted in {aug.fit_time_:.0f}s)", flush=True)
         return aug
     print(f"[lagnn] {name}: fitting the CVAE ({cvae_kw})", flush=True)
-    aug = LocalAugmenter(random_state=0, device=str(device), progress=progress, **cvae_kw).fit(data)
+    aug = LocalAugmenter(random_state=0, device=str(device), verbose=bool(progress), **cvae_kw).fit(data)
     # atomic: parallel runs poll for this file, so a half-written one is never exposed
     save_verified({"fingerprint": digest, "augmenter": aug}, path)
     return aug
@@ -180,89 +194,119 @@ def _keep_freed_memory() -> None:
     mallopt(m_mmap_max, 0)
 
 
-def run(cfg) -> list[Record]:
-    from ..graph import RandomNeighborSampler, fit_node_model
-
-    _keep_freed_memory()
+def _settings(cfg: BenchConfig) -> dict[str, Any]:
+    """What every job needs: the GNN overrides, the CVAE's settings and the methods run."""
     extra = cfg.extra or {}
-    methods = _methods(cfg)
-    datasets = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
-    seeds = list(cfg.seeds)  # --quick's two seeds are the CLI's default (QUICK_SEEDS), not a cap
-    device = resolve_device(cfg.device)
     overrides: dict[str, Any] = {}
     if extra.get("patience") is not None:
         overrides["patience"] = extra["patience"]
     if extra.get("max_epochs") is not None or cfg.quick:
-        overrides["epochs"] = _given(extra.get("max_epochs"), 100)
-    previous = [r for r in extra.get("previous", []) or []]
-    done = {(r["method"], r["dataset"], r["seed"]) for r in previous if r.get("status", "ok") == "ok"}
-    records: list[Any] = [r for r in previous if (r["method"], r["dataset"], r["seed"]) in done]
-    cvae_kw = dict(epochs=_given(extra.get("cvae_epochs"), 2 if cfg.quick else 10),
+        overrides["max_epochs"] = _given(extra.get("max_epochs"), 100)
+    cvae_kw = dict(max_epochs=_given(extra.get("cvae_epochs"), 2 if cfg.quick else 10),
                    uscore_every=_given(extra.get("uscore_every"), 1), num_models=_given(extra.get("num_models"), 100))
+    return {"overrides": overrides, "cvae": cvae_kw, "methods": _methods(cfg)}
 
-    for ds in datasets:
-        try:
-            data = _load(ds, cfg.data_dir)
-        except (DatasetNotFoundError, FileNotFoundError) as exc:
-            msg = f"skipped {ds}: {str(exc).splitlines()[0]}"
-            print(f"[lagnn] {msg}")
-            records.append(Record("all", ds, -1, {}, status="skipped", error=str(exc)))
-            continue
-        except Exception as exc:  # a broken dataset must not stop the others
-            records.append(Record("all", ds, -1, {}, status="error", error=repr(exc)))
-            continue
-        name = getattr(data, "name", ds)
-        split = "public" if ds.lower() in _PLANETOID else "20/class+500+1000 (seed 0)"
-        todo = [(m, s) for s in seeds for m in methods if (m, name, s) not in done]
-        if not todo:
-            continue
-        aug, cvae_s, sampler = None, None, None
-        if any(METHODS[m] and METHODS[m].startswith("la") and m != "RandNbr-GCN" for m, _ in todo):
-            aug = _fitted_augmenter(name, data, device, cvae_kw, cfg.progress)
-            cvae_s = aug.fit_time_
-            print(f"[lagnn] {name}: CVAE fitted in {cvae_s:.0f}s, selected iteration "
-                  f"{aug.selected_iteration_} of {aug.n_iterations_}", flush=True)
-            sampler = aug.feature_sampler(data.to(device))
-        x_np = data.x.cpu().numpy()
-        sign = _sign_features(x_np, data.edge_index) if "XGBoost+SIGN" in methods else None
-        for method, seed in todo:
-            kind = METHODS[method]
-            reset_peak_memory(device)  # each row's peak_mem_mib is its own job's high-water mark
-            t0 = time.perf_counter()
-            try:
-                if kind is None:
-                    feats = x_np if method == "XGBoost" else sign
-                    metrics, fit_s = _xgboost(feats, data, seed)
-                    metrics["peak_mem_mib"] = peak_memory_mib("cpu")
-                    rec = Record(method, name, seed, metrics, split=split, fit_time=fit_s,
-                                 config={"n_features": int(feats.shape[1])})
-                else:
-                    if method == "RandNbr-GCN":
-                        smp = RandomNeighborSampler(data.x.to(device), data.edge_index.to(device))
-                    else:
-                        smp = sampler if kind.startswith("la") else None
-                    cpu0 = time.process_time()  # CPU seconds: wall time is unreliable on a shared CPU
-                    res = fit_node_model(kind, data, sampler=smp, dataset=name, seed=seed, device=device,
-                                         progress=False, **overrides)
-                    cpu_s = time.process_time() - cpu0
-                    metrics = {"test_acc": res.test_acc, "val_acc": res.val_acc, "epochs": res.epochs_run,
-                               "epoch_s": res.epoch_time, "epoch_cpu_s": cpu_s / max(res.epochs_run, 1),
-                               "peak_mem_mib": peak_memory_mib(device, res.peak_memory_mib)}
-                    if kind.startswith("la") and method != "RandNbr-GCN":
-                        metrics["cvae_fit_s"] = cvae_s
-                    rec = Record(method, name, seed, metrics, split=split, fit_time=res.fit_time,
-                                 config={"kind": kind, "overrides": overrides, "cvae": cvae_kw if smp is not None and smp is sampler else None},
-                                 extra={"best_epoch": res.best_epoch,
-                                        "cvae_selected_iteration": getattr(aug, "selected_iteration_", None)})
-            except Exception as exc:
-                rec = Record(method, name, seed, {}, split=split, status="error", error=repr(exc),
-                             fit_time=time.perf_counter() - t0)
-            records.append(rec)
-            m = rec.metrics
-            print(f"[lagnn] {name} {method} seed {seed}: test_acc={m.get('test_acc', float('nan')):.4f} "
-                  f"({time.perf_counter() - t0:.0f}s){'' if rec.status == 'ok' else ' ' + str(rec.error)}", flush=True)
-            save_progress(records, cfg, "lagnn", METRICS)
-    return records
+
+def _canonical(name: str) -> str:
+    """The graph's name as the benchmark records it (``cora`` -> ``Cora``)."""
+    from ..datasets import PLANETOID_NAMES, PYG_RAW_GRAPHS
+
+    key = name.lower()
+    if key in PLANETOID_NAMES:
+        return PLANETOID_NAMES[key]
+    if key.startswith("citationfull-") and key[len("citationfull-"):] in PYG_RAW_GRAPHS:
+        return f"CitationFull-{PYG_RAW_GRAPHS[key[len('citationfull-'):]][3]}"
+    return PYG_RAW_GRAPHS[key][3] if key in PYG_RAW_GRAPHS else name
+
+
+def jobs(cfg: BenchConfig) -> list[Job]:
+    """One job per (graph, seed, method)."""
+    st = _settings(cfg)
+    datasets = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
+    # --quick's two seeds are the CLI's default (QUICK_SEEDS), not a cap on --seeds
+    return [Job(_canonical(ds), seed, (m,), st) for ds in datasets for seed in cfg.seeds for m in st["methods"]]
+
+
+@functools.lru_cache(maxsize=2)
+def _graph(name: str, data_dir: str | None):
+    """The graph, loaded once per process; a missing one skips its jobs."""
+    try:
+        return _load(name, data_dir)
+    except (DatasetNotFoundError, FileNotFoundError) as exc:
+        raise SkipJob(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=2)
+def _augmenter(name: str, data_dir: str | None, device: str, cvae: tuple, verbose: bool):
+    """The dataset's fitted CVAE (seed 0), shared by every seed's LA models (as the reference's one
+    pre-trained CVAE per dataset)."""
+    data = _graph(name, data_dir)
+    name = getattr(data, "name", name)  # the CVAE cache's name, as before
+    cvae_kw = dict(cvae)
+    aug = _fitted_augmenter(name, data, torch.device(device), cvae_kw, verbose)
+    cvae_s = aug.fit_time_
+    print(f"[lagnn] {name}: CVAE fitted in {cvae_s:.0f}s, selected iteration "
+          f"{aug.selected_iteration_} of {aug.n_iterations_}", flush=True)
+    return aug
+
+
+@functools.lru_cache(maxsize=2)
+def _sign(name: str, data_dir: str | None) -> np.ndarray:
+    data = _graph(name, data_dir)
+    return _sign_features(data.x.cpu().numpy(), data.edge_index)
+
+
+def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
+    """One (graph, seed, method) row."""
+    from ..graph import RandomNeighborAugmenter, fit_node_model
+
+    _keep_freed_memory()
+    (method,), seed = job.methods, job.seed
+    overrides, cvae_kw = job.config["overrides"], job.config["cvae"]
+    device = resolve_device(cfg.device)
+    data = _graph(job.dataset, cfg.data_dir)
+    name = getattr(data, "name", job.dataset)  # PyG's name (CitationFull-Cora's is "Cora"): the model's config
+    split = "public" if job.dataset.lower() in _PLANETOID else "20/class+500+1000 (seed 0)"
+    aug: Any = None
+    cvae_s: Any = None
+    if any((METHODS[m] or "").startswith("la") and m != "RandNbr-GCN" for m in job.config["methods"]):
+        aug = _augmenter(job.dataset, cfg.data_dir, str(device), tuple(cvae_kw.items()), cfg.verbose)
+        cvae_s = aug.fit_time_
+        data = data.to(device)  # as before #21 (PyG moves it in place): same row sums, same numbers
+    x_np = data.x.cpu().numpy()
+    kind = METHODS[method]
+    reset_peak_memory(device)  # each row's peak_mem_mib is its own job's high-water mark
+    if kind is None:
+        feats = x_np if method == "XGBoost" else _sign(job.dataset, cfg.data_dir)
+        scores, fit_s = _xgboost(feats, data, seed)
+        metrics: dict[str, Any] = {**scores, "peak_mem_mib": peak_memory_mib("cpu")}
+        rec = Record(method, job.dataset, seed, metrics, split=split, fit_time=fit_s,
+                     config={"n_features": int(feats.shape[1])})
+    else:
+        smp: Any
+        if method == "RandNbr-GCN":
+            smp = RandomNeighborAugmenter().fit(data)
+        else:
+            smp = aug if kind.startswith("la") else None
+        cpu0 = time.process_time()  # CPU seconds: wall time is unreliable on a shared CPU
+        res = fit_node_model(kind, data, augmenter=smp, dataset=name, random_state=seed,
+                             device=device, **overrides)
+        cpu_s = time.process_time() - cpu0
+        metrics = {"test_acc": res.test_acc, "val_acc": res.val_acc, "epochs": res.epochs_run,
+                   "epoch_s": res.epoch_time, "epoch_cpu_s": cpu_s / max(res.epochs_run, 1),
+                   "peak_mem_mib": peak_memory_mib(device, res.peak_memory_mib)}
+        if kind.startswith("la") and method != "RandNbr-GCN":
+            metrics["cvae_fit_s"] = cvae_s
+        rec = Record(method, job.dataset, seed, metrics, split=split, fit_time=res.fit_time,
+                     config={"kind": kind, "overrides": overrides, "cvae": cvae_kw if smp is not None and smp is aug else None},
+                     extra={"best_epoch": res.best_epoch,
+                            "cvae_selected_iteration": getattr(aug, "selected_iteration_", None)})
+    return [rec]
+
+
+def run(cfg: BenchConfig) -> list[Record]:
+    """Run this benchmark as ``structaug bench lagnn`` does (see :func:`structaug.bench.run_benchmark`)."""
+    return run_benchmark(sys.modules[__name__], cfg)
 
 
 def report(records: list, out_path: str | Path) -> None:
@@ -285,9 +329,12 @@ def report(records: list, out_path: str | Path) -> None:
             cells += [ours, f"{paper[i]:.1f}" if paper else "—"]
         if any_row:
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    skipped = [r for r in rows if r.get("status") in ("skipped", "error") and r["method"] == "all"]
-    for r in skipped:
-        lines.append(f"\n{r['dataset']}: {r['status']} — {str(r['error']).splitlines()[0]}")
+    failed: dict[tuple[str, str], str] = {}  # (dataset, status) -> its first message
+    for r in rows:
+        if r.get("status") in ("skipped", "error"):
+            failed.setdefault((r["dataset"], r["status"]), str(r["error"]).splitlines()[0])
+    for (ds, status), msg in failed.items():
+        lines.append(f"\n{ds}: {status} — {msg}")
     md = Path(out_path).with_suffix(".md")
     with open(md, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")

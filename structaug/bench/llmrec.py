@@ -12,19 +12,21 @@ as skipped with that message.
 from __future__ import annotations
 
 import argparse
+import functools
+import sys
 import time
-import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from ..results import Record
-from ..recsys.llmrec.splits import split_per_user
-from . import BenchConfig, _given, check_writable, parse_names, positive_float, positive_int, save_progress
+from . import BenchConfig, Job, SkipJob, _given, check_writable, parse_names, positive_float, positive_int
+from ._runner import run_benchmark
 
-DEFAULT_DATASETS = ["movielens100k"]
-DATASETS = ["movielens100k", "synthetic"]  # what _load reads
+DEFAULT_DATASETS = ["ml-100k"]
+DATASETS = ["ml-100k", "synthetic"]  # what _load reads: MovieLens-100K's canonical name, a generated log
 DEFAULT_SEEDS = [0, 1, 2]
 METRICS = ["recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50", "precision@10", "precision@20",
            "precision@50", "backend_calls", "cache_hits", "tokens"]
@@ -52,11 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-cache", default=None, help="SQLite cache of LLM answers/embeddings")
 
 
-def _load(name: str, cfg: BenchConfig):
-    if name == "movielens100k":
+@functools.lru_cache(maxsize=2)
+def _load(name: str, data_dir: str | None):
+    """``(interactions, items, users, user columns)``, loaded once per process."""
+    if name == "ml-100k":
         from ..datasets import load_movielens100k
 
-        m = load_movielens100k(cfg.data_dir)
+        m = load_movielens100k(data_dir)
         return m.interactions, m.items, m.users, ("age", "gender", "occupation")
     if name == "synthetic":
         from ..datasets import make_interactions
@@ -86,130 +90,134 @@ def validate(cfg: BenchConfig) -> None:
         check_writable(Path(cfg.extra["llm_cache"]), "--llm-cache")
 
 
+@functools.lru_cache(maxsize=1)
 def _embedder(kind: str):
     from ..recsys.llmrec import HashingEmbedder, default_embedder
 
     return HashingEmbedder() if kind == "hashing" else default_embedder()
 
 
-def run(cfg: BenchConfig) -> list[Record]:
+@functools.lru_cache(maxsize=1)
+def _split(name: str, data_dir: str | None, seed: int, kind: str):
+    from ..splits import split_per_user
+
+    return split_per_user(_load(name, data_dir)[0], seed, kind)
+
+
+def _settings(cfg: BenchConfig) -> dict[str, Any]:
+    ex = cfg.extra
+    return {"max_epochs": _given(ex.get("max_epochs"), 5 if cfg.quick else 200), "patience": _given(ex.get("patience"), 10),
+            "split": _given(ex.get("split"), "random"), "lr": _given(ex.get("lr"), 5e-3),
+            "batch_size": _given(ex.get("batch_size"), 2048), "llm_cache": ex.get("llm_cache"),
+            "embedder": _given(ex.get("embedder"), "hashing" if cfg.quick else "minilm")}
+
+
+def jobs(cfg: BenchConfig) -> list[Job]:
+    """One job per (dataset, seed, method); a seed's methods share one fitted augmentation per process."""
+    st = _settings(cfg)
+    datasets = cfg.datasets or (["synthetic"] if cfg.quick else DEFAULT_DATASETS)
+    return [Job(ds, seed, (m,), st) for ds in datasets for seed in cfg.seeds for m in _methods(cfg)]
+
+
+@functools.lru_cache(maxsize=2)
+def _augmentation(name: str, data_dir: str | None, seed: int, split_kind: str, kind: str, embedder_kind: str,
+                  llm_cache: str | None, verbose: bool):
+    """Fit LLMRecAugmenter once per (seed, backend) and share it across the ablations:
+    ``(augmenter, its sample, seconds)``."""
     from ..datasets import cache_dir
-    from ..recsys.llmrec import (LLMREC_DEFAULTS, LLMREC_MOVIELENS, MFBPR, EmbeddingJudgeBackend, LightGCN, LLMRecAugmenter,
-                                 OpenAICompatibleBackend)
+    from ..recsys.llmrec import EmbeddingJudgeBackend, LLMRecAugmenter, OpenAICompatibleBackend
+
+    _, items, users, ucols = _load(name, data_dir)
+    train = _split(name, data_dir, seed, split_kind)[0]
+    embedder = _embedder(embedder_kind)
+    llm = OpenAICompatibleBackend.from_env()
+    t0 = time.perf_counter()
+    backend: Any
+    fields: dict[str, Any]
+    if kind == "llm":
+        backend = llm
+        fields = {}
+    else:
+        backend = EmbeddingJudgeBackend(embedder)
+        # the judge can only copy metadata: ask for fields the data has
+        fields = {"attribute_fields": ("year", "genres")}
+    cache_path = _given(llm_cache, str(cache_dir("llmrec") / f"{name}.sqlite"))
+    aug = LLMRecAugmenter(backend=backend, embedder=embedder, user_columns=ucols,
+                          cache_path=cache_path, verbose=verbose, random_state=seed,
+                          **fields).fit(train, items=items, users=users)
+    return aug, aug.sample(), time.perf_counter() - t0
+
+
+def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
+    """One (dataset, seed, method) row."""
+    from ..recsys.llmrec import LLMREC_DEFAULTS, LLMREC_MOVIELENS, MFBPR, LightGCN, OpenAICompatibleBackend
 
     torch.set_num_threads(1)
-    ex = cfg.extra
-    datasets = cfg.datasets or (["synthetic"] if cfg.quick else DEFAULT_DATASETS)
-    methods = _methods(cfg)
-    max_epochs = _given(ex.get("max_epochs"), 5 if cfg.quick else 200)
-    patience = _given(ex.get("patience"), 10)
-    split_kind = ex.get("split", "random")
-    # --resume keeps finished rows; errors and skips (e.g. no LLM configured then) run again
-    previous = {(r["method"], r["dataset"], r["seed"]): r for r in ex.get("previous", [])
-                if r.get("status", "ok") == "ok"}
-    records: list[Record] = [Record(**r) for r in previous.values()]
-    embedder = _embedder(_given(ex.get("embedder"), "hashing" if cfg.quick else "minilm"))
-    llm = OpenAICompatibleBackend.from_env()
+    (method,), ds, seed, st = job.methods, job.dataset, job.seed, job.config
+    if method == "LLMRec (LLM)" and OpenAICompatibleBackend.from_env() is None:
+        raise SkipJob(NO_LLM_MESSAGE)
+    inter, items, users, ucols = _load(ds, cfg.data_dir)
+    train, val, test = _split(ds, cfg.data_dir, seed, st["split"])
+    split = f"per-user {st['split']} 80/10/10 (seed {seed}); train {len(train)}, val {len(val)}, test {len(test)}"
 
-    for ds in datasets:
-        try:
-            inter, items, users, ucols = _load(ds, cfg)
-        except Exception as exc:  # a missing dataset is a recorded error, not a crash
-            for seed in cfg.seeds:
-                for m in methods:
-                    if (m, ds, seed) not in previous:
-                        records.append(Record(m, ds, seed, {}, status="error", error=f"{type(exc).__name__}: {exc}"))
-            continue
-        for seed in cfg.seeds:
-            todo = [m for m in methods if (m, ds, seed) not in previous]
-            if not todo:
-                continue
-            train, val, test = split_per_user(inter, seed, split_kind)
-            split = f"per-user {split_kind} 80/10/10 (seed {seed}); train {len(train)}, val {len(val)}, test {len(test)}"
-            aug_cache: dict[str, Any] = {}
+    def augmentation(kind: str):
+        return _augmentation(ds, cfg.data_dir, seed, st["split"], kind, st["embedder"], st["llm_cache"], cfg.verbose)
 
-            def augmentation(kind: str):
-                """Fit LLMRecAugmenter once per (seed, backend) and share it across ablations."""
-                if kind not in aug_cache:
-                    t0 = time.perf_counter()
-                    if kind == "llm":
-                        backend = llm
-                        fields = {}
-                    else:
-                        backend = EmbeddingJudgeBackend(embedder)
-                        # the judge can only copy metadata: ask for fields the data has
-                        fields = {"attribute_fields": ("year", "genres")}
-                    cache_path = _given(ex.get("llm_cache"), str(cache_dir("llmrec") / f"{ds}.sqlite"))
-                    aug = LLMRecAugmenter(backend=backend, embedder=embedder, user_columns=ucols,
-                                          cache_path=cache_path, progress=cfg.progress, random_state=seed,
-                                          **fields).fit(train, items=items, users=users)
-                    aug_cache[kind] = (aug, aug.sample(), time.perf_counter() - t0)
-                return aug_cache[kind]
+    common = dict(max_epochs=st["max_epochs"], patience=st["patience"], device=cfg.device, random_state=seed,
+                  verbose=cfg.verbose, lr=st["lr"], batch_size=st["batch_size"])
+    specs: dict[str, Callable[[], tuple[Any, Any]]] = {
+        "MF-BPR": lambda: (MFBPR(**common), None),
+        "LightGCN": lambda: (LightGCN(**common), None),
+        "LightGCN + side features": lambda: (
+            LightGCN(**common), augmentation("free")[1].select(edges=False, attributes=False, profiles=False)),
+        LLM_FREE: lambda: (LightGCN(**common, **LLMREC_DEFAULTS), augmentation("free")[1]),
+        f"{LLM_FREE} − edge aug": lambda: (LightGCN(**common, **LLMREC_DEFAULTS),
+                                           augmentation("free")[1].select(edges=False)),
+        f"{LLM_FREE} − profiles/attributes": lambda: (
+            LightGCN(**common, **LLMREC_DEFAULTS),
+            augmentation("free")[1].select(attributes=False, profiles=False)),
+        f"{LLM_FREE} − pruning": lambda: (LightGCN(**common, **{**LLMREC_DEFAULTS, "prune_drop_rate": 0.0}),
+                                          augmentation("free")[1]),
+        f"{LLM_FREE} − MAE": lambda: (LightGCN(**common, **{**LLMREC_DEFAULTS, "use_mae": False}),
+                                      augmentation("free")[1]),
+        f"{LLM_FREE}, reference-code pruning": lambda: (
+            LightGCN(**common, **{**LLMREC_DEFAULTS, "prune_mode": "reference"}), augmentation("free")[1]),
+        # the reference repo's (commented-out) MovieLens block of utility/parser.py
+        f"{LLM_FREE}, reference MovieLens config": lambda: (LightGCN(**common, **LLMREC_MOVIELENS),
+                                                           augmentation("free")[1]),
+        "LLMRec (LLM)": lambda: (LightGCN(**common, **LLMREC_DEFAULTS), augmentation("llm")[1]),
+    }
+    model, aug = specs[method]()
+    t0 = time.perf_counter()
+    model.fit(train, augmentation=aug, validation=val, user_ids=users["user"], item_ids=items["item"])
+    fit_time = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    metrics = model.evaluate(test, exclude=[val], ks=(10, 20, 50))
+    pred_time = time.perf_counter() - t1
+    extra: dict[str, Any] = {"epochs_run": model.train_result_.epochs_run,
+                             "best_epoch": model.train_result_.best_epoch,
+                             "aug_triples_used": getattr(model, "n_aug_used_", 0)}
+    cost = {"backend_calls": 0.0, "cache_hits": 0.0, "tokens": 0.0}
+    if aug is not None and "LightGCN + side" not in method:
+        kind = "llm" if method == "LLMRec (LLM)" else "free"
+        augmenter, _, aug_time = augmentation(kind)
+        tot = augmenter.stats_["total"]
+        cost = {"backend_calls": float(tot["calls"]), "cache_hits": float(tot["cache_hits"]),
+                "tokens": float(tot["prompt_tokens"] + tot["completion_tokens"])}
+        extra.update(augment_time=aug_time, llm_free=augmenter.stats_["llm_free"],
+                     backend=augmenter.stats_["backend"], embedder=augmenter.stats_["embedder"],
+                     augmentation_stats={k: augmenter.stats_[k] for k in ("edge", "attribute", "profile")
+                                         if k in augmenter.stats_})
+    metrics = {k: float(v) for k, v in metrics.items()}
+    metrics.update(cost)
+    rec = Record(method, ds, seed, metrics, split=split, config=model.get_params(),
+                 fit_time=fit_time, predict_time=pred_time, extra=extra)
+    return [rec]
 
-            common = dict(max_epochs=max_epochs, patience=patience, device=cfg.device, random_state=seed,
-                          progress=cfg.progress, lr=_given(ex.get("lr"), 5e-3),
-                          batch_size=_given(ex.get("batch_size"), 2048))
-            specs: dict[str, Callable[[], tuple[Any, Any]]] = {
-                "MF-BPR": lambda: (MFBPR(**common), None),
-                "LightGCN": lambda: (LightGCN(**common), None),
-                "LightGCN + side features": lambda: (
-                    LightGCN(**common), augmentation("free")[1].select(edges=False, attributes=False, profiles=False)),
-                LLM_FREE: lambda: (LightGCN(**common, **LLMREC_DEFAULTS), augmentation("free")[1]),
-                f"{LLM_FREE} − edge aug": lambda: (LightGCN(**common, **LLMREC_DEFAULTS),
-                                                   augmentation("free")[1].select(edges=False)),
-                f"{LLM_FREE} − profiles/attributes": lambda: (
-                    LightGCN(**common, **LLMREC_DEFAULTS),
-                    augmentation("free")[1].select(attributes=False, profiles=False)),
-                f"{LLM_FREE} − pruning": lambda: (LightGCN(**common, **{**LLMREC_DEFAULTS, "prune_drop_rate": 0.0}),
-                                                  augmentation("free")[1]),
-                f"{LLM_FREE} − MAE": lambda: (LightGCN(**common, **{**LLMREC_DEFAULTS, "use_mae": False}),
-                                              augmentation("free")[1]),
-                f"{LLM_FREE}, reference-code pruning": lambda: (
-                    LightGCN(**common, **{**LLMREC_DEFAULTS, "prune_mode": "reference"}), augmentation("free")[1]),
-                # the reference repo's (commented-out) MovieLens block of utility/parser.py
-                f"{LLM_FREE}, reference MovieLens config": lambda: (LightGCN(**common, **LLMREC_MOVIELENS),
-                                                                   augmentation("free")[1]),
-                "LLMRec (LLM)": lambda: (LightGCN(**common, **LLMREC_DEFAULTS), augmentation("llm")[1]),
-            }
-            for method in todo:
-                if method == "LLMRec (LLM)" and llm is None:
-                    print(f"[llmrec] {NO_LLM_MESSAGE}")
-                    records.append(Record(method, ds, seed, {}, split=split, status="skipped", error=NO_LLM_MESSAGE))
-                    continue
-                try:
-                    model, aug = specs[method]()
-                    t0 = time.perf_counter()
-                    model.fit(train, augmentation=aug, validation=val, user_ids=users["user"], item_ids=items["item"])
-                    fit_time = time.perf_counter() - t0
-                    t1 = time.perf_counter()
-                    metrics = model.evaluate(test, exclude=[val], ks=(10, 20, 50))
-                    pred_time = time.perf_counter() - t1
-                    extra: dict[str, Any] = {"epochs_run": model.train_result_.epochs_run,
-                                             "best_epoch": model.train_result_.best_epoch,
-                                             "aug_triples_used": getattr(model, "n_aug_used_", 0)}
-                    cost = {"backend_calls": 0.0, "cache_hits": 0.0, "tokens": 0.0}
-                    if aug is not None and "LightGCN + side" not in method:
-                        kind = "llm" if method == "LLMRec (LLM)" else "free"
-                        augmenter, _, aug_time = augmentation(kind)
-                        tot = augmenter.stats_["total"]
-                        cost = {"backend_calls": float(tot["calls"]), "cache_hits": float(tot["cache_hits"]),
-                                "tokens": float(tot["prompt_tokens"] + tot["completion_tokens"])}
-                        extra.update(augment_time=aug_time, llm_free=augmenter.stats_["llm_free"],
-                                     backend=augmenter.stats_["backend"], embedder=augmenter.stats_["embedder"],
-                                     augmentation_stats={k: augmenter.stats_[k] for k in ("edge", "attribute", "profile")
-                                                         if k in augmenter.stats_})
-                    metrics = {k: float(v) for k, v in metrics.items()}
-                    metrics.update(cost)
-                    records.append(Record(method, ds, seed, metrics, split=split, config=model.get_params(),
-                                          fit_time=fit_time, predict_time=pred_time, extra=extra))
-                    print(f"[llmrec] {ds} seed {seed} {method}: recall@20 {metrics['recall@20']:.4f} "
-                          f"ndcg@20 {metrics['ndcg@20']:.4f} ({fit_time:.0f}s, {extra['epochs_run']} epochs)", flush=True)
-                except Exception as exc:
-                    traceback.print_exc()
-                    records.append(Record(method, ds, seed, {}, split=split, status="error",
-                                          error=f"{type(exc).__name__}: {exc}"))
-                save_progress(records, cfg, "llmrec", METRICS)
-    return records
+
+def run(cfg: BenchConfig) -> list[Record]:
+    """Run this benchmark as ``structaug bench llmrec`` does (see :func:`structaug.bench.run_benchmark`)."""
+    return run_benchmark(sys.modules[__name__], cfg)
 
 
 def report(records: list, out_path: Path) -> None:

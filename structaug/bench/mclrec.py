@@ -8,21 +8,20 @@ every user, model selected on validation NDCG@10.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import sys
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from ..exceptions import InvalidParameterError
 from ..results import Record
-from . import _given, check_writable, parse_names, positive_float, positive_int, save_progress
+from . import BenchConfig, Job, _given, check_writable, parse_names, positive_float, positive_int
+from ._runner import run_benchmark
 
 DEFAULT_DATASETS = ["Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp"]
 QUICK_DATASETS = ["Beauty"]
-SUPPORTS_WORKERS = True  # --workers runs jobs in parallel processes
 DEFAULT_SEEDS = [0]
 METHODS = ["Popularity", "SASRec", "CL4SRec", "MCLRec"]
 METRICS = ["hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "epochs", "s_per_epoch", "cpu_s_per_epoch",
@@ -132,131 +131,120 @@ def _methods(cfg) -> list[str]:
     return parse_names(_given(cfg.extra.get("methods"), ",".join(METHODS)), METHODS, "--methods")
 
 
-def _run_job(method: str, dataset: str, seed: int, data_dir, device: str, settings: dict, progress: bool) -> dict:
-    """One (method, dataset, seed) cell; returns a Record as a dict (picklable)."""
-    if settings.get("single_thread"):
-        torch.set_num_threads(1)  # parallel workers share the cores
+def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
+    """One (method, dataset, seed) cell."""
+    (method,), dataset, seed, settings = job.methods, job.dataset, job.seed, job.config
+    data_dir, device, progress = cfg.data_dir, cfg.device, cfg.verbose
     from ..datasets import load_seqrec
-    from ..recsys.mclrec.data import build_sequences, leave_one_out, pad_sequences, prefix_examples, prepare_interactions
-    from ..recsys.mclrec.models import CL4SRec, MCLRec, Popularity
-    from ..recsys.mclrec.sasrec import SASRec
-    from ..recsys.mclrec.training import evaluate_ranking, fit_sequential
+    from ..recsys.mclrec import (
+        CL4SRec,
+        MCLRec,
+        Popularity,
+        SASRec,
+        SequenceViews,
+        build_sequences,
+        evaluate_ranking,
+        fit_sequential,
+        leave_one_out,
+        pad_sequences,
+        prefix_examples,
+        prepare_interactions,
+    )
     from ..results import peak_memory_mib, reset_peak_memory
     from ..train import resolve_device
 
-    config = {k: v for k, v in settings.items() if k not in ("single_thread", "checkpoint_dir")}
-    try:
-        dev = resolve_device(device)
-        reset_peak_memory(dev)  # this job's own peak, not that of earlier jobs in the worker
-        df = load_seqrec(dataset, data_dir)
-        canon = df.attrs.get("name", dataset)
-        if settings.get("max_users"):
-            keep = df["user"].drop_duplicates().iloc[: int(settings["max_users"])]
-            df = df[df["user"].isin(keep)]
-        log = build_sequences(prepare_interactions(df))
-        train, valid, test = leave_one_out(log.sequences)
-        L = settings["max_len"]
-        vh, vt = pad_sequences(valid[0], L), valid[1]
-        th, tt = pad_sequences(test[0], L), test[1]
-        config.update({"n_users": len(log.sequences), "n_items": log.n_items})
-        extra: dict = {}
-        t0 = time.perf_counter()
-        if method == "Popularity":
-            model = Popularity(log.n_items).fit_counts(train).to(dev)
-            fit_time = time.perf_counter() - t0
-            extra.update({"epochs": 0})
-            val = evaluate_ranking(model, vh.to(dev), vt.to(dev))
+    config = {k: v for k, v in settings.items() if k not in ("checkpoint_dir",)}
+    dev = resolve_device(device)
+    reset_peak_memory(dev)  # this job's own peak, not that of earlier jobs in the worker
+    df = load_seqrec(dataset, data_dir)
+    canon = df.attrs.get("name", dataset)
+    if settings.get("max_users"):
+        keep = df["user"].drop_duplicates().iloc[: int(settings["max_users"])]
+        df = df[df["user"].isin(keep)]
+    log = build_sequences(prepare_interactions(df))
+    train, valid, test = leave_one_out(log.sequences)
+    L = settings["max_len"]
+    vh, vt = pad_sequences(valid[0], L), valid[1]
+    th, tt = pad_sequences(test[0], L), test[1]
+    config.update({"n_users": len(log.sequences), "n_items": log.n_items})
+    extra: dict = {}
+    t0 = time.perf_counter()
+    model: Any
+    if method == "Popularity":
+        model = Popularity(log.n_items).fit_counts(train).to(dev)
+        fit_time = time.perf_counter() - t0
+        extra.update({"epochs": 0})
+        val = evaluate_ranking(model, vh.to(dev), vt.to(dev))
+    else:
+        X, y = prefix_examples(train, L)
+        torch.manual_seed(seed)  # weight init (the Trainer re-seeds for dropout)
+        if method == "SASRec":
+            model = SASRec(log.n_items, max_len=L)
+        elif method == "CL4SRec":
+            model = CL4SRec(log.n_items, max_len=L, lmd=0.1)
+        elif method == "MCLRec":
+            lmd, beta = MCLREC_HPARAMS.get(canon, (0.0, 0.05))
+            model = MCLRec(log.n_items, max_len=L, lmd=lmd, beta=beta)
+            config.update({"lmd": lmd, "beta": beta})
         else:
-            X, y = prefix_examples(train, L)
-            torch.manual_seed(seed)  # weight init (the Trainer re-seeds for dropout)
-            if method == "SASRec":
-                model = SASRec(log.n_items, max_len=L)
-            elif method == "CL4SRec":
-                model = CL4SRec(log.n_items, max_len=L, lmd=0.1)
-            elif method == "MCLRec":
-                lmd, beta = MCLREC_HPARAMS.get(canon, (0.0, 0.05))
-                model = MCLRec(log.n_items, max_len=L, lmd=lmd, beta=beta)
-                config.update({"lmd": lmd, "beta": beta})
-            else:
-                raise ValueError(f"unknown method {method!r}")
-            model = model.to(dev)
-            gen = torch.Generator(device=dev).manual_seed(seed)
-            ckpt = None
-            if settings.get("checkpoint_dir"):
-                ckpt = Path(settings["checkpoint_dir"]) / (
-                    f"{canon}_{method}_seed{seed}_{settings.get('precision', 'fp32')}_bs{settings['batch_size']}"
-                    f"_lr{settings['lr']}_users{settings.get('max_users') or 'all'}.pt")
-            res = fit_sequential(
-                model, X, y, valid=(vh, vt), epochs=settings["epochs"], patience=settings["patience"],
-                lr=settings["lr"], batch_size=settings["batch_size"], device=dev, seed=seed, gen=gen,
-                view_kwargs={"crop_ratio": 0.5, "mask_ratio": 0.5, "reorder_ratio": 0.8},
-                bucket=settings["bucket"], progress=progress, precision=settings.get("precision", "fp32"),
-                checkpoint_path=ckpt,
-                max_time=None if settings.get("max_minutes") is None else 60.0 * float(settings["max_minutes"]),
-            )
-            fit_time = res.fit_time
-            train_times = [h["epoch_time"] - h.get("val_time", 0.0) for h in res.history]
-            extra.update({
-                "epochs": res.epochs_run, "best_epoch": res.best_epoch, "stopped_by_time": res.stopped_by_time,
-                "s_per_epoch": sum(train_times) / max(len(train_times), 1),
-                "cpu_s_per_epoch": sum(h.get("cpu_time", 0.0) for h in res.history) / max(len(res.history), 1),
-                "val_time_per_epoch": sum(h.get("val_time", 0.0) for h in res.history) / max(len(res.history), 1),
-                "history": [{k: round(v, 5) for k, v in h.items()} for h in res.history],
-                "n_train_examples": int(len(X)),
-            })
-            val = {k[4:]: v for k, v in res.history[res.best_epoch].items() if k.startswith("val_") and "@" in k}
-        t1 = time.perf_counter()
-        test_m = evaluate_ranking(model, th.to(dev), tt.to(dev))
-        predict_time = time.perf_counter() - t1
-        metrics = dict(test_m)
-        metrics["epochs"] = float(extra.get("epochs", 0))
-        if "s_per_epoch" in extra:
-            metrics["s_per_epoch"] = float(extra["s_per_epoch"])
-            metrics["cpu_s_per_epoch"] = float(extra["cpu_s_per_epoch"])
-        mem = peak_memory_mib(dev)
-        if mem is not None:
-            metrics["peak_mem_mb"] = float(mem)
-        extra["valid"] = val
-        extra["paper"] = PAPER.get(canon, {}).get(method)
-        return Record(method, canon, seed, metrics, split="leave-one-out (last=test, 2nd last=valid)",
-                      config=config, fit_time=fit_time, predict_time=predict_time, extra=extra).to_dict()
-    except Exception as exc:  # a failing cell is recorded, not fatal
-        return Record(method, dataset, seed, {}, config=config, status="error",
-                      error=f"{type(exc).__name__}: {exc}", extra={"traceback": traceback.format_exc()}).to_dict()
+            raise ValueError(f"unknown method {method!r}")
+        model = model.to(dev)
+        gen = torch.Generator(device=dev).manual_seed(seed)
+        ckpt = None
+        if settings.get("checkpoint_dir"):
+            ckpt = Path(settings["checkpoint_dir"]) / (
+                f"{canon}_{method}_seed{seed}_{settings.get('precision', 'fp32')}_bs{settings['batch_size']}"
+                f"_lr{settings['lr']}_users{settings.get('max_users') or 'all'}.pt")
+        res = fit_sequential(
+            model, X, y, valid=(vh, vt), max_epochs=settings["epochs"], patience=settings["patience"],
+            lr=settings["lr"], batch_size=settings["batch_size"], device=dev, seed=seed, gen=gen,
+            views=SequenceViews(crop_ratio=0.5, mask_ratio=0.5, reorder_ratio=0.8),
+            bucket=settings["bucket"], verbose=progress, precision=settings.get("precision", "fp32"),
+            checkpoint_path=ckpt,
+            max_time=None if settings.get("max_minutes") is None else 60.0 * float(settings["max_minutes"]),
+        )
+        fit_time = res.fit_time
+        train_times = [h["epoch_time"] - h.get("val_time", 0.0) for h in res.history]
+        extra.update({
+            "epochs": res.epochs_run, "best_epoch": res.best_epoch, "stopped_by_time": res.stopped_by_time,
+            "s_per_epoch": sum(train_times) / max(len(train_times), 1),
+            "cpu_s_per_epoch": sum(h.get("cpu_time", 0.0) for h in res.history) / max(len(res.history), 1),
+            "val_time_per_epoch": sum(h.get("val_time", 0.0) for h in res.history) / max(len(res.history), 1),
+            "history": [{k: round(v, 5) for k, v in h.items()} for h in res.history],
+            "n_train_examples": int(len(X)),
+        })
+        best = res.history[res.best_epoch] if res.best_epoch is not None else {}
+        val = {k[4:]: v for k, v in best.items() if k.startswith("val_") and "@" in k}
+    t1 = time.perf_counter()
+    test_m = evaluate_ranking(model, th.to(dev), tt.to(dev))
+    predict_time = time.perf_counter() - t1
+    metrics = dict(test_m)
+    metrics["epochs"] = float(extra.get("epochs", 0))
+    if "s_per_epoch" in extra:
+        metrics["s_per_epoch"] = float(extra["s_per_epoch"])
+        metrics["cpu_s_per_epoch"] = float(extra["cpu_s_per_epoch"])
+    mem = peak_memory_mib(dev)
+    if mem is not None:
+        metrics["peak_mem_mb"] = float(mem)
+    extra["valid"] = val
+    extra["paper"] = PAPER.get(canon, {}).get(method)
+    return [Record(method, canon, seed, metrics, split="leave-one-out (last=test, 2nd last=valid)",
+                   config=config, fit_time=fit_time, predict_time=predict_time, extra=extra)]
 
 
-def run(cfg) -> list[Record]:
-    settings = _settings(cfg)
-    datasets = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
-    methods = _methods(cfg)
-    previous = cfg.extra.get("previous") or []
-    done = {(r["method"], r["dataset"], r["seed"]) for r in previous if r.get("status", "ok") == "ok"}
+def jobs(cfg: BenchConfig) -> list[Job]:
+    """One job per (dataset, seed, method), datasets by their canonical names."""
     from ..datasets import SEQREC_NAMES
 
-    jobs = [(m, d, s) for d in datasets for s in cfg.seeds for m in methods
-            if (m, SEQREC_NAMES.get(d.lower(), d), s) not in done]
-    kept = [Record(**r) for r in previous if (r["method"], r["dataset"], r["seed"]) in done]
-    new: list[dict] = []
+    settings = _settings(cfg)
+    datasets = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
+    return [Job(SEQREC_NAMES.get(d.lower(), d), s, (m,), settings)
+            for d in datasets for s in cfg.seeds for m in _methods(cfg)]
 
-    def finished(r: dict) -> None:
-        # saved after every job, so a kill (or a deadline) keeps what is done for --resume
-        new.append(r)
-        status = r["metrics"].get("ndcg@10") if r["status"] == "ok" else r["error"]
-        print(f"[mclrec] {r['dataset']} {r['method']} seed={r['seed']}: ndcg@10={status}", flush=True)
-        save_progress(kept + [Record(**x) for x in new], cfg, "mclrec", METRICS)
 
-    if cfg.workers > 1:
-        settings["single_thread"] = True
-        # CUDA cannot be used in a forked child of a process that touched it: spawn workers
-        ctx = None if str(cfg.device) == "cpu" else multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx) as pool:
-            futs = [pool.submit(_run_job, m, d, s, cfg.data_dir, cfg.device, settings, False) for m, d, s in jobs]
-            for f in as_completed(futs):
-                finished(f.result())
-    else:
-        for m, d, s in jobs:
-            finished(_run_job(m, d, s, cfg.data_dir, cfg.device, settings, cfg.progress))
-    return kept + [Record(**r) for r in new]
+def run(cfg: BenchConfig) -> list[Record]:
+    """Run this benchmark as ``structaug bench mclrec`` does (see :func:`structaug.bench.run_benchmark`)."""
+    return run_benchmark(sys.modules[__name__], cfg)
 
 
 def paper_table(records) -> str:
@@ -269,7 +257,7 @@ def paper_table(records) -> str:
             continue
         p = PAPER.get(r["dataset"], {}).get(r["method"], {})
         m = r["metrics"]
-        f = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
+        f = lambda v: "—" if v is None else f"{v:.4f}"
         rows.append(f"| {r['dataset']} | {r['method']} | {int(m.get('epochs', 0))} | {f(m.get('hr@10'))} | {f(p.get('hr@10'))} | "
                     f"{f(m.get('ndcg@10'))} | {f(p.get('ndcg@10'))} | {f(m.get('hr@20'))} | {f(p.get('hr@20'))} | "
                     f"{f(m.get('ndcg@20'))} | {f(p.get('ndcg@20'))} |")

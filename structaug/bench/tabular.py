@@ -15,30 +15,41 @@ T-JEPA+XGBoost share one T-JEPA pre-training per (seed, fold) (``TJEPAClassifier
 both records include its cost. Fit time is recorded as wall and CPU (``time.process_time``)
 seconds.
 
-Parallelism and robustness: datasets run in ``--workers`` joblib processes (one torch
-thread each); a dataset or method that raises is recorded with ``status="error"`` and the
-rest complete; every finished dataset is appended to ``<out>.partial.jsonl`` so that a
-killed run resumes with ``--resume`` (as do rows already in ``--out``).
+Jobs: one per (dataset, seed, method), T-JEPA's two heads in one job (they share its
+pre-training); the runner (:mod:`structaug.bench._runner`) runs them, ``--workers`` at a time,
+and keeps finished rows for ``--resume``. A method that raises is recorded with
+``status="error"`` and the rest complete.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import math
+import functools
 import os
+import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..results import Record, fmt_mean_std, markdown_table
-from . import _given, int_at_least, parse_names, partial_rows, positive_int
+from . import BenchConfig, Job, _given, int_at_least, parse_names, positive_int
+from ._runner import run_benchmark
 
-__all__ = ["run", "report", "add_arguments", "load_table", "DEFAULT_DATASETS", "METRICS", "METHODS"]
-SUPPORTS_WORKERS = True  # --workers runs jobs in parallel processes
+__all__ = [
+    "DEFAULT_DATASETS",
+    "METHODS",
+    "METRICS",
+    "add_arguments",
+    "jobs",
+    "load_table",
+    "report",
+    "run",
+    "run_job",
+]
 
 SMALL_PMLB = [
     "sonar", "ionosphere", "clean1", "movement_libras", "analcatdata_authorship", "molecular_biology_promoters",
@@ -98,9 +109,9 @@ def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
 # A CPU-sized T-JEPA for the suite's reduced budget (``--tjepa-encoder cpu``): 2 layers of width
 # 32 for encoder and predictor, a larger learning rate with a 1-epoch warm-up because the
 # epoch budget is short. The estimator's own defaults stay the paper's (``paper``).
-TJEPA_CPU_CONFIG: dict[str, Any] = dict(d_model=32, n_layers=2, n_heads=4, d_feedforward=128, d_predictor=32,
-                                        predictor_layers=2, predictor_heads=4, predictor_feedforward=128,
-                                        lr=1e-3, warmup_epochs=1, patience=None)
+TJEPA_CPU_CONFIG: dict[str, Any] = dict(hidden_size=32, n_layers=2, n_heads=4, inner_size=128,
+                                        predictor_hidden_size=32, predictor_n_layers=2, predictor_n_heads=4,
+                                        predictor_inner_size=128, lr=1e-3, warmup_epochs=1, patience=None)
 TJEPA_METHODS = ("T-JEPA+MLP", "T-JEPA+XGBoost")
 
 
@@ -112,10 +123,11 @@ def _set_if(est: Any, **params: Any) -> Any:
 
 
 def _hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
-    from ..tabular.hypertab import HyperTabClassifier, HyperTabRegressor
+    from ..tabular.hypertab import FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor
 
     cls = HyperTabClassifier if task == "classification" else HyperTabRegressor
-    return cls(epochs=budget["hypertab_epochs"], n_views=budget["hypertab_views"], missing="impute",
+    return cls(max_epochs=budget["hypertab_epochs"], views=FeatureSubsetViews(n_views=budget["hypertab_views"]),
+               missing="impute",
                masks_per_step=budget["hypertab_masks_per_step"],
                device=device, random_state=seed)
 
@@ -134,9 +146,9 @@ def _tjepa(task: str, seed: int, budget: dict, device: str, head: str) -> Any:
         raise ValueError(f"tjepa_encoder must be 'paper' or 'cpu', got {size!r}")
     enc = _set_if(mod.TJEPA(), **(TJEPA_CPU_CONFIG if size == "cpu" else {}))
     enc = _set_if(enc, max_epochs=budget["tjepa_epochs"], missing="impute", device=device, random_state=seed,
-                  progress=False)
+                  verbose=False)
     cls = mod.TJEPAClassifier if task == "classification" else mod.TJEPARegressor
-    return _set_if(cls(), encoder=enc, head=head, device=device, random_state=seed, progress=False)
+    return _set_if(cls(), encoder=enc, head=head, device=device, random_state=seed, verbose=False)
 
 
 def _reference_hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
@@ -163,7 +175,7 @@ class _ReferenceHyperTab:
         self.n_views, self.epochs, self.seed = n_views, epochs, seed
         self.subsample, self.batch_size = subsample, batch_size
 
-    def fit(self, X: Any, y: Any) -> "_ReferenceHyperTab":
+    def fit(self, X: Any, y: Any) -> _ReferenceHyperTab:
         import hypertab
         import torch
 
@@ -208,23 +220,17 @@ def _factory(method: str) -> Callable[[str, int, dict, str], Any]:
 
 # ----------------------------------------------------------------------------------------
 def _splits(y: pd.Series, task: str, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import KFold, StratifiedKFold
+    from ..splits import cv_folds
 
-    idx = np.arange(len(y))
-    if task == "classification":
-        counts = y.value_counts()
-        k_eff = int(max(2, min(k, counts.min())))
-        return list(StratifiedKFold(k_eff, shuffle=True, random_state=seed).split(idx, y))
-    return list(KFold(k, shuffle=True, random_state=seed).split(idx))
+    return cv_folds(y, k, classification=task == "classification", random_state=seed)
 
 
 def _scores(task: str, y_true: Any, y_pred: Any) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, mean_squared_error, r2_score
+    from ..metrics import accuracy, balanced_accuracy, r2, rmse
 
     if task == "classification":
-        return {"accuracy": float(accuracy_score(y_true, y_pred)),
-                "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred))}
-    return {"rmse": float(math.sqrt(mean_squared_error(y_true, y_pred))), "r2": float(r2_score(y_true, y_pred))}
+        return {"accuracy": accuracy(y_true, y_pred), "balanced_accuracy": balanced_accuracy(y_true, y_pred)}
+    return {"rmse": rmse(y_true, y_pred), "r2": r2(y_true, y_pred)}
 
 
 def _drop_rare_classes(X: pd.DataFrame, y: pd.Series, k: int) -> tuple[pd.DataFrame, pd.Series, int]:
@@ -237,78 +243,79 @@ def _drop_rare_classes(X: pd.DataFrame, y: pd.Series, k: int) -> tuple[pd.DataFr
     return X[keep].reset_index(drop=True), y[keep].reset_index(drop=True), int((~keep).sum())
 
 
-def run_dataset(name: str, methods: list[str], seeds: list[int], folds: int, budget: dict, device: str,
-                data_dir: str | None, max_train_rows: int | None, done: set, threads: int = 1) -> list[dict]:
-    """All (method, seed) records for one dataset; never raises."""
-    import torch
-
-    torch.set_num_threads(threads)
-    os.environ.setdefault("STRUCTAUG_PROGRESS", "0")
-    out: list[dict] = []
-    try:
-        X, y, task = load_table(name, data_dir)
-        X, y = X.reset_index(drop=True), y.reset_index(drop=True)
-        dropped = 0
-        if task == "classification":
-            X, y, dropped = _drop_rare_classes(X, y, folds)
-    except Exception as exc:
-        return [Record(m, name, s, {}, status="error", error=f"load: {type(exc).__name__}: {exc}").to_dict()
-                for m in methods for s in seeds if (m, name, s) not in done]
+@functools.lru_cache(maxsize=2)
+def _table(name: str, data_dir: str | None, folds: int) -> tuple[pd.DataFrame, pd.Series, str, dict]:
+    """``(X, y, task, info)`` of a table, loaded once per process (its jobs share it)."""
+    X, y, task = load_table(name, data_dir)
+    X, y = X.reset_index(drop=True), y.reset_index(drop=True)
+    dropped = 0
+    if task == "classification":
+        X, y, dropped = _drop_rare_classes(X, y, folds)
     info = {"n_rows": int(len(X)), "n_features": int(X.shape[1]), "task": task, "track": _track(len(X)),
             "dropped_rare_class_rows": dropped,
             "n_classes": int(y.nunique()) if task == "classification" else None}
-    for seed in seeds:
-        splits = _splits(y, task, folds, seed)
-        # T-JEPA+MLP and T-JEPA+XGBoost share one pre-training per (seed, fold): the heads differ,
-        # the encoder would be identical (same seed, same rows). Both records count its cost.
-        pretrained: dict[int, tuple[Any, float, float]] = {}
-        for method in methods:
-            if (method, name, seed) in done:
-                continue
-            fold_metrics, fit_t, fit_cpu, pred_t, pre_t, pre_cpu = [], [], [], [], [], []
-            rec_cfg = {"folds": len(splits), "budget": budget, "max_train_rows": max_train_rows}
-            try:
-                for f, (tr, te) in enumerate(splits):
-                    if max_train_rows and len(tr) > max_train_rows:
-                        # Uniform random subsample of the training fold (medium track on a CPU budget).
-                        rs = np.random.default_rng(seed * 1000 + f)
-                        tr = np.sort(rs.choice(tr, max_train_rows, replace=False))
-                    est = _factory(method)(task, seed, budget, device)
-                    extra_wall = extra_cpu = 0.0
-                    if method in TJEPA_METHODS:
-                        if f not in pretrained:
-                            from sklearn.base import clone
+    return X, y, task, info
 
-                            t0, c0 = time.perf_counter(), time.process_time()
-                            enc = clone(est.encoder).fit(X.iloc[tr])
-                            pretrained[f] = (enc, time.perf_counter() - t0, time.process_time() - c0)
-                        enc, extra_wall, extra_cpu = pretrained[f]
-                        est.set_params(encoder=enc, pretrained=True)
-                        pre_t.append(extra_wall)
-                        pre_cpu.append(extra_cpu)
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    est.fit(X.iloc[tr], y.iloc[tr])
-                    fit_t.append(time.perf_counter() - t0 + extra_wall)
-                    fit_cpu.append(time.process_time() - c0 + extra_cpu)
-                    t0 = time.perf_counter()
-                    pred = est.predict(X.iloc[te])
-                    pred_t.append(time.perf_counter() - t0)
-                    fold_metrics.append(_scores(task, y.iloc[te].to_numpy(), np.asarray(pred)))
-                metrics = {k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]}
-                out.append(Record(method, name, seed, metrics, split=f"{len(splits)}-fold seed {seed}", config=rec_cfg,
-                                  fit_time=float(np.sum(fit_t)), predict_time=float(np.sum(pred_t)),
-                                  extra={**info, "per_fold": fold_metrics,
-                                         "fit_time_per_fold": float(np.mean(fit_t)),
-                                         "fit_cpu_time_per_fold": float(np.mean(fit_cpu)),
-                                         **({"pretrain_time_per_fold": float(np.mean(pre_t)),
-                                             "pretrain_cpu_time_per_fold": float(np.mean(pre_cpu))}
-                                            if pre_t else {})}).to_dict())
-            except _Skip as exc:
-                out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="skipped",
-                                  error=str(exc)).to_dict())
-            except Exception as exc:  # one method/dataset failing is recorded, not fatal
-                out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="error",
-                                  error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}").to_dict())
+
+def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
+    """The records of ``job.methods`` on one table and seed, each averaged over the k folds."""
+    import torch
+
+    # one thread, as the suite always ran (parallel runs use one-thread worker processes)
+    torch.set_num_threads(1)
+    os.environ.setdefault("STRUCTAUG_PROGRESS", "0")
+    name, seed, folds = job.dataset, job.seed, job.config["folds"]
+    budget, max_train_rows, device = job.config["budget"], job.config["max_train_rows"], cfg.device
+    X, y, task, info = _table(name, cfg.data_dir, folds)
+    out: list[Record] = []
+    splits = _splits(y, task, folds, seed)
+    # T-JEPA+MLP and T-JEPA+XGBoost share one pre-training per (seed, fold): the heads differ,
+    # the encoder would be identical (same seed, same rows). Both records count its cost.
+    pretrained: dict[int, tuple[Any, float, float]] = {}
+    for method in job.methods:
+        fold_metrics, fit_t, fit_cpu, pred_t, pre_t, pre_cpu = [], [], [], [], [], []
+        rec_cfg = {"folds": len(splits), "budget": budget, "max_train_rows": max_train_rows}
+        try:
+            for f, (tr, te) in enumerate(splits):
+                if max_train_rows and len(tr) > max_train_rows:
+                    # Uniform random subsample of the training fold (medium track on a CPU budget).
+                    rs = np.random.default_rng(seed * 1000 + f)
+                    tr = np.sort(rs.choice(tr, max_train_rows, replace=False))
+                est = _factory(method)(task, seed, budget, device)
+                extra_wall = extra_cpu = 0.0
+                if method in TJEPA_METHODS:
+                    if f not in pretrained:
+                        from sklearn.base import clone
+
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        enc = clone(est.encoder).fit(X.iloc[tr])
+                        pretrained[f] = (enc, time.perf_counter() - t0, time.process_time() - c0)
+                    enc, extra_wall, extra_cpu = pretrained[f]
+                    est.set_params(encoder=enc, pretrained=True)
+                    pre_t.append(extra_wall)
+                    pre_cpu.append(extra_cpu)
+                t0, c0 = time.perf_counter(), time.process_time()
+                est.fit(X.iloc[tr], y.iloc[tr])
+                fit_t.append(time.perf_counter() - t0 + extra_wall)
+                fit_cpu.append(time.process_time() - c0 + extra_cpu)
+                t0 = time.perf_counter()
+                pred = est.predict(X.iloc[te])
+                pred_t.append(time.perf_counter() - t0)
+                fold_metrics.append(_scores(task, y.iloc[te].to_numpy(), np.asarray(pred)))
+            metrics = {k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]}
+            out.append(Record(method, name, seed, metrics, split=f"{len(splits)}-fold seed {seed}", config=rec_cfg,
+                              fit_time=float(np.sum(fit_t)), predict_time=float(np.sum(pred_t)),
+                              extra={**info, "per_fold": fold_metrics,
+                                     "fit_time_per_fold": float(np.mean(fit_t)),
+                                     "fit_cpu_time_per_fold": float(np.mean(fit_cpu)),
+                                     **({"pretrain_time_per_fold": float(np.mean(pre_t)),
+                                         "pretrain_cpu_time_per_fold": float(np.mean(pre_cpu))}
+                                        if pre_t else {})}))
+        except _Skip as exc:
+            out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="skipped", error=str(exc)))
+        except Exception as exc:  # one head failing does not lose the other head's row
+            out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="error",
+                              error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
     return out
 
 
@@ -328,15 +335,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "lr 1e-3 and 1 warm-up epoch for a CPU budget (default: paper; --quick: cpu)")
     parser.add_argument("--max-train-rows", type=positive_int, default=None,
                         help="subsample each training fold to at most this many rows (CPU budget for the medium track)")
-
-
-def partial_file(out: Path) -> Path:
-    """``<out stem>.partial.jsonl``: each finished dataset's rows are appended here."""
-    return Path(out).with_suffix(".partial.jsonl")
-
-
-def _partial_path(out: Path | None) -> Path | None:
-    return None if out is None else partial_file(out)
 
 
 def _methods(cfg) -> list[str]:
@@ -367,51 +365,31 @@ def validate(cfg) -> None:
     parse_names(cfg.datasets, dataset_names(cfg.data_dir), "--datasets")
 
 
-def run(cfg) -> list[Record | dict]:
-    """Run the suite (see module docstring); returns previous + new records."""
-    from joblib import Parallel, delayed
-
-    extra = dict(cfg.extra)
-    partial = _partial_path(cfg.out)
-    previous: list[dict] = list(extra.get("previous") or []) + partial_rows(partial, cfg.resume, owned=cfg.out_owned)
-    # Only successful rows count as done: errors are retried on resume.
-    prev_ok = {}
-    for r in previous:
-        if r.get("status", "ok") in ("ok", "skipped"):
-            prev_ok[(r["method"], r["dataset"], r["seed"])] = r
-    done = set(prev_ok)
-
+def jobs(cfg: BenchConfig) -> list[Job]:
+    """One job per (table, seed, method); T-JEPA's two heads are one job (one pre-training)."""
+    extra = cfg.extra
     methods = _methods(cfg)
     names = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
     track = _given(extra.get("track"), "all")
     if track != "all":
         names = [n for n in names if _track(_n_rows(n, cfg.data_dir)) == track]
-    seeds = list(cfg.seeds)  # --quick's one seed is the CLI's default (QUICK_SEEDS), not a cap
-    folds = int(_given(extra.get("folds"), 2 if cfg.quick else 3))
-    budget = _budget(extra, cfg.quick)
-    device = cfg.device
+    config = {"folds": int(_given(extra.get("folds"), 2 if cfg.quick else 3)), "budget": _budget(extra, cfg.quick),
+              "max_train_rows": extra.get("max_train_rows")}
+    groups: list[tuple[str, ...]] = []
+    for m in methods:
+        if m in TJEPA_METHODS:
+            tj = tuple(t for t in methods if t in TJEPA_METHODS)
+            if tj not in groups:
+                groups.append(tj)
+        else:
+            groups.append((m,))
+    # --quick's one seed is the CLI's default (QUICK_SEEDS), not a cap on --seeds
+    return [Job(n, s, g, config) for n in names for s in cfg.seeds for g in groups]
 
-    todo = [n for n in names if any((m, n, s) not in done for m in methods for s in seeds)]
-    new: list[dict] = []
-    if partial is not None:
-        partial.parent.mkdir(parents=True, exist_ok=True)
-    jobs = (delayed(run_dataset)(n, methods, seeds, folds, budget, device, cfg.data_dir,
-                                 extra.get("max_train_rows"), done) for n in todo)
-    workers = max(1, int(cfg.workers))
-    it = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs) if workers > 1 else (
-        run_dataset(n, methods, seeds, folds, budget, device, cfg.data_dir, extra.get("max_train_rows"), done)
-        for n in todo)
-    for recs in it:
-        new.extend(recs)
-        if partial is not None:
-            with open(partial, "a", encoding="utf-8") as fh:
-                for r in recs:
-                    fh.write(json.dumps(r, default=str) + "\n")
-        if cfg.progress and recs:
-            ok = sum(r["status"] == "ok" for r in recs)
-            print(f"[tabular] {recs[0]['dataset']}: {ok}/{len(recs)} ok", flush=True)
-    keep_prev = [r for k, r in prev_ok.items()]
-    return keep_prev + new
+
+def run(cfg: BenchConfig) -> list[Record]:
+    """Run the suite as ``structaug bench tabular`` does (see :func:`structaug.bench.run_benchmark`)."""
+    return run_benchmark(sys.modules[__name__], cfg)
 
 
 def _n_rows(name: str, data_dir: str | None) -> int:
@@ -484,7 +462,7 @@ def summary_tables(records: list) -> dict[str, Any]:
             for m in methods:
                 if m == "XGBoost":
                     continue
-                w = t = l = 0
+                win = tie = loss = 0
                 for d in full:
                     a, b = means[d][m], means[d]["XGBoost"]
                     if info[d].get("task") == "classification":
@@ -492,12 +470,12 @@ def summary_tables(records: list) -> dict[str, Any]:
                     else:
                         diff = (b - a) / max(abs(b), 1e-12)
                     if abs(diff) <= TIE_TOL:
-                        t += 1
+                        tie += 1
                     elif diff > 0:
-                        w += 1
+                        win += 1
                     else:
-                        l += 1
-                wtl[track][m] = [w, t, l]
+                        loss += 1
+                wtl[track][m] = [win, tie, loss]
     return {"per_dataset": per_df, "ranks": ranks, "wtl": wtl}
 
 
@@ -549,7 +527,7 @@ def report(records: list, out_path: str | os.PathLike) -> None:
             total = sum(cpu.values()) - shared
             lines += [f"Total fit CPU of this track's rows: {total:.0f} s ({total / 60:.1f} min of one core"
                       + (f"; T-JEPA pre-training, {shared:.0f} s, counted once" if shared else "") + ").", ""]
-    skipped = {}
+    skipped: dict[tuple[str, str, str], set[str]] = {}
     for r in recs:
         if r.get("status") in ("skipped", "error"):
             skipped.setdefault((r["method"], r["status"], (r.get("error") or "").splitlines()[0][:200]), set()).add(r["dataset"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..exceptions import DatasetNotFoundError
 
-__all__ = ["candidate_dirs", "find_dataset", "cache_dir"]
+__all__ = ["cache_dir", "candidate_dirs", "find_dataset"]
 
 
 def _repo_roots() -> list[Path]:
@@ -82,7 +82,7 @@ def find_dataset(relative: str | os.PathLike, name: str, data_dir: str | os.Path
     )
 
 
-def files_digest(paths: "list[Path] | tuple[Path, ...]") -> str:
+def files_digest(paths: list[Path] | tuple[Path, ...]) -> str:
     """First 16 hex digits of a SHA-256 over the files' names and contents.
 
     Caches derived from source files (PyG's ``processed/`` folders) live under this digest, so

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ._paths import find_dataset
 
-__all__ = ["load_movielens100k", "MovieLens"]
+__all__ = ["MovieLens", "load_movielens100k"]
 
 _GENRES = [
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",

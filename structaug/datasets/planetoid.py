@@ -8,7 +8,7 @@ from pathlib import Path
 from ..exceptions import DatasetNotFoundError
 from ._paths import cache_dir, files_digest, find_dataset
 
-__all__ = ["load_planetoid", "PLANETOID_NAMES"]
+__all__ = ["PLANETOID_NAMES", "load_planetoid"]
 
 PLANETOID_NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 _PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")

@@ -10,7 +10,7 @@ import pandas as pd
 from ..exceptions import DataValidationError, InvalidParameterError
 from ._paths import find_dataset
 
-__all__ = ["pmlb_index", "load_pmlb", "pmlb_feature_types"]
+__all__ = ["load_pmlb", "pmlb_feature_types", "pmlb_index"]
 
 
 def _root(data_dir) -> Path:

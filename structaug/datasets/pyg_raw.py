@@ -4,7 +4,7 @@
 ``.npz`` file (and try to download it when it is missing). These loaders find that file
 under the data root, copy it to a writable cache where PyG writes its ``processed/``
 folder, and never download. None of these graphs ships a public split, so
-:func:`class_balanced_split` draws the usual semi-supervised one (Shchur et al., 2018):
+:func:`structaug.splits.class_balanced_split` draws the usual semi-supervised one (Shchur et al., 2018):
 ``train_per_class`` labelled nodes per class, then ``n_val`` validation and ``n_test``
 test nodes from the rest, all seeded.
 
@@ -20,14 +20,11 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from ..exceptions import DatasetNotFoundError
-from ..random import RandomState, check_random_state
+from ..splits import class_balanced_split
 from ._paths import cache_dir, files_digest, find_dataset
 
-__all__ = ["load_pyg_graph", "class_balanced_split", "PYG_RAW_GRAPHS"]
+__all__ = ["PYG_RAW_GRAPHS", "load_pyg_graph"]
 
 #: lower-case name -> (family folder, PyG class name, folder name, PyG ``name`` argument, raw file)
 PYG_RAW_GRAPHS: dict[str, tuple[str, str, str, str, str]] = {
@@ -38,31 +35,6 @@ PYG_RAW_GRAPHS: dict[str, tuple[str, str, str, str, str]] = {
     "cs": ("coauthor", "Coauthor", "CS", "CS", "ms_academic_cs.npz"),
     "physics": ("coauthor", "Coauthor", "Physics", "Physics", "ms_academic_phy.npz"),
 }
-
-
-def class_balanced_split(y: torch.Tensor, *, train_per_class: int = 20, n_val: int = 500,
-                         n_test: int = 1000, random_state: RandomState = 0
-                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Boolean train/val/test masks: ``train_per_class`` per class, then ``n_val`` and ``n_test``.
-
-    Classes with fewer than ``train_per_class`` nodes put all of them in training. When
-    fewer than ``n_val + n_test`` nodes remain, validation is filled first and test gets
-    the rest.
-    """
-    rng = check_random_state(random_state)
-    y_np = y.detach().cpu().numpy().reshape(-1)
-    n = len(y_np)
-    train = np.zeros(n, dtype=bool)
-    for c in np.unique(y_np):
-        idx = np.flatnonzero(y_np == c)
-        train[rng.permutation(idx)[:train_per_class]] = True
-    rest = rng.permutation(np.flatnonzero(~train))
-    val = np.zeros(n, dtype=bool)
-    test = np.zeros(n, dtype=bool)
-    val[rest[:n_val]] = True
-    test[rest[n_val:n_val + n_test]] = True
-    as_t = lambda m: torch.as_tensor(m, device=y.device)  # noqa: E731
-    return as_t(train), as_t(val), as_t(test)
 
 
 def load_pyg_graph(name: str, data_dir: str | os.PathLike | None = None, *,
@@ -82,7 +54,7 @@ def load_pyg_graph(name: str, data_dir: str | os.PathLike | None = None, *,
     cache : path, optional
         Where PyG's copy and ``processed/`` live (default ``$STRUCTAUG_CACHE/pyg_raw``).
     split_seed : int
-        Seed of :func:`class_balanced_split`.
+        Seed of :func:`structaug.splits.class_balanced_split`.
 
     Returns
     -------

@@ -10,7 +10,7 @@ import pandas as pd
 from ..exceptions import DataValidationError
 from ._paths import find_dataset
 
-__all__ = ["load_seqrec", "read_seqrec_file", "SEQREC_NAMES"]
+__all__ = ["SEQREC_NAMES", "load_seqrec", "read_seqrec_file"]
 
 SEQREC_NAMES = {
     "beauty": "Beauty",
@@ -29,7 +29,9 @@ def read_seqrec_file(path: str | os.PathLike) -> pd.DataFrame:
     positions would collide and interleave the two histories) and a file without any
     interaction raise ``DataValidationError`` naming the file (and line).
     """
-    users, items, pos = [], [], []
+    users: list[int] = []
+    items: list[int] = []
+    pos: list[int] = []
     first_line: dict[int, int] = {}
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):

@@ -12,7 +12,7 @@ from ..exceptions import InvalidParameterError
 from ..random import RandomState, check_random_state
 from ..validation import check_positive_int
 
-__all__ = ["make_sbm_graph", "make_sequences", "make_lowrank_tensor", "make_interactions"]
+__all__ = ["make_interactions", "make_lowrank_tensor", "make_sbm_graph", "make_sequences"]
 
 
 def make_sbm_graph(n_nodes: int = 400, n_classes: int = 4, n_features: int = 64, *,
@@ -159,7 +159,7 @@ def make_interactions(n_users: int = 200, n_items: int = 150, *, n_genres: int =
         "gender": rng.choice(["M", "F"], n_users),
         "occupation": rng.choice(occupations, n_users),
     })
-    rows = []
+    rows: list[tuple[int, int, float, int]] = []
     for u in range(1, n_users + 1):
         fav = rng.choice(n_genres, size=2, replace=False)
         w = np.where(np.isin(item_genre, fav), 8.0, 1.0)

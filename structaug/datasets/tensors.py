@@ -10,7 +10,7 @@ import pandas as pd
 from ..exceptions import DataValidationError
 from ._paths import find_dataset
 
-__all__ = ["read_tensor_text", "load_dain_tensor", "load_comoda", "COMODA_COLUMNS"]
+__all__ = ["COMODA_COLUMNS", "load_comoda", "load_dain_tensor", "read_tensor_text"]
 
 COMODA_COLUMNS = [
     "userID", "itemID", "rating", "age", "sex", "city", "country", "time", "daytype",

@@ -10,6 +10,8 @@ from typing import Any
 from .interactions import IdVocab, check_interactions
 
 _LAZY = {
+    # the contract every recommender follows
+    "Recommender": "structaug.recsys.base",
     # sequences (MCLRec, CL4SRec, SASRec)
     "SequenceViews": "structaug.recsys.mclrec",
     "SASRec": "structaug.recsys.mclrec",

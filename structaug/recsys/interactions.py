@@ -7,7 +7,9 @@ models).
 """
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterable, Sequence
+import contextlib
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ import pandas as pd
 from ..exceptions import DataValidationError, InvalidParameterError, UnknownIdError
 from ..validation import check_choice, to_sortable_time
 
-__all__ = ["IdVocab", "UnknownIdError", "check_interactions", "pairs_of_users", "pairs_of_sorted_users"]
+__all__ = ["IdVocab", "UnknownIdError", "check_interactions", "pairs_of_sorted_users", "pairs_of_users"]
 
 
 # UnknownIdError lives in structaug.exceptions with the other structaug errors; re-exported here.
@@ -91,10 +93,8 @@ class IdVocab:
 
     def __init__(self, raw_ids: Iterable[Hashable], *, offset: int = 0):
         uniq = pd.unique(pd.Series(list(raw_ids) if not isinstance(raw_ids, (pd.Series, np.ndarray)) else raw_ids))
-        try:
+        with contextlib.suppress(TypeError):  # ids without an order (mixed kinds) keep first-seen order
             uniq = np.sort(uniq)
-        except TypeError:
-            pass
         self.offset = int(offset)
         self.raw_ = np.asarray(uniq)
         self.index_ = pd.Index(self.raw_)

@@ -2,10 +2,11 @@
 
 >>> from structaug.tabular import FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor
 >>> from structaug.tabular import JEPAMasking, TJEPA, TJEPAClassifier, TJEPARegressor
+>>> from structaug.tabular import MLPClassifierTorch, MLPRegressorTorch   # the plain-MLP baselines
 
 Both methods read tables through :class:`TableEncoder`. The methods live in the
 subpackages :mod:`structaug.tabular.hypertab` and :mod:`structaug.tabular.tjepa`; everything
-else here is private (``_encoder``, ``_mlp``, ``_baselines``, ``_params``, ``_demo``).
+else here is private (``_encoder``, ``_mlp``, ``_baselines``, ``_demo``).
 """
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ from typing import Any
 from ._encoder import TableEncoder
 
 __all__ = [
-    "TableEncoder",
+    "TJEPA",
     "FeatureSubsetViews",
     "HyperTabClassifier",
     "HyperTabRegressor",
     "JEPAMasking",
     "JEPAMasks",
-    "TJEPA",
+    "MLPClassifierTorch",
+    "MLPRegressorTorch",
     "TJEPAClassifier",
     "TJEPARegressor",
+    "TableEncoder",
 ]
 
 # Loaded on first access so that importing structaug.tabular stays cheap and works whichever
@@ -37,6 +40,8 @@ _LAZY = {
     "TJEPA": "structaug.tabular.tjepa",
     "TJEPAClassifier": "structaug.tabular.tjepa",
     "TJEPARegressor": "structaug.tabular.tjepa",
+    "MLPClassifierTorch": "structaug.tabular._baselines",
+    "MLPRegressorTorch": "structaug.tabular._baselines",
 }
 
 

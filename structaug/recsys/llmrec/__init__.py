@@ -14,19 +14,42 @@ not part of the API.
 from __future__ import annotations
 
 from ._augmenter import LLMRecAugmentation, LLMRecAugmenter
-from ._backends import (EmbeddingJudgeBackend, LLMBackend, LLMBackendError, LLMRequest, LLMRequestFailed, LLMResponse,
-                        OpenAICompatibleBackend, TransformersBackend)
+from ._backends import (
+                        EmbeddingJudgeBackend,
+                        LLMBackend,
+                        LLMBackendError,
+                        LLMRequest,
+                        LLMRequestFailed,
+                        LLMResponse,
+                        OpenAICompatibleBackend,
+                        TransformersBackend,
+)
 from ._cache import ResponseCache
 from ._embeddings import HashingEmbedder, SentenceTransformerEmbedder, TextEmbedder, default_embedder
 from ._prompts import DEFAULT_ATTRIBUTE_FIELDS, DEFAULT_PROFILE_FIELDS, PromptTemplates
 from ._recommender import LLMREC_DEFAULTS, LLMREC_MOVIELENS, MFBPR, LightGCN
 
 __all__ = [
-    "LLMRecAugmenter", "LLMRecAugmentation",
-    "LightGCN", "MFBPR", "LLMREC_DEFAULTS", "LLMREC_MOVIELENS",
-    "LLMBackend", "LLMRequest", "LLMResponse", "LLMBackendError", "LLMRequestFailed",
-    "OpenAICompatibleBackend", "TransformersBackend", "EmbeddingJudgeBackend",
-    "ResponseCache",
-    "TextEmbedder", "HashingEmbedder", "SentenceTransformerEmbedder", "default_embedder",
-    "PromptTemplates", "DEFAULT_ATTRIBUTE_FIELDS", "DEFAULT_PROFILE_FIELDS",
+                        "DEFAULT_ATTRIBUTE_FIELDS",
+                        "DEFAULT_PROFILE_FIELDS",
+                        "LLMREC_DEFAULTS",
+                        "LLMREC_MOVIELENS",
+                        "MFBPR",
+                        "EmbeddingJudgeBackend",
+                        "HashingEmbedder",
+                        "LLMBackend",
+                        "LLMBackendError",
+                        "LLMRecAugmentation",
+                        "LLMRecAugmenter",
+                        "LLMRequest",
+                        "LLMRequestFailed",
+                        "LLMResponse",
+                        "LightGCN",
+                        "OpenAICompatibleBackend",
+                        "PromptTemplates",
+                        "ResponseCache",
+                        "SentenceTransformerEmbedder",
+                        "TextEmbedder",
+                        "TransformersBackend",
+                        "default_embedder",
 ]

@@ -1,0 +1,212 @@
+"""CL4SRec and MCLRec on the SASRec encoder, and a popularity baseline.
+
+All three share :class:`~structaug.recsys.mclrec.SASRec`'s encoder and scoring; they
+differ only in ``train_step`` (what one mini-batch update does):
+
+* SASRec: cross-entropy of the next item;
+* CL4SRec: + ``lmd`` · InfoNCE between the encodings of two data-level views;
+* MCLRec: + ``beta`` · (InfoNCE among the view encodings ``h1, h2`` and their learnable
+  model-level views ``z1 = g1(h1)``, ``z2 = g2(h2)`` + 0.1 · regulariser R), optimised in three
+  stages per batch (encoder with augmenters frozen → augmenters only → encoder again).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...exceptions import InvalidParameterError
+from ...train import adam
+from ...validation import check_choice, check_positive_float
+from ._contrastive import contrastive_terms, info_nce
+from ._learnable import LearnableAugmenter
+from ._sasrec import AmpFactory, SASRec
+
+__all__ = ["CL4SRec", "MCLRec", "Popularity", "check_loss_params"]
+
+ViewFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def check_loss_params(*, lmd: float, temperature: float, beta: float | None = None,
+                      reg_weight: float | None = None) -> None:
+    """Check the contrastive weights: ``lmd``, ``beta``, ``reg_weight`` finite and >= 0,
+    ``temperature`` finite and > 0 (``InvalidParameterError`` naming the bad one). A NaN weight
+    would otherwise train a NaN model without a word."""
+    check_positive_float(lmd, "lmd", allow_zero=True)
+    check_positive_float(temperature, "temperature")
+    if beta is not None:
+        check_positive_float(beta, "beta", allow_zero=True)
+    if reg_weight is not None:
+        check_positive_float(reg_weight, "reg_weight", allow_zero=True)
+
+
+class CL4SRec(SASRec):
+    """SASRec + InfoNCE between two augmented views (Xie et al., ICDE 2022).
+
+    Parameters
+    ----------
+    lmd : float
+        Weight of the contrastive loss (CL4SRec's lambda, 0.1).
+    temperature : float
+        InfoNCE temperature (1.0).
+    sim : {"dot", "cos"}
+        Similarity of the InfoNCE logits ("dot", as in the reference code).
+    **encoder
+        :class:`SASRec` arguments.
+    """
+
+    def __init__(self, n_items: int, *, lmd: float = 0.1, temperature: float = 1.0, sim: str = "dot", **encoder):
+        super().__init__(n_items, **encoder)
+        check_loss_params(lmd=lmd, temperature=temperature)
+        check_choice(sim, ("dot", "cos"), "sim")
+        self.lmd = float(lmd)
+        self.temperature = float(temperature)
+        self.sim = sim
+
+    def _encode_with_views(self, seqs, v1, v2):
+        # one encoder call on the stacked batch: same maths, fewer (larger) kernels
+        h = self.encode(torch.cat([seqs, v1, v2]))
+        return h.chunk(3)
+
+    def _cl_loss(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+        return info_nce(h1, h2, self.temperature, self.sim)
+
+    def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None,
+                   amp: AmpFactory = nullcontext) -> dict[str, float]:
+        if views is None:
+            raise InvalidParameterError(f"{type(self).__name__}.train_step needs a views callable")
+        (opt,) = optimizers
+        v1, v2 = views(seqs)
+        opt.zero_grad(set_to_none=True)
+        with amp():
+            h, h1, h2 = self._encode_with_views(seqs, v1, v2)
+            rec = self.rec_loss(h, targets)
+            cl = self._cl_loss(h1, h2)
+            loss = rec + self.lmd * cl
+        loss.backward()
+        opt.step()
+        return {"loss": float(loss.detach()), "rec_loss": float(rec.detach()), "cl_loss": float(cl.detach())}
+
+
+class MCLRec(CL4SRec):
+    """Meta-optimised contrastive learning (Qin et al., SIGIR 2023).
+
+    Parameters
+    ----------
+    lmd : float
+        Weight of the CL4SRec InfoNCE between the two data-level views (lambda; per dataset:
+        Beauty 0, Sports 0.04, Yelp 0.03).
+    beta : float
+        Weight of the meta contrastive loss (Beauty 0.05, Sports 0.4, Yelp 0.1).
+    reg_weight : float
+        Weight of the regulariser R inside the meta loss (0.1, so R enters with 0.1·beta).
+    use_reg : bool
+        Include R (the reference's ``use_rl=1``).
+    augmenter_sizes : tuple of int
+        Layer sizes of the two learnable augmenters (64 → 32 → 16 → 64).
+    **kwargs
+        :class:`CL4SRec` / :class:`SASRec` arguments.
+    """
+
+    def __init__(self, n_items: int, *, lmd: float = 0.0, beta: float = 0.05, reg_weight: float = 0.1,
+                 use_reg: bool = True, augmenter_sizes: tuple[int, ...] | None = None, **kwargs):
+        super().__init__(n_items, lmd=lmd, **kwargs)
+        check_loss_params(lmd=lmd, temperature=self.temperature, beta=beta, reg_weight=reg_weight)
+        self.beta = float(beta)
+        self.reg_weight = float(reg_weight)
+        self.use_reg = bool(use_reg)
+        sizes = tuple(augmenter_sizes) if augmenter_sizes is not None else (self.hidden_size, 32, 16, self.hidden_size)
+        self.aug1 = LearnableAugmenter(sizes)
+        self.aug2 = LearnableAugmenter(sizes)
+
+    def meta_loss(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+        """InfoNCE over the pairs (h1, z2), (h2, z1), (z1, z2) (+ reg_weight · R on each pair).
+
+        The pairing follows the reference code (``meta_contrast``): each data-level view is
+        contrasted with the *other* view's learnable view, and the two learnable views with
+        each other.
+        """
+        z1, z2 = self.aug1(h1), self.aug2(h2)
+        loss = h1.new_zeros(())
+        for a, b in [(h1, z2), (h2, z1), (z1, z2)]:
+            nce, reg = contrastive_terms(a, b, self.temperature, regulariser=self.use_reg)
+            loss = loss + nce + (self.reg_weight * reg if reg is not None else 0.0)
+        return loss
+
+    def augmenter_parameters(self):
+        return list(self.aug1.parameters()) + list(self.aug2.parameters())
+
+    def encoder_parameters(self):
+        aug = {id(p) for p in self.augmenter_parameters()}
+        return [p for p in self.parameters() if id(p) not in aug]
+
+    def make_optimizers(self, lr: float, weight_decay: float = 0.0) -> list[torch.optim.Optimizer]:
+        """Adam for the encoder and a separate Adam for the two augmenters (same lr)."""
+        return [adam(self.encoder_parameters(), lr, weight_decay), adam(self.augmenter_parameters(), lr, weight_decay)]
+
+    def _freeze_augmenters(self, frozen: bool) -> None:
+        for p in self.augmenter_parameters():
+            p.requires_grad_(not frozen)
+
+    def _encoder_stage(self, seqs, targets, v1, v2, opt, amp: AmpFactory) -> tuple[torch.Tensor, torch.Tensor]:
+        opt.zero_grad(set_to_none=True)
+        with amp():
+            h, h1, h2 = self._encode_with_views(seqs, v1, v2)
+            rec = self.rec_loss(h, targets)
+            loss = rec + self.beta * self.meta_loss(h1, h2)
+            if self.lmd:
+                loss = loss + self.lmd * self._cl_loss(h1, h2)
+        loss.backward()
+        opt.step()
+        return loss.detach(), rec.detach()
+
+    def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None,
+                   amp: AmpFactory = nullcontext) -> dict[str, float]:
+        """The three-stage meta update on one batch (the same two views in every stage)."""
+        if views is None:
+            raise InvalidParameterError("MCLRec.train_step needs a views callable")
+        enc_opt, aug_opt = optimizers
+        v1, v2 = views(seqs)
+        try:
+            # stage 1: encoder, augmenters frozen
+            self._freeze_augmenters(True)
+            self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp)
+            # stage 2: augmenters only, on the meta loss of the updated encoder. The encoder is
+            # not stepped here, so its forward pass needs no graph (same update, ~1/3 the cost).
+            self._freeze_augmenters(False)
+            aug_opt.zero_grad(set_to_none=True)
+            with torch.no_grad(), amp():
+                h1, h2 = self.encode(torch.cat([v1, v2])).chunk(2)
+            with amp():
+                meta = self.meta_loss(h1, h2)
+            meta.backward()
+            aug_opt.step()
+            # stage 3: encoder again, against the updated augmenters
+            self._freeze_augmenters(True)
+            loss, rec = self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp)
+        finally:
+            self._freeze_augmenters(False)
+        return {"loss": float(loss), "rec_loss": float(rec), "meta_loss": float(meta.detach())}
+
+
+class Popularity(nn.Module):
+    """Scores every item by its number of training interactions (same for every user)."""
+
+    counts: torch.Tensor  # [n_items], a buffer (moves with the module, saved in its state)
+
+    def __init__(self, n_items: int):
+        super().__init__()
+        self.n_items = int(n_items)
+        self.register_buffer("counts", torch.zeros(n_items))
+
+    def fit_counts(self, sequences: list[np.ndarray]) -> Popularity:
+        flat = np.concatenate(sequences) if sequences else np.zeros(0, dtype=np.int64)
+        c = np.bincount(flat, minlength=self.n_items + 1)[1 : self.n_items + 1]
+        self.counts.copy_(torch.as_tensor(c, dtype=self.counts.dtype))
+        return self
+
+    def full_scores(self, seqs: torch.Tensor) -> torch.Tensor:
+        return self.counts.unsqueeze(0).expand(len(seqs), -1).clone()

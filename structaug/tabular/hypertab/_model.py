@@ -1,0 +1,521 @@
+"""HyperTab: a hypernetwork that writes one small network per feature subset.
+
+Wydmański, Bulenok & Śmieja, "HyperTab: Hypernetwork Approach for Deep Learning on Small
+Tabular Datasets" (DSAA 2023); reference code ``wwydmanski/hypertab``.
+
+How it works
+------------
+1. The ``views`` augmenter, a :class:`~structaug.tabular.FeatureSubsetViews` (passed as a
+   parameter, cloned and fitted in ``fit``, ``views_``), draws ``n_views`` binary feature
+   masks, each keeping ``max(1, int(subsample * d))`` of the ``d`` input features (a
+   one-hot categorical counts as one feature and is kept or dropped whole; paper: ``subsample=0.5``,
+   ``n_views=100``, the augmenter's defaults). The pool is fixed at ``fit`` time and used both
+   for training and for the test-time ensemble, as in the reference implementation.
+2. The hypernetwork ``H`` (an MLP ``d → 128 → 64 → 64 → |θ|``, the reference architecture)
+   maps a mask ``m`` to the flat weight vector ``θ_m`` of a target network
+   ``k → h → h → C`` (``h = hidden_size = 10``, ReLU) that reads only the ``k`` selected
+   features of a row: two hidden layers, as in the reference's current code (commit
+   ``0c6e551``, 2024; the paper-era code and PyPI 0.6.2 have one).
+3. Training minimises the cross-entropy (MSE for regression) of every target network on
+   every row, end to end through ``H``. The reference takes one optimizer step per
+   (batch, mask) pair; we take one step per (batch, chunk of ``masks_per_step`` masks) and
+   evaluate the chunk's target networks in one batched matmul (``torch.baddbmm``). The
+   default ``masks_per_step=1`` is the reference schedule; larger chunks mean fewer,
+   better-averaged steps (faster, but less accurate on tiny tables in our runs).
+4. Prediction averages the ``n_views`` target networks' class probabilities (regression:
+   outputs), again all at once.
+
+Inputs go through :class:`~structaug.tabular.TableEncoder` (one-hot
+categoricals grouped so that a mask keeps or drops a whole categorical feature;
+standardised numbers), so DataFrames with ``category``/``object`` columns and string labels
+work out of the box.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+
+from ...base import check_is_fitted
+from ...exceptions import DataValidationError, InvalidParameterError
+from ...nn import MLP
+from ...random import check_random_state, local_torch_seed
+from ...splits import holdout_indices
+from ...train import Trainer, batch_indices, resolve_device
+from ...validation import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_positive_float,
+    check_positive_int,
+    check_widths,
+)
+from .._encoder import (
+    TableEncoder,
+    check_fitted_input,
+    check_n_rows,
+    check_regression_target,
+    check_table,
+    check_target,
+    encode_class_labels,
+)
+from ._views import FeatureSubsetViews
+
+__all__ = ["HyperTabClassifier", "HyperTabNet", "HyperTabRegressor"]
+
+
+class HyperTabNet(torch.nn.Module):
+    """Hypernetwork plus the batched evaluation of the target networks it writes.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Columns of the encoded table (``d``; the hypernetwork reads a ``d``-dim mask).
+    subset_width : int
+        Columns a target network reads (the widest mask; narrower masks are padded with a
+        zero column, whose generated weights then multiply zeros).
+    n_outputs : int
+        Classes (or 1 for regression).
+    hidden_size : int
+        Width of the target network's two hidden layers.
+    hypernet_hidden_sizes : tuple of int
+        Hidden widths of the hypernetwork.
+    """
+
+    def __init__(self, n_inputs: int, subset_width: int, n_outputs: int, *, hidden_size: int = 10,
+                 hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64)):
+        super().__init__()
+        k, h, c = subset_width, hidden_size, n_outputs
+        self.shapes = [(h, k), (h, h), (c, h)]  # (out, in) of each target layer
+        self.n_target_params = sum(o * i + o for o, i in self.shapes)
+        # Reference: Linear(d,128)-ReLU-Linear(128,64)-ReLU-Linear(64,64) then Linear(64,|θ|).
+        self.body = MLP([n_inputs, *hypernet_hidden_sizes])
+        self.head = torch.nn.Linear(hypernet_hidden_sizes[-1], self.n_target_params)
+
+    def weights(self, masks: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Masks ``(M, d)`` → per layer ``(W (M, out, in), b (M, out))``."""
+        theta = self.head(self.body(masks))
+        out, off = [], 0
+        for o, i in self.shapes:
+            w = theta[:, off:off + o * i].reshape(-1, o, i)
+            off += o * i
+            b = theta[:, off:off + o]
+            off += o
+            out.append((w, b))
+        return out
+
+    def forward(self, x_padded: torch.Tensor, masks: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Outputs of every target network on every row: ``(M, B, n_outputs)``.
+
+        ``x_padded`` is ``(B, d + 1)`` (last column zeros), ``index`` ``(M, k)`` the columns
+        each mask selects (padded with ``d``).
+        """
+        layers = self.weights(masks)
+        # (B, M, k) → (M, B, k): the rows as seen by each target network.
+        h = x_padded[:, index].transpose(0, 1)
+        for j, (w, b) in enumerate(layers):
+            w, b = w.to(h.dtype), b.to(h.dtype)
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))  # all M networks in one bmm
+            if j < len(layers) - 1:
+                h = torch.relu(h)
+        return h
+
+
+def _label_equal(classes: np.ndarray, label: Any) -> np.ndarray:
+    """Elementwise ``classes == label`` on Python scalars: no broadcasting, no mixed-type warnings."""
+    return np.asarray([bool(c == label) for c in classes.tolist()], dtype=bool)
+
+
+class _HyperTabBase(BaseEstimator):
+    """Shared fit/predict machinery; subclasses define the task (loss, outputs, labels)."""
+
+    _task = "classification"
+
+    def __init__(self, *, views: FeatureSubsetViews | None = None, hidden_size: int = 10,
+                 hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64), max_epochs: int = 50,
+                 lr: float = 3e-4, batch_size: int = 128, masks_per_step: int = 1, weight_decay: float = 0.0,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 10,
+                 categorical_features: Any = "auto", missing: str = "error", device: str = "auto",
+                 random_state: Any = None, verbose: bool = False):
+        self.views = views
+        self.hidden_size = hidden_size
+        self.hypernet_hidden_sizes = hypernet_hidden_sizes
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.masks_per_step = masks_per_step
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.categorical_features = categorical_features
+        self.missing = missing
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- hooks for the two tasks ---------------------------------------------------------
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
+              ensemble: bool = False) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- validation ------------------------------------------------------------------------
+    def _validate_params(self) -> torch.device:
+        """Check every hyperparameter before any work (InvalidParameterError naming it); return the device."""
+        if self.views is not None and not isinstance(self.views, FeatureSubsetViews):
+            raise InvalidParameterError(f"views must be a FeatureSubsetViews or None, got {type(self.views).__name__}")
+        self._views()._validate_params()  # the augmenter's own checks (subsample, n_views), named after them
+        # max_epochs >= 1: zero epochs would return the random initialisation as a "fitted" model
+        for name in ("hidden_size", "max_epochs", "batch_size", "masks_per_step", "patience"):
+            check_positive_int(getattr(self, name), name)
+        check_widths(self.hypernet_hidden_sizes, "hypernet_hidden_sizes")
+        check_positive_float(self.lr, "lr")
+        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
+        check_bool(self.early_stopping, "early_stopping")
+        check_bool(self.verbose, "verbose")
+        check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
+        check_choice(self.missing, ("error", "impute"), "missing")
+        self._validate_task_params()
+        # the encoder's own parameter checks (categorical_features) before it sees data
+        TableEncoder(encoding="onehot", categorical_features=self.categorical_features,
+                     missing=self.missing)._validate_params()
+        return resolve_device(self.device)  # InvalidParameterError / DeviceUnavailableError before any work
+
+    def _validate_task_params(self) -> None:
+        """Task-specific parameters (the classifier's ``class_weight``)."""
+
+    def _views(self) -> FeatureSubsetViews:
+        """A fresh clone of ``views`` (``FeatureSubsetViews()`` for ``None``): the passed instance is never fitted."""
+        return clone(self.views) if self.views is not None else FeatureSubsetViews()
+
+    def _check_X_y(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        X = check_table(X)  # sklearn's messages for sparse, 1-D, complex, empty input, naming X
+        y = check_target(self, y)
+        check_n_rows(X, y)
+        target, _ = self._encode_target(y)  # labels first: they are cheap and often the mistake
+        self.encoder_ = TableEncoder(encoding="onehot", categorical_features=self.categorical_features,
+                                     missing=self.missing).fit(X)
+        Z = self.encoder_.transform(X)
+        check_fitted_input(self, X, reset=True)  # feature_names_in_, or none after a refit on an array
+        self.n_features_in_ = self.encoder_.n_features_in_
+        return Z, target
+
+    def _transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "net_")
+        X = check_fitted_input(self, X)
+        with warnings.catch_warnings():  # the feature-name check above already warned once
+            warnings.simplefilter("ignore", UserWarning)
+            return self.encoder_.transform(X)
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> _HyperTabBase:
+        """Encode ``X``, draw the mask pool and train the hypernetwork through :class:`Trainer`."""
+        dev = self._validate_params()
+        Z, target = self._check_X_y(X, y)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.integers(2**31 - 1))
+
+        # The fixed pool of feature subsets (the paper's "test nodes"), over input features, drawn
+        # from the augmenter's own stream: seeded by views.random_state, or by ours when unset.
+        views = self._views()
+        if views.random_state is None:
+            views.set_params(random_state=seed)
+        views.fit(Z, feature_groups=self.encoder_.feature_groups_)
+        masks = views.sample(None)  # (M, d) bool over encoded columns, M = views.n_views
+        n_views = len(masks)
+        d = Z.shape[1]
+        width = int(masks.sum(axis=1).max())
+        index = np.full((n_views, width), d, dtype=np.int64)  # pad with the zero column
+        for m, row in enumerate(masks):  # M small integer lists; no networks involved
+            cols = np.flatnonzero(row)
+            index[m, :len(cols)] = cols
+        self.views_ = views
+        self.masks_ = masks
+
+        n_out = self._n_outputs(target)
+        with local_torch_seed(seed):  # seeded init without touching the caller's RNG
+            net = HyperTabNet(d, width, n_out, hidden_size=self.hidden_size,
+                              hypernet_hidden_sizes=tuple(self.hypernet_hidden_sizes)).to(dev)
+        mask_t = torch.as_tensor(masks, dtype=torch.float32, device=dev)
+        index_t = torch.as_tensor(index, device=dev)
+        x_all = self._pad(torch.as_tensor(Z, device=dev))
+        y_all = torch.as_tensor(target, device=dev)
+
+        # Optional early stopping on a held-out split of the training rows.
+        tr_idx = np.arange(len(Z))
+        va_idx = None
+        if self.early_stopping and len(Z) < 10:
+            warnings.warn(f"early_stopping needs at least 10 training rows, got {len(Z)}: training all "
+                          f"{self.max_epochs} epochs without a validation split", UserWarning, stacklevel=3)
+        if self.early_stopping and len(Z) >= 10:
+            tr_idx, va_idx = holdout_indices(len(Z), self.validation_fraction, rng, min_size=1,
+                                             name="validation_fraction")
+        x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
+        weight = self._class_weight(target[tr_idx], dev)
+
+        # (fused=True would save ~30% per step but costs ~10 s of one-time setup on the CPU.)
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            net.train()
+            total, steps = 0.0, 0
+            for rows in batch_indices(len(x_tr), self.batch_size, generator=gen):
+                rows = rows.to(dev)
+                xb, yb = x_tr[rows], y_tr[rows]
+                order = torch.randperm(n_views, generator=gen).to(dev)
+                for start in range(0, n_views, self.masks_per_step):
+                    chunk = order[start:start + self.masks_per_step]
+                    out = net(xb, mask_t[chunk], index_t[chunk])  # (m, B, C)
+                    loss = self._loss(out, yb, weight)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach())
+                    steps += 1
+            return {"loss": total / max(steps, 1)}
+
+        validate = None
+        if va_idx is not None:
+            x_va, y_va = x_all[va_idx], y_all[va_idx]
+
+            @torch.no_grad()
+            def ensemble_val_loss(epoch: int) -> dict[str, float]:
+                net.eval()
+                return {"val_loss": float(self._loss(net(x_va, mask_t, index_t), y_va, weight,
+                                                     ensemble=True).detach())}
+
+            validate = ensemble_val_loss
+
+        trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience if validate else None,
+                          monitor="val_loss" if validate else "loss", device=dev, seed=seed,
+                          # without validation the paper's fixed budget keeps the last epoch's weights
+                          restore_best=validate is not None,
+                          verbose=self.verbose, desc=type(self).__name__)
+        self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
+        net.eval()
+        self.net_ = net
+        self.device_ = str(dev)
+        self._mask_t, self._index_t = mask_t, index_t
+        return self
+
+    @staticmethod
+    def _pad(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, x.new_zeros(len(x), 1)], dim=1)
+
+    def _n_outputs(self, target: np.ndarray) -> int:
+        return 1
+
+    def _class_weight(self, target: np.ndarray, dev: torch.device) -> torch.Tensor | None:
+        return None
+
+    @torch.no_grad()
+    def _ensemble_outputs(self, X: Any) -> torch.Tensor:
+        """Every target network's output on every row, ``(n_views, n, C)``, in row chunks."""
+        Z = self._transform(X)
+        # float64 for the (cheap) target networks: predictions then do not depend on how rows
+        # are batched (sklearn's sample-order invariance check compares to 1e-7).
+        x = self._pad(torch.as_tensor(Z, device=self.device_, dtype=torch.float64))
+        self.net_.eval()
+        # Chunk rows so that n_views × rows × hidden stays small on big tables.
+        step = max(1, 2**22 // max(1, len(self.masks_) * max(self.hidden_size, x.shape[1])))
+        outs = [self.net_(x[i:i + step], self._mask_t, self._index_t) for i in range(0, len(x), step)]
+        return torch.cat(outs, dim=1)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        # Move tensors to the CPU so a pickle made on a GPU machine loads anywhere.
+        for key in ("_mask_t", "_index_t"):
+            if key in state:
+                state[key] = state[key].cpu()
+        if "net_" in state and state.get("device_", "cpu") != "cpu":
+            state["net_"] = copy.deepcopy(state["net_"]).to("cpu")
+            state["device_"] = "cpu"
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "impute"
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
+    """HyperTab classifier (see the module docstring for the method).
+
+    Parameters
+    ----------
+    views : FeatureSubsetViews or None, default None
+        The augmentation: its ``subsample`` is the fraction of features each target network
+        sees (paper: 0.5) and its ``n_views`` the number of feature subsets = target networks
+        in the ensemble (the paper's ``test_nodes``, 100). ``None`` builds
+        ``FeatureSubsetViews()`` (those paper defaults). Cloned in ``fit`` (the instance passed
+        is never fitted or changed) and stored fitted as ``views_``; reach its parameters with
+        ``set_params(views__subsample=0.3)`` (e.g. in ``GridSearchCV``). The mask pool is
+        drawn from its own stream, seeded by ``views.random_state`` or, when that is ``None``,
+        by this estimator's ``random_state``.
+    hidden_size : int, default 10
+        Width of the target networks' two hidden layers (the reference's ``hidden_dims``
+        default; two hidden layers as in its current code, see docs/hypertab.md).
+    hypernet_hidden_sizes : tuple of int, default (128, 64, 64)
+        Hidden widths of the hypernetwork (reference architecture).
+    max_epochs : int, default 50
+        Passes over the training rows (reference default).
+    lr : float, default 3e-4
+        Adam learning rate (reference default).
+    batch_size : int, default 128
+        Rows per batch (reference default).
+    masks_per_step : int, default 1
+        Target networks per optimizer step. 1 is the reference schedule (one Adam step per
+        (batch, mask) pair); larger values evaluate that many target networks in one batched
+        matmul per step: ~5× faster fits at some accuracy cost on tiny tables (see
+        docs/hypertab.md).
+    weight_decay : float, default 0.0
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows and stop when the ensemble's validation
+        loss stops improving for ``patience`` epochs (restoring the best weights). The paper
+        trains a fixed number of epochs.
+    validation_fraction, patience : float, int
+    class_weight : None or "balanced" or dict, default None
+        Re-weight the loss like sklearn's ``class_weight``.
+    categorical_features : "auto" or list
+        Passed to :class:`TableEncoder`.
+    missing : {"error", "impute"}
+        NaN policy (see :class:`TableEncoder`).
+    device : str, default "auto"
+        CUDA when available, else CPU.
+    random_state : int or None
+        Seeds the mask pool, initialisation and batch order: two fits with the same seed give
+        the same predictions (on the CPU).
+    verbose : bool, default False
+        Show a progress bar.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels (as passed, e.g. strings).
+    n_features_in_ : int
+    feature_names_in_ : ndarray (when fit on a DataFrame)
+    encoder_ : TableEncoder
+    views_ : FeatureSubsetViews
+        The fitted clone of ``views``.
+    masks_ : ndarray of bool, shape (n_views, n_encoded_features)
+    net_ : HyperTabNet
+    train_result_ : structaug.train.TrainResult
+    """
+
+    def __init__(self, *, views: FeatureSubsetViews | None = None, hidden_size: int = 10,
+                 hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64), max_epochs: int = 50,
+                 lr: float = 3e-4, batch_size: int = 128, masks_per_step: int = 1, weight_decay: float = 0.0,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 10,
+                 class_weight: Any = None, categorical_features: Any = "auto", missing: str = "error",
+                 device: str = "auto", random_state: Any = None, verbose: bool = False):
+        super().__init__(views=views, hidden_size=hidden_size,
+                         hypernet_hidden_sizes=hypernet_hidden_sizes, max_epochs=max_epochs, lr=lr,
+                         batch_size=batch_size, masks_per_step=masks_per_step,
+                         weight_decay=weight_decay, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, patience=patience,
+                         categorical_features=categorical_features, missing=missing, device=device,
+                         random_state=random_state, verbose=verbose)
+        self.class_weight = class_weight
+
+    def _n_outputs(self, target: np.ndarray) -> int:
+        return len(self.classes_)
+
+    def _class_weight(self, target: np.ndarray, dev: torch.device) -> torch.Tensor | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        from sklearn.utils.class_weight import compute_class_weight
+
+        if isinstance(cw, str):  # "balanced" (checked in _validate_params)
+            present = np.unique(target)
+            w = np.ones(len(self.classes_))
+            w[present] = compute_class_weight("balanced", classes=present, y=target)
+        else:
+            w = np.asarray([float(cw.get(c, 1.0)) for c in self.classes_])
+        return torch.as_tensor(w, dtype=torch.float32, device=dev)
+
+    def _validate_task_params(self) -> None:
+        cw = self.class_weight
+        if cw is None or (isinstance(cw, str) and cw == "balanced"):
+            return
+        if not isinstance(cw, dict):
+            raise InvalidParameterError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+        for label, weight in cw.items():
+            check_positive_float(weight, f"class_weight[{label!r}]", allow_zero=True)
+
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
+        codes, classes = encode_class_labels(y)
+        self.classes_ = classes
+        if isinstance(self.class_weight, dict):
+            # a misspelt or wrongly typed label would otherwise be ignored silently (weight 1)
+            unknown = [k for k in self.class_weight if not np.any(_label_equal(classes, k))]
+            if unknown:
+                raise InvalidParameterError(
+                    f"class_weight has labels {unknown[:5]} that are not classes of y {list(classes)[:10]}")
+        return codes, len(classes)
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
+              ensemble: bool = False) -> torch.Tensor:
+        if ensemble:  # validation: the loss of the averaged ensemble, what predict uses
+            logp = torch.log(torch.softmax(out, dim=-1).mean(0).clamp_min(1e-12))
+            return F.nll_loss(logp, y, weight=weight)
+        m, b, c = out.shape
+        return F.cross_entropy(out.reshape(m * b, c), y.repeat(m), weight=weight)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Mean class probabilities of the ``n_views`` target networks, ``(n, n_classes)``."""
+        probs = torch.softmax(self._ensemble_outputs(X), dim=-1).mean(0)
+        return probs.cpu().numpy().astype(np.float64)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class with the highest ensemble probability (original label values)."""
+        check_is_fitted(self, "net_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class HyperTabRegressor(RegressorMixin, _HyperTabBase):
+    """HyperTab for regression: the same hypernetwork, MSE on a standardised target, ensemble mean.
+
+    Parameters are those of :class:`HyperTabClassifier` without ``class_weight``. The target is
+    standardised with the training mean/std (``y_mean_``, ``y_scale_``) and predictions are
+    mapped back.
+    """
+
+    _task = "regression"
+
+    def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:
+        t = check_regression_target(y)
+        if len(t) < 2:  # one row has no spread to learn from; T-JEPA's regressor says the same
+            raise DataValidationError(f"a regressor needs at least 2 rows, got n_samples={len(t)}")
+        self.y_mean_ = float(t.mean())
+        std = float(t.std())
+        self.y_scale_ = std if std > 0 else 1.0
+        return ((t - self.y_mean_) / self.y_scale_).astype(np.float32), 1
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
+              ensemble: bool = False) -> torch.Tensor:
+        out = out[..., 0]
+        if ensemble:
+            return F.mse_loss(out.mean(0), y)
+        return F.mse_loss(out, y.unsqueeze(0).expand_as(out))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Mean of the ``n_views`` target networks' predictions."""
+        out = self._ensemble_outputs(X)[..., 0].mean(0)
+        return out.cpu().numpy().astype(np.float64) * self.y_scale_ + self.y_mean_

@@ -1,0 +1,254 @@
+"""Neural tensor completion: per-mode embeddings concatenated into an MLP (DAIN's model).
+
+DAIN's reference model learns one embedding table per mode (their widths summing to the
+first layer, 150), concatenates the embeddings of a cell's indices and regresses the value
+with ``150 → 1024 → 1024 → 128 → 1`` (ReLU), Adam (lr 1e-3), MSE, batches of 1024, up to
+50 epochs with early stopping (patience 10) on the validation loss, best weights kept.
+Training goes through :class:`structaug.train.Trainer`; an ``epoch_callback`` runs in the
+trainer's validation hook so influence methods can read each epoch's checkpoint.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from torch import nn
+
+from ..base import check_is_fitted
+from ..exceptions import DataValidationError, InvalidParameterError
+from ..metrics import rmse
+from ..nn import MLP
+from ..random import check_random_state, local_torch_seed, spawn_seed
+from ..splits import holdout_indices
+from ..train import Trainer, TrainResult, minibatch_epoch, predict_batched, resolve_device
+from ..validation import check_bool, check_fraction, check_positive_float, check_positive_int, check_widths
+from ._container import ObservedTensor, as_cell_indices, check_disjoint, check_tensor, resolve_shape
+
+__all__ = ["EmbeddingMLP", "NeuralTensorCompletion", "split_embedding_dim"]
+
+
+def split_embedding_dim(total: int, order: int) -> list[int]:
+    """Split ``total`` embedding dims over ``order`` modes as evenly as possible.
+
+    The reference uses ``total // order`` per mode (50 each for order 3); spreading the
+    remainder keeps the MLP input exactly ``total`` wide for any order.
+    """
+    if total < order:
+        raise InvalidParameterError(f"embedding_dim={total} must be >= the tensor order {order} (one dim per mode)")
+    base, rest = divmod(total, order)
+    return [base + (1 if m < rest else 0) for m in range(order)]
+
+
+class EmbeddingMLP(nn.Module):
+    """Embedding per mode → concatenation → MLP body (ReLU after every layer) → linear head.
+
+    ``hidden(idx)`` returns the last hidden activation, the input of ``head``; influence
+    scores are computed with respect to ``head``'s weight and bias.
+    """
+
+    def __init__(self, shape: Sequence[int], embedding_dims: Sequence[int], hidden_sizes: Sequence[int]):
+        super().__init__()
+        self.embeddings = nn.ModuleList(nn.Embedding(int(n), int(d)) for n, d in zip(shape, embedding_dims))
+        width = int(sum(embedding_dims))
+        self.body = nn.Sequential(MLP([width, *hidden_sizes]), nn.ReLU()) if hidden_sizes else nn.Identity()
+        self.head = nn.Linear(int(hidden_sizes[-1]) if hidden_sizes else width, 1)
+
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        z = torch.cat([emb(idx[:, m]) for m, emb in enumerate(self.embeddings)], dim=1)
+        return self.body(z)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(idx)).squeeze(-1)
+
+
+EpochCallback = Callable[[EmbeddingMLP, int], None]
+
+
+class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
+    """Neural tensor completion (the model DAIN augments), scikit-learn style.
+
+    Parameters
+    ----------
+    embedding_dim : int
+        Total embedding width over all modes (reference: 150, i.e. 50 per mode for order 3).
+    hidden_sizes : tuple of int
+        MLP layer widths after the embeddings (reference: ``(1024, 1024, 128)``); ``()``
+        gives a linear head on the embeddings.
+    lr : float
+        Adam learning rate (reference: 1e-3).
+    batch_size : int
+        Mini-batch size (reference: 1024).
+    max_epochs : int
+        Epoch cap (reference: 50).
+    patience : int or None
+        Early-stopping patience on the validation MSE (reference: 10).
+    validation_fraction : float
+        Share of the training cells held out for early stopping when ``fit`` gets no
+        ``validation`` tensor (reference: 0.2).
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    random_state : int, Generator or None
+        Seeds weight initialisation, shuffling and the internal validation split. The global
+        torch RNG is never touched.
+    verbose : bool
+        Progress bar over epochs (silent by default).
+
+    Input checks (all before training; see ``docs/dain.md``): parameters out of range raise
+    :class:`~structaug.exceptions.InvalidParameterError` naming the parameter; an empty,
+    modified-to-NaN or wrongly shaped ``X``/``validation``, a ``validation`` sharing cells with
+    ``X`` and a ``shape`` that does not cover the cells raise
+    :class:`~structaug.exceptions.DataValidationError` naming the argument. A run whose
+    validation loss is never finite (diverged) raises instead of returning NaN predictions.
+
+    Attributes
+    ----------
+    shape_ : tuple of int
+    model_ : EmbeddingMLP
+        The trained network (best-validation weights).
+    result_ : TrainResult
+        The trainer's history, best epoch and fit time.
+    """
+
+    def __init__(self, *, embedding_dim: int = 150, hidden_sizes: tuple[int, ...] = (1024, 1024, 128),
+                 lr: float = 1e-3, batch_size: int = 1024, max_epochs: int = 50, patience: int | None = 10,
+                 validation_fraction: float = 0.2, device: str = "auto", random_state=None, verbose: bool = False):
+        self.embedding_dim = embedding_dim
+        self.hidden_sizes = hidden_sizes
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------------------
+    def fit(self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None,
+            shape: Sequence[int] | None = None, epoch_callback: EpochCallback | None = None) -> NeuralTensorCompletion:
+        """Train on the cells of ``X``.
+
+        Parameters
+        ----------
+        X : ObservedTensor
+            Training cells.
+        y : ignored
+        validation : ObservedTensor, optional
+            Cells for early stopping; without it ``validation_fraction`` of ``X`` is held out.
+        shape : sequence of int, optional
+            Mode sizes to embed (default: the largest of ``X``'s and ``validation``'s), so
+            entities seen only at prediction time still get (untrained) embeddings.
+        epoch_callback : callable, optional
+            ``epoch_callback(model, epoch)`` after each epoch (inside the trainer's
+            validation hook, with autograd on: DAIN's influence tracker needs gradients).
+        """
+        self._validate_params()
+        check_tensor(X, "X")
+        rng = check_random_state(self.random_state)
+        if validation is None:
+            train_rows, val_rows = holdout_indices(X.nnz, self.validation_fraction, rng, name="validation_fraction",
+                                                   what="observed cell(s) of X",
+                                                   hint="pass validation= explicitly")
+            validation, X = X.subset(val_rows), X.subset(train_rows)
+        else:
+            check_tensor(validation, "validation", order=X.order)
+            check_disjoint(X, validation)
+        shape = resolve_shape(X, validation, shape)
+        dev = resolve_device(self.device)
+        embedding_dims = split_embedding_dim(int(self.embedding_dim), len(shape))
+
+        init_seed, shuffle_seed = spawn_seed(rng), spawn_seed(rng)
+        # Initialise under a forked RNG so the user's global torch stream is untouched.
+        with local_torch_seed(init_seed):
+            model = EmbeddingMLP(shape, embedding_dims, list(self.hidden_sizes)).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+        gen = torch.Generator(device=dev).manual_seed(shuffle_seed)
+
+        xi = torch.as_tensor(X.indices, device=dev)
+        xv = torch.as_tensor(X.values, dtype=torch.float32, device=dev)
+        vi = torch.as_tensor(validation.indices, device=dev)
+        vv = torch.as_tensor(validation.values, dtype=torch.float32, device=dev)
+        mse = nn.functional.mse_loss
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            return minibatch_epoch(model, opt, lambda i, v: mse(model(i), v), [xi, xv],
+                                   batch_size=int(self.batch_size), generator=gen)
+
+        def validate(epoch: int) -> dict[str, float]:
+            model.eval()
+            pred = predict_batched(model, [vi], batch_size=8192)
+            out = {"val_loss": float(mse(pred, vv))}
+            if epoch_callback is not None:
+                epoch_callback(model, epoch)
+            return out
+
+        trainer = Trainer(max_epochs=int(self.max_epochs), patience=self.patience, monitor="val_loss", mode="min",
+                          device=dev, seed=None, verbose=self.verbose, desc="neural-tc")
+        result = trainer.fit(model, opt, train_epoch, validate, generators=[gen])
+        if result.best_epoch is None or result.best_score is None or not np.isfinite(result.best_score):
+            # NaN/inf validation loss in every epoch: the weights are garbage, and predicting with
+            # them would return NaN silently. Fitted attributes are only set after this check.
+            raise DataValidationError(
+                f"training diverged: the validation loss was never finite in {result.epochs_run} epoch(s) "
+                f"(lr={self.lr}); lower lr or rescale the values (max |value| {float(np.abs(X.values).max()):.3g})")
+        model.eval()
+        self.shape_ = shape
+        self.order_ = len(shape)
+        self.embedding_dims_ = embedding_dims
+        self.device_ = dev
+        self.model_ = model
+        self.result_: TrainResult = result
+        self.n_train_ = X.nnz
+        return self
+
+    def _validate_params(self) -> None:
+        """Raise :class:`InvalidParameterError` naming the first bad constructor parameter."""
+        check_positive_int(self.embedding_dim, "embedding_dim")
+        check_widths(self.hidden_sizes, "hidden_sizes", allow_empty=True)
+        check_positive_float(self.lr, "lr")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.max_epochs, "max_epochs")  # 0 epochs would return the untrained network
+        if self.patience is not None:
+            check_positive_int(self.patience, "patience")
+        check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
+        check_bool(self.verbose, "verbose")
+        try:
+            resolve_device(self.device)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise InvalidParameterError(f"device={self.device!r} cannot be used: {exc}") from exc
+
+    # ------------------------------------------------------------------------------
+    def _check_indices(self, X) -> torch.Tensor:
+        check_is_fitted(self, ["model_"])
+        idx = as_cell_indices(X, self.shape_, "X")
+        return torch.as_tensor(idx, device=self.device_)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted values (float64) for cells given as an index matrix or an ObservedTensor.
+
+        An index outside the fitted ``shape_`` (an entity never seen in ``fit``) raises
+        :class:`DataValidationError`; an empty index matrix gives an empty array.
+        """
+        idx = self._check_indices(X)
+        self.model_.eval()
+        return predict_batched(self.model_, [idx], batch_size=8192).double().cpu().numpy()
+
+    def score(self, X: ObservedTensor, y=None) -> float:
+        """Negative RMSE on the cells of ``X`` (higher is better, as sklearn expects).
+
+        ``X`` must be a non-empty ObservedTensor (an RMSE over no cells is undefined)."""
+        check_is_fitted(self, ["model_"])
+        check_tensor(X, "X")
+        return -rmse(X.values, self.predict(X))
+
+    @property
+    def fit_time_(self) -> float:
+        check_is_fitted(self, ["model_"])
+        return self.result_.fit_time
+
+    @property
+    def best_epoch_(self) -> int | None:
+        check_is_fitted(self, ["model_"])
+        return self.result_.best_epoch
