@@ -6,16 +6,40 @@ Method families live in subpackages (``structaug.graph``, ``structaug.recsys``,
 """
 from .base import Augmenter, check_is_fitted
 from .discovery import all_estimators
-from .exceptions import (BackendError, CheckpointMismatchError, CorruptFileError, DatasetNotFoundError,
+from .exceptions import (
+                         BackendError,
+                         CheckpointMismatchError,
+                         CorruptFileError,
+                         DatasetNotFoundError,
+                         DataValidationError,
                          DeviceUnavailableError,
-                         DataValidationError, InvalidParameterError, NotFittedError, ResultsExistError,
-                         StructaugError, UnknownIdError)
+                         InvalidParameterError,
+                         NotFittedError,
+                         ResultsExistError,
+                         StructaugError,
+                         UnknownIdError,
+)
 from .train import Trainer, TrainResult, resolve_device
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Augmenter", "check_is_fitted", "all_estimators", "Trainer", "TrainResult", "resolve_device",
-    "StructaugError", "NotFittedError", "InvalidParameterError", "DataValidationError", "UnknownIdError", "DatasetNotFoundError",
-    "BackendError", "DeviceUnavailableError", "CheckpointMismatchError", "CorruptFileError", "ResultsExistError", "__version__",
+                         "Augmenter",
+                         "BackendError",
+                         "CheckpointMismatchError",
+                         "CorruptFileError",
+                         "DataValidationError",
+                         "DatasetNotFoundError",
+                         "DeviceUnavailableError",
+                         "InvalidParameterError",
+                         "NotFittedError",
+                         "ResultsExistError",
+                         "StructaugError",
+                         "TrainResult",
+                         "Trainer",
+                         "UnknownIdError",
+                         "__version__",
+                         "all_estimators",
+                         "check_is_fitted",
+                         "resolve_device",
 ]

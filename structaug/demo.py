@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-__all__ = ["DemoRow", "DEMO_SECTIONS", "run_demo", "baseline_rows", "format_rows"]
+__all__ = ["DEMO_SECTIONS", "DemoRow", "baseline_rows", "format_rows", "run_demo"]
 
 
 @dataclass
@@ -59,7 +59,7 @@ def baseline_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> l
     Xtr, Xva, ytr, yva = train_test_split(Xtr, ytr, test_size=0.2, stratify=ytr, random_state=seed)
     sc = StandardScaler().fit(Xtr)
     dev = resolve_device(device)
-    t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=dev)  # noqa: E731
+    t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=dev)
     xtr, xva, xte = t(sc.transform(Xtr)), t(sc.transform(Xva)), t(sc.transform(Xte))
     ytr_t, yva_t = t(ytr, torch.long), t(yva, torch.long)
 
@@ -68,7 +68,7 @@ def baseline_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> l
     model = MLP([X.shape[1], 64, 64, 2], dropout=0.1).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     gen = torch.Generator(device=dev).manual_seed(seed)
-    loss = lambda xb, yb: torch.nn.functional.cross_entropy(model(xb), yb)  # noqa: E731
+    loss = lambda xb, yb: torch.nn.functional.cross_entropy(model(xb), yb)
 
     @torch.no_grad()
     def val(epoch: int) -> dict[str, float]:
@@ -97,7 +97,7 @@ def format_rows(rows: list[DemoRow]) -> str:
     heads = ["family", "dataset", "model", "metric", "value", "fit_s", "note"]
     cells = [[r.family, r.dataset, r.model, r.metric, f"{r.value:.4f}", f"{r.fit_s:.1f}", r.note] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(heads)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()
     out = [line(heads), line(["-" * w for w in widths])]
     out += [line(c) for c in cells]
     return "\n".join(out)

@@ -31,17 +31,17 @@ from __future__ import annotations
 from sklearn.exceptions import NotFittedError
 
 __all__ = [
-    "StructaugError",
-    "NotFittedError",
-    "InvalidParameterError",
-    "DataValidationError",
-    "UnknownIdError",
-    "DatasetNotFoundError",
     "BackendError",
-    "DeviceUnavailableError",
     "CheckpointMismatchError",
     "CorruptFileError",
+    "DataValidationError",
+    "DatasetNotFoundError",
+    "DeviceUnavailableError",
+    "InvalidParameterError",
+    "NotFittedError",
     "ResultsExistError",
+    "StructaugError",
+    "UnknownIdError",
 ]
 
 

@@ -12,8 +12,9 @@ of being used.
 """
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import functools
+import hashlib
 import io
 import json
 import os
@@ -22,23 +23,24 @@ import secrets
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .exceptions import CorruptFileError, InvalidParameterError
 
 __all__ = [
+    "ORPHAN_AGE_S",
     "atomic_torch_save",
     "atomic_write_bytes",
-    "atomic_write_text",
     "atomic_write_json",
-    "save_verified",
+    "atomic_write_text",
+    "fingerprint",
     "load_verified",
     "remove_orphan_tmps",
-    "fingerprint",
-    "ORPHAN_AGE_S",
+    "save_verified",
 ]
 
 #: A temporary file older than this (seconds since its last write) whose writer cannot be
@@ -70,7 +72,7 @@ def _create_tmp(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name in {folder}")  # pragma: no cover
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _host() -> str:
     """This process's pid space, as a token for temp-file names.
 
@@ -166,10 +168,8 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], 
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return path
 

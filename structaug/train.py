@@ -14,32 +14,38 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .exceptions import (CheckpointMismatchError, CorruptFileError, DataValidationError, DeviceUnavailableError,
-                         InvalidParameterError)
-from .io import fingerprint as _digest
+from .exceptions import (
+    CheckpointMismatchError,
+    CorruptFileError,
+    DataValidationError,
+    DeviceUnavailableError,
+    InvalidParameterError,
+)
 from .io import check_writable, load_verified, remove_orphan_tmps, save_verified
+from .io import fingerprint as _digest
 from .random import preserved_torch_rng, seed_everything
 from .validation import check_bool, check_choice, check_consistent_length, check_positive_float, check_positive_int
 
 __all__ = [
-    "Trainer",
     "TrainResult",
-    "resolve_device",
-    "same_device",
+    "Trainer",
+    "adam",
+    "batch_indices",
     "minibatch_epoch",
     "predict_batched",
-    "batch_indices",
     "progress_enabled",
-    "adam",
+    "resolve_device",
+    "same_device",
 ]
 
 Metrics = dict[str, float]

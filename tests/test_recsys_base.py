@@ -130,7 +130,7 @@ def test_bad_column_parameters():
 
 
 def test_time_column_checked_and_renamed():
-    log = LOG.assign(ts=["2020-01-0%d" % (i + 1) for i in range(6)])
+    log = LOG.assign(ts=[f"2020-01-0{i + 1}" for i in range(6)])
     rec = TableRecommender(table=TABLE, time_col="ts").fit(log)
     assert rec.fit_columns_ == ["user", "item", "timestamp"]
     with pytest.raises(DataValidationError, match="ts"):

@@ -304,7 +304,7 @@ def test_paper_defaults():
     m = MCLRec(100)
     assert (m.hidden_size, len(m.blocks), m.blocks[0].n_heads, m.blocks[0].ff1.out_features) == (64, 2, 2, 256)
     assert m.max_len == 50 and m.beta == 0.05 and m.reg_weight == 0.1 and m.temperature == 1.0
-    assert [l.out_features for l in m.aug1.mlp if isinstance(l, torch.nn.Linear)] == [32, 16, 64]
+    assert [lin.out_features for lin in m.aug1.mlp if isinstance(lin, torch.nn.Linear)] == [32, 16, 64]
     assert CL4SRec(10).lmd == 0.1
 
 

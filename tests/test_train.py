@@ -8,12 +8,12 @@ import textwrap
 
 import pytest
 import torch
+from conftest import script_module
 
 from structaug.exceptions import InvalidParameterError
 from structaug.io import atomic_torch_save
 from structaug.nn import MLP
 from structaug.train import Trainer, adam, minibatch_epoch, resolve_device
-from conftest import script_module
 
 SCRIPT = textwrap.dedent(
     """
@@ -80,7 +80,7 @@ def test_trainer_learns_and_restores_best():
     model = MLP([2, 32, 32, 2])
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(0)
-    loss = lambda xb, yb: torch.nn.functional.cross_entropy(model(xb), yb)  # noqa: E731
+    loss = lambda xb, yb: torch.nn.functional.cross_entropy(model(xb), yb)
     snapshots = {}
 
     def val(e):
@@ -152,7 +152,7 @@ def test_max_time_stops_after_the_epoch_that_crosses_the_budget_and_resumes(tmp_
     epoch = _fake_clock(monkeypatch)
     model = torch.nn.Linear(1, 1)
     ckpt = tmp_path / "t.ckpt"
-    val = lambda e: {"val_loss": 1.0 / (e + 1)}  # noqa: E731  (always improving)
+    val = lambda e: {"val_loss": 1.0 / (e + 1)}
     res = Trainer(max_epochs=100, max_time=25, verbose=False, checkpoint_path=ckpt, checkpoint_every=50).fit(
         model, None, epoch, val)
     assert res.epochs_run == 3 and res.stopped_by_time and not res.stopped_early and res.best_epoch == 2

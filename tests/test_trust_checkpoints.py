@@ -12,13 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from structaug.exceptions import (CheckpointMismatchError, CorruptFileError, DataValidationError,
-                                  InvalidParameterError)
-from structaug.io import (ORPHAN_AGE_S, ORPHAN_MIN_AGE_S, atomic_torch_save, atomic_write_text, load_verified, remove_orphan_tmps,
-                          save_verified)
-from structaug.train import Trainer, batch_indices, minibatch_epoch, predict_batched
 from conftest import script_module
+
+from structaug.exceptions import CheckpointMismatchError, CorruptFileError, DataValidationError, InvalidParameterError
+from structaug.io import (
+    ORPHAN_AGE_S,
+    ORPHAN_MIN_AGE_S,
+    atomic_torch_save,
+    atomic_write_text,
+    load_verified,
+    remove_orphan_tmps,
+    save_verified,
+)
+from structaug.train import Trainer, batch_indices, minibatch_epoch, predict_batched
 
 # -- a tiny training run --------------------------------------------------------------------
 
@@ -40,7 +46,7 @@ def _fit(ckpt, *, epochs=2, data=None, config=None, hidden=4, p=0.0, lr=1e-2, op
     """Train the tiny model; returns (model, result). ``data``/``config`` go into the fingerprint."""
     model, optim, gen = _setup(hidden, p, lr, opt)
     X, y = _data() if data is None else data
-    loss = lambda xb, yb: torch.nn.functional.binary_cross_entropy_with_logits(model(xb), yb)  # noqa: E731
+    loss = lambda xb, yb: torch.nn.functional.binary_cross_entropy_with_logits(model(xb), yb)
     fp = {"data": (X, y), "config": {"batch_size": 16} if config is None else config}
     res = Trainer(max_epochs=epochs, seed=seed, verbose=False, checkpoint_path=ckpt, **trainer_kw).fit(
         model, optim, lambda e: minibatch_epoch(model, optim, loss, [X, y], batch_size=16, generator=gen),
@@ -130,7 +136,7 @@ def test_bench_rerun_on_reversed_data_is_refused_not_reported_with_the_old_score
     rng = np.random.default_rng(0)
     (tmp_path / "seqrec").mkdir()
     seqs = [rng.integers(1, 25, size=rng.integers(5, 8)).tolist() for _ in range(40)]
-    write = lambda rows: (tmp_path / "seqrec" / "Beauty.txt").write_text(  # noqa: E731
+    write = lambda rows: (tmp_path / "seqrec" / "Beauty.txt").write_text(
         "\n".join(" ".join(map(str, [u + 1, *s])) for u, s in enumerate(rows)) + "\n")
     extra = {"methods": "SASRec", "epochs": 1, "batch_size": 64, "checkpoint_dir": str(tmp_path / "ckpt")}
     cfg = BenchConfig(data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], verbose=False, extra=extra)
@@ -146,8 +152,15 @@ def test_bench_rerun_on_reversed_data_is_refused_not_reported_with_the_old_score
 def test_fit_sequential_fingerprints_its_data_and_settings_but_not_its_budget(tmp_path):
     from structaug.datasets import make_sequences
     from structaug.recsys import SASRec
-    from structaug.recsys.mclrec import (SequenceViews, build_sequences, fit_sequential, leave_one_out, pad_sequences,
-                                         prefix_examples, prepare_interactions)
+    from structaug.recsys.mclrec import (
+        SequenceViews,
+        build_sequences,
+        fit_sequential,
+        leave_one_out,
+        pad_sequences,
+        prefix_examples,
+        prepare_interactions,
+    )
 
     log = build_sequences(prepare_interactions(make_sequences(n_users=40, n_items=30, min_len=5, max_len=8,
                                                               random_state=0)))
@@ -383,7 +396,7 @@ def test_bad_fit_arguments_name_them_before_any_epoch(tmp_path):
     model = torch.nn.Linear(1, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     calls = []
-    epoch = lambda e: calls.append(e) or {}  # noqa: E731
+    epoch = lambda e: calls.append(e) or {}
     t = Trainer(max_epochs=2, verbose=False)
     cases = [
         (lambda: t.fit("model", opt, epoch), r"^model must be a torch.nn.Module"),
@@ -520,7 +533,7 @@ def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
     ref, ref_res = mod.run(None)
     assert res.resumed_from == k - 1 and res.epochs_run == ref_res.epochs_run == 6
     assert all(torch.equal(v, _weights(ref)[k_]) for k_, v in _weights(resumed).items())
-    strip = lambda h: [{k_: v for k_, v in m.items() if k_ not in ("epoch_time",)} for m in h]  # noqa: E731
+    strip = lambda h: [{k_: v for k_, v in m.items() if k_ not in ("epoch_time",)} for m in h]
     assert strip(res.history) == strip(ref_res.history)  # losses, val_loss and the numpy draws
     assert (res.best_epoch, res.best_score) == (ref_res.best_epoch, ref_res.best_score)
 

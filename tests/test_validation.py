@@ -7,8 +7,14 @@ import torch
 
 from structaug.exceptions import DataValidationError
 from structaug.validation import (
-    check_consistent_length, check_finite, check_float_matrix, check_fraction, check_index_range,
-    check_positive_int, check_shape, check_type,
+    check_consistent_length,
+    check_finite,
+    check_float_matrix,
+    check_fraction,
+    check_index_range,
+    check_positive_int,
+    check_shape,
+    check_type,
 )
 
 

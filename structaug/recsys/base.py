@@ -14,8 +14,9 @@ Like RecBole's ``full_sort_predict`` + trainer split and scikit-learn's estimato
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from ..io import load_verified, save_verified
 from ..validation import check_bool, check_choice, check_positive_int, to_sortable_time
 from .interactions import check_interactions
 
-__all__ = ["Recommender", "RECOMMEND_COLUMNS"]
+__all__ = ["RECOMMEND_COLUMNS", "Recommender"]
 
 #: the two columns after the user and item columns of every ``recommend`` frame
 RECOMMEND_COLUMNS = ("rank", "score")
@@ -64,7 +65,7 @@ class Recommender(BaseEstimator):
     _fitted_attributes: ClassVar[list[str]] = ["users_", "items_"]
 
     # -- fit ------------------------------------------------------------------------------
-    def fit(self, interactions: pd.DataFrame, y: Any = None, **fit_params: Any) -> "Recommender":
+    def fit(self, interactions: pd.DataFrame, y: Any = None, **fit_params: Any) -> Recommender:
         """Train on an interaction frame; returns ``self``.
 
         Parameters
@@ -254,7 +255,7 @@ class Recommender(BaseEstimator):
         return save_verified(obj, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str | None = None) -> "Recommender":
+    def load(cls, path: str | os.PathLike, *, device: str | None = None) -> Recommender:
         """Read a file written by :meth:`save`.
 
         Parameters
