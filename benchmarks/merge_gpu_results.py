@@ -10,6 +10,7 @@ Usage::
     python benchmarks/merge_gpu_results.py --out benchmarks/results/lagnn_gpu_h200.json \\
         --note "..." --code-commit f7276b9 run1/lagnn_*_gpu.json run2/lagnn_*_gpu.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("inputs", nargs="+")
     add_out_arguments(p, "merged", required=True)
     p.add_argument("--note", default="")
-    p.add_argument("--code-commit", action="append", default=[],
-                   help="commit(s) of the code that ran (when the remote copy's git metadata lagged)")
+    p.add_argument(
+        "--code-commit",
+        action="append",
+        default=[],
+        help="commit(s) of the code that ran (when the remote copy's git metadata lagged)",
+    )
     p.add_argument("--metrics", default=None, help="comma-separated metrics for the markdown table")
     a = p.parse_args(argv)
     claim_out(p, a)
@@ -35,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     sources = []
     for path in a.inputs:
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
-        sources.append({"file": Path(path).name, "environment": payload.get("environment"),
-                        "config": payload.get("config")})
+        sources.append(
+            {"file": Path(path).name, "environment": payload.get("environment"), "config": payload.get("config")}
+        )
         for r in payload["records"]:
             key = (r["method"], r["dataset"], r["seed"])
             # the first file's row wins, except that an ok row replaces an earlier failed one
@@ -44,12 +50,20 @@ def main(argv: list[str] | None = None) -> int:
                 chosen[key] = r
     rows = list(chosen.values())
     env = sources[0]["environment"]
-    out = {"benchmark": a.out.stem, "environment": env, "note": a.note, "code_commits": a.code_commit,
-           "sources": sources, "records": rows}
+    out = {
+        "benchmark": a.out.stem,
+        "environment": env,
+        "note": a.note,
+        "code_commits": a.code_commit,
+        "sources": sources,
+        "records": rows,
+    }
     atomic_write_json(out, a.out)
     metrics = a.metrics.split(",") if a.metrics else None
-    md = (f"# {a.out.stem}\n\nDevice: {env.get('device_name')}  \nCode: {', '.join(a.code_commit) or env.get('git_commit')}"
-          f"\n\n{a.note}\n\n{markdown_table(summarize(rows, metrics=metrics))}\n")
+    md = (
+        f"# {a.out.stem}\n\nDevice: {env.get('device_name')}  \nCode: {', '.join(a.code_commit) or env.get('git_commit')}"
+        f"\n\n{a.note}\n\n{markdown_table(summarize(rows, metrics=metrics))}\n"
+    )
     atomic_write_text(md, a.out.with_suffix(".md"))
     print(f"{len(rows)} rows -> {a.out}")
     return 0

@@ -17,6 +17,7 @@ Usage::
     OMP_NUM_THREADS=1 python benchmarks/run_dain_scaling.py --max-nnz 1000000 \
         --out benchmarks/results/dain_scaling.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,18 @@ def one_size(nnz: int, *, density: float, third: int, seed: int, device: str) ->
     t1 = time.perf_counter()
     model = fit_augmented(est, tr, cells, va)
     retrain_s = time.perf_counter() - t1
-    return {"nnz": nnz, "n_train": tr.nnz, "n_aug": cells.nnz, "shape": list(shape), "generate_s": gen_s,
-            "train": aug.timings_["train_s"], "influence": aug.timings_["influence_s"],
-            "sample": aug.last_sample_seconds_, "retrain": retrain_s, "test_rmse": -model.score(te)}
+    return {
+        "nnz": nnz,
+        "n_train": tr.nnz,
+        "n_aug": cells.nnz,
+        "shape": list(shape),
+        "generate_s": gen_s,
+        "train": aug.timings_["train_s"],
+        "influence": aug.timings_["influence_s"],
+        "sample": aug.last_sample_seconds_,
+        "retrain": retrain_s,
+        "test_rmse": -model.score(te),
+    }
 
 
 def slopes(rows: list[dict]) -> dict[str, float]:
@@ -65,19 +75,33 @@ def write_outputs(rows: list[dict], out: Path, meta: dict) -> None:
     for r in rows:
         r["total"] = sum(r[s] for s in STAGES)
     sl = slopes(rows)
-    atomic_write_json({"benchmark": "dain_scaling", "environment": environment("cpu"), "config": meta,
-                       "rows": rows, "loglog_slopes": sl}, out)
-    lines = ["# DAIN scaling (time per stage vs observed cells)", "",
-             f"Device: {environment('cpu')['device_name']}; one epoch per training stage, reference architecture; "
-             "generated rank-5 tensors at 0.1 % density.", "",
-             "| nnz | n_train | n_aug | train_s | influence_s | sample_s | retrain_s | total_s |",
-             "|---|---|---|---|---|---|---|---|"]
+    atomic_write_json(
+        {
+            "benchmark": "dain_scaling",
+            "environment": environment("cpu"),
+            "config": meta,
+            "rows": rows,
+            "loglog_slopes": sl,
+        },
+        out,
+    )
+    lines = [
+        "# DAIN scaling (time per stage vs observed cells)",
+        "",
+        f"Device: {environment('cpu')['device_name']}; one epoch per training stage, reference architecture; "
+        "generated rank-5 tensors at 0.1 % density.",
+        "",
+        "| nnz | n_train | n_aug | train_s | influence_s | sample_s | retrain_s | total_s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['nnz']:,} | {r['n_train']:,} | {r['n_aug']:,} | " +
-                     " | ".join(f"{r[s]:.2f}" for s in STAGES + ["total"]) + " |")
+        lines.append(
+            f"| {r['nnz']:,} | {r['n_train']:,} | {r['n_aug']:,} | "
+            + " | ".join(f"{r[s]:.2f}" for s in STAGES + ["total"])
+            + " |"
+        )
     if sl:
-        lines += ["", "Fitted log-log slope (1.0 = linear): " +
-                  ", ".join(f"{s} {v:.2f}" for s, v in sl.items())]
+        lines += ["", "Fitted log-log slope (1.0 = linear): " + ", ".join(f"{s} {v:.2f}" for s, v in sl.items())]
     atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
     if len(rows) >= 2:
         import matplotlib

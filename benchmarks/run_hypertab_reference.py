@@ -24,6 +24,7 @@ the CPU build of torch this project installs. It runs in a separate environment,
     OMP_NUM_THREADS=1 /work/venv_ref/bin/python benchmarks/run_hypertab_reference.py \\
         --out benchmarks/results/hypertab_reference.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -106,16 +107,27 @@ def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespa
         # The reference draws masks, init and batch order from the global generators.
         np.random.seed(seed)
         torch.manual_seed(seed)
-        m = hypertab.HyperTabClassifier(subsample=args.subsample, device="cpu", test_nodes=args.views,
-                                        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
+        m = hypertab.HyperTabClassifier(
+            subsample=args.subsample,
+            device="cpu",
+            test_nodes=args.views,
+            epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+        )
         m.fit(Ztr, ytr)
         return m
 
     def fit_ours() -> Any:
-        return HyperTabClassifier(views=FeatureSubsetViews(subsample=args.subsample, n_views=args.views),
-                                  max_epochs=args.epochs, lr=args.lr,
-                                  batch_size=args.batch_size, masks_per_step=1, device="cpu",
-                                  random_state=seed).fit(Ztr, ytr)
+        return HyperTabClassifier(
+            views=FeatureSubsetViews(subsample=args.subsample, n_views=args.views),
+            max_epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            masks_per_step=1,
+            device="cpu",
+            random_state=seed,
+        ).fit(Ztr, ytr)
 
     runs = [("hypertab (reference)", fit_reference), ("structaug", fit_ours)]
     if seed % 2:
@@ -124,14 +136,28 @@ def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespa
     for package, fit in runs:
         model, fit_wall, fit_cpu = timed(fit)
         pred, pred_wall, pred_cpu = timed(lambda: np.asarray(model.predict(Zte), dtype=np.int64))
-        out.append({
-            "package": package, "dataset": name, "seed": seed, "n_train": int(len(itr)), "n_test": int(len(ite)),
-            "n_features_encoded": int(Ztr.shape[1]), "n_classes": int(len(classes)),
-            "fit_wall_s": fit_wall, "fit_cpu_s": fit_cpu, "predict_wall_s": pred_wall, "predict_cpu_s": pred_cpu,
-            "accuracy": accuracy(yte, pred), "balanced_accuracy": balanced_accuracy(yte, pred),
-        })
-        print(f"{name:24s} seed {seed} {package:22s} fit {fit_wall:7.1f}s wall {fit_cpu:7.1f}s cpu  "
-              f"acc {out[-1]['accuracy']:.4f}", flush=True)
+        out.append(
+            {
+                "package": package,
+                "dataset": name,
+                "seed": seed,
+                "n_train": int(len(itr)),
+                "n_test": int(len(ite)),
+                "n_features_encoded": int(Ztr.shape[1]),
+                "n_classes": int(len(classes)),
+                "fit_wall_s": fit_wall,
+                "fit_cpu_s": fit_cpu,
+                "predict_wall_s": pred_wall,
+                "predict_cpu_s": pred_cpu,
+                "accuracy": accuracy(yte, pred),
+                "balanced_accuracy": balanced_accuracy(yte, pred),
+            }
+        )
+        print(
+            f"{name:24s} seed {seed} {package:22s} fit {fit_wall:7.1f}s wall {fit_cpu:7.1f}s cpu  "
+            f"acc {out[-1]['accuracy']:.4f}",
+            flush=True,
+        )
     return out
 
 
@@ -154,25 +180,36 @@ def _ms(values: list[float], digits: int) -> str:
 def markdown(payload: dict) -> str:
     recs = payload["records"]
     cfg, env = payload["config"], payload["environment"]
-    lines = ["# HyperTab: structaug vs the reference package (same process, same CPU)", "",
-             f"Device: {env['device']}  ", f"Versions: {env['versions']}  ",
-             f"Config: {cfg}  ", f"Load average at start / end: {env['loadavg_start']} / {env['loadavg_end']}", "",
-             "Times are per fit on the training split (wall and CPU seconds; CPU includes the reference's "
-             "DataLoader worker processes). Speed-up = reference ÷ structaug, the geometric mean of the "
-             "per-seed ratios. Accuracy on the held-out split; mean ± std over seeds.", "",
-             "| dataset | n_train × d | package | fit wall s | fit CPU s | predict wall s | accuracy | balanced acc. |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# HyperTab: structaug vs the reference package (same process, same CPU)",
+        "",
+        f"Device: {env['device']}  ",
+        f"Versions: {env['versions']}  ",
+        f"Config: {cfg}  ",
+        f"Load average at start / end: {env['loadavg_start']} / {env['loadavg_end']}",
+        "",
+        "Times are per fit on the training split (wall and CPU seconds; CPU includes the reference's "
+        "DataLoader worker processes). Speed-up = reference ÷ structaug, the geometric mean of the "
+        "per-seed ratios. Accuracy on the held-out split; mean ± std over seeds.",
+        "",
+        "| dataset | n_train × d | package | fit wall s | fit CPU s | predict wall s | accuracy | balanced acc. |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     speed = []
     for ds in dict.fromkeys(r["dataset"] for r in recs):
-        rows = {p: [r for r in recs if r["dataset"] == ds and r["package"] == p]
-                for p in ("hypertab (reference)", "structaug")}
+        rows = {
+            p: [r for r in recs if r["dataset"] == ds and r["package"] == p]
+            for p in ("hypertab (reference)", "structaug")
+        }
         for p, rs in rows.items():
             if not rs:
                 continue
-            lines.append(f"| {ds} | {rs[0]['n_train']} × {rs[0]['n_features_encoded']} | {p} | "
-                         f"{_ms([r['fit_wall_s'] for r in rs], 1)} | {_ms([r['fit_cpu_s'] for r in rs], 1)} | "
-                         f"{_ms([r['predict_wall_s'] for r in rs], 3)} | {_ms([r['accuracy'] for r in rs], 4)} | "
-                         f"{_ms([r['balanced_accuracy'] for r in rs], 4)} |")
+            lines.append(
+                f"| {ds} | {rs[0]['n_train']} × {rs[0]['n_features_encoded']} | {p} | "
+                f"{_ms([r['fit_wall_s'] for r in rs], 1)} | {_ms([r['fit_cpu_s'] for r in rs], 1)} | "
+                f"{_ms([r['predict_wall_s'] for r in rs], 3)} | {_ms([r['accuracy'] for r in rs], 4)} | "
+                f"{_ms([r['balanced_accuracy'] for r in rs], 4)} |"
+            )
         ref = {r["seed"]: r for r in rows["hypertab (reference)"]}
         ours = {r["seed"]: r for r in rows["structaug"]}
         seeds = sorted(set(ref) & set(ours))
@@ -181,22 +218,30 @@ def markdown(payload: dict) -> str:
             c = float(np.exp(np.mean([np.log(ref[s]["fit_cpu_s"] / ours[s]["fit_cpu_s"]) for s in seeds])))
             da = float(np.mean([ours[s]["accuracy"] - ref[s]["accuracy"] for s in seeds]))
             speed.append((ds, w, c, da, len(seeds)))
-    lines += ["", "| dataset | fit speed-up (wall) | fit speed-up (CPU) | accuracy structaug − reference | seeds |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| dataset | fit speed-up (wall) | fit speed-up (CPU) | accuracy structaug − reference | seeds |",
+        "|---|---|---|---|---|",
+    ]
     for ds, w, c, da, n in speed:
         lines.append(f"| {ds} | {w:.2f}× | {c:.2f}× | {da:+.4f} | {n} |")
-    lines += ["", "Architectural note: the reference package's (PyPI 0.6.2, paper-era code) target network is "
-              "`k → hidden_dims → C` (one hidden layer, `target_architecture=[(k, h), (h, C)]`); structaug's is "
-              "`k → h → h → C` (two hidden layers, as in the reference's current GitHub code, commit 0c6e551), so "
-              "structaug does slightly more arithmetic per step. "
-              "The reference averages logits at prediction, structaug averages probabilities.", ""]
+    lines += [
+        "",
+        "Architectural note: the reference package's (PyPI 0.6.2, paper-era code) target network is "
+        "`k → hidden_dims → C` (one hidden layer, `target_architecture=[(k, h), (h, C)]`); structaug's is "
+        "`k → h → h → C` (two hidden layers, as in the reference's current GitHub code, commit 0c6e551), so "
+        "structaug does slightly more arithmetic per step. "
+        "The reference averages logits at prediction, structaug averages probabilities.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", default=",".join(DEFAULT_DATASETS),
-                   help="PMLB classification tables and/or synthetic_<n>x<d>")
+    p.add_argument(
+        "--datasets", default=",".join(DEFAULT_DATASETS), help="PMLB classification tables and/or synthetic_<n>x<d>"
+    )
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--views", type=int, default=100, help="n_views = the reference's test_nodes")
     p.add_argument("--epochs", type=int, default=50)
@@ -220,21 +265,35 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # both packages on one core: the comparison is per core
     seeds = [int(s) for s in args.seeds.split(",")]
     load_start = os.getloadavg()
-    cfg = {"datasets": args.datasets.split(","), "seeds": seeds, "n_views": args.views, "epochs": args.epochs,
-           "batch_size": args.batch_size, "subsample": args.subsample, "lr": args.lr, "test_size": args.test_size,
-           "torch_threads": 1, "structaug_masks_per_step": 1, "hidden_dims": 10,
-           "command": " ".join(["python", "benchmarks/run_hypertab_reference.py", *(argv or sys.argv[1:])])}
+    cfg = {
+        "datasets": args.datasets.split(","),
+        "seeds": seeds,
+        "n_views": args.views,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "subsample": args.subsample,
+        "lr": args.lr,
+        "test_size": args.test_size,
+        "torch_threads": 1,
+        "structaug_masks_per_step": 1,
+        "hidden_dims": 10,
+        "command": " ".join(["python", "benchmarks/run_hypertab_reference.py", *(argv or sys.argv[1:])]),
+    }
     records: list[dict] = []
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         X, y = load(name, args.data_dir)
         for seed in seeds:
             records.extend(run_pair(name, X, y, seed, args, hypertab))
         # written after every dataset, so an interrupted run keeps what it finished
-        env = {"device": f"CPU: {cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch thread)",
-               "versions": versions(), "platform": platform.platform(),
-               "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-               "loadavg_start": [round(v, 2) for v in load_start],
-               "loadavg_end": [round(v, 2) for v in os.getloadavg()], "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        env = {
+            "device": f"CPU: {cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch thread)",
+            "versions": versions(),
+            "platform": platform.platform(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "loadavg_start": [round(v, 2) for v in load_start],
+            "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         payload = {"benchmark": "hypertab_reference", "environment": env, "config": cfg, "records": records}
         atomic_write_json(payload, args.out)
         atomic_write_text(markdown(payload), args.out.with_suffix(".md"))

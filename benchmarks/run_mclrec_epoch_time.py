@@ -14,6 +14,7 @@ Usage::
     python benchmarks/run_mclrec_epoch_time.py --threads 2 --out benchmarks/results/mclrec_epoch_time.json
     python benchmarks/run_mclrec_epoch_time.py --device cuda --epochs 2 --out benchmarks/results/mclrec_epoch_time_gpu.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,11 @@ from structaug.recsys.mclrec._training import train_one_epoch
 from structaug.results import environment
 from structaug.train import resolve_device
 
-MODELS = {"SASRec": lambda n: SASRec(n), "CL4SRec": lambda n: CL4SRec(n, lmd=0.1),
-          "MCLRec": lambda n: MCLRec(n, lmd=0.0, beta=0.05)}
+MODELS = {
+    "SASRec": lambda n: SASRec(n),
+    "CL4SRec": lambda n: CL4SRec(n, lmd=0.1),
+    "MCLRec": lambda n: MCLRec(n, lmd=0.0, beta=0.05),
+}
 VIEWS = SequenceViews(crop_ratio=0.5, mask_ratio=0.5, reorder_ratio=0.8)
 
 
@@ -67,17 +71,35 @@ def main() -> None:
     env = environment(dev)
 
     def save() -> None:  # after every row: a run stopped at a time limit keeps what it measured
-        payload = {"benchmark": "mclrec_epoch_time", "environment": env,
-                   "config": {"dataset": a.dataset, "threads": a.threads, "device": str(dev), "epochs": a.epochs,
-                              "n_train_examples": int(len(X)), "n_items": log.n_items, "batch_size": 256,
-                              "bucket": True, "seed": a.seed},
-                   "records": rows}
+        payload = {
+            "benchmark": "mclrec_epoch_time",
+            "environment": env,
+            "config": {
+                "dataset": a.dataset,
+                "threads": a.threads,
+                "device": str(dev),
+                "epochs": a.epochs,
+                "n_train_examples": int(len(X)),
+                "n_items": log.n_items,
+                "batch_size": 256,
+                "bucket": True,
+                "seed": a.seed,
+            },
+            "records": rows,
+        }
         atomic_write_json(payload, a.out)
-        lines = [f"# One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)", "",
-                 f"Device: {env['device_name']}  ", f"Commit: {env['git_commit']}", "",
-                 "| model | precision | epoch | wall s / epoch | CPU s / epoch |", "|---|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['precision']} | {r['epoch']} | {r['wall_s']:.2f} | {r['cpu_s']:.1f} |"
-                  for r in rows]
+        lines = [
+            f"# One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)",
+            "",
+            f"Device: {env['device_name']}  ",
+            f"Commit: {env['git_commit']}",
+            "",
+            "| model | precision | epoch | wall s / epoch | CPU s / epoch |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['model']} | {r['precision']} | {r['epoch']} | {r['wall_s']:.2f} | {r['cpu_s']:.1f} |" for r in rows
+        ]
         atomic_write_text("\n".join(lines) + "\n", a.out.with_suffix(".md"))
 
     for name in a.models.split(","):
@@ -89,15 +111,25 @@ def main() -> None:
             for epoch in range(a.epochs):
                 sync()
                 t0, c0 = time.perf_counter(), time.process_time()
-                out = train_one_epoch(model, opts, X, y, batch_size=256, gen=gen, views=VIEWS, bucket=True,
-                                      precision=precision)
+                out = train_one_epoch(
+                    model, opts, X, y, batch_size=256, gen=gen, views=VIEWS, bucket=True, precision=precision
+                )
                 sync()
-                row = {"model": name, "precision": precision, "epoch": epoch, "wall_s": time.perf_counter() - t0,
-                       "cpu_s": time.process_time() - c0, "loss": out.get("loss")}
+                row = {
+                    "model": name,
+                    "precision": precision,
+                    "epoch": epoch,
+                    "wall_s": time.perf_counter() - t0,
+                    "cpu_s": time.process_time() - c0,
+                    "loss": out.get("loss"),
+                }
                 rows.append(row)
                 save()
-                print(f"{name:8s} {precision} epoch {epoch}: {row['wall_s']:.1f} s wall, {row['cpu_s']:.1f} s CPU, "
-                      f"loss {row['loss']:.3f}", flush=True)
+                print(
+                    f"{name:8s} {precision} epoch {epoch}: {row['wall_s']:.1f} s wall, {row['cpu_s']:.1f} s CPU, "
+                    f"loss {row['loss']:.3f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

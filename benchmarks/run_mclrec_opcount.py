@@ -9,6 +9,7 @@ Usage::
 
     python benchmarks/run_mclrec_opcount.py --out benchmarks/results/mclrec_opcount.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,18 +38,27 @@ def main() -> None:
     X = torch.randint(1, a.n_items + 1, (256, 50), generator=g)
     y = torch.randint(1, a.n_items + 1, (256,), generator=g)
     rows = []
-    for name, model in [("SASRec", SASRec(a.n_items)), ("CL4SRec", CL4SRec(a.n_items, lmd=0.1)),
-                        ("MCLRec", MCLRec(a.n_items, lmd=0.04, beta=0.4))]:
+    for name, model in [
+        ("SASRec", SASRec(a.n_items)),
+        ("CL4SRec", CL4SRec(a.n_items, lmd=0.1)),
+        ("MCLRec", MCLRec(a.n_items, lmd=0.04, beta=0.4)),
+    ]:
         opts = model.make_optimizers(1e-3)
         train_one_epoch(model, opts, X, y, batch_size=256, gen=g, views=VIEWS)  # warm-up batch
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             train_one_epoch(model, opts, X, y, batch_size=256, gen=g, views=VIEWS)
         ops = [e.name for e in prof.events() if e.name.startswith("aten::")]
-        rows.append({"model": name, "aten_ops_per_batch": len(ops),
-                     "top": collections.Counter(ops).most_common(8)})
+        rows.append({"model": name, "aten_ops_per_batch": len(ops), "top": collections.Counter(ops).most_common(8)})
         print(f"{name:8s} {len(ops):6d} aten ops per batch of 256", flush=True)
-    atomic_write_json({"benchmark": "mclrec_opcount", "environment": environment("cpu"),
-                       "config": {"n_items": a.n_items, "batch_size": 256, "max_len": 50}, "records": rows}, a.out)
+    atomic_write_json(
+        {
+            "benchmark": "mclrec_opcount",
+            "environment": environment("cpu"),
+            "config": {"n_items": a.n_items, "batch_size": 256, "max_len": 50},
+            "records": rows,
+        },
+        a.out,
+    )
 
 
 if __name__ == "__main__":

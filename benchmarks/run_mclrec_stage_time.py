@@ -14,6 +14,7 @@ Usage::
 
     python benchmarks/run_mclrec_stage_time.py --threads 2 --out benchmarks/results/mclrec_stage_time.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,12 +89,14 @@ class StageClock:
 
     def _timed(self, fn, key):
         """``fn`` that adds its wall time to ``self.t[key()]`` (``key`` is read when it returns)."""
+
         def wrapper(*args, **kwargs):
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.t[key()] += time.perf_counter() - t0
+
         return wrapper
 
     @contextmanager
@@ -140,7 +143,7 @@ def main() -> None:
     X, y = prefix_examples(train, 50)
     n_batches_epoch = -(-len(X) // 256)
     sub = torch.randperm(len(X), generator=torch.Generator().manual_seed(a.seed))
-    warm, timed = sub[: 256 * a.warmup], sub[256 * a.warmup: 256 * (a.warmup + a.batches)]
+    warm, timed = sub[: 256 * a.warmup], sub[256 * a.warmup : 256 * (a.warmup + a.batches)]
     rows = []
     for precision in a.precisions.split(","):
         torch.manual_seed(a.seed)
@@ -155,26 +158,53 @@ def main() -> None:
             clock.reset()
             train_one_epoch(model, opts, X[timed], y[timed], **kw)
         ms = clock.per_step_ms()
-        row = {"precision": precision, "steps": clock.steps, "ms_per_step": {k: ms.get(k, 0.0) for k, _ in PARTS},
-               "total_ms_per_step": ms["total"], "epoch_s_estimate": ms["total"] * n_batches_epoch / 1000.0}
+        row = {
+            "precision": precision,
+            "steps": clock.steps,
+            "ms_per_step": {k: ms.get(k, 0.0) for k, _ in PARTS},
+            "total_ms_per_step": ms["total"],
+            "epoch_s_estimate": ms["total"] * n_batches_epoch / 1000.0,
+        }
         enc = ms.get("s1.encode", 0) + ms.get("s3.encode", 0) + ms.get("s2.encode", 0)
         row["encoder_forward_ms"] = enc
         rows.append(row)
-        print(f"{precision}: {ms['total']:.1f} ms per step (~{row['epoch_s_estimate']:.0f} s per epoch of "
-              f"{n_batches_epoch} batches); encoder forward {enc:.1f} ms", flush=True)
+        print(
+            f"{precision}: {ms['total']:.1f} ms per step (~{row['epoch_s_estimate']:.0f} s per epoch of "
+            f"{n_batches_epoch} batches); encoder forward {enc:.1f} ms",
+            flush=True,
+        )
     env = environment("cpu")
-    atomic_write_json({"benchmark": "mclrec_stage_time", "environment": env,
-                       "config": {"dataset": a.dataset, "threads": a.threads, "batches": a.batches,
-                                  "warmup": a.warmup, "batch_size": 256, "bucket": True, "seed": a.seed,
-                                  "batches_per_epoch": n_batches_epoch},
-                       "records": rows}, a.out)
-    lines = [f"# MCLRec step time by stage ({a.dataset}, {a.threads} threads, {a.batches} batches of 256)", "",
-             f"Device: {env['device_name']}  ", f"Commit: {env['git_commit']}", "",
-             "| part | " + " | ".join(f"{r['precision']} ms / step | %" for r in rows) + " |",
-             "|---|" + "---|---|" * len(rows)]
+    atomic_write_json(
+        {
+            "benchmark": "mclrec_stage_time",
+            "environment": env,
+            "config": {
+                "dataset": a.dataset,
+                "threads": a.threads,
+                "batches": a.batches,
+                "warmup": a.warmup,
+                "batch_size": 256,
+                "bucket": True,
+                "seed": a.seed,
+                "batches_per_epoch": n_batches_epoch,
+            },
+            "records": rows,
+        },
+        a.out,
+    )
+    lines = [
+        f"# MCLRec step time by stage ({a.dataset}, {a.threads} threads, {a.batches} batches of 256)",
+        "",
+        f"Device: {env['device_name']}  ",
+        f"Commit: {env['git_commit']}",
+        "",
+        "| part | " + " | ".join(f"{r['precision']} ms / step | %" for r in rows) + " |",
+        "|---|" + "---|---|" * len(rows),
+    ]
     for key, label in PARTS:
-        cells = [f"{r['ms_per_step'][key]:.1f} | {100 * r['ms_per_step'][key] / r['total_ms_per_step']:.0f}"
-                 for r in rows]
+        cells = [
+            f"{r['ms_per_step'][key]:.1f} | {100 * r['ms_per_step'][key] / r['total_ms_per_step']:.0f}" for r in rows
+        ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("| **step** | " + " | ".join(f"**{r['total_ms_per_step']:.1f}** | 100" for r in rows) + " |")
     lines.append("| epoch estimate (s) | " + " | ".join(f"{r['epoch_s_estimate']:.0f} | " for r in rows) + " |")

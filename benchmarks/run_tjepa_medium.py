@@ -17,6 +17,7 @@ paper trains 4-16-layer encoders for up to 300 epochs on a GPU.
 
     OMP_NUM_THREADS=1 python benchmarks/run_tjepa_medium.py --out benchmarks/results/tjepa_medium.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,21 +41,38 @@ METRICS = ["accuracy", "balanced_accuracy", "roc_auc"]
 
 
 def encoder_config(epochs: int, reg_tokens: int = 1) -> dict:
-    return dict(n_reg_tokens=reg_tokens, hidden_size=32, n_layers=2, n_heads=4, inner_size=128,
-                predictor_hidden_size=32, predictor_n_layers=2, predictor_n_heads=4, predictor_inner_size=128,
-                batch_size=64, max_epochs=epochs, lr=1e-3, warmup_epochs=1, patience=None)
+    return dict(
+        n_reg_tokens=reg_tokens,
+        hidden_size=32,
+        n_layers=2,
+        n_heads=4,
+        inner_size=128,
+        predictor_hidden_size=32,
+        predictor_n_layers=2,
+        predictor_n_heads=4,
+        predictor_inner_size=128,
+        batch_size=64,
+        max_epochs=epochs,
+        lr=1e-3,
+        warmup_epochs=1,
+        patience=None,
+    )
 
 
 HEAD = dict(hidden_sizes=(256, 256), dropout=0.1, lr=1e-3, batch_size=128, max_epochs=200, patience=16)
 
 
 def scores(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    return {"accuracy": accuracy(y_true, proba), "balanced_accuracy": balanced_accuracy(y_true, proba),
-            "roc_auc": roc_auc(y_true, proba)}
+    return {
+        "accuracy": accuracy(y_true, proba),
+        "balanced_accuracy": balanced_accuracy(y_true, proba),
+        "roc_auc": roc_auc(y_true, proba),
+    }
 
 
-def run_one(name: str, X, y: np.ndarray, seed: int, epochs: int, device: str, reg_tokens: int = 1,
-            baselines: bool = True) -> list[Record]:
+def run_one(
+    name: str, X, y: np.ndarray, seed: int, epochs: int, device: str, reg_tokens: int = 1, baselines: bool = True
+) -> list[Record]:
     from sklearn.model_selection import train_test_split
     from xgboost import XGBClassifier
 
@@ -64,25 +82,43 @@ def run_one(name: str, X, y: np.ndarray, seed: int, epochs: int, device: str, re
     out: list[Record] = []
 
     def rec(method, proba, fit_s, pred_s, extra=None, config=None):
-        out.append(Record(method, name, seed, scores(yte, proba), split=split, config=config or {}, fit_time=fit_s,
-                          predict_time=pred_s, extra=extra or {}))
-        print(f"{name:10s} seed {seed} {method:15s} acc {out[-1].metrics['accuracy']:.4f} fit {fit_s:.1f}s",
-              flush=True)
+        out.append(
+            Record(
+                method,
+                name,
+                seed,
+                scores(yte, proba),
+                split=split,
+                config=config or {},
+                fit_time=fit_s,
+                predict_time=pred_s,
+                extra=extra or {},
+            )
+        )
+        print(f"{name:10s} seed {seed} {method:15s} acc {out[-1].metrics['accuracy']:.4f} fit {fit_s:.1f}s", flush=True)
 
     enc_cfg = encoder_config(epochs, reg_tokens)
     suffix = "" if reg_tokens == 1 else f" ({reg_tokens} REG)"
     t0 = time.perf_counter()
-    clf = TJEPAClassifier(encoder=TJEPA(**enc_cfg), head="mlp", device=device, random_state=seed, verbose=False,
-                          **HEAD).fit(Xtr, ytr)
+    clf = TJEPAClassifier(
+        encoder=TJEPA(**enc_cfg), head="mlp", device=device, random_state=seed, verbose=False, **HEAD
+    ).fit(Xtr, ytr)
     fit_s = time.perf_counter() - t0
     pre_s = clf.encoder_.fit_time_
     t0 = time.perf_counter()
     proba = clf.predict_proba(Xte)
     hist = clf.encoder_.history_
-    extra = {"pretrain_s": pre_s, "epochs": clf.encoder_.n_epochs_, "repr_dim": clf.encoder_.n_features_out_,
-             "loss_first": hist[0]["loss"], "loss_last": hist[-1]["loss"],
-             "rep_var_first": hist[0]["rep_var"], "rep_var_last": hist[-1]["rep_var"],
-             "rep_var": [h["rep_var"] for h in hist], "loss": [h["loss"] for h in hist]}
+    extra = {
+        "pretrain_s": pre_s,
+        "epochs": clf.encoder_.n_epochs_,
+        "repr_dim": clf.encoder_.n_features_out_,
+        "loss_first": hist[0]["loss"],
+        "loss_last": hist[-1]["loss"],
+        "rep_var_first": hist[0]["rep_var"],
+        "rep_var_last": hist[-1]["rep_var"],
+        "rep_var": [h["rep_var"] for h in hist],
+        "loss": [h["loss"] for h in hist],
+    }
     rec("T-JEPA+MLP" + suffix, proba, fit_s, time.perf_counter() - t0, extra, {"encoder": enc_cfg, "head": HEAD})
 
     # XGBoost on the very same pre-trained representation (fit time = pre-training + XGBoost)
@@ -124,9 +160,12 @@ def merge(paths: list[str], out: Path) -> int:
         records.extend(payload["records"])
         configs.append(payload["config"])
     datasets = list(dict.fromkeys(r["dataset"] for r in records))
-    config = {**configs[0], "datasets": ",".join(datasets),
-              "max_rows": {d: c["max_rows"] for c in configs for d in c["datasets"].split(",")},
-              "merged_from": [Path(p).name for p in paths]}
+    config = {
+        **configs[0],
+        "datasets": ",".join(datasets),
+        "max_rows": {d: c["max_rows"] for c in configs for d in c["datasets"].split(",")},
+        "merged_from": [Path(p).name for p in paths],
+    }
     torch.set_num_threads(1)  # the environment block should describe the runs, which use one thread
     save_records(records, out, benchmark=out.stem, metrics=METRICS, config=config)
     return 0
@@ -143,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reg-tokens", type=int, default=1, help="[REG] tokens (0 = the paper's collapse ablation)")
     p.add_argument("--no-baselines", action="store_true", help="only the T-JEPA methods")
     add_out_arguments(p, "tjepa_medium")
-    p.add_argument("--merge", nargs="+", metavar="JSON",
-                   help="only combine the records of these result files (runs done in parallel) into --out")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="only combine the records of these result files (runs done in parallel) into --out",
+    )
     args = p.parse_args(argv)
     claim_out(p, args)
     if args.merge:
@@ -163,17 +206,28 @@ def main(argv: list[str] | None = None) -> int:
                 keep = np.sort(keep)
                 X, y = X.iloc[keep].reset_index(drop=True), y[keep]
             for seed in seeds:
-                records.extend(run_one(name, X, y, seed, args.epochs, args.device, args.reg_tokens,
-                                       not args.no_baselines))
+                records.extend(
+                    run_one(name, X, y, seed, args.epochs, args.device, args.reg_tokens, not args.no_baselines)
+                )
         except Exception as exc:  # one failing table is recorded, the rest still run
             print(f"{name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             records.append(Record("T-JEPA+MLP", name, -1, {}, status="error", error=f"{type(exc).__name__}: {exc}"))
-        save_records(records, Path(args.out), benchmark="tjepa_medium", metrics=METRICS,
-                     config={"datasets": args.datasets, "seeds": seeds, "epochs": args.epochs,
-                             "max_rows": args.max_rows, "encoder": encoder_config(args.epochs, args.reg_tokens),
-                             "head": HEAD,
-                             "split": "stratified 80/20 per seed; early stopping on 10% of the training part",
-                             "budget": "reduced CPU budget: 2-layer 32-wide encoder, short pre-training, 1 thread"})
+        save_records(
+            records,
+            Path(args.out),
+            benchmark="tjepa_medium",
+            metrics=METRICS,
+            config={
+                "datasets": args.datasets,
+                "seeds": seeds,
+                "epochs": args.epochs,
+                "max_rows": args.max_rows,
+                "encoder": encoder_config(args.epochs, args.reg_tokens),
+                "head": HEAD,
+                "split": "stratified 80/20 per seed; early stopping on 10% of the training part",
+                "budget": "reduced CPU budget: 2-layer 32-wide encoder, short pre-training, 1 thread",
+            },
+        )
     return 0
 
 

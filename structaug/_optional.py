@@ -3,6 +3,7 @@
 Like pandas' ``import_optional_dependency``: the core install stays lean (no tree libraries,
 no plotting) and a missing one fails with the pip command, not a bare ``ModuleNotFoundError``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -32,7 +33,10 @@ def import_optional(name: str) -> ModuleType:
             # a dependency of the package is missing: that is not ours to explain
             raise
         extra, what = _EXTRAS.get(top, (None, top))
-        hint = (f"pip install 'structaug[{extra}]'" + (" (or 'structaug[trees-gpu]' for GPU XGBoost)"
-                                                      if extra == "trees" else "")
-                if extra else f"pip install {top}")
+        hint = (
+            f"pip install 'structaug[{extra}]'"
+            + (" (or 'structaug[trees-gpu]' for GPU XGBoost)" if extra == "trees" else "")
+            if extra
+            else f"pip install {top}"
+        )
         raise ImportError(f"{what} need(s) {top}, which is not installed: {hint}") from exc

@@ -1,4 +1,5 @@
 """The ``structaug`` command: ``demo``, ``bench <method>`` and ``datasets``."""
+
 from __future__ import annotations
 
 import argparse
@@ -50,22 +51,37 @@ def parse_seeds(text: str) -> list[int]:
 def _add_bench_flags(p: argparse.ArgumentParser) -> None:
     from .bench import positive_int
 
-    p.add_argument("--data-dir", help="folder laid out like shared/datasets (default: $STRUCTAUG_DATA, then ../shared/datasets)")
+    p.add_argument(
+        "--data-dir", help="folder laid out like shared/datasets (default: $STRUCTAUG_DATA, then ../shared/datasets)"
+    )
     p.add_argument("--datasets", help="comma-separated dataset names (default: the benchmark's own list)")
     p.add_argument("--seeds", type=parse_seeds, default=None, help="number of seeds N, or a list 0,1,2, or a range 0-9")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where torch models run")
     p.add_argument("--quick", action="store_true", help="a small budget for smoke runs")
-    p.add_argument("--out", type=Path,
-                   help=f"results JSON path; a markdown summary is written beside it (default: "
-                        f"{DEFAULT_OUT_DIR}/<method>[_quick].json under the current folder)")
-    p.add_argument("--workers", type=positive_int, default=1,
-                   help="run jobs in this many one-thread worker processes (default 1: in this process)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help=f"results JSON path; a markdown summary is written beside it (default: "
+        f"{DEFAULT_OUT_DIR}/<method>[_quick].json under the current folder)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="run jobs in this many one-thread worker processes (default 1: in this process)",
+    )
     keep = p.add_mutually_exclusive_group()
-    keep.add_argument("--resume", action="store_true",
-                      help="keep the rows already in --out (and its partial file) and run only the missing ones")
-    keep.add_argument("--overwrite", action="store_true",
-                      help="delete an existing --out, its .md and partial file and start over "
-                           "(without --resume or --overwrite an existing --out stops the run before it starts)")
+    keep.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows already in --out (and its partial file) and run only the missing ones",
+    )
+    keep.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete an existing --out, its .md and partial file and start over "
+        "(without --resume or --overwrite an existing --out stops the run before it starts)",
+    )
     p.add_argument("--no-progress", action="store_true", help="silence progress bars and the line per finished row")
 
 
@@ -80,17 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"structaug {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="one-minute tour on shipped/generated data",
-                       description="Train each method, its un-augmented twin and a tree baseline on small "
-                                   "shipped or generated data and print one table.")
+    d = sub.add_parser(
+        "demo",
+        help="one-minute tour on shipped/generated data",
+        description="Train each method, its un-augmented twin and a tree baseline on small "
+        "shipped or generated data and print one table.",
+    )
     d.add_argument("--sections", help=f"comma-separated subset of: {', '.join(DEMO_SECTIONS)}")
     d.add_argument("--quick", action="store_true", help="even smaller budgets (used by the tests)")
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     d.add_argument("--seed", type=nonneg_int, default=0)
     d.add_argument("--json", type=Path, help="also write the rows as JSON here")
 
-    b = sub.add_parser("bench", help="run a method's benchmark against its baselines",
-                       description="Run one benchmark; writes one JSON record per (method, dataset, seed).")
+    b = sub.add_parser(
+        "bench",
+        help="run a method's benchmark against its baselines",
+        description="Run one benchmark; writes one JSON record per (method, dataset, seed).",
+    )
     bsub = b.add_subparsers(dest="method", required=True)
     for name in BENCHMARKS:
         bp = bsub.add_parser(name, help=f"{name} benchmark")
@@ -139,8 +161,10 @@ def _cmd_datasets(args) -> int:
         from .datasets import pmlb_index
 
         idx = pmlb_index(args.data_dir)
-        print(f"\n  PMLB tables for `bench tabular`, by their PMLB names: {len(idx)} "
-              f"({', '.join(idx['name'].head(8))}, ...)")
+        print(
+            f"\n  PMLB tables for `bench tabular`, by their PMLB names: {len(idx)} "
+            f"({', '.join(idx['name'].head(8))}, ...)"
+        )
     except FileNotFoundError:
         pass
     return 0
@@ -170,11 +194,30 @@ def _cmd_bench(args) -> int:
     out = args.out
     if out is None:
         out = Path(DEFAULT_OUT_DIR) / f"{args.method}{'_quick' if args.quick else ''}.json"
-    known = {"data_dir", "datasets", "seeds", "device", "quick", "out", "workers", "resume", "overwrite",
-             "no_progress", "command", "method"}
+    known = {
+        "data_dir",
+        "datasets",
+        "seeds",
+        "device",
+        "quick",
+        "out",
+        "workers",
+        "resume",
+        "overwrite",
+        "no_progress",
+        "command",
+        "method",
+    }
     cfg = BenchConfig(
-        data_dir=args.data_dir, datasets=datasets, seeds=list(seeds), device=args.device, quick=args.quick,
-        out=out, workers=args.workers, resume=args.resume, verbose=not args.no_progress,
+        data_dir=args.data_dir,
+        datasets=datasets,
+        seeds=list(seeds),
+        device=args.device,
+        quick=args.quick,
+        out=out,
+        workers=args.workers,
+        resume=args.resume,
+        verbose=not args.no_progress,
         extra={k: v for k, v in vars(args).items() if k not in known},
     )
     if hasattr(mod, "validate"):
@@ -213,8 +256,9 @@ def _check_device(device: str) -> None:
     try:
         resolve_device(device)
     except DeviceUnavailableError:  # named as the flag the user typed
-        raise InvalidParameterError(f"--device {device}: CUDA is not available on this machine "
-                                    "(use --device cpu)") from None
+        raise InvalidParameterError(
+            f"--device {device}: CUDA is not available on this machine (use --device cpu)"
+        ) from None
 
 
 def _warn_changed_settings(method: str, out: Path, cfg) -> None:
@@ -235,14 +279,19 @@ def _warn_changed_settings(method: str, out: Path, cfg) -> None:
     def show(v):
         return "default" if v is None else repr(v)
 
-    diffs = [f"--{k} {show(old[k])} -> {show(new[k])}" for k in ("quick", "device")
-             if k in old and old[k] != new[k]]
+    diffs = [f"--{k} {show(old[k])} -> {show(new[k])}" for k in ("quick", "device") if k in old and old[k] != new[k]]
     old_x, new_x = old.get("extra") or {}, new.get("extra") or {}
-    diffs += [f"--{k.replace('_', '-')} {show(old_x[k])} -> {show(new_x[k])}" for k in sorted(set(old_x) & set(new_x))
-              if k not in ignore and norm(old_x[k]) != norm(new_x[k])]
+    diffs += [
+        f"--{k.replace('_', '-')} {show(old_x[k])} -> {show(new_x[k])}"
+        for k in sorted(set(old_x) & set(new_x))
+        if k not in ignore and norm(old_x[k]) != norm(new_x[k])
+    ]
     if diffs:
-        print(f"[{method}] warning: --resume adds rows with other settings than {out}'s last run "
-              f"({', '.join(diffs)}); each row's own settings are in its record", file=sys.stderr)
+        print(
+            f"[{method}] warning: --resume adds rows with other settings than {out}'s last run "
+            f"({', '.join(diffs)}); each row's own settings are in its record",
+            file=sys.stderr,
+        )
 
 
 def _cmd_demo(args) -> int:

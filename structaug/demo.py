@@ -4,6 +4,7 @@ Each data family contributes rows (the augmented model, the same model without
 augmentation, a tree baseline) through a ``demo_rows(quick, device, seed)`` function
 registered in :data:`DEMO_SECTIONS`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -76,15 +77,21 @@ def baseline_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> l
         return {"val_loss": float(torch.nn.functional.cross_entropy(model(xva), yva_t))}
 
     Trainer(max_epochs=40 if quick else 200, patience=20, device=dev, seed=seed, verbose=False, desc="mlp").fit(
-        model, opt, lambda e: minibatch_epoch(model, opt, loss, [xtr, ytr_t], batch_size=64, generator=gen),
-        val, generators=[gen])
+        model,
+        opt,
+        lambda e: minibatch_epoch(model, opt, loss, [xtr, ytr_t], batch_size=64, generator=gen),
+        val,
+        generators=[gen],
+    )
     model.eval()
     with torch.no_grad():
         acc_mlp = accuracy(yte, model(xte).cpu())
     mlp_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    xgb = XGBClassifier(n_estimators=50 if quick else 200, max_depth=4, learning_rate=0.1, random_state=seed, n_jobs=2).fit(Xtr, ytr)
+    xgb = XGBClassifier(
+        n_estimators=50 if quick else 200, max_depth=4, learning_rate=0.1, random_state=seed, n_jobs=2
+    ).fit(Xtr, ytr)
     acc_xgb = accuracy(yte, xgb.predict(Xte))
     xgb_s = time.perf_counter() - t0
     return [
@@ -103,8 +110,14 @@ def format_rows(rows: list[DemoRow]) -> str:
     return "\n".join(out)
 
 
-def run_demo(sections: list[str] | None = None, *, quick: bool = False, device: str = "auto",
-             seed: int = 0, echo: Callable[[str], None] = print) -> list[DemoRow]:
+def run_demo(
+    sections: list[str] | None = None,
+    *,
+    quick: bool = False,
+    device: str = "auto",
+    seed: int = 0,
+    echo: Callable[[str], None] = print,
+) -> list[DemoRow]:
     """Run the tour and print one table; returns the rows.
 
     Raises
@@ -133,6 +146,8 @@ def run_demo(sections: list[str] | None = None, *, quick: bool = False, device: 
         echo(f"[demo] {name}: {len(new)} rows in {time.perf_counter() - t0:.1f}s")
     echo("")
     echo(format_rows(rows))
-    echo(f"\ntotal {time.perf_counter() - t_all:.1f}s on {'cuda' if str(device).startswith('cuda') else device}"
-         f" ({torch.get_num_threads()} torch threads)")
+    echo(
+        f"\ntotal {time.perf_counter() - t_all:.1f}s on {'cuda' if str(device).startswith('cuda') else device}"
+        f" ({torch.get_num_threads()} torch threads)"
+    )
     return rows

@@ -26,6 +26,7 @@ exception                   also a                      raised when
                                                         write in this run
 ==========================  ==========================  =============================================
 """
+
 from __future__ import annotations
 
 from sklearn.exceptions import NotFittedError

@@ -10,6 +10,7 @@ temporary file; the next write of the same target removes such orphans (see
 a bit-flipped or truncated file raises :class:`~structaug.exceptions.CorruptFileError` instead
 of being used.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -82,8 +83,10 @@ def _host() -> str:
     orphans of their own.
     """
     ident = [socket.gethostname()]
-    for probe in (lambda: Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
-                  lambda: str(os.stat("/proc/self/ns/pid").st_ino)):
+    for probe in (
+        lambda: Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+        lambda: str(os.stat("/proc/self/ns/pid").st_ino),
+    ):
         try:
             ident.append(probe())
         except OSError:
@@ -103,8 +106,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_orphan_tmps(path: str | os.PathLike, *, max_age: float = ORPHAN_AGE_S,
-                       min_age: float = ORPHAN_MIN_AGE_S) -> list[Path]:
+def remove_orphan_tmps(
+    path: str | os.PathLike, *, max_age: float = ORPHAN_AGE_S, min_age: float = ORPHAN_MIN_AGE_S
+) -> list[Path]:
     """Remove temporary files that killed writers of ``path`` left behind; return them.
 
     A temporary file of ``path`` is ``.<name>.<host>.<pid>.<random>.tmp``. It is removed when
@@ -128,7 +132,7 @@ def remove_orphan_tmps(path: str | os.PathLike, *, max_age: float = ORPHAN_AGE_S
         name = entry.name
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
-        parts = name[len(prefix):-len(".tmp")].split(".")
+        parts = name[len(prefix) : -len(".tmp")].split(".")
         if len(parts) == 3 and parts[1].isdigit() and _MKSTEMP_CHARS.match(parts[2]):
             tmp_host, pid = parts[0], int(parts[1])
             if tmp_host == host and pid != os.getpid() and not _pid_alive(pid):
@@ -203,13 +207,22 @@ def save_verified(obj: Any, path: str | os.PathLike) -> Path:
     buf = io.BytesIO()
     torch.save(obj, buf)
     payload = buf.getvalue()
-    container = {"kind": _VERIFIED_KIND, "version": _VERIFIED_VERSION,
-                 "sha256": hashlib.sha256(payload).hexdigest(), "payload": payload}
+    container = {
+        "kind": _VERIFIED_KIND,
+        "version": _VERIFIED_VERSION,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "payload": payload,
+    }
     return atomic_torch_save(container, path)
 
 
-def load_verified(path: str | os.PathLike, *, what: str = "file",
-                  start_over: str = "delete it to start over", map_location: Any = "cpu") -> Any:
+def load_verified(
+    path: str | os.PathLike,
+    *,
+    what: str = "file",
+    start_over: str = "delete it to start over",
+    map_location: Any = "cpu",
+) -> Any:
     """Load what :func:`save_verified` wrote, after checking its checksum.
 
     Parameters
@@ -234,8 +247,9 @@ def load_verified(path: str | os.PathLike, *, what: str = "file",
     path = Path(path)
 
     def corrupt(reason: str, exc: BaseException | None = None) -> CorruptFileError:
-        err = CorruptFileError(f"{what} {path} is corrupt or not a structaug {what} ({reason}); "
-                               f"nothing from it was used: {start_over}")
+        err = CorruptFileError(
+            f"{what} {path} is corrupt or not a structaug {what} ({reason}); nothing from it was used: {start_over}"
+        )
         err.__cause__ = exc
         return err
 
@@ -341,8 +355,10 @@ def _feed(h: Any, o: Any) -> None:
         return
     text = repr(o)
     if " at 0x" in text:  # a memory address: another digest in every process, never a match
-        raise InvalidParameterError(f"cannot fingerprint {type(o).__name__} {text[:80]}: its only "
-                                    "representation holds a memory address; pass its settings instead")
+        raise InvalidParameterError(
+            f"cannot fingerprint {type(o).__name__} {text[:80]}: its only "
+            "representation holds a memory address; pass its settings instead"
+        )
     h.update(type(o).__name__.encode() + b":" + text.encode() + b";")
 
 

@@ -1,5 +1,6 @@
 """Benchmark records: one JSON row per (method, dataset, seed) with everything needed to
 reproduce it (config, seed, versions, device, git commit), plus markdown summaries."""
+
 from __future__ import annotations
 
 import functools
@@ -19,7 +20,18 @@ import pandas as pd
 
 from .io import atomic_write_json, atomic_write_text
 
-__all__ = ["Record", "environment", "fmt_mean_std", "load_records", "load_results", "markdown_table", "peak_memory_mib", "reset_peak_memory", "save_records", "summarize"]
+__all__ = [
+    "Record",
+    "environment",
+    "fmt_mean_std",
+    "load_records",
+    "load_results",
+    "markdown_table",
+    "peak_memory_mib",
+    "reset_peak_memory",
+    "save_records",
+    "summarize",
+]
 
 
 @dataclass
@@ -106,8 +118,13 @@ def _git_commit() -> str | None:
         root = Path(__file__).resolve().parents[1]
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if out.returncode == 0:
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
             return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
@@ -117,7 +134,17 @@ def _git_commit() -> str | None:
 @functools.cache
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for mod in ["structaug", "torch", "torch_geometric", "numpy", "pandas", "sklearn", "xgboost", "tensorly", "lightgbm"]:
+    for mod in [
+        "structaug",
+        "torch",
+        "torch_geometric",
+        "numpy",
+        "pandas",
+        "sklearn",
+        "xgboost",
+        "tensorly",
+        "lightgbm",
+    ]:
         try:
             m = __import__(mod)
             out[mod] = getattr(m, "__version__", "?")
@@ -145,9 +172,16 @@ def environment(device: str | None = None) -> dict[str, Any]:
     }
 
 
-def save_records(records: Iterable[Record | dict], path: str | os.PathLike, *, benchmark: str,
-                 config: dict[str, Any] | None = None, device: str | None = None,
-                 markdown: bool = True, metrics: Sequence[str] | None = None) -> Path:
+def save_records(
+    records: Iterable[Record | dict],
+    path: str | os.PathLike,
+    *,
+    benchmark: str,
+    config: dict[str, Any] | None = None,
+    device: str | None = None,
+    markdown: bool = True,
+    metrics: Sequence[str] | None = None,
+) -> Path:
     """Write ``{"benchmark", "environment", "config", "records"}`` as JSON (atomically) and a
     markdown summary next to it (``.md``)."""
     rows = [r.to_dict() if isinstance(r, Record) else dict(r) for r in records]
@@ -184,8 +218,9 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         raise CorruptFileError(f"results file {path} has no 'records' list; {fix}")
     for i, r in enumerate(payload["records"]):
         if not isinstance(r, dict) or not {"method", "dataset", "seed"} <= set(r):
-            raise CorruptFileError(f"results file {path}: record {i} is not a benchmark record "
-                                   f"(needs method, dataset and seed); {fix}")
+            raise CorruptFileError(
+                f"results file {path}: record {i} is not a benchmark record (needs method, dataset and seed); {fix}"
+            )
     return payload
 
 

@@ -7,6 +7,7 @@ device choice, seeding, early stopping with patience, best-weight restore, a tqd
 metric history, and atomic checkpoint/resume that reproduces an uninterrupted run exactly
 (weights, optimizer moments, RNG states and history are all saved).
 """
+
 from __future__ import annotations
 
 import copy
@@ -64,13 +65,15 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not isinstance(device, (str, torch.device)):
-        raise InvalidParameterError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, "
-                                    f"got {type(device).__name__} {device!r}")
+        raise InvalidParameterError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, got {type(device).__name__} {device!r}"
+        )
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError) as exc:
-        raise InvalidParameterError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, "
-                                    f"got {device!r} ({exc})") from None
+        raise InvalidParameterError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, got {device!r} ({exc})"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailableError(f"device={str(device)!r} was requested but CUDA is not available on this machine")
     return dev
@@ -114,8 +117,9 @@ def adam(params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
 def _check_tensors(tensors: Sequence[torch.Tensor], name: str = "tensors") -> int:
     """Rows shared by ``tensors`` (a non-empty sequence of equally long tensors)."""
     if isinstance(tensors, torch.Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
-        raise InvalidParameterError(f"{name} must be a non-empty list or tuple of tensors, "
-                                    f"got {type(tensors).__name__}")
+        raise InvalidParameterError(
+            f"{name} must be a non-empty list or tuple of tensors, got {type(tensors).__name__}"
+        )
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor) or t.dim() == 0:
             got = "a 0-d tensor" if isinstance(t, torch.Tensor) else type(t).__name__
@@ -124,9 +128,14 @@ def _check_tensors(tensors: Sequence[torch.Tensor], name: str = "tensors") -> in
     return check_consistent_length(tensors, [f"{name}[{i}]" for i in range(len(tensors))])
 
 
-def batch_indices(n: int, batch_size: int, *, shuffle: bool = True,
-                  generator: torch.Generator | None = None,
-                  device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
+def batch_indices(
+    n: int,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> Iterator[torch.Tensor]:
     """Yield index tensors covering ``range(n)`` in batches (shuffled with ``generator``).
 
     Raises :class:`~structaug.exceptions.InvalidParameterError` at the call (not at the first
@@ -183,7 +192,9 @@ def minibatch_epoch(
     return {"loss": total / count}
 
 
-def predict_batched(fn: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor], batch_size: int = 4096) -> torch.Tensor:
+def predict_batched(
+    fn: Callable[..., torch.Tensor], tensors: Sequence[torch.Tensor], batch_size: int = 4096
+) -> torch.Tensor:
     """Apply ``fn`` to row batches of ``tensors`` and concatenate the outputs.
 
     Tensors without rows give ``torch.empty(0)`` (``fn`` is not called). Raises
@@ -194,7 +205,7 @@ def predict_batched(fn: Callable[..., torch.Tensor], tensors: Sequence[torch.Ten
     batch_size = check_positive_int(batch_size, "batch_size")
     n = _check_tensors(tensors)
     with torch.no_grad():
-        outs = [fn(*[t[i:i + batch_size] for t in tensors]) for i in range(0, n, batch_size)]
+        outs = [fn(*[t[i : i + batch_size] for t in tensors]) for i in range(0, n, batch_size)]
     return torch.cat(outs) if outs else torch.empty(0)
 
 
@@ -230,8 +241,10 @@ def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 # -- checkpoint fingerprints ---------------------------------------------------------------
 CHECKPOINT_FORMAT = 2
-_START_OVER = ("delete the file, point checkpoint_path (the benchmarks' --checkpoint-dir) elsewhere, "
-               "or pass resume=False to start over")
+_START_OVER = (
+    "delete the file, point checkpoint_path (the benchmarks' --checkpoint-dir) elsewhere, "
+    "or pass resume=False to start over"
+)
 # what each fingerprint part covers, in the order mismatches are reported
 _PARTS = {
     "data": "data",
@@ -329,6 +342,7 @@ def _state_part(generators: list, stateful: list) -> dict[str, str]:
 
 def _mismatches(saved: Mapping[str, Mapping[str, str]], now: Mapping[str, Mapping[str, str]]) -> list[str]:
     """One line per fingerprint part that differs, naming its first differing entries."""
+
     def clip(v: str | None) -> str:
         if v is None:
             return "absent"
@@ -347,8 +361,11 @@ def _mismatches(saved: Mapping[str, Mapping[str, str]], now: Mapping[str, Mappin
             out.append(f"{what} ({part!r}): the checkpoint has a {part!r} fingerprint, this run gives none")
             continue
         keys = [*b, *(k for k in a if k not in b)]
-        diffs = [f"{k}: checkpoint {clip(a.get(k))}, this run {clip(b.get(k))}" for k in keys
-                 if a.get(k) != b.get(k) and not (_ATTRIBUTE.match(k) and (k not in a or k not in b))]
+        diffs = [
+            f"{k}: checkpoint {clip(a.get(k))}, this run {clip(b.get(k))}"
+            for k in keys
+            if a.get(k) != b.get(k) and not (_ATTRIBUTE.match(k) and (k not in a or k not in b))
+        ]
         if not diffs:
             continue
         more = f"; and {len(diffs) - 3} more" if len(diffs) > 3 else ""
@@ -479,8 +496,9 @@ class Trainer:
         self.max_epochs = check_positive_int(max_epochs, "max_epochs", minimum=0)
         self.patience = None if patience is None else check_positive_int(patience, "patience")
         if not isinstance(monitor, str):
-            raise InvalidParameterError(f"monitor must be a metric name (str), "
-                                        f"got {type(monitor).__name__} {monitor!r}")
+            raise InvalidParameterError(
+                f"monitor must be a metric name (str), got {type(monitor).__name__} {monitor!r}"
+            )
         self.monitor = monitor
         self.mode = check_choice(mode, ("min", "max"), "mode")
         self.min_delta = check_positive_float(min_delta, "min_delta", allow_zero=True)
@@ -490,12 +508,14 @@ class Trainer:
             raise InvalidParameterError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
         self.seed = None if seed is None else int(seed)
         if verbose is not None and not (isinstance(verbose, (bool, np.bool_)) or verbose in (0, 1)):
-            raise InvalidParameterError(f"verbose must be True, False or None, "
-                                        f"got {type(verbose).__name__} {verbose!r}")
+            raise InvalidParameterError(
+                f"verbose must be True, False or None, got {type(verbose).__name__} {verbose!r}"
+            )
         self.verbose = verbose
         if checkpoint_path is not None and not isinstance(checkpoint_path, (str, os.PathLike)):
-            raise InvalidParameterError(f"checkpoint_path must be a path (str or os.PathLike) or None, "
-                                        f"got {type(checkpoint_path).__name__}")
+            raise InvalidParameterError(
+                f"checkpoint_path must be a path (str or os.PathLike) or None, got {type(checkpoint_path).__name__}"
+            )
         if checkpoint_path is not None and os.fspath(checkpoint_path) == "":
             raise InvalidParameterError("checkpoint_path must not be empty (None turns checkpoints off)")
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -566,8 +586,9 @@ class Trainer:
         generators, stateful = list(generators), list(stateful)
         for i, g in enumerate(generators):
             if not isinstance(g, (torch.Generator, np.random.Generator)):
-                raise InvalidParameterError(f"generators[{i}] must be a torch.Generator or numpy Generator, "
-                                            f"got {type(g).__name__}")
+                raise InvalidParameterError(
+                    f"generators[{i}] must be a torch.Generator or numpy Generator, got {type(g).__name__}"
+                )
         for i, o in enumerate(stateful):
             if not (callable(getattr(o, "state_dict", None)) and callable(getattr(o, "load_state_dict", None))):
                 raise InvalidParameterError(f"stateful[{i}] ({type(o).__name__}) has no state_dict/load_state_dict")
@@ -575,24 +596,35 @@ class Trainer:
         # its own stream back, so an estimator's fit leaves the user's RNG as it found it.
         overwrites_rng = self.seed is not None or self._checkpoint_exists()
         with preserved_torch_rng() if overwrites_rng else nullcontext():
-            return self._fit(model, optimizer, train_epoch, validate, generators=generators, stateful=stateful,
-                             fingerprint=fingerprint)
+            return self._fit(
+                model,
+                optimizer,
+                train_epoch,
+                validate,
+                generators=generators,
+                stateful=stateful,
+                fingerprint=fingerprint,
+            )
 
     def _check_fit_args(self, model, optimizer, train_epoch, validate, fingerprint) -> None:
         if not isinstance(model, torch.nn.Module):
             raise InvalidParameterError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         for i, opt in enumerate(_as_list(optimizer)):
             if not isinstance(opt, torch.optim.Optimizer):
-                raise InvalidParameterError(f"optimizer{'' if not isinstance(optimizer, (list, tuple)) else f'[{i}]'} "
-                                            f"must be a torch.optim.Optimizer, got {type(opt).__name__}")
+                raise InvalidParameterError(
+                    f"optimizer{'' if not isinstance(optimizer, (list, tuple)) else f'[{i}]'} "
+                    f"must be a torch.optim.Optimizer, got {type(opt).__name__}"
+                )
         if not callable(train_epoch):
             raise InvalidParameterError(f"train_epoch must be callable, got {type(train_epoch).__name__}")
         if validate is not None and not callable(validate):
             raise InvalidParameterError(f"validate must be callable or None, got {type(validate).__name__}")
         if fingerprint is not None:
             if not isinstance(fingerprint, Mapping):
-                raise InvalidParameterError(f"fingerprint must be a mapping of part name -> object, e.g. "
-                                            f"{{'data': (X, y)}}, got {type(fingerprint).__name__}")
+                raise InvalidParameterError(
+                    f"fingerprint must be a mapping of part name -> object, e.g. "
+                    f"{{'data': (X, y)}}, got {type(fingerprint).__name__}"
+                )
             bad = [k for k in fingerprint if not isinstance(k, str) or not k]
             if bad:
                 raise InvalidParameterError(f"fingerprint keys must be non-empty part names (str), got {bad!r}")
@@ -624,8 +656,9 @@ class Trainer:
     def _fit(self, model, optimizer, train_epoch, validate, *, generators, stateful, fingerprint) -> TrainResult:
         param = next(model.parameters(), None)
         if param is not None and not same_device(param.device, self.device):
-            raise InvalidParameterError(f"model is on {param.device} but the Trainer runs on {self.device}; "
-                                        "move it with model.to(device) first")
+            raise InvalidParameterError(
+                f"model is on {param.device} but the Trainer runs on {self.device}; move it with model.to(device) first"
+            )
         optimizers = _as_list(optimizer)
         result = TrainResult()
         best_state: dict[str, torch.Tensor] | None = None
@@ -643,8 +676,10 @@ class Trainer:
             problems = _mismatches(ckpt["fingerprint"], parts)
             if problems:
                 raise CheckpointMismatchError(
-                    f"checkpoint {self.checkpoint_path} was written for another run: " + " | ".join(problems)
-                    + f". Nothing was loaded; {_START_OVER}.")
+                    f"checkpoint {self.checkpoint_path} was written for another run: "
+                    + " | ".join(problems)
+                    + f". Nothing was loaded; {_START_OVER}."
+                )
             self._restore(ckpt, model, optimizers, stateful, generators)
             result.history = ckpt["history"]
             result.best_epoch = ckpt["best_epoch"]
@@ -685,16 +720,24 @@ class Trainer:
             result.history.append(metrics)
 
             score = metrics.get(self.monitor)
-            if score is None and self.monitor != "__last__" and (
-                    self.patience is not None or validate is not None or seen_monitor):
+            if (
+                score is None
+                and self.monitor != "__last__"
+                and (self.patience is not None or validate is not None or seen_monitor)
+            ):
                 # a misspelt monitor would otherwise switch early stopping and best-weight restore off
                 # without a word (validate's metrics are what a monitor normally names)
-                why = ("patience needs it every epoch" if self.patience is not None else
-                       "it appeared in an earlier epoch" if seen_monitor else
-                       "with validate given, the best epoch is chosen by it; pass monitor='__last__' to keep "
-                       "the last epoch")
-                raise InvalidParameterError(f"monitor {self.monitor!r} is not among epoch {epoch}'s metrics "
-                                            f"{sorted(metrics)}; {why}")
+                why = (
+                    "patience needs it every epoch"
+                    if self.patience is not None
+                    else "it appeared in an earlier epoch"
+                    if seen_monitor
+                    else "with validate given, the best epoch is chosen by it; pass monitor='__last__' to keep "
+                    "the last epoch"
+                )
+                raise InvalidParameterError(
+                    f"monitor {self.monitor!r} is not among epoch {epoch}'s metrics {sorted(metrics)}; {why}"
+                )
             seen_monitor = seen_monitor or score is not None
             if score is None:
                 result.best_epoch, result.best_score = epoch, None
@@ -705,18 +748,34 @@ class Trainer:
                 wait = 0
             else:
                 wait += 1
-            bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k not in ("epoch", "epoch_time")}, refresh=False)
+            bar.set_postfix(
+                {k: f"{v:.4g}" for k, v in metrics.items() if k not in ("epoch", "epoch_time")}, refresh=False
+            )
 
             stopped = self.patience is not None and wait >= self.patience
-            out_of_time = (not stopped and epoch + 1 < self.max_epochs and self.max_time is not None
-                           and elapsed_before + time.perf_counter() - t0 >= self.max_time)
+            out_of_time = (
+                not stopped
+                and epoch + 1 < self.max_epochs
+                and self.max_time is not None
+                and elapsed_before + time.perf_counter() - t0 >= self.max_time
+            )
             # a time stop is not saved as "stopped": a later run with a larger budget continues
             result.stopped_by_time = out_of_time
-            if self.checkpoint_path is not None and ((epoch + 1) % self.checkpoint_every == 0 or stopped
-                                                     or out_of_time or epoch + 1 == self.max_epochs):
+            if self.checkpoint_path is not None and (
+                (epoch + 1) % self.checkpoint_every == 0 or stopped or out_of_time or epoch + 1 == self.max_epochs
+            ):
                 self._save_checkpoint(
-                    model, optimizers, stateful, generators, result, best_state, wait, epoch,
-                    elapsed_before + time.perf_counter() - t0, stopped, parts,
+                    model,
+                    optimizers,
+                    stateful,
+                    generators,
+                    result,
+                    best_state,
+                    wait,
+                    epoch,
+                    elapsed_before + time.perf_counter() - t0,
+                    stopped,
+                    parts,
                 )
             if stopped:
                 result.stopped_early = True
@@ -755,13 +814,19 @@ class Trainer:
 
     def _restore(self, ckpt: dict[str, Any], model, optimizers, stateful, generators) -> None:
         """Load a checked checkpoint's states; on any failure put everything back and raise."""
-        before = (_cpu_state(model), [copy.deepcopy(o.state_dict()) for o in optimizers],
-                  [copy.deepcopy(s.state_dict()) for s in stateful], self._rng_states(generators))
+        before = (
+            _cpu_state(model),
+            [copy.deepcopy(o.state_dict()) for o in optimizers],
+            [copy.deepcopy(s.state_dict()) for s in stateful],
+            self._rng_states(generators),
+        )
         try:
             if (len(ckpt["optimizers"]), len(ckpt["stateful"]), len(ckpt["rng"]["gens"])) != (
-                    len(optimizers), len(stateful), len(generators)):
-                raise ValueError("it holds states for a different number of optimizers, stateful objects or "
-                                 "generators")
+                len(optimizers),
+                len(stateful),
+                len(generators),
+            ):
+                raise ValueError("it holds states for a different number of optimizers, stateful objects or generators")
             model.load_state_dict(ckpt["model"])
             for opt, st in zip(optimizers, ckpt["optimizers"]):
                 opt.load_state_dict(st)
@@ -779,10 +844,12 @@ class Trainer:
             raise CheckpointMismatchError(
                 f"checkpoint {self.checkpoint_path} does not fit this model/optimizers "
                 f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}). "
-                f"Nothing was loaded; {_START_OVER}.") from exc
+                f"Nothing was loaded; {_START_OVER}."
+            ) from exc
 
-    def _save_checkpoint(self, model, optimizers, stateful, generators, result, best_state, wait, epoch, elapsed,
-                         stopped, parts) -> None:
+    def _save_checkpoint(
+        self, model, optimizers, stateful, generators, result, best_state, wait, epoch, elapsed, stopped, parts
+    ) -> None:
         save_verified(
             {
                 "format": CHECKPOINT_FORMAT,
@@ -819,13 +886,27 @@ class Trainer:
                 raise CheckpointMismatchError(
                     f"checkpoint {path} was written by an older structaug (format 1, without checksum and "
                     "data/config fingerprints), so it cannot be checked against this run and is not used. "
-                    f"Nothing was loaded; {_START_OVER} (retraining from epoch 0).") from None
+                    f"Nothing was loaded; {_START_OVER} (retraining from epoch 0)."
+                ) from None
             raise
-        keys = ("fingerprint", "model", "optimizers", "stateful", "rng", "history", "best_epoch", "best_score",
-                "best_state", "wait", "epoch", "elapsed")
+        keys = (
+            "fingerprint",
+            "model",
+            "optimizers",
+            "stateful",
+            "rng",
+            "history",
+            "best_epoch",
+            "best_score",
+            "best_state",
+            "wait",
+            "epoch",
+            "elapsed",
+        )
         if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or any(k not in ckpt for k in keys):
             got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
             raise CheckpointMismatchError(
                 f"checkpoint {path} is not a Trainer checkpoint of format {CHECKPOINT_FORMAT} (format: {got!r}); "
-                f"nothing was loaded; {_START_OVER}.")
+                f"nothing was loaded; {_START_OVER}."
+            )
         return ckpt

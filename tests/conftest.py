@@ -1,4 +1,5 @@
 """Shared pytest setup: slow tests are opt-in, progress bars off, caches in a temp folder."""
+
 from __future__ import annotations
 
 import os

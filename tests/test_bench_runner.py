@@ -1,6 +1,7 @@
 """The one benchmark runner (structaug.bench._runner): jobs, resume, partial files, pools,
 records and reports, on a fake benchmark module (this file) whose jobs take no time, and
 the one-name-per-dataset rule across ``structaug datasets``, loaders and benchmarks."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,12 @@ METRICS = ["score"]
 # -- the fake benchmark: this module ------------------------------------------------------
 def jobs(cfg: BenchConfig) -> list[Job]:
     """Per dataset and seed: a job of two methods that run together, then one of a single method."""
-    return [j for d in cfg.datasets or ["d1", "d2"] for s in cfg.seeds
-            for j in (Job(d, s, ("a", "b"), dict(cfg.extra)), Job(d, s, ("c",), dict(cfg.extra)))]
+    return [
+        j
+        for d in cfg.datasets or ["d1", "d2"]
+        for s in cfg.seeds
+        for j in (Job(d, s, ("a", "b"), dict(cfg.extra)), Job(d, s, ("c",), dict(cfg.extra)))
+    ]
 
 
 def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
@@ -46,8 +51,12 @@ def _rows(records) -> list[tuple]:
     return [(r.method, r.dataset, r.seed, r.status, r.metrics.get("score")) for r in records]
 
 
-EXPECTED = [(m, d, s, "ok", float(len(m) + 10 * s + len(d)) + 0.5 * (m == "c"))
-            for d in ("d1", "d2") for s in (0, 1) for m in ("a", "b", "c")]
+EXPECTED = [
+    (m, d, s, "ok", float(len(m) + 10 * s + len(d)) + 0.5 * (m == "c"))
+    for d in ("d1", "d2")
+    for s in (0, 1)
+    for m in ("a", "b", "c")
+]
 
 
 @pytest.fixture(autouse=True)
@@ -163,6 +172,7 @@ def test_the_partial_file_is_rewritten_after_each_job(tmp_path, monkeypatch):
 
 def test_a_new_backend_plugs_in_without_touching_the_benchmarks(monkeypatch):
     """The seam for a Ray backend (#22): a pool is (fn, jobs, cfg, workers) -> (index, rows) as they finish."""
+
     def backwards(fn, jobs, cfg, workers):
         for i in reversed(range(len(jobs))):
             yield i, _runner._guarded(fn, jobs[i], cfg)
@@ -186,8 +196,26 @@ def test_bench_workers_flag_reaches_the_runner(tmp_path, monkeypatch):
     monkeypatch.setitem(_runner.BACKENDS, "process", _runner._process)
     from structaug.cli import main
 
-    assert main(["bench", "dain", "--datasets", "lowrank", "--methods", "global_mean", "--seeds", "0-1",
-                 "--workers", "2", "--no-progress", "--out", str(tmp_path / "r.json")]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "dain",
+                "--datasets",
+                "lowrank",
+                "--methods",
+                "global_mean",
+                "--seeds",
+                "0-1",
+                "--workers",
+                "2",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     assert seen == [2]
 
 

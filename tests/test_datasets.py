@@ -1,4 +1,5 @@
 """Loaders on the shared data (skipped when absent), lookup order and errors, generators."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -59,7 +60,9 @@ def test_pmlb_layout_in_user_folder(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="nope") as ei:
         D.load_pmlb("nope", data_dir=tmp_path)
     # every root was searched for the table itself, not only the first one with an index
-    assert all(str(d / "tabular" / "pmlb" / "nope" / "nope.tsv.gz") in str(ei.value) for d in D.candidate_dirs(tmp_path))
+    assert all(
+        str(d / "tabular" / "pmlb" / "nope" / "nope.tsv.gz") in str(ei.value) for d in D.candidate_dirs(tmp_path)
+    )
 
 
 def test_planetoid_incomplete_raw_set_is_reported(tmp_path):

@@ -1,5 +1,6 @@
 """structaug.graph in the one-library contract (#21): the training draws from the fitted augmenter,
 ``sample_unit``, one vocabulary, a curated public API, results unchanged from b0feb57."""
+
 from __future__ import annotations
 
 import pkgutil
@@ -22,8 +23,17 @@ from structaug.graph import (
 )
 from structaug.testing import check_augmenter
 
-TINY = dict(max_epochs=2, warmup=3, num_models=4, update_epochs=2, selector_max_epochs=5, uscore_every=3,
-            hidden_size=32, batch_size=64, device="cpu")
+TINY = dict(
+    max_epochs=2,
+    warmup=3,
+    num_models=4,
+    update_epochs=2,
+    selector_max_epochs=5,
+    uscore_every=3,
+    hidden_size=32,
+    batch_size=64,
+    device="cpu",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +61,12 @@ class _Recorder(nn.Module):
 
 
 # -- golden values: the same run on b0feb57 (sampler=aug.feature_sampler(g), seed=3, epochs=8) ----
-GOLDEN = {"gcn": (0.675000011920929, 1.0551879405975342, 7), "lagcn": (0.512499988079071, 1.069516658782959, 7),
-          "lagat": (0.762499988079071, 1.0491883754730225, 7), "randnbr": (0.612500011920929, 1.0546528100967407, 7)}
+GOLDEN = {
+    "gcn": (0.675000011920929, 1.0551879405975342, 7),
+    "lagcn": (0.512499988079071, 1.069516658782959, 7),
+    "lagat": (0.762499988079071, 1.0491883754730225, 7),
+    "randnbr": (0.612500011920929, 1.0546528100967407, 7),
+}
 
 
 def test_training_through_the_augmenter_matches_b0feb57(graph, aug):
@@ -62,8 +76,15 @@ def test_training_through_the_augmenter_matches_b0feb57(graph, aug):
     assert aug.loss_history_ == pytest.approx([14.682240504384692, 5.847735605604662], rel=1e-6)
     for kind, (acc, loss, best) in GOLDEN.items():
         source = RandomNeighborAugmenter().fit(graph) if kind == "randnbr" else (aug if kind != "gcn" else None)
-        res = fit_node_model("lagcn" if kind == "randnbr" else kind, graph, augmenter=source, random_state=3,
-                             device="cpu", max_epochs=8, patience=None)
+        res = fit_node_model(
+            "lagcn" if kind == "randnbr" else kind,
+            graph,
+            augmenter=source,
+            random_state=3,
+            device="cpu",
+            max_epochs=8,
+            patience=None,
+        )
         assert (res.test_acc, res.best_epoch) == (pytest.approx(acc, abs=1e-6), best), kind
         assert res.val_loss == pytest.approx(loss, rel=1e-5), kind
 
@@ -72,8 +93,17 @@ def test_training_draws_from_the_fitted_augmenters_generator(graph, aug):
     """Every pass gets fresh features from the augmenter's own generator, seeded by random_state."""
     torch.manual_seed(0)
     model = _Recorder(LAGCN(graph.num_features, 8, 3, concat=2))
-    train_node_classifier(model, graph, augmenter=aug, samples=2, max_epochs=2, patience=None, device="cpu",
-                          random_state=7, sparse_input=False)
+    train_node_classifier(
+        model,
+        graph,
+        augmenter=aug,
+        samples=2,
+        max_epochs=2,
+        patience=None,
+        device="cpu",
+        random_state=7,
+        sparse_input=False,
+    )
     assert len(model.seen) == 2 * (2 + 1)  # 2 epochs x (2 training passes + 1 evaluation pass)
     gen = torch.Generator().manual_seed(7)
     sampler = aug._feature_sampler(graph)  # the generator aug.sample(graph, n) uses
@@ -163,9 +193,24 @@ def test_vocabulary_and_nested_params(graph):
 
 def test_public_api_is_curated():
     assert set(G.__all__) == {
-        "LocalAugmenter", "RandomNeighborAugmenter", "LocalAugment", "GCN", "GAT", "GCNII", "LAGCN", "LAGAT",
-        "LAGCNII", "fit_node_model", "train_node_classifier", "NodeFitResult", "paper_config", "PAPER_CONFIGS",
-        "MODEL_KINDS", "build_model", "consistency_loss"}
+        "LocalAugmenter",
+        "RandomNeighborAugmenter",
+        "LocalAugment",
+        "GCN",
+        "GAT",
+        "GCNII",
+        "LAGCN",
+        "LAGAT",
+        "LAGCNII",
+        "fit_node_model",
+        "train_node_classifier",
+        "NodeFitResult",
+        "paper_config",
+        "PAPER_CONFIGS",
+        "MODEL_KINDS",
+        "build_model",
+        "consistency_loss",
+    }
     assert all(hasattr(G, name) for name in G.__all__)
     for gone in ("CVAEFeatureSampler", "RandomNeighborSampler", "row_normalize", "feature_sampler"):
         assert not hasattr(G, gone) and not hasattr(LocalAugmenter, gone)

@@ -1,4 +1,5 @@
 """LAGNN (structaug.graph): augmenter contract, CVAE/U-score behaviour, models, training, errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,17 @@ from structaug.graph import (
 )
 from structaug.testing import check_augmenter
 
-TINY = dict(max_epochs=2, warmup=3, num_models=4, update_epochs=2, selector_max_epochs=5, uscore_every=2,
-            hidden_size=32, batch_size=64, device="cpu")
+TINY = dict(
+    max_epochs=2,
+    warmup=3,
+    num_models=4,
+    update_epochs=2,
+    selector_max_epochs=5,
+    uscore_every=2,
+    hidden_size=32,
+    batch_size=64,
+    device="cpu",
+)
 
 
 @pytest.fixture(scope="module")
@@ -107,18 +117,26 @@ def test_transform_compose_and_repr(graph, fitted):
         LocalAugment(n_samples=0)
 
 
-@pytest.mark.parametrize("mutate, error, match", [
-    (lambda d: Data(edge_index=d.edge_index), DataValidationError, "x is missing"),
-    (lambda d: Data(x=d.x), DataValidationError, "edge_index is missing"),
-    (lambda d: Data(x=d.x, edge_index=d.edge_index + 1000), DataValidationError, "out of range"),
-    (lambda d: Data(x=d.x.clone().index_put_((torch.tensor([0]),), torch.tensor(float("nan"))),
-                    edge_index=d.edge_index), DataValidationError, "NaN"),
-    (lambda d: Data(x=(d.x > 0).long(), edge_index=d.edge_index), DataValidationError, "float tensor"),
-    (lambda d: Data(x=d.x, edge_index=torch.empty(2, 0, dtype=torch.long)), DataValidationError, "no edges"),
-    (lambda d: Data(x=d.x * 5, edge_index=d.edge_index), DataValidationError, r"\[0, 1\]"),
-    (lambda d: Data(x=d.x, edge_index=d.edge_index[0]), DataValidationError, r"\[2, E\]"),
-    (lambda d: d.x, TypeError, "Data"),
-])
+@pytest.mark.parametrize(
+    "mutate, error, match",
+    [
+        (lambda d: Data(edge_index=d.edge_index), DataValidationError, "x is missing"),
+        (lambda d: Data(x=d.x), DataValidationError, "edge_index is missing"),
+        (lambda d: Data(x=d.x, edge_index=d.edge_index + 1000), DataValidationError, "out of range"),
+        (
+            lambda d: Data(
+                x=d.x.clone().index_put_((torch.tensor([0]),), torch.tensor(float("nan"))), edge_index=d.edge_index
+            ),
+            DataValidationError,
+            "NaN",
+        ),
+        (lambda d: Data(x=(d.x > 0).long(), edge_index=d.edge_index), DataValidationError, "float tensor"),
+        (lambda d: Data(x=d.x, edge_index=torch.empty(2, 0, dtype=torch.long)), DataValidationError, "no edges"),
+        (lambda d: Data(x=d.x * 5, edge_index=d.edge_index), DataValidationError, r"\[0, 1\]"),
+        (lambda d: Data(x=d.x, edge_index=d.edge_index[0]), DataValidationError, r"\[2, E\]"),
+        (lambda d: d.x, TypeError, "Data"),
+    ],
+)
 def test_fit_errors(graph, mutate, error, match):
     with pytest.raises(error, match=match):
         LocalAugmenter(**TINY).fit(mutate(graph))
@@ -140,7 +158,11 @@ def test_sample_errors(graph, fitted):
 def test_models_shapes_and_branch_errors(graph):
     x, ei = graph.x, graph.edge_index
     gen = torch.rand(x.shape[0], 2, x.shape[1])  # node-first [N, concat, F]
-    for model in (LAGCN(24, 8, 3, concat=2), LAGAT(24, 4, 3, concat=2, heads=2), LAGCNII(24, 8, 3, concat=2, num_layers=3)):
+    for model in (
+        LAGCN(24, 8, 3, concat=2),
+        LAGAT(24, 4, 3, concat=2, heads=2),
+        LAGCNII(24, 8, 3, concat=2, num_layers=3),
+    ):
         model.eval()
         assert model(x, ei, gen).shape == (120, 3)
         assert model(x, ei, list(gen.unbind(1))).shape == (120, 3)
@@ -204,7 +226,9 @@ def test_consistency_loss():
     want = ((p1 - target).pow(2).sum() + (p2 - target).pow(2).sum()) / 2
     lp = [p1.log().requires_grad_(), p2.log().requires_grad_()]
     got = consistency_loss(lp, 0.5)
-    assert float(got.detach()) == pytest.approx(float(want), rel=1e-6) and float(want) == pytest.approx(0.0619501, rel=1e-5)
+    assert float(got.detach()) == pytest.approx(float(want), rel=1e-6) and float(want) == pytest.approx(
+        0.0619501, rel=1e-5
+    )
     assert float(consistency_loss(lp, 1.0).detach()) == pytest.approx(0.02, rel=1e-6)  # T = 1: the plain average
     got.backward()  # the sharpened target is a constant: each pass is pulled towards it alone
     torch.testing.assert_close(lp[0].grad, (2 * (p1 - target) / 2 * p1), rtol=1e-5, atol=1e-7)
@@ -291,11 +315,19 @@ def test_bench_without_augmented_methods_runs(tmp_path):
     from structaug.datasets import load_planetoid
 
     shared_or_skip(load_planetoid, "Cora", cache=tmp_path / "pyg")  # the bench records a skip, not an error
-    cfg = BenchConfig(datasets=["Cora"], seeds=[0], device="cpu", out=tmp_path / "l.json", verbose=False,
-                      extra={"methods": "GCN,XGBoost", "max_epochs": 5})
+    cfg = BenchConfig(
+        datasets=["Cora"],
+        seeds=[0],
+        device="cpu",
+        out=tmp_path / "l.json",
+        verbose=False,
+        extra={"methods": "GCN,XGBoost", "max_epochs": 5},
+    )
     recs = run(cfg)
-    status = {r.method if hasattr(r, "method") else r["method"]: (r.status if hasattr(r, "status") else r["status"])
-              for r in recs}
+    status = {
+        r.method if hasattr(r, "method") else r["method"]: (r.status if hasattr(r, "status") else r["status"])
+        for r in recs
+    }
     assert status == {"GCN": "ok", "XGBoost": "ok"}
 
 
@@ -374,9 +406,21 @@ def test_sparse_input_training_matches_dense(kind, graph, fitted):
         torch.manual_seed(0)
         model = build_model(kind, graph.num_features, 3, cfg)
         aug = fitted if kind.startswith("la") else None
-        results.append(train_node_classifier(model, graph, x=x, augmenter=aug, samples=cfg["samples"],
-                                             consistency=cfg["consistency"], max_epochs=15, patience=None,
-                                             device="cpu", random_state=0, sparse_input=sparse))
+        results.append(
+            train_node_classifier(
+                model,
+                graph,
+                x=x,
+                augmenter=aug,
+                samples=cfg["samples"],
+                consistency=cfg["consistency"],
+                max_epochs=15,
+                patience=None,
+                device="cpu",
+                random_state=0,
+                sparse_input=sparse,
+            )
+        )
     dense, sparse = results
     # same random draws; only the float summation order of the first layer differs
     assert dense.test_acc == sparse.test_acc and dense.best_epoch == sparse.best_epoch
@@ -394,8 +438,15 @@ def test_results_unchanged_by_speedups():
     before = {"gcn": 0.8333333, "lagcn": 0.7476190, "gat": 0.8904762, "lagat": 0.8714285}
     n_test = int(g.test_mask.sum())
     for kind, acc in before.items():
-        res = fit_node_model(kind, g, augmenter=aug if kind.startswith("la") else None,
-                             random_state=0, device="cpu", max_epochs=40, patience=None)
+        res = fit_node_model(
+            kind,
+            g,
+            augmenter=aug if kind.startswith("la") else None,
+            random_state=0,
+            device="cpu",
+            max_epochs=40,
+            patience=None,
+        )
         assert res.test_acc == pytest.approx(acc, abs=1.01 / n_test), kind
 
 
@@ -425,5 +476,7 @@ def test_samplers_follow_the_training_device(graph, fitted):
     assert m is not smp and m.device.type == "meta" and smp.device.type == "cpu"
     assert all(p.is_meta for p in m.cvae.parameters()) and m._c_proj.is_meta
     assert not any(p.is_meta for p in smp.cvae.parameters())  # the original is untouched
-    assert r is not rnd and r.device.type == "meta" and all(getattr(r, a).is_meta for a in ("_src", "_deg", "_ptr", "_x"))
+    assert (
+        r is not rnd and r.device.type == "meta" and all(getattr(r, a).is_meta for a in ("_src", "_deg", "_ptr", "_x"))
+    )
     assert same_device("cuda", "cuda:0") and not same_device("cpu", "cuda") and same_device("cpu", "cpu")

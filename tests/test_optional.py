@@ -1,4 +1,5 @@
 """Optional dependencies fail with the extra to install."""
+
 import sys
 
 import pytest

@@ -1,4 +1,5 @@
 """The README's `Use` snippet runs as written (on small generated data, with 1-epoch budgets)."""
+
 from __future__ import annotations
 
 import re
@@ -30,7 +31,8 @@ def test_readme_use_snippet_runs():
         "data": make_sbm_graph(n_nodes=60, n_features=8, train_per_class=5, n_val=10),
         "log": (log := make_sequences(n_users=30, n_items=40, max_len=8)),
         "USERS": list(log["user"].unique()[:2]),
-        "X": rng.normal(size=(60, 5)), "y": np.arange(60) % 2,
+        "X": rng.normal(size=(60, 5)),
+        "y": np.arange(60) % 2,
         "tensor": ObservedTensor(idx, vals),
     }
     exec(compile(code, "README.md#use", "exec"), env)

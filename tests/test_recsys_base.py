@@ -1,4 +1,5 @@
 """The shared recommender contract (structaug.recsys.base.Recommender) on a tiny concrete model."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,9 +63,9 @@ def test_recommend_long_frame_ranks_and_ties():
 def test_exclude_seen_gives_fewer_rows_never_a_seen_item():
     rec = fitted()
     out = rec.recommend(["a", "c", "b"], k=2)
-    assert out[out.user == "a"]["item"].tolist() == [12]          # 10, 11 seen
-    assert out[out.user == "c"].empty                             # saw everything
-    assert out[out.user == "b"]["item"].tolist() == [10, 12]       # 11 seen; tie -> lower first
+    assert out[out.user == "a"]["item"].tolist() == [12]  # 10, 11 seen
+    assert out[out.user == "c"].empty  # saw everything
+    assert out[out.user == "b"]["item"].tolist() == [10, 12]  # 11 seen; tie -> lower first
     assert out[out.user == "b"]["rank"].tolist() == [1, 2]
 
 
@@ -139,6 +140,7 @@ def test_time_column_checked_and_renamed():
 
 def test_not_fitted():
     from structaug.exceptions import NotFittedError
+
     with pytest.raises(NotFittedError, match="TableRecommender"):
         TableRecommender(table=TABLE).recommend(["a"], k=1)
 
@@ -170,6 +172,7 @@ def test_save_load_round_trip(tmp_path):
 
 def test_blocks_match_one_shot(monkeypatch):
     import structaug.recsys.base as base
+
     rng = np.random.default_rng(0)
     users = [f"u{i}" for i in range(7)]
     log = pd.DataFrame({"user": np.repeat(users, 3), "item": rng.integers(0, 20, 21)})

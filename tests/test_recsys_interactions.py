@@ -1,4 +1,5 @@
 """Helpers shared by the recommenders (structaug.recsys.interactions)."""
+
 import numpy as np
 import pytest
 

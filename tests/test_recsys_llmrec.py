@@ -1,5 +1,6 @@
 """LLMRec: backends (against a fake OpenAI-compatible server), cache/resume, parsing, the
 augmenter contract, LightGCN/MF-BPR training and bad-input errors."""
+
 from __future__ import annotations
 
 import contextlib
@@ -82,8 +83,10 @@ class FakeLLM:
                 if delay:
                     time.sleep(delay)
                 if status == 200:
-                    payload = {"choices": [{"message": {"role": "assistant", "content": text}}],
-                               "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 3}}
+                    payload = {
+                        "choices": [{"message": {"role": "assistant", "content": text}}],
+                        "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 3},
+                    }
                 else:
                     payload = {"error": {"message": "rate limited" if status == 429 else "server error"}}
                 data = json.dumps(payload).encode()
@@ -147,9 +150,15 @@ def augmenter(**kw) -> LLMRecAugmenter:
 def test_parsing_is_strict():
     assert parse_pos_neg("3::7", 10) == (2, 6)
     assert parse_pos_neg(" [3] :: [7]. ", 10) == (2, 6)
-    for text, reason in [("I'm sorry, I cannot help with that", "refusal"), ("3 and 7", "malformed"),
-                         ("My favourite is 3::7 because", "malformed"), ("11::2", "out_of_range"),
-                         ("0::2", "out_of_range"), ("4::4", "same_item"), ("", "malformed")]:
+    for text, reason in [
+        ("I'm sorry, I cannot help with that", "refusal"),
+        ("3 and 7", "malformed"),
+        ("My favourite is 3::7 because", "malformed"),
+        ("11::2", "out_of_range"),
+        ("0::2", "out_of_range"),
+        ("4::4", "same_item"),
+        ("", "malformed"),
+    ]:
         with pytest.raises(ParseError) as e:
             parse_pos_neg(text, 10)
         assert e.value.reason == reason, text
@@ -163,9 +172,11 @@ def test_parsing_is_strict():
         parse_profile("age: 30", ("age", "gender"))
     assert e.value.reason == "missing_field"
     # the prompt's template echoed back is not an answer; JSON null is an empty field
-    for text, parse, fields in [("director::country::English", parse_attributes, ("director", "country", "language")),
-                                ("age: <age>\ngender: F", parse_profile, ("age", "gender")),
-                                ('{"age": null, "gender": "F"}', parse_profile, ("age", "gender"))]:
+    for text, parse, fields in [
+        ("director::country::English", parse_attributes, ("director", "country", "language")),
+        ("age: <age>\ngender: F", parse_profile, ("age", "gender")),
+        ('{"age": null, "gender": "F"}', parse_profile, ("age", "gender")),
+    ]:
         with pytest.raises(ParseError) as e:
             parse(text, fields)
         assert e.value.reason == "missing_field", text
@@ -185,7 +196,8 @@ def test_all_unknown_profile_gets_a_zero_row(fake_llm, small, tmp_path):
 
     srv = fake_llm(behave_by_count)
     aug = augmenter(backend=backend(srv.url, max_workers=1), cache_path=tmp_path / "u.sqlite").fit(
-        inter, items=items, users=users)
+        inter, items=items, users=users
+    )
     prof = aug.sample().user_profiles
     empty = (prof.abs().sum(1) == 0).nonzero().flatten().tolist()
     assert unknown and len(empty) == 1  # that user's row is zero; every other user has a profile
@@ -196,7 +208,8 @@ def test_http_backend_good_answers_feed_the_augmenter(fake_llm, small, tmp_path)
     inter, items, users = small
     srv = fake_llm()
     aug = augmenter(backend=backend(srv.url, max_workers=4), cache_path=tmp_path / "c.sqlite").fit(
-        inter, items=items, users=users)
+        inter, items=items, users=users
+    )
     out = aug.sample()
     n_users, n_items = users["user"].nunique(), len(items)
     assert len(out.triples) == n_users
@@ -225,8 +238,9 @@ def test_malformed_answers_are_counted_retried_and_never_edges(fake_llm, small):
         return 200, good_answer(prompt), 0.0
 
     srv = fake_llm(behave)
-    aug = augmenter(backend=backend(srv.url), augment_attributes=False, augment_profiles=False,
-                    max_parse_retries=1).fit(inter, items=items, users=users)
+    aug = augmenter(
+        backend=backend(srv.url), augment_attributes=False, augment_profiles=False, max_parse_retries=1
+    ).fit(inter, items=items, users=users)
     st = aug.stats_["edge"]
     assert bad_users, "the fixture should produce some malformed answers"
     assert st["skipped"] == len(bad_users)
@@ -245,8 +259,10 @@ def test_429_then_success_and_timeouts_are_retried(fake_llm):
 
     srv = fake_llm(behave)
     be = backend(srv.url, timeout=0.3, max_retries=3, max_workers=2)
-    reqs = [LLMRequest("edge", f"u{k}", f"{'slow ' if k == 0 else ''}prompt {k}", {"candidate_texts": ["a", "b"]})
-            for k in range(4)]
+    reqs = [
+        LLMRequest("edge", f"u{k}", f"{'slow ' if k == 0 else ''}prompt {k}", {"candidate_texts": ["a", "b"]})
+        for k in range(4)
+    ]
     got, st = run_requests(be, reqs, lambda t, r: parse_pos_neg(t, 2), verbose=False)
     assert got == {f"u{k}": (0, 1) for k in range(4)}
     assert st.failed == 0 and st.calls == 4
@@ -284,16 +300,23 @@ def test_server_dies_mid_run_then_resume_from_cache_makes_no_repeated_calls(fake
     reqs = [LLMRequest("edge", f"u{k}", f"prompt {k}") for k in range(12)]
     parse = lambda t, r: parse_pos_neg(t, 2)
     # one worker: with several, requests already in flight when the server dies could still be served
-    got, st = run_requests(backend(srv.url, max_retries=1, max_workers=1), reqs, parse, cache=cache, verbose=False,
-                           max_consecutive_failures=3)
+    got, st = run_requests(
+        backend(srv.url, max_retries=1, max_workers=1),
+        reqs,
+        parse,
+        cache=cache,
+        verbose=False,
+        max_consecutive_failures=3,
+    )
     assert len(got) == 5 and st.failed == 7 and st.calls == 5
     first_log = list(srv.log)
     cache.close()
     srv.stop()
     # the server comes back on the same address; a new run resumes from the cache
     srv2 = fake_llm(lambda p, c: (200, "1::2", 0.0), port=srv.port)
-    got2, st2 = run_requests(backend(srv2.url), reqs, parse, cache=ResponseCache(tmp_path / "resume.sqlite"),
-                             verbose=False)
+    got2, st2 = run_requests(
+        backend(srv2.url), reqs, parse, cache=ResponseCache(tmp_path / "resume.sqlite"), verbose=False
+    )
     assert len(got2) == 12 and st2.cache_hits == 5 and st2.calls == 7
     answered_before = set(first_log[:5])
     assert not answered_before & set(srv2.log), "a cached answer was requested again"
@@ -326,23 +349,45 @@ def test_transformers_backend_is_lazy_and_explains_missing_install(monkeypatch):
 # ---------------------------------------------------------------- LLM-free judge
 def test_embedding_judge_picks_closest_and_farthest_candidate():
     judge = EmbeddingJudgeBackend(HashingEmbedder(dim=64))
-    req = LLMRequest("edge", "u", "", {"history_texts": ["Star Wars, Sci-Fi", "Star Trek, Sci-Fi"],
-                                       "candidate_texts": ["Pride and Prejudice, Romance", "Star Wars II, Sci-Fi",
-                                                           "Toy Story, Animation"]})
+    req = LLMRequest(
+        "edge",
+        "u",
+        "",
+        {
+            "history_texts": ["Star Wars, Sci-Fi", "Star Trek, Sci-Fi"],
+            "candidate_texts": ["Pride and Prejudice, Romance", "Star Wars II, Sci-Fi", "Toy Story, Animation"],
+        },
+    )
     pos, neg = parse_pos_neg(judge.generate(req).text, 3)
     assert pos == 1 and neg != 1
-    prof = judge.generate(LLMRequest("profile", "u", "", {
-        "user_metadata": {"age": 30}, "fields": ("age", "liked genre", "country"),
-        "history_metadata": [{"genres": "Drama|War"}, {"genres": "Drama"}, {"genres": "Comedy"}]})).text
+    prof = judge.generate(
+        LLMRequest(
+            "profile",
+            "u",
+            "",
+            {
+                "user_metadata": {"age": 30},
+                "fields": ("age", "liked genre", "country"),
+                "history_metadata": [{"genres": "Drama|War"}, {"genres": "Drama"}, {"genres": "Comedy"}],
+            },
+        )
+    ).text
     assert parse_profile(prof, ("age", "liked genre", "country")) == {
-        "age": "30", "liked genre": "Drama, Comedy", "country": "unknown"}
+        "age": "30",
+        "liked genre": "Drama, Comedy",
+        "country": "unknown",
+    }
 
 
 # ---------------------------------------------------------------- augmenter
 def test_check_augmenter_contract(small):
     inter, items, users = small
-    check_augmenter(augmenter(attribute_fields=("year", "genres")), inter,
-                    fit_kwargs={"items": items, "users": users}, expected_type=LLMRecAugmentation)
+    check_augmenter(
+        augmenter(attribute_fields=("year", "genres")),
+        inter,
+        fit_kwargs={"items": items, "users": users},
+        expected_type=LLMRecAugmentation,
+    )
     with pytest.raises(NotFittedError):
         augmenter().sample()
 
@@ -360,15 +405,23 @@ def test_bad_inputs_raise_specific_errors(small):
     inter, items, users = small
     a = augmenter(attribute_fields=("year",))
     with pytest.raises(DataValidationError, match="missing from items"):
-        a.fit(pd.concat([inter, pd.DataFrame({"user": [1], "item": [9999], "rating": [1.0], "timestamp": [0]})]),
-              items=items, users=users)
+        a.fit(
+            pd.concat([inter, pd.DataFrame({"user": [1], "item": [9999], "rating": [1.0], "timestamp": [0]})]),
+            items=items,
+            users=users,
+        )
     extra_user = pd.concat([users, users.tail(1).assign(user=10_000)])
     with pytest.raises(DataValidationError, match="no history"):
         a.fit(inter, items=items, users=extra_user)
     with pytest.raises(DataValidationError, match="empty text"):
-        a.fit(inter, items=items.assign(title=np.where(items["item"] == items["item"].iloc[0], "", items["title"]),
-                                        genres=np.where(items["item"] == items["item"].iloc[0], None, items["genres"])),
-              users=users)
+        a.fit(
+            inter,
+            items=items.assign(
+                title=np.where(items["item"] == items["item"].iloc[0], "", items["title"]),
+                genres=np.where(items["item"] == items["item"].iloc[0], None, items["genres"]),
+            ),
+            users=users,
+        )
     with pytest.raises(DataValidationError, match="mismatched types"):
         a.fit(inter, items=items.assign(item=items["item"].astype(str)), users=users)
     with pytest.raises(DataValidationError, match="text column"):
@@ -459,8 +512,14 @@ def test_recommender_bad_params_and_inputs(toy_split):
         LightGCN(max_epochs=1).fit(tr, augmentation={"triples": None})
     with pytest.raises(KeyError, match=r"unknown validation\['item'\]\(s\) \[10000\]"):
         LightGCN(max_epochs=1, verbose=False).fit(tr, validation=pd.DataFrame({"user": [1], "item": [10_000]}))
-    aug = LLMRecAugmentation(triples=pd.DataFrame(columns=["user", "pos", "neg"]), item_text={}, item_attributes={},
-                             user_profiles=None, user_ids=np.unique(tr["user"]), item_ids=np.unique(tr["item"]))
+    aug = LLMRecAugmentation(
+        triples=pd.DataFrame(columns=["user", "pos", "neg"]),
+        item_text={},
+        item_attributes={},
+        user_profiles=None,
+        user_ids=np.unique(tr["user"]),
+        item_ids=np.unique(tr["item"]),
+    )
     with pytest.raises(DataValidationError, match="user_ids differ from the augmentation's user_ids"):
         LightGCN(max_epochs=1, verbose=False).fit(tr, augmentation=aug, user_ids=np.unique(tr["user"])[1:])
 
@@ -498,10 +557,13 @@ def test_feature_branches_add_nothing_to_users_and_items_without_edges():
 
 def test_failed_requests_warn_after_fit(fake_llm, small, tmp_path):
     inter, items, users = small
-    srv = fake_llm(lambda p, c: (503, "", 0.0) if re.search(r"^.+: <.+>$", p, flags=re.M) else (200, good_answer(p), 0.0))
+    srv = fake_llm(
+        lambda p, c: (503, "", 0.0) if re.search(r"^.+: <.+>$", p, flags=re.M) else (200, good_answer(p), 0.0)
+    )
     with pytest.warns(RuntimeWarning, match=rf"{users['user'].nunique()} of \d+ LLM requests failed"):
-        aug = augmenter(backend=backend(srv.url, max_retries=0, max_workers=2),
-                        cache_path=tmp_path / "f.sqlite").fit(inter, items=items, users=users)
+        aug = augmenter(backend=backend(srv.url, max_retries=0, max_workers=2), cache_path=tmp_path / "f.sqlite").fit(
+            inter, items=items, users=users
+        )
     assert aug.stats_["profile"]["failed"] == users["user"].nunique()
 
 

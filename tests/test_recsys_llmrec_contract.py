@@ -1,5 +1,6 @@
 """LightGCN / MF-BPR on the shared recommender contract, and the reference's modality BPR term
 (``mm_mf_rate``) and feature regulariser (``feat_reg_decay``)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_modality_bpr_and_feature_reg_add_the_reference_formula(log, drop, mode)
         per = np.logaddexp(0, -(tu[ub] * (ti[pb] - ti[nb])).sum(1))  # -log sigmoid(x)
         per = np.sort(per)[::-1][:keep] if mode == "reference" else np.sort(per)[:keep]
         mm_term += per.mean()
-        feat_term += (0.5 * (ti ** 2).sum() + 0.5 * (tu ** 2).sum()) / len(m.items_)
+        feat_term += (0.5 * (ti**2).sum() + 0.5 * (tu**2).sum()) / len(m.items_)
     base = loss[0.0, 0.0]
     assert loss[0.3, 0.0] - base == pytest.approx(0.3 * mm_term, rel=1e-4)
     assert loss[0.0, 0.2] - base == pytest.approx(0.2 * feat_term, rel=1e-4)
@@ -118,7 +119,9 @@ def test_reference_defaults_and_validation():
     aug = LLMRecAugmenter(verbose="yes")  # a truthy string is not a flag
     assert LLMRecAugmenter().get_params()["verbose"] is False and LLMRecAugmenter.sample_unit == "additions"
     with pytest.raises(InvalidParameterError, match="verbose must be True or False"):
-        aug.fit(pd.DataFrame({"user": [1], "item": [1]}), items=pd.DataFrame({"item": [1], "title": ["a"], "genres": ["g"]}))
+        aug.fit(
+            pd.DataFrame({"user": [1], "item": [1]}), items=pd.DataFrame({"item": [1], "title": ["a"], "genres": ["g"]})
+        )
 
 
 @pytest.mark.parametrize("cls", [LightGCN, MFBPR])

@@ -1,4 +1,5 @@
 """MCLRec, CL4SRec, SASRec, SequenceViews and the sequential recommender on tiny data."""
+
 from __future__ import annotations
 
 import math
@@ -85,8 +86,9 @@ def test_five_core_and_bad_frames():
     with pytest.raises(DataValidationError, match="mixes id types"):
         prepare_interactions(pd.DataFrame({"user": [1, 1], "item": [1, "x"]}))
     # numpy scalars are their Python kind: str with np.str_, int with np.int64, is one type
-    ok = pd.DataFrame({"user": pd.Series([1, np.int64(1)], dtype=object),
-                       "item": pd.Series(["a", np.str_("b")], dtype=object)})
+    ok = pd.DataFrame(
+        {"user": pd.Series([1, np.int64(1)], dtype=object), "item": pd.Series(["a", np.str_("b")], dtype=object)}
+    )
     assert prepare_interactions(ok)["item"].tolist() == ["a", "b"]
     with pytest.raises(DataValidationError, match="empty"):
         prepare_interactions(pd.DataFrame({"user": [], "item": []}))
@@ -111,8 +113,8 @@ def test_operators_invariants(padded):
             assert out == row
             continue
         assert len(kept) == max(1, math.floor(n * 0.5))
-        assert out[:len(kept)] == kept and not any(out[len(kept):])  # left-aligned after the crop
-        assert any(row[s:s + len(kept)] == kept for s in range(n))  # contiguous sub-sequence
+        assert out[: len(kept)] == kept and not any(out[len(kept) :])  # left-aligned after the crop
+        assert any(row[s : s + len(kept)] == kept for s in range(n))  # contiguous sub-sequence
     m = mask(padded, 0.5, 99, g)
     for row, out, n in zip(padded.tolist(), m.tolist(), lengths.tolist()):
         assert sum(x == 99 for x in out[:n]) == (math.floor(n * 0.5) if n > 1 else 0)
@@ -331,9 +333,21 @@ def _fit(model_cls, toy, epochs=4, seed=0, **kw):
     log, train, valid, test, X, y = toy
     torch.manual_seed(seed)
     model = model_cls(log.n_items, max_len=12, **TINY, **kw)
-    res = fit_sequential(model, X, y, valid=valid, max_epochs=epochs, lr=5e-3, batch_size=128, device=torch.device("cpu"),
-                         seed=seed, gen=torch.Generator().manual_seed(seed), views=SequenceViews(), bucket=True,
-                         verbose=False)
+    res = fit_sequential(
+        model,
+        X,
+        y,
+        valid=valid,
+        max_epochs=epochs,
+        lr=5e-3,
+        batch_size=128,
+        device=torch.device("cpu"),
+        seed=seed,
+        gen=torch.Generator().manual_seed(seed),
+        views=SequenceViews(),
+        bucket=True,
+        verbose=False,
+    )
     return model, res
 
 
@@ -380,8 +394,17 @@ def log_df():
 
 @pytest.fixture(scope="module")
 def fitted(log_df):
-    return SequentialRecommender(model="mclrec", max_epochs=1, batch_size=64, random_state=0, device="cpu",
-                                 hidden_size=16, n_layers=1, inner_size=32, verbose=False).fit(log_df)
+    return SequentialRecommender(
+        model="mclrec",
+        max_epochs=1,
+        batch_size=64,
+        random_state=0,
+        device="cpu",
+        hidden_size=16,
+        n_layers=1,
+        inner_size=32,
+        verbose=False,
+    ).fit(log_df)
 
 
 def test_recommend_raw_ids_and_exclude_seen(fitted, log_df):
@@ -439,8 +462,17 @@ def test_fit_bad_input(log_df):
 
 
 def test_timestamp_order_duplicates_and_save_load(log_df, tmp_path):
-    small = dict(model="sasrec", max_epochs=1, batch_size=64, hidden_size=16, n_layers=1, inner_size=32, device="cpu",
-                 random_state=3, verbose=False)
+    small = dict(
+        model="sasrec",
+        max_epochs=1,
+        batch_size=64,
+        hidden_size=16,
+        n_layers=1,
+        inner_size=32,
+        device="cpu",
+        random_state=3,
+        verbose=False,
+    )
     torch.manual_seed(11)
     expected = torch.rand(3)
     torch.manual_seed(11)
@@ -465,8 +497,18 @@ def test_timestamp_order_duplicates_and_save_load(log_df, tmp_path):
 
 
 def test_patience_and_popularity_model(log_df):
-    rec = SequentialRecommender(model="sasrec", max_epochs=3, patience=1, batch_size=64, hidden_size=16, n_layers=1,
-                                inner_size=32, device="cpu", random_state=0, verbose=False).fit(log_df)
+    rec = SequentialRecommender(
+        model="sasrec",
+        max_epochs=3,
+        patience=1,
+        batch_size=64,
+        hidden_size=16,
+        n_layers=1,
+        inner_size=32,
+        device="cpu",
+        random_state=0,
+        verbose=False,
+    ).fit(log_df)
     r = rec.train_result_
     h = [e["val_ndcg@10"] for e in r.history]
     assert len(h) == r.epochs_run and r.stopped_early == (r.epochs_run < 3) and r.best_score == max(h)
@@ -482,8 +524,17 @@ def test_evaluate_on_held_out_rows(log_df):
     df = log_df.assign(timestamp=log_df.groupby("user").cumcount())
     last = df.groupby("user")["timestamp"].transform("max")
     train, held = df[df.timestamp < last - 1], df[df.timestamp >= last - 1]  # two held-out rows per user
-    rec = SequentialRecommender(model="sasrec", max_epochs=1, batch_size=64, hidden_size=16, n_layers=1, inner_size=32,
-                                device="cpu", random_state=0, verbose=False).fit(train)
+    rec = SequentialRecommender(
+        model="sasrec",
+        max_epochs=1,
+        batch_size=64,
+        hidden_size=16,
+        n_layers=1,
+        inner_size=32,
+        device="cpu",
+        random_state=0,
+        verbose=False,
+    ).fit(train)
     got = rec.evaluate(held.sample(frac=1.0, random_state=0), ks=(5, 10))  # row order does not matter
     hists, targets = [], []
     for user, rows in held.sort_values("timestamp").groupby("user"):
@@ -511,8 +562,17 @@ def test_bench_helpers():
     cfg = BenchConfig(quick=True, extra={"epochs": 5})
     s = bench._settings(cfg)
     assert s["epochs"] == 1 and s["max_users"] == 2000 and s["bucket"]
-    table = bench.paper_table([{"method": "MCLRec", "dataset": "Beauty", "seed": 0, "status": "ok",
-                                "metrics": {"hr@10": 0.05, "ndcg@10": 0.02, "epochs": 3}}])
+    table = bench.paper_table(
+        [
+            {
+                "method": "MCLRec",
+                "dataset": "Beauty",
+                "seed": 0,
+                "status": "ok",
+                "metrics": {"hr@10": 0.05, "ndcg@10": 0.02, "epochs": 3},
+            }
+        ]
+    )
     assert "0.0871" in table and "0.0500" in table
     assert bench.MCLREC_HPARAMS["Beauty"] == (0.0, 0.05)
 
@@ -525,8 +585,11 @@ def test_bench_unknown_names_are_refused_and_missing_files_recorded(tmp_path, mo
 
     # an unknown name is refused before any job starts (and nothing is written)
     with pytest.raises(InvalidParameterError, match=r"--datasets: unknown name\(s\) \['NoSuchSet'\]"):
-        bench.run(BenchConfig(datasets=["NoSuchSet"], seeds=[0], quick=True, extra={"methods": "Popularity"},
-                              out=tmp_path / "x.json"))
+        bench.run(
+            BenchConfig(
+                datasets=["NoSuchSet"], seeds=[0], quick=True, extra={"methods": "Popularity"}, out=tmp_path / "x.json"
+            )
+        )
     assert not (tmp_path / "x.json").exists()
 
     # a known name whose file is missing is a failed cell, recorded, not a crash
@@ -534,8 +597,14 @@ def test_bench_unknown_names_are_refused_and_missing_files_recorded(tmp_path, mo
         raise DatasetNotFoundError(f"seqrec/{name}.txt not found")
 
     monkeypatch.setattr(datasets, "load_seqrec", missing)
-    cfg = BenchConfig(data_dir=str(tmp_path), datasets=["Beauty", "Yelp"], seeds=[0], quick=True,
-                      extra={"methods": "Popularity"}, out=tmp_path / "m.json")
+    cfg = BenchConfig(
+        data_dir=str(tmp_path),
+        datasets=["Beauty", "Yelp"],
+        seeds=[0],
+        quick=True,
+        extra={"methods": "Popularity"},
+        out=tmp_path / "m.json",
+    )
     recs = bench.run(cfg)
     assert [r.status for r in recs] == ["error", "error"] and all("not found" in r.error for r in recs)
     # rows are written as jobs finish (a killed run keeps them for --resume)
@@ -558,8 +627,11 @@ def test_bench_checkpoints_resume_and_finish_early(tmp_path):
         first = bench.run(cfg)[0]
         assert first.status == "ok" and first.metrics["epochs"] == 2 and first.config["precision"] == "bf16"
         assert len(list((tmp_path / "ckpt").glob("Beauty_SASRec_seed0_bf16_*.pt"))) == 1
-        again = bench.run(BenchConfig(data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], verbose=False,
-                                      extra={**extra, "epochs": 1}))[0]
+        again = bench.run(
+            BenchConfig(
+                data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], verbose=False, extra={**extra, "epochs": 1}
+            )
+        )[0]
     assert again.status == "ok" and again.metrics["epochs"] == 2  # from the checkpoint, not retrained
     assert again.metrics["ndcg@10"] == pytest.approx(first.metrics["ndcg@10"])
 
@@ -575,8 +647,7 @@ def test_bench_quick_on_beauty():
         load_seqrec("Beauty")
     except DatasetNotFoundError:
         pytest.skip("Beauty not available")
-    recs = bench.run(BenchConfig(datasets=["Beauty"], seeds=[0], quick=True, verbose=False,
-                                 extra={"max_users": 300}))
+    recs = bench.run(BenchConfig(datasets=["Beauty"], seeds=[0], quick=True, verbose=False, extra={"max_users": 300}))
     assert {r.method for r in recs} == set(bench.METHODS) and all(r.status == "ok" for r in recs)
 
 

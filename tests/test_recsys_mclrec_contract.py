@@ -1,6 +1,7 @@
 """Issue #21 for item sequences: SequentialRecommender trains through its SequenceViews
 parameter (nested params, cloned, never mutated), declares what ``n`` counts, and follows the
 shared recommender contract (configurable columns, long recommend frame, save/load)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,9 @@ from structaug.recsys.mclrec import pad_sequences
 from structaug.recsys.mclrec._views import make_views
 from structaug.testing import check_nested_params
 
-TINY = dict(hidden_size=8, n_layers=1, n_heads=1, inner_size=16, max_epochs=1, batch_size=32, device="cpu",
-            random_state=0)
+TINY = dict(
+    hidden_size=8, n_layers=1, n_heads=1, inner_size=16, max_epochs=1, batch_size=32, device="cpu", random_state=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,9 @@ def test_draw_is_make_views_with_the_fitted_settings():
     padded = pad_sequences([np.arange(1, 9), np.arange(3, 7), np.array([2])], 8)
     views = SequenceViews(crop_ratio=0.3, mask_ratio=0.2, reorder_ratio=0.6, mask_id=10).fit(padded)
     got = views.draw(padded, 2, torch.Generator().manual_seed(5))
-    want = make_views(padded, 2, torch.Generator().manual_seed(5), crop_ratio=0.3, mask_ratio=0.2,
-                      reorder_ratio=0.6, mask_id=10)
+    want = make_views(
+        padded, 2, torch.Generator().manual_seed(5), crop_ratio=0.3, mask_ratio=0.2, reorder_ratio=0.6, mask_id=10
+    )
     assert all(torch.equal(a, b) for a, b in zip(got, want))
     with pytest.raises(Exception, match="not fitted"):
         SequenceViews().draw(padded, 2, torch.Generator())
@@ -94,8 +97,9 @@ def test_fit_clones_the_views_and_trains_through_them(log, monkeypatch):
 
 def test_views_change_training_and_the_default_is_the_papers(log):
     default = SequentialRecommender(model="mclrec", **TINY).fit(log)
-    explicit = SequentialRecommender(model="mclrec", views=SequenceViews(crop_ratio=0.5, mask_ratio=0.5,
-                                                                         reorder_ratio=0.8), **TINY).fit(log)
+    explicit = SequentialRecommender(
+        model="mclrec", views=SequenceViews(crop_ratio=0.5, mask_ratio=0.5, reorder_ratio=0.8), **TINY
+    ).fit(log)
     assert _losses(default) == _losses(explicit)
     assert default.views_.get_params() == SequenceViews(mask_id=len(default.items_) + 1).get_params()
     other = SequentialRecommender(model="mclrec", views=SequenceViews(), **TINY).set_params(views__crop_ratio=0.2)
@@ -117,8 +121,9 @@ def test_sasrec_and_popularity_views(log):
 
 def test_renamed_parameters_are_the_only_names():
     params = SequentialRecommender().get_params(deep=False)
-    assert {"max_epochs", "hidden_size", "inner_size", "verbose", "views", "user_col", "item_col",
-            "time_col"} <= set(params)
+    assert {"max_epochs", "hidden_size", "inner_size", "verbose", "views", "user_col", "item_col", "time_col"} <= set(
+        params
+    )
     assert not {"epochs", "hidden", "inner", "progress"} & set(params)
     assert params["verbose"] is False  # silent by default
     assert not hasattr(SequentialRecommender, "score")  # score_items, not a matrix-returning score

@@ -1,4 +1,5 @@
 """Results records and the command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,16 @@ def test_parse_seeds():
     assert parse_seeds("0,5,7") == [0, 5, 7]
     assert parse_seeds("2-4") == [2, 3, 4]
     assert parse_seeds("0-0") == [0]
-    for bad, msg in [("x", "takes N"), ("5-2", "is empty"), (",", "names no seed"), ("0", "N >= 1"),
-                     ("-1", "N >= 1"), ("0,-1", "must be >= 0"), ("1,1", "repeats a seed"), ("-2-1", "takes N")]:
+    for bad, msg in [
+        ("x", "takes N"),
+        ("5-2", "is empty"),
+        (",", "names no seed"),
+        ("0", "N >= 1"),
+        ("-1", "N >= 1"),
+        ("0,-1", "must be >= 0"),
+        ("1,1", "repeats a seed"),
+        ("-2-1", "takes N"),
+    ]:
         with pytest.raises(argparse.ArgumentTypeError, match=msg):
             parse_seeds(bad)
 
@@ -123,11 +132,20 @@ def test_merge_gpu_results_prefers_ok_rows(tmp_path):
     spec.loader.exec_module(merge)
     env = {"device_name": "test", "git_commit": "abc"}
     row = {"method": "GCN", "dataset": "Cora", "seed": 0}
-    (tmp_path / "a.json").write_text(json.dumps({"environment": env, "records": [
-        {**row, "metrics": {}, "status": "error", "error": "killed"}]}))
-    (tmp_path / "b.json").write_text(json.dumps({"environment": env, "records": [
-        {**row, "metrics": {"test_acc": 0.8}, "status": "ok"},
-        {**row, "seed": 1, "metrics": {"test_acc": 0.7}, "status": "ok"}]}))
+    (tmp_path / "a.json").write_text(
+        json.dumps({"environment": env, "records": [{**row, "metrics": {}, "status": "error", "error": "killed"}]})
+    )
+    (tmp_path / "b.json").write_text(
+        json.dumps(
+            {
+                "environment": env,
+                "records": [
+                    {**row, "metrics": {"test_acc": 0.8}, "status": "ok"},
+                    {**row, "seed": 1, "metrics": {"test_acc": 0.7}, "status": "ok"},
+                ],
+            }
+        )
+    )
     merge.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.json")])
     rows = json.loads((tmp_path / "m.json").read_text())["records"]
     assert [(r["seed"], r["status"]) for r in rows] == [(0, "ok"), (1, "ok")]

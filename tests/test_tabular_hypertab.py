@@ -1,4 +1,5 @@
 """HyperTab: FeatureSubsetViews, the batched hypernetwork, the sklearn estimators and the suite."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ FAST = dict(max_epochs=15, views=FeatureSubsetViews(n_views=8), masks_per_step=4
 
 @pytest.fixture(scope="module")
 def toy():
-    X, y = make_classification(n_samples=240, n_features=10, n_informative=5, n_redundant=0,
-                               class_sep=1.5, random_state=0)
+    X, y = make_classification(
+        n_samples=240, n_features=10, n_informative=5, n_redundant=0, class_sep=1.5, random_state=0
+    )
     return X[:160], y[:160], X[160:], y[160:]
 
 
@@ -33,8 +35,7 @@ def toy():
 def test_views_pass_check_augmenter():
     X = np.random.default_rng(0).normal(size=(12, 6))
     check_augmenter(FeatureSubsetViews(random_state=0), X, sample_kwargs={"n": 5}, expected_type=np.ndarray)
-    check_augmenter(FeatureSubsetViews(random_state=0), torch.as_tensor(X, dtype=torch.float32),
-                    sample_kwargs={"n": 5})
+    check_augmenter(FeatureSubsetViews(random_state=0), torch.as_tensor(X, dtype=torch.float32), sample_kwargs={"n": 5})
 
 
 def test_views_masks_and_values():
@@ -82,7 +83,7 @@ def test_batched_forward_matches_one_network_at_a_time():
     for m in range(M):  # the reference's InsertableNet, one network at a time, on its real features
         h = x[:, real[m]]
         for j, (w, b) in enumerate(ws):
-            h = h @ (w[m][:, :len(real[m])] if j == 0 else w[m]).T + b[m]
+            h = h @ (w[m][:, : len(real[m])] if j == 0 else w[m]).T + b[m]
             if j < 2:
                 h = torch.relu(h)
         torch.testing.assert_close(out[m], h, rtol=1e-5, atol=1e-5)
@@ -91,7 +92,9 @@ def test_batched_forward_matches_one_network_at_a_time():
 # -- the estimators -----------------------------------------------------------------------
 def test_classifier_learns_and_probabilities(toy):
     Xtr, ytr, Xte, yte = toy
-    clf = HyperTabClassifier(max_epochs=40, views=FeatureSubsetViews(n_views=16), masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    clf = HyperTabClassifier(
+        max_epochs=40, views=FeatureSubsetViews(n_views=16), masks_per_step=4, lr=3e-3, device="cpu", random_state=0
+    )
     clf.fit(Xtr, ytr)
     proba = clf.predict_proba(Xte)
     assert proba.shape == (80, 2) and np.allclose(proba.sum(1), 1)
@@ -115,9 +118,14 @@ def test_same_seed_same_predictions(toy):
 def test_string_labels_dataframe_and_categoricals():
     rng = np.random.default_rng(0)
     n = 120
-    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
-                       "colour": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
-                       "shop": rng.choice(["a", "b"], n)})
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "colour": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
+            "shop": rng.choice(["a", "b"], n),
+        }
+    )
     y = np.where(df["x1"] + (df["colour"] == "red") > 0.5, "yes", "no")
     clf = HyperTabClassifier(**FAST, random_state=0).fit(df, y)
     assert clf.classes_.tolist() == ["no", "yes"]
@@ -145,7 +153,9 @@ def test_pipeline_cross_val_and_grid_search(toy):
 
 def test_class_weight_balanced_helps_minority():
     X, y = make_classification(n_samples=300, n_features=6, weights=[0.9, 0.1], class_sep=1.0, random_state=1)
-    kw = dict(max_epochs=20, views=FeatureSubsetViews(n_views=8), masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    kw = dict(
+        max_epochs=20, views=FeatureSubsetViews(n_views=8), masks_per_step=4, lr=3e-3, device="cpu", random_state=0
+    )
     plain = HyperTabClassifier(**kw).fit(X, y).predict(X)
     bal = HyperTabClassifier(**kw, class_weight="balanced").fit(X, y).predict(X)
     assert (bal == 1).sum() > (plain == 1).sum()
@@ -162,14 +172,18 @@ def test_class_weight_balanced_helps_minority():
 
 def test_regressor_learns():
     X, y = make_regression(n_samples=200, n_features=8, n_informative=8, noise=1.0, random_state=0)
-    reg = HyperTabRegressor(max_epochs=40, views=FeatureSubsetViews(n_views=16), masks_per_step=4, lr=3e-3, device="cpu", random_state=0)
+    reg = HyperTabRegressor(
+        max_epochs=40, views=FeatureSubsetViews(n_views=16), masks_per_step=4, lr=3e-3, device="cpu", random_state=0
+    )
     reg.fit(X[:150], y[:150])
     assert reg.score(X[150:], y[150:]) > 0.5  # R² of a predict-the-mean model is ~0
 
 
 def test_early_stopping_uses_validation_split(toy):
     Xtr, ytr, _, _ = toy
-    clf = HyperTabClassifier(**{**FAST, "max_epochs": 60}, early_stopping=True, patience=2, random_state=0).fit(Xtr, ytr)
+    clf = HyperTabClassifier(**{**FAST, "max_epochs": 60}, early_stopping=True, patience=2, random_state=0).fit(
+        Xtr, ytr
+    )
     r = clf.train_result_
     val = [h["val_loss"] for h in r.history]
     assert r.best_epoch == int(np.argmin(val)) and r.best_score == min(val)
@@ -195,7 +209,9 @@ def test_fixed_budget_keeps_the_last_epoch(toy, monkeypatch):
     HyperTabClassifier(**FAST, early_stopping=True, random_state=0).fit(Xtr, ytr)
     assert seen["restore_best"] is True
     with pytest.warns(UserWarning, match="at least 10 training rows"):
-        HyperTabClassifier(**FAST, early_stopping=True, random_state=0).fit(Xtr[:8], np.r_[ytr[:4] * 0, ytr[:4] * 0 + 1])
+        HyperTabClassifier(**FAST, early_stopping=True, random_state=0).fit(
+            Xtr[:8], np.r_[ytr[:4] * 0, ytr[:4] * 0 + 1]
+        )
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -240,8 +256,12 @@ def test_nan_impute_constant_column_and_p_greater_than_n():
 # -- sklearn's estimator checks -----------------------------------------------------------
 # No check is skipped: with a small budget both estimators pass all of sklearn's checks
 # (check_array_api_input skips itself when SCIPY_ARRAY_API is unset).
-CHECK_KW = dict(max_epochs=20, views=FeatureSubsetViews(n_views=4), masks_per_step=4, lr=2e-2, random_state=0, device="cpu")
-CHECK_KW_REG = dict(max_epochs=20, views=FeatureSubsetViews(n_views=8), masks_per_step=8, lr=1e-2, random_state=0, device="cpu")
+CHECK_KW = dict(
+    max_epochs=20, views=FeatureSubsetViews(n_views=4), masks_per_step=4, lr=2e-2, random_state=0, device="cpu"
+)
+CHECK_KW_REG = dict(
+    max_epochs=20, views=FeatureSubsetViews(n_views=8), masks_per_step=8, lr=1e-2, random_state=0, device="cpu"
+)
 
 
 @parametrize_with_checks([HyperTabClassifier(**CHECK_KW), HyperTabRegressor(**CHECK_KW_REG)])
@@ -277,9 +297,19 @@ def test_suite_runs_records_failures_resumes_and_reports(tmp_path):
     out = tmp_path / "tab.json"
     with pytest.raises(ValueError, match="no_such_table"):  # an unknown name fails before any job starts
         bench.run(BenchConfig(datasets=["sk_iris", "no_such_table"], seeds=[0], out=out, workers=1))
-    cfg = BenchConfig(datasets=["sk_iris"], seeds=[0], out=out, workers=1,
-                      extra={"methods": "HyperTab,LogisticRegression", "folds": 2, "hypertab_epochs": 3,
-                             "hypertab_views": 4, "hypertab_masks_per_step": 4})
+    cfg = BenchConfig(
+        datasets=["sk_iris"],
+        seeds=[0],
+        out=out,
+        workers=1,
+        extra={
+            "methods": "HyperTab,LogisticRegression",
+            "folds": 2,
+            "hypertab_epochs": 3,
+            "hypertab_views": 4,
+            "hypertab_masks_per_step": 4,
+        },
+    )
     recs = bench.run(cfg)
     by = {(r.method, r.dataset): r.to_dict() for r in recs}
     assert by[("HyperTab", "sk_iris")]["status"] == "ok"
@@ -288,10 +318,14 @@ def test_suite_runs_records_failures_resumes_and_reports(tmp_path):
     # resume: the finished dataset is not run again
     cfg2 = BenchConfig(datasets=["sk_iris"], seeds=[0], out=out, resume=True, extra=cfg.extra)
     again = bench.run(cfg2)
-    assert [r.fit_time for r in again if r.dataset == "sk_iris" and r.method == "HyperTab"] == \
-        [by[("HyperTab", "sk_iris")]["fit_time"]]
-    out.write_text(json.dumps({"environment": {}, "config": {"note": "HyperTab rows rerun"},
-                               "records": [r.to_dict() for r in recs]}))
+    assert [r.fit_time for r in again if r.dataset == "sk_iris" and r.method == "HyperTab"] == [
+        by[("HyperTab", "sk_iris")]["fit_time"]
+    ]
+    out.write_text(
+        json.dumps(
+            {"environment": {}, "config": {"note": "HyperTab rows rerun"}, "records": [r.to_dict() for r in recs]}
+        )
+    )
     bench.report(recs, out)
     md = out.with_suffix(".md").read_text()
     assert "small track" in md and "Note: HyperTab rows rerun" in md
@@ -311,17 +345,25 @@ def test_suite_tjepa_heads_share_one_pretraining_per_fold_and_record_cpu_time(tm
         return real_fit(self, X, y)
 
     monkeypatch.setattr(TJEPA, "fit", counting_fit)
-    cfg = BenchConfig(datasets=["sk_iris"], seeds=[0], out=tmp_path / "t.json", workers=1,
-                      extra={"methods": "T-JEPA+MLP,T-JEPA+XGBoost", "folds": 2, "tjepa_epochs": 1,
-                             "tjepa_encoder": "cpu"})
+    cfg = BenchConfig(
+        datasets=["sk_iris"],
+        seeds=[0],
+        out=tmp_path / "t.json",
+        workers=1,
+        extra={"methods": "T-JEPA+MLP,T-JEPA+XGBoost", "folds": 2, "tjepa_epochs": 1, "tjepa_encoder": "cpu"},
+    )
     recs = bench.run(cfg)
     assert [r.status for r in recs] == ["ok", "ok"]
     assert len(calls) == 2  # one pre-training per fold, not one per (head, fold)
     for r in recs:
         assert r.config["budget"]["tjepa_encoder"] == "cpu"
         assert r.extra["fit_cpu_time_per_fold"] > 0
-    assert bench._tjepa("classification", 0, bench._budget({"tjepa_encoder": "cpu"}, False), "cpu",
-                        "mlp").encoder.hidden_size == bench.TJEPA_CPU_CONFIG["hidden_size"]
+    assert (
+        bench._tjepa(
+            "classification", 0, bench._budget({"tjepa_encoder": "cpu"}, False), "cpu", "mlp"
+        ).encoder.hidden_size
+        == bench.TJEPA_CPU_CONFIG["hidden_size"]
+    )
     assert bench._tjepa("classification", 0, bench._budget({}, False), "cpu", "mlp").encoder.hidden_size == 64  # paper
     # _set_if drops names TJEPA does not have: every CPU-config name must be a TJEPA parameter
     assert set(bench.TJEPA_CPU_CONFIG) <= set(TJEPA().get_params(deep=False))

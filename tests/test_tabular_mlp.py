@@ -3,6 +3,7 @@
 scikit-learn's estimator checks with a tiny budget, and the validation hold-out the head
 takes through structaug.splits.
 """
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """TableEncoder and the label helpers shared by HyperTab, T-JEPA and the tabular baselines."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,13 +19,15 @@ from structaug.tabular._encoder import (
 
 @pytest.fixture
 def frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "num": [1.0, 2.0, 3.0, 4.0, 5.0],
-        "cat": pd.Categorical(["a", "b", "a", "c", "b"]),
-        "obj": ["x", "y", "x", "x", "y"],
-        "const": [7, 7, 7, 7, 7],
-        "flag": [True, False, True, True, False],
-    })
+    return pd.DataFrame(
+        {
+            "num": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "cat": pd.Categorical(["a", "b", "a", "c", "b"]),
+            "obj": ["x", "y", "x", "x", "y"],
+            "const": [7, 7, 7, 7, 7],
+            "flag": [True, False, True, True, False],
+        }
+    )
 
 
 def test_ordinal_layout_and_dtype(frame):

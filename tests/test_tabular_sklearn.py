@@ -5,6 +5,7 @@ test_tabular_tjepa.py and the plain-MLP baselines' in test_tabular_mlp.py; here 
 and the encoder. No check is skipped (check_array_api_input skips itself without
 SCIPY_ARRAY_API).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -28,8 +29,14 @@ def test_sklearn_estimator_checks(estimator, check):
 
 def test_public_names_are_curated():
     # every public name resolves, and the private helpers stay out of the user API
-    assert {"TableEncoder", "FeatureSubsetViews", "HyperTabClassifier", "TJEPA", "JEPAMasking",
-            "MLPClassifierTorch"} <= set(tab.__all__)
+    assert {
+        "TableEncoder",
+        "FeatureSubsetViews",
+        "HyperTabClassifier",
+        "TJEPA",
+        "JEPAMasking",
+        "MLPClassifierTorch",
+    } <= set(tab.__all__)
     for name in tab.__all__:
         assert getattr(tab, name).__name__ == name
     assert "MLPHead" not in tab.__all__ and not hasattr(tab.tjepa, "MLPHead")
@@ -61,11 +68,14 @@ def test_feature_subset_views_fit_takes_y_and_n_counts_views_per_row():
     assert masks.shape == (7, 5) and aug._count_sampled(masks, None) == 7
 
 
-@pytest.mark.parametrize("X, match", [
-    (np.zeros((0, 3)), "0 sample"),
-    (np.zeros((4, 0)), "0 feature"),
-    (np.zeros((4, 3), dtype=complex), "Complex data not supported"),
-])
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((0, 3)), "0 sample"),
+        (np.zeros((4, 0)), "0 feature"),
+        (np.zeros((4, 3), dtype=complex), "Complex data not supported"),
+    ],
+)
 def test_feature_subset_views_fit_rejects_unusable_tables(X, match):
     with pytest.raises(ValueError, match=match):
         FeatureSubsetViews().fit(X)

@@ -1,4 +1,5 @@
 """T-JEPA: masking augmenter, self-supervised encoder, downstream heads, bad input."""
+
 from __future__ import annotations
 
 import warnings
@@ -25,16 +26,29 @@ from structaug.tabular.tjepa._network import TJEPANetwork
 from structaug.testing import check_augmenter
 
 # A tiny but complete T-JEPA: every component, seconds on a CPU.
-TINY = dict(hidden_size=8, n_layers=1, n_heads=2, inner_size=16, predictor_hidden_size=8, predictor_n_layers=1,
-            predictor_n_heads=2, predictor_inner_size=16, batch_size=32, max_epochs=3, lr=1e-3, warmup_epochs=1,
-            device="cpu")
+TINY = dict(
+    hidden_size=8,
+    n_layers=1,
+    n_heads=2,
+    inner_size=16,
+    predictor_hidden_size=8,
+    predictor_n_layers=1,
+    predictor_n_heads=2,
+    predictor_inner_size=16,
+    batch_size=32,
+    max_epochs=3,
+    lr=1e-3,
+    warmup_epochs=1,
+    device="cpu",
+)
 HEAD = dict(hidden_sizes=(32,), max_epochs=60, patience=10, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def toy():
-    X, y = make_classification(n_samples=240, n_features=8, n_informative=5, n_redundant=1, class_sep=1.5,
-                               random_state=0)
+    X, y = make_classification(
+        n_samples=240, n_features=8, n_informative=5, n_redundant=1, class_sep=1.5, random_state=0
+    )
     return X, y
 
 
@@ -137,9 +151,23 @@ def test_encoder_is_deterministic_and_leaves_global_rng(toy):
 
 
 def test_ema_target_follows_context_without_gradients():
-    net = TJEPANetwork(numerical_columns=[0, 2], categorical_columns=[1], cardinalities=[4], d_model=8, n_layers=1,
-                       n_heads=2, d_feedforward=16, dropout=0.0, n_reg_tokens=1, type_embedding=True, d_predictor=8,
-                       predictor_layers=1, predictor_heads=2, predictor_feedforward=16, predictor_dropout=0.0)
+    net = TJEPANetwork(
+        numerical_columns=[0, 2],
+        categorical_columns=[1],
+        cardinalities=[4],
+        d_model=8,
+        n_layers=1,
+        n_heads=2,
+        d_feedforward=16,
+        dropout=0.0,
+        n_reg_tokens=1,
+        type_embedding=True,
+        d_predictor=8,
+        predictor_layers=1,
+        predictor_heads=2,
+        predictor_feedforward=16,
+        predictor_dropout=0.0,
+    )
     assert all(not p.requires_grad for p in net.target_encoder.parameters())
     x = torch.tensor([[0.5, 1.0, -1.0], [1.0, 3.0, 0.0]])
     loss = net.jepa_loss(x, torch.tensor([[0], [2]]), torch.tensor([[[2]] * 4, [[0]] * 4]))
@@ -163,8 +191,7 @@ def test_constant_table_warns_collapse():
 
 def test_categorical_columns_and_unseen_categories():
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"a": rng.normal(size=60), "colour": rng.choice(["r", "g", "b"], 60),
-                       "b": rng.normal(size=60)})
+    df = pd.DataFrame({"a": rng.normal(size=60), "colour": rng.choice(["r", "g", "b"], 60), "b": rng.normal(size=60)})
     enc = TJEPA(random_state=0, **{**TINY, "max_epochs": 1}).fit(df)
     new = df.head(3).copy()
     new["colour"] = ["purple", "r", "g"]  # unseen level → the reserved "unknown" embedding
@@ -182,7 +209,9 @@ def test_encoder_bad_input(toy):
     bad[0, 0] = np.nan
     with pytest.raises(DataValidationError, match="NaN"):
         TJEPA(**TINY).fit(bad)
-    assert np.isfinite(TJEPA(missing="impute", random_state=0, **{**TINY, "max_epochs": 1}).fit(bad).transform(bad)).all()
+    assert np.isfinite(
+        TJEPA(missing="impute", random_state=0, **{**TINY, "max_epochs": 1}).fit(bad).transform(bad)
+    ).all()
     bad[0, 0] = np.inf
     with pytest.raises(DataValidationError, match="infinite"):
         TJEPA(**TINY).fit(bad)
@@ -230,8 +259,9 @@ def test_feature_names_follow_the_last_fit(toy, fitted_encoder):
 
 def test_xgboost_head_and_regressor(toy):
     X, y = toy
-    clf = TJEPAClassifier(encoder=TJEPA(**TINY), pretrain_epochs=1, head="xgboost",
-                          xgb_params={"n_estimators": 30}, random_state=0).fit(X[:200], y[:200])
+    clf = TJEPAClassifier(
+        encoder=TJEPA(**TINY), pretrain_epochs=1, head="xgboost", xgb_params={"n_estimators": 30}, random_state=0
+    ).fit(X[:200], y[:200])
     assert clf.encoder_.n_epochs_ == 1  # pretrain_epochs overrides the encoder's max_epochs
     assert clf.predict_proba(X[200:]).shape == (40, 2)
     assert clf.score(X[200:], y[200:]) > 0.6
@@ -244,12 +274,14 @@ def test_xgboost_head_and_regressor(toy):
 def test_pretrained_encoder_is_shared_and_gives_the_same_model_as_a_fresh_pretraining(toy):
     X, y = toy
     xgb = {"n_estimators": 20}
-    fresh = TJEPAClassifier(encoder=TJEPA(random_state=5, **TINY), head="xgboost", xgb_params=xgb,
-                            random_state=0).fit(X[:200], y[:200])
+    fresh = TJEPAClassifier(encoder=TJEPA(random_state=5, **TINY), head="xgboost", xgb_params=xgb, random_state=0).fit(
+        X[:200], y[:200]
+    )
     enc = TJEPA(random_state=5, **TINY).fit(X[:200])
     epochs_before = len(enc.history_)
-    shared = TJEPAClassifier(encoder=enc, pretrained=True, head="xgboost", xgb_params=xgb,
-                             random_state=0).fit(X[:200], y[:200])
+    shared = TJEPAClassifier(encoder=enc, pretrained=True, head="xgboost", xgb_params=xgb, random_state=0).fit(
+        X[:200], y[:200]
+    )
     assert shared.encoder_ is enc and len(enc.history_) == epochs_before  # used as is, not trained again
     # same seeds, same rows: reusing the pre-training is exactly a fresh one (what the suite relies on)
     np.testing.assert_allclose(shared.predict_proba(X[200:]), fresh.predict_proba(X[200:]), rtol=1e-5, atol=1e-6)
@@ -293,13 +325,23 @@ def test_more_features_than_rows_is_supported():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [
-    lambda: TJEPA(random_state=0, **{**TINY, "max_epochs": 1}),
-    lambda: TJEPAClassifier(encoder=TJEPA(**{**TINY, "max_epochs": 2}), random_state=0,
-                            **{**HEAD, "hidden_sizes": (16,), "max_epochs": 30, "patience": 5}),
-    lambda: TJEPARegressor(encoder=TJEPA(**{**TINY, "max_epochs": 2}), random_state=0,
-                           **{**HEAD, "hidden_sizes": (16,), "max_epochs": 30, "patience": 5}),
-], ids=["TJEPA", "TJEPAClassifier", "TJEPARegressor"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TJEPA(random_state=0, **{**TINY, "max_epochs": 1}),
+        lambda: TJEPAClassifier(
+            encoder=TJEPA(**{**TINY, "max_epochs": 2}),
+            random_state=0,
+            **{**HEAD, "hidden_sizes": (16,), "max_epochs": 30, "patience": 5},
+        ),
+        lambda: TJEPARegressor(
+            encoder=TJEPA(**{**TINY, "max_epochs": 2}),
+            random_state=0,
+            **{**HEAD, "hidden_sizes": (16,), "max_epochs": 30, "patience": 5},
+        ),
+    ],
+    ids=["TJEPA", "TJEPAClassifier", "TJEPARegressor"],
+)
 def test_passes_sklearn_estimator_checks(make):
     from sklearn.utils.estimator_checks import check_estimator
 
@@ -334,7 +376,10 @@ def test_masking_parameter_changes_training_and_none_means_the_paper_defaults(to
     default = TJEPA(**kw).fit(X[:64])
     explicit = TJEPA(masking=JEPAMasking(), **kw).fit(X[:64])
     assert default.history_[0]["loss"] == explicit.history_[0]["loss"]  # None == JEPAMasking()
-    assert default.masking_.get_params() == {**JEPAMasking().get_params(), "random_state": default.masking_.random_state}
+    assert default.masking_.get_params() == {
+        **JEPAMasking().get_params(),
+        "random_state": default.masking_.random_state,
+    }
     other = TJEPA(masking=JEPAMasking(n_targets=1, max_target_share=0.2), **kw).fit(X[:64])
     assert other.history_[0]["loss"] != default.history_[0]["loss"]
     # the training masks come from TJEPA's random_state: masking.random_state does not change the fit
@@ -356,8 +401,9 @@ def test_silent_by_default_and_verbose_reaches_the_encoder(toy, capsys, monkeypa
     monkeypatch.setenv("STRUCTAUG_PROGRESS", "1")
     X, y = toy
     assert TJEPA().verbose is False and TJEPAClassifier().verbose is False
-    make = lambda **kw: TJEPAClassifier(encoder=TJEPA(**{**TINY, "max_epochs": 1}), random_state=0,
-                                        **{**HEAD, "max_epochs": 2}, **kw)
+    make = lambda **kw: TJEPAClassifier(
+        encoder=TJEPA(**{**TINY, "max_epochs": 1}), random_state=0, **{**HEAD, "max_epochs": 2}, **kw
+    )
     make().fit(X[:64], y[:64])
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""

@@ -1,4 +1,5 @@
 """DAIN: ObservedTensor, neural completion, TracIn influence, augmenters, baselines, benchmark."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,16 @@ from structaug.testing import check_augmenter
 
 
 def tiny_estimator(**kw) -> NeuralTensorCompletion:
-    params = dict(embedding_dim=12, hidden_sizes=(32, 16), batch_size=128, max_epochs=25, patience=5, lr=3e-3,
-                  device="cpu", random_state=0)
+    params = dict(
+        embedding_dim=12,
+        hidden_sizes=(32, 16),
+        batch_size=128,
+        max_epochs=25,
+        patience=5,
+        lr=3e-3,
+        device="cpu",
+        random_state=0,
+    )
     params.update(kw)
     return NeuralTensorCompletion(**params)
 
@@ -118,17 +127,20 @@ def test_split_ratios_disjoint_and_seeded():
     assert not np.array_equal(tr.indices, t.split(random_state=4)[0].indices)
 
 
-@pytest.mark.parametrize("indices, values, shape, match", [
-    ([[0, -1]], [1.0], None, "negative"),
-    ([[0, 5]], [1.0], (2, 3), "out of range"),
-    ([[0.5, 1]], [1.0], None, "non-integer"),
-    ([[0, 1]], [np.nan], None, "NaN"),
-    ([[0, 1], [0, 1]], [1.0, 2.0], None, "more than once"),
-    ([[0], [1]], [1.0, 2.0], None, "order >= 2"),
-    ([[0, 1]], [1.0, 2.0], None, "rows"),
-    ([[0, 1]], [1.0], (2, 2, 2), "modes"),
-    ([["a", "b"]], [1.0], None, "integer"),
-])
+@pytest.mark.parametrize(
+    "indices, values, shape, match",
+    [
+        ([[0, -1]], [1.0], None, "negative"),
+        ([[0, 5]], [1.0], (2, 3), "out of range"),
+        ([[0.5, 1]], [1.0], None, "non-integer"),
+        ([[0, 1]], [np.nan], None, "NaN"),
+        ([[0, 1], [0, 1]], [1.0, 2.0], None, "more than once"),
+        ([[0], [1]], [1.0, 2.0], None, "order >= 2"),
+        ([[0, 1]], [1.0, 2.0], None, "rows"),
+        ([[0, 1]], [1.0], (2, 2, 2), "modes"),
+        ([["a", "b"]], [1.0], None, "integer"),
+    ],
+)
 def test_container_bad_input(indices, values, shape, match):
     with pytest.raises(DataValidationError, match=match):
         ObservedTensor(np.array(indices), np.array(values), shape)
@@ -202,7 +214,7 @@ def test_tracin_matches_autograd(toy):
         return torch.cat([net.head.weight.grad.flatten(), net.head.bias.grad]).clone()
 
     g_val = head_grad(va.indices, va.values)
-    slow = np.array([float(head_grad(sub.indices[i:i + 1], sub.values[i:i + 1]) @ g_val) for i in range(sub.nnz)])
+    slow = np.array([float(head_grad(sub.indices[i : i + 1], sub.values[i : i + 1]) @ g_val) for i in range(sub.nnz)])
     np.testing.assert_allclose(fast, slow, rtol=1e-3, atol=1e-6)
     # TracIn sums the checkpoints up to the selected (best) epoch
     tracker.per_epoch = [np.ones(3), 2 * np.ones(3), 4 * np.ones(3)]
@@ -229,8 +241,9 @@ def test_influence_augmenter_contract(toy):
     _, (tr, _, _) = toy
     aug = InfluenceAugmenter(estimator=tiny_estimator(max_epochs=3), random_state=0)
     check_augmenter(aug, tr, sample_kwargs={"n": 30})
-    check_augmenter(RandomCellAugmenter(estimator=tiny_estimator(max_epochs=2), random_state=0), tr,
-                    sample_kwargs={"n": 30})
+    check_augmenter(
+        RandomCellAugmenter(estimator=tiny_estimator(max_epochs=2), random_state=0), tr, sample_kwargs={"n": 30}
+    )
 
 
 def test_n_counts_new_cells_and_the_estimator_is_a_nested_parameter(toy, fitted_dain):
@@ -243,8 +256,9 @@ def test_n_counts_new_cells_and_the_estimator_is_a_nested_parameter(toy, fitted_
     assert default.nnz == round(0.5 * fitted_dain.n_train_) == fitted_dain._count_sampled(default, None)
     # sklearn's nested parameters reach the completion model; fit clones it, never fits it
     est = tiny_estimator(max_epochs=1)
-    aug = InfluenceAugmenter(estimator=est, random_state=0).set_params(estimator__hidden_sizes=(8,),
-                                                                       estimator__validation_fraction=0.3)
+    aug = InfluenceAugmenter(estimator=est, random_state=0).set_params(
+        estimator__hidden_sizes=(8,), estimator__validation_fraction=0.3
+    )
     params = aug.get_params(deep=True)
     assert params["estimator__hidden_sizes"] == (8,) and params["estimator__validation_fraction"] == 0.3
     aug.fit(tr, validation=va)
@@ -292,8 +306,9 @@ def test_importance_weighted_sampling_follows_probabilities():
     # exactly as many as the support holds: all of them, even when rejection sampling alone misses some
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        every = draw_new_cells([np.array([0.999, 0.001]), np.array([0.5, 0.5])], 4, np.empty(0, np.int64),
-                               (2, 2), rng, max_rounds=1)
+        every = draw_new_cells(
+            [np.array([0.999, 0.001]), np.array([0.5, 0.5])], 4, np.empty(0, np.int64), (2, 2), rng, max_rounds=1
+        )
     assert sorted(map(tuple, every.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
@@ -315,7 +330,9 @@ def test_baselines(toy):
     t, (tr, va, te) = toy
     glob = -MeanCompletion(kind="global").fit(tr).score(te)
     assert -MeanCompletion(kind="entity").fit(tr).score(te) < glob
-    assert -TensorlyCompletion(method="cp", rank=2, n_iter_max=50, random_state=0).fit(tr, shape=t.shape).score(te) < glob
+    assert (
+        -TensorlyCompletion(method="cp", rank=2, n_iter_max=50, random_state=0).fit(tr, shape=t.shape).score(te) < glob
+    )
     assert -TensorlyCompletion(method="tucker", rank=2, n_iter_max=20, random_state=0).fit(tr).score(te) < glob
     with pytest.raises(DataValidationError, match="max_dense_cells"):
         TensorlyCompletion(max_dense_cells=100).fit(tr)
@@ -339,8 +356,13 @@ def test_real_tensors_load_or_skip():
 def test_bench_runs_and_resumes(tmp_path, monkeypatch):
     from structaug.bench import dain
 
-    cfg = BenchConfig(datasets=["lowrank"], seeds=[0], quick=True, out=tmp_path / "d.json",
-                      extra={"methods": "global_mean,entity_mean", "ranks": "2"})
+    cfg = BenchConfig(
+        datasets=["lowrank"],
+        seeds=[0],
+        quick=True,
+        out=tmp_path / "d.json",
+        extra={"methods": "global_mean,entity_mean", "ranks": "2"},
+    )
     # a partial file left by an earlier (other) run: a fresh run neither deletes those rows nor
     # mixes them in; it refuses before any job, and the file stays as it was
     stale = {"method": "global_mean", "dataset": "lowrank", "seed": 0, "metrics": {"rmse": -1.0}, "status": "ok"}
@@ -368,8 +390,11 @@ def test_bench_runs_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.delenv("STRUCTAUG_DATA", raising=False)
     monkeypatch.setattr(paths, "_repo_roots", lambda: [])
-    bad = dain.run(BenchConfig(datasets=["synthetic_10K"], seeds=[0], data_dir=str(tmp_path), quick=True,
-                               extra={"methods": "global_mean"}))
+    bad = dain.run(
+        BenchConfig(
+            datasets=["synthetic_10K"], seeds=[0], data_dir=str(tmp_path), quick=True, extra={"methods": "global_mean"}
+        )
+    )
     assert [r.status for r in bad] == ["error"] and "synthetic_10K" in bad[0].error
 
 
@@ -385,8 +410,11 @@ def test_demo_rows_quick():
 def test_bench_quick_neural_trio(tmp_path):
     from structaug.bench import dain
 
-    recs = dain.run(BenchConfig(datasets=["lowrank"], seeds=[0], quick=True,
-                                extra={"methods": "neural,neural+random,dain", "epochs": 2}))
+    recs = dain.run(
+        BenchConfig(
+            datasets=["lowrank"], seeds=[0], quick=True, extra={"methods": "neural,neural+random,dain", "epochs": 2}
+        )
+    )
     assert {r.method for r in recs} == {"neural", "neural+random", "dain"}
     assert all(r.status == "ok" for r in recs)
     dain.report(recs, tmp_path / "d.json")

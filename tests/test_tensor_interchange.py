@@ -3,6 +3,7 @@
 Round trips keep the cells, their values (bit for bit), the shape and the float64 dtype; an
 observed 0 stays an observed cell; np.asarray refuses instead of guessing a fill value.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """The shared trainer: early stopping, best-weight restore, checkpoint/resume, atomic writes."""
+
 from __future__ import annotations
 
 import os
@@ -89,7 +90,8 @@ def test_trainer_learns_and_restores_best():
         return {"val_acc": acc}
 
     res = Trainer(max_epochs=60, monitor="val_acc", mode="max", verbose=False, seed=0).fit(
-        model, opt, lambda e: minibatch_epoch(model, opt, loss, [X, y], batch_size=32, generator=gen), val)
+        model, opt, lambda e: minibatch_epoch(model, opt, loss, [X, y], batch_size=32, generator=gen), val
+    )
     assert res.best_score > 0.9  # XOR is not linearly separable: the MLP really learned
     best = snapshots[res.best_epoch]
     assert all(torch.equal(model.state_dict()[k], best[k]) for k in best)
@@ -100,7 +102,8 @@ def test_early_stopping_stops_after_patience():
     model = torch.nn.Linear(1, 1)
     scores = iter([1.0, 0.5, 0.6, 0.7, 0.8, 0.1])
     res = Trainer(max_epochs=50, patience=3, verbose=False).fit(
-        model, None, lambda e: {}, lambda e: {"val_loss": next(scores)})
+        model, None, lambda e: {}, lambda e: {"val_loss": next(scores)}
+    )
     assert res.stopped_early and res.epochs_run == 5 and res.best_epoch == 1 and res.best_score == 0.5
 
 
@@ -110,16 +113,20 @@ def test_no_monitor_keeps_last_epoch():
     assert res.best_epoch == 2 and res.epochs_run == 3 and not res.stopped_early
     # with patience, a monitor that is missing (a typo) is an error, not silently no early stopping
     with pytest.raises(InvalidParameterError, match="monitor 'val_lss' is not among epoch 0's metrics.*patience"):
-        Trainer(max_epochs=3, patience=1, monitor="val_lss", verbose=False).fit(model, None, lambda e: {"val_loss": 1.0})
+        Trainer(max_epochs=3, patience=1, monitor="val_lss", verbose=False).fit(
+            model, None, lambda e: {"val_loss": 1.0}
+        )
     # without patience too, when validate is given: best-weight restore would silently be off
     with pytest.raises(InvalidParameterError, match="monitor 'val_acc' is not among epoch 0's metrics.*'__last__'"):
-        Trainer(max_epochs=3, monitor="val_acc", verbose=False).fit(model, None, lambda e: {},
-                                                                     lambda e: {"val_accuracy": 1.0})
+        Trainer(max_epochs=3, monitor="val_acc", verbose=False).fit(
+            model, None, lambda e: {}, lambda e: {"val_accuracy": 1.0}
+        )
     # or when it disappears after an epoch that had it
     with pytest.raises(InvalidParameterError, match="epoch 1's metrics.*it appeared in an earlier epoch"):
         Trainer(max_epochs=3, monitor="loss", verbose=False).fit(model, None, lambda e: {"loss": 1.0} if e == 0 else {})
-    res = Trainer(max_epochs=2, monitor="__last__", verbose=False).fit(model, None, lambda e: {},
-                                                                       lambda e: {"val_loss": 1.0 - e})
+    res = Trainer(max_epochs=2, monitor="__last__", verbose=False).fit(
+        model, None, lambda e: {}, lambda e: {"val_loss": 1.0 - e}
+    )
     assert res.best_epoch == 1 and res.best_score is None
 
 
@@ -154,7 +161,8 @@ def test_max_time_stops_after_the_epoch_that_crosses_the_budget_and_resumes(tmp_
     ckpt = tmp_path / "t.ckpt"
     val = lambda e: {"val_loss": 1.0 / (e + 1)}
     res = Trainer(max_epochs=100, max_time=25, verbose=False, checkpoint_path=ckpt, checkpoint_every=50).fit(
-        model, None, epoch, val)
+        model, None, epoch, val
+    )
     assert res.epochs_run == 3 and res.stopped_by_time and not res.stopped_early and res.best_epoch == 2
     # the time stop was checkpointed (despite checkpoint_every=50) and is not final:
     # a larger budget continues from epoch 3
@@ -173,8 +181,13 @@ def _script(tmp_path):
 def _run_killed(script, ckpt, kill_at, out, mode="last"):
     # the parent's thread count: in-process and subprocess runs must do the same float sums
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS=str(torch.get_num_threads()))
-    return subprocess.run([sys.executable, str(script), str(ckpt), str(kill_at), str(out), mode],
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(script), str(ckpt), str(kill_at), str(out), mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
@@ -267,7 +280,10 @@ def test_adam_is_fused_where_supported_and_matches_plain_adam(monkeypatch):
     w0 = torch.randn(5, 3)
     grads = [torch.randn(5, 3) for _ in range(4)]
     results = []
-    for make in (lambda p: adam([p], 0.1, weight_decay=0.01), lambda p: torch.optim.Adam([p], lr=0.1, weight_decay=0.01)):
+    for make in (
+        lambda p: adam([p], 0.1, weight_decay=0.01),
+        lambda p: torch.optim.Adam([p], lr=0.1, weight_decay=0.01),
+    ):
         p = torch.nn.Parameter(w0.clone())
         opt = make(p)
         for g in grads:
@@ -312,7 +328,8 @@ def test_seeded_fit_gives_the_caller_its_rng_back_and_an_unseeded_one_draws_from
     def run(seed):
         drawn = []
         Trainer(max_epochs=2, seed=seed, verbose=False).fit(
-            model, None, lambda e: drawn.append(torch.rand(1)) or {"loss": 0.0})
+            model, None, lambda e: drawn.append(torch.rand(1)) or {"loss": 0.0}
+        )
         return torch.cat(drawn)
 
     torch.manual_seed(5)

@@ -4,6 +4,7 @@ every bad flag or file a one-line ``structaug: error`` (exit code 2) before any 
 Real runs use DAIN's ``global_mean`` / ``entity_mean`` on the generated ``lowrank`` tensor
 (no data files, well under a second per row).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,6 +40,7 @@ def _env(monkeypatch):
 @pytest.fixture
 def no_job(monkeypatch):
     """Make every benchmark's job list fail loudly: an error must come before any job starts."""
+
     def ran(cfg):
         raise AssertionError("a benchmark started its jobs")
 
@@ -51,8 +53,10 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def _strip(rows: list[dict]) -> list[dict]:
-    return sorted(({k: v for k, v in r.items() if k not in TIMING} for r in rows),
-                  key=lambda r: (r["method"], r["dataset"], r["seed"]))
+    return sorted(
+        ({k: v for k, v in r.items() if k not in TIMING} for r in rows),
+        key=lambda r: (r["method"], r["dataset"], r["seed"]),
+    )
 
 
 def _error_line(capsys) -> str:
@@ -110,15 +114,23 @@ def test_default_out_folder_is_git_ignored():
 
 
 def _fake_row(method: str, dataset: str, seed: int, rmse: float | None, status: str = "ok") -> Record:
-    return Record(method, dataset, seed, {} if rmse is None else {"rmse": rmse, "mae": rmse}, status=status,
-                  error=None if status == "ok" else "boom")
+    return Record(
+        method,
+        dataset,
+        seed,
+        {} if rmse is None else {"rmse": rmse, "mae": rmse},
+        status=status,
+        error=None if status == "ok" else "boom",
+    )
 
 
 def test_resume_keeps_every_row_and_extends(tmp_path):
     out = tmp_path / "r.json"
-    old = [_fake_row("global_mean", "lowrank", 0, 9.0),             # finished: kept as is, not rerun
-           _fake_row("global_mean", "LDOS-CoMoDa", 0, None, "error"),  # not part of this run: kept
-           _fake_row("cp_r2", "lowrank", 0, 7.0)]                      # another method: kept
+    old = [
+        _fake_row("global_mean", "lowrank", 0, 9.0),  # finished: kept as is, not rerun
+        _fake_row("global_mean", "LDOS-CoMoDa", 0, None, "error"),  # not part of this run: kept
+        _fake_row("cp_r2", "lowrank", 0, 7.0),
+    ]  # another method: kept
     save_records(old, out, benchmark="dain")
     assert main(DAIN + ["--methods", "global_mean", "--seeds", "0-1", "--resume", "--out", str(out)]) == 0
     rows = {(r["method"], r["dataset"], r["seed"]): r for r in load_records(out)}
@@ -133,8 +145,10 @@ def test_resume_with_other_settings_warns(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(DAIN + ["--methods", "global_mean", "--seeds", "0-0", "--out", str(out)]) == 0
     capsys.readouterr()
-    assert main(DAIN + ["--methods", "global_mean", "--seeds", "1-1", "--aug-ratio", "0.3", "--resume",
-                        "--out", str(out)]) == 0
+    assert (
+        main(DAIN + ["--methods", "global_mean", "--seeds", "1-1", "--aug-ratio", "0.3", "--resume", "--out", str(out)])
+        == 0
+    )
     assert "--aug-ratio 0.5 -> 0.3" in capsys.readouterr().err
     assert [r["seed"] for r in load_records(out)] == [0, 1]
 
@@ -162,18 +176,28 @@ def test_resume_without_a_file_starts_fresh_and_overwrite_replaces(tmp_path):
     assert not partial.exists()  # the other run's partial rows were not merged in
 
 
-@pytest.mark.parametrize("content, match", [
-    ('{"benchmark": "dain", "records": [', "cannot be parsed"),
-    ('{"benchmark": "dain"}', "no 'records' list"),
-    ('{"benchmark": "dain", "records": [{"method": "x"}]}', "record 0 is not a benchmark record"),
-    ('{"benchmark": "dain", "records": [{"method": "global_mean", "dataset": "lowrank", "seed": 0, "metrics": {}},'
-     ' {"method": "global_mean", "dataset": "lowrank", "seed": 0, "metrics": {}}]}', "more than one row"),
-    ('{"benchmark": "dain", "records": [{"method": "m", "dataset": "d", "seed": 0, "metrics": {}, "x": 1}]}',
-     "unknown field(s) ['x']"),
-    ('{"benchmark": "dain", "records": [{"method": "m", "dataset": "d", "seed": "0", "metrics": {}}]}',
-     "seed must be an integer"),
-    ('{"benchmark": "dain", "records": [{"method": "m", "dataset": "d", "seed": 0}]}', "lacks ['metrics']"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ('{"benchmark": "dain", "records": [', "cannot be parsed"),
+        ('{"benchmark": "dain"}', "no 'records' list"),
+        ('{"benchmark": "dain", "records": [{"method": "x"}]}', "record 0 is not a benchmark record"),
+        (
+            '{"benchmark": "dain", "records": [{"method": "global_mean", "dataset": "lowrank", "seed": 0, "metrics": {}},'
+            ' {"method": "global_mean", "dataset": "lowrank", "seed": 0, "metrics": {}}]}',
+            "more than one row",
+        ),
+        (
+            '{"benchmark": "dain", "records": [{"method": "m", "dataset": "d", "seed": 0, "metrics": {}, "x": 1}]}',
+            "unknown field(s) ['x']",
+        ),
+        (
+            '{"benchmark": "dain", "records": [{"method": "m", "dataset": "d", "seed": "0", "metrics": {}}]}',
+            "seed must be an integer",
+        ),
+        ('{"benchmark": "dain", "records": [{"method": "m", "dataset": "d", "seed": 0}]}', "lacks ['metrics']"),
+    ],
+)
 def test_resume_on_a_corrupt_results_file_is_an_error_and_keeps_it(tmp_path, capsys, no_job, content, match):
     out = tmp_path / "r.json"
     out.write_text(content)
@@ -301,8 +325,13 @@ def test_demo_unknown_section_is_a_one_line_error(capsys):
 
 def test_user_error_from_the_shell_has_no_traceback(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "STRUCTAUG_PROGRESS": "0"}
-    proc = subprocess.run([sys.executable, "-m", "structaug", "bench", "dain", "--methods", "Bogus",
-                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "structaug", "bench", "dain", "--methods", "Bogus", "--out", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("structaug: error: --methods: unknown name(s) ['Bogus']")
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -320,20 +349,44 @@ def test_a_real_bug_keeps_its_traceback(tmp_path, monkeypatch):
 
 # -- 4. settings: honoured or rejected ---------------------------------------------------
 BAD_VALUES = [
-    ("mclrec", "--epochs", "0"), ("mclrec", "--lr", "0"), ("mclrec", "--lr", "nan"), ("mclrec", "--lr", "inf"),
-    ("mclrec", "--batch-size", "0"), ("mclrec", "--patience", "0"), ("mclrec", "--max-users", "0"),
-    ("mclrec", "--max-minutes", "-1"), ("mclrec", "--epochs", "abc"),
-    ("llmrec", "--lr", "0"), ("llmrec", "--batch-size", "0"), ("llmrec", "--max-epochs", "0"),
+    ("mclrec", "--epochs", "0"),
+    ("mclrec", "--lr", "0"),
+    ("mclrec", "--lr", "nan"),
+    ("mclrec", "--lr", "inf"),
+    ("mclrec", "--batch-size", "0"),
+    ("mclrec", "--patience", "0"),
+    ("mclrec", "--max-users", "0"),
+    ("mclrec", "--max-minutes", "-1"),
+    ("mclrec", "--epochs", "abc"),
+    ("llmrec", "--lr", "0"),
+    ("llmrec", "--batch-size", "0"),
+    ("llmrec", "--max-epochs", "0"),
     ("llmrec", "--patience", "-2"),
-    ("dain", "--epochs", "0"), ("dain", "--patience", "0"), ("dain", "--aug-ratio", "0"),
+    ("dain", "--epochs", "0"),
+    ("dain", "--patience", "0"),
+    ("dain", "--aug-ratio", "0"),
     ("dain", "--aug-ratio", "nan"),
-    ("dain", "--ranks", "0"), ("dain", "--ranks", "2,x"), ("dain", "--ranks", "2,2"), ("dain", "--tensor-iters", "0"),
-    ("lagnn", "--max-epochs", "0"), ("lagnn", "--patience", "0"), ("lagnn", "--cvae-epochs", "0"),
-    ("lagnn", "--num-models", "0"), ("lagnn", "--uscore-every", "0"),
-    ("tabular", "--folds", "1"), ("tabular", "--hypertab-epochs", "0"), ("tabular", "--hypertab-views", "0"),
-    ("tabular", "--tjepa-epochs", "0"), ("tabular", "--max-train-rows", "0"), ("tabular", "--folds", "2.5"),
-    ("dain", "--workers", "0"), ("tabular", "--workers", "-1"),
-    ("dain", "--seeds", "-1"), ("dain", "--seeds", "0,-1"), ("dain", "--seeds", "1,1"), ("dain", "--seeds", "3-1"),
+    ("dain", "--ranks", "0"),
+    ("dain", "--ranks", "2,x"),
+    ("dain", "--ranks", "2,2"),
+    ("dain", "--tensor-iters", "0"),
+    ("lagnn", "--max-epochs", "0"),
+    ("lagnn", "--patience", "0"),
+    ("lagnn", "--cvae-epochs", "0"),
+    ("lagnn", "--num-models", "0"),
+    ("lagnn", "--uscore-every", "0"),
+    ("tabular", "--folds", "1"),
+    ("tabular", "--hypertab-epochs", "0"),
+    ("tabular", "--hypertab-views", "0"),
+    ("tabular", "--tjepa-epochs", "0"),
+    ("tabular", "--max-train-rows", "0"),
+    ("tabular", "--folds", "2.5"),
+    ("dain", "--workers", "0"),
+    ("tabular", "--workers", "-1"),
+    ("dain", "--seeds", "-1"),
+    ("dain", "--seeds", "0,-1"),
+    ("dain", "--seeds", "1,1"),
+    ("dain", "--seeds", "3-1"),
 ]
 
 
@@ -370,8 +423,12 @@ def test_explicit_settings_are_honoured():
     assert (s["aug_ratio"], s["ranks"], s["tensor_iters"], s["epochs"]) == (0.25, [3], 4, 2)
     tab = load_benchmark("tabular")
     assert tab._budget({"hypertab_epochs": 1, "tjepa_epochs": 1, "hypertab_views": 2}, True) == {
-        "hypertab_epochs": 1, "hypertab_views": 2, "hypertab_masks_per_step": 1, "tjepa_epochs": 1,
-        "tjepa_encoder": "cpu"}
+        "hypertab_epochs": 1,
+        "hypertab_views": 2,
+        "hypertab_masks_per_step": 1,
+        "tjepa_epochs": 1,
+        "tjepa_encoder": "cpu",
+    }
 
 
 def test_quick_does_not_override_explicit_seeds_or_folds(tmp_path, monkeypatch):
@@ -524,6 +581,8 @@ def test_python_run_never_replaces_results_it_did_not_write(tmp_path):
     with pytest.raises(ResultsExistError):  # the same call again: that file is another run's now
         run_benchmark("dain", fresh)
     again = BenchConfig(**{**vars(fresh), "seeds": [0, 1], "resume": True})
-    assert [(r.seed, r.fit_time == load_records(fresh.out)[0]["fit_time"]) for r in run_benchmark("dain", again)] \
-        == [(0, True), (1, False)]  # seed 0 kept as it was, seed 1 run
+    assert [(r.seed, r.fit_time == load_records(fresh.out)[0]["fit_time"]) for r in run_benchmark("dain", again)] == [
+        (0, True),
+        (1, False),
+    ]  # seed 0 kept as it was, seed 1 run
     assert [r["seed"] for r in load_records(fresh.out)] == [0, 1]

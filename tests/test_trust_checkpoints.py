@@ -1,4 +1,5 @@
 """Issue #20, Trainer checkpoints: fingerprints, checksums, orphan temp files, bad parameters, kill + resume."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,12 @@ def _fit(ckpt, *, epochs=2, data=None, config=None, hidden=4, p=0.0, lr=1e-2, op
     loss = lambda xb, yb: torch.nn.functional.binary_cross_entropy_with_logits(model(xb), yb)
     fp = {"data": (X, y), "config": {"batch_size": 16} if config is None else config}
     res = Trainer(max_epochs=epochs, seed=seed, verbose=False, checkpoint_path=ckpt, **trainer_kw).fit(
-        model, optim, lambda e: minibatch_epoch(model, optim, loss, [X, y], batch_size=16, generator=gen),
-        generators=[gen], fingerprint=fp)
+        model,
+        optim,
+        lambda e: minibatch_epoch(model, optim, loss, [X, y], batch_size=16, generator=gen),
+        generators=[gen],
+        fingerprint=fp,
+    )
     return model, res
 
 
@@ -66,21 +71,27 @@ def test_resume_with_other_data_raises_naming_data_and_loads_nothing(tmp_path):
     _fit(ckpt)
     before = ckpt.read_bytes()
     X, y = _data()
-    with pytest.raises(CheckpointMismatchError, match=r"run\.pt was written for another run: data \('data'\) "
-                                                      r"differs: data\[0\]: checkpoint sha256:"):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"run\.pt was written for another run: data \('data'\) "
+        r"differs: data\[0\]: checkpoint sha256:",
+    ):
         _fit(ckpt, data=(X.flip(0), y.flip(0)))  # the same rows, reversed: the reported case
     assert ckpt.read_bytes() == before  # not overwritten either
 
 
-@pytest.mark.parametrize("change, part, entry", [
-    (dict(config={"batch_size": 32}), "config", r"config\['batch_size'\]: checkpoint 16, this run 32"),
-    (dict(hidden=5), "model", r"tensor '0.weight': checkpoint \(4, 3\) float32, this run \(5, 3\) float32"),
-    (dict(p=0.5), "model", r"module '1' p: checkpoint 0.0, this run 0.5"),
-    (dict(lr=0.1), "optimizer", r"optimizer 0 lr: checkpoint 0.01, this run 0.1"),
-    (dict(opt="sgd"), "optimizer", r"optimizer 0: checkpoint Adam, this run SGD"),
-    (dict(seed=1), "trainer", r"seed: checkpoint 0, this run 1"),
-    (dict(mode="max"), "trainer", r"mode: checkpoint 'min', this run 'max'"),
-])
+@pytest.mark.parametrize(
+    "change, part, entry",
+    [
+        (dict(config={"batch_size": 32}), "config", r"config\['batch_size'\]: checkpoint 16, this run 32"),
+        (dict(hidden=5), "model", r"tensor '0.weight': checkpoint \(4, 3\) float32, this run \(5, 3\) float32"),
+        (dict(p=0.5), "model", r"module '1' p: checkpoint 0.0, this run 0.5"),
+        (dict(lr=0.1), "optimizer", r"optimizer 0 lr: checkpoint 0.01, this run 0.1"),
+        (dict(opt="sgd"), "optimizer", r"optimizer 0: checkpoint Adam, this run SGD"),
+        (dict(seed=1), "trainer", r"seed: checkpoint 0, this run 1"),
+        (dict(mode="max"), "trainer", r"mode: checkpoint 'min', this run 'max'"),
+    ],
+)
 def test_resume_with_another_setting_names_the_part_that_differs(tmp_path, change, part, entry):
     ckpt = tmp_path / "run.pt"
     _fit(ckpt)
@@ -106,22 +117,43 @@ def test_a_missing_or_extra_fingerprint_part_is_a_mismatch(tmp_path):
     ckpt = tmp_path / "run.pt"
     _fit(ckpt)
     model, optim, _ = _setup()
-    with pytest.raises(CheckpointMismatchError, match=r"data \('data'\): the checkpoint has a 'data' fingerprint, "
-                                                      r"this run gives none"):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"data \('data'\): the checkpoint has a 'data' fingerprint, "
+        r"this run gives none",
+    ):
         Trainer(max_epochs=2, seed=0, verbose=False, checkpoint_path=ckpt).fit(
-            model, optim, lambda e: {}, generators=[torch.Generator()])
+            model, optim, lambda e: {}, generators=[torch.Generator()]
+        )
 
 
 def test_format1_checkpoint_is_refused_with_how_to_start_over(tmp_path):
     ckpt = tmp_path / "old.pt"
     model, optim, gen = _setup()
     # what the Trainer wrote before checksums and fingerprints
-    atomic_torch_save({"format": 1, "model": model.state_dict(), "optimizers": [optim.state_dict()],
-                       "stateful": [], "rng": {"torch": torch.get_rng_state(), "gens": [gen.get_state()]},
-                       "history": [], "best_epoch": None, "best_score": None, "best_state": None, "wait": 0,
-                       "epoch": 0, "elapsed": 0.0, "stopped": False}, ckpt)
-    with pytest.raises(CheckpointMismatchError, match=r"old\.pt was written by an older structaug \(format 1.*"
-                                                      r"resume=False to start over"):
+    atomic_torch_save(
+        {
+            "format": 1,
+            "model": model.state_dict(),
+            "optimizers": [optim.state_dict()],
+            "stateful": [],
+            "rng": {"torch": torch.get_rng_state(), "gens": [gen.get_state()]},
+            "history": [],
+            "best_epoch": None,
+            "best_score": None,
+            "best_state": None,
+            "wait": 0,
+            "epoch": 0,
+            "elapsed": 0.0,
+            "stopped": False,
+        },
+        ckpt,
+    )
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"old\.pt was written by an older structaug \(format 1.*"
+        r"resume=False to start over",
+    ):
         _fit(ckpt)
     _, res = _fit(ckpt, resume=False)  # the way out the message gives: start over, overwrite it
     assert res.resumed_from is None and load_verified(ckpt)["format"] == 2
@@ -137,7 +169,8 @@ def test_bench_rerun_on_reversed_data_is_refused_not_reported_with_the_old_score
     (tmp_path / "seqrec").mkdir()
     seqs = [rng.integers(1, 25, size=rng.integers(5, 8)).tolist() for _ in range(40)]
     write = lambda rows: (tmp_path / "seqrec" / "Beauty.txt").write_text(
-        "\n".join(" ".join(map(str, [u + 1, *s])) for u, s in enumerate(rows)) + "\n")
+        "\n".join(" ".join(map(str, [u + 1, *s])) for u, s in enumerate(rows)) + "\n"
+    )
     extra = {"methods": "SASRec", "epochs": 1, "batch_size": 64, "checkpoint_dir": str(tmp_path / "ckpt")}
     cfg = BenchConfig(data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], verbose=False, extra=extra)
     write(seqs)
@@ -162,8 +195,9 @@ def test_fit_sequential_fingerprints_its_data_and_settings_but_not_its_budget(tm
         prepare_interactions,
     )
 
-    log = build_sequences(prepare_interactions(make_sequences(n_users=40, n_items=30, min_len=5, max_len=8,
-                                                              random_state=0)))
+    log = build_sequences(
+        prepare_interactions(make_sequences(n_users=40, n_items=30, min_len=5, max_len=8, random_state=0))
+    )
     train, valid, _ = leave_one_out(log.sequences)
     X, y = prefix_examples(train, 8)
     vh = pad_sequences(valid[0], 8), valid[1]
@@ -172,9 +206,18 @@ def test_fit_sequential_fingerprints_its_data_and_settings_but_not_its_budget(tm
     def fit(epochs=1, crop=0.5, data=(X, y)):
         torch.manual_seed(0)
         model = SASRec(log.n_items, max_len=8, hidden_size=8, n_layers=1, n_heads=1, inner_size=16)
-        return fit_sequential(model, *data, valid=vh, max_epochs=epochs, batch_size=64, device=torch.device("cpu"),
-                              seed=0, gen=torch.Generator().manual_seed(0), checkpoint_path=ckpt,
-                              views=SequenceViews(crop_ratio=crop, mask_ratio=0.5, reorder_ratio=0.8))
+        return fit_sequential(
+            model,
+            *data,
+            valid=vh,
+            max_epochs=epochs,
+            batch_size=64,
+            device=torch.device("cpu"),
+            seed=0,
+            gen=torch.Generator().manual_seed(0),
+            checkpoint_path=ckpt,
+            views=SequenceViews(crop_ratio=crop, mask_ratio=0.5, reorder_ratio=0.8),
+        )
 
     fit()
     with pytest.raises(CheckpointMismatchError, match=r"config\['view_crop_ratio'\]: checkpoint 0.5, this run 0.6"):
@@ -204,10 +247,14 @@ def test_corrupt_checkpoint_raises_and_the_model_is_untouched(tmp_path, damage):
     ckpt.write_bytes(bytes(raw))
     model, optim, gen = _setup()
     w0 = _weights(model)
-    with pytest.raises(CorruptFileError, match=r"checkpoint .*run\.pt is corrupt.*nothing from it was used: "
-                                               r"delete the file"):
-        Trainer(max_epochs=2, seed=0, verbose=False, checkpoint_path=ckpt).fit(model, optim, lambda e: {},
-                                                                               generators=[gen])
+    with pytest.raises(
+        CorruptFileError,
+        match=r"checkpoint .*run\.pt is corrupt.*nothing from it was used: "
+        r"delete the file",
+    ):
+        Trainer(max_epochs=2, seed=0, verbose=False, checkpoint_path=ckpt).fit(
+            model, optim, lambda e: {}, generators=[gen]
+        )
     assert all(torch.equal(v, w0[k]) for k, v in _weights(model).items())
 
 
@@ -266,8 +313,12 @@ def test_orphan_tmp_of_a_killed_writer_is_removed_but_a_live_writers_is_kept(tmp
     atomic_write_text("version 1", target)
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    proc = subprocess.Popen([sys.executable, str(script), str(target), str(tmp_path / "started")], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(target), str(tmp_path / "started")],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         _wait_for(tmp_path / "started", proc)
         tmps = [p for p in tmp_path.iterdir() if p.name.startswith(".ckpt.pt.") and p.name.endswith(".tmp")]
@@ -294,11 +345,11 @@ def test_tmps_that_cannot_be_attributed_are_removed_only_when_old(tmp_path):
     target = tmp_path / "a.pt"
     old, new = time.time() - ORPHAN_AGE_S - 60, time.time()
     files = {
-        ".a.pt.otherhost.12345.abcd1234.tmp": (old, True),   # another host: by age only
+        ".a.pt.otherhost.12345.abcd1234.tmp": (old, True),  # another host: by age only
         ".a.pt.otherhost.12346.abcd1235.tmp": (new, False),
-        ".a.pt.x7k2_9qa.tmp": (old, True),                   # written before pids were recorded
+        ".a.pt.x7k2_9qa.tmp": (old, True),  # written before pids were recorded
         ".a.pt.x7k2_9qb.tmp": (new, False),
-        ".a.pt.b.x7k2_9qc.tmp": (old, False),                # an old tmp of another target, "a.pt.b"
+        ".a.pt.b.x7k2_9qc.tmp": (old, False),  # an old tmp of another target, "a.pt.b"
         "notes.txt": (old, False),
     }
     for name, (mtime, _) in files.items():
@@ -330,11 +381,14 @@ def test_a_load_that_fails_raises_a_mismatch_and_restores_everything(tmp_path):
     save_verified(payload, ckpt)
     model, optim, gen = _setup()
     w0, g0 = _weights(model), gen.get_state()
-    with pytest.raises(CheckpointMismatchError, match=r"run\.pt does not fit this model/optimizers "
-                                                      r"\(RuntimeError: .*Nothing was loaded"):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"run\.pt does not fit this model/optimizers "
+        r"\(RuntimeError: .*Nothing was loaded",
+    ):
         Trainer(max_epochs=2, seed=0, verbose=False, checkpoint_path=ckpt).fit(
-            model, optim, lambda e: {}, generators=[gen],
-            fingerprint={"data": _data(), "config": {"batch_size": 16}})
+            model, optim, lambda e: {}, generators=[gen], fingerprint={"data": _data(), "config": {"batch_size": 16}}
+        )
     # load_state_dict had already copied the matching tensors: they were put back
     assert all(torch.equal(v, w0[k]) for k, v in _weights(model).items()) and torch.equal(gen.get_state(), g0)
 
@@ -351,8 +405,9 @@ def test_bad_batch_size_is_an_invalid_parameter_at_the_call(fn, bad):
     X = torch.zeros(5, 3)
     call = {
         "batch_indices": lambda: batch_indices(5, bad),  # raised by the call, not the first next()
-        "minibatch_epoch": lambda: minibatch_epoch(model, torch.optim.SGD(model.parameters(), lr=0.1),
-                                                   lambda xb: model(xb).sum(), [X], batch_size=bad),
+        "minibatch_epoch": lambda: minibatch_epoch(
+            model, torch.optim.SGD(model.parameters(), lr=0.1), lambda xb: model(xb).sum(), [X], batch_size=bad
+        ),
         "predict_batched": lambda: predict_batched(model, [X], batch_size=bad),
     }[fn]
     with pytest.raises(InvalidParameterError, match="batch_size"):
@@ -378,15 +433,35 @@ def test_batch_helpers_data_checks_and_valid_edges():
     assert torch.equal(out, torch.arange(5.0) * 2)
 
 
-@pytest.mark.parametrize("param, value", [
-    ("max_epochs", -1), ("max_epochs", 2.5), ("max_epochs", "10"),
-    ("patience", 0), ("patience", 1.5),
-    ("checkpoint_every", 0), ("checkpoint_every", -2),
-    ("max_time", 0), ("max_time", -5), ("max_time", float("nan")), ("max_time", float("inf")),
-    ("mode", "up"), ("min_delta", float("nan")), ("min_delta", -0.1), ("min_delta", "0"),
-    ("monitor", 3), ("seed", 1.5), ("seed", True), ("device", "gpu"),
-    ("resume", "False"), ("restore_best", 1), ("verbose", "yes"), ("checkpoint_path", 3), ("checkpoint_path", ""),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("max_epochs", -1),
+        ("max_epochs", 2.5),
+        ("max_epochs", "10"),
+        ("patience", 0),
+        ("patience", 1.5),
+        ("checkpoint_every", 0),
+        ("checkpoint_every", -2),
+        ("max_time", 0),
+        ("max_time", -5),
+        ("max_time", float("nan")),
+        ("max_time", float("inf")),
+        ("mode", "up"),
+        ("min_delta", float("nan")),
+        ("min_delta", -0.1),
+        ("min_delta", "0"),
+        ("monitor", 3),
+        ("seed", 1.5),
+        ("seed", True),
+        ("device", "gpu"),
+        ("resume", "False"),
+        ("restore_best", 1),
+        ("verbose", "yes"),
+        ("checkpoint_path", 3),
+        ("checkpoint_path", ""),
+    ],
+)
 def test_bad_trainer_parameter_names_it(param, value):
     with pytest.raises(InvalidParameterError, match=rf"^{param}\b"):
         Trainer(**{param: value})
@@ -408,12 +483,20 @@ def test_bad_fit_arguments_name_them_before_any_epoch(tmp_path):
         (lambda: t.fit(model, opt, epoch, fingerprint={1: "x"}), r"^fingerprint keys must be"),
         (lambda: t.fit(model, opt, epoch, generators=[0]), r"^generators\[0\] must be"),
         (lambda: t.fit(model, opt, epoch, stateful=[object()]), r"^stateful\[0\] \(object\) has no state_dict"),
-        (lambda: Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path).fit(model, opt, epoch),
-         r"^checkpoint_path .* is a folder"),
+        (
+            lambda: Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path).fit(model, opt, epoch),
+            r"^checkpoint_path .* is a folder",
+        ),
     ]
     (tmp_path / "file").write_text("")
-    cases.append((lambda: Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "file" / "c.pt").fit(
-        model, opt, epoch), r"^checkpoint_path .*c\.pt: its folder cannot be created"))
+    cases.append(
+        (
+            lambda: Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "file" / "c.pt").fit(
+                model, opt, epoch
+            ),
+            r"^checkpoint_path .*c\.pt: its folder cannot be created",
+        )
+    )
     for call, msg in cases:
         with pytest.raises(InvalidParameterError, match=msg):
             call()
@@ -426,19 +509,26 @@ def test_valid_fingerprint_edges(tmp_path):
     Trainer(max_epochs=1, verbose=False, checkpoint_path=tmp_path / "a.pt").fit(model, optim, lambda e: {})
     res = Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "a.pt").fit(model, optim, lambda e: {})
     assert res.resumed_from == 0 and res.epochs_run == 2
-    with pytest.raises(CheckpointMismatchError,
-                       match=r"\('state'\) differs: generators: checkpoint \[\], this run \['torch.Generator\(cpu\)'\]"):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"\('state'\) differs: generators: checkpoint \[\], this run \['torch.Generator\(cpu\)'\]",
+    ):
         Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "a.pt").fit(
-            model, optim, lambda e: {}, generators=[gen])
+            model, optim, lambda e: {}, generators=[gen]
+        )
     # numpy scalars, lists and a digest string describe the same as Python values / tuples
     fp = {"config": {"lr": np.float64(0.5), "sizes": [1, 2]}, "data": "ab" * 32}
-    Trainer(max_epochs=1, verbose=False, checkpoint_path=tmp_path / "b.pt").fit(model, optim, lambda e: {},
-                                                                                  fingerprint=fp)
+    Trainer(max_epochs=1, verbose=False, checkpoint_path=tmp_path / "b.pt").fit(
+        model, optim, lambda e: {}, fingerprint=fp
+    )
     res = Trainer(max_epochs=2, verbose=False, checkpoint_path=tmp_path / "b.pt").fit(
-        model, optim, lambda e: {}, fingerprint={"config": {"lr": 0.5, "sizes": (1, 2)}, "data": "ab" * 32})
+        model, optim, lambda e: {}, fingerprint={"config": {"lr": 0.5, "sizes": (1, 2)}, "data": "ab" * 32}
+    )
     assert res.resumed_from == 0
-    assert load_verified(tmp_path / "b.pt")["fingerprint"]["config"] == {"config['lr']": "0.5",
-                                                                          "config['sizes']": "(1, 2)"}
+    assert load_verified(tmp_path / "b.pt")["fingerprint"]["config"] == {
+        "config['lr']": "0.5",
+        "config['sizes']": "(1, 2)",
+    }
 
 
 def test_attributes_a_torch_release_adds_do_not_orphan_checkpoints(tmp_path):
@@ -518,8 +608,12 @@ def _load_run(tmp_path):
 def test_sigkill_mid_training_then_resume_equals_an_uninterrupted_run(tmp_path):
     mod, script = _load_run(tmp_path)
     ckpt, marker, k = tmp_path / "run.pt", tmp_path / "paused", 3
-    proc = subprocess.Popen([sys.executable, str(script), str(ckpt), str(k), str(marker)], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(ckpt), str(k), str(marker)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         _wait_for(marker, proc)
         assert load_verified(ckpt)["epoch"] == k - 1  # epochs 0..k-1 are on disk
@@ -560,10 +654,20 @@ def test_fingerprint_is_the_same_in_another_process_or_refuses():
     from structaug.io import fingerprint
 
     values = {"a": {"x", "y", "z"}, "b": np.int64(3), "c": [np.float32(0.5)]}
-    code = ("import numpy as np; from structaug.io import fingerprint; "
-            "print(fingerprint({'a': {'x', 'y', 'z'}, 'b': np.int64(3), 'c': [np.float32(0.5)]}))")
-    digests = {subprocess.run([sys.executable, "-c", code], env={**_env(), "PYTHONHASHSEED": str(seed)},
-                              capture_output=True, text=True, check=True).stdout.strip() for seed in (1, 2)}
+    code = (
+        "import numpy as np; from structaug.io import fingerprint; "
+        "print(fingerprint({'a': {'x', 'y', 'z'}, 'b': np.int64(3), 'c': [np.float32(0.5)]}))"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**_env(), "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in (1, 2)
+    }
     assert digests == {fingerprint(values)}
     assert fingerprint(np.int64(1)) == fingerprint(1)
     with pytest.raises(InvalidParameterError, match="memory address"):

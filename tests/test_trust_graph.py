@@ -4,6 +4,7 @@ Reported cases (1-5) each have a regression test; ``test_bad_input_*`` is the pa
 bad-input suite of structaug.graph's entry points, and ``test_valid_edge_case_*`` asserts the
 values of the documented valid cases (docs/lagnn.md, "Input checks").
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,18 @@ from structaug.graph import (
 from structaug.graph._cvae import row_normalize
 
 F_ = 8
-TINY = dict(max_epochs=1, warmup=1, num_models=2, update_epochs=1, selector_max_epochs=2, uscore_every=2,
-            hidden_size=16, latent_size=4, batch_size=64, device="cpu")
+TINY = dict(
+    max_epochs=1,
+    warmup=1,
+    num_models=2,
+    update_epochs=1,
+    selector_max_epochs=2,
+    uscore_every=2,
+    hidden_size=16,
+    latent_size=4,
+    batch_size=64,
+    device="cpu",
+)
 TRAIN = dict(device="cpu", max_epochs=3, patience=None)
 
 
@@ -55,8 +66,10 @@ def fitted(graph) -> LocalAugmenter:
 def no_work(monkeypatch):
     """Make any CVAE construction or training loop in structaug.graph fail loudly: a check that
     raises under this fixture ran before any work started."""
+
     def boom(*a, **k):
         raise AssertionError("work started before the input was checked")
+
     for mod in (la_mod, tr_mod):
         monkeypatch.setattr(mod.Trainer, "fit", boom)
     monkeypatch.setattr(la_mod, "NeighborCVAE", boom)
@@ -74,8 +87,8 @@ def test_x_aug_batches_with_x_in_a_pyg_dataloader(fitted, sizes):
     assert batch.x_aug.shape == (sum(sizes), 2, F_)
     for i, g in enumerate(graphs):
         rows = batch.batch == i
-        assert torch.equal(batch.x[rows], g.x)           # x and x_aug rows line up ...
-        assert torch.equal(batch.x_aug[rows], g.x_aug)   # ... with each graph's own sample
+        assert torch.equal(batch.x[rows], g.x)  # x and x_aug rows line up ...
+        assert torch.equal(batch.x_aug[rows], g.x_aug)  # ... with each graph's own sample
     # the LA models consume the batched attribute directly
     model = LAGCN(F_, 4, 2, concat=2).eval()
     assert model(batch.x, batch.edge_index, batch.x_aug).shape == (sum(sizes), 2)
@@ -97,23 +110,59 @@ def test_layout_change_keeps_training_results_of_head():
     """Golden values from HEAD (f42955d, sample-first layout), same seeds: the layout change
     moved no random draw, so the runs are bit-identical (tolerance: float builds only)."""
     g = make_sbm_graph(120, 3, 24, avg_degree=5.0, n_val=30, random_state=0)
-    aug = LocalAugmenter(random_state=0, max_epochs=2, warmup=3, num_models=4, update_epochs=2,
-                         selector_max_epochs=5, uscore_every=2, hidden_size=32, batch_size=64, device="cpu").fit(g)
-    golden = {"lagcn": (0.699999988079071, 1.0249712467193604),
-              "randnbr": (0.6499999761581421, 1.0130565166473389)}
+    aug = LocalAugmenter(
+        random_state=0,
+        max_epochs=2,
+        warmup=3,
+        num_models=4,
+        update_epochs=2,
+        selector_max_epochs=5,
+        uscore_every=2,
+        hidden_size=32,
+        batch_size=64,
+        device="cpu",
+    ).fit(g)
+    golden = {"lagcn": (0.699999988079071, 1.0249712467193604), "randnbr": (0.6499999761581421, 1.0130565166473389)}
     for name, (acc, loss) in golden.items():
         smp = aug if name == "lagcn" else RandomNeighborAugmenter().fit(g)
-        res = fit_node_model("lagcn", g, augmenter=smp, random_state=0 if name == "lagcn" else 1, device="cpu",
-                             max_epochs=15, patience=100)
+        res = fit_node_model(
+            "lagcn",
+            g,
+            augmenter=smp,
+            random_state=0 if name == "lagcn" else 1,
+            device="cpu",
+            max_epochs=15,
+            patience=100,
+        )
         assert res.test_acc == pytest.approx(acc, abs=1e-6) and res.val_loss == pytest.approx(loss, rel=1e-5), name
 
 
 # --------------------------------------------------------------------------------------------
 # Case 2: LocalAugment never overwrites graph attributes
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("attr", ["x", "edge_index", "y", "edge_attr", "train_mask", "test_mask", "batch",
-                                  "ptr", "pos", "num_nodes", "keys", "to", "node_index", "my_batch",
-                                  "_x", "1x", "x-aug", 3])
+@pytest.mark.parametrize(
+    "attr",
+    [
+        "x",
+        "edge_index",
+        "y",
+        "edge_attr",
+        "train_mask",
+        "test_mask",
+        "batch",
+        "ptr",
+        "pos",
+        "num_nodes",
+        "keys",
+        "to",
+        "node_index",
+        "my_batch",
+        "_x",
+        "1x",
+        "x-aug",
+        3,
+    ],
+)
 def test_transform_rejects_reserved_attr(attr):
     with pytest.raises(InvalidParameterError, match="attr"):
         LocalAugment(LocalAugmenter(**TINY), attr=attr)
@@ -177,8 +226,7 @@ def test_other_graph_entry_points_leave_global_rng(graph, fitted):
     assert _keeps_global_rng(lambda: fitted.sample(graph, n=2))
     assert _keeps_global_rng(lambda: LocalAugment(fitted)(graph))
     model = GCN(F_, 4, 2)
-    assert _keeps_global_rng(lambda: train_node_classifier(model, graph, random_state=0, max_epochs=2,
-                                                           device="cpu"))
+    assert _keeps_global_rng(lambda: train_node_classifier(model, graph, random_state=0, max_epochs=2, device="cpu"))
 
 
 def test_fit_node_model_returns_a_model_usable_on_another_graph(graph):
@@ -220,6 +268,7 @@ def _set(**attrs):
         for k, v in attrs.items():
             d[k] = v(d) if callable(v) else v
         return d
+
     return mutate
 
 
@@ -246,44 +295,104 @@ CASES = [
     ("x-inf", _set(x=lambda d: _poke(d.x, 5, float("inf"))), ALL, "data.x contains 1 NaN or infinite"),
     ("x-int", _set(x=lambda d: (d.x > 0).long()), ALL, "data.x must be a float tensor"),
     ("x-bool", _set(x=lambda d: d.x > 0), ALL, "data.x must be a float tensor"),
-    ("x-out-of-unit-interval", _set(x=lambda d: d.x * 3 - 1),
-     ("fit", "sample", "transform", "la"), r"data.x must lie in \[0, 1\]"),
+    (
+        "x-out-of-unit-interval",
+        _set(x=lambda d: d.x * 3 - 1),
+        ("fit", "sample", "transform", "la"),
+        r"data.x must lie in \[0, 1\]",
+    ),
     ("edge-index-missing", _set(edge_index=None), ALL, "data.edge_index is missing"),
     ("edge-index-float", _set(edge_index=lambda d: d.edge_index.float()), ALL, "data.edge_index must hold integer"),
     ("edge-index-bool", _set(edge_index=lambda d: d.edge_index > 3), ALL, "data.edge_index must hold integer"),
-    ("edge-index-uint8", _set(edge_index=lambda d: d.edge_index.to(torch.uint8)),
-     ALL, "data.edge_index must hold integer"),
-    ("edge-index-transposed", _set(edge_index=lambda d: d.edge_index.t()),
-     ALL, r"data.edge_index must have shape \[2, E\]"),
+    (
+        "edge-index-uint8",
+        _set(edge_index=lambda d: d.edge_index.to(torch.uint8)),
+        ALL,
+        "data.edge_index must hold integer",
+    ),
+    (
+        "edge-index-transposed",
+        _set(edge_index=lambda d: d.edge_index.t()),
+        ALL,
+        r"data.edge_index must have shape \[2, E\]",
+    ),
     ("edge-index-1d", _set(edge_index=lambda d: d.edge_index[0]), ALL, r"data.edge_index must have shape \[2, E\]"),
-    ("edge-index-3-rows", _set(edge_index=lambda d: d.edge_index[[0, 1, 0]]),
-     ALL, r"data.edge_index must have shape \[2, E\]"),
-    ("edge-index-out-of-range", _set(edge_index=lambda d: _poke(d.edge_index, 0, d.num_nodes)), ALL,
-     "data.edge_index has index 40 out of range"),
-    ("edge-index-negative", _set(edge_index=lambda d: _poke(d.edge_index, 1, -1)),
-     ALL, "data.edge_index has a negative index"),
+    (
+        "edge-index-3-rows",
+        _set(edge_index=lambda d: d.edge_index[[0, 1, 0]]),
+        ALL,
+        r"data.edge_index must have shape \[2, E\]",
+    ),
+    (
+        "edge-index-out-of-range",
+        _set(edge_index=lambda d: _poke(d.edge_index, 0, d.num_nodes)),
+        ALL,
+        "data.edge_index has index 40 out of range",
+    ),
+    (
+        "edge-index-negative",
+        _set(edge_index=lambda d: _poke(d.edge_index, 1, -1)),
+        ALL,
+        "data.edge_index has a negative index",
+    ),
     ("no-edges", _set(edge_index=torch.zeros(2, 0, dtype=torch.long)), ("fit",), "data has no edges"),
     ("only-self-loops", _set(edge_index=torch.arange(40).repeat(2, 1)), ("fit",), "data has no edges"),
-    ("feature-count", _set(x=lambda d: torch.cat([d.x, d.x[:, :2]], 1)), ("sample", "transform", "la"),
-     "data.x has 10 features but the augmenter was fitted on 8"),
-    ("train-mask-short", _set(train_mask=lambda d: d.train_mask[:-1]),
-     ("fit", "train", "la"), r"data.train_mask must have shape \(40,\)"),
-    ("train-mask-int", _set(train_mask=lambda d: d.train_mask.long()),
-     ("fit", "train", "la"), "data.train_mask must be a boolean mask"),
-    ("train-mask-float", _set(train_mask=lambda d: d.train_mask.float()),
-     ("fit", "train"), "data.train_mask must be a boolean mask"),
-    ("val-mask-long", _set(val_mask=lambda d: torch.cat([d.val_mask, d.val_mask[:1]])),
-     ("train", "la"), r"data.val_mask must have shape \(40,\)"),
+    (
+        "feature-count",
+        _set(x=lambda d: torch.cat([d.x, d.x[:, :2]], 1)),
+        ("sample", "transform", "la"),
+        "data.x has 10 features but the augmenter was fitted on 8",
+    ),
+    (
+        "train-mask-short",
+        _set(train_mask=lambda d: d.train_mask[:-1]),
+        ("fit", "train", "la"),
+        r"data.train_mask must have shape \(40,\)",
+    ),
+    (
+        "train-mask-int",
+        _set(train_mask=lambda d: d.train_mask.long()),
+        ("fit", "train", "la"),
+        "data.train_mask must be a boolean mask",
+    ),
+    (
+        "train-mask-float",
+        _set(train_mask=lambda d: d.train_mask.float()),
+        ("fit", "train"),
+        "data.train_mask must be a boolean mask",
+    ),
+    (
+        "val-mask-long",
+        _set(val_mask=lambda d: torch.cat([d.val_mask, d.val_mask[:1]])),
+        ("train", "la"),
+        r"data.val_mask must have shape \(40,\)",
+    ),
     ("test-mask-int", _set(test_mask=lambda d: d.test_mask.int()), ("train",), "data.test_mask must be a boolean mask"),
     ("train-mask-missing", _set(train_mask=None), ("train",), "data.train_mask is missing"),
-    ("train-mask-empty", _set(train_mask=lambda d: torch.zeros_like(d.train_mask)),
-     ("train", "la"), "data.train_mask selects no nodes"),
-    ("val-mask-empty", _set(val_mask=lambda d: torch.zeros_like(d.val_mask)),
-     ("train",), "data.val_mask selects no nodes"),
-    ("y-minus-one-in-train", _set(y=lambda d: _poke(d.y, _first_train_node(d), -1)), ("fit", "train", "la"),
-     "data.y has label -1 at node .* of data.train_mask"),
-    ("y-minus-one-in-val", _set(y=lambda d: _poke(d.y, int(d.val_mask.nonzero()[0, 0]), -1)), ("train",),
-     "data.y has label -1 at node .* of data.val_mask"),
+    (
+        "train-mask-empty",
+        _set(train_mask=lambda d: torch.zeros_like(d.train_mask)),
+        ("train", "la"),
+        "data.train_mask selects no nodes",
+    ),
+    (
+        "val-mask-empty",
+        _set(val_mask=lambda d: torch.zeros_like(d.val_mask)),
+        ("train",),
+        "data.val_mask selects no nodes",
+    ),
+    (
+        "y-minus-one-in-train",
+        _set(y=lambda d: _poke(d.y, _first_train_node(d), -1)),
+        ("fit", "train", "la"),
+        "data.y has label -1 at node .* of data.train_mask",
+    ),
+    (
+        "y-minus-one-in-val",
+        _set(y=lambda d: _poke(d.y, int(d.val_mask.nonzero()[0, 0]), -1)),
+        ("train",),
+        "data.y has label -1 at node .* of data.val_mask",
+    ),
     ("y-float", _set(y=lambda d: d.y.float()), ("fit", "train"), "data.y must hold integer class ids"),
     ("y-bool", _set(y=lambda d: d.y > 0), ("train",), "data.y must hold integer class ids"),
     ("y-short", _set(y=lambda d: d.y[:-2]), ("fit", "train"), r"data.y must have shape \(40,\)"),
@@ -366,8 +475,12 @@ def test_bad_input_calls_before_fit_and_wrong_types(graph, fitted, no_work):
         fit_node_model("lagcn", graph, augmenter=LocalAugmenter(), **TRAIN)
     with pytest.raises(NotFittedError, match="RandomNeighborAugmenter"):
         train_node_classifier(LAGCN(F_, 4, 2), graph, augmenter=RandomNeighborAugmenter(), device="cpu")
-    for call in (lambda: LocalAugmenter(**TINY).fit(graph.x), lambda: fitted.sample(graph.x),
-                 lambda: LocalAugment(fitted)(graph.x), lambda: fit_node_model("gcn", graph.x, **TRAIN)):
+    for call in (
+        lambda: LocalAugmenter(**TINY).fit(graph.x),
+        lambda: fitted.sample(graph.x),
+        lambda: LocalAugment(fitted)(graph.x),
+        lambda: fit_node_model("gcn", graph.x, **TRAIN),
+    ):
         with pytest.raises(InvalidParameterError, match="data must be a torch_geometric Data"):
             call()
     with pytest.raises(InvalidParameterError, match="needs the graph"):
@@ -378,39 +491,70 @@ def test_bad_input_calls_before_fit_and_wrong_types(graph, fitted, no_work):
         fit_node_model("lagcn", graph, augmenter=fitted.cvae_, **TRAIN)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda g: LocalAugmenter(**{**TINY, "lr": 0.0}).fit(g), "lr"),
-    (lambda g: LocalAugmenter(**{**TINY, "lr": float("nan")}).fit(g), "lr"),
-    (lambda g: LocalAugmenter(**{**TINY, "selection": "best"}).fit(g), "selection"),
-    (lambda g: LocalAugmenter(**{**TINY, "latent_size": 0}).fit(g), "latent_size"),
-    (lambda g: LocalAugmenter(**{**TINY, "max_epochs": 2.5}).fit(g), "max_epochs"),
-    (lambda g: LocalAugmenter(**{**TINY, "verbose": "yes"}).fit(g), "verbose"),
-    (lambda g: RandomNeighborAugmenter(normalize=None).fit(g), "normalize"),
-    (lambda g: LocalAugmenter(**TINY).fit(g, labels=g.y), "unexpected keyword"),
-    (lambda g: fit_node_model("mlp", g, **TRAIN), "unknown model kind"),
-    (lambda g: fit_node_model("gcn", g, hiddden=3, **TRAIN), "hiddden"),
-    (lambda g: fit_node_model("gcn", g, random_state=-1, **TRAIN), "random_state"),
-    (lambda g: fit_node_model("lagcn", g, **TRAIN), "needs generated features: augmenter="),
-    (lambda g: fit_node_model("gcn", g, **{**TRAIN, "max_epochs": 0}), "max_epochs"),
-    (lambda g: fit_node_model("gcn", g, **{**TRAIN, "patience": 0}), "patience"),
-    (lambda g: fit_node_model("gcn", g, hidden_size=0, **TRAIN), "hidden_size"),
-    (lambda g: fit_node_model("gcn", g, dropout=1.0, **TRAIN), "dropout"),
-    (lambda g: fit_node_model("gcn", g, lr=0.0, **TRAIN), "lr"),
-    (lambda g: fit_node_model("gcn", g, weight_decay=-1e-4, **TRAIN), "weight_decay"),
-    (lambda g: fit_node_model("gcn", g, concat=1, **TRAIN), "concat=1 has no effect on gcn"),
-    (lambda g: fit_node_model("lagcn", g, concat=0, **TRAIN), "concat must be >= 1"),
-    (lambda g: fit_node_model("lagcn", g, augmenter="cvae", **TRAIN), "augmenter must be a fitted LocalAugmenter"),
-    (lambda g: fit_node_model("gcn", g, augmenter=LocalAugmenter(), **TRAIN), "GCN takes no generated|gcn takes no"),
-    (lambda g: train_node_classifier(LAGCN(F_, 4, 2), g, device="cpu"), "LAGCN needs generated features"),
-    (lambda g: train_node_classifier(GCN(F_, 4, 2), g, verbose=None, device="cpu"), "verbose"),
-    (lambda g: train_node_classifier(GCN(F_, 4, 2), g, samples=0, device="cpu"), "samples"),
-    (lambda g: train_node_classifier(GCN(F_, 4, 2), g, max_epochs=0, device="cpu"), "max_epochs"),
-    (lambda g: train_node_classifier(GCN(F_, 4, 2), g, lr=-1.0, device="cpu"), "lr"),
-], ids=["lr-0", "lr-nan", "selection", "latent-0", "max-epochs-float", "verbose-str", "rn-normalize-none",
-        "fit-kwarg", "kind", "override", "random-state", "la-no-augmenter", "max-epochs-0", "patience-0",
-        "hidden-size-0", "dropout-1", "cfg-lr-0", "wd-negative", "concat-on-gcn", "concat-0-on-lagcn",
-        "augmenter-wrong-type", "augmenter-on-gcn", "tnc-no-augmenter", "tnc-verbose-none", "samples-0",
-        "tnc-max-epochs-0", "tnc-lr"])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda g: LocalAugmenter(**{**TINY, "lr": 0.0}).fit(g), "lr"),
+        (lambda g: LocalAugmenter(**{**TINY, "lr": float("nan")}).fit(g), "lr"),
+        (lambda g: LocalAugmenter(**{**TINY, "selection": "best"}).fit(g), "selection"),
+        (lambda g: LocalAugmenter(**{**TINY, "latent_size": 0}).fit(g), "latent_size"),
+        (lambda g: LocalAugmenter(**{**TINY, "max_epochs": 2.5}).fit(g), "max_epochs"),
+        (lambda g: LocalAugmenter(**{**TINY, "verbose": "yes"}).fit(g), "verbose"),
+        (lambda g: RandomNeighborAugmenter(normalize=None).fit(g), "normalize"),
+        (lambda g: LocalAugmenter(**TINY).fit(g, labels=g.y), "unexpected keyword"),
+        (lambda g: fit_node_model("mlp", g, **TRAIN), "unknown model kind"),
+        (lambda g: fit_node_model("gcn", g, hiddden=3, **TRAIN), "hiddden"),
+        (lambda g: fit_node_model("gcn", g, random_state=-1, **TRAIN), "random_state"),
+        (lambda g: fit_node_model("lagcn", g, **TRAIN), "needs generated features: augmenter="),
+        (lambda g: fit_node_model("gcn", g, **{**TRAIN, "max_epochs": 0}), "max_epochs"),
+        (lambda g: fit_node_model("gcn", g, **{**TRAIN, "patience": 0}), "patience"),
+        (lambda g: fit_node_model("gcn", g, hidden_size=0, **TRAIN), "hidden_size"),
+        (lambda g: fit_node_model("gcn", g, dropout=1.0, **TRAIN), "dropout"),
+        (lambda g: fit_node_model("gcn", g, lr=0.0, **TRAIN), "lr"),
+        (lambda g: fit_node_model("gcn", g, weight_decay=-1e-4, **TRAIN), "weight_decay"),
+        (lambda g: fit_node_model("gcn", g, concat=1, **TRAIN), "concat=1 has no effect on gcn"),
+        (lambda g: fit_node_model("lagcn", g, concat=0, **TRAIN), "concat must be >= 1"),
+        (lambda g: fit_node_model("lagcn", g, augmenter="cvae", **TRAIN), "augmenter must be a fitted LocalAugmenter"),
+        (
+            lambda g: fit_node_model("gcn", g, augmenter=LocalAugmenter(), **TRAIN),
+            "GCN takes no generated|gcn takes no",
+        ),
+        (lambda g: train_node_classifier(LAGCN(F_, 4, 2), g, device="cpu"), "LAGCN needs generated features"),
+        (lambda g: train_node_classifier(GCN(F_, 4, 2), g, verbose=None, device="cpu"), "verbose"),
+        (lambda g: train_node_classifier(GCN(F_, 4, 2), g, samples=0, device="cpu"), "samples"),
+        (lambda g: train_node_classifier(GCN(F_, 4, 2), g, max_epochs=0, device="cpu"), "max_epochs"),
+        (lambda g: train_node_classifier(GCN(F_, 4, 2), g, lr=-1.0, device="cpu"), "lr"),
+    ],
+    ids=[
+        "lr-0",
+        "lr-nan",
+        "selection",
+        "latent-0",
+        "max-epochs-float",
+        "verbose-str",
+        "rn-normalize-none",
+        "fit-kwarg",
+        "kind",
+        "override",
+        "random-state",
+        "la-no-augmenter",
+        "max-epochs-0",
+        "patience-0",
+        "hidden-size-0",
+        "dropout-1",
+        "cfg-lr-0",
+        "wd-negative",
+        "concat-on-gcn",
+        "concat-0-on-lagcn",
+        "augmenter-wrong-type",
+        "augmenter-on-gcn",
+        "tnc-no-augmenter",
+        "tnc-verbose-none",
+        "samples-0",
+        "tnc-max-epochs-0",
+        "tnc-lr",
+    ],
+)
 def test_bad_parameter_raises_invalid_parameter_error(graph, call, match, no_work):
     with pytest.raises(InvalidParameterError, match=match):
         call(graph)
@@ -420,9 +564,14 @@ def test_bad_parameter_raises_invalid_parameter_error(graph, call, match, no_wor
 # Documented valid edge cases, with their values
 # --------------------------------------------------------------------------------------------
 def test_valid_edge_case_one_node(fitted):
-    one = Data(x=torch.full((1, F_), 1.0 / F_), edge_index=torch.zeros(2, 0, dtype=torch.long),
-               y=torch.tensor([1]), train_mask=torch.tensor([True]), val_mask=torch.tensor([True]),
-               test_mask=torch.tensor([True]))
+    one = Data(
+        x=torch.full((1, F_), 1.0 / F_),
+        edge_index=torch.zeros(2, 0, dtype=torch.long),
+        y=torch.tensor([1]),
+        train_mask=torch.tensor([True]),
+        val_mask=torch.tensor([True]),
+        test_mask=torch.tensor([True]),
+    )
     out = fitted.sample(one, n=3).x_aug
     assert out.shape == (1, 3, F_)
     torch.testing.assert_close(out.sum(-1), torch.ones(1, 3))
@@ -454,7 +603,10 @@ def test_valid_edge_case_self_loops_and_duplicate_edges(graph):
     assert aug.n_edge_pairs_ == n_pairs + 3  # self-loops dropped, each duplicate is one more pair
     # GCN: explicit self-loops change nothing (gcn_norm adds the remaining ones)
     with_loops = _set(edge_index=torch.cat([ei, torch.arange(40).repeat(2, 1)], 1))(graph)
-    a, b = fit_node_model("gcn", graph, random_state=1, **TRAIN), fit_node_model("gcn", with_loops, random_state=1, **TRAIN)
+    a, b = (
+        fit_node_model("gcn", graph, random_state=1, **TRAIN),
+        fit_node_model("gcn", with_loops, random_state=1, **TRAIN),
+    )
     assert a.val_loss == pytest.approx(b.val_loss, rel=1e-6) and a.test_acc == b.test_acc
 
 
@@ -496,8 +648,9 @@ def test_bench_cvae_cache_is_per_data_and_refuses_corrupt_files(tmp_path, monkey
     fits = []
     monkeypatch.setattr(LocalAugmenter, "fit", lambda self, *a, **k: fits.append(1) or self)
     again = _fitted_augmenter("Cora", g, torch.device("cpu"), kw, False)  # same data: reused, not refitted
-    assert not fits and torch.equal(again.sample(g, n=1, random_state=0).x_aug,
-                                    first.sample(g, n=1, random_state=0).x_aug)
+    assert not fits and torch.equal(
+        again.sample(g, n=1, random_state=0).x_aug, first.sample(g, n=1, random_state=0).x_aug
+    )
     other = sbm(40, seed=1)  # another "Cora": its own cache file, never the first graph's CVAE
     _fitted_augmenter("Cora", other, torch.device("cpu"), kw, False)
     assert fits == [1] and len(list((tmp_path / "lagnn").glob("*.pt"))) == 2

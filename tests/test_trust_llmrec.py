@@ -4,6 +4,7 @@ answers, every bad input a structaug error naming the argument (raised before an
 The fault suite talks to a loopback fake OpenAI-compatible server (127.0.0.1, port 0, one
 thread, stopped by each test's fixture); every scenario is bounded to a few seconds.
 """
+
 from __future__ import annotations
 
 import json
@@ -188,8 +189,13 @@ class Recorder:
 
 
 def _items(n: int) -> pd.DataFrame:
-    return pd.DataFrame({"item": np.arange(1, n + 1), "title": [f"Film {j}" for j in range(1, n + 1)],
-                         "genres": [f"g{j % 3}" for j in range(1, n + 1)]})
+    return pd.DataFrame(
+        {
+            "item": np.arange(1, n + 1),
+            "title": [f"Film {j}" for j in range(1, n + 1)],
+            "genres": [f"g{j % 3}" for j in range(1, n + 1)],
+        }
+    )
 
 
 # ================================================================== case 1: timestamp order
@@ -221,7 +227,8 @@ def test_history_iso_dates_and_mixed_kinds():
     rec_int, rec_iso = Recorder(), Recorder()
     edges_only(backend=rec_int, n_candidates=3).fit(log, items=_items(8))
     edges_only(backend=rec_iso, n_candidates=3).fit(
-        dates.assign(timestamp=dates["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S")), items=_items(8))
+        dates.assign(timestamp=dates["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S")), items=_items(8)
+    )
     assert rec_int.prompts == rec_iso.prompts
     mixed = log.assign(timestamp=pd.Series([9, "10", 100, "2"] * 3, dtype=object))
     rec = Recorder()
@@ -288,12 +295,17 @@ def test_recommend_k_out_of_range_raises(cls, k, tiny_log):
 # ================================================================== case 3: sample() returns copies
 def test_sample_output_does_not_share_memory_with_the_fit(small):
     inter, items, users = small
-    aug = LLMRecAugmenter(embedder=HashingEmbedder(dim=16), attribute_fields=("year",), verbose=False,
-                          random_state=0).fit(inter, items=items, users=users)
+    aug = LLMRecAugmenter(
+        embedder=HashingEmbedder(dim=16), attribute_fields=("year",), verbose=False, random_state=0
+    ).fit(inter, items=items, users=users)
     first = aug.sample()
-    ref = {"text": {k: v.clone() for k, v in first.item_text.items()},
-           "attr": {k: v.clone() for k, v in first.item_attributes.items()},
-           "prof": first.user_profiles.clone(), "triples": first.triples.copy(), "ids": first.user_ids.copy()}
+    ref = {
+        "text": {k: v.clone() for k, v in first.item_text.items()},
+        "attr": {k: v.clone() for k, v in first.item_attributes.items()},
+        "prof": first.user_profiles.clone(),
+        "triples": first.triples.copy(),
+        "ids": first.user_ids.copy(),
+    }
     for v in [*first.item_text.values(), *first.item_attributes.values(), first.user_profiles]:
         v.add_(1.0)
     first.triples.iloc[0, 0] = -999
@@ -382,8 +394,9 @@ def test_500_then_success_and_429_retry_after(server):
     srv = server(behave)
     cache = ResponseCache(None)
     t0 = time.monotonic()
-    got, st = run_requests(http(srv.url, max_retries=2), [LLMRequest("edge", k, k) for k in "ab"], PARSE,
-                           cache=cache, verbose=False)
+    got, st = run_requests(
+        http(srv.url, max_retries=2), [LLMRequest("edge", k, k) for k in "ab"], PARSE, cache=cache, verbose=False
+    )
     assert time.monotonic() - t0 >= 0.45  # Retry-After was honoured
     assert got == {"a": (0, 1), "b": (0, 1)} and st.calls == 2 and st.failed == 0
     assert srv.counts == {"a": 2, "b": 2} and st.prompt_tokens == 6
@@ -403,8 +416,7 @@ def test_persistent_500_fails_the_fit_loudly_not_silently(server, small, tmp_pat
     srv = server(lambda p, n: {"status": 500, "raw": b"{}"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        aug = edges_only(backend=http(srv.url, max_retries=0), cache_path=tmp_path / "c.sqlite").fit(
-            inter, items=items)
+        aug = edges_only(backend=http(srv.url, max_retries=0), cache_path=tmp_path / "c.sqlite").fit(inter, items=items)
     said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert any("no augmented edges: none of the 12 edge requests" in m for m in said)
     assert any("12 of 12 LLM requests failed" in m for m in said)
@@ -438,8 +450,10 @@ def test_server_dies_mid_fit_and_rerun_pays_only_the_rest(server, small, tmp_pat
     new = srv.log[n_before:]
     assert len(new) == 7 and not answered & set(new)  # the 5 paid answers came from the cache
     assert a2.stats_["edge"]["cache_hits"] == 5 and len(a2.triples_) == 12
-    pd.testing.assert_frame_equal(a2.triples_[a2.triples_["user"].isin(a1.triples_["user"])].reset_index(drop=True),
-                                  a1.triples_.reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        a2.triples_[a2.triples_["user"].isin(a1.triples_["user"])].reset_index(drop=True),
+        a1.triples_.reset_index(drop=True),
+    )
 
 
 def test_fit_stopped_by_a_setup_error_keeps_what_it_paid_for(server, small, tmp_path):
@@ -461,19 +475,24 @@ def test_fit_stopped_by_a_setup_error_keeps_what_it_paid_for(server, small, tmp_
     assert len(paid) == 6 and len(ResponseCache(path)) == 5  # 5 answers kept, the 404 not recorded
     state["broken"] = False
     aug = edges_only(backend=http(srv.url), cache_path=path).fit(inter, items=items)
-    new = srv.log[len(paid):]
+    new = srv.log[len(paid) :]
     assert len(new) == 7 and not set(paid[:5]) & set(new) and len(aug.triples_) == 12
 
 
 # ------------------------------------------------------------------ 5b: usage
 def test_malformed_usage_is_counted_never_recorded(server):
-    usages = {"a": "n/a", "b": {"prompt_tokens": -3, "completion_tokens": 2}, "c": {"prompt_tokens": "12"},
-              "d": None, "e": {"prompt_tokens": 5, "completion_tokens": 1}, "f": [1, 2],
-              "g": {"prompt_tokens": float("nan")}}
+    usages = {
+        "a": "n/a",
+        "b": {"prompt_tokens": -3, "completion_tokens": 2},
+        "c": {"prompt_tokens": "12"},
+        "d": None,
+        "e": {"prompt_tokens": 5, "completion_tokens": 1},
+        "f": [1, 2],
+        "g": {"prompt_tokens": float("nan")},
+    }
     srv = server(lambda p, n: {"content": "1::2", **({"usage": usages[p]} if usages[p] is not None else {})})
     cache = ResponseCache(None)
-    got, st = run_requests(http(srv.url), [LLMRequest("edge", k, k) for k in usages], PARSE, cache=cache,
-                           verbose=False)
+    got, st = run_requests(http(srv.url), [LLMRequest("edge", k, k) for k in usages], PARSE, cache=cache, verbose=False)
     assert len(got) == 7 and st.failed == 0 and st.bad_usage == 5
     assert (st.prompt_tokens, st.completion_tokens) == (5, 1)
     ident = http(srv.url).cache_identity()
@@ -491,13 +510,17 @@ def test_malformed_usage_warns_after_fit(server, small):
 
 # ------------------------------------------------------------------ 5c: content parts
 def test_content_parts_are_joined_and_other_shapes_fail(server):
-    contents = {"parts": [{"type": "text", "text": "1::"}, {"type": "text", "text": "2"}],
-                "image": [{"type": "image_url", "image_url": {"url": "x"}}],
-                "dict": {"text": "1::2"}, "number": 12}
+    contents = {
+        "parts": [{"type": "text", "text": "1::"}, {"type": "text", "text": "2"}],
+        "image": [{"type": "image_url", "image_url": {"url": "x"}}],
+        "dict": {"text": "1::2"},
+        "number": 12,
+    }
     srv = server(lambda p, n: {"content": contents[p]})
     cache = ResponseCache(None)
-    got, st = run_requests(http(srv.url), [LLMRequest("edge", k, k) for k in contents], PARSE, cache=cache,
-                           verbose=False)
+    got, st = run_requests(
+        http(srv.url), [LLMRequest("edge", k, k) for k in contents], PARSE, cache=cache, verbose=False
+    )
     assert got == {"parts": (0, 1)} and st.failed == 3 and len(cache) == 1
 
 
@@ -565,23 +588,37 @@ def test_corrupt_cache_is_refused_by_name_and_left_alone(tmp_path, damage, small
 
 # ================================================================== case 7: bad-input suite
 def _log():
-    return pd.DataFrame({"user": [1, 1, 1, 2, 2, 3, 3, 3], "item": [1, 2, 3, 2, 4, 1, 5, 6],
-                         "timestamp": np.arange(8)})
+    return pd.DataFrame({"user": [1, 1, 1, 2, 2, 3, 3, 3], "item": [1, 2, 3, 2, 4, 1, 5, 6], "timestamp": np.arange(8)})
 
 
 BAD_LOGS = {
     "empty": (lambda: _log().iloc[:0], DataValidationError, r"interactions is empty"),
-    "nan user": (lambda: _log().assign(user=[1.0, np.nan, 1, 2, 2, 3, 3, 3]), DataValidationError,
-                 r"interactions\['user'\] has 1 missing"),
-    "nan item": (lambda: _log().assign(item=[1.0, 2, np.nan, 2, 4, 1, 5, 6]), DataValidationError,
-                 r"interactions\['item'\] has 1 missing"),
-    "mixed id types": (lambda: _log().assign(item=pd.Series([1, "2", 3, "2", 4, 1, 5, 6], dtype=object)),
-                       DataValidationError, r"interactions\['item'\] mixes id types"),
-    "wrong columns": (lambda: _log().rename(columns={"item": "movie"}), DataValidationError,
-                      r"interactions is missing column\(s\) \['item'\]"),
+    "nan user": (
+        lambda: _log().assign(user=[1.0, np.nan, 1, 2, 2, 3, 3, 3]),
+        DataValidationError,
+        r"interactions\['user'\] has 1 missing",
+    ),
+    "nan item": (
+        lambda: _log().assign(item=[1.0, 2, np.nan, 2, 4, 1, 5, 6]),
+        DataValidationError,
+        r"interactions\['item'\] has 1 missing",
+    ),
+    "mixed id types": (
+        lambda: _log().assign(item=pd.Series([1, "2", 3, "2", 4, 1, 5, 6], dtype=object)),
+        DataValidationError,
+        r"interactions\['item'\] mixes id types",
+    ),
+    "wrong columns": (
+        lambda: _log().rename(columns={"item": "movie"}),
+        DataValidationError,
+        r"interactions is missing column\(s\) \['item'\]",
+    ),
     "not a frame": (lambda: _log().to_numpy(), InvalidParameterError, r"interactions must be a pandas DataFrame"),
-    "nan timestamp": (lambda: _log().assign(timestamp=[0, 1, np.nan, 3, 4, 5, 6, 7]), DataValidationError,
-                      r"interactions\['timestamp'\] has 1 missing"),
+    "nan timestamp": (
+        lambda: _log().assign(timestamp=[0, 1, np.nan, 3, 4, 5, 6, 7]),
+        DataValidationError,
+        r"interactions\['timestamp'\] has 1 missing",
+    ),
 }
 ESTIMATORS = {
     "LightGCN": lambda log: gcn(LightGCN).fit(log),
@@ -599,11 +636,25 @@ def test_bad_interaction_logs_raise_naming_the_argument(est, case):
     assert isinstance(info.value, StructaugError)
 
 
-@pytest.mark.parametrize("param,value", [("batch_size", 0), ("batch_size", -1), ("max_epochs", 0),
-                                         ("max_epochs", -2), ("lr", 0.0), ("lr", -1e-3), ("lr", float("nan")),
-                                         ("embedding_dim", 0), ("weight_decay", -1.0), ("eval_k", 0),
-                                         ("prune_drop_rate", 1.0), ("aug_sample_rate", 1.5), ("prune_mode", "x"),
-                                         ("batch_size", 2.5)])
+@pytest.mark.parametrize(
+    "param,value",
+    [
+        ("batch_size", 0),
+        ("batch_size", -1),
+        ("max_epochs", 0),
+        ("max_epochs", -2),
+        ("lr", 0.0),
+        ("lr", -1e-3),
+        ("lr", float("nan")),
+        ("embedding_dim", 0),
+        ("weight_decay", -1.0),
+        ("eval_k", 0),
+        ("prune_drop_rate", 1.0),
+        ("aug_sample_rate", 1.5),
+        ("prune_mode", "x"),
+        ("batch_size", 2.5),
+    ],
+)
 @pytest.mark.parametrize("cls", [LightGCN, MFBPR])
 def test_bad_hyperparameters_raise_in_fit_before_training(cls, param, value):
     m = gcn(cls, **{param: value})
@@ -612,10 +663,19 @@ def test_bad_hyperparameters_raise_in_fit_before_training(cls, param, value):
     assert not hasattr(m, "train_result_")
 
 
-@pytest.mark.parametrize("param,value", [("n_candidates", 1), ("n_candidates", 0), ("max_history", 0),
-                                         ("max_parse_retries", -1), ("candidate_model", "knn"),
-                                         ("item_text_columns", "title"), ("item_text_columns", ()),
-                                         ("backend", object())])
+@pytest.mark.parametrize(
+    "param,value",
+    [
+        ("n_candidates", 1),
+        ("n_candidates", 0),
+        ("max_history", 0),
+        ("max_parse_retries", -1),
+        ("candidate_model", "knn"),
+        ("item_text_columns", "title"),
+        ("item_text_columns", ()),
+        ("backend", object()),
+    ],
+)
 def test_bad_augmenter_parameters(param, value):
     rec = Recorder()
     kw = {"backend": rec, param: value}
@@ -624,9 +684,17 @@ def test_bad_augmenter_parameters(param, value):
     assert not rec.prompts
 
 
-@pytest.mark.parametrize("kw,msg", [(dict(timeout=0), "timeout"), (dict(timeout=float("nan")), "timeout"),
-                                    (dict(max_retries=-1), "max_retries"), (dict(max_workers=0), "max_workers"),
-                                    (dict(top_p=1.5), "top_p"), (dict(temperature=-1), "temperature")])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(timeout=0), "timeout"),
+        (dict(timeout=float("nan")), "timeout"),
+        (dict(max_retries=-1), "max_retries"),
+        (dict(max_workers=0), "max_workers"),
+        (dict(top_p=1.5), "top_p"),
+        (dict(temperature=-1), "temperature"),
+    ],
+)
 def test_bad_backend_parameters(kw, msg):
     with pytest.raises(InvalidParameterError, match=msg):
         OpenAICompatibleBackend("http://127.0.0.1:9/v1", "m", **kw)
@@ -680,9 +748,15 @@ def fitted():
     return gcn(LightGCN).fit(_log(), item_ids=[1, 2, 3, 4, 5, 6])
 
 
-@pytest.mark.parametrize("users,msg", [([1, 99], r"unknown user\(s\) \[99\] \(1 in total\)"),
-                                       (["1"], r"unknown user\(s\) \['1'\]"),
-                                       (1, "users must be a 1-D list"), ("1", "users must be a 1-D")])
+@pytest.mark.parametrize(
+    "users,msg",
+    [
+        ([1, 99], r"unknown user\(s\) \[99\] \(1 in total\)"),
+        (["1"], r"unknown user\(s\) \['1'\]"),
+        (1, "users must be a 1-D list"),
+        ("1", "users must be a 1-D"),
+    ],
+)
 def test_unseen_or_malformed_users_at_recommend(fitted, users, msg):
     with pytest.raises(DataValidationError, match=msg):
         fitted.recommend(users, k=2)
@@ -715,8 +789,12 @@ def test_unseen_items_in_evaluate_and_validation(fitted):
 
 
 def test_calls_before_fit_raise_not_fitted():
-    for call in (lambda: LightGCN().recommend([1]), lambda: MFBPR().score_items([1]),
-                 lambda: LightGCN().evaluate(_log()), lambda: LLMRecAugmenter().sample()):
+    for call in (
+        lambda: LightGCN().recommend([1]),
+        lambda: MFBPR().score_items([1]),
+        lambda: LightGCN().evaluate(_log()),
+        lambda: LLMRecAugmenter().sample(),
+    ):
         with pytest.raises(NotFittedError):
             call()
 
@@ -737,8 +815,11 @@ def test_items_missing_text_or_rows_and_users_frame_problems():
 
 def test_augmentation_features_are_checked_before_training(small):
     inter, items, users = small
-    aug = LLMRecAugmenter(embedder=HashingEmbedder(dim=8), attribute_fields=("year",), verbose=False,
-                          random_state=0).fit(inter, items=items, users=users).sample()
+    aug = (
+        LLMRecAugmenter(embedder=HashingEmbedder(dim=8), attribute_fields=("year",), verbose=False, random_state=0)
+        .fit(inter, items=items, users=users)
+        .sample()
+    )
     aug.item_text["title"][0, 0] = float("nan")
     m = gcn()
     with pytest.raises(DataValidationError, match=r"augmentation.item_text\['title'\] contains 1 NaN"):
@@ -761,8 +842,9 @@ def test_users_frame_missing_a_user_column_raises_before_any_request(small):
     inter, items, users = small
     rec = Recorder()
     with pytest.raises(DataValidationError, match=r"users lacks column\(s\) \['income'\]"):
-        LLMRecAugmenter(backend=rec, embedder=HashingEmbedder(dim=8), user_columns=("age", "income"),
-                        verbose=False).fit(inter, items=items, users=users)
+        LLMRecAugmenter(
+            backend=rec, embedder=HashingEmbedder(dim=8), user_columns=("age", "income"), verbose=False
+        ).fit(inter, items=items, users=users)
     assert not rec.prompts
 
 

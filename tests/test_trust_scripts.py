@@ -4,6 +4,7 @@ Each script's ``--out`` defaults to ``structaug-results/<name>.json`` under the 
 (not the committed ``benchmarks/results/``) and refuses an existing output, or a file it writes
 beside it, unless ``--overwrite`` is given: one ``error:`` line, exit code 2, before any work.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ Each reported case has a regression test, then a parametrised bad-input suite: e
 is a structaug exception whose message names the argument (or column), raised before any
 work; inputs that are valid have their documented result asserted.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,17 @@ from structaug.recsys.mclrec._data import (
 )
 from structaug.recsys.mclrec._training import evaluate_ranking
 
-TINY = dict(hidden_size=8, n_layers=1, n_heads=1, inner_size=8, max_epochs=1, batch_size=32, device="cpu", verbose=False,
-            random_state=0)
+TINY = dict(
+    hidden_size=8,
+    n_layers=1,
+    n_heads=1,
+    inner_size=8,
+    max_epochs=1,
+    batch_size=32,
+    device="cpu",
+    verbose=False,
+    random_state=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +56,11 @@ def fitted(log):
 def _lists(frame: pd.DataFrame) -> list[list]:
     """The item lists of a ``recommend`` frame, one per queried user (in order; rank 1 starts one)."""
     items = frame["item"].to_numpy()
-    return [part.tolist() for part in np.split(items, np.flatnonzero(frame["rank"].to_numpy() == 1)[1:])] \
-        if len(frame) else []
+    return (
+        [part.tolist() for part in np.split(items, np.flatnonzero(frame["rank"].to_numpy() == 1)[1:])]
+        if len(frame)
+        else []
+    )
 
 
 def _sequences(rec: SequentialRecommender) -> dict:
@@ -58,9 +71,13 @@ def _sequences(rec: SequentialRecommender) -> dict:
 # -- case 1: timestamps compared as times, not text -----------------------------------------------
 def _numeric_only_log() -> pd.DataFrame:
     """Per-user order that is right numerically and wrong as text ("10" < "9" < "100")."""
-    return pd.DataFrame({"user": [1, 1, 1, 1, 2, 2, 2],
-                         "item": [11, 12, 13, 14, 12, 13, 15],
-                         "timestamp": [9, 100, 10, 1000, 20, 3, 200]})
+    return pd.DataFrame(
+        {
+            "user": [1, 1, 1, 1, 2, 2, 2],
+            "item": [11, 12, 13, 14, 12, 13, 15],
+            "timestamp": [9, 100, 10, 1000, 20, 3, 200],
+        }
+    )
 
 
 def test_string_timestamps_sort_as_numbers_and_the_callers_frame_is_untouched():
@@ -78,26 +95,34 @@ def test_string_timestamps_sort_as_numbers_and_the_callers_frame_is_untouched():
     assert _sequences(a) == _sequences(b) == {1: [11, 13, 12, 14], 2: [13, 12, 15]}
 
 
-@pytest.mark.parametrize("convert", [
-    lambda t: pd.to_datetime(t, unit="s"),
-    lambda t: pd.to_datetime(t, unit="s").dt.tz_localize("UTC").dt.tz_convert("America/New_York"),
-    lambda t: pd.to_datetime(t, unit="s").dt.strftime("%Y-%m-%dT%H:%M:%S"),  # ISO-8601 strings
-    lambda t: t.astype(float),
-], ids=["datetime64", "tz-aware", "iso-strings", "float"])
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda t: pd.to_datetime(t, unit="s"),
+        lambda t: pd.to_datetime(t, unit="s").dt.tz_localize("UTC").dt.tz_convert("America/New_York"),
+        lambda t: pd.to_datetime(t, unit="s").dt.strftime("%Y-%m-%dT%H:%M:%S"),  # ISO-8601 strings
+        lambda t: t.astype(float),
+    ],
+    ids=["datetime64", "tz-aware", "iso-strings", "float"],
+)
 def test_date_timestamps_give_the_same_sequences(convert):
     df = _numeric_only_log()
     other = df.assign(timestamp=convert(df["timestamp"]))
     assert prepare_interactions(other)["item"].tolist() == prepare_interactions(df)["item"].tolist()
 
 
-@pytest.mark.parametrize("ts", [
-    pd.Series([1, "2", 3], dtype=object),
-    ["2020-01-01", 5, "2020-01-02"],
-    ["yesterday", "today", "tomorrow"],
-    [True, False, True],
-    [1.0, float("nan"), 2.0],
-    [1.0, float("inf"), 2.0],
-], ids=["int+str", "date+int", "free-text", "bool", "nan", "inf"])
+@pytest.mark.parametrize(
+    "ts",
+    [
+        pd.Series([1, "2", 3], dtype=object),
+        ["2020-01-01", 5, "2020-01-02"],
+        ["yesterday", "today", "tomorrow"],
+        [True, False, True],
+        [1.0, float("nan"), 2.0],
+        [1.0, float("inf"), 2.0],
+    ],
+    ids=["int+str", "date+int", "free-text", "bool", "nan", "inf"],
+)
 def test_bad_timestamps_raise_naming_the_column(ts):
     df = pd.DataFrame({"user": [1, 1, 1], "item": [1, 2, 3], "timestamp": ts})
     for call in (prepare_interactions, lambda d: SequentialRecommender(**TINY).fit(d), check_interactions):
@@ -113,7 +138,7 @@ def test_evaluate_orders_held_out_rows_by_numeric_string_time(fitted, monkeypatc
     calls = []
     monkeypatch.setattr(rec_mod, "evaluate_ranking", lambda model, h, t, ks: calls.append((h, t)) or {})
     fitted.evaluate(held, ks=(5,))
-    (h, t), = calls
+    ((h, t),) = calls
     first, second = fitted.items_.encode([seen[1], seen[0]]).tolist()  # "9" then "10"
     assert t.tolist() == [first, second]
     base = fitted.sequences_[0].tolist()
@@ -126,11 +151,13 @@ def test_unknown_users_and_items_are_named_before_any_scoring(fitted, monkeypatc
         raise AssertionError("scored before the ids were checked")
 
     monkeypatch.setattr(fitted.model_, "full_scores", boom)
-    for call, what in [(lambda: fitted.recommend([999, 998, 1], k=3), r"unknown user\(s\) \[999, 998\] \(2 in total\)"),
-                       (lambda: fitted.score_items([999]), r"unknown user\(s\) \[999\]"),
-                       (lambda: fitted.score_items([1], [1, 777]), r"unknown item\(s\) \[777\]"),
-                       (lambda: fitted.evaluate(pd.DataFrame({"user": [999], "item": [1]}), ks=(5,)), r"unknown user"),
-                       (lambda: fitted.evaluate(pd.DataFrame({"user": [1], "item": [777]}), ks=(5,)), r"unknown item")]:
+    for call, what in [
+        (lambda: fitted.recommend([999, 998, 1], k=3), r"unknown user\(s\) \[999, 998\] \(2 in total\)"),
+        (lambda: fitted.score_items([999]), r"unknown user\(s\) \[999\]"),
+        (lambda: fitted.score_items([1], [1, 777]), r"unknown item\(s\) \[777\]"),
+        (lambda: fitted.evaluate(pd.DataFrame({"user": [999], "item": [1]}), ks=(5,)), r"unknown user"),
+        (lambda: fitted.evaluate(pd.DataFrame({"user": [1], "item": [777]}), ks=(5,)), r"unknown item"),
+    ]:
         with pytest.raises(UnknownIdError, match=what) as err:
             call()
         assert isinstance(err.value, DataValidationError) and isinstance(err.value, KeyError)
@@ -146,13 +173,17 @@ def test_unknown_user_popular_fallback_is_the_popularity_ranking(fitted):
     assert got["score"].tolist() == np.tile(np.sort(counts)[::-1][:4], 2).tolist()
 
 
-@pytest.mark.parametrize("seqs,match", [
-    (torch.tensor([[1, 99]]), r"seqs has item id 99 outside 0\.\.16"),
-    (torch.tensor([[1, -2]]), r"seqs has item id -2"),
-    (torch.ones(1, 7, dtype=torch.long), r"seqs is 7 wide but the model has max_len=6"),
-    (torch.tensor([[1.0, 2.0]]), r"seqs must hold integer item ids"),
-    (torch.tensor([1, 2]), r"seqs must be 2-D"),
-], ids=["above-catalogue", "negative", "too-wide", "float", "1-D"])
+@pytest.mark.parametrize(
+    "seqs,match",
+    [
+        (torch.tensor([[1, 99]]), r"seqs has item id 99 outside 0\.\.16"),
+        (torch.tensor([[1, -2]]), r"seqs has item id -2"),
+        (torch.ones(1, 7, dtype=torch.long), r"seqs is 7 wide but the model has max_len=6"),
+        (torch.tensor([[1.0, 2.0]]), r"seqs must hold integer item ids"),
+        (torch.tensor([1, 2]), r"seqs must be 2-D"),
+    ],
+    ids=["above-catalogue", "negative", "too-wide", "float", "1-D"],
+)
 def test_model_scoring_checks_ids_instead_of_an_embedding_indexerror(seqs, match):
     m = SASRec(15, max_len=6, hidden_size=8, n_layers=1, n_heads=1, inner_size=8)
     with pytest.raises(DataValidationError, match=match):
@@ -165,15 +196,46 @@ def test_model_scoring_checks_ids_instead_of_an_embedding_indexerror(seqs, match
 
 
 # -- case 3: hyper-parameters checked in fit, before the data is read -----------------------------
-@pytest.mark.parametrize("param,value", [
-    ("batch_size", 0), ("batch_size", 1), ("batch_size", 2.5), ("max_epochs", 0), ("max_epochs", -1), ("lr", 0.0),
-    ("lr", float("nan")), ("lr", -1e-3), ("max_len", 0), ("hidden_size", 0), ("n_layers", 0), ("n_heads", 0),
-    ("inner_size", 0), ("dropout", 1.0), ("dropout", float("nan")), ("crop_ratio", 0.0), ("crop_ratio", 1.5),
-    ("mask_ratio", -0.1), ("mask_ratio", float("nan")), ("reorder_ratio", 0.0), ("reorder_ratio", 2.0),
-    ("temperature", 0.0), ("temperature", float("inf")), ("beta", float("nan")), ("beta", -1.0), ("lmd", -0.5),
-    ("patience", 0), ("min_core", 0), ("model", "gru"), ("precision", "fp16"), ("device", "tpu"),
-    ("random_state", -1), ("random_state", "seed"), ("bucket", "yes"), ("verbose", 1),
-])
+@pytest.mark.parametrize(
+    "param,value",
+    [
+        ("batch_size", 0),
+        ("batch_size", 1),
+        ("batch_size", 2.5),
+        ("max_epochs", 0),
+        ("max_epochs", -1),
+        ("lr", 0.0),
+        ("lr", float("nan")),
+        ("lr", -1e-3),
+        ("max_len", 0),
+        ("hidden_size", 0),
+        ("n_layers", 0),
+        ("n_heads", 0),
+        ("inner_size", 0),
+        ("dropout", 1.0),
+        ("dropout", float("nan")),
+        ("crop_ratio", 0.0),
+        ("crop_ratio", 1.5),
+        ("mask_ratio", -0.1),
+        ("mask_ratio", float("nan")),
+        ("reorder_ratio", 0.0),
+        ("reorder_ratio", 2.0),
+        ("temperature", 0.0),
+        ("temperature", float("inf")),
+        ("beta", float("nan")),
+        ("beta", -1.0),
+        ("lmd", -0.5),
+        ("patience", 0),
+        ("min_core", 0),
+        ("model", "gru"),
+        ("precision", "fp16"),
+        ("device", "tpu"),
+        ("random_state", -1),
+        ("random_state", "seed"),
+        ("bucket", "yes"),
+        ("verbose", 1),
+    ],
+)
 def test_bad_hyper_parameters_raise_before_the_data_is_read(param, value, log, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("data read before the parameters were checked")
@@ -185,10 +247,13 @@ def test_bad_hyper_parameters_raise_before_the_data_is_read(param, value, log, m
         SequentialRecommender(**{**TINY, "model": "mclrec", **kw}).fit(log)
 
 
-@pytest.mark.parametrize("views,match", [
-    ("crop", "views must be a SequenceViews instance or None, got str"),
-    (SequenceViews(mask_id=99), r"leave mask_id as None.*mask_id=99"),
-])
+@pytest.mark.parametrize(
+    "views,match",
+    [
+        ("crop", "views must be a SequenceViews instance or None, got str"),
+        (SequenceViews(mask_id=99), r"leave mask_id as None.*mask_id=99"),
+    ],
+)
 def test_bad_views_raise_before_the_data_is_read(views, match, log, monkeypatch):
     monkeypatch.setattr(rec_mod, "prepare_interactions", lambda *a, **k: pytest.fail("data read"))
     with pytest.raises(InvalidParameterError, match=match):
@@ -200,27 +265,46 @@ def test_hidden_not_divisible_by_heads_names_both():
         SequentialRecommender(**{**TINY, "hidden_size": 10, "n_heads": 4}).fit(pd.DataFrame({"user": [1], "item": [1]}))
 
 
-@pytest.mark.parametrize("cls,kwargs,name", [
-    (SASRec, {"n_items": 0}, "n_items"), (SASRec, {"hidden_size": 0}, "hidden_size"), (SASRec, {"n_heads": 0}, "n_heads"),
-    (SASRec, {"max_len": -1}, "max_len"), (SASRec, {"dropout": 1.5}, "dropout"),
-    (SASRec, {"attn_dropout": -0.1}, "attn_dropout"), (CL4SRec, {"temperature": 0.0}, "temperature"),
-    (CL4SRec, {"lmd": float("nan")}, "lmd"), (CL4SRec, {"sim": "l2"}, "sim"), (MCLRec, {"beta": -1.0}, "beta"),
-    (MCLRec, {"reg_weight": float("inf")}, "reg_weight"),
-])
+@pytest.mark.parametrize(
+    "cls,kwargs,name",
+    [
+        (SASRec, {"n_items": 0}, "n_items"),
+        (SASRec, {"hidden_size": 0}, "hidden_size"),
+        (SASRec, {"n_heads": 0}, "n_heads"),
+        (SASRec, {"max_len": -1}, "max_len"),
+        (SASRec, {"dropout": 1.5}, "dropout"),
+        (SASRec, {"attn_dropout": -0.1}, "attn_dropout"),
+        (CL4SRec, {"temperature": 0.0}, "temperature"),
+        (CL4SRec, {"lmd": float("nan")}, "lmd"),
+        (CL4SRec, {"sim": "l2"}, "sim"),
+        (MCLRec, {"beta": -1.0}, "beta"),
+        (MCLRec, {"reg_weight": float("inf")}, "reg_weight"),
+    ],
+)
 def test_module_constructors_name_the_bad_parameter(cls, kwargs, name):
     kw = {"n_items": 10, "hidden_size": 8, "n_heads": 1, "inner_size": 8, **kwargs}
     with pytest.raises(InvalidParameterError, match=name):
         cls(kw.pop("n_items"), **kw)
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    ({"crop_ratio": 0.0}, "crop_ratio"), ({"crop_ratio": float("nan")}, "crop_ratio"),
-    ({"mask_ratio": 1.01}, "mask_ratio"), ({"reorder_ratio": -1}, "reorder_ratio"),
-    ({"operators": ()}, "operators"), ({"operators": ("crop", "crop")}, "operators"),
-    ({"operators": "crop"}, "operators"), ({"operators": ("drop",)}, "operators"),
-    ({"mask_id": 0}, "mask_id"), ({"mask_id": -3}, "mask_id"), ({"mask_id": 2.5}, "mask_id"),
-    ({"mask_id": "a"}, "mask_id"), ({"mask_id": True}, "mask_id"),
-])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"crop_ratio": 0.0}, "crop_ratio"),
+        ({"crop_ratio": float("nan")}, "crop_ratio"),
+        ({"mask_ratio": 1.01}, "mask_ratio"),
+        ({"reorder_ratio": -1}, "reorder_ratio"),
+        ({"operators": ()}, "operators"),
+        ({"operators": ("crop", "crop")}, "operators"),
+        ({"operators": "crop"}, "operators"),
+        ({"operators": ("drop",)}, "operators"),
+        ({"mask_id": 0}, "mask_id"),
+        ({"mask_id": -3}, "mask_id"),
+        ({"mask_id": 2.5}, "mask_id"),
+        ({"mask_id": "a"}, "mask_id"),
+        ({"mask_id": True}, "mask_id"),
+    ],
+)
 def test_sequence_views_parameters(kwargs, name):
     with pytest.raises(InvalidParameterError, match=name):
         SequenceViews(**kwargs).fit(torch.tensor([[1, 2, 3]]))
@@ -261,13 +345,16 @@ def test_recommend_never_returns_a_seen_item(fitted):
         fitted.recommend([u], k=1, exclude_seen="no")
 
 
-@pytest.mark.parametrize("call,name", [
-    (lambda: pad_sequences([np.array([1, 2])], 0), "max_len"),
-    (lambda: prefix_examples([np.array([1, 2])], -1), "max_len"),
-    (lambda: leave_one_out([np.array([1, 2, 3])], min_len=2), r"min_len must be >= 3"),
-    (lambda: build_sequences(pd.DataFrame({"user": [1], "item": [1]}), min_len=0), "min_len"),
-    (lambda: five_core(pd.DataFrame({"user": [1], "item": [1]}), k=0), "k"),
-])
+@pytest.mark.parametrize(
+    "call,name",
+    [
+        (lambda: pad_sequences([np.array([1, 2])], 0), "max_len"),
+        (lambda: prefix_examples([np.array([1, 2])], -1), "max_len"),
+        (lambda: leave_one_out([np.array([1, 2, 3])], min_len=2), r"min_len must be >= 3"),
+        (lambda: build_sequences(pd.DataFrame({"user": [1], "item": [1]}), min_len=0), "min_len"),
+        (lambda: five_core(pd.DataFrame({"user": [1], "item": [1]}), k=0), "k"),
+    ],
+)
 def test_low_level_helpers_check_their_sizes(call, name):
     with pytest.raises(InvalidParameterError, match=name):
         call()
@@ -279,20 +366,41 @@ BAD_FRAMES = {
     "list": ([[1, 2], [1, 3]], InvalidParameterError, r"interactions must be a pandas DataFrame"),
     "ndarray": (np.ones((3, 2)), InvalidParameterError, r"interactions must be a pandas DataFrame"),
     "none": (None, InvalidParameterError, r"interactions must be a pandas DataFrame"),
-    "wrong-columns": (pd.DataFrame({"uid": [1], "iid": [2]}), DataValidationError,
-                      r"interactions is missing column\(s\) \['user', 'item'\]"),
-    "nan-item": (pd.DataFrame({"user": [1, 1, 1], "item": [1.0, np.nan, 2.0]}), DataValidationError,
-                 r"interactions\['item'\] has 1 missing"),
-    "nan-user": (pd.DataFrame({"user": ["a", None, "a"], "item": [1, 2, 3]}), DataValidationError,
-                 r"interactions\['user'\] has 1 missing"),
-    "inf-item": (pd.DataFrame({"user": [1, 1, 1], "item": [1.0, np.inf, 2.0]}), DataValidationError,
-                 r"interactions\['item'\] has infinite"),
-    "mixed-items": (pd.DataFrame({"user": [1, 1, 1], "item": [1, "b", 2]}), DataValidationError,
-                    r"interactions\['item'\] mixes id types \['int', 'str'\]"),
-    "mixed-users": (pd.DataFrame({"user": [1, "1", 1], "item": [1, 2, 3]}), DataValidationError,
-                    r"interactions\['user'\] mixes id types"),
-    "bool-items": (pd.DataFrame({"user": [1, 1, 1], "item": [True, False, True]}), DataValidationError,
-                   r"interactions\['item'\] holds booleans"),
+    "wrong-columns": (
+        pd.DataFrame({"uid": [1], "iid": [2]}),
+        DataValidationError,
+        r"interactions is missing column\(s\) \['user', 'item'\]",
+    ),
+    "nan-item": (
+        pd.DataFrame({"user": [1, 1, 1], "item": [1.0, np.nan, 2.0]}),
+        DataValidationError,
+        r"interactions\['item'\] has 1 missing",
+    ),
+    "nan-user": (
+        pd.DataFrame({"user": ["a", None, "a"], "item": [1, 2, 3]}),
+        DataValidationError,
+        r"interactions\['user'\] has 1 missing",
+    ),
+    "inf-item": (
+        pd.DataFrame({"user": [1, 1, 1], "item": [1.0, np.inf, 2.0]}),
+        DataValidationError,
+        r"interactions\['item'\] has infinite",
+    ),
+    "mixed-items": (
+        pd.DataFrame({"user": [1, 1, 1], "item": [1, "b", 2]}),
+        DataValidationError,
+        r"interactions\['item'\] mixes id types \['int', 'str'\]",
+    ),
+    "mixed-users": (
+        pd.DataFrame({"user": [1, "1", 1], "item": [1, 2, 3]}),
+        DataValidationError,
+        r"interactions\['user'\] mixes id types",
+    ),
+    "bool-items": (
+        pd.DataFrame({"user": [1, 1, 1], "item": [True, False, True]}),
+        DataValidationError,
+        r"interactions\['item'\] holds booleans",
+    ),
     "one-row": (pd.DataFrame({"user": [1], "item": [1]}), DataValidationError, r"nothing to learn from"),
     "all-single": (pd.DataFrame({"user": [1, 2, 3], "item": [1, 2, 3]}), DataValidationError, r"nothing to learn from"),
 }
@@ -307,8 +415,9 @@ def test_bad_logs_raise_a_structaug_error_naming_the_argument(case):
 
 def test_negative_and_float_ids_are_labels():
     """Raw ids are labels of any hashable type: negative ints work and come back unchanged."""
-    df = pd.DataFrame({"user": [-1, -1, -1, -2, -2, -2], "item": [-5, -6, -7, -6, -7, -8],
-                       "timestamp": [1, 2, 3, 1, 2, 3]})
+    df = pd.DataFrame(
+        {"user": [-1, -1, -1, -2, -2, -2], "item": [-5, -6, -7, -6, -7, -8], "timestamp": [1, 2, 3, 1, 2, 3]}
+    )
     rec = SequentialRecommender(model="sasrec", **TINY).fit(df)
     assert _sequences(rec) == {-2: [-6, -7, -8], -1: [-5, -6, -7]}
     assert rec.recommend([-1], k=1)["item"].tolist() == [-8]  # the one item user -1 has not seen
@@ -356,13 +465,16 @@ def test_calls_before_fit(method, tmp_path):
     assert not (tmp_path / "x.pt").exists()
 
 
-@pytest.mark.parametrize("users,exc,match", [
-    (None, DataValidationError, "users must be a 1-D list"),
-    ([[1, 2]], DataValidationError, r"users must be a 1-D list"),
-    (1, DataValidationError, r"users must be a 1-D list"),  # a scalar is refused, not taken as one user
-    ([1.5], UnknownIdError, r"unknown user\(s\) \[1.5\]"),
-    (["1"], UnknownIdError, r"unknown user\(s\) \['1'\]"),  # str "1" is not the int user 1
-])
+@pytest.mark.parametrize(
+    "users,exc,match",
+    [
+        (None, DataValidationError, "users must be a 1-D list"),
+        ([[1, 2]], DataValidationError, r"users must be a 1-D list"),
+        (1, DataValidationError, r"users must be a 1-D list"),  # a scalar is refused, not taken as one user
+        ([1.5], UnknownIdError, r"unknown user\(s\) \[1.5\]"),
+        (["1"], UnknownIdError, r"unknown user\(s\) \['1'\]"),  # str "1" is not the int user 1
+    ],
+)
 def test_recommend_bad_user_ids(fitted, users, exc, match):
     with pytest.raises(exc, match=match):
         fitted.recommend(users, k=2)
@@ -392,15 +504,18 @@ def test_fit_does_not_mutate_the_callers_frame(log):
 
 
 # -- SequenceViews on empty / garbage input ------------------------------------------------------
-@pytest.mark.parametrize("data,exc,match", [
-    ([[1, 2]], InvalidParameterError, r"sequences must be a padded torch.LongTensor"),
-    (np.array([[1, 2]]), InvalidParameterError, r"sequences must be a padded torch.LongTensor"),
-    (None, InvalidParameterError, r"sequences must be a padded torch.LongTensor"),
-    (torch.tensor([1, 2]), DataValidationError, r"sequences must be 2-D"),
-    (torch.tensor([[1.0, 2.0]]), DataValidationError, r"sequences must hold integer item ids"),
-    (torch.tensor([[1, -2]]), DataValidationError, r"sequences has negative ids"),
-    (torch.tensor([[0, 1, 2]]), DataValidationError, r"sequences must be left-aligned"),
-])
+@pytest.mark.parametrize(
+    "data,exc,match",
+    [
+        ([[1, 2]], InvalidParameterError, r"sequences must be a padded torch.LongTensor"),
+        (np.array([[1, 2]]), InvalidParameterError, r"sequences must be a padded torch.LongTensor"),
+        (None, InvalidParameterError, r"sequences must be a padded torch.LongTensor"),
+        (torch.tensor([1, 2]), DataValidationError, r"sequences must be 2-D"),
+        (torch.tensor([[1.0, 2.0]]), DataValidationError, r"sequences must hold integer item ids"),
+        (torch.tensor([[1, -2]]), DataValidationError, r"sequences has negative ids"),
+        (torch.tensor([[0, 1, 2]]), DataValidationError, r"sequences must be left-aligned"),
+    ],
+)
 def test_sequence_views_garbage(data, exc, match):
     views = SequenceViews(random_state=0).fit(torch.tensor([[1, 2, 3]]))
     with pytest.raises(exc, match=match):
@@ -425,12 +540,15 @@ def test_sequence_views_empty_input():
 
 
 # -- seqrec files --------------------------------------------------------------------------------
-@pytest.mark.parametrize("text,match", [
-    ("1 5 6 7\n2 5 6\n1 8 9\n", r"f\.txt:3: user 1 already has a sequence on line 1"),
-    ("", r"f\.txt holds no interactions"),
-    ("\n1\n", r"f\.txt holds no interactions"),
-    ("1 5 x\n", r"f\.txt:1: expected integer ids"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("1 5 6 7\n2 5 6\n1 8 9\n", r"f\.txt:3: user 1 already has a sequence on line 1"),
+        ("", r"f\.txt holds no interactions"),
+        ("\n1\n", r"f\.txt holds no interactions"),
+        ("1 5 x\n", r"f\.txt:1: expected integer ids"),
+    ],
+)
 def test_seqrec_file_errors(tmp_path, text, match):
     (tmp_path / "f.txt").write_text(text)
     with pytest.raises(DataValidationError, match=match):
@@ -464,10 +582,12 @@ def test_fit_sequential_and_evaluate_ranking_check_ids_first():
     X = torch.tensor([[0, 1, 2, 3], [0, 0, 2, 4]])
     gen = torch.Generator().manual_seed(0)
     kw = dict(device=torch.device("cpu"), seed=0, gen=gen, views=SequenceViews(), max_epochs=1, verbose=False)
-    for y, match in [(torch.tensor([3, 6]), "targets has item id 6 outside 1..5"),
-                     (torch.tensor([0, 2]), "targets has item id 0 outside 1..5"),
-                     (torch.tensor([2]), "targets has 1 rows but the histories have 2"),
-                     (torch.tensor([2.0, 3.0]), "integer item ids")]:
+    for y, match in [
+        (torch.tensor([3, 6]), "targets has item id 6 outside 1..5"),
+        (torch.tensor([0, 2]), "targets has item id 0 outside 1..5"),
+        (torch.tensor([2]), "targets has 1 rows but the histories have 2"),
+        (torch.tensor([2.0, 3.0]), "integer item ids"),
+    ]:
         with pytest.raises(DataValidationError, match=match):
             fit_sequential(model, X, y, **kw)
     with pytest.raises(DataValidationError, match="valid\\[0\\]"):

@@ -5,6 +5,7 @@ Covers HyperTab (classifier, regressor), T-JEPA (encoder, classifier, regressor)
 shared TableEncoder and the two augmenters (FeatureSubsetViews, JEPAMasking). Tiny tables,
 one epoch, three views: the whole file runs in seconds.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -30,9 +31,21 @@ from structaug.tabular import (
 )
 from structaug.tabular._mlp import MLPHead
 
-TINY = dict(hidden_size=8, n_layers=1, n_heads=2, inner_size=16, predictor_hidden_size=8, predictor_n_layers=1,
-            predictor_n_heads=2, predictor_inner_size=16, batch_size=32, max_epochs=1, lr=1e-3, warmup_epochs=1,
-            device="cpu")
+TINY = dict(
+    hidden_size=8,
+    n_layers=1,
+    n_heads=2,
+    inner_size=16,
+    predictor_hidden_size=8,
+    predictor_n_layers=1,
+    predictor_n_heads=2,
+    predictor_inner_size=16,
+    batch_size=32,
+    max_epochs=1,
+    lr=1e-3,
+    warmup_epochs=1,
+    device="cpu",
+)
 HT = dict(max_epochs=1, views=FeatureSubsetViews(n_views=3), device="cpu", random_state=0)
 
 
@@ -45,13 +58,15 @@ def hypertab_reg(**kw):
 
 
 def tjepa_clf(**kw):
-    return TJEPAClassifier(**{**dict(encoder=TJEPA(**TINY), hidden_sizes=(8,), max_epochs=1, device="cpu",
-                                     random_state=0), **kw})
+    return TJEPAClassifier(
+        **{**dict(encoder=TJEPA(**TINY), hidden_sizes=(8,), max_epochs=1, device="cpu", random_state=0), **kw}
+    )
 
 
 def tjepa_reg(**kw):
-    return TJEPARegressor(**{**dict(encoder=TJEPA(**TINY), hidden_sizes=(8,), max_epochs=1, device="cpu",
-                                    random_state=0), **kw})
+    return TJEPARegressor(
+        **{**dict(encoder=TJEPA(**TINY), hidden_sizes=(8,), max_epochs=1, device="cpu", random_state=0), **kw}
+    )
 
 
 def tjepa(**kw):
@@ -122,8 +137,7 @@ def no_training(monkeypatch):
 
 
 # -- reported case 1: a category column in FeatureSubsetViews ------------------------------
-CAT_FRAME = pd.DataFrame({"a": RNG.normal(size=6), "colour": pd.Categorical(list("rgbrgb")),
-                          "name": list("pqrstu")})
+CAT_FRAME = pd.DataFrame({"a": RNG.normal(size=6), "colour": pd.Categorical(list("rgbrgb")), "name": list("pqrstu")})
 
 
 @pytest.mark.parametrize("stage", ["fit", "sample"])
@@ -150,7 +164,7 @@ def test_views_documented_route_for_categories_keeps_each_category_whole():
     for g in np.unique(enc.feature_groups_):  # the indicator columns of one feature move together
         cols = masks[:, enc.feature_groups_ == g]
         assert (cols == cols[:, :1]).all()
-    assert (masks.reshape(20, -1)[:, np.r_[0]].any())  # the numeric feature is kept sometimes
+    assert masks.reshape(20, -1)[:, np.r_[0]].any()  # the numeric feature is kept sometimes
     V = views.sample(Z, 3)
     assert V.shape == (3, 6, Z.shape[1]) and np.isin(V, [0.0, *np.unique(Z)]).all()
 
@@ -166,8 +180,11 @@ def test_wrong_feature_count_names_both_counts(fitted, name, width):
         _out(est, task, Xw)
 
 
-@pytest.mark.parametrize("make", [lambda: FeatureSubsetViews(random_state=0), lambda: JEPAMasking(random_state=0)],
-                         ids=["FeatureSubsetViews", "JEPAMasking"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: FeatureSubsetViews(random_state=0), lambda: JEPAMasking(random_state=0)],
+    ids=["FeatureSubsetViews", "JEPAMasking"],
+)
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
 def test_augmenters_wrong_feature_count_names_both_counts(make, kind):
     aug = make().fit(X)
@@ -180,82 +197,142 @@ def test_augmenters_wrong_feature_count_names_both_counts(make, kind):
 NAN = float("nan")
 BAD_PARAMS = [
     # (model, params, parameter named in the message)
-    *[("HyperTabClassifier", p, n) for p, n in [
-        ({"batch_size": 0}, "batch_size"), ({"max_epochs": 0}, "max_epochs"), ({"max_epochs": -1}, "max_epochs"),
-        ({"lr": 0}, "lr"), ({"lr": NAN}, "lr"), ({"lr": -1e-3}, "lr"), ({"lr": "fast"}, "lr"),
-        ({"views": FeatureSubsetViews(n_views=0)}, "n_views"), ({"hidden_size": 0}, "hidden_size"),
-        ({"views": FeatureSubsetViews(subsample=0)}, "subsample"),
-        ({"views": FeatureSubsetViews(subsample=NAN)}, "subsample"),
-        ({"views": FeatureSubsetViews(subsample=1.5)}, "subsample"), ({"views": "half"}, "views"),
-        ({"masks_per_step": 0}, "masks_per_step"),
-        ({"hypernet_hidden_sizes": (64, 0)}, r"hypernet_hidden_sizes\[1\]"),
-        ({"hypernet_hidden_sizes": ()}, "hypernet_hidden_sizes"), ({"weight_decay": -1.0}, "weight_decay"),
-        ({"weight_decay": NAN}, "weight_decay"), ({"patience": 0}, "patience"),
-        ({"validation_fraction": 1.0}, "validation_fraction"), ({"batch_size": 2.5}, "batch_size"),
-        ({"class_weight": "equal"}, "class_weight"), ({"class_weight": {0: -1.0}}, r"class_weight\[0\]"),
-        ({"missing": "drop"}, "missing"), ({"device": "tpu9"}, "device"),
-        ({"categorical_features": "all"}, "categorical_features"), ({"early_stopping": "yes"}, "early_stopping"),
-        ({"verbose": "yes"}, "verbose"),
-    ]],
+    *[
+        ("HyperTabClassifier", p, n)
+        for p, n in [
+            ({"batch_size": 0}, "batch_size"),
+            ({"max_epochs": 0}, "max_epochs"),
+            ({"max_epochs": -1}, "max_epochs"),
+            ({"lr": 0}, "lr"),
+            ({"lr": NAN}, "lr"),
+            ({"lr": -1e-3}, "lr"),
+            ({"lr": "fast"}, "lr"),
+            ({"views": FeatureSubsetViews(n_views=0)}, "n_views"),
+            ({"hidden_size": 0}, "hidden_size"),
+            ({"views": FeatureSubsetViews(subsample=0)}, "subsample"),
+            ({"views": FeatureSubsetViews(subsample=NAN)}, "subsample"),
+            ({"views": FeatureSubsetViews(subsample=1.5)}, "subsample"),
+            ({"views": "half"}, "views"),
+            ({"masks_per_step": 0}, "masks_per_step"),
+            ({"hypernet_hidden_sizes": (64, 0)}, r"hypernet_hidden_sizes\[1\]"),
+            ({"hypernet_hidden_sizes": ()}, "hypernet_hidden_sizes"),
+            ({"weight_decay": -1.0}, "weight_decay"),
+            ({"weight_decay": NAN}, "weight_decay"),
+            ({"patience": 0}, "patience"),
+            ({"validation_fraction": 1.0}, "validation_fraction"),
+            ({"batch_size": 2.5}, "batch_size"),
+            ({"class_weight": "equal"}, "class_weight"),
+            ({"class_weight": {0: -1.0}}, r"class_weight\[0\]"),
+            ({"missing": "drop"}, "missing"),
+            ({"device": "tpu9"}, "device"),
+            ({"categorical_features": "all"}, "categorical_features"),
+            ({"early_stopping": "yes"}, "early_stopping"),
+            ({"verbose": "yes"}, "verbose"),
+        ]
+    ],
     ("HyperTabRegressor", {"views": FeatureSubsetViews(n_views=-3)}, "n_views"),
-    *[("TJEPA", p, n) for p, n in [
-        ({"batch_size": 0}, "batch_size"), ({"max_epochs": 0}, "max_epochs"), ({"lr": 0}, "lr"),
-        ({"lr": NAN}, "lr"), ({"weight_decay": -1.0}, "weight_decay"), ({"dropout": 1.0}, "dropout"),
-        ({"dropout": NAN}, "dropout"), ({"predictor_dropout": 2.0}, "predictor_dropout"),
-        ({"masking": JEPAMasking(n_targets=0)}, "n_targets"),
-        ({"masking": JEPAMasking(min_context_share=0)}, "min_context_share"),
-        ({"masking": JEPAMasking(min_context_share=0.5, max_context_share=0.3)}, "min_context_share"),
-        ({"masking": "random"}, "masking"), ({"verbose": "yes"}, "verbose"),
-        ({"ema_start": NAN}, "ema_start"), ({"ema_start": 1.0, "ema_end": 0.99}, "ema_start"),
-        ({"grad_clip": 0}, "grad_clip"), ({"grad_clip": -1.0}, "grad_clip"), ({"start_lr": -1.0}, "start_lr"),
-        ({"final_lr": NAN}, "final_lr"), ({"final_weight_decay": -1.0}, "final_weight_decay"),
-        ({"patience": 0}, "patience"), ({"hidden_size": 6, "n_heads": 4}, "hidden_size"),
-        ({"predictor_hidden_size": 6, "predictor_n_heads": 4}, "predictor_hidden_size"),
-        ({"hidden_size": 7, "n_heads": 1}, "hidden_size"),
-        ({"representation": "mean"}, "representation"), ({"missing": "x"}, "missing"),
-        ({"handle_unknown": "x"}, "handle_unknown"), ({"type_embedding": "no"}, "type_embedding"),
-        ({"device": "tpu9"}, "device"),
-    ]],
-    *[("TJEPAClassifier", p, n) for p, n in [
-        ({"batch_size": 0}, "batch_size"), ({"max_epochs": 0}, "max_epochs"), ({"lr": 0}, "lr"),
-        ({"lr": NAN}, "lr"), ({"hidden_sizes": (0,)}, r"hidden_sizes\[0\]"), ({"hidden_sizes": 8}, "hidden_sizes"),
-        ({"dropout": 1.5}, "dropout"), ({"patience": 0}, "patience"), ({"validation_fraction": 0}, "validation_fraction"),
-        ({"head": "svm"}, "head"), ({"pretrain_epochs": 0}, "pretrain_epochs"), ({"weight_decay": -1.0}, "weight_decay"),
-        ({"xgb_params": [1]}, "xgb_params"), ({"encoder": "tjepa"}, "encoder"),
-        ({"encoder": TJEPA(**{**TINY, "batch_size": 0})}, "batch_size"), ({"pretrained": True, "encoder": None}, "encoder"),
-        ({"device": "tpu9"}, "device"),
-    ]],
+    *[
+        ("TJEPA", p, n)
+        for p, n in [
+            ({"batch_size": 0}, "batch_size"),
+            ({"max_epochs": 0}, "max_epochs"),
+            ({"lr": 0}, "lr"),
+            ({"lr": NAN}, "lr"),
+            ({"weight_decay": -1.0}, "weight_decay"),
+            ({"dropout": 1.0}, "dropout"),
+            ({"dropout": NAN}, "dropout"),
+            ({"predictor_dropout": 2.0}, "predictor_dropout"),
+            ({"masking": JEPAMasking(n_targets=0)}, "n_targets"),
+            ({"masking": JEPAMasking(min_context_share=0)}, "min_context_share"),
+            ({"masking": JEPAMasking(min_context_share=0.5, max_context_share=0.3)}, "min_context_share"),
+            ({"masking": "random"}, "masking"),
+            ({"verbose": "yes"}, "verbose"),
+            ({"ema_start": NAN}, "ema_start"),
+            ({"ema_start": 1.0, "ema_end": 0.99}, "ema_start"),
+            ({"grad_clip": 0}, "grad_clip"),
+            ({"grad_clip": -1.0}, "grad_clip"),
+            ({"start_lr": -1.0}, "start_lr"),
+            ({"final_lr": NAN}, "final_lr"),
+            ({"final_weight_decay": -1.0}, "final_weight_decay"),
+            ({"patience": 0}, "patience"),
+            ({"hidden_size": 6, "n_heads": 4}, "hidden_size"),
+            ({"predictor_hidden_size": 6, "predictor_n_heads": 4}, "predictor_hidden_size"),
+            ({"hidden_size": 7, "n_heads": 1}, "hidden_size"),
+            ({"representation": "mean"}, "representation"),
+            ({"missing": "x"}, "missing"),
+            ({"handle_unknown": "x"}, "handle_unknown"),
+            ({"type_embedding": "no"}, "type_embedding"),
+            ({"device": "tpu9"}, "device"),
+        ]
+    ],
+    *[
+        ("TJEPAClassifier", p, n)
+        for p, n in [
+            ({"batch_size": 0}, "batch_size"),
+            ({"max_epochs": 0}, "max_epochs"),
+            ({"lr": 0}, "lr"),
+            ({"lr": NAN}, "lr"),
+            ({"hidden_sizes": (0,)}, r"hidden_sizes\[0\]"),
+            ({"hidden_sizes": 8}, "hidden_sizes"),
+            ({"dropout": 1.5}, "dropout"),
+            ({"patience": 0}, "patience"),
+            ({"validation_fraction": 0}, "validation_fraction"),
+            ({"head": "svm"}, "head"),
+            ({"pretrain_epochs": 0}, "pretrain_epochs"),
+            ({"weight_decay": -1.0}, "weight_decay"),
+            ({"xgb_params": [1]}, "xgb_params"),
+            ({"encoder": "tjepa"}, "encoder"),
+            ({"encoder": TJEPA(**{**TINY, "batch_size": 0})}, "batch_size"),
+            ({"pretrained": True, "encoder": None}, "encoder"),
+            ({"device": "tpu9"}, "device"),
+        ]
+    ],
     ("TJEPARegressor", {"batch_size": -1}, "batch_size"),
     ("MLPClassifierTorch", {"hidden_sizes": (0,)}, r"hidden_sizes\[0\]"),
     ("MLPRegressorTorch", {"lr": NAN}, "lr"),
-    *[("TableEncoder", p, n) for p, n in [
-        ({"encoding": "binary"}, "encoding"), ({"missing": "zero"}, "missing"), ({"handle_unknown": "drop"}, "handle_unknown"),
-        ({"categorical_features": [7]}, "categorical_features"), ({"categorical_features": ["nope"]}, "categorical_features"),
-        ({"categorical_features": "all"}, "categorical_features"), ({"standardize": "yes"}, "standardize"),
-    ]],
+    *[
+        ("TableEncoder", p, n)
+        for p, n in [
+            ({"encoding": "binary"}, "encoding"),
+            ({"missing": "zero"}, "missing"),
+            ({"handle_unknown": "drop"}, "handle_unknown"),
+            ({"categorical_features": [7]}, "categorical_features"),
+            ({"categorical_features": ["nope"]}, "categorical_features"),
+            ({"categorical_features": "all"}, "categorical_features"),
+            ({"standardize": "yes"}, "standardize"),
+        ]
+    ],
 ]
 
 
-@pytest.mark.parametrize("name, params, pname", BAD_PARAMS,
-                         ids=[f"{m}-{'-'.join(map(str, p))}" for m, p, _ in BAD_PARAMS])
+@pytest.mark.parametrize(
+    "name, params, pname", BAD_PARAMS, ids=[f"{m}-{'-'.join(map(str, p))}" for m, p, _ in BAD_PARAMS]
+)
 def test_bad_hyperparameter_is_named_before_training(no_training, name, params, pname):
     make, task = MODELS[name]
     with pytest.raises(InvalidParameterError, match=pname):
         _fit(make(**params), task, X)
 
 
-@pytest.mark.parametrize("make, pname", [
-    (lambda: FeatureSubsetViews(subsample=0), "subsample"),
-    (lambda: FeatureSubsetViews(n_views=0), "n_views"),
-    (lambda: FeatureSubsetViews(fill_value="zero"), "fill_value"),
-    (lambda: FeatureSubsetViews(fill_value=float("inf")), "fill_value"),
-    (lambda: JEPAMasking(n_targets=0), "n_targets"),
-    (lambda: JEPAMasking(min_target_share=0.4, max_target_share=0.2), "min_target_share"),
-    (lambda: JEPAMasking(min_context_share=0.7, min_target_share=0.7, max_context_share=0.8,
-                         max_target_share=0.8), "min_context_share"),
-    (lambda: MLPHead(hidden_sizes=(4, -1)), r"hidden_sizes\[1\]"),
-    (lambda: MLPHead(task="ranking"), "task"),
-])
+@pytest.mark.parametrize(
+    "make, pname",
+    [
+        (lambda: FeatureSubsetViews(subsample=0), "subsample"),
+        (lambda: FeatureSubsetViews(n_views=0), "n_views"),
+        (lambda: FeatureSubsetViews(fill_value="zero"), "fill_value"),
+        (lambda: FeatureSubsetViews(fill_value=float("inf")), "fill_value"),
+        (lambda: JEPAMasking(n_targets=0), "n_targets"),
+        (lambda: JEPAMasking(min_target_share=0.4, max_target_share=0.2), "min_target_share"),
+        (
+            lambda: JEPAMasking(
+                min_context_share=0.7, min_target_share=0.7, max_context_share=0.8, max_target_share=0.8
+            ),
+            "min_context_share",
+        ),
+        (lambda: MLPHead(hidden_sizes=(4, -1)), r"hidden_sizes\[1\]"),
+        (lambda: MLPHead(task="ranking"), "task"),
+    ],
+)
 def test_augmenter_and_head_parameters_are_named(make, pname):
     with pytest.raises(InvalidParameterError, match=pname):
         make().fit(X, Y_CLF) if isinstance(make(), MLPHead) else make().fit(X)
@@ -292,13 +369,14 @@ BAD_X = {  # fit on these: every model must raise DataValidationError naming X
     "complex": (X + 1j, r"X: Complex data not supported"),
     "sparse": (sp.csr_matrix(X), r"X: Sparse data was passed"),
     "duplicate_column_names": (pd.DataFrame(X, columns=list("abba")), r"X has duplicate column names \['b', 'a'\]"),
-    "period_column": (pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "p": pd.period_range("2020", periods=20)}),
-                      r"X column 'p' has dtype period"),
+    "period_column": (
+        pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "p": pd.period_range("2020", periods=20)}),
+        r"X column 'p' has dtype period",
+    ),
 }
 
 
-@pytest.mark.parametrize("name, case", [(n, c) for n in MODELS for c in BAD_X
-                                         if not (c == "nan" and n in IMPUTES_NAN)])
+@pytest.mark.parametrize("name, case", [(n, c) for n in MODELS for c in BAD_X if not (c == "nan" and n in IMPUTES_NAN)])
 def test_bad_X_in_fit_is_a_data_error_naming_X(no_training, name, case):
     make, task = MODELS[name]
     Xb, msg = BAD_X[case]
@@ -319,8 +397,9 @@ BAD_X_PREDICT = {
 }
 
 
-@pytest.mark.parametrize("name, case", [(n, c) for n in MODELS for c in BAD_X_PREDICT
-                                         if not (c == "nan" and n in IMPUTES_NAN)])
+@pytest.mark.parametrize(
+    "name, case", [(n, c) for n in MODELS for c in BAD_X_PREDICT if not (c == "nan" and n in IMPUTES_NAN)]
+)
 def test_bad_X_at_predict_is_a_data_error_naming_X(fitted, name, case):
     Xb, msg = BAD_X_PREDICT[case]
     with pytest.raises(DataValidationError, match=msg):
@@ -350,8 +429,9 @@ BAD_Y = {  # (target kind, y, message naming y)
 }
 
 
-@pytest.mark.parametrize("name, case", [(n, c) for n in SUPERVISED for c, (kind, _, _) in BAD_Y.items()
-                                         if MODELS[n][1] == kind])
+@pytest.mark.parametrize(
+    "name, case", [(n, c) for n in SUPERVISED for c, (kind, _, _) in BAD_Y.items() if MODELS[n][1] == kind]
+)
 def test_bad_y_is_a_data_error_naming_y_before_training(no_training, name, case):
     make, task = MODELS[name]
     _, y, msg = BAD_Y[case]
@@ -439,8 +519,9 @@ def test_nat_in_a_date_column_is_missing_not_a_huge_negative_number():
 
 
 def test_dates_and_durations_are_numbers_in_time_order():
-    df = pd.DataFrame({"t": pd.date_range("2020", periods=4, tz="Europe/Paris"),
-                       "d": pd.to_timedelta([1, 2, 3, 4], unit="h")})
+    df = pd.DataFrame(
+        {"t": pd.date_range("2020", periods=4, tz="Europe/Paris"), "d": pd.to_timedelta([1, 2, 3, 4], unit="h")}
+    )
     Z = TableEncoder().fit(df).transform(df)
     np.testing.assert_allclose(Z[:, 0], Z[:, 1], atol=1e-6)  # both evenly spaced: the same z-scores
     assert np.all(np.diff(Z[:, 0]) > 0)
@@ -536,8 +617,9 @@ def test_masking_wide_table_with_large_shares_does_not_hang():
     # before: d=1000 with shares in [0.5, 1] fitted one size pair in a million draws, ~10 s a batch
     import time
 
-    m = JEPAMasking(min_context_share=0.5, max_context_share=1.0, min_target_share=0.5, max_target_share=1.0,
-                    random_state=0).fit(np.zeros((2, 1000)))
+    m = JEPAMasking(
+        min_context_share=0.5, max_context_share=1.0, min_target_share=0.5, max_target_share=1.0, random_state=0
+    ).fit(np.zeros((2, 1000)))
     t0 = time.perf_counter()
     masks = list(m.sample(np.zeros((4, 1000)), 5))
     assert time.perf_counter() - t0 < 10.0  # a hang guard (~50 s before), not a speed target
@@ -549,8 +631,9 @@ def test_masking_wide_table_with_large_shares_does_not_hang():
 def test_masking_size_fallback_has_the_rejection_distribution(monkeypatch):
     from structaug.tabular.tjepa import _masking as tm
 
-    m = JEPAMasking(min_context_share=0.3, max_context_share=1.0, min_target_share=0.3,
-                    max_target_share=1.0).fit(np.zeros((2, 8)))
+    m = JEPAMasking(min_context_share=0.3, max_context_share=1.0, min_target_share=0.3, max_target_share=1.0).fit(
+        np.zeros((2, 8))
+    )
     n = 20000
 
     def freq(tries, seed):

@@ -3,6 +3,7 @@ argument, raised before any training; every accepted edge case has asserted valu
 
 Tiny tensors and 1-2 epochs keep this file at a few seconds.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,8 +35,9 @@ SHAPE = (6, 5, 4)
 
 
 def est(**kw) -> NeuralTensorCompletion:
-    params = dict(embedding_dim=6, hidden_sizes=(8,), batch_size=32, max_epochs=2, patience=None, device="cpu",
-                  random_state=0)
+    params = dict(
+        embedding_dim=6, hidden_sizes=(8,), batch_size=32, max_epochs=2, patience=None, device="cpu", random_state=0
+    )
     params.update(kw)
     return NeuralTensorCompletion(**params)
 
@@ -91,6 +93,7 @@ KINDS = ["neural", "MeanCompletion", "TensorlyCompletion", *(["XGBoostCompletion
 @pytest.fixture
 def no_training(monkeypatch):
     """Fail the test if any Trainer starts: bad input must be refused before training."""
+
     def refuse(*a, **k):
         raise AssertionError("training started before the input was validated")
 
@@ -125,8 +128,10 @@ def test_no_validation_holds_out_cells_and_sets_best_epoch():
     assert m.n_train_ == 45 and m.best_epoch_ in (0, 1)
     assert all(np.isfinite(h["val_loss"]) for h in m.result_.history)
     # the augmenters hold out the share their estimator declares (60 cells: 15 held out)
-    for aug in (InfluenceAugmenter(estimator=est(validation_fraction=0.25), random_state=0),
-                RandomCellAugmenter(estimator=est(validation_fraction=0.25), random_state=0)):
+    for aug in (
+        InfluenceAugmenter(estimator=est(validation_fraction=0.25), random_state=0),
+        RandomCellAugmenter(estimator=est(validation_fraction=0.25), random_state=0),
+    ):
         assert aug.fit(T).n_train_ == 45 and "validation_fraction" not in aug.get_params(deep=False)
     assert InfluenceAugmenter(estimator=est(), random_state=0).fit(T).n_train_ == 48  # default 0.2
 
@@ -185,8 +190,12 @@ def _raise_cases():
     add("ot-order-1", lambda: OT([[0], [1]], [1.0, 2.0]), DVE, "order >= 2")
     add("ot-str-values", lambda: OT([[0, 1]], ["x"]), DVE, "values must be numeric")
     add("ot-bool-values", lambda: OT([[0, 1]], [True]), DVE, "values must be numeric")
-    add("ot-shape-too-small", lambda: OT([[0, 1], [3, 0]], [1.0, 2.0], (3, 2)), DVE,
-        r"indices \(mode 0\) has index 3 out of range for size 3")
+    add(
+        "ot-shape-too-small",
+        lambda: OT([[0, 1], [3, 0]], [1.0, 2.0], (3, 2)),
+        DVE,
+        r"indices \(mode 0\) has index 3 out of range for size 3",
+    )
     add("ot-shape-modes", lambda: OT([[0, 1]], [1.0], (2, 2, 2)), DVE, "shape .* has 3 modes")
     add("ot-shape-fraction", lambda: OT([[0, 1]], [1.0], (2.5, 3)), IPE, "shape must hold integer")
     add("ot-shape-str", lambda: OT([[0, 1]], [1.0], "23"), IPE, "shape must be a sequence")
@@ -202,35 +211,71 @@ def _raise_cases():
     add("ot-subset-mask", lambda: T.subset(np.ones(3, dtype=bool)), DVE, "rows is a boolean mask")
     add("ot-concat-type", lambda: T.concat(np.zeros((2, 3))), IPE, "ObservedTensor")
     add("ot-from-frame-type", lambda: OT.from_frame(np.zeros((2, 3))), IPE, "frame must be a pandas DataFrame")
-    add("ot-from-frame-missing", lambda: OT.from_frame(pd.DataFrame({"u": [0], "r": [1.0]}), ["u", "i"], "r"),
-        DVE, r"columns \['i'\]")
-    add("ot-from-frame-nan", lambda: OT.from_frame(pd.DataFrame({"u": [0, None], "i": [0, 1], "r": [1.0, 2.0]})),
-        DVE, "index columns contain missing")
+    add(
+        "ot-from-frame-missing",
+        lambda: OT.from_frame(pd.DataFrame({"u": [0], "r": [1.0]}), ["u", "i"], "r"),
+        DVE,
+        r"columns \['i'\]",
+    )
+    add(
+        "ot-from-frame-nan",
+        lambda: OT.from_frame(pd.DataFrame({"u": [0, None], "i": [0, 1], "r": [1.0, 2.0]})),
+        DVE,
+        "index columns contain missing",
+    )
     add("ot-from-dense-mask", lambda: OT.from_dense(np.ones((2, 2)), np.ones((2, 3), bool)), DVE, "mask shape")
     add("ot-from-dense-1d", lambda: OT.from_dense(np.ones(3)), DVE, "order >= 2")
 
     # NeuralTensorCompletion.fit: data
     add("ntc-X-type", lambda: est().fit(TR.indices), IPE, "X must be an ObservedTensor")
     add("ntc-X-one-cell", lambda: est().fit(ONE), DVE, r"1 observed cell\(s\) of X are too few")
-    add("ntc-X-nan-after-construction", lambda: est().fit(mutated(values=np.nan), validation=VA), DVE,
-        "X.values contains 1 NaN")
-    add("ntc-X-index-after-construction", lambda: est().fit(mutated(indices=99), validation=VA), DVE,
-        r"X.indices \(mode 0\) has index 99")
+    add(
+        "ntc-X-nan-after-construction",
+        lambda: est().fit(mutated(values=np.nan), validation=VA),
+        DVE,
+        "X.values contains 1 NaN",
+    )
+    add(
+        "ntc-X-index-after-construction",
+        lambda: est().fit(mutated(indices=99), validation=VA),
+        DVE,
+        r"X.indices \(mode 0\) has index 99",
+    )
     add("ntc-val-type", lambda: est().fit(TR, validation=VA.indices), IPE, "validation must be an ObservedTensor")
     add("ntc-val-order", lambda: est().fit(TR, validation=OT([[0, 1]], [1.0])), DVE, "validation has order 2")
-    add("ntc-val-overlap", lambda: est().fit(TR, validation=TR), DVE,
-        f"validation shares {TR.nnz} of its {TR.nnz} cell")
+    add(
+        "ntc-val-overlap", lambda: est().fit(TR, validation=TR), DVE, f"validation shares {TR.nnz} of its {TR.nnz} cell"
+    )
     add("ntc-shape-small", lambda: est().fit(TR, validation=VA, shape=(2, 2, 2)), DVE, "shape=.*does not cover X")
-    add("ntc-shape-val", lambda: est().fit(TR, validation=OT([[6, 0, 0]], [1.0]), shape=SHAPE), DVE,
-        "validation.indices .*does not cover validation")
+    add(
+        "ntc-shape-val",
+        lambda: est().fit(TR, validation=OT([[6, 0, 0]], [1.0]), shape=SHAPE),
+        DVE,
+        "validation.indices .*does not cover validation",
+    )
     add("ntc-shape-modes", lambda: est().fit(TR, validation=VA, shape=(6, 5)), DVE, "shape has 2 modes")
     add("ntc-shape-float", lambda: est().fit(TR, validation=VA, shape=(6, 5, 4.5)), IPE, "shape must hold integer")
     # NeuralTensorCompletion.fit: parameters
-    for name, bad in [("batch_size", 0), ("batch_size", -1), ("batch_size", 1.5), ("max_epochs", 0),
-                      ("max_epochs", -1), ("lr", 0), ("lr", -1e-3), ("lr", float("nan")), ("lr", float("inf")),
-                      ("patience", 0), ("embedding_dim", 0), ("embedding_dim", 2), ("hidden_sizes", (0,)),
-                      ("hidden_sizes", 64), ("validation_fraction", 0.0), ("validation_fraction", 1.0),
-                      ("device", "gpu"), ("verbose", "no")]:
+    for name, bad in [
+        ("batch_size", 0),
+        ("batch_size", -1),
+        ("batch_size", 1.5),
+        ("max_epochs", 0),
+        ("max_epochs", -1),
+        ("lr", 0),
+        ("lr", -1e-3),
+        ("lr", float("nan")),
+        ("lr", float("inf")),
+        ("patience", 0),
+        ("embedding_dim", 0),
+        ("embedding_dim", 2),
+        ("hidden_sizes", (0,)),
+        ("hidden_sizes", 64),
+        ("validation_fraction", 0.0),
+        ("validation_fraction", 1.0),
+        ("device", "gpu"),
+        ("verbose", "no"),
+    ]:
         add(f"ntc-{name}={bad}", lambda name=name, bad=bad: est(**{name: bad}).fit(TR, validation=VA), IPE, name)
     # NeuralTensorCompletion: before fit / predict / score
     add("ntc-predict-before-fit", lambda: est().predict(TE), NotFittedError, "not fitted")
@@ -242,32 +287,64 @@ def _raise_cases():
     add("aug-data-type", lambda: IA(estimator=est()).fit(TR.indices), IPE, "data must be an ObservedTensor")
     add("aug-data-empty", lambda: IA(estimator=est()).fit(EMPTY), DVE, "data is empty")
     add("aug-data-one", lambda: IA(estimator=est()).fit(ONE), DVE, r"1 observed cell\(s\) of data are too few")
-    add("aug-data-nan", lambda: IA(estimator=est()).fit(mutated(values=np.inf), validation=VA), DVE,
-        "data.values contains 1 NaN or inf")
-    add("aug-val-overlap", lambda: IA(estimator=est()).fit(TR, validation=TR.subset([0, 1])), DVE,
-        "validation shares 2 of its 2 cell")
-    add("aug-shape-small", lambda: IA(estimator=est()).fit(TR, validation=VA, shape=(2, 2, 2)), DVE,
-        "does not cover data")
+    add(
+        "aug-data-nan",
+        lambda: IA(estimator=est()).fit(mutated(values=np.inf), validation=VA),
+        DVE,
+        "data.values contains 1 NaN or inf",
+    )
+    add(
+        "aug-val-overlap",
+        lambda: IA(estimator=est()).fit(TR, validation=TR.subset([0, 1])),
+        DVE,
+        "validation shares 2 of its 2 cell",
+    )
+    add(
+        "aug-shape-small",
+        lambda: IA(estimator=est()).fit(TR, validation=VA, shape=(2, 2, 2)),
+        DVE,
+        "does not cover data",
+    )
     for name, bad in [("augment_ratio", 0), ("augment_ratio", -1), ("augment_ratio", None)]:
         add(f"aug-{name}={bad}", lambda name=name, bad=bad: IA(estimator=est(), **{name: bad}).fit(TR), IPE, name)
     # the hold-out share is the estimator's parameter (not declared a second time on the augmenter)
-    add("aug-estimator-validation_fraction", lambda: IA(estimator=est(validation_fraction=1.0)).fit(TR), IPE,
-        "validation_fraction")
+    add(
+        "aug-estimator-validation_fraction",
+        lambda: IA(estimator=est(validation_fraction=1.0)).fit(TR),
+        IPE,
+        "validation_fraction",
+    )
     add("aug-estimator-type", lambda: IA(estimator=MeanCompletion()).fit(TR), IPE, "estimator must be")
     add("aug-estimator-params", lambda: IA(estimator=est(batch_size=0)).fit(TR, validation=VA), IPE, "batch_size")
     add("aug-sample-before-fit", lambda: IA().sample(n=3), NotFittedError, "not fitted")
     RA = RandomCellAugmenter
-    add("rand-prefit-type", lambda: RA(estimator=est()).fit(TR, validation=VA, prefit=MeanCompletion()), IPE,
-        "prefit must be")
-    add("rand-prefit-unfitted", lambda: RA(estimator=est()).fit(TR, validation=VA, prefit=est()), NotFittedError,
-        "not fitted")
-    add("fit-augmented-overlap", lambda: fit_augmented(est(), TR, TR.subset([0]), VA), DVE,
-        "augmented shares 1 of its 1 cell")
+    add(
+        "rand-prefit-type",
+        lambda: RA(estimator=est()).fit(TR, validation=VA, prefit=MeanCompletion()),
+        IPE,
+        "prefit must be",
+    )
+    add(
+        "rand-prefit-unfitted",
+        lambda: RA(estimator=est()).fit(TR, validation=VA, prefit=est()),
+        NotFittedError,
+        "not fitted",
+    )
+    add(
+        "fit-augmented-overlap",
+        lambda: fit_augmented(est(), TR, TR.subset([0]), VA),
+        DVE,
+        "augmented shares 1 of its 1 cell",
+    )
     add("fit-augmented-type", lambda: fit_augmented(MeanCompletion(), TR, EMPTY, VA), IPE, "estimator must be")
     add("tracin-empty-val", lambda: TracInTracker(TR, EMPTY), DVE, "validation is empty")
     add("importance-length", lambda: entity_importance(TR, np.ones(3)), DVE, "cell_importance has shape")
-    add("draw-negative-n", lambda: draw_new_cells([np.ones(2) / 2] * 2, -1, np.empty(0, np.int64), (2, 2),
-                                                  np.random.default_rng(0)), IPE, "n must be >= 0")
+    add(
+        "draw-negative-n",
+        lambda: draw_new_cells([np.ones(2) / 2] * 2, -1, np.empty(0, np.int64), (2, 2), np.random.default_rng(0)),
+        IPE,
+        "n must be >= 0",
+    )
 
     # baselines
     for B in (MeanCompletion, TensorlyCompletion, XGBoostCompletion):
@@ -281,13 +358,21 @@ def _raise_cases():
         add(f"{n}-shape-modes", lambda B=B: B().fit(TR, shape=(6, 5)), DVE, "shape has 2 modes")
         add(f"{n}-predict-before-fit", lambda B=B: B().predict(TE), NotFittedError, "not fitted")
         add(f"{n}-score-before-fit", lambda B=B: B().score(TE), NotFittedError, "not fitted")
-    for B, name, bad in [(MeanCompletion, "kind", "median"), (MeanCompletion, "reg", -1.0),
-                         (MeanCompletion, "n_sweeps", 0), (TensorlyCompletion, "method", "svd"),
-                         (TensorlyCompletion, "rank", 0), (TensorlyCompletion, "rank", -1),
-                         (TensorlyCompletion, "n_iter_max", 0), (TensorlyCompletion, "max_dense_cells", 0),
-                         (XGBoostCompletion, "n_estimators", 0), (XGBoostCompletion, "max_depth", 0),
-                         (XGBoostCompletion, "learning_rate", 0), (XGBoostCompletion, "smoothing", -1),
-                         (XGBoostCompletion, "n_folds", 1)]:
+    for B, name, bad in [
+        (MeanCompletion, "kind", "median"),
+        (MeanCompletion, "reg", -1.0),
+        (MeanCompletion, "n_sweeps", 0),
+        (TensorlyCompletion, "method", "svd"),
+        (TensorlyCompletion, "rank", 0),
+        (TensorlyCompletion, "rank", -1),
+        (TensorlyCompletion, "n_iter_max", 0),
+        (TensorlyCompletion, "max_dense_cells", 0),
+        (XGBoostCompletion, "n_estimators", 0),
+        (XGBoostCompletion, "max_depth", 0),
+        (XGBoostCompletion, "learning_rate", 0),
+        (XGBoostCompletion, "smoothing", -1),
+        (XGBoostCompletion, "n_folds", 1),
+    ]:
         add(f"{B.__name__}-{name}={bad}", lambda B=B, name=name, bad=bad: B(**{name: bad}).fit(TR), IPE, name)
     add("tensorly-too-dense", lambda: TensorlyCompletion(max_dense_cells=100).fit(TR), DVE, "max_dense_cells")
 

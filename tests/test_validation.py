@@ -1,4 +1,5 @@
 """Every validation error path names the argument and the problem."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@ The results-file rule (see :func:`prepare_out`): a benchmark never replaces or d
 results file it did not create in this run unless told to with ``--resume`` (keep and
 extend its rows) or ``--overwrite`` (start over).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -146,13 +147,26 @@ def positive_int_list(text: str) -> list[int]:
 
 
 @overload
-def parse_names(text: None, valid: Iterable[str] | None, flag: str, *, sep: str = ",",
-                normalize: Callable[[str], str] | None = None) -> None: ...
+def parse_names(
+    text: None, valid: Iterable[str] | None, flag: str, *, sep: str = ",", normalize: Callable[[str], str] | None = None
+) -> None: ...
 @overload
-def parse_names(text: str | Sequence[str], valid: Iterable[str] | None, flag: str, *, sep: str = ",",
-                normalize: Callable[[str], str] | None = None) -> list[str]: ...
-def parse_names(text: str | Sequence[str] | None, valid: Iterable[str] | None, flag: str, *, sep: str = ",",
-                normalize: Callable[[str], str] | None = None) -> list[str] | None:
+def parse_names(
+    text: str | Sequence[str],
+    valid: Iterable[str] | None,
+    flag: str,
+    *,
+    sep: str = ",",
+    normalize: Callable[[str], str] | None = None,
+) -> list[str]: ...
+def parse_names(
+    text: str | Sequence[str] | None,
+    valid: Iterable[str] | None,
+    flag: str,
+    *,
+    sep: str = ",",
+    normalize: Callable[[str], str] | None = None,
+) -> list[str] | None:
     """Split a ``--methods`` / ``--datasets`` value and check every name against ``valid``.
 
     ``None`` (flag not given) stays ``None``. ``normalize`` maps a name to its canonical
@@ -188,20 +202,28 @@ def parse_names(text: str | Sequence[str] | None, valid: Iterable[str] | None, f
 DEFAULT_OUT_DIR = "structaug-results"
 
 
-def add_out_arguments(parser: argparse.ArgumentParser, name: str, *, side_suffixes: Sequence[str] = (".md",),
-                      required: bool = False) -> None:
+def add_out_arguments(
+    parser: argparse.ArgumentParser, name: str, *, side_suffixes: Sequence[str] = (".md",), required: bool = False
+) -> None:
     """``--out`` (default ``structaug-results/<name>.json``) and ``--overwrite`` for a stand-alone
     benchmark script; call :func:`claim_out` right after ``parse_args``.
 
     ``side_suffixes`` are the files the script writes beside ``--out`` (``.md``, ``.png``): they
     are protected the same way.
     """
-    parser.add_argument("--out", type=Path, required=required,
-                        default=None if required else Path(DEFAULT_OUT_DIR) / f"{name}.json",
-                        help=f"results JSON (default: {DEFAULT_OUT_DIR}/{name}.json under the current folder); "
-                             f"{', '.join(side_suffixes) or 'nothing'} written beside it")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing --out (and the files beside it); without it the script refuses")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=required,
+        default=None if required else Path(DEFAULT_OUT_DIR) / f"{name}.json",
+        help=f"results JSON (default: {DEFAULT_OUT_DIR}/{name}.json under the current folder); "
+        f"{', '.join(side_suffixes) or 'nothing'} written beside it",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out (and the files beside it); without it the script refuses",
+    )
     parser.set_defaults(_out_side_suffixes=tuple(side_suffixes))
 
 
@@ -219,8 +241,10 @@ def claim_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path
     files = [out] + [out.with_suffix(s) for s in getattr(args, "_out_side_suffixes", (".md",))]
     existing = [str(f) for f in files if f.exists()]
     if existing and not args.overwrite:
-        parser.error(f"--out {out}: {', '.join(existing)} already exist(s) and this run did not write them; "
-                     "pass --overwrite to replace them, or choose another --out")
+        parser.error(
+            f"--out {out}: {', '.join(existing)} already exist(s) and this run did not write them; "
+            "pass --overwrite to replace them, or choose another --out"
+        )
     return out
 
 

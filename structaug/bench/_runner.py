@@ -26,6 +26,7 @@ A new pool mechanism (e.g. Ray tasks, issue #22) is one more entry in :data:`BAC
 callable ``(fn, jobs, cfg, workers) -> iterator of (job index, records)``; the benchmark
 modules do not change.
 """
+
 from __future__ import annotations
 
 import json
@@ -118,12 +119,14 @@ def _check_record(row: Any, where: str) -> None:
         what = f"lacks {missing}" if missing else f"has unknown field(s) {stray}"
         raise CorruptFileError(f"{where}: not a benchmark record ({what}); the file was left as it is")
     if not isinstance(row["seed"], int) or isinstance(row["seed"], bool) or not isinstance(row["metrics"], dict):
-        raise CorruptFileError(f"{where}: not a benchmark record (seed must be an integer, metrics an object); "
-                               "the file was left as it is")
+        raise CorruptFileError(
+            f"{where}: not a benchmark record (seed must be an integer, metrics an object); the file was left as it is"
+        )
 
 
-def prepare_out(out: Path, mod: ModuleType | None = None, *, benchmark: str, resume: bool,
-                overwrite: bool) -> list[dict]:
+def prepare_out(
+    out: Path, mod: ModuleType | None = None, *, benchmark: str, resume: bool, overwrite: bool
+) -> list[dict]:
     """Check ``--out`` before any job runs and return the rows to resume from.
 
     * ``--out`` must end in ``.json`` (the summary goes beside it as ``.md``) and be writable;
@@ -147,14 +150,16 @@ def prepare_out(out: Path, mod: ModuleType | None = None, *, benchmark: str, res
     if resume and overwrite:
         raise InvalidParameterError("--resume keeps the rows in --out and --overwrite deletes them; give one")
     if out.suffix != ".json":
-        raise InvalidParameterError(f"--out must be a .json path (the markdown summary is written beside it), "
-                                    f"got {str(out)!r}")
+        raise InvalidParameterError(
+            f"--out must be a .json path (the markdown summary is written beside it), got {str(out)!r}"
+        )
     check_writable(out, "--out")
     existing = [p for p in results_files(out) if p.exists()]
     if existing and not (resume or overwrite):
         raise ResultsExistError(
             f"--out {out}: {', '.join(map(str, existing))} already exist(s) and this run did not write "
-            "them; pass --resume to keep and extend the rows, --overwrite to replace them, or another --out")
+            "them; pass --resume to keep and extend the rows, --overwrite to replace them, or another --out"
+        )
     if overwrite:
         for p in existing:
             p.unlink()
@@ -165,14 +170,18 @@ def prepare_out(out: Path, mod: ModuleType | None = None, *, benchmark: str, res
 
     payload = load_results(out)
     if payload.get("benchmark") not in (None, benchmark):
-        raise ResultsExistError(f"--out {out} holds {payload['benchmark']!r} results, not {benchmark!r}; "
-                                "--resume needs a file of the same benchmark (choose another --out)")
+        raise ResultsExistError(
+            f"--out {out} holds {payload['benchmark']!r} results, not {benchmark!r}; "
+            "--resume needs a file of the same benchmark (choose another --out)"
+        )
     seen: set[tuple] = set()
     for i, r in enumerate(payload["records"]):
         _check_record(r, f"results file {out}, record {i}")
         if _key(r) in seen:  # resuming would keep both, and every summary would count it twice
-            raise CorruptFileError(f"results file {out} holds more than one row for (method, dataset, seed) = "
-                                   f"{_key(r)}; remove the extra rows before --resume")
+            raise CorruptFileError(
+                f"results file {out} holds more than one row for (method, dataset, seed) = "
+                f"{_key(r)}; remove the extra rows before --resume"
+            )
         seen.add(_key(r))
     return payload["records"]
 
@@ -188,8 +197,10 @@ def read_partial(path: Path) -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise CorruptFileError(f"{path} is not a text file of JSON records ({exc.reason}); the file was left as "
-                               "it is: repair or delete it (or rerun with --overwrite)") from None
+        raise CorruptFileError(
+            f"{path} is not a text file of JSON records ({exc.reason}); the file was left as "
+            "it is: repair or delete it (or rerun with --overwrite)"
+        ) from None
     lines = text.split("\n")
     tail = lines.pop()  # "" when the file ends with a newline
     rows: list[dict] = []
@@ -201,8 +212,11 @@ def read_partial(path: Path) -> list[dict]:
             rows.append(_partial_row(tail, path, len(lines) + 1))
             lines.append(tail)  # a whole record whose newline was not written yet
         except CorruptFileError:
-            warnings.warn(f"{path}: dropped an unfinished last line (a run killed while writing it); "
-                          "that job runs again", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{path}: dropped an unfinished last line (a run killed while writing it); that job runs again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         atomic_write_text("".join(line + "\n" for line in lines), path)
     return rows
 
@@ -211,8 +225,10 @@ def _partial_row(line: str, path: Path, lineno: int) -> dict:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise CorruptFileError(f"{path}, line {lineno}: not a JSON record ({exc.msg}); the file was left "
-                               "as it is: repair or delete it (or rerun with --overwrite)") from None
+        raise CorruptFileError(
+            f"{path}, line {lineno}: not a JSON record ({exc.msg}); the file was left "
+            "as it is: repair or delete it (or rerun with --overwrite)"
+        ) from None
     _check_record(row, f"{path}, line {lineno}")
     return row
 
@@ -249,8 +265,9 @@ def _process(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) 
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     quiet = replace(cfg, verbose=False)  # the parent prints each row as it comes back
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+    )
     completed = False
     try:
         futures = {pool.submit(_guarded, fn, job, quiet): i for i, job in enumerate(jobs)}
@@ -278,8 +295,10 @@ def _guarded(fn: Callable, job: Job, cfg: BenchConfig) -> list[Record]:
         return [Record(m, job.dataset, job.seed, {}, status="skipped", error=str(exc)) for m in job.methods]
     except Exception as exc:  # one failing job is recorded, the others still run
         msg, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
-        return [Record(m, job.dataset, job.seed, {}, status="error", error=msg, extra={"traceback": tb})
-                for m in job.methods]
+        return [
+            Record(m, job.dataset, job.seed, {}, status="error", error=msg, extra={"traceback": tb})
+            for m in job.methods
+        ]
 
 
 # ----------------------------------------------------------------------------------------
@@ -336,7 +355,8 @@ def execute(mod: ModuleType, cfg: BenchConfig, *, backend: str | None = None) ->
             if not cfg.out_owned:
                 raise ResultsExistError(
                     f"{partial} holds rows of an earlier run that this run did not write; set resume=True to "
-                    "keep them, or delete the file")
+                    "keep them, or delete the file"
+                )
             partial.unlink()
         else:
             resumed_partial = read_partial(partial)
@@ -381,8 +401,9 @@ def finish(mod: ModuleType, cfg: BenchConfig, records: Sequence[Record], *, devi
     out = Path(cfg.out)
     config = cfg.to_dict()
     config["extra"] = {k: v for k, v in cfg.extra.items() if k != "previous"}
-    save_records(records, out, benchmark=_name(mod), config=config, device=device,
-                 metrics=getattr(mod, "METRICS", None))
+    save_records(
+        records, out, benchmark=_name(mod), config=config, device=device, metrics=getattr(mod, "METRICS", None)
+    )
     if hasattr(mod, "report"):
         mod.report(list(records), out)
     partial_file(out).unlink(missing_ok=True)
@@ -422,8 +443,12 @@ def run_benchmark(mod: ModuleType | str, cfg: BenchConfig, *, backend: str | Non
         if partial is not None and partial.exists():
             rows = list(_merge(list(cfg.extra.get("previous") or []) + read_partial(partial)).values())
             finish(mod, cfg, rows, device=device)
-            print(f"[{_name(mod)}] interrupted: the {len(rows)} rows so far are in {cfg.out}; "
-                  "rerun with --resume to go on", file=sys.stderr, flush=True)
+            print(
+                f"[{_name(mod)}] interrupted: the {len(rows)} rows so far are in {cfg.out}; "
+                "rerun with --resume to go on",
+                file=sys.stderr,
+                flush=True,
+            )
         raise
     if cfg.out is not None:
         finish(mod, cfg, records, device=device)

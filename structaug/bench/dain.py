@@ -7,6 +7,7 @@ cells), tensorly's masked CP and Tucker at a few ranks, XGBoost on target-encode
 indices, and global / entity-bias means. Metrics are test RMSE (a real square root) and
 MAE; DAIN's records carry the time of each stage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,15 +33,22 @@ NEURAL_METHODS = ("neural", "neural+random", "dain")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=positive_int, default=None,
-                        help="max epochs per neural model (default 50; quick 5)")
-    parser.add_argument("--patience", type=positive_int, default=None,
-                        help="early-stopping patience (default 10; quick 2)")
-    parser.add_argument("--aug-ratio", type=positive_float, default=0.5,
-                        help="augmented cells as a share of training cells")
+    parser.add_argument(
+        "--epochs", type=positive_int, default=None, help="max epochs per neural model (default 50; quick 5)"
+    )
+    parser.add_argument(
+        "--patience", type=positive_int, default=None, help="early-stopping patience (default 10; quick 2)"
+    )
+    parser.add_argument(
+        "--aug-ratio", type=positive_float, default=0.5, help="augmented cells as a share of training cells"
+    )
     parser.add_argument("--ranks", type=positive_int_list, default=[2, 5, 10], help="CP/Tucker ranks, comma-separated")
-    parser.add_argument("--tensor-iters", type=positive_int, default=None,
-                        help="ALS iterations for tensorly CP/Tucker (default 100; 15 on ml-100k's 47.6M-cell array)")
+    parser.add_argument(
+        "--tensor-iters",
+        type=positive_int,
+        default=None,
+        help="ALS iterations for tensorly CP/Tucker (default 100; 15 on ml-100k's 47.6M-cell array)",
+    )
     parser.add_argument("--methods", default=None, help="comma-separated subset of methods (default all)")
 
 
@@ -61,8 +69,14 @@ def _settings(cfg: BenchConfig) -> dict[str, Any]:
 
 def method_names(ranks: list[int]) -> list[str]:
     """Every method this benchmark can run with these CP/Tucker ranks."""
-    return [*NEURAL_METHODS, "global_mean", "entity_mean", "xgboost_te",
-            *(f"cp_r{r}" for r in ranks), *(f"tucker_r{r}" for r in ranks)]
+    return [
+        *NEURAL_METHODS,
+        "global_mean",
+        "entity_mean",
+        "xgboost_te",
+        *(f"cp_r{r}" for r in ranks),
+        *(f"tucker_r{r}" for r in ranks),
+    ]
 
 
 def validate(cfg: BenchConfig) -> None:
@@ -86,31 +100,62 @@ def _metrics(model, test, val) -> dict[str, float]:
     t0 = time.perf_counter()
     pred = model.predict(test)
     pt = time.perf_counter() - t0
-    return {"rmse": rmse(test.values, pred), "mae": mae(test.values, pred),
-            "val_rmse": rmse(val.values, model.predict(val)), "_predict_time": pt}
+    return {
+        "rmse": rmse(test.values, pred),
+        "mae": mae(test.values, pred),
+        "val_rmse": rmse(val.values, model.predict(val)),
+        "_predict_time": pt,
+    }
 
 
-def _record(method: str, dataset: str, seed: int, metrics: dict[str, float], fit_time: float,
-            config: dict, extra: dict | None = None) -> Record:
+def _record(
+    method: str,
+    dataset: str,
+    seed: int,
+    metrics: dict[str, float],
+    fit_time: float,
+    config: dict,
+    extra: dict | None = None,
+) -> Record:
     pt = metrics.pop("_predict_time", None)
-    return Record(method=method, dataset=dataset, seed=seed, metrics=metrics, split="random 72/18/10",
-                  config=config, fit_time=fit_time, predict_time=pt, extra=extra or {})
+    return Record(
+        method=method,
+        dataset=dataset,
+        seed=seed,
+        metrics=metrics,
+        split="random 72/18/10",
+        config=config,
+        fit_time=fit_time,
+        predict_time=pt,
+        extra=extra or {},
+    )
 
 
 def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[str, Record]:
     from ..tensor import InfluenceAugmenter, NeuralTensorCompletion, RandomCellAugmenter, fit_augmented
 
-    est = NeuralTensorCompletion(hidden_sizes=st["hidden"], max_epochs=st["epochs"], patience=st["patience"],
-                                 device=device, random_state=seed)
-    conf = {k: est.get_params()[k] for k in ("embedding_dim", "hidden_sizes", "lr", "batch_size", "max_epochs",
-                                              "patience")}
+    est = NeuralTensorCompletion(
+        hidden_sizes=st["hidden"], max_epochs=st["epochs"], patience=st["patience"], device=device, random_state=seed
+    )
+    conf = {
+        k: est.get_params()[k] for k in ("embedding_dim", "hidden_sizes", "lr", "batch_size", "max_epochs", "patience")
+    }
     conf["aug_ratio"] = st["aug_ratio"]
     aug = InfluenceAugmenter(estimator=est, augment_ratio=st["aug_ratio"], random_state=seed)
     aug.fit(tr, validation=va, shape=tensor.shape)
     tm: dict[str, Any] = aug.timings_
     base = aug.estimator_
-    out = {"neural": _record("neural", "", seed, _metrics(base, te, va), tm["train_s"], conf,
-                             {"epochs": tm["epochs"], "best_epoch": tm["best_epoch"]})}
+    out = {
+        "neural": _record(
+            "neural",
+            "",
+            seed,
+            _metrics(base, te, va),
+            tm["train_s"],
+            conf,
+            {"epochs": tm["epochs"], "best_epoch": tm["best_epoch"]},
+        )
+    }
 
     cells = aug.sample()
     sample_s = aug.last_sample_seconds_
@@ -118,21 +163,45 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
     t0 = time.perf_counter()
     dain = fit_augmented(retrain_est, tr, cells, va)
     retrain_s = time.perf_counter() - t0
-    stages: dict[str, Any] = {"train_s": tm["train_s"], "influence_s": tm["influence_s"], "sample_s": sample_s,
-              "retrain_s": retrain_s, "n_aug": cells.nnz, "epochs": dain.result_.epochs_run,
-              "best_epoch": dain.best_epoch_}
-    out["dain"] = _record("dain", "", seed, _metrics(dain, te, va), sum(stages[k] for k in
-                          ("train_s", "influence_s", "sample_s", "retrain_s")), conf, stages)
+    stages: dict[str, Any] = {
+        "train_s": tm["train_s"],
+        "influence_s": tm["influence_s"],
+        "sample_s": sample_s,
+        "retrain_s": retrain_s,
+        "n_aug": cells.nnz,
+        "epochs": dain.result_.epochs_run,
+        "best_epoch": dain.best_epoch_,
+    }
+    out["dain"] = _record(
+        "dain",
+        "",
+        seed,
+        _metrics(dain, te, va),
+        sum(stages[k] for k in ("train_s", "influence_s", "sample_s", "retrain_s")),
+        conf,
+        stages,
+    )
 
     rnd = RandomCellAugmenter(augment_ratio=st["aug_ratio"], random_state=seed).fit(tr, validation=va, prefit=base)
     rcells = rnd.sample()
     t0 = time.perf_counter()
     rmodel = fit_augmented(retrain_est, tr, rcells, va)
     r_s = time.perf_counter() - t0
-    out["neural+random"] = _record("neural+random", "", seed, _metrics(rmodel, te, va),
-                                   tm["train_s"] + rnd.last_sample_seconds_ + r_s, conf,
-                                   {"train_s": tm["train_s"], "sample_s": rnd.last_sample_seconds_, "retrain_s": r_s,
-                                    "n_aug": rcells.nnz, "epochs": rmodel.result_.epochs_run})
+    out["neural+random"] = _record(
+        "neural+random",
+        "",
+        seed,
+        _metrics(rmodel, te, va),
+        tm["train_s"] + rnd.last_sample_seconds_ + r_s,
+        conf,
+        {
+            "train_s": tm["train_s"],
+            "sample_s": rnd.last_sample_seconds_,
+            "retrain_s": r_s,
+            "n_aug": rcells.nnz,
+            "epochs": rmodel.result_.epochs_run,
+        },
+    )
     return out
 
 
@@ -150,10 +219,12 @@ def _baselines(dataset: str, tensor, seed: int, st: dict) -> dict[str, Callable[
     }
     for r in st["ranks"]:
         if not (big and r > 5):
-            makers[f"cp_r{r}"] = functools.partial(TensorlyCompletion, method="cp", rank=r, n_iter_max=iters,
-                                                   random_state=seed)
-        makers[f"tucker_r{r}"] = functools.partial(TensorlyCompletion, method="tucker", rank=r, n_iter_max=iters,
-                                                   max_dense_cells=10_000_000, random_state=seed)
+            makers[f"cp_r{r}"] = functools.partial(
+                TensorlyCompletion, method="cp", rank=r, n_iter_max=iters, random_state=seed
+            )
+        makers[f"tucker_r{r}"] = functools.partial(
+            TensorlyCompletion, method="tucker", rank=r, n_iter_max=iters, max_dense_cells=10_000_000, random_state=seed
+        )
     return makers
 
 
@@ -220,22 +291,30 @@ def report(records: list, out_path: Path) -> None:
     rows = [r.to_dict() if isinstance(r, Record) else r for r in records]
     ok = [r for r in rows if r.get("status", "ok") == "ok"]
     datasets = list(dict.fromkeys(r["dataset"] for r in ok))
-    lines = ["# DAIN: time per stage and RMSE gaps", "",
-             "Seconds per stage (mean ± std over seeds) of DAIN's pipeline; gaps are per-seed test-RMSE differences "
-             "(negative = DAIN better).", "",
-             "| dataset | train_s | influence_s | sample_s | retrain_s | n_aug | DAIN − neural | DAIN − random |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# DAIN: time per stage and RMSE gaps",
+        "",
+        "Seconds per stage (mean ± std over seeds) of DAIN's pipeline; gaps are per-seed test-RMSE differences "
+        "(negative = DAIN better).",
+        "",
+        "| dataset | train_s | influence_s | sample_s | retrain_s | n_aug | DAIN − neural | DAIN − random |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for ds in datasets:
         by = {(r["method"], r["seed"]): r for r in ok if r["dataset"] == ds}
         dain = [r for (m, _), r in by.items() if m == "dain"]
         if not dain:
             continue
-        cells = [fmt_mean_std([r["extra"].get(k) for r in dain], 2) for k in ("train_s", "influence_s", "sample_s",
-                                                                              "retrain_s")]
+        cells = [
+            fmt_mean_std([r["extra"].get(k) for r in dain], 2)
+            for k in ("train_s", "influence_s", "sample_s", "retrain_s")
+        ]
         n_aug = f"{np.mean([r['extra'].get('n_aug', 0) for r in dain]):.0f}"
         gaps = []
         for ctrl in ("neural", "neural+random"):
-            g = [r["metrics"]["rmse"] - by[(ctrl, r["seed"])]["metrics"]["rmse"] for r in dain if (ctrl, r["seed"]) in by]
+            g = [
+                r["metrics"]["rmse"] - by[(ctrl, r["seed"])]["metrics"]["rmse"] for r in dain if (ctrl, r["seed"]) in by
+            ]
             gaps.append(fmt_mean_std(g, 4))
         lines.append(f"| {ds} | " + " | ".join(cells) + f" | {n_aug} | " + " | ".join(gaps) + " |")
     atomic_write_text("\n".join(lines) + "\n", Path(out_path).with_name(Path(out_path).stem + "_stages.md"))

@@ -7,6 +7,7 @@ public split; other PyG graphs (``--datasets Cora_ML``, ``Computers``, ``CS`` ..
 seeded 20-per-class / 500 / 1000 split. One job per (dataset, seed, method); the runner
 keeps every finished row, so an interrupted run can continue with ``--resume``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,33 +47,56 @@ QUICK_SEEDS = [0, 1]
 METRICS = ["test_acc", "val_acc", "epochs", "epoch_s", "epoch_cpu_s", "cvae_fit_s", "peak_mem_mib"]
 #: method name -> model kind of structaug.graph.fit_node_model (None: not a GNN)
 METHODS: dict[str, str | None] = {
-    "GCN": "gcn", "LA-GCN": "lagcn", "GAT": "gat", "LA-GAT": "lagat", "GCNII": "gcnii",
-    "LA-GCNII": "lagcnii", "RandNbr-GCN": "lagcn", "XGBoost": None, "XGBoost+SIGN": None,
+    "GCN": "gcn",
+    "LA-GCN": "lagcn",
+    "GAT": "gat",
+    "LA-GAT": "lagat",
+    "GCNII": "gcnii",
+    "LA-GCNII": "lagcnii",
+    "RandNbr-GCN": "lagcn",
+    "XGBoost": None,
+    "XGBoost+SIGN": None,
 }
 DEFAULT_METHODS = ["GCN", "LA-GCN", "GAT", "LA-GAT", "GCNII", "LA-GCNII", "RandNbr-GCN", "XGBoost", "XGBoost+SIGN"]
 _PLANETOID = {"cora", "citeseer", "pubmed"}
 
 #: Paper numbers (test accuracy %, Cora / CiteSeer / PubMed) quoted in docs/lagnn.md.
 PAPER = {
-    "GCN": (81.5, 70.3, 79.0), "LA-GCN": (84.1, 74.5, 81.7),
-    "GAT": (83.0, 72.5, 79.0), "LA-GAT": (84.2, 73.3, 81.4),
+    "GCN": (81.5, 70.3, 79.0),
+    "LA-GCN": (84.1, 74.5, 81.7),
+    "GAT": (83.0, 72.5, 79.0),
+    "LA-GAT": (84.2, 73.3, 81.4),
     "GCNII": (85.5, 73.4, 80.3),  # the GCNII paper's (Chen et al., 2020), 64/32/16 layers
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", help=f"comma-separated subset of {', '.join(METHODS)} (default: all)")
-    parser.add_argument("--patience", type=positive_int, default=None,
-                        help="early-stopping patience on validation loss (default: 200, ours; the reference "
-                             "trains all epochs and keeps the best validation loss)")
-    parser.add_argument("--max-epochs", type=positive_int, default=None,
-                        help="cap every GNN's epochs (default: paper's; --quick: 100)")
-    parser.add_argument("--uscore-every", type=positive_int, default=1,
-                        help="score the CVAE every N iterations (paper: 1; larger is faster on a CPU)")
-    parser.add_argument("--num-models", type=positive_int, default=100,
-                        help="MC-dropout passes per U score (paper: 100)")
-    parser.add_argument("--cvae-epochs", type=positive_int, default=None,
-                        help="CVAE epochs over all edges (paper and default: 10; --quick: 2)")
+    parser.add_argument(
+        "--patience",
+        type=positive_int,
+        default=None,
+        help="early-stopping patience on validation loss (default: 200, ours; the reference "
+        "trains all epochs and keeps the best validation loss)",
+    )
+    parser.add_argument(
+        "--max-epochs", type=positive_int, default=None, help="cap every GNN's epochs (default: paper's; --quick: 100)"
+    )
+    parser.add_argument(
+        "--uscore-every",
+        type=positive_int,
+        default=1,
+        help="score the CVAE every N iterations (paper: 1; larger is faster on a CPU)",
+    )
+    parser.add_argument(
+        "--num-models", type=positive_int, default=100, help="MC-dropout passes per U score (paper: 100)"
+    )
+    parser.add_argument(
+        "--cvae-epochs",
+        type=positive_int,
+        default=None,
+        help="CVAE epochs over all edges (paper and default: 10; --quick: 2)",
+    )
 
 
 def _methods(cfg) -> list[str]:
@@ -132,9 +156,17 @@ def _xgboost(x: np.ndarray, data, seed: int) -> tuple[dict[str, float], float]:
     y = data.y.cpu().numpy()
     tr, va, te = (getattr(data, f"{k}_mask").cpu().numpy() for k in ("train", "val", "test"))
     t0 = time.perf_counter()
-    clf = XGBClassifier(n_estimators=500, max_depth=4, learning_rate=0.1, subsample=0.8,
-                        colsample_bytree=0.3, early_stopping_rounds=50, n_jobs=1, random_state=seed,
-                        eval_metric="mlogloss")
+    clf = XGBClassifier(
+        n_estimators=500,
+        max_depth=4,
+        learning_rate=0.1,
+        subsample=0.8,
+        colsample_bytree=0.3,
+        early_stopping_rounds=50,
+        n_jobs=1,
+        random_state=seed,
+        eval_metric="mlogloss",
+    )
     clf.fit(x[tr], y[tr], eval_set=[(x[va], y[va])], verbose=False)
     fit_s = time.perf_counter() - t0
     return {"test_acc": accuracy(y[te], clf.predict(x[te])), "val_acc": accuracy(y[va], clf.predict(x[va]))}, fit_s
@@ -148,16 +180,24 @@ def _fitted_augmenter(name: str, data, device: torch.device, cvae_kw: dict[str, 
     tag = "_".join(f"{k}{v}" for k, v in sorted(cvae_kw.items()))
     # the file is named by what the CVAE was fitted on, not by the dataset's name alone: another
     # data folder's "Cora" (or changed features) gets its own cache instead of this one's CVAE
-    digest = fingerprint({"x": data.x, "edge_index": data.edge_index, "y": data.y,
-                          "train_mask": data.train_mask, "val_mask": data.val_mask, "cvae": cvae_kw})
+    digest = fingerprint(
+        {
+            "x": data.x,
+            "edge_index": data.edge_index,
+            "y": data.y,
+            "train_mask": data.train_mask,
+            "val_mask": data.val_mask,
+            "cvae": cvae_kw,
+        }
+    )
     path = cache_dir("lagnn") / f"{name}_{tag}_seed0_{digest[:16]}.pt"
     if path.exists():
         # checksummed: a corrupt cache is a CorruptFileError, never a CVAE of garbage weights
-        cached = load_verified(path, what="CVAE cache", start_over="delete it to refit the CVAE",
-                               map_location=device)
+        cached = load_verified(path, what="CVAE cache", start_over="delete it to refit the CVAE", map_location=device)
         if not isinstance(cached, dict) or cached.get("fingerprint") != digest:
-            raise CheckpointMismatchError(f"CVAE cache {path} was fitted on other data or settings than this "
-                                          "run's; delete it to refit the CVAE")
+            raise CheckpointMismatchError(
+                f"CVAE cache {path} was fitted on other data or settings than this run's; delete it to refit the CVAE"
+            )
         aug = cached["augmenter"]
         print(f"[lagnn] {name}: reusing the CVAE cached at {path} (fitted in {aug.fit_time_:.0f}s)", flush=True)
         return aug
@@ -202,8 +242,11 @@ def _settings(cfg: BenchConfig) -> dict[str, Any]:
         overrides["patience"] = extra["patience"]
     if extra.get("max_epochs") is not None or cfg.quick:
         overrides["max_epochs"] = _given(extra.get("max_epochs"), 100)
-    cvae_kw = dict(max_epochs=_given(extra.get("cvae_epochs"), 2 if cfg.quick else 10),
-                   uscore_every=_given(extra.get("uscore_every"), 1), num_models=_given(extra.get("num_models"), 100))
+    cvae_kw = dict(
+        max_epochs=_given(extra.get("cvae_epochs"), 2 if cfg.quick else 10),
+        uscore_every=_given(extra.get("uscore_every"), 1),
+        num_models=_given(extra.get("num_models"), 100),
+    )
     return {"overrides": overrides, "cvae": cvae_kw, "methods": _methods(cfg)}
 
 
@@ -214,8 +257,8 @@ def _canonical(name: str) -> str:
     key = name.lower()
     if key in PLANETOID_NAMES:
         return PLANETOID_NAMES[key]
-    if key.startswith("citationfull-") and key[len("citationfull-"):] in PYG_RAW_GRAPHS:
-        return f"CitationFull-{PYG_RAW_GRAPHS[key[len('citationfull-'):]][3]}"
+    if key.startswith("citationfull-") and key[len("citationfull-") :] in PYG_RAW_GRAPHS:
+        return f"CitationFull-{PYG_RAW_GRAPHS[key[len('citationfull-') :]][3]}"
     return PYG_RAW_GRAPHS[key][3] if key in PYG_RAW_GRAPHS else name
 
 
@@ -245,8 +288,11 @@ def _augmenter(name: str, data_dir: str | None, device: str, cvae: tuple, verbos
     cvae_kw = dict(cvae)
     aug = _fitted_augmenter(name, data, torch.device(device), cvae_kw, verbose)
     cvae_s = aug.fit_time_
-    print(f"[lagnn] {name}: CVAE fitted in {cvae_s:.0f}s, selected iteration "
-          f"{aug.selected_iteration_} of {aug.n_iterations_}", flush=True)
+    print(
+        f"[lagnn] {name}: CVAE fitted in {cvae_s:.0f}s, selected iteration "
+        f"{aug.selected_iteration_} of {aug.n_iterations_}",
+        flush=True,
+    )
     return aug
 
 
@@ -280,8 +326,9 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
         feats = x_np if method == "XGBoost" else _sign(job.dataset, cfg.data_dir)
         scores, fit_s = _xgboost(feats, data, seed)
         metrics: dict[str, Any] = {**scores, "peak_mem_mib": peak_memory_mib("cpu")}
-        rec = Record(method, job.dataset, seed, metrics, split=split, fit_time=fit_s,
-                     config={"n_features": int(feats.shape[1])})
+        rec = Record(
+            method, job.dataset, seed, metrics, split=split, fit_time=fit_s, config={"n_features": int(feats.shape[1])}
+        )
     else:
         smp: Any
         if method == "RandNbr-GCN":
@@ -289,18 +336,28 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
         else:
             smp = aug if kind.startswith("la") else None
         cpu0 = time.process_time()  # CPU seconds: wall time is unreliable on a shared CPU
-        res = fit_node_model(kind, data, augmenter=smp, dataset=name, random_state=seed,
-                             device=device, **overrides)
+        res = fit_node_model(kind, data, augmenter=smp, dataset=name, random_state=seed, device=device, **overrides)
         cpu_s = time.process_time() - cpu0
-        metrics = {"test_acc": res.test_acc, "val_acc": res.val_acc, "epochs": res.epochs_run,
-                   "epoch_s": res.epoch_time, "epoch_cpu_s": cpu_s / max(res.epochs_run, 1),
-                   "peak_mem_mib": peak_memory_mib(device, res.peak_memory_mib)}
+        metrics = {
+            "test_acc": res.test_acc,
+            "val_acc": res.val_acc,
+            "epochs": res.epochs_run,
+            "epoch_s": res.epoch_time,
+            "epoch_cpu_s": cpu_s / max(res.epochs_run, 1),
+            "peak_mem_mib": peak_memory_mib(device, res.peak_memory_mib),
+        }
         if kind.startswith("la") and method != "RandNbr-GCN":
             metrics["cvae_fit_s"] = cvae_s
-        rec = Record(method, job.dataset, seed, metrics, split=split, fit_time=res.fit_time,
-                     config={"kind": kind, "overrides": overrides, "cvae": cvae_kw if smp is not None and smp is aug else None},
-                     extra={"best_epoch": res.best_epoch,
-                            "cvae_selected_iteration": getattr(aug, "selected_iteration_", None)})
+        rec = Record(
+            method,
+            job.dataset,
+            seed,
+            metrics,
+            split=split,
+            fit_time=res.fit_time,
+            config={"kind": kind, "overrides": overrides, "cvae": cvae_kw if smp is not None and smp is aug else None},
+            extra={"best_epoch": res.best_epoch, "cvae_selected_iteration": getattr(aug, "selected_iteration_", None)},
+        )
     return [rec]
 
 
@@ -316,14 +373,20 @@ def report(records: list, out_path: str | Path) -> None:
     if not ok:
         return
     order = ["Cora", "CiteSeer", "PubMed"]
-    lines = ["", "## Test accuracy (%) beside the paper", "",
-             "| method | " + " | ".join(f"{d} ours | {d} paper" for d in order) + " |",
-             "|---|" + "---|---|" * len(order)]
+    lines = [
+        "",
+        "## Test accuracy (%) beside the paper",
+        "",
+        "| method | " + " | ".join(f"{d} ours | {d} paper" for d in order) + " |",
+        "|---|" + "---|---|" * len(order),
+    ]
     for method in METHODS:
         cells, any_row = [], False
         for i, d in enumerate(order):
             acc = [100 * r["metrics"]["test_acc"] for r in ok if r["method"] == method and r["dataset"] == d]
-            ours = f"{np.mean(acc):.1f} ± {np.std(acc, ddof=1) if len(acc) > 1 else 0:.1f} (n={len(acc)})" if acc else "—"
+            ours = (
+                f"{np.mean(acc):.1f} ± {np.std(acc, ddof=1) if len(acc) > 1 else 0:.1f} (n={len(acc)})" if acc else "—"
+            )
             any_row |= bool(acc)
             paper = PAPER.get(method)
             cells += [ours, f"{paper[i]:.1f}" if paper else "—"]

@@ -5,6 +5,7 @@ item = test, second last = validation, earlier items = training prefixes), every
 history items *not* removed from the ranking, HR and NDCG at 5/10/20 on the test item of
 every user, model selected on validation NDCG@10.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,18 @@ DEFAULT_DATASETS = ["Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp"]
 QUICK_DATASETS = ["Beauty"]
 DEFAULT_SEEDS = [0]
 METHODS = ["Popularity", "SASRec", "CL4SRec", "MCLRec"]
-METRICS = ["hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "epochs", "s_per_epoch", "cpu_s_per_epoch",
-           "peak_mem_mb"]
+METRICS = [
+    "hr@5",
+    "hr@10",
+    "hr@20",
+    "ndcg@5",
+    "ndcg@10",
+    "ndcg@20",
+    "epochs",
+    "s_per_epoch",
+    "cpu_s_per_epoch",
+    "peak_mem_mb",
+]
 
 #: MCLRec's (lambda, beta) per dataset from the paper / reference README; Toys is not in the
 #: paper, so it uses Beauty's (the other Amazon set of similar size).
@@ -39,45 +50,113 @@ MCLREC_HPARAMS = {
 #: Paper Table 3 (full ranking) / reference README: {dataset: {method: {metric: value}}}.
 PAPER = {
     "Beauty": {
-        "SASRec": {"hr@5": 0.0377, "hr@10": 0.0624, "hr@20": 0.0894, "ndcg@5": 0.0241, "ndcg@10": 0.0342, "ndcg@20": 0.0386},
-        "CL4SRec": {"hr@5": 0.0401, "hr@10": 0.0642, "hr@20": 0.0974, "ndcg@5": 0.0268, "ndcg@10": 0.0345, "ndcg@20": 0.0428},
-        "MCLRec": {"hr@5": 0.0581, "hr@10": 0.0871, "hr@20": 0.1243, "ndcg@5": 0.0352, "ndcg@10": 0.0446, "ndcg@20": 0.0539},
+        "SASRec": {
+            "hr@5": 0.0377,
+            "hr@10": 0.0624,
+            "hr@20": 0.0894,
+            "ndcg@5": 0.0241,
+            "ndcg@10": 0.0342,
+            "ndcg@20": 0.0386,
+        },
+        "CL4SRec": {
+            "hr@5": 0.0401,
+            "hr@10": 0.0642,
+            "hr@20": 0.0974,
+            "ndcg@5": 0.0268,
+            "ndcg@10": 0.0345,
+            "ndcg@20": 0.0428,
+        },
+        "MCLRec": {
+            "hr@5": 0.0581,
+            "hr@10": 0.0871,
+            "hr@20": 0.1243,
+            "ndcg@5": 0.0352,
+            "ndcg@10": 0.0446,
+            "ndcg@20": 0.0539,
+        },
     },
     "Sports_and_Outdoors": {
-        "SASRec": {"hr@5": 0.0214, "hr@10": 0.0333, "hr@20": 0.0500, "ndcg@5": 0.0144, "ndcg@10": 0.0177, "ndcg@20": 0.0224},
+        "SASRec": {
+            "hr@5": 0.0214,
+            "hr@10": 0.0333,
+            "hr@20": 0.0500,
+            "ndcg@5": 0.0144,
+            "ndcg@10": 0.0177,
+            "ndcg@20": 0.0224,
+        },
         "CL4SRec": {"hr@5": 0.0231, "hr@20": 0.0557, "ndcg@5": 0.0146, "ndcg@20": 0.0238},
-        "MCLRec": {"hr@5": 0.0328, "hr@10": 0.0501, "hr@20": 0.0734, "ndcg@5": 0.0204, "ndcg@10": 0.0260, "ndcg@20": 0.0319},
+        "MCLRec": {
+            "hr@5": 0.0328,
+            "hr@10": 0.0501,
+            "hr@20": 0.0734,
+            "ndcg@5": 0.0204,
+            "ndcg@10": 0.0260,
+            "ndcg@20": 0.0319,
+        },
     },
     "Yelp": {
         "SASRec": {"hr@5": 0.0160, "hr@10": 0.0260, "hr@20": 0.0443, "ndcg@5": 0.0101, "ndcg@20": 0.0179},
         "CL4SRec": {"hr@5": 0.0227, "hr@20": 0.0623, "ndcg@5": 0.0143, "ndcg@20": 0.0254},
-        "MCLRec": {"hr@5": 0.0454, "hr@10": 0.0647, "hr@20": 0.0941, "ndcg@5": 0.0332, "ndcg@10": 0.0394, "ndcg@20": 0.0467},
+        "MCLRec": {
+            "hr@5": 0.0454,
+            "hr@10": 0.0647,
+            "hr@20": 0.0941,
+            "ndcg@5": 0.0332,
+            "ndcg@10": 0.0394,
+            "ndcg@20": 0.0467,
+        },
     },
 }
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help="maximum training epochs per model, the same for all (default 300; --quick caps it at 1)")
-    p.add_argument("--patience", type=positive_int, default=None,
-                   help="early-stopping patience on validation NDCG@10 (default: none, run --epochs)")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="maximum training epochs per model, the same for all (default 300; --quick caps it at 1)",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=None,
+        help="early-stopping patience on validation NDCG@10 (default: none, run --epochs)",
+    )
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--lr", type=positive_float, default=1e-3)
-    p.add_argument("--no-bucket", action="store_true",
-                   help="plain shuffled batches instead of length-bucketed ones (slower on CPU)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                   help="bf16: bfloat16 autocast in training forward passes "
-                        "(MCLRec epochs 1.2-1.4x faster on CPUs with AVX512-BF16)")
-    p.add_argument("--checkpoint-dir", default=None,
-                   help="checkpoint every epoch of every job here and resume from it; rerunning with a smaller "
-                        "--epochs finishes the jobs at the epoch they reached (best-validation weights)")
-    p.add_argument("--max-users", type=positive_int, default=None,
-                   help="keep only the first N users (smoke runs; --quick: 2000 unless given)")
-    p.add_argument("--max-minutes", type=positive_float, default=None,
-                   help="wall-clock budget per model fit: stop after the epoch that crosses it and test the "
-                        "best-validation weights (recorded as stopped_by_time; with --checkpoint-dir a rerun "
-                        "with a larger budget continues: the budget counts the time already spent)")
+    p.add_argument(
+        "--no-bucket",
+        action="store_true",
+        help="plain shuffled batches instead of length-bucketed ones (slower on CPU)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="bf16: bfloat16 autocast in training forward passes "
+        "(MCLRec epochs 1.2-1.4x faster on CPUs with AVX512-BF16)",
+    )
+    p.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="checkpoint every epoch of every job here and resume from it; rerunning with a smaller "
+        "--epochs finishes the jobs at the epoch they reached (best-validation weights)",
+    )
+    p.add_argument(
+        "--max-users",
+        type=positive_int,
+        default=None,
+        help="keep only the first N users (smoke runs; --quick: 2000 unless given)",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=positive_float,
+        default=None,
+        help="wall-clock budget per model fit: stop after the epoch that crosses it and test the "
+        "best-validation weights (recorded as stopped_by_time; with --checkpoint-dir a rerun "
+        "with a larger budget continues: the budget counts the time already spent)",
+    )
 
 
 def _settings(cfg) -> dict:
@@ -118,8 +197,9 @@ def validate(cfg) -> None:
     _methods(cfg)
     epochs = cfg.extra.get("epochs")
     if cfg.quick and epochs is not None and epochs > 1:  # rejected, not silently capped
-        raise InvalidParameterError(f"--epochs {epochs} with --quick: a --quick run trains one epoch; "
-                                    "drop --quick to train more")
+        raise InvalidParameterError(
+            f"--epochs {epochs} with --quick: a --quick run trains one epoch; drop --quick to train more"
+        )
     if cfg.extra.get("checkpoint_dir") is not None:
         check_writable(Path(cfg.extra["checkpoint_dir"]), "--checkpoint-dir", folder=True)
     found = {p.stem for root in candidate_dirs(cfg.data_dir) for p in (root / "seqrec").glob("*.txt")}
@@ -194,25 +274,41 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
         if settings.get("checkpoint_dir"):
             ckpt = Path(settings["checkpoint_dir"]) / (
                 f"{canon}_{method}_seed{seed}_{settings.get('precision', 'fp32')}_bs{settings['batch_size']}"
-                f"_lr{settings['lr']}_users{settings.get('max_users') or 'all'}.pt")
+                f"_lr{settings['lr']}_users{settings.get('max_users') or 'all'}.pt"
+            )
         res = fit_sequential(
-            model, X, y, valid=(vh, vt), max_epochs=settings["epochs"], patience=settings["patience"],
-            lr=settings["lr"], batch_size=settings["batch_size"], device=dev, seed=seed, gen=gen,
+            model,
+            X,
+            y,
+            valid=(vh, vt),
+            max_epochs=settings["epochs"],
+            patience=settings["patience"],
+            lr=settings["lr"],
+            batch_size=settings["batch_size"],
+            device=dev,
+            seed=seed,
+            gen=gen,
             views=SequenceViews(crop_ratio=0.5, mask_ratio=0.5, reorder_ratio=0.8),
-            bucket=settings["bucket"], verbose=progress, precision=settings.get("precision", "fp32"),
+            bucket=settings["bucket"],
+            verbose=progress,
+            precision=settings.get("precision", "fp32"),
             checkpoint_path=ckpt,
             max_time=None if settings.get("max_minutes") is None else 60.0 * float(settings["max_minutes"]),
         )
         fit_time = res.fit_time
         train_times = [h["epoch_time"] - h.get("val_time", 0.0) for h in res.history]
-        extra.update({
-            "epochs": res.epochs_run, "best_epoch": res.best_epoch, "stopped_by_time": res.stopped_by_time,
-            "s_per_epoch": sum(train_times) / max(len(train_times), 1),
-            "cpu_s_per_epoch": sum(h.get("cpu_time", 0.0) for h in res.history) / max(len(res.history), 1),
-            "val_time_per_epoch": sum(h.get("val_time", 0.0) for h in res.history) / max(len(res.history), 1),
-            "history": [{k: round(v, 5) for k, v in h.items()} for h in res.history],
-            "n_train_examples": int(len(X)),
-        })
+        extra.update(
+            {
+                "epochs": res.epochs_run,
+                "best_epoch": res.best_epoch,
+                "stopped_by_time": res.stopped_by_time,
+                "s_per_epoch": sum(train_times) / max(len(train_times), 1),
+                "cpu_s_per_epoch": sum(h.get("cpu_time", 0.0) for h in res.history) / max(len(res.history), 1),
+                "val_time_per_epoch": sum(h.get("val_time", 0.0) for h in res.history) / max(len(res.history), 1),
+                "history": [{k: round(v, 5) for k, v in h.items()} for h in res.history],
+                "n_train_examples": int(len(X)),
+            }
+        )
         best = res.history[res.best_epoch] if res.best_epoch is not None else {}
         val = {k[4:]: v for k, v in best.items() if k.startswith("val_") and "@" in k}
     t1 = time.perf_counter()
@@ -228,8 +324,19 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
         metrics["peak_mem_mb"] = float(mem)
     extra["valid"] = val
     extra["paper"] = PAPER.get(canon, {}).get(method)
-    return [Record(method, canon, seed, metrics, split="leave-one-out (last=test, 2nd last=valid)",
-                   config=config, fit_time=fit_time, predict_time=predict_time, extra=extra)]
+    return [
+        Record(
+            method,
+            canon,
+            seed,
+            metrics,
+            split="leave-one-out (last=test, 2nd last=valid)",
+            config=config,
+            fit_time=fit_time,
+            predict_time=predict_time,
+            extra=extra,
+        )
+    ]
 
 
 def jobs(cfg: BenchConfig) -> list[Job]:
@@ -238,8 +345,12 @@ def jobs(cfg: BenchConfig) -> list[Job]:
 
     settings = _settings(cfg)
     datasets = cfg.datasets or (QUICK_DATASETS if cfg.quick else DEFAULT_DATASETS)
-    return [Job(SEQREC_NAMES.get(d.lower(), d), s, (m,), settings)
-            for d in datasets for s in cfg.seeds for m in _methods(cfg)]
+    return [
+        Job(SEQREC_NAMES.get(d.lower(), d), s, (m,), settings)
+        for d in datasets
+        for s in cfg.seeds
+        for m in _methods(cfg)
+    ]
 
 
 def run(cfg: BenchConfig) -> list[Record]:
@@ -249,8 +360,10 @@ def run(cfg: BenchConfig) -> list[Record]:
 
 def paper_table(records) -> str:
     """Markdown: our HR/NDCG@10 (and @5/@20) beside the paper's, per dataset and method."""
-    rows = ["| dataset | method | epochs | HR@10 ours | HR@10 paper | NDCG@10 ours | NDCG@10 paper | HR@20 ours | HR@20 paper | NDCG@20 ours | NDCG@20 paper |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| dataset | method | epochs | HR@10 ours | HR@10 paper | NDCG@10 ours | NDCG@10 paper | HR@20 ours | HR@20 paper | NDCG@20 ours | NDCG@20 paper |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     recs = [r.to_dict() if isinstance(r, Record) else r for r in records]
     for r in recs:
         if r.get("status", "ok") != "ok":
@@ -258,9 +371,11 @@ def paper_table(records) -> str:
         p = PAPER.get(r["dataset"], {}).get(r["method"], {})
         m = r["metrics"]
         f = lambda v: "—" if v is None else f"{v:.4f}"
-        rows.append(f"| {r['dataset']} | {r['method']} | {int(m.get('epochs', 0))} | {f(m.get('hr@10'))} | {f(p.get('hr@10'))} | "
-                    f"{f(m.get('ndcg@10'))} | {f(p.get('ndcg@10'))} | {f(m.get('hr@20'))} | {f(p.get('hr@20'))} | "
-                    f"{f(m.get('ndcg@20'))} | {f(p.get('ndcg@20'))} |")
+        rows.append(
+            f"| {r['dataset']} | {r['method']} | {int(m.get('epochs', 0))} | {f(m.get('hr@10'))} | {f(p.get('hr@10'))} | "
+            f"{f(m.get('ndcg@10'))} | {f(p.get('ndcg@10'))} | {f(m.get('hr@20'))} | {f(p.get('hr@20'))} | "
+            f"{f(m.get('ndcg@20'))} | {f(p.get('ndcg@20'))} |"
+        )
     return "\n".join(rows)
 
 

@@ -20,6 +20,7 @@ pre-training); the runner (:mod:`structaug.bench._runner`) runs them, ``--worker
 and keeps finished rows for ``--resume``. A method that raises is recorded with
 ``status="error"`` and the rest complete.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,20 +53,53 @@ __all__ = [
 ]
 
 SMALL_PMLB = [
-    "sonar", "ionosphere", "clean1", "movement_libras", "analcatdata_authorship", "molecular_biology_promoters",
-    "breast_cancer_wisconsin", "heart_statlog", "pima", "glass", "wine_recognition", "dermatology", "soybean",
-    "ecoli", "bupa", "tokyo1", "spect", "australian", "vowel", "tic_tac_toe",
+    "sonar",
+    "ionosphere",
+    "clean1",
+    "movement_libras",
+    "analcatdata_authorship",
+    "molecular_biology_promoters",
+    "breast_cancer_wisconsin",
+    "heart_statlog",
+    "pima",
+    "glass",
+    "wine_recognition",
+    "dermatology",
+    "soybean",
+    "ecoli",
+    "bupa",
+    "tokyo1",
+    "spect",
+    "australian",
+    "vowel",
+    "tic_tac_toe",
 ]
-SKLEARN_TABLES = {"sk_breast_cancer": "load_breast_cancer", "sk_wine": "load_wine", "sk_iris": "load_iris",
-                  "sk_digits": "load_digits", "sk_diabetes": "load_diabetes"}
+SKLEARN_TABLES = {
+    "sk_breast_cancer": "load_breast_cancer",
+    "sk_wine": "load_wine",
+    "sk_iris": "load_iris",
+    "sk_digits": "load_digits",
+    "sk_diabetes": "load_diabetes",
+}
 MEDIUM_PMLB = ["spambase", "phoneme", "mushroom", "magic", "adult", "197_cpu_act", "529_pollen", "215_2dplanes"]
-DEFAULT_DATASETS = SMALL_PMLB + ["505_tecator", "sk_breast_cancer", "sk_wine", "sk_iris", "sk_diabetes"] + MEDIUM_PMLB + ["sk_digits"]
+DEFAULT_DATASETS = (
+    SMALL_PMLB + ["505_tecator", "sk_breast_cancer", "sk_wine", "sk_iris", "sk_diabetes"] + MEDIUM_PMLB + ["sk_digits"]
+)
 QUICK_DATASETS = ["sonar", "wine_recognition", "sk_iris"]
 DEFAULT_SEEDS = [0, 1, 2]
 QUICK_SEEDS = [0]
 METRICS = ["accuracy", "balanced_accuracy", "rmse", "r2"]
-METHODS = ["HyperTab", "T-JEPA+MLP", "T-JEPA+XGBoost", "XGBoost", "RandomForest", "LightGBM", "MLP",
-           "LogisticRegression", "hypertab (reference)"]
+METHODS = [
+    "HyperTab",
+    "T-JEPA+MLP",
+    "T-JEPA+XGBoost",
+    "XGBoost",
+    "RandomForest",
+    "LightGBM",
+    "MLP",
+    "LogisticRegression",
+    "hypertab (reference)",
+]
 NEURAL = ["HyperTab", "T-JEPA+MLP", "T-JEPA+XGBoost", "MLP", "hypertab (reference)"]
 SMALL_MAX_ROWS = 1000
 TIE_TOL = 0.005  # |Δ balanced accuracy| (or relative Δ RMSE) below this counts as a tie
@@ -85,8 +119,9 @@ def load_table(name: str, data_dir: str | None = None) -> tuple[pd.DataFrame, pd
 
     idx = pmlb_index(data_dir).set_index("name")
     X, y = load_pmlb(name, data_dir)
-    task = str(idx.loc[name, "task"]) if name in idx.index else (
-        "classification" if y.nunique() <= 20 else "regression")
+    task = (
+        str(idx.loc[name, "task"]) if name in idx.index else ("classification" if y.nunique() <= 20 else "regression")
+    )
     return X, y, task
 
 
@@ -109,9 +144,19 @@ def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
 # A CPU-sized T-JEPA for the suite's reduced budget (``--tjepa-encoder cpu``): 2 layers of width
 # 32 for encoder and predictor, a larger learning rate with a 1-epoch warm-up because the
 # epoch budget is short. The estimator's own defaults stay the paper's (``paper``).
-TJEPA_CPU_CONFIG: dict[str, Any] = dict(hidden_size=32, n_layers=2, n_heads=4, inner_size=128,
-                                        predictor_hidden_size=32, predictor_n_layers=2, predictor_n_heads=4,
-                                        predictor_inner_size=128, lr=1e-3, warmup_epochs=1, patience=None)
+TJEPA_CPU_CONFIG: dict[str, Any] = dict(
+    hidden_size=32,
+    n_layers=2,
+    n_heads=4,
+    inner_size=128,
+    predictor_hidden_size=32,
+    predictor_n_layers=2,
+    predictor_n_heads=4,
+    predictor_inner_size=128,
+    lr=1e-3,
+    warmup_epochs=1,
+    patience=None,
+)
 TJEPA_METHODS = ("T-JEPA+MLP", "T-JEPA+XGBoost")
 
 
@@ -126,10 +171,14 @@ def _hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
     from ..tabular.hypertab import FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor
 
     cls = HyperTabClassifier if task == "classification" else HyperTabRegressor
-    return cls(max_epochs=budget["hypertab_epochs"], views=FeatureSubsetViews(n_views=budget["hypertab_views"]),
-               missing="impute",
-               masks_per_step=budget["hypertab_masks_per_step"],
-               device=device, random_state=seed)
+    return cls(
+        max_epochs=budget["hypertab_epochs"],
+        views=FeatureSubsetViews(n_views=budget["hypertab_views"]),
+        missing="impute",
+        masks_per_step=budget["hypertab_masks_per_step"],
+        device=device,
+        random_state=seed,
+    )
 
 
 def _tjepa_module():
@@ -145,8 +194,9 @@ def _tjepa(task: str, seed: int, budget: dict, device: str, head: str) -> Any:
     if size not in ("paper", "cpu"):
         raise ValueError(f"tjepa_encoder must be 'paper' or 'cpu', got {size!r}")
     enc = _set_if(mod.TJEPA(), **(TJEPA_CPU_CONFIG if size == "cpu" else {}))
-    enc = _set_if(enc, max_epochs=budget["tjepa_epochs"], missing="impute", device=device, random_state=seed,
-                  verbose=False)
+    enc = _set_if(
+        enc, max_epochs=budget["tjepa_epochs"], missing="impute", device=device, random_state=seed, verbose=False
+    )
     cls = mod.TJEPAClassifier if task == "classification" else mod.TJEPARegressor
     return _set_if(cls(), encoder=enc, head=head, device=device, random_state=seed, verbose=False)
 
@@ -186,8 +236,13 @@ class _ReferenceHyperTab:
         codes, self.classes_ = encode_class_labels(y)
         np.random.seed(self.seed)
         torch.manual_seed(self.seed)
-        self.model_ = hypertab.HyperTabClassifier(subsample=self.subsample, device="cpu", test_nodes=self.n_views,
-                                                  epochs=self.epochs, batch_size=self.batch_size)
+        self.model_ = hypertab.HyperTabClassifier(
+            subsample=self.subsample,
+            device="cpu",
+            test_nodes=self.n_views,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+        )
         self.model_.fit(Z, np.asarray(codes, dtype=np.int64))
         return self
 
@@ -206,12 +261,14 @@ def _factory(method: str) -> Callable[[str, int, dict, str], Any]:
     if method == "HyperTab":
         return _hypertab
     if method in ("T-JEPA+MLP", "T-JEPA+XGBoost"):
+
         def f(task, seed, budget, device, _m=method):
             try:
                 _tjepa_module()
             except Exception as exc:
                 raise _Skip(f"structaug.tabular.tjepa not importable: {type(exc).__name__}: {exc}") from None
             return _tjepa(task, seed, budget, device, "mlp" if _m == "T-JEPA+MLP" else "xgboost")
+
         return f
     if method == "hypertab (reference)":
         return _reference_hypertab
@@ -251,9 +308,14 @@ def _table(name: str, data_dir: str | None, folds: int) -> tuple[pd.DataFrame, p
     dropped = 0
     if task == "classification":
         X, y, dropped = _drop_rare_classes(X, y, folds)
-    info = {"n_rows": int(len(X)), "n_features": int(X.shape[1]), "task": task, "track": _track(len(X)),
-            "dropped_rare_class_rows": dropped,
-            "n_classes": int(y.nunique()) if task == "classification" else None}
+    info = {
+        "n_rows": int(len(X)),
+        "n_features": int(X.shape[1]),
+        "task": task,
+        "track": _track(len(X)),
+        "dropped_rare_class_rows": dropped,
+        "n_classes": int(y.nunique()) if task == "classification" else None,
+    }
     return X, y, task, info
 
 
@@ -303,38 +365,86 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
                 pred_t.append(time.perf_counter() - t0)
                 fold_metrics.append(_scores(task, y.iloc[te].to_numpy(), np.asarray(pred)))
             metrics = {k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]}
-            out.append(Record(method, name, seed, metrics, split=f"{len(splits)}-fold seed {seed}", config=rec_cfg,
-                              fit_time=float(np.sum(fit_t)), predict_time=float(np.sum(pred_t)),
-                              extra={**info, "per_fold": fold_metrics,
-                                     "fit_time_per_fold": float(np.mean(fit_t)),
-                                     "fit_cpu_time_per_fold": float(np.mean(fit_cpu)),
-                                     **({"pretrain_time_per_fold": float(np.mean(pre_t)),
-                                         "pretrain_cpu_time_per_fold": float(np.mean(pre_cpu))}
-                                        if pre_t else {})}))
+            out.append(
+                Record(
+                    method,
+                    name,
+                    seed,
+                    metrics,
+                    split=f"{len(splits)}-fold seed {seed}",
+                    config=rec_cfg,
+                    fit_time=float(np.sum(fit_t)),
+                    predict_time=float(np.sum(pred_t)),
+                    extra={
+                        **info,
+                        "per_fold": fold_metrics,
+                        "fit_time_per_fold": float(np.mean(fit_t)),
+                        "fit_cpu_time_per_fold": float(np.mean(fit_cpu)),
+                        **(
+                            {
+                                "pretrain_time_per_fold": float(np.mean(pre_t)),
+                                "pretrain_cpu_time_per_fold": float(np.mean(pre_cpu)),
+                            }
+                            if pre_t
+                            else {}
+                        ),
+                    },
+                )
+            )
         except _Skip as exc:
             out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="skipped", error=str(exc)))
         except Exception as exc:  # one head failing does not lose the other head's row
-            out.append(Record(method, name, seed, {}, config=rec_cfg, extra=info, status="error",
-                              error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
+            out.append(
+                Record(
+                    method,
+                    name,
+                    seed,
+                    {},
+                    config=rec_cfg,
+                    extra=info,
+                    status="error",
+                    error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
+                )
+            )
     return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--track", choices=["small", "medium", "all"], default="all",
-                        help="keep only datasets of this size track (small < 1000 rows)")
-    parser.add_argument("--folds", type=int_at_least(2), default=None,
-                        help="k of the repeated (stratified) k-fold, >= 2 (default 3; --quick: 2)")
+    parser.add_argument(
+        "--track",
+        choices=["small", "medium", "all"],
+        default="all",
+        help="keep only datasets of this size track (small < 1000 rows)",
+    )
+    parser.add_argument(
+        "--folds",
+        type=int_at_least(2),
+        default=None,
+        help="k of the repeated (stratified) k-fold, >= 2 (default 3; --quick: 2)",
+    )
     parser.add_argument("--methods", default=None, help=f"comma-separated subset of: {', '.join(METHODS)}")
     parser.add_argument("--hypertab-epochs", type=positive_int, default=None, help="HyperTab epochs (paper: 50)")
     parser.add_argument("--hypertab-views", type=positive_int, default=None, help="HyperTab n_views (paper: 100)")
-    parser.add_argument("--hypertab-masks-per-step", type=positive_int, default=None,
-                        help="HyperTab target nets per optimizer step (1 = the paper's schedule)")
+    parser.add_argument(
+        "--hypertab-masks-per-step",
+        type=positive_int,
+        default=None,
+        help="HyperTab target nets per optimizer step (1 = the paper's schedule)",
+    )
     parser.add_argument("--tjepa-epochs", type=positive_int, default=None, help="T-JEPA pre-training epochs")
-    parser.add_argument("--tjepa-encoder", choices=["paper", "cpu"], default=None,
-                        help="T-JEPA size: the paper's defaults, or a 2-layer width-32 encoder/predictor with "
-                             "lr 1e-3 and 1 warm-up epoch for a CPU budget (default: paper; --quick: cpu)")
-    parser.add_argument("--max-train-rows", type=positive_int, default=None,
-                        help="subsample each training fold to at most this many rows (CPU budget for the medium track)")
+    parser.add_argument(
+        "--tjepa-encoder",
+        choices=["paper", "cpu"],
+        default=None,
+        help="T-JEPA size: the paper's defaults, or a 2-layer width-32 encoder/predictor with "
+        "lr 1e-3 and 1 warm-up epoch for a CPU budget (default: paper; --quick: cpu)",
+    )
+    parser.add_argument(
+        "--max-train-rows",
+        type=positive_int,
+        default=None,
+        help="subsample each training fold to at most this many rows (CPU budget for the medium track)",
+    )
 
 
 def _methods(cfg) -> list[str]:
@@ -373,8 +483,11 @@ def jobs(cfg: BenchConfig) -> list[Job]:
     track = _given(extra.get("track"), "all")
     if track != "all":
         names = [n for n in names if _track(_n_rows(n, cfg.data_dir)) == track]
-    config = {"folds": int(_given(extra.get("folds"), 2 if cfg.quick else 3)), "budget": _budget(extra, cfg.quick),
-              "max_train_rows": extra.get("max_train_rows")}
+    config = {
+        "folds": int(_given(extra.get("folds"), 2 if cfg.quick else 3)),
+        "budget": _budget(extra, cfg.quick),
+        "max_train_rows": extra.get("max_train_rows"),
+    }
     groups: list[tuple[str, ...]] = []
     for m in methods:
         if m in TJEPA_METHODS:
@@ -426,9 +539,14 @@ def summary_tables(records: list) -> dict[str, Any]:
         info[ds] = rs[0]["extra"]
         key = "balanced_accuracy" if task == "classification" else "rmse"
         means.setdefault(ds, {})[m] = float(np.mean([r["metrics"][key] for r in rs]))
-        row = {"track": rs[0]["extra"].get("track"), "dataset": ds, "rows": rs[0]["extra"].get("n_rows"),
-               "method": m, "seeds": len(rs)}
-        for k in (("accuracy", "balanced_accuracy") if task == "classification" else ("rmse", "r2")):
+        row = {
+            "track": rs[0]["extra"].get("track"),
+            "dataset": ds,
+            "rows": rs[0]["extra"].get("n_rows"),
+            "method": m,
+            "seeds": len(rs),
+        }
+        for k in ("accuracy", "balanced_accuracy") if task == "classification" else ("rmse", "r2"):
             row[k] = fmt_mean_std([r["metrics"][k] for r in rs], 4)
         row["fit_s"] = f"{np.mean([r['extra'].get('fit_time_per_fold', r['fit_time']) for r in rs]):.2f}"
         cpu = [r["extra"]["fit_cpu_time_per_fold"] for r in rs if "fit_cpu_time_per_fold" in r["extra"]]
@@ -436,8 +554,20 @@ def summary_tables(records: list) -> dict[str, Any]:
         row["predict_s"] = f"{np.mean([r['predict_time'] / max(1, r['config'].get('folds', 1)) for r in rs]):.3f}"
         per.append(row)
     per_df = pd.DataFrame(per)
-    cols = ["track", "dataset", "rows", "method", "seeds", "accuracy", "balanced_accuracy", "rmse", "r2",
-            "fit_s", "fit_cpu_s", "predict_s"]
+    cols = [
+        "track",
+        "dataset",
+        "rows",
+        "method",
+        "seeds",
+        "accuracy",
+        "balanced_accuracy",
+        "rmse",
+        "r2",
+        "fit_s",
+        "fit_cpu_s",
+        "predict_s",
+    ]
     per_df = per_df[[c for c in cols if c in per_df.columns]].fillna("")
     ranks: dict[str, dict[str, Any]] = {}
     wtl: dict[str, dict[str, list[int]]] = {}
@@ -499,42 +629,62 @@ def report(records: list, out_path: str | os.PathLike) -> None:
         lines += [f"Device: {env.get('device_name')}  ", f"Commit: {env.get('git_commit')}  "]
     if cfg:
         ex = cfg.get("extra", {})
-        lines += [f"Config: seeds={cfg.get('seeds')}, folds={_given(ex.get('folds'), 2 if cfg.get('quick') else 3)}, track={ex.get('track', 'all')}, "
-                  f"budget={_budget(ex, cfg.get('quick', False))}, max_train_rows={ex.get('max_train_rows')}, "
-                  f"workers={cfg.get('workers')}", ""]
+        lines += [
+            f"Config: seeds={cfg.get('seeds')}, folds={_given(ex.get('folds'), 2 if cfg.get('quick') else 3)}, track={ex.get('track', 'all')}, "
+            f"budget={_budget(ex, cfg.get('quick', False))}, max_train_rows={ex.get('max_train_rows')}, "
+            f"workers={cfg.get('workers')}",
+            "",
+        ]
         if isinstance(cfg.get("cpu_budget"), dict) and cfg["cpu_budget"].get("note"):
             lines += [f"Budget: {cfg['cpu_budget']['note']}", ""]
         if cfg.get("note"):  # e.g. which rows a later run replaced (then Device/Commit are that run's)
             lines += [f"Note: {cfg['note']}", ""]
-    lines += ["fit_s / predict_s: wall-clock seconds per fold (inflated when the machine is shared); fit_cpu_s: "
-              "CPU seconds of the fitting process per fold (T-JEPA rows include the pre-training that "
-              "T-JEPA+MLP and T-JEPA+XGBoost share). "
-              "LogisticRegression is Ridge (α=1) on regression tables.", "",
-              "Metric used for ranks: balanced accuracy (classification, higher is better), RMSE (regression, "
-              "lower is better); each dataset's score is the mean over seeds of the k-fold mean. "
-              f"W/T/L vs XGBoost: a tie is |Δ| ≤ {TIE_TOL} (balanced accuracy) or relative RMSE.", ""]
+    lines += [
+        "fit_s / predict_s: wall-clock seconds per fold (inflated when the machine is shared); fit_cpu_s: "
+        "CPU seconds of the fitting process per fold (T-JEPA rows include the pre-training that "
+        "T-JEPA+MLP and T-JEPA+XGBoost share). "
+        "LogisticRegression is Ridge (α=1) on regression tables.",
+        "",
+        "Metric used for ranks: balanced accuracy (classification, higher is better), RMSE (regression, "
+        "lower is better); each dataset's score is the mean over seeds of the k-fold mean. "
+        f"W/T/L vs XGBoost: a tie is |Δ| ≤ {TIE_TOL} (balanced accuracy) or relative RMSE.",
+        "",
+    ]
     for track, r in s["ranks"].items():
         cpu = _total_fit_cpu(recs, r["datasets"])
-        lines += [f"## {track} track: mean rank over {r['n_datasets']} datasets", "",
-                  "| method | mean rank | W/T/L vs XGBoost | total fit CPU s |", "|---|---|---|---|"]
+        lines += [
+            f"## {track} track: mean rank over {r['n_datasets']} datasets",
+            "",
+            "| method | mean rank | W/T/L vs XGBoost | total fit CPU s |",
+            "|---|---|---|---|",
+        ]
         for m, v in r["mean_rank"].items():
             w = s["wtl"].get(track, {}).get(m)
-            lines.append(f"| {m} | {v:.2f} | {'/'.join(map(str, w)) if w else '—'} | "
-                         f"{f'{cpu[m]:.0f}' if m in cpu else '—'} |")
+            lines.append(
+                f"| {m} | {v:.2f} | {'/'.join(map(str, w)) if w else '—'} | {f'{cpu[m]:.0f}' if m in cpu else '—'} |"
+            )
         lines.append("")
         if cpu:
             shared = _shared_pretrain_cpu(recs, r["datasets"]) if "T-JEPA+MLP" in cpu else 0.0
             total = sum(cpu.values()) - shared
-            lines += [f"Total fit CPU of this track's rows: {total:.0f} s ({total / 60:.1f} min of one core"
-                      + (f"; T-JEPA pre-training, {shared:.0f} s, counted once" if shared else "") + ").", ""]
+            lines += [
+                f"Total fit CPU of this track's rows: {total:.0f} s ({total / 60:.1f} min of one core"
+                + (f"; T-JEPA pre-training, {shared:.0f} s, counted once" if shared else "")
+                + ").",
+                "",
+            ]
     skipped: dict[tuple[str, str, str], set[str]] = {}
     for r in recs:
         if r.get("status") in ("skipped", "error"):
-            skipped.setdefault((r["method"], r["status"], (r.get("error") or "").splitlines()[0][:200]), set()).add(r["dataset"])
+            skipped.setdefault((r["method"], r["status"], (r.get("error") or "").splitlines()[0][:200]), set()).add(
+                r["dataset"]
+            )
     if skipped:
         lines += ["## Skipped / failed", "", "| method | status | datasets | reason |", "|---|---|---|---|"]
         for (m, st, why), dss in sorted(skipped.items()):
-            lines.append(f"| {m} | {st} | {len(dss)} ({', '.join(sorted(dss)[:4])}{'…' if len(dss) > 4 else ''}) | {why} |")
+            lines.append(
+                f"| {m} | {st} | {len(dss)} ({', '.join(sorted(dss)[:4])}{'…' if len(dss) > 4 else ''}) | {why} |"
+            )
         lines.append("")
     lines += ["## Per dataset (mean ± std over seeds)", "", markdown_table(s["per_dataset"]), ""]
     png = out_path.with_name(out_path.stem + "_ranks.png")
@@ -557,8 +707,12 @@ def _shared_pretrain_cpu(recs: list[dict], datasets: list[str]) -> float:
     """CPU seconds of the T-JEPA pre-training that both T-JEPA rows include (to count it once)."""
     tot = 0.0
     for r in recs:
-        if (r.get("status") == "ok" and r["method"] == "T-JEPA+XGBoost" and r["dataset"] in datasets
-                and "pretrain_cpu_time_per_fold" in r["extra"]):
+        if (
+            r.get("status") == "ok"
+            and r["method"] == "T-JEPA+XGBoost"
+            and r["dataset"] in datasets
+            and "pretrain_cpu_time_per_fold" in r["extra"]
+        ):
             tot += r["extra"]["pretrain_cpu_time_per_fold"] * r["config"]["folds"]
     return tot
 

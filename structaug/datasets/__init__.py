@@ -7,6 +7,7 @@ Each loader takes ``data_dir``; without it, ``$STRUCTAUG_DATA`` and then
 Every dataset has one name (:data:`KNOWN_DATASETS`, printed by ``structaug datasets``),
 taken by its loader and by every ``structaug bench ... --datasets`` that runs on it.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,10 @@ KNOWN_DATASETS: list[tuple[str, str, tuple[str, ...], str | None]] = [
     ("graph", "PubMed", ("lagnn",), "planetoid/PubMed/raw/ind.pubmed.allx"),
     # PyG's CitationFull/Amazon/Coauthor graphs; the full Cora/CiteSeer/PubMed take a prefix,
     # the plain name is Planetoid's
-    *[("graph", f"CitationFull-{v[3]}" if k in PLANETOID_NAMES else v[3], ("lagnn",), f"{v[0]}/{v[2]}/raw/{v[4]}")
-      for k, v in PYG_RAW_GRAPHS.items()],
+    *[
+        ("graph", f"CitationFull-{v[3]}" if k in PLANETOID_NAMES else v[3], ("lagnn",), f"{v[0]}/{v[2]}/raw/{v[4]}")
+        for k, v in PYG_RAW_GRAPHS.items()
+    ],
     ("sequence", "Beauty", ("mclrec",), "seqrec/Beauty.txt"),
     ("sequence", "Sports_and_Outdoors", ("mclrec",), "seqrec/Sports_and_Outdoors.txt"),
     ("sequence", "Toys_and_Games", ("mclrec",), "seqrec/Toys_and_Games.txt"),
@@ -71,12 +74,17 @@ KNOWN_DATASETS: list[tuple[str, str, tuple[str, ...], str | None]] = [
     ("tensor", "LDOS-CoMoDa", ("dain",), "tensors/LDOS-CoMoDa/LDOS-CoMoDa.csv"),
     ("tensor", "covid19_serology", ("dain",), None),
     ("tensor", "lowrank", ("dain",), None),
-    *[("table", name, ("tabular",), None) for name in
-      ("sk_breast_cancer", "sk_wine", "sk_iris", "sk_digits", "sk_diabetes")],
+    *[
+        ("table", name, ("tabular",), None)
+        for name in ("sk_breast_cancer", "sk_wine", "sk_iris", "sk_digits", "sk_diabetes")
+    ],
 ]
 
-_SOURCES = {"synthetic": "generated (make_interactions)", "lowrank": "generated (make_lowrank_tensor)",
-            "covid19_serology": "ships with tensorly"}
+_SOURCES = {
+    "synthetic": "generated (make_interactions)",
+    "lowrank": "generated (make_lowrank_tensor)",
+    "covid19_serology": "ships with tensorly",
+}
 
 
 def available_datasets(data_dir: str | os.PathLike | None = None) -> list[dict]:

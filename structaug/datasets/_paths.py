@@ -5,6 +5,7 @@ Order: the explicit ``data_dir`` argument, then ``$STRUCTAUG_DATA``, then
 and the current working directory's repository). Writable caches (PyG's ``processed/``)
 go to ``$STRUCTAUG_CACHE`` or ``~/.cache/structaug``, never into the data folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,13 @@ def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     return uniq
 
 
-def find_dataset(relative: str | os.PathLike, name: str, data_dir: str | os.PathLike | None = None,
-                 *, must_contain: tuple[str, ...] = ()) -> Path:
+def find_dataset(
+    relative: str | os.PathLike,
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    must_contain: tuple[str, ...] = (),
+) -> Path:
     """Return ``root / relative`` for the first root where it exists (with ``must_contain`` files).
 
     Raises
@@ -67,19 +73,16 @@ def find_dataset(relative: str | os.PathLike, name: str, data_dir: str | os.Path
         parts = Path(relative).parts
         for k, part in enumerate(parts):
             if explicit.name == part:
-                roots_paths.append(explicit.joinpath(*parts[k + 1:]))
+                roots_paths.append(explicit.joinpath(*parts[k + 1 :]))
     for p in roots_paths + [r / relative for r in roots if data_dir is None or r != Path(data_dir).expanduser()]:
         tried.append(str(p))
         if p.exists() and all((p / f).exists() for f in must_contain):
             return p
     hint = (
-        "Pass data_dir=..., set STRUCTAUG_DATA to a folder laid out like shared/datasets, "
-        "or see `structaug datasets`."
+        "Pass data_dir=..., set STRUCTAUG_DATA to a folder laid out like shared/datasets, or see `structaug datasets`."
     )
     need = f" (with {', '.join(must_contain)})" if must_contain else ""
-    raise DatasetNotFoundError(
-        f"dataset {name!r} not found{need}. Paths tried:\n  " + "\n  ".join(tried) + f"\n{hint}"
-    )
+    raise DatasetNotFoundError(f"dataset {name!r} not found{need}. Paths tried:\n  " + "\n  ".join(tried) + f"\n{hint}")
 
 
 def files_digest(paths: list[Path] | tuple[Path, ...]) -> str:

@@ -1,4 +1,5 @@
 """Planetoid citation graphs (Cora, CiteSeer, PubMed) from local raw files, never downloaded."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,7 @@ def _raw_files(name: str) -> list[str]:
     return [f"ind.{name.lower()}.{p}" for p in _PARTS]
 
 
-def load_planetoid(name: str, data_dir: str | os.PathLike | None = None,
-                   cache: str | os.PathLike | None = None):
+def load_planetoid(name: str, data_dir: str | os.PathLike | None = None, cache: str | os.PathLike | None = None):
     """Load a Planetoid graph with its public split as a PyG ``Data``.
 
     The raw pickles are read from ``<data root>/planetoid/<Name>/raw`` and copied to a

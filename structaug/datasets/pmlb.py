@@ -1,4 +1,5 @@
 """PMLB tables (``<name>/<name>.tsv.gz`` with a ``target`` column, plus ``index.csv``)."""
+
 from __future__ import annotations
 
 import os

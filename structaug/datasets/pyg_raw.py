@@ -14,6 +14,7 @@ Layouts (relative to the data root, e.g. ``shared/datasets``)::
     amazon/<Computers|Photo>/raw/amazon_electronics_<name>.npz
     coauthor/<CS|Physics>/raw/ms_academic_<cs|phy>.npz
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,10 @@ __all__ = ["PYG_RAW_GRAPHS", "load_pyg_graph"]
 
 #: lower-case name -> (family folder, PyG class name, folder name, PyG ``name`` argument, raw file)
 PYG_RAW_GRAPHS: dict[str, tuple[str, str, str, str, str]] = {
-    **{n.lower(): ("citation_full", "CitationFull", n.lower(), n, f"{n.lower()}.npz")
-       for n in ("Cora", "Cora_ML", "CiteSeer", "DBLP", "PubMed")},
+    **{
+        n.lower(): ("citation_full", "CitationFull", n.lower(), n, f"{n.lower()}.npz")
+        for n in ("Cora", "Cora_ML", "CiteSeer", "DBLP", "PubMed")
+    },
     "computers": ("amazon", "Amazon", "Computers", "Computers", "amazon_electronics_computers.npz"),
     "photo": ("amazon", "Amazon", "Photo", "Photo", "amazon_electronics_photo.npz"),
     "cs": ("coauthor", "Coauthor", "CS", "CS", "ms_academic_cs.npz"),
@@ -37,9 +40,16 @@ PYG_RAW_GRAPHS: dict[str, tuple[str, str, str, str, str]] = {
 }
 
 
-def load_pyg_graph(name: str, data_dir: str | os.PathLike | None = None, *,
-                   cache: str | os.PathLike | None = None, split_seed: int = 0,
-                   train_per_class: int = 20, n_val: int = 500, n_test: int = 1000):
+def load_pyg_graph(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    cache: str | os.PathLike | None = None,
+    split_seed: int = 0,
+    train_per_class: int = 20,
+    n_val: int = 500,
+    n_test: int = 1000,
+):
     """Load a CitationFull / Amazon / Coauthor graph offline with a seeded split.
 
     Parameters
@@ -65,10 +75,9 @@ def load_pyg_graph(name: str, data_dir: str | os.PathLike | None = None, *,
 
     key = name.lower()
     if key.startswith("citationfull-"):
-        key = key[len("citationfull-"):]
+        key = key[len("citationfull-") :]
     if key not in PYG_RAW_GRAPHS:
-        raise ValueError(f"unknown graph {name!r}; choose from "
-                         f"{sorted(v[3] for v in PYG_RAW_GRAPHS.values())}")
+        raise ValueError(f"unknown graph {name!r}; choose from {sorted(v[3] for v in PYG_RAW_GRAPHS.values())}")
     family, cls_name, folder, pyg_name, raw_file = PYG_RAW_GRAPHS[key]
     src = find_dataset(Path(family) / folder / "raw", pyg_name, data_dir, must_contain=(raw_file,))
     # keyed on the raw file's content, so a processed cache is never another version's
@@ -83,6 +92,7 @@ def load_pyg_graph(name: str, data_dir: str | os.PathLike | None = None, *,
         raise DatasetNotFoundError(f"could not stage {raw_file} for {pyg_name}")
     data = getattr(pyg_datasets, cls_name)(root=str(root), name=pyg_name)[0]
     data.train_mask, data.val_mask, data.test_mask = class_balanced_split(
-        data.y, train_per_class=train_per_class, n_val=n_val, n_test=n_test, random_state=split_seed)
+        data.y, train_per_class=train_per_class, n_val=n_val, n_test=n_test, random_state=split_seed
+    )
     data.name = pyg_name
     return data

@@ -1,4 +1,5 @@
 """Sequential-recommendation logs: ``user item item ...`` per line, items in time order."""
+
 from __future__ import annotations
 
 import os
@@ -44,19 +45,23 @@ def read_seqrec_file(path: str | os.PathLike) -> pd.DataFrame:
                 raise DataValidationError(f"{path}:{lineno}: expected integer ids ({exc})") from exc
             u, seq = ids[0], ids[1:]
             if u in first_line:
-                raise DataValidationError(f"{path}:{lineno}: user {u} already has a sequence on line {first_line[u]}; "
-                                          "a seqrec file holds one line per user")
+                raise DataValidationError(
+                    f"{path}:{lineno}: user {u} already has a sequence on line {first_line[u]}; "
+                    "a seqrec file holds one line per user"
+                )
             first_line[u] = lineno
             users.extend([u] * len(seq))
             items.extend(seq)
             pos.extend(range(len(seq)))
     if not users:
         raise DataValidationError(f"{path} holds no interactions (expected lines 'user item item ...')")
-    return pd.DataFrame({
-        "user": np.asarray(users, dtype=np.int64),
-        "item": np.asarray(items, dtype=np.int64),
-        "timestamp": np.asarray(pos, dtype=np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "user": np.asarray(users, dtype=np.int64),
+            "item": np.asarray(items, dtype=np.int64),
+            "timestamp": np.asarray(pos, dtype=np.int64),
+        }
+    )
 
 
 def load_seqrec(name: str, data_dir: str | os.PathLike | None = None) -> pd.DataFrame:

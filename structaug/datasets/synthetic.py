@@ -2,6 +2,7 @@
 
 Every generator takes ``random_state`` and returns the same data for the same seed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,9 +16,18 @@ from ..validation import check_positive_int
 __all__ = ["make_interactions", "make_lowrank_tensor", "make_sbm_graph", "make_sequences"]
 
 
-def make_sbm_graph(n_nodes: int = 400, n_classes: int = 4, n_features: int = 64, *,
-                   avg_degree: float = 6.0, homophily: float = 0.8, feature_signal: float = 0.3,
-                   train_per_class: int = 10, n_val: int = 100, random_state: RandomState = 0):
+def make_sbm_graph(
+    n_nodes: int = 400,
+    n_classes: int = 4,
+    n_features: int = 64,
+    *,
+    avg_degree: float = 6.0,
+    homophily: float = 0.8,
+    feature_signal: float = 0.3,
+    train_per_class: int = 10,
+    n_val: int = 100,
+    random_state: RandomState = 0,
+):
     """A stochastic-block-model graph with sparse binary bag-of-words features.
 
     Each class owns a block of "topic words" switched on with probability
@@ -59,14 +69,25 @@ def make_sbm_graph(n_nodes: int = 400, n_classes: int = 4, n_features: int = 64,
     val[rest[:n_val]] = True
     test = ~(train | val)
     return Data(
-        x=torch.as_tensor(x), edge_index=edge_index, y=torch.as_tensor(y, dtype=torch.long),
-        train_mask=torch.as_tensor(train), val_mask=torch.as_tensor(val), test_mask=torch.as_tensor(test),
+        x=torch.as_tensor(x),
+        edge_index=edge_index,
+        y=torch.as_tensor(y, dtype=torch.long),
+        train_mask=torch.as_tensor(train),
+        val_mask=torch.as_tensor(val),
+        test_mask=torch.as_tensor(test),
     )
 
 
-def make_sequences(n_users: int = 600, n_items: int = 300, *, n_clusters: int = 10,
-                   min_len: int = 5, max_len: int = 20, p_follow: float = 0.8,
-                   random_state: RandomState = 0) -> pd.DataFrame:
+def make_sequences(
+    n_users: int = 600,
+    n_items: int = 300,
+    *,
+    n_clusters: int = 10,
+    min_len: int = 5,
+    max_len: int = 20,
+    p_follow: float = 0.8,
+    random_state: RandomState = 0,
+) -> pd.DataFrame:
     """Item sequences with a learnable order: users mostly move to the "next" item of their
     current item's cluster, with a popularity-skewed random jump otherwise.
 
@@ -94,9 +115,15 @@ def make_sequences(n_users: int = 600, n_items: int = 300, *, n_clusters: int = 
     return pd.DataFrame(rows, columns=["user", "item", "timestamp"])
 
 
-def make_lowrank_tensor(shape: tuple[int, ...] = (60, 50, 8), rank: int = 3, nnz: int = 6000, *,
-                        noise: float = 0.1, nonlinear: bool = True,
-                        random_state: RandomState = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_lowrank_tensor(
+    shape: tuple[int, ...] = (60, 50, 8),
+    rank: int = 3,
+    nnz: int = 6000,
+    *,
+    noise: float = 0.1,
+    nonlinear: bool = True,
+    random_state: RandomState = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Observed cells of a (optionally non-linearly squashed) CP low-rank tensor.
 
     Returns distinct indices [nnz, order] (int64) and values [nnz] (float64) on a 1–5 scale.
@@ -136,8 +163,14 @@ def make_lowrank_tensor(shape: tuple[int, ...] = (60, 50, 8), rank: int = 3, nnz
     return idx, val
 
 
-def make_interactions(n_users: int = 200, n_items: int = 150, *, n_genres: int = 6,
-                      per_user: tuple[int, int] = (8, 25), random_state: RandomState = 0):
+def make_interactions(
+    n_users: int = 200,
+    n_items: int = 150,
+    *,
+    n_genres: int = 6,
+    per_user: tuple[int, int] = (8, 25),
+    random_state: RandomState = 0,
+):
     """An implicit-feedback log with item metadata and user demographics.
 
     Users prefer one or two genres; items carry a genre, a year and a title. Returns
@@ -146,19 +179,23 @@ def make_interactions(n_users: int = 200, n_items: int = 150, *, n_genres: int =
     rng = check_random_state(random_state)
     genres = [f"genre{g}" for g in range(n_genres)]
     item_genre = rng.integers(0, n_genres, n_items)
-    items = pd.DataFrame({
-        "item": np.arange(1, n_items + 1),
-        "title": [f"Item {i} ({1980 + i % 40})" for i in range(1, n_items + 1)],
-        "year": 1980 + np.arange(1, n_items + 1) % 40,
-        "genres": [genres[g] for g in item_genre],
-    })
+    items = pd.DataFrame(
+        {
+            "item": np.arange(1, n_items + 1),
+            "title": [f"Item {i} ({1980 + i % 40})" for i in range(1, n_items + 1)],
+            "year": 1980 + np.arange(1, n_items + 1) % 40,
+            "genres": [genres[g] for g in item_genre],
+        }
+    )
     occupations = ["student", "engineer", "artist", "doctor", "writer"]
-    users = pd.DataFrame({
-        "user": np.arange(1, n_users + 1),
-        "age": rng.integers(18, 70, n_users),
-        "gender": rng.choice(["M", "F"], n_users),
-        "occupation": rng.choice(occupations, n_users),
-    })
+    users = pd.DataFrame(
+        {
+            "user": np.arange(1, n_users + 1),
+            "age": rng.integers(18, 70, n_users),
+            "gender": rng.choice(["M", "F"], n_users),
+            "occupation": rng.choice(occupations, n_users),
+        }
+    )
     rows: list[tuple[int, int, float, int]] = []
     for u in range(1, n_users + 1):
         fav = rng.choice(n_genres, size=2, replace=False)

@@ -1,4 +1,5 @@
 """Sparse tensors: DAIN's text format and the LDOS-CoMoDa context-aware ratings."""
+
 from __future__ import annotations
 
 import os
@@ -13,10 +14,36 @@ from ._paths import find_dataset
 __all__ = ["COMODA_COLUMNS", "load_comoda", "load_dain_tensor", "read_tensor_text"]
 
 COMODA_COLUMNS = [
-    "userID", "itemID", "rating", "age", "sex", "city", "country", "time", "daytype",
-    "season", "location", "weather", "social", "endEmo", "dominantEmo", "mood", "physical",
-    "decision", "interaction", "director", "movieCountry", "movieLanguage", "movieYear",
-    "genre1", "genre2", "genre3", "actor1", "actor2", "actor3", "budget",
+    "userID",
+    "itemID",
+    "rating",
+    "age",
+    "sex",
+    "city",
+    "country",
+    "time",
+    "daytype",
+    "season",
+    "location",
+    "weather",
+    "social",
+    "endEmo",
+    "dominantEmo",
+    "mood",
+    "physical",
+    "decision",
+    "interaction",
+    "director",
+    "movieCountry",
+    "movieLanguage",
+    "movieYear",
+    "genre1",
+    "genre2",
+    "genre3",
+    "actor1",
+    "actor2",
+    "actor3",
+    "budget",
 ]
 
 
@@ -33,8 +60,9 @@ def read_tensor_text(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     except pd.errors.ParserError as exc:
         raise DataValidationError(f"{path}: not a tab-separated tensor file ({exc})") from exc
     if frame.shape[1] < 3:
-        raise DataValidationError(f"{path}: expected at least 2 index columns and a value column, "
-                                  f"got {frame.shape[1]} column(s)")
+        raise DataValidationError(
+            f"{path}: expected at least 2 index columns and a value column, got {frame.shape[1]} column(s)"
+        )
     if not all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in frame.dtypes):
         bad = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
         raise DataValidationError(f"{path}: column(s) {bad} are not numeric")

@@ -7,22 +7,37 @@
 
 The modules are private; everything users need is imported here.
 """
+
 from ._augmenter import LocalAugmenter, RandomNeighborAugmenter
 from ._models import GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII
 from ._training import (
-                        MODEL_KINDS,
-                        PAPER_CONFIGS,
-                        NodeFitResult,
-                        build_model,
-                        consistency_loss,
-                        fit_node_model,
-                        paper_config,
-                        train_node_classifier,
+    MODEL_KINDS,
+    PAPER_CONFIGS,
+    NodeFitResult,
+    build_model,
+    consistency_loss,
+    fit_node_model,
+    paper_config,
+    train_node_classifier,
 )
 from ._transform import LocalAugment
 
 __all__ = [
-    "GAT", "GCN", "GCNII", "LAGAT", "LAGCN", "LAGCNII", "MODEL_KINDS", "PAPER_CONFIGS", "LocalAugment",
-    "LocalAugmenter", "NodeFitResult", "RandomNeighborAugmenter", "build_model", "consistency_loss",
-    "fit_node_model", "paper_config", "train_node_classifier",
+    "GAT",
+    "GCN",
+    "GCNII",
+    "LAGAT",
+    "LAGCN",
+    "LAGCNII",
+    "MODEL_KINDS",
+    "PAPER_CONFIGS",
+    "LocalAugment",
+    "LocalAugmenter",
+    "NodeFitResult",
+    "RandomNeighborAugmenter",
+    "build_model",
+    "consistency_loss",
+    "fit_node_model",
+    "paper_config",
+    "train_node_classifier",
 ]

@@ -15,6 +15,7 @@ from the same :meth:`_NodeFeatureAugmenter._feature_sampler` of the fitted augme
 the random stream differs (the augmenter's own for ``sample``, the training seed's in
 training).
 """
+
 from __future__ import annotations
 
 import copy
@@ -105,8 +106,7 @@ class _NodeFeatureAugmenter(Augmenter):
 
     def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> Any:
         if data is None:
-            raise InvalidParameterError(f"{type(self).__name__}.sample needs the graph to augment: "
-                                        "sample(data, n=k)")
+            raise InvalidParameterError(f"{type(self).__name__}.sample needs the graph to augment: sample(data, n=k)")
         _check_graph_type(data)
         _check_free_attr(data, "x_aug")
         out = data.clone()
@@ -178,12 +178,26 @@ class LocalAugmenter(_NodeFeatureAugmenter):
     as the reference does for every node. Features must lie in [0, 1] (Bernoulli decoder).
     """
 
-    def __init__(self, *, latent_size: int = 10, hidden_size: int = 256, max_epochs: int = 10,
-                 batch_size: int = 64, lr: float = 0.01, selection: str = "auto",
-                 warmup: int = 200, num_models: int = 100, update_epochs: int = 20,
-                 uscore_every: int = 1, selector_hidden_size: int = 32, selector_max_epochs: int = 100,
-                 normalize: bool = True, device: str = "auto", verbose: bool = False,
-                 random_state: Any = None):
+    def __init__(
+        self,
+        *,
+        latent_size: int = 10,
+        hidden_size: int = 256,
+        max_epochs: int = 10,
+        batch_size: int = 64,
+        lr: float = 0.01,
+        selection: str = "auto",
+        warmup: int = 200,
+        num_models: int = 100,
+        update_epochs: int = 20,
+        uscore_every: int = 1,
+        selector_hidden_size: int = 32,
+        selector_max_epochs: int = 100,
+        normalize: bool = True,
+        device: str = "auto",
+        verbose: bool = False,
+        random_state: Any = None,
+    ):
         self.latent_size = latent_size
         self.hidden_size = hidden_size
         self.max_epochs = max_epochs
@@ -203,8 +217,15 @@ class LocalAugmenter(_NodeFeatureAugmenter):
 
     # ------------------------------------------------------------------------------
     def _validate_params(self) -> None:
-        for name in ("latent_size", "hidden_size", "max_epochs", "batch_size", "num_models",
-                     "uscore_every", "selector_hidden_size"):
+        for name in (
+            "latent_size",
+            "hidden_size",
+            "max_epochs",
+            "batch_size",
+            "num_models",
+            "uscore_every",
+            "selector_hidden_size",
+        ):
             check_positive_int(getattr(self, name), name)
         for name in ("warmup", "update_epochs", "selector_max_epochs"):
             check_positive_int(getattr(self, name), name, minimum=0)
@@ -221,13 +242,16 @@ class LocalAugmenter(_NodeFeatureAugmenter):
         """
         has_labels = getattr(data, "y", None) is not None and getattr(data, "train_mask", None) is not None
         if self.selection == "uscore" and not has_labels:
-            raise DataValidationError("selection='uscore' needs data.y and data.train_mask "
-                                      "(use selection='last' for unlabelled graphs)")
+            raise DataValidationError(
+                "selection='uscore' needs data.y and data.train_mask (use selection='last' for unlabelled graphs)"
+            )
         if self.selection == "last" or not has_labels:
             return "last"
         n = data.x.shape[0]
-        why = (": selection='uscore' scores checkpoints on the training nodes "
-               "(use selection='last' for a graph without labelled nodes)")
+        why = (
+            ": selection='uscore' scores checkpoints on the training nodes "
+            "(use selection='last' for a graph without labelled nodes)"
+        )
         mask = check_node_mask(data, "train_mask", n, nonempty=self.selection == "uscore", why=why)
         if not bool(mask.any()):
             return "last"  # "auto" on a graph without labelled nodes
@@ -252,8 +276,11 @@ class LocalAugmenter(_NodeFeatureAugmenter):
         # Weight init from our own seed without disturbing the caller's global RNG.
         with local_torch_seed(int(rng.np.integers(2**31 - 1))):
             cvae = NeighborCVAE(f, self.hidden_size, self.latent_size).to(dev)
-            selector = (SelectorGCN(f, self.selector_hidden_size, int(data.y.max()) + 1).to(dev)
-                        if selection == "uscore" else None)
+            selector = (
+                SelectorGCN(f, self.selector_hidden_size, int(data.y.max()) + 1).to(dev)
+                if selection == "uscore"
+                else None
+            )
         opt = torch.optim.Adam(cvae.parameters(), lr=self.lr)
 
         state: dict[str, Any] = {"t": 0, "best": -float("inf"), "best_state": None, "best_t": None}
@@ -263,8 +290,18 @@ class LocalAugmenter(_NodeFeatureAugmenter):
             y = data.y.to(dev)
             sel_opt = torch.optim.Adam(selector.parameters(), lr=0.01, weight_decay=5e-4)
             adj = full_graph(ei, n)
-            train_selector(selector, row_normalize(x), adj, adj, train_idx, y[train_idx], sel_opt,
-                           self.selector_max_epochs, gen, dev)
+            train_selector(
+                selector,
+                row_normalize(x),
+                adj,
+                adj,
+                train_idx,
+                y[train_idx],
+                sel_opt,
+                self.selector_max_epochs,
+                gen,
+                dev,
+            )
             sub = local_subgraph(ei, n, train_idx, y)
             x_sub = x[sub.nodes]
 
@@ -280,10 +317,21 @@ class LocalAugmenter(_NodeFeatureAugmenter):
             # Unlike the reference, the best score is tracked only after the warm-up: the
             # reference also counts warm-up scores, which can leave it with no checkpoint.
             if t > self.warmup and score > state["best"]:
-                state.update(best=score, best_t=t,
-                             best_state={k: v.detach().clone() for k, v in cvae.state_dict().items()})
-                train_selector(selector, feats, sub.adj1, sub.adj2, sub.train_local, sub.y_train,
-                               sel_opt, self.update_epochs, gen, dev)
+                state.update(
+                    best=score, best_t=t, best_state={k: v.detach().clone() for k, v in cvae.state_dict().items()}
+                )
+                train_selector(
+                    selector,
+                    feats,
+                    sub.adj1,
+                    sub.adj2,
+                    sub.train_local,
+                    sub.y_train,
+                    sel_opt,
+                    self.update_epochs,
+                    gen,
+                    dev,
+                )
 
         def train_epoch(epoch: int) -> dict[str, float]:
             cvae.train()
@@ -301,8 +349,14 @@ class LocalAugmenter(_NodeFeatureAugmenter):
                 maybe_select()
             return {"loss": total / max(count, 1)}
 
-        result = Trainer(max_epochs=self.max_epochs, monitor="__last__", device=dev, verbose=self.verbose,
-                         restore_best=False, desc="LAGNN cvae").fit(cvae, opt, train_epoch, generators=[gen])
+        result = Trainer(
+            max_epochs=self.max_epochs,
+            monitor="__last__",
+            device=dev,
+            verbose=self.verbose,
+            restore_best=False,
+            desc="LAGNN cvae",
+        ).fit(cvae, opt, train_epoch, generators=[gen])
         if state["best_state"] is not None:
             cvae.load_state_dict(state["best_state"])
         cvae.eval()
@@ -377,8 +431,9 @@ class RandomNeighborAugmenter(_NodeFeatureAugmenter):
 
     def _fit(self, data: Any, **kwargs: Any) -> None:
         if kwargs:
-            raise InvalidParameterError(f"RandomNeighborAugmenter.fit got unexpected keyword arguments "
-                                        f"{sorted(kwargs)}")
+            raise InvalidParameterError(
+                f"RandomNeighborAugmenter.fit got unexpected keyword arguments {sorted(kwargs)}"
+            )
         check_graph(data, require_edges=False)
         self.n_features_ = int(data.x.shape[1])
 
@@ -390,32 +445,59 @@ class RandomNeighborAugmenter(_NodeFeatureAugmenter):
 
 
 #: attribute names PyG or its users give a meaning of their own
-_PYG_RESERVED = frozenset({
-    "x", "edge_index", "edge_attr", "edge_weight", "edge_type", "node_type", "y", "pos", "norm",
-    "face", "time", "batch", "ptr", "num_nodes", "train_mask", "val_mask", "test_mask", "adj",
-    "adj_t", "n_id", "e_id"})
+_PYG_RESERVED = frozenset(
+    {
+        "x",
+        "edge_index",
+        "edge_attr",
+        "edge_weight",
+        "edge_type",
+        "node_type",
+        "y",
+        "pos",
+        "norm",
+        "face",
+        "time",
+        "batch",
+        "ptr",
+        "num_nodes",
+        "train_mask",
+        "val_mask",
+        "test_mask",
+        "adj",
+        "adj_t",
+        "n_id",
+        "e_id",
+    }
+)
 
 
 def _check_attr_name(attr: Any) -> str:
     """Return ``attr`` if generated node features can be stored and batched under it."""
     if not isinstance(attr, str) or not attr.isidentifier() or attr.startswith("_"):
-        raise InvalidParameterError(f"attr must be a public attribute name (an identifier not starting "
-                                    f"with '_'), got {attr!r}")
+        raise InvalidParameterError(
+            f"attr must be a public attribute name (an identifier not starting with '_'), got {attr!r}"
+        )
     if attr in _PYG_RESERVED or hasattr(Data, attr):
-        raise InvalidParameterError(f"attr={attr!r} is reserved by torch_geometric's Data; writing the "
-                                    "generated features there would overwrite the graph: choose another "
-                                    "name (default 'x_aug')")
+        raise InvalidParameterError(
+            f"attr={attr!r} is reserved by torch_geometric's Data; writing the "
+            "generated features there would overwrite the graph: choose another "
+            "name (default 'x_aug')"
+        )
     if "index" in attr or "batch" in attr:
-        raise InvalidParameterError(f"attr={attr!r}: PyG's DataLoader offsets attributes whose name contains "
-                                    "'index' or 'batch' when batching graphs, which would corrupt generated "
-                                    "features; choose another name (default 'x_aug')")
+        raise InvalidParameterError(
+            f"attr={attr!r}: PyG's DataLoader offsets attributes whose name contains "
+            "'index' or 'batch' when batching graphs, which would corrupt generated "
+            "features; choose another name (default 'x_aug')"
+        )
     return attr
 
 
 def _check_graph_type(data: Any) -> None:
     if not hasattr(data, "x") or not hasattr(data, "edge_index"):
-        raise InvalidParameterError(f"data must be a torch_geometric Data with 'x' and 'edge_index', "
-                                    f"got {type(data).__name__}")
+        raise InvalidParameterError(
+            f"data must be a torch_geometric Data with 'x' and 'edge_index', got {type(data).__name__}"
+        )
 
 
 def _check_free_attr(data: Any, attr: str) -> None:
@@ -424,4 +506,5 @@ def _check_free_attr(data: Any, attr: str) -> None:
         raise DataValidationError(
             f"data already has an attribute {attr!r} (shape {tuple(getattr(getattr(data, attr), 'shape', ()))}), "
             f"e.g. from an earlier augmentation; it is never overwritten or stacked: delete it first "
-            f"(del data.{attr}) or write to another name")
+            f"(del data.{attr}) or write to another name"
+        )

@@ -5,6 +5,7 @@ is an MLP on ``[x_j, x_i]`` (one hidden layer of 256, ReLU) with linear heads fo
 and log-variance of a 10-d latent; the decoder is an MLP on ``[z, x_i]`` (256, ReLU) with
 a sigmoid output, trained with binary cross-entropy + KL (summed, averaged over the batch).
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,8 +28,7 @@ def row_normalize(x: torch.Tensor) -> torch.Tensor:
     return x / torch.where(s == 0, torch.ones_like(s), s)
 
 
-def cvae_loss(recon: torch.Tensor, target: torch.Tensor, mean: torch.Tensor,
-              log_var: torch.Tensor) -> torch.Tensor:
+def cvae_loss(recon: torch.Tensor, target: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """(BCE + KL) summed over features and latent dims, averaged over the batch."""
     bce = F.binary_cross_entropy(recon, target, reduction="sum")
     kld = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp())
@@ -69,8 +69,9 @@ class NeighborCVAE(nn.Module):
         """The decoder's pre-activation contribution of the condition, ``c @ W_c``."""
         return self.dec_c(c)
 
-    def decode(self, z: torch.Tensor, c: torch.Tensor | None = None, *,
-               c_proj: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(
+        self, z: torch.Tensor, c: torch.Tensor | None = None, *, c_proj: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Feature probabilities for latent ``z`` given condition ``c`` (or its cached projection)."""
         if c_proj is None:
             if c is None:
@@ -79,8 +80,9 @@ class NeighborCVAE(nn.Module):
         h = F.relu(self.dec_z(z) + c_proj)
         return torch.sigmoid(self.dec_out(h))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, c: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reconstruct ``x`` (neighbour features) given ``c`` (centre); returns (recon, mean, log_var)."""
         mean, log_var = self.encode(x, c)
         eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)

@@ -1,4 +1,5 @@
 """``structaug demo`` rows for graphs: LA-GCN vs GCN vs XGBoost on a generated SBM graph."""
+
 from __future__ import annotations
 
 import time
@@ -28,12 +29,27 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     epochs, patience = (100, 30) if quick else (300, 50)
 
     t0 = time.perf_counter()
-    aug = LocalAugmenter(max_epochs=2 if quick else 4, warmup=20, num_models=20, uscore_every=5,
-                         selector_max_epochs=50, update_epochs=10, device=device,
-                         random_state=seed).fit(data)
+    aug = LocalAugmenter(
+        max_epochs=2 if quick else 4,
+        warmup=20,
+        num_models=20,
+        uscore_every=5,
+        selector_max_epochs=50,
+        update_epochs=10,
+        device=device,
+        random_state=seed,
+    ).fit(data)
     cvae_s = time.perf_counter() - t0
-    la = fit_node_model("lagcn", data, augmenter=aug, random_state=seed, device=device,
-                        max_epochs=epochs, patience=patience, hidden_size=16)
+    la = fit_node_model(
+        "lagcn",
+        data,
+        augmenter=aug,
+        random_state=seed,
+        device=device,
+        max_epochs=epochs,
+        patience=patience,
+        hidden_size=16,
+    )
     gcn = fit_node_model("gcn", data, random_state=seed, device=device, max_epochs=epochs, patience=patience)
 
     t0 = time.perf_counter()
@@ -44,8 +60,15 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     acc_xgb = accuracy(y[te], xgb.predict(x[te]))
     xgb_s = time.perf_counter() - t0
     return [
-        DemoRow("graph", ds, "LA-GCN (LAGNN CVAE + GCN)", "accuracy", la.test_acc, cvae_s + la.fit_time,
-                f"CVAE fit {cvae_s:.1f}s"),
+        DemoRow(
+            "graph",
+            ds,
+            "LA-GCN (LAGNN CVAE + GCN)",
+            "accuracy",
+            la.test_acc,
+            cvae_s + la.fit_time,
+            f"CVAE fit {cvae_s:.1f}s",
+        ),
         DemoRow("graph", ds, "GCN (no augmentation)", "accuracy", gcn.test_acc, gcn.fit_time),
         DemoRow("graph", ds, "XGBoost (node features)", "accuracy", acc_xgb, xgb_s),
     ]

@@ -16,6 +16,7 @@ the LA twins need one first layer per branch. Dropout is :func:`structaug.nn.fas
 (``hidden_channels``, ``heads``, ``num_layers``); the training API's hyperparameters use the
 package's vocabulary (``hidden_size``, ``n_heads``, ``n_layers``; see :func:`paper_config`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -43,17 +44,21 @@ def _branches(x: torch.Tensor, x_gen: GenFeatures | None, concat: int, model: st
     the samplers return, each branch is a contiguous ``[N, F]`` block of their buffer.
     """
     if x_gen is None:
-        raise DataValidationError(f"{model} needs generated features x_gen [N, {concat}, F] "
-                                  "(e.g. LocalAugmenter().fit(data).sample(data, n=concat).x_aug)")
+        raise DataValidationError(
+            f"{model} needs generated features x_gen [N, {concat}, F] "
+            "(e.g. LocalAugmenter().fit(data).sample(data, n=concat).x_aug)"
+        )
     n = x.shape[0]
     if isinstance(x_gen, torch.Tensor):
         if x_gen.dim() != 3:
-            raise DataValidationError(f"{model}: x_gen must be a 3-D tensor [N, {concat}, F] (node-first), "
-                                      f"got shape {tuple(x_gen.shape)}")
+            raise DataValidationError(
+                f"{model}: x_gen must be a 3-D tensor [N, {concat}, F] (node-first), got shape {tuple(x_gen.shape)}"
+            )
         if x_gen.shape[0] != n and x_gen.shape[1] == n:
             raise DataValidationError(
                 f"{model}: x_gen has shape {tuple(x_gen.shape)}, the old sample-first layout [k, N, F]; "
-                f"generated features are node-first [N, k, F] (N = {n}): pass x_gen.transpose(0, 1)")
+                f"generated features are node-first [N, k, F] (N = {n}): pass x_gen.transpose(0, 1)"
+            )
         gens = list(x_gen.unbind(1))
     else:
         gens = list(x_gen)
@@ -61,16 +66,18 @@ def _branches(x: torch.Tensor, x_gen: GenFeatures | None, concat: int, model: st
         raise DataValidationError(f"{model} was built with concat={concat} generated branches, got {len(gens)}")
     for g in gens:
         if g.shape != x.shape:
-            raise DataValidationError(f"{model}: generated features have shape {tuple(g.shape)}, "
-                                      f"x has {tuple(x.shape)}")
+            raise DataValidationError(
+                f"{model}: generated features have shape {tuple(g.shape)}, x has {tuple(x.shape)}"
+            )
     return gens + [x]
 
 
 class GCN(nn.Module):
     """Two-layer GCN (Kipf & Welling, 2017): dropout → GCNConv → ReLU → dropout → GCNConv."""
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
-                 dropout: float = 0.5, cached: bool = False):
+    def __init__(
+        self, in_channels: int, hidden_channels: int, out_channels: int, *, dropout: float = 0.5, cached: bool = False
+    ):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.conv1 = GCNConv(in_channels, hidden_channels, cached=cached)
@@ -94,20 +101,29 @@ class LAGCN(nn.Module):
         Number of generated feature matrices (paper: 1 on Cora/CiteSeer, 3 on PubMed).
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
-                 concat: int = 1, dropout: float = 0.5, cached: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        *,
+        concat: int = 1,
+        dropout: float = 0.5,
+        cached: bool = False,
+    ):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.concat = concat
-        self.convs1 = nn.ModuleList(GCNConv(in_channels, hidden_channels, cached=cached)
-                                    for _ in range(concat + 1))
+        self.convs1 = nn.ModuleList(GCNConv(in_channels, hidden_channels, cached=cached) for _ in range(concat + 1))
         self.conv2 = GCNConv((concat + 1) * hidden_channels, out_channels, cached=cached)
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
         check_in_channels(x, self.in_channels, type(self).__name__)
-        hs = [F.relu(conv(fast_dropout(xk, self.dropout, self.training), edge_index))
-              for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGCN"))]
+        hs = [
+            F.relu(conv(fast_dropout(xk, self.dropout, self.training), edge_index))
+            for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGCN"))
+        ]
         h = fast_dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
         return self.conv2(h, edge_index)
 
@@ -115,8 +131,16 @@ class LAGCN(nn.Module):
 class GAT(nn.Module):
     """Two-layer GAT (Veličković et al., 2018) with ELU between the layers."""
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
-                 heads: int = 8, out_heads: int = 1, dropout: float = 0.6):
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        *,
+        heads: int = 8,
+        out_heads: int = 1,
+        dropout: float = 0.6,
+    ):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.conv1 = GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout)
@@ -137,23 +161,36 @@ class LAGAT(nn.Module):
     ``elu_alpha`` defaults to 0.2 because the reference passes its ``--alpha 0.2`` to ``F.elu``.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
-                 concat: int = 1, heads: int = 4, out_heads: int = 1, dropout: float = 0.6,
-                 elu_alpha: float = 0.2):
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        *,
+        concat: int = 1,
+        heads: int = 4,
+        out_heads: int = 1,
+        dropout: float = 0.6,
+        elu_alpha: float = 0.2,
+    ):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.concat = concat
-        self.convs1 = nn.ModuleList(GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout)
-                                    for _ in range(concat + 1))
-        self.conv2 = GATConv(hidden_channels * heads * (concat + 1), out_channels, heads=out_heads,
-                             concat=False, dropout=dropout)
+        self.convs1 = nn.ModuleList(
+            GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout) for _ in range(concat + 1)
+        )
+        self.conv2 = GATConv(
+            hidden_channels * heads * (concat + 1), out_channels, heads=out_heads, concat=False, dropout=dropout
+        )
         self.dropout = dropout
         self.elu_alpha = elu_alpha
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
         check_in_channels(x, self.in_channels, type(self).__name__)
-        hs = [F.elu(conv(fast_dropout(xk, self.dropout, self.training), edge_index), alpha=self.elu_alpha)
-              for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGAT"))]
+        hs = [
+            F.elu(conv(fast_dropout(xk, self.dropout, self.training), edge_index), alpha=self.elu_alpha)
+            for conv, xk in zip(self.convs1, _branches(x, x_gen, self.concat, "LAGAT"))
+        ]
         h = fast_dropout(torch.cat(hs, dim=-1), self.dropout, self.training)
         return self.conv2(h, edge_index)
 
@@ -184,9 +221,10 @@ class _GCNIIStack(nn.Module):
 
     def __init__(self, channels: int, num_layers: int, alpha: float, theta: float, dropout: float):
         super().__init__()
-        self.convs = nn.ModuleList(_CSRGCN2Conv(channels, alpha=alpha, theta=theta, layer=i + 1,
-                                                shared_weights=True, normalize=False)
-                                   for i in range(num_layers))
+        self.convs = nn.ModuleList(
+            _CSRGCN2Conv(channels, alpha=alpha, theta=theta, layer=i + 1, shared_weights=True, normalize=False)
+            for i in range(num_layers)
+        )
         self.dropout = dropout
 
     def forward(self, h0: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
@@ -213,8 +251,17 @@ class GCNII(nn.Module):
     paper's two weight decays (convolutions vs linear layers).
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
-                 num_layers: int = 64, alpha: float = 0.1, theta: float = 0.5, dropout: float = 0.6):
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        *,
+        num_layers: int = 64,
+        alpha: float = 0.1,
+        theta: float = 0.5,
+        dropout: float = 0.6,
+    ):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.lin_in = nn.Linear(in_channels, hidden_channels)
@@ -229,16 +276,27 @@ class GCNII(nn.Module):
 
     def param_groups(self, wd_conv: float, wd_linear: float) -> list[dict]:
         lin = [p for n, p in self.named_parameters() if not n.startswith("stack.")]
-        return [{"params": list(self.stack.parameters()), "weight_decay": wd_conv},
-                {"params": lin, "weight_decay": wd_linear}]
+        return [
+            {"params": list(self.stack.parameters()), "weight_decay": wd_conv},
+            {"params": lin, "weight_decay": wd_linear},
+        ]
 
 
 class LAGCNII(GCNII):
     """LA-GCNII: one input linear layer per input, concatenated to width ``hidden * (concat + 1)``."""
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, *,
-                 concat: int = 1, num_layers: int = 64, alpha: float = 0.1, theta: float = 0.5,
-                 dropout: float = 0.6):
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        *,
+        concat: int = 1,
+        num_layers: int = 64,
+        alpha: float = 0.1,
+        theta: float = 0.5,
+        dropout: float = 0.6,
+    ):
         nn.Module.__init__(self)
         width = hidden_channels * (concat + 1)
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -250,6 +308,8 @@ class LAGCNII(GCNII):
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, x_gen: GenFeatures | None = None) -> torch.Tensor:
         check_in_channels(x, self.in_channels, type(self).__name__)
-        hs = [F.relu(lin(fast_dropout(xk, self.dropout, self.training)))
-              for lin, xk in zip(self.lins_in, _branches(x, x_gen, self.concat, "LAGCNII"))]
+        hs = [
+            F.relu(lin(fast_dropout(xk, self.dropout, self.training)))
+            for lin, xk in zip(self.lins_in, _branches(x, x_gen, self.concat, "LAGCNII"))
+        ]
         return self.lin_out(self.stack(torch.cat(hs, dim=-1), edge_index))

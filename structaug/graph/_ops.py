@@ -1,4 +1,5 @@
 """Small tensor helpers shared by the graph modules (the sparse product is :mod:`structaug.sparse`)."""
+
 from __future__ import annotations
 
 import torch

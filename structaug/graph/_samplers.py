@@ -9,6 +9,7 @@ so each of the ``n`` feature matrices ``out[:, j]`` is one contiguous ``[N, F]``
 control); ``sample``, the ``LocalAugment`` transform and the training loop all draw through
 them. :class:`_FixedSampler` returns features generated beforehand (a graph's ``x_aug``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,8 +47,9 @@ class _CVAESampler:
 
     @torch.no_grad()
     def __call__(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = torch.randn((n, self.n_nodes, self.cvae.latent_size), generator=generator,
-                        device=self.device, dtype=self._c_proj.dtype)
+        z = torch.randn(
+            (n, self.n_nodes, self.cvae.latent_size), generator=generator, device=self.device, dtype=self._c_proj.dtype
+        )
         h = F.relu(self.cvae.dec_z(z) + self._c_proj)
         out = self.cvae.dec_out(h).sigmoid_()
         out = row_normalize_(out) if self.normalize else out

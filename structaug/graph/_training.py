@@ -6,6 +6,7 @@ consistency loss; then one evaluation pass on another fresh sample. The checkpoi
 the lowest validation loss is kept, and its test accuracy is read from the same pass (the
 reference evaluates the best model on the sample drawn at its validation step).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,35 +41,84 @@ __all__ = [
 
 
 _LAGCN = dict(hidden_size=8, concat=1, samples=4, lr=0.01, weight_decay=5e-4, dropout=0.5, max_epochs=2000)
-_LAGAT = dict(hidden_size=8, n_heads=4, n_out_heads=1, concat=1, samples=4, lr=0.01, weight_decay=5e-4,
-              dropout=0.6, max_epochs=1000)
-_LAGCNII = dict(hidden_size=32, n_layers=64, concat=1, samples=4, lr=0.01, wd_conv=0.01, wd_linear=5e-4,
-                dropout=0.6, alpha=0.1, theta=0.5, max_epochs=1000, consistency=False)
-_GCNII = dict(hidden_size=64, n_layers=64, lr=0.01, wd_conv=0.01, wd_linear=5e-4, dropout=0.6,
-              alpha=0.1, theta=0.5, max_epochs=1500)
+_LAGAT = dict(
+    hidden_size=8,
+    n_heads=4,
+    n_out_heads=1,
+    concat=1,
+    samples=4,
+    lr=0.01,
+    weight_decay=5e-4,
+    dropout=0.6,
+    max_epochs=1000,
+)
+_LAGCNII = dict(
+    hidden_size=32,
+    n_layers=64,
+    concat=1,
+    samples=4,
+    lr=0.01,
+    wd_conv=0.01,
+    wd_linear=5e-4,
+    dropout=0.6,
+    alpha=0.1,
+    theta=0.5,
+    max_epochs=1000,
+    consistency=False,
+)
+_GCNII = dict(
+    hidden_size=64,
+    n_layers=64,
+    lr=0.01,
+    wd_conv=0.01,
+    wd_linear=5e-4,
+    dropout=0.6,
+    alpha=0.1,
+    theta=0.5,
+    max_epochs=1500,
+)
 
 #: Hyperparameters per model kind and dataset, from the reference's ``semi.sh`` (LA models)
 #: and the backbones' papers (GCN: Kipf & Welling; GAT: Veličković et al.; GCNII: Chen et al.).
 #: ``"default"`` is used for any other graph. ``patience`` is ours (see docs/lagnn.md).
 PAPER_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "gcn": {"default": dict(hidden_size=16, lr=0.01, weight_decay=5e-4, dropout=0.5, max_epochs=2000)},
-    "lagcn": {"default": _LAGCN, "cora": _LAGCN, "citeseer": _LAGCN,
-              "pubmed": {**_LAGCN, "hidden_size": 4, "concat": 3, "lr": 0.02, "max_epochs": 300}},
-    "gat": {"default": dict(hidden_size=8, n_heads=8, n_out_heads=1, lr=0.005, weight_decay=5e-4, dropout=0.6,
-                            max_epochs=1000),
-            "pubmed": dict(hidden_size=8, n_heads=8, n_out_heads=8, lr=0.01, weight_decay=1e-3, dropout=0.6,
-                           max_epochs=1000)},
-    "lagat": {"default": _LAGAT, "cora": _LAGAT, "citeseer": _LAGAT,
-              "pubmed": {**_LAGAT, "n_heads": 2, "concat": 3}},
-    "gcnii": {"default": _GCNII, "cora": _GCNII,
-              "citeseer": {**_GCNII, "hidden_size": 256, "n_layers": 32, "dropout": 0.7, "theta": 0.6},
-              "pubmed": {**_GCNII, "hidden_size": 256, "n_layers": 16, "dropout": 0.5, "theta": 0.4,
-                         "wd_conv": 5e-4}},
-    "lagcnii": {"default": _LAGCNII, "cora": _LAGCNII,
-                "citeseer": {**_LAGCNII, "hidden_size": 128, "n_layers": 32, "dropout": 0.7, "theta": 0.6,
-                             "consistency": True},
-                "pubmed": {**_LAGCNII, "hidden_size": 64, "n_layers": 16, "concat": 3, "dropout": 0.5,
-                           "theta": 0.4, "wd_conv": 5e-4, "consistency": True}},
+    "lagcn": {
+        "default": _LAGCN,
+        "cora": _LAGCN,
+        "citeseer": _LAGCN,
+        "pubmed": {**_LAGCN, "hidden_size": 4, "concat": 3, "lr": 0.02, "max_epochs": 300},
+    },
+    "gat": {
+        "default": dict(
+            hidden_size=8, n_heads=8, n_out_heads=1, lr=0.005, weight_decay=5e-4, dropout=0.6, max_epochs=1000
+        ),
+        "pubmed": dict(
+            hidden_size=8, n_heads=8, n_out_heads=8, lr=0.01, weight_decay=1e-3, dropout=0.6, max_epochs=1000
+        ),
+    },
+    "lagat": {"default": _LAGAT, "cora": _LAGAT, "citeseer": _LAGAT, "pubmed": {**_LAGAT, "n_heads": 2, "concat": 3}},
+    "gcnii": {
+        "default": _GCNII,
+        "cora": _GCNII,
+        "citeseer": {**_GCNII, "hidden_size": 256, "n_layers": 32, "dropout": 0.7, "theta": 0.6},
+        "pubmed": {**_GCNII, "hidden_size": 256, "n_layers": 16, "dropout": 0.5, "theta": 0.4, "wd_conv": 5e-4},
+    },
+    "lagcnii": {
+        "default": _LAGCNII,
+        "cora": _LAGCNII,
+        "citeseer": {**_LAGCNII, "hidden_size": 128, "n_layers": 32, "dropout": 0.7, "theta": 0.6, "consistency": True},
+        "pubmed": {
+            **_LAGCNII,
+            "hidden_size": 64,
+            "n_layers": 16,
+            "concat": 3,
+            "dropout": 0.5,
+            "theta": 0.4,
+            "wd_conv": 5e-4,
+            "consistency": True,
+        },
+    },
 }
 MODEL_KINDS = tuple(PAPER_CONFIGS)
 #: models whose input layer accepts a sparse CSR ``x`` (a linear map of it, after fast_dropout)
@@ -95,8 +145,7 @@ def paper_config(kind: str, dataset: str | None = None, **overrides: Any) -> dic
 
 
 #: integer hyperparameters and their minimum
-_INT_MIN = {"hidden_size": 1, "n_heads": 1, "n_out_heads": 1, "n_layers": 1, "samples": 1, "max_epochs": 1,
-            "concat": 0}
+_INT_MIN = {"hidden_size": 1, "n_heads": 1, "n_out_heads": 1, "n_layers": 1, "samples": 1, "max_epochs": 1, "concat": 0}
 
 
 def _check_config(kind: str, cfg: dict[str, Any]) -> None:
@@ -121,8 +170,9 @@ def _check_config(kind: str, cfg: dict[str, Any]) -> None:
     if kind.startswith("la") and cfg["concat"] < 1:
         raise InvalidParameterError(f"concat must be >= 1 for {kind} (generated feature branches), got {cfg['concat']}")
     if not kind.startswith("la") and cfg["concat"] != 0:
-        raise InvalidParameterError(f"concat={cfg['concat']} has no effect on {kind}, which takes no generated "
-                                    f"features; use la{kind}")
+        raise InvalidParameterError(
+            f"concat={cfg['concat']} has no effect on {kind}, which takes no generated features; use la{kind}"
+        )
 
 
 def _kind(kind: Any) -> str:
@@ -144,17 +194,40 @@ def build_model(kind: str, in_channels: int, out_channels: int, cfg: dict[str, A
     if kind == "lagcn":
         return LAGCN(in_channels, h, out_channels, concat=cfg["concat"], dropout=cfg["dropout"], cached=True)
     if kind == "gat":
-        return GAT(in_channels, h, out_channels, heads=cfg["n_heads"], out_heads=cfg["n_out_heads"],
-                   dropout=cfg["dropout"])
+        return GAT(
+            in_channels, h, out_channels, heads=cfg["n_heads"], out_heads=cfg["n_out_heads"], dropout=cfg["dropout"]
+        )
     if kind == "lagat":
-        return LAGAT(in_channels, h, out_channels, concat=cfg["concat"], heads=cfg["n_heads"],
-                     out_heads=cfg["n_out_heads"], dropout=cfg["dropout"])
+        return LAGAT(
+            in_channels,
+            h,
+            out_channels,
+            concat=cfg["concat"],
+            heads=cfg["n_heads"],
+            out_heads=cfg["n_out_heads"],
+            dropout=cfg["dropout"],
+        )
     if kind == "gcnii":
-        return GCNII(in_channels, h, out_channels, num_layers=cfg["n_layers"], alpha=cfg["alpha"],
-                     theta=cfg["theta"], dropout=cfg["dropout"])
+        return GCNII(
+            in_channels,
+            h,
+            out_channels,
+            num_layers=cfg["n_layers"],
+            alpha=cfg["alpha"],
+            theta=cfg["theta"],
+            dropout=cfg["dropout"],
+        )
     if kind == "lagcnii":
-        return LAGCNII(in_channels, h, out_channels, concat=cfg["concat"], num_layers=cfg["n_layers"],
-                       alpha=cfg["alpha"], theta=cfg["theta"], dropout=cfg["dropout"])
+        return LAGCNII(
+            in_channels,
+            h,
+            out_channels,
+            concat=cfg["concat"],
+            num_layers=cfg["n_layers"],
+            alpha=cfg["alpha"],
+            theta=cfg["theta"],
+            dropout=cfg["dropout"],
+        )
     raise AssertionError(kind)  # unreachable: _kind checked it
 
 
@@ -198,36 +271,60 @@ def _check_augmenter(model_name: str, concat: int, augmenter: Any, data: Any) ->
     """
     if not concat:
         if augmenter is not None:
-            raise InvalidParameterError(f"{model_name} takes no generated features, so augmenter= has no effect; "
-                                        f"use its LA twin (la{model_name.lower()}) or drop augmenter")
+            raise InvalidParameterError(
+                f"{model_name} takes no generated features, so augmenter= has no effect; "
+                f"use its LA twin (la{model_name.lower()}) or drop augmenter"
+            )
         return
     if augmenter is None:
         x_aug = getattr(data, "x_aug", None)
         if x_aug is None:
             raise InvalidParameterError(
                 f"{model_name} needs generated features: augmenter=LocalAugmenter(...).fit(data) (resampled "
-                f"every pass, as in the paper) or a graph with x_aug [N, {concat}, F] (e.g. from LocalAugment)")
-        if not isinstance(x_aug, torch.Tensor) or x_aug.dim() != 3 or x_aug.shape[0] != data.x.shape[0] \
-                or x_aug.shape[1] != concat or x_aug.shape[2] != data.x.shape[1]:
+                f"every pass, as in the paper) or a graph with x_aug [N, {concat}, F] (e.g. from LocalAugment)"
+            )
+        if (
+            not isinstance(x_aug, torch.Tensor)
+            or x_aug.dim() != 3
+            or x_aug.shape[0] != data.x.shape[0]
+            or x_aug.shape[1] != concat
+            or x_aug.shape[2] != data.x.shape[1]
+        ):
             shape = tuple(x_aug.shape) if isinstance(x_aug, torch.Tensor) else type(x_aug).__name__
-            raise DataValidationError(f"data.x_aug must have shape [N, {concat}, F] = "
-                                      f"[{data.x.shape[0]}, {concat}, {data.x.shape[1]}] for {model_name}, "
-                                      f"got {shape}")
+            raise DataValidationError(
+                f"data.x_aug must have shape [N, {concat}, F] = "
+                f"[{data.x.shape[0]}, {concat}, {data.x.shape[1]}] for {model_name}, "
+                f"got {shape}"
+            )
         check_node_features(x_aug.reshape(-1, x_aug.shape[-1]), "data.x_aug")
         return
     if not isinstance(augmenter, _NodeFeatureAugmenter):
-        raise InvalidParameterError(f"augmenter must be a fitted LocalAugmenter or RandomNeighborAugmenter, "
-                                    f"got {type(augmenter).__name__}")
+        raise InvalidParameterError(
+            f"augmenter must be a fitted LocalAugmenter or RandomNeighborAugmenter, got {type(augmenter).__name__}"
+        )
     augmenter._check_data(data)  # fitted, and for a graph like this one (before any model is built)
 
 
-def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None = None,
-                          augmenter: Any = None, samples: int = 1, consistency: bool = False,
-                          temperature: float = 0.5, consistency_weight: float = 1.0,
-                          optimizer: torch.optim.Optimizer | None = None, lr: float = 0.01,
-                          weight_decay: float = 5e-4, max_epochs: int = 2000, patience: int | None = 200,
-                          device: str | torch.device = "auto", random_state: int | None = 0,
-                          verbose: bool = False, sparse_input: bool | None = None) -> NodeFitResult:
+def train_node_classifier(
+    model: nn.Module,
+    data: Any,
+    *,
+    x: torch.Tensor | None = None,
+    augmenter: Any = None,
+    samples: int = 1,
+    consistency: bool = False,
+    temperature: float = 0.5,
+    consistency_weight: float = 1.0,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 0.01,
+    weight_decay: float = 5e-4,
+    max_epochs: int = 2000,
+    patience: int | None = 200,
+    device: str | torch.device = "auto",
+    random_state: int | None = 0,
+    verbose: bool = False,
+    sparse_input: bool | None = None,
+) -> NodeFitResult:
     """Semi-supervised node classification with optional local augmentation.
 
     Parameters
@@ -289,8 +386,7 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
     model = model.to(dev)
     sampler = None
     if concat:  # one path: the augmenter's own generator, built on the training device
-        sampler = (augmenter._feature_sampler(data, dev) if augmenter is not None
-                   else _FixedSampler(data.x_aug.to(dev)))
+        sampler = augmenter._feature_sampler(data, dev) if augmenter is not None else _FixedSampler(data.x_aug.to(dev))
     x = (data.x if x is None else x).to(dev)
     auto_sparse = sparse_input is None
     if auto_sparse:
@@ -330,24 +426,52 @@ def train_node_classifier(model: nn.Module, data: Any, *, x: torch.Tensor | None
         model.eval()
         out = forward()
         va, te = masks["val"], masks["test"]
-        return {"val_loss": float(F.cross_entropy(out[va], y[va]).detach()), "val_acc": _acc(out[va], y[va]),
-                "test_acc": _acc(out[te], y[te])}
+        return {
+            "val_loss": float(F.cross_entropy(out[va], y[va]).detach()),
+            "val_acc": _acc(out[va], y[va]),
+            "test_acc": _acc(out[te], y[te]),
+        }
 
-    trainer = Trainer(max_epochs=max_epochs, patience=patience, monitor="val_loss", mode="min",
-                      device=dev, seed=random_state, verbose=verbose, desc=type(model).__name__)
+    trainer = Trainer(
+        max_epochs=max_epochs,
+        patience=patience,
+        monitor="val_loss",
+        mode="min",
+        device=dev,
+        seed=random_state,
+        verbose=verbose,
+        desc=type(model).__name__,
+    )
     res = trainer.fit(model, optimizer, train_epoch, validate, generators=[gen])
     best = res.history[res.best_epoch] if res.best_epoch is not None else res.history[-1]
     peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     epoch_times = [h["epoch_time"] for h in res.history]
-    return NodeFitResult(model=model, val_acc=best["val_acc"], test_acc=best["test_acc"], val_loss=best["val_loss"],
-                         best_epoch=res.best_epoch, epochs_run=res.epochs_run, fit_time=res.fit_time,
-                         epoch_time=sum(epoch_times) / max(len(epoch_times), 1), peak_memory_mib=peak,
-                         train_result=res)
+    return NodeFitResult(
+        model=model,
+        val_acc=best["val_acc"],
+        test_acc=best["test_acc"],
+        val_loss=best["val_loss"],
+        best_epoch=res.best_epoch,
+        epochs_run=res.epochs_run,
+        fit_time=res.fit_time,
+        epoch_time=sum(epoch_times) / max(len(epoch_times), 1),
+        peak_memory_mib=peak,
+        train_result=res,
+    )
 
 
-def fit_node_model(kind: str, data: Any, *, augmenter: Any = None, dataset: str | None = None,
-                   normalize_features: bool = True, random_state: int = 0, device: str | torch.device = "auto",
-                   verbose: bool = False, **overrides: Any) -> NodeFitResult:
+def fit_node_model(
+    kind: str,
+    data: Any,
+    *,
+    augmenter: Any = None,
+    dataset: str | None = None,
+    normalize_features: bool = True,
+    random_state: int = 0,
+    device: str | torch.device = "auto",
+    verbose: bool = False,
+    **overrides: Any,
+) -> NodeFitResult:
     """Build ``kind`` ("gcn", "lagcn", "gat", "lagat", "gcnii", "lagcnii") with the paper's
     hyperparameters for ``dataset`` and train it on ``data``.
 
@@ -380,11 +504,22 @@ def fit_node_model(kind: str, data: Any, *, augmenter: Any = None, dataset: str 
         opt = torch.optim.Adam(model.param_groups(cfg["wd_conv"], cfg["wd_linear"]), lr=cfg["lr"])
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    res = train_node_classifier(model, data, x=x, augmenter=augmenter, samples=cfg["samples"],
-                                consistency=cfg["consistency"], temperature=cfg["temperature"],
-                                consistency_weight=cfg["consistency_weight"], optimizer=opt,
-                                max_epochs=cfg["max_epochs"], patience=cfg["patience"], device=dev,
-                                random_state=random_state, verbose=verbose)
+    res = train_node_classifier(
+        model,
+        data,
+        x=x,
+        augmenter=augmenter,
+        samples=cfg["samples"],
+        consistency=cfg["consistency"],
+        temperature=cfg["temperature"],
+        consistency_weight=cfg["consistency_weight"],
+        optimizer=opt,
+        max_epochs=cfg["max_epochs"],
+        patience=cfg["patience"],
+        device=dev,
+        random_state=random_state,
+        verbose=verbose,
+    )
     _release_gcn_cache(res.model)
     return res
 

@@ -1,4 +1,5 @@
 """LocalAugment: the PyG transform that attaches a graph augmenter's generated features."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -51,12 +52,12 @@ class LocalAugment(BaseTransform):
     >>> data = transform(data)          # data.x_aug: [N, 2, F]
     """
 
-    def __init__(self, augmenter: LocalAugmenter | None = None, *, n_samples: int = 1,
-                 attr: str = "x_aug"):
+    def __init__(self, augmenter: LocalAugmenter | None = None, *, n_samples: int = 1, attr: str = "x_aug"):
         check_positive_int(n_samples, "n_samples")
         if augmenter is not None and not isinstance(augmenter, _NodeFeatureAugmenter):
-            raise InvalidParameterError(f"augmenter must be a LocalAugmenter or RandomNeighborAugmenter, "
-                                        f"got {type(augmenter).__name__}")
+            raise InvalidParameterError(
+                f"augmenter must be a LocalAugmenter or RandomNeighborAugmenter, got {type(augmenter).__name__}"
+            )
         self.augmenter = augmenter if augmenter is not None else LocalAugmenter()
         self.n_samples = n_samples
         self.attr = _check_attr_name(attr)
@@ -77,5 +78,7 @@ class LocalAugment(BaseTransform):
 
     def __repr__(self) -> str:
         fitted = "fitted" if getattr(getattr(self, "augmenter_", self.augmenter), "is_fitted_", False) else "unfitted"
-        return (f"{type(self).__name__}(n_samples={self.n_samples}, attr={self.attr!r}, "
-                f"augmenter={self.augmenter!r} [{fitted}])")
+        return (
+            f"{type(self).__name__}(n_samples={self.n_samples}, attr={self.attr!r}, "
+            f"augmenter={self.augmenter!r} [{fitted}])"
+        )

@@ -14,6 +14,7 @@ Only the training nodes' outputs enter U, so we evaluate the GCN on the 2-hop ne
 of the training nodes with the *full graph's* normalised edge weights: exactly the training
 nodes' outputs of a full-graph pass, at a fraction of the cost on large graphs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,8 +51,9 @@ class SelectorGCN(nn.Module):
         self.lin2 = nn.Linear(hidden, out_channels)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, adj1: torch.Tensor, adj2: torch.Tensor,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, adj1: torch.Tensor, adj2: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """``x`` is [N, F] or a stack [M, N, F] of independent passes (each its own dropout)."""
         p = self.dropout if self.training else 0.0
         h = _dropout(x, p, generator) @ self.lin1.weight.T
@@ -80,9 +82,9 @@ def _spmm(adj: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 class LocalSubgraph:
     """Nodes within 2 hops of the training nodes and the two layers' adjacencies on them."""
 
-    nodes: torch.Tensor        # global ids of the 2-hop nodes (local id = position)
-    adj1: torch.Tensor         # sparse [n, n]: rows of 1-hop nodes (layer 1)
-    adj2: torch.Tensor         # sparse [n, n]: rows of training nodes (layer 2)
+    nodes: torch.Tensor  # global ids of the 2-hop nodes (local id = position)
+    adj1: torch.Tensor  # sparse [n, n]: rows of 1-hop nodes (layer 1)
+    adj2: torch.Tensor  # sparse [n, n]: rows of training nodes (layer 2)
     train_local: torch.Tensor  # local ids of the training nodes
     y_train: torch.Tensor
 
@@ -100,8 +102,7 @@ def full_graph(edge_index: torch.Tensor, n: int) -> torch.Tensor:
     return torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), w, (n, n), check_invariants=False).coalesce()
 
 
-def local_subgraph(edge_index: torch.Tensor, n: int, train_idx: torch.Tensor,
-                   y: torch.Tensor) -> LocalSubgraph:
+def local_subgraph(edge_index: torch.Tensor, n: int, train_idx: torch.Tensor, y: torch.Tensor) -> LocalSubgraph:
     """Restrict the full-graph GCN to what the training nodes' outputs depend on."""
     ei, w = _normalized_edges(edge_index, n)
     src, dst = ei[0], ei[1]
@@ -125,8 +126,14 @@ def local_subgraph(edge_index: torch.Tensor, n: int, train_idx: torch.Tensor,
 
 
 @torch.no_grad()
-def u_score(model: SelectorGCN, x: torch.Tensor, sub: LocalSubgraph, num_models: int,
-            generator: torch.Generator | None, chunk: int = 10) -> float:
+def u_score(
+    model: SelectorGCN,
+    x: torch.Tensor,
+    sub: LocalSubgraph,
+    num_models: int,
+    generator: torch.Generator | None,
+    chunk: int = 10,
+) -> float:
     """The reference's uncertainty score on the training nodes (higher is selected)."""
     model.train()  # dropout on: the passes are an MC-dropout ensemble
     total_p: Any = 0.0  # becomes the [n_train, C] sum of the passes' probabilities
@@ -141,9 +148,18 @@ def u_score(model: SelectorGCN, x: torch.Tensor, sub: LocalSubgraph, num_models:
     return float(F.nll_loss(ens, sub.y_train)) - nll_sum / num_models
 
 
-def train_selector(model: SelectorGCN, x: torch.Tensor, adj1: torch.Tensor, adj2: torch.Tensor,
-                   train_idx: torch.Tensor, y_train: torch.Tensor, optimizer: torch.optim.Optimizer,
-                   epochs: int, generator: torch.Generator | None, device: torch.device) -> None:
+def train_selector(
+    model: SelectorGCN,
+    x: torch.Tensor,
+    adj1: torch.Tensor,
+    adj2: torch.Tensor,
+    train_idx: torch.Tensor,
+    y_train: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> None:
     """Full-batch cross-entropy training through the shared trainer."""
 
     def step(epoch: int) -> dict[str, float]:
@@ -154,5 +170,6 @@ def train_selector(model: SelectorGCN, x: torch.Tensor, adj1: torch.Tensor, adj2
         optimizer.step()
         return {"loss": float(loss.detach())}
 
-    Trainer(max_epochs=epochs, monitor="__last__", device=device, verbose=False,
-            restore_best=False, desc="selector-gcn").fit(model, optimizer, step)
+    Trainer(
+        max_epochs=epochs, monitor="__last__", device=device, verbose=False, restore_best=False, desc="selector-gcn"
+    ).fit(model, optimizer, step)

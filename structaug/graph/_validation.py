@@ -5,6 +5,7 @@ Every entry point of :mod:`structaug.graph` (``LocalAugmenter.fit``/``sample``,
 work starts, so a malformed graph is a :class:`~structaug.exceptions.DataValidationError`
 naming ``data.<attribute>`` instead of a torch traceback from the middle of training.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -71,13 +72,13 @@ def check_edge_index(ei: Any, n_nodes: int, name: str = "data.edge_index") -> No
         shape = tuple(ei.shape) if isinstance(ei, torch.Tensor) else type(ei).__name__
         raise DataValidationError(f"{name} must have shape [2, E], got {shape}")
     if ei.dtype not in _INDEX_DTYPES:
-        raise DataValidationError(f"{name} must hold integer node ids (torch.long), got dtype {ei.dtype}; "
-                                  "convert it with edge_index.long()")
+        raise DataValidationError(
+            f"{name} must hold integer node ids (torch.long), got dtype {ei.dtype}; convert it with edge_index.long()"
+        )
     check_index_range(ei, n_nodes, name)
 
 
-def check_graph(data: Any, name: str = "data", *, require_edges: bool = True,
-                unit_interval: bool = False) -> None:
+def check_graph(data: Any, name: str = "data", *, require_edges: bool = True, unit_interval: bool = False) -> None:
     """Check a PyG ``Data``-like object holds usable ``x`` and ``edge_index``.
 
     Parameters
@@ -98,8 +99,9 @@ def check_graph(data: Any, name: str = "data", *, require_edges: bool = True,
         out-of-range ``edge_index``, or (optionally) no edges / features outside [0, 1].
     """
     if not hasattr(data, "x") or not hasattr(data, "edge_index"):
-        raise InvalidParameterError(f"{name} must be a torch_geometric Data with 'x' and 'edge_index', "
-                                    f"got {type(data).__name__}")
+        raise InvalidParameterError(
+            f"{name} must be a torch_geometric Data with 'x' and 'edge_index', got {type(data).__name__}"
+        )
     x, ei = data.x, data.edge_index
     if x is None:
         raise DataValidationError(f"{name}.x is missing: LAGNN needs node features")
@@ -110,24 +112,26 @@ def check_graph(data: Any, name: str = "data", *, require_edges: bool = True,
     if require_edges and int((ei[0] != ei[1]).sum()) == 0:
         raise DataValidationError(
             f"{name} has no edges (besides self-loops): the local augmenter learns from "
-            "(neighbour, centre) pairs, so the graph needs at least one edge")
+            "(neighbour, centre) pairs, so the graph needs at least one edge"
+        )
     if unit_interval and (float(x.min()) < 0 or float(x.max()) > 1):
         raise DataValidationError(
             f"{name}.x must lie in [0, 1] for the CVAE's binary cross-entropy likelihood "
             f"(got range [{float(x.min()):.3g}, {float(x.max()):.3g}]); scale the features first, "
-            "e.g. min-max per column or torch_geometric.transforms.NormalizeFeatures")
+            "e.g. min-max per column or torch_geometric.transforms.NormalizeFeatures"
+        )
 
 
 def check_feature_dim(data: Any, n_features: int, name: str = "data") -> None:
     """Raise when ``data.x`` has a different feature dimension than the fitted one."""
     got = int(data.x.shape[1])
     if got != n_features:
-        raise DataValidationError(
-            f"{name}.x has {got} features but the augmenter was fitted on {n_features}")
+        raise DataValidationError(f"{name}.x has {got} features but the augmenter was fitted on {n_features}")
 
 
-def check_node_mask(data: Any, key: str, n_nodes: int, name: str = "data", *,
-                    nonempty: bool = False, why: str = "") -> torch.Tensor:
+def check_node_mask(
+    data: Any, key: str, n_nodes: int, name: str = "data", *, nonempty: bool = False, why: str = ""
+) -> torch.Tensor:
     """Return ``data.<key>`` after checking it is a boolean node mask of length ``n_nodes``.
 
     An integer tensor is refused even when it holds only 0/1: indexing with it would select
@@ -142,17 +146,18 @@ def check_node_mask(data: Any, key: str, n_nodes: int, name: str = "data", *,
         raise DataValidationError(
             f"{label} must be a boolean mask over the nodes, got {dt}; an integer tensor would be "
             "read as node ids (use mask.bool() for 0/1 values, or "
-            "torch_geometric.utils.index_to_mask(ids, num_nodes) for ids)")
+            "torch_geometric.utils.index_to_mask(ids, num_nodes) for ids)"
+        )
     if tuple(mask.shape) != (n_nodes,):
-        raise DataValidationError(f"{label} must have shape ({n_nodes},) (one entry per node), "
-                                  f"got {tuple(mask.shape)}")
+        raise DataValidationError(f"{label} must have shape ({n_nodes},) (one entry per node), got {tuple(mask.shape)}")
     if nonempty and not bool(mask.any()):
         raise DataValidationError(f"{label} selects no nodes{why}")
     return mask
 
 
-def check_node_labels(data: Any, masks: dict[str, torch.Tensor], n_nodes: int, name: str = "data", *,
-                      n_classes: int | None = None) -> torch.Tensor:
+def check_node_labels(
+    data: Any, masks: dict[str, torch.Tensor], n_nodes: int, name: str = "data", *, n_classes: int | None = None
+) -> torch.Tensor:
     """Return ``data.y`` after checking it holds integer class ids, valid on every masked node.
 
     Nodes outside ``masks`` may hold anything (PyG datasets often mark unlabelled nodes with
@@ -165,8 +170,9 @@ def check_node_labels(data: Any, masks: dict[str, torch.Tensor], n_nodes: int, n
         dt = y.dtype if isinstance(y, torch.Tensor) else type(y).__name__
         raise DataValidationError(f"{name}.y must hold integer class ids (torch.long), got {dt}")
     if tuple(y.shape) != (n_nodes,):
-        raise DataValidationError(f"{name}.y must have shape ({n_nodes},) (one class id per node), "
-                                  f"got {tuple(y.shape)}")
+        raise DataValidationError(
+            f"{name}.y must have shape ({n_nodes},) (one class id per node), got {tuple(y.shape)}"
+        )
     for key, mask in masks.items():
         ym = y[mask]
         if ym.numel() == 0:
@@ -174,11 +180,14 @@ def check_node_labels(data: Any, masks: dict[str, torch.Tensor], n_nodes: int, n
         lo, hi = int(ym.min()), int(ym.max())
         if lo < 0:
             node = int(mask.nonzero().view(-1)[(ym < 0).nonzero()[0, 0]])
-            raise DataValidationError(f"{name}.y has label {lo} at node {node} of {name}.{key}; "
-                                      "labels of masked nodes must be class ids >= 0")
+            raise DataValidationError(
+                f"{name}.y has label {lo} at node {node} of {name}.{key}; labels of masked nodes must be class ids >= 0"
+            )
         if n_classes is not None and hi >= n_classes:
-            raise DataValidationError(f"{name}.y has label {hi} in {name}.{key}, out of range for "
-                                      f"{n_classes} classes (the model's out_channels)")
+            raise DataValidationError(
+                f"{name}.y has label {hi} in {name}.{key}, out of range for "
+                f"{n_classes} classes (the model's out_channels)"
+            )
     return y
 
 
@@ -189,13 +198,20 @@ def check_in_channels(x: torch.Tensor, in_channels: int | None, model: str, name
     is not checked.
     """
     if in_channels is not None and in_channels > 0 and x.shape[-1] != in_channels:
-        raise DataValidationError(f"{name} has {x.shape[-1]} features but {model} was built with "
-                                  f"in_channels={in_channels}")
+        raise DataValidationError(
+            f"{name} has {x.shape[-1]} features but {model} was built with in_channels={in_channels}"
+        )
 
 
-def check_node_task(data: Any, x: torch.Tensor | None = None, *, model: Any = None,
-                    n_classes: int | None = None, name: str = "data",
-                    masks: Iterable[str] = ("train", "val", "test")) -> None:
+def check_node_task(
+    data: Any,
+    x: torch.Tensor | None = None,
+    *,
+    model: Any = None,
+    n_classes: int | None = None,
+    name: str = "data",
+    masks: Iterable[str] = ("train", "val", "test"),
+) -> None:
     """Everything node classification needs, checked before training starts.
 
     ``x`` is the model's input (default ``data.x``); ``model``, when given, is matched
@@ -213,8 +229,14 @@ def check_node_task(data: Any, x: torch.Tensor | None = None, *, model: Any = No
     mods = {}
     for k in masks:
         need = k in ("train", "val")
-        why = (f": the {'loss' if k == 'train' else 'model selection'} needs at least one "
-               f"{'labelled training' if k == 'train' else 'validation'} node") if need else ""
+        why = (
+            (
+                f": the {'loss' if k == 'train' else 'model selection'} needs at least one "
+                f"{'labelled training' if k == 'train' else 'validation'} node"
+            )
+            if need
+            else ""
+        )
         mods[f"{k}_mask"] = check_node_mask(data, f"{k}_mask", n, name, nonempty=need, why=why)
     mtype = type(model).__name__
     if model is not None:

@@ -2,6 +2,7 @@
 
 Names are imported lazily so that ``import structaug.recsys`` stays light.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -11,6 +11,7 @@ the output frame, and ``save``/``load``. A subclass implements ``_fit`` and thre
 Like RecBole's ``full_sort_predict`` + trainer split and scikit-learn's estimator template
 (``fit`` checks, then calls a hook), so that every recommender is driven the same way.
 """
+
 from __future__ import annotations
 
 import os
@@ -99,7 +100,9 @@ class Recommender(BaseEstimator):
                 raise InvalidParameterError(f"{p} must be a non-empty column name (str), got {v!r}")
             names[p] = v
         if len(set(names.values())) < 3:
-            raise InvalidParameterError(f"user_col, item_col and time_col must name three different columns, got {names}")
+            raise InvalidParameterError(
+                f"user_col, item_col and time_col must name three different columns, got {names}"
+            )
 
     def _interactions_frame(self, df: Any, name: str, *, allow_empty: bool = False) -> pd.DataFrame:
         """``df``'s user/item(/time) columns, checked, as a new frame named ``user, item[, timestamp]``.
@@ -107,8 +110,9 @@ class Recommender(BaseEstimator):
         Messages name ``name`` and the caller's column names. The caller's frame is not touched.
         """
         self._check_columns()
-        check_interactions(df, name=name, required=(self.user_col, self.item_col), allow_empty=allow_empty,
-                           check_time=False)
+        check_interactions(
+            df, name=name, required=(self.user_col, self.item_col), allow_empty=allow_empty, check_time=False
+        )
         cols = [self.user_col, self.item_col]
         if self.time_col in df.columns:
             to_sortable_time(df[self.time_col], f"{name}[{self.time_col!r}]")
@@ -155,8 +159,9 @@ class Recommender(BaseEstimator):
             raise DataValidationError("the model scored NaN for some items (did training diverge? try a lower lr)")
         return out
 
-    def score_items(self, users: Sequence[Any], items: Sequence[Any] | None = None, *,
-                    unknown: str = "raise") -> np.ndarray:
+    def score_items(
+        self, users: Sequence[Any], items: Sequence[Any] | None = None, *, unknown: str = "raise"
+    ) -> np.ndarray:
         """Scores of every item (or of ``items``) for each user: float32 ``[n_users, n_items]``.
 
         Columns follow ``items_.raw_`` (or ``items``). Higher is better; the scale is the
@@ -168,14 +173,15 @@ class Recommender(BaseEstimator):
         cols = None
         if items is not None:
             cols = self.items_.encode(_as_id_array(items, "items"), name="item") - self.items_.offset
-        parts = [self._block_scores(codes[s:s + _BLOCK]) for s in range(0, len(codes), _BLOCK)]
+        parts = [self._block_scores(codes[s : s + _BLOCK]) for s in range(0, len(codes), _BLOCK)]
         scores = torch.cat(parts) if parts else torch.empty(0, len(self.items_))
         if cols is not None:
             scores = scores[:, torch.as_tensor(cols, dtype=torch.long)]
         return scores.numpy()
 
-    def recommend(self, users: Sequence[Any], k: int = 10, *, exclude_seen: bool = True,
-                  unknown: str = "raise") -> pd.DataFrame:
+    def recommend(
+        self, users: Sequence[Any], k: int = 10, *, exclude_seen: bool = True, unknown: str = "raise"
+    ) -> pd.DataFrame:
         """Top-``k`` items per user as one long frame ``user, item, rank, score``.
 
         Parameters
@@ -209,14 +215,15 @@ class Recommender(BaseEstimator):
         raw, codes = self._user_codes(users, unknown)
         users_out, items_out, ranks, scores = [], [], [], []
         for s in range(0, len(codes), _BLOCK):
-            block = codes[s:s + _BLOCK]
+            block = codes[s : s + _BLOCK]
             sc = self._block_scores(block)
             if exclude_seen and (block >= 0).any():
                 known = np.flatnonzero(block >= 0)
                 rows, cols = self._seen_pairs(block[known])
                 if len(rows):
-                    sc[torch.as_tensor(known[rows], dtype=torch.long),
-                       torch.as_tensor(cols, dtype=torch.long)] = float("-inf")
+                    sc[torch.as_tensor(known[rows], dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)] = float(
+                        "-inf"
+                    )
             row, col, val = _topk_rows(sc, k)
             keep = np.isfinite(val)  # seen items (-inf) a short list would reach
             row, col, val = row[keep], col[keep], val[keep]
@@ -227,13 +234,15 @@ class Recommender(BaseEstimator):
             rank = np.arange(len(row)) - np.repeat(starts, np.diff(np.r_[starts, len(row)])) + 1
             ranks.append(rank.astype(np.int64))
             scores.append(val.astype(np.float64))
-        cat = (lambda xs, like: np.concatenate(xs) if xs else np.zeros(0, dtype=like))
-        return pd.DataFrame({
-            self.user_col: cat(users_out, raw.dtype),
-            self.item_col: cat(items_out, self.items_.raw_.dtype),
-            "rank": cat(ranks, np.int64),
-            "score": cat(scores, np.float64),
-        })
+        cat = lambda xs, like: np.concatenate(xs) if xs else np.zeros(0, dtype=like)
+        return pd.DataFrame(
+            {
+                self.user_col: cat(users_out, raw.dtype),
+                self.item_col: cat(items_out, self.items_.raw_.dtype),
+                "rank": cat(ranks, np.int64),
+                "score": cat(scores, np.float64),
+            }
+        )
 
     # -- persistence ----------------------------------------------------------------------
     def _get_state(self) -> dict[str, Any]:
@@ -250,8 +259,13 @@ class Recommender(BaseEstimator):
         """
         check_is_fitted(self, self._fitted_attributes)
         cls = type(self)
-        obj = {"format": _FORMAT, "version": _VERSION, "class": f"{cls.__module__}.{cls.__qualname__}",
-               "params": self.get_params(deep=False), "state": self._get_state()}
+        obj = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "params": self.get_params(deep=False),
+            "state": self._get_state(),
+        }
         return save_verified(obj, path)
 
     @classmethod

@@ -5,6 +5,7 @@ An interaction frame has at least ``user`` and ``item`` columns (and usually
 are contiguous from ``offset`` (1 for sequences, keeping 0 as the padding id; 0 for graph
 models).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,8 +22,14 @@ __all__ = ["IdVocab", "UnknownIdError", "check_interactions", "pairs_of_sorted_u
 
 
 # UnknownIdError lives in structaug.exceptions with the other structaug errors; re-exported here.
-def check_interactions(df: Any, *, name: str = "interactions", required: Sequence[str] = ("user", "item"),
-                       allow_empty: bool = False, check_time: bool = True) -> pd.DataFrame:
+def check_interactions(
+    df: Any,
+    *,
+    name: str = "interactions",
+    required: Sequence[str] = ("user", "item"),
+    allow_empty: bool = False,
+    check_time: bool = True,
+) -> pd.DataFrame:
     """Check an interaction frame; return it unchanged (never mutated).
 
     Parameters
@@ -52,7 +59,8 @@ def check_interactions(df: Any, *, name: str = "interactions", required: Sequenc
     """
     if not isinstance(df, pd.DataFrame):
         raise InvalidParameterError(
-            f"{name} must be a pandas DataFrame with columns {list(required)}, got {type(df).__name__}")
+            f"{name} must be a pandas DataFrame with columns {list(required)}, got {type(df).__name__}"
+        )
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataValidationError(f"{name} is missing column(s) {missing}; has {list(df.columns)}")
@@ -134,7 +142,8 @@ class IdVocab:
         arr = np.asarray(ids, dtype=np.int64)
         if arr.size and (arr.min() < self.offset or arr.max() >= self.size):
             raise DataValidationError(
-                f"internal ids must lie in [{self.offset}, {self.size}), got {arr.min()}..{arr.max()}")
+                f"internal ids must lie in [{self.offset}, {self.size}), got {arr.min()}..{arr.max()}"
+            )
         return self.raw_[arr - self.offset]
 
     def __contains__(self, raw: Hashable) -> bool:

@@ -8,6 +8,7 @@ Both methods read tables through :class:`TableEncoder`. The methods live in the
 subpackages :mod:`structaug.tabular.hypertab` and :mod:`structaug.tabular.tjepa`; everything
 else here is private (``_encoder``, ``_mlp``, ``_baselines``, ``_demo``).
 """
+
 from __future__ import annotations
 
 import importlib

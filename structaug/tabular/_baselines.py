@@ -5,6 +5,7 @@ Every model here takes the raw table (DataFrame or array) and encodes it with
 :class:`~structaug.tabular.TableEncoder` inside ``fit``, so preprocessing is
 always fitted on the training fold only.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -51,9 +52,20 @@ class _MLPBase(BaseEstimator):
     (``TableEncoder(encoding="onehot", missing="impute")``).
     """
 
-    def __init__(self, *, hidden_sizes: tuple[int, ...] = (256, 256), dropout: float = 0.1, lr: float = 1e-3,
-                 weight_decay: float = 1e-5, batch_size: int = 128, max_epochs: int = 200, patience: int = 20,
-                 validation_fraction: float = 0.15, device: str = "auto", random_state: Any = None):
+    def __init__(
+        self,
+        *,
+        hidden_sizes: tuple[int, ...] = (256, 256),
+        dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        batch_size: int = 128,
+        max_epochs: int = 200,
+        patience: int = 20,
+        validation_fraction: float = 0.15,
+        device: str = "auto",
+        random_state: Any = None,
+    ):
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.lr = lr
@@ -67,9 +79,16 @@ class _MLPBase(BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> _MLPBase:
         head = MLPHead(
-            task=self._task, hidden_sizes=self.hidden_sizes, dropout=self.dropout, lr=self.lr,
-            weight_decay=self.weight_decay, batch_size=self.batch_size, max_epochs=self.max_epochs,
-            patience=self.patience, validation_fraction=self.validation_fraction, device=self.device,
+            task=self._task,
+            hidden_sizes=self.hidden_sizes,
+            dropout=self.dropout,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            validation_fraction=self.validation_fraction,
+            device=self.device,
             random_state=self.random_state,
         )
         head._validate_params()  # parameter errors before anything else (they name the head's names)
@@ -167,8 +186,9 @@ def _encoded(model: Any) -> Any:
 def _xgb(task: str, seed: int, device: str) -> Any:
     import xgboost as xgb
 
-    kw: dict[str, Any] = dict(n_estimators=300, learning_rate=0.1, max_depth=6, random_state=seed, n_jobs=1,
-                              verbosity=0)
+    kw: dict[str, Any] = dict(
+        n_estimators=300, learning_rate=0.1, max_depth=6, random_state=seed, n_jobs=1, verbosity=0
+    )
     if str(resolve_device(device)).startswith("cuda"):
         kw["device"] = "cuda"
     return _encoded(xgb.XGBClassifier(**kw) if task == "classification" else xgb.XGBRegressor(**kw))

@@ -4,6 +4,7 @@ HyperTab vs the same-size plain MLP (no feature-subset views) vs XGBoost on one 
 split of scikit-learn's shipped wine table (178 rows — HyperTab's small-data regime), then
 T-JEPA's own rows when :mod:`structaug.tabular.tjepa._demo` is present.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,8 +30,13 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     rows: list[DemoRow] = []
     # quick: fewer views and the batched schedule, so the tour's tests stay in seconds.
     n_views = 20 if quick else 100
-    ht = HyperTabClassifier(views=FeatureSubsetViews(n_views=n_views), max_epochs=30 if quick else 50,
-                            masks_per_step=5 if quick else 1, device=device, random_state=seed)
+    ht = HyperTabClassifier(
+        views=FeatureSubsetViews(n_views=n_views),
+        max_epochs=30 if quick else 50,
+        masks_per_step=5 if quick else 1,
+        device=device,
+        random_state=seed,
+    )
     models = [
         ("HyperTab (feature-subset views)", ht, f"{n_views} views, {ht.max_epochs} epochs"),
         ("MLP (no views)", make_baseline("MLP", "classification", seed, device), "TableEncoder → MLP 256-256"),

@@ -52,6 +52,7 @@ Example
 >>> Z = enc.transform(X_test)                                  # float32 (n, n_features_out_)
 >>> Z[:, enc.numerical_columns_], Z[:, enc.categorical_columns_].astype(int), enc.cardinalities_
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -109,7 +110,8 @@ def check_table(X: Any, name: str = "X") -> Any:
             raise DataValidationError(f"{name} has 0 feature(s) (shape={X.shape}); at least one column is required")
         if X.shape[0] == 0:
             raise DataValidationError(
-                f"{name}: Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required")
+                f"{name}: Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required"
+            )
         dup = X.columns[X.columns.duplicated()].unique().tolist()
         if dup:
             raise DataValidationError(f"{name} has duplicate column names {dup[:10]}; every column needs its own name")
@@ -145,9 +147,7 @@ def check_target(est: Any, y: Any) -> Any:
 def _is_categorical_series(s: pd.Series) -> bool:
     dt = s.dtype
     return (
-        isinstance(dt, pd.CategoricalDtype)
-        or pd.api.types.is_object_dtype(dt)
-        or pd.api.types.is_string_dtype(dt)
+        isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
     ) and not pd.api.types.is_bool_dtype(dt)
 
 
@@ -242,8 +242,15 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     n_features_out_ : int
     """
 
-    def __init__(self, *, encoding: str = "ordinal", categorical_features: Any = "auto",
-                 missing: str = "error", handle_unknown: str = "unknown", standardize: bool = True):
+    def __init__(
+        self,
+        *,
+        encoding: str = "ordinal",
+        categorical_features: Any = "auto",
+        missing: str = "error",
+        handle_unknown: str = "unknown",
+        standardize: bool = True,
+    ):
         self.encoding = encoding
         self.categorical_features = categorical_features
         self.missing = missing
@@ -258,8 +265,9 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         check_bool(self.standardize, "standardize")
         cf = self.categorical_features
         if (isinstance(cf, str) and cf != "auto") or (not isinstance(cf, str) and not _is_list_like(cf)):
-            raise InvalidParameterError(f"categorical_features must be 'auto' or a list of column positions/names, "
-                                        f"got {cf!r}")
+            raise InvalidParameterError(
+                f"categorical_features must be 'auto' or a list of column positions/names, got {cf!r}"
+            )
 
     def _user_categorical(self, df: pd.DataFrame) -> set[int]:
         cf = self.categorical_features
@@ -271,7 +279,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             if isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)):
                 if not 0 <= c < df.shape[1]:
                     raise InvalidParameterError(
-                        f"categorical_features index {c} out of range for X with {df.shape[1]} columns")
+                        f"categorical_features index {c} out of range for X with {df.shape[1]} columns"
+                    )
                 out.add(int(c))
             elif c in cols:
                 out.add(cols.index(c))

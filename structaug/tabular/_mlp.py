@@ -1,5 +1,6 @@
 """The MLP head shared by the tabular models: the plain-MLP baseline (``MLPClassifierTorch``,
 ``MLPRegressorTorch``), T-JEPA's downstream head, and the T-JEPA benchmark's raw-feature MLP."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -55,10 +56,22 @@ class MLPHead(BaseEstimator):
     :class:`TJEPAClassifier`/:class:`TJEPARegressor` do that coding for users.
     """
 
-    def __init__(self, *, task: str = "classification", hidden_sizes: Sequence[int] = (256, 256),
-                 dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 1e-5, batch_size: int = 128,
-                 max_epochs: int = 200, patience: int = 16, validation_fraction: float = 0.1,
-                 device: str = "auto", random_state: int | None = None, verbose: bool = False):
+    def __init__(
+        self,
+        *,
+        task: str = "classification",
+        hidden_sizes: Sequence[int] = (256, 256),
+        dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        batch_size: int = 128,
+        max_epochs: int = 200,
+        patience: int = 16,
+        validation_fraction: float = 0.1,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ):
         self.task = task
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
@@ -100,8 +113,10 @@ class MLPHead(BaseEstimator):
             raise DataValidationError(f"y must be 1-D, got shape {y.shape}")
         if clf and (y.dtype.kind not in "iu" or y.min() < 0):
             # the head indexes its logits with y: other labels must be coded first
-            raise DataValidationError("y must hold class codes 0..C-1 (ints >= 0) for MLPHead(task='classification'); "
-                                      "use TJEPAClassifier, or encode_class_labels, for arbitrary labels")
+            raise DataValidationError(
+                "y must hold class codes 0..C-1 (ints >= 0) for MLPHead(task='classification'); "
+                "use TJEPAClassifier, or encode_class_labels, for arbitrary labels"
+            )
         if not clf:
             check_finite(np.asarray(y, dtype=np.float64), "y")
         rng = check_random_state(self.random_state)
@@ -109,8 +124,9 @@ class MLPHead(BaseEstimator):
         n_out = int(y.max()) + 1 if clf else 1
         if len(X) >= 10:
             # classes: stratified when every class can appear on both sides of the split
-            tr, va = stratified_holdout_indices(y, self.validation_fraction, seed, stratify="auto" if clf else False,
-                                                n_classes=n_out if clf else None)
+            tr, va = stratified_holdout_indices(
+                y, self.validation_fraction, seed, stratify="auto" if clf else False, n_classes=n_out if clf else None
+            )
             Xtr, Xva, ytr, yva = X[tr], X[va], y[tr], y[va]
         else:  # too few rows to hold any out: monitor the training loss
             Xtr, Xva, ytr, yva = X, X, y, y
@@ -120,20 +136,36 @@ class MLPHead(BaseEstimator):
         with local_torch_seed(seed):
             model = MLP([X.shape[1], *self.hidden_sizes, n_out], dropout=self.dropout).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        crit = (lambda out, t: torch.nn.functional.cross_entropy(out, t)) if clf else \
-            (lambda out, t: torch.nn.functional.mse_loss(out.squeeze(-1), t))
+        crit = (
+            (lambda out, t: torch.nn.functional.cross_entropy(out, t))
+            if clf
+            else (lambda out, t: torch.nn.functional.mse_loss(out.squeeze(-1), t))
+        )
         gen = torch.Generator(device=dev).manual_seed(seed)
 
         def validate(epoch: int) -> dict[str, float]:
             model.eval()
             return {"val_loss": float(crit(predict_batched(model, [xva]), yva_t))}
 
-        trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="val_loss", mode="min",
-                          device=dev, seed=seed, verbose=self.verbose, desc="MLP head")
+        trainer = Trainer(
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            monitor="val_loss",
+            mode="min",
+            device=dev,
+            seed=seed,
+            verbose=self.verbose,
+            desc="MLP head",
+        )
         result = trainer.fit(
-            model, opt, lambda e: minibatch_epoch(model, opt, lambda xb, yb: crit(model(xb), yb), [xtr, ytr_t],
-                                                  batch_size=self.batch_size, generator=gen),
-            validate, generators=[gen])
+            model,
+            opt,
+            lambda e: minibatch_epoch(
+                model, opt, lambda xb, yb: crit(model(xb), yb), [xtr, ytr_t], batch_size=self.batch_size, generator=gen
+            ),
+            validate,
+            generators=[gen],
+        )
         model.eval()
         self.model_, self.device_, self.history_ = model, dev, result.history
         self.n_features_in_ = X.shape[1]

@@ -14,6 +14,7 @@
 
 >>> from structaug.tensor import ObservedTensor, NeuralTensorCompletion, InfluenceAugmenter
 """
+
 from ._augmenter import InfluenceAugmenter, RandomCellAugmenter, fit_augmented
 from ._baselines import MeanCompletion, TensorlyCompletion, XGBoostCompletion
 from ._completion import NeuralTensorCompletion

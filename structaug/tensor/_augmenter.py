@@ -6,6 +6,7 @@ unobserved cells (one index per mode from those distributions) valued by the tra
 model. ``RandomCellAugmenter`` draws cells uniformly over the same entities, so the two
 differ only in where the cells go.
 """
+
 from __future__ import annotations
 
 import time
@@ -55,8 +56,15 @@ def _available_cells(probs: Sequence[np.ndarray], exclude: np.ndarray, shape: tu
     return total - int(inside.sum())
 
 
-def draw_new_cells(probs: Sequence[np.ndarray], n: int, exclude: np.ndarray, shape: Sequence[int],
-                   rng: np.random.Generator, *, max_rounds: int = 50) -> np.ndarray:
+def draw_new_cells(
+    probs: Sequence[np.ndarray],
+    n: int,
+    exclude: np.ndarray,
+    shape: Sequence[int],
+    rng: np.random.Generator,
+    *,
+    max_rounds: int = 50,
+) -> np.ndarray:
     """Draw ``n`` distinct cells, index ``m`` from ``probs[m]`` independently per mode,
     rejecting cells whose key is in ``exclude`` (see :func:`cell_keys`).
 
@@ -74,7 +82,8 @@ def draw_new_cells(probs: Sequence[np.ndarray], n: int, exclude: np.ndarray, sha
     if n > available:
         raise DataValidationError(
             f"n={n} new cells were requested but only {available} unobserved cell(s) can be drawn "
-            "(cells of entities with non-zero sampling probability, minus observed ones)")
+            "(cells of entities with non-zero sampling probability, minus observed ones)"
+        )
     kept_idx: list[np.ndarray] = []
     kept_keys = exclude[:0]
     need = n
@@ -105,13 +114,22 @@ def draw_new_cells(probs: Sequence[np.ndarray], n: int, exclude: np.ndarray, sha
             kept_idx.append(grid[np.sort(pick)])
             need = 0
         else:
-            warnings.warn(f"only {n - need} of {n} new cells could be drawn: the free cells of the sampling "
-                          "support carry too little probability", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"only {n - need} of {n} new cells could be drawn: the free cells of the sampling "
+                "support carry too little probability",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     return np.concatenate(kept_idx) if kept_idx else np.empty((0, len(shape)), dtype=np.int64)
 
 
-def fit_augmented(estimator: NeuralTensorCompletion, train: ObservedTensor, augmented: ObservedTensor,
-                  validation: ObservedTensor, **fit_kwargs) -> NeuralTensorCompletion:
+def fit_augmented(
+    estimator: NeuralTensorCompletion,
+    train: ObservedTensor,
+    augmented: ObservedTensor,
+    validation: ObservedTensor,
+    **fit_kwargs,
+) -> NeuralTensorCompletion:
     """Fit a fresh clone of ``estimator`` on real + augmented cells (DAIN's last step).
 
     ``augmented`` may be empty (then this is plain training on ``train``); it must not
@@ -137,8 +155,9 @@ class _ModelValuedAugmenter(Augmenter):
     #: ``n=None`` means ``round(augment_ratio * n_train_)`` (set by a parameter, not a constant)
     default_n: ClassVar[int | None] = None
 
-    def __init__(self, *, estimator: NeuralTensorCompletion | None = None, augment_ratio: float = 0.5,
-                 random_state=None):
+    def __init__(
+        self, *, estimator: NeuralTensorCompletion | None = None, augment_ratio: float = 0.5, random_state=None
+    ):
         self.estimator = estimator
         self.augment_ratio = augment_ratio
         self.random_state = random_state
@@ -148,7 +167,8 @@ class _ModelValuedAugmenter(Augmenter):
         if self.estimator is not None:
             if not isinstance(self.estimator, NeuralTensorCompletion):
                 raise InvalidParameterError(
-                    f"estimator must be a NeuralTensorCompletion, got {type(self.estimator).__name__}")
+                    f"estimator must be a NeuralTensorCompletion, got {type(self.estimator).__name__}"
+                )
             self.estimator._validate_params()  # before the split and the tracker, not after
 
     def _split(self, data: ObservedTensor, validation: ObservedTensor | None, shape=None):
@@ -163,14 +183,20 @@ class _ModelValuedAugmenter(Augmenter):
         # the cells are held out here because influence is measured on the same validation cells
         template = self.estimator if self.estimator is not None else NeuralTensorCompletion()
         fraction = template.validation_fraction
-        train_rows, val_rows = holdout_indices(data.nnz, float(fraction), self._fit_rng.np,
-                                               name="estimator.validation_fraction",
-                                               what="observed cell(s) of data", hint="pass validation= explicitly")
+        train_rows, val_rows = holdout_indices(
+            data.nnz,
+            float(fraction),
+            self._fit_rng.np,
+            name="estimator.validation_fraction",
+            what="observed cell(s) of data",
+            hint="pass validation= explicitly",
+        )
         resolve_shape(data, None, shape, "data")
         return data.subset(train_rows), data.subset(val_rows)
 
-    def sample(self, data: ObservedTensor | None = None, n: int | None = None, *,
-               random_state: RandomState = None) -> ObservedTensor:
+    def sample(
+        self, data: ObservedTensor | None = None, n: int | None = None, *, random_state: RandomState = None
+    ) -> ObservedTensor:
         """New unobserved cells valued by the fitted model.
 
         Parameters
@@ -210,8 +236,9 @@ class _ModelValuedAugmenter(Augmenter):
         self.shape_ = tuple(estimator.shape_)
         self.order_ = len(self.shape_)
         self.n_train_ = train.nnz
-        self.observed_keys_ = np.unique(np.concatenate([cell_keys(train.indices, self.shape_),
-                                                        cell_keys(validation.indices, self.shape_)]))
+        self.observed_keys_ = np.unique(
+            np.concatenate([cell_keys(train.indices, self.shape_), cell_keys(validation.indices, self.shape_)])
+        )
 
     def _probabilities(self) -> list[np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -222,7 +249,8 @@ class _ModelValuedAugmenter(Augmenter):
             check_tensor(data, "data", allow_empty=True)
             if data.order != self.order_:
                 raise DataValidationError(
-                    f"data has order {data.order}, but {type(self).__name__} was fitted on an order-{self.order_} tensor")
+                    f"data has order {data.order}, but {type(self).__name__} was fitted on an order-{self.order_} tensor"
+                )
             inside = np.all(data.indices < np.asarray(self.shape_), axis=1)
             exclude = np.concatenate([exclude, cell_keys(data.indices[inside], self.shape_)])
         default_n = n is None
@@ -233,8 +261,10 @@ class _ModelValuedAugmenter(Augmenter):
         except DataValidationError as exc:
             if not default_n:
                 raise
-            raise DataValidationError(f"{exc}; n defaults to augment_ratio={self.augment_ratio} x "
-                                      f"{self.n_train_} training cells: pass a smaller n") from None
+            raise DataValidationError(
+                f"{exc}; n defaults to augment_ratio={self.augment_ratio} x "
+                f"{self.n_train_} training cells: pass a smaller n"
+            ) from None
         values = self.estimator_.predict(idx) if len(idx) else np.empty(0)
         self.last_sample_seconds_ = time.perf_counter() - t0
         return ObservedTensor(idx, values, self.shape_)
@@ -284,25 +314,40 @@ class InfluenceAugmenter(_ModelValuedAugmenter):
     >>> model = fit_augmented(NeuralTensorCompletion(random_state=0), train, extra, val)  # doctest: +SKIP
     """
 
-    def __init__(self, *, estimator: NeuralTensorCompletion | None = None, augment_ratio: float = 0.5,
-                 absolute: bool = True, random_state=None):
+    def __init__(
+        self,
+        *,
+        estimator: NeuralTensorCompletion | None = None,
+        augment_ratio: float = 0.5,
+        absolute: bool = True,
+        random_state=None,
+    ):
         super().__init__(estimator=estimator, augment_ratio=augment_ratio, random_state=random_state)
         self.absolute = absolute
 
-    def _fit(self, data: ObservedTensor, validation: ObservedTensor | None = None,  # type: ignore[override]
-             shape: Sequence[int] | None = None) -> None:
+    def _fit(  # type: ignore[override]
+        self,
+        data: ObservedTensor,
+        validation: ObservedTensor | None = None,
+        shape: Sequence[int] | None = None,
+    ) -> None:
         train, val = self._split(data, validation, shape)
         est = self._new_estimator()
         tracker = TracInTracker(train, val, device=resolve_device(est.device))
         est.fit(train, validation=val, shape=shape, epoch_callback=tracker)
         t0 = time.perf_counter()
         self.cell_importance_ = tracker.cell_importance(est.best_epoch_)
-        self.entity_importance_ = entity_importance(train, self.cell_importance_, shape=est.shape_,
-                                                    absolute=bool(self.absolute))
+        self.entity_importance_ = entity_importance(
+            train, self.cell_importance_, shape=est.shape_, absolute=bool(self.absolute)
+        )
         influence_s = tracker.seconds + time.perf_counter() - t0
         self._remember(train, val, est)
-        self.timings_ = {"train_s": est.fit_time_ - tracker.seconds, "influence_s": influence_s,
-                         "epochs": est.result_.epochs_run, "best_epoch": est.best_epoch_}
+        self.timings_ = {
+            "train_s": est.fit_time_ - tracker.seconds,
+            "influence_s": influence_s,
+            "epochs": est.result_.epochs_run,
+            "best_epoch": est.best_epoch_,
+        }
 
     def _probabilities(self) -> list[np.ndarray]:
         return self.entity_importance_
@@ -317,8 +362,13 @@ class RandomCellAugmenter(_ModelValuedAugmenter):
     ``InfluenceAugmenter.estimator_`` — so that the only difference is the cell choice.
     """
 
-    def _fit(self, data: ObservedTensor, validation: ObservedTensor | None = None,  # type: ignore[override]
-             shape: Sequence[int] | None = None, prefit: NeuralTensorCompletion | None = None) -> None:
+    def _fit(  # type: ignore[override]
+        self,
+        data: ObservedTensor,
+        validation: ObservedTensor | None = None,
+        shape: Sequence[int] | None = None,
+        prefit: NeuralTensorCompletion | None = None,
+    ) -> None:
         train, val = self._split(data, validation, shape)
         if prefit is None:
             est = self._new_estimator().fit(train, validation=val, shape=shape)
@@ -326,11 +376,13 @@ class RandomCellAugmenter(_ModelValuedAugmenter):
         else:
             if not isinstance(prefit, NeuralTensorCompletion):
                 raise InvalidParameterError(
-                    f"prefit must be a fitted NeuralTensorCompletion, got {type(prefit).__name__}")
+                    f"prefit must be a fitted NeuralTensorCompletion, got {type(prefit).__name__}"
+                )
             check_is_fitted(prefit, ["model_"])
             if len(prefit.shape_) != data.order:
-                raise DataValidationError(f"prefit was fitted on an order-{len(prefit.shape_)} tensor, "
-                                          f"data has order {data.order}")
+                raise DataValidationError(
+                    f"prefit was fitted on an order-{len(prefit.shape_)} tensor, data has order {data.order}"
+                )
             for t, name in ((train, "data"), (val, "validation")):
                 check_index_range(t.indices, list(prefit.shape_), f"{name}.indices (vs prefit.shape_)")
             est = prefit

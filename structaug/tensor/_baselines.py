@@ -8,6 +8,7 @@
 * :class:`XGBoostCompletion` — gradient-boosted trees on target-encoded indices (the mean
   value and log count of each index of each mode; out-of-fold for training cells).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,8 +36,9 @@ class _IndexRegressor(RegressorMixin, BaseEstimator):
     def _validate_params(self) -> None:  # pragma: no cover - every subclass overrides
         pass
 
-    def _check_fit_input(self, X: ObservedTensor, validation: ObservedTensor | None,
-                         shape: Sequence[int] | None) -> tuple[int, ...]:
+    def _check_fit_input(
+        self, X: ObservedTensor, validation: ObservedTensor | None, shape: Sequence[int] | None
+    ) -> tuple[int, ...]:
         """Check parameters, ``X``, ``validation`` and ``shape``; return the model's shape."""
         self._validate_params()
         check_tensor(X, "X")
@@ -73,8 +75,9 @@ class MeanCompletion(_IndexRegressor):
         self.reg = reg
         self.n_sweeps = n_sweeps
 
-    def fit(self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None,
-            shape: Sequence[int] | None = None) -> MeanCompletion:
+    def fit(
+        self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None, shape: Sequence[int] | None = None
+    ) -> MeanCompletion:
         self.shape_ = self._check_fit_input(X, validation, shape)
         self.mean_ = float(X.values.mean())
         self.biases_ = [np.zeros(s) for s in self.shape_]
@@ -85,7 +88,8 @@ class MeanCompletion(_IndexRegressor):
                     col = X.indices[:, m]
                     partial = resid + self.biases_[m][col]
                     b = np.bincount(col, weights=partial, minlength=size) / (
-                        np.bincount(col, minlength=size) + float(self.reg))
+                        np.bincount(col, minlength=size) + float(self.reg)
+                    )
                     resid = partial - b[col]
                     self.biases_[m] = b
         return self
@@ -122,16 +126,24 @@ class TensorlyCompletion(_IndexRegressor):
 
     _fitted_attr = "factors_"
 
-    def __init__(self, *, method: str = "cp", rank: int = 5, n_iter_max: int = 100,
-                 max_dense_cells: int = 60_000_000, random_state=None):
+    def __init__(
+        self,
+        *,
+        method: str = "cp",
+        rank: int = 5,
+        n_iter_max: int = 100,
+        max_dense_cells: int = 60_000_000,
+        random_state=None,
+    ):
         self.method = method
         self.rank = rank
         self.n_iter_max = n_iter_max
         self.max_dense_cells = max_dense_cells
         self.random_state = random_state
 
-    def fit(self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None,
-            shape: Sequence[int] | None = None) -> TensorlyCompletion:
+    def fit(
+        self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None, shape: Sequence[int] | None = None
+    ) -> TensorlyCompletion:
         import tensorly as tl
         from tensorly.decomposition import parafac, tucker
 
@@ -140,7 +152,8 @@ class TensorlyCompletion(_IndexRegressor):
         if cells > self.max_dense_cells:
             raise DataValidationError(
                 f"tensorly's masked {self.method.upper()} needs the dense {shape} array ({cells:.3g} cells), "
-                f"more than max_dense_cells={self.max_dense_cells:.3g}")
+                f"more than max_dense_cells={self.max_dense_cells:.3g}"
+            )
         self.shape_ = shape
         seed = spawn_seed(check_random_state(self.random_state))
         self.mean_ = float(X.values.mean())
@@ -159,22 +172,33 @@ class TensorlyCompletion(_IndexRegressor):
                 factors = [np.zeros((s, r)) for s, r in zip(shape, ranks)]
             elif self.method == "cp":
                 try:
-                    weights, factors = parafac(dense, int(self.rank), mask=mask, init="random",
-                                               n_iter_max=int(self.n_iter_max), random_state=seed, tol=1e-7)
+                    weights, factors = parafac(
+                        dense,
+                        int(self.rank),
+                        mask=mask,
+                        init="random",
+                        n_iter_max=int(self.n_iter_max),
+                        random_state=seed,
+                        tol=1e-7,
+                    )
                 except np.linalg.LinAlgError as exc:
-                    raise DataValidationError(f"tensorly's CP failed on X ({exc}): too few cells per entity for "
-                                              f"rank={self.rank}; try a lower rank") from exc
+                    raise DataValidationError(
+                        f"tensorly's CP failed on X ({exc}): too few cells per entity for "
+                        f"rank={self.rank}; try a lower rank"
+                    ) from exc
                 r = len(weights)
                 core = np.zeros((r,) * len(self.shape_))
                 core[(np.arange(r),) * len(self.shape_)] = weights
             else:
                 ranks = [min(int(self.rank), s) for s in self.shape_]
-                core, factors = tucker(dense, ranks, mask=mask, init="svd", n_iter_max=int(self.n_iter_max),
-                                       random_state=seed, tol=1e-6)
+                core, factors = tucker(
+                    dense, ranks, mask=mask, init="svd", n_iter_max=int(self.n_iter_max), random_state=seed, tol=1e-6
+                )
         core, factors = np.asarray(core), [np.asarray(f) for f in factors]
         if not (np.isfinite(core).all() and all(np.isfinite(f).all() for f in factors)):
-            raise DataValidationError(f"tensorly's {self.method.upper()} diverged (non-finite factors) on X; "
-                                      "try a lower rank")
+            raise DataValidationError(
+                f"tensorly's {self.method.upper()} diverged (non-finite factors) on X; try a lower rank"
+            )
         self.core_ = core
         self.factors_ = factors
         return self
@@ -228,7 +252,7 @@ class TensorlyCompletion(_IndexRegressor):
         idx = self._check_indices(X)
         out = np.empty(len(idx))
         for s in range(0, len(idx), 65536):
-            out[s:s + 65536] = tucker_at(self.core_, self.factors_, idx[s:s + 65536])
+            out[s : s + 65536] = tucker_at(self.core_, self.factors_, idx[s : s + 65536])
         return out + self.mean_
 
 
@@ -255,8 +279,17 @@ class XGBoostCompletion(_IndexRegressor):
 
     _fitted_attr = "model_"
 
-    def __init__(self, *, n_estimators: int = 500, max_depth: int = 6, learning_rate: float = 0.05,
-                 smoothing: float = 5.0, n_folds: int = 5, n_jobs: int = 1, random_state=None):
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 500,
+        max_depth: int = 6,
+        learning_rate: float = 0.05,
+        smoothing: float = 5.0,
+        n_folds: int = 5,
+        n_jobs: int = 1,
+        random_state=None,
+    ):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -274,11 +307,17 @@ class XGBoostCompletion(_IndexRegressor):
         return np.stack(cols, axis=1)
 
     def _stats(self, X: ObservedTensor, rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(np.bincount(X.indices[rows, m], weights=X.values[rows], minlength=s),
-                 np.bincount(X.indices[rows, m], minlength=s).astype(np.float64)) for m, s in enumerate(self.shape_)]
+        return [
+            (
+                np.bincount(X.indices[rows, m], weights=X.values[rows], minlength=s),
+                np.bincount(X.indices[rows, m], minlength=s).astype(np.float64),
+            )
+            for m, s in enumerate(self.shape_)
+        ]
 
-    def fit(self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None,
-            shape: Sequence[int] | None = None) -> XGBoostCompletion:
+    def fit(
+        self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None, shape: Sequence[int] | None = None
+    ) -> XGBoostCompletion:
         shape = self._check_fit_input(X, validation, shape)  # bad input is named before a missing xgboost
         XGBRegressor = import_optional("xgboost").XGBRegressor  # the optional `trees` extra
         self.shape_ = shape
@@ -290,9 +329,14 @@ class XGBoostCompletion(_IndexRegressor):
             out = folds == f
             feats[out] = self._encode(X.indices[out], self._stats(X, np.where(~out)[0]), self.mean_)
         self.stats_ = self._stats(X, np.arange(X.nnz))
-        params = dict(n_estimators=int(self.n_estimators), max_depth=int(self.max_depth),
-                      learning_rate=float(self.learning_rate), n_jobs=int(self.n_jobs),
-                      random_state=spawn_seed(rng), tree_method="hist")
+        params = dict(
+            n_estimators=int(self.n_estimators),
+            max_depth=int(self.max_depth),
+            learning_rate=float(self.learning_rate),
+            n_jobs=int(self.n_jobs),
+            random_state=spawn_seed(rng),
+            tree_method="hist",
+        )
         if validation is not None:
             vfeats = self._encode(validation.indices, self.stats_, self.mean_)
             model = XGBRegressor(early_stopping_rounds=30, **params)

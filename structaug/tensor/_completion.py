@@ -7,6 +7,7 @@ with ``150 → 1024 → 1024 → 128 → 1`` (ReLU), Adam (lr 1e-3), MSE, batche
 Training goes through :class:`structaug.train.Trainer`; an ``epoch_callback`` runs in the
 trainer's validation hook so influence methods can read each epoch's checkpoint.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -111,9 +112,20 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         The trainer's history, best epoch and fit time.
     """
 
-    def __init__(self, *, embedding_dim: int = 150, hidden_sizes: tuple[int, ...] = (1024, 1024, 128),
-                 lr: float = 1e-3, batch_size: int = 1024, max_epochs: int = 50, patience: int | None = 10,
-                 validation_fraction: float = 0.2, device: str = "auto", random_state=None, verbose: bool = False):
+    def __init__(
+        self,
+        *,
+        embedding_dim: int = 150,
+        hidden_sizes: tuple[int, ...] = (1024, 1024, 128),
+        lr: float = 1e-3,
+        batch_size: int = 1024,
+        max_epochs: int = 50,
+        patience: int | None = 10,
+        validation_fraction: float = 0.2,
+        device: str = "auto",
+        random_state=None,
+        verbose: bool = False,
+    ):
         self.embedding_dim = embedding_dim
         self.hidden_sizes = hidden_sizes
         self.lr = lr
@@ -126,8 +138,15 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------------------
-    def fit(self, X: ObservedTensor, y=None, *, validation: ObservedTensor | None = None,
-            shape: Sequence[int] | None = None, epoch_callback: EpochCallback | None = None) -> NeuralTensorCompletion:
+    def fit(
+        self,
+        X: ObservedTensor,
+        y=None,
+        *,
+        validation: ObservedTensor | None = None,
+        shape: Sequence[int] | None = None,
+        epoch_callback: EpochCallback | None = None,
+    ) -> NeuralTensorCompletion:
         """Train on the cells of ``X``.
 
         Parameters
@@ -148,9 +167,14 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         check_tensor(X, "X")
         rng = check_random_state(self.random_state)
         if validation is None:
-            train_rows, val_rows = holdout_indices(X.nnz, self.validation_fraction, rng, name="validation_fraction",
-                                                   what="observed cell(s) of X",
-                                                   hint="pass validation= explicitly")
+            train_rows, val_rows = holdout_indices(
+                X.nnz,
+                self.validation_fraction,
+                rng,
+                name="validation_fraction",
+                what="observed cell(s) of X",
+                hint="pass validation= explicitly",
+            )
             validation, X = X.subset(val_rows), X.subset(train_rows)
         else:
             check_tensor(validation, "validation", order=X.order)
@@ -173,8 +197,9 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         mse = nn.functional.mse_loss
 
         def train_epoch(epoch: int) -> dict[str, float]:
-            return minibatch_epoch(model, opt, lambda i, v: mse(model(i), v), [xi, xv],
-                                   batch_size=int(self.batch_size), generator=gen)
+            return minibatch_epoch(
+                model, opt, lambda i, v: mse(model(i), v), [xi, xv], batch_size=int(self.batch_size), generator=gen
+            )
 
         def validate(epoch: int) -> dict[str, float]:
             model.eval()
@@ -184,15 +209,24 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
                 epoch_callback(model, epoch)
             return out
 
-        trainer = Trainer(max_epochs=int(self.max_epochs), patience=self.patience, monitor="val_loss", mode="min",
-                          device=dev, seed=None, verbose=self.verbose, desc="neural-tc")
+        trainer = Trainer(
+            max_epochs=int(self.max_epochs),
+            patience=self.patience,
+            monitor="val_loss",
+            mode="min",
+            device=dev,
+            seed=None,
+            verbose=self.verbose,
+            desc="neural-tc",
+        )
         result = trainer.fit(model, opt, train_epoch, validate, generators=[gen])
         if result.best_epoch is None or result.best_score is None or not np.isfinite(result.best_score):
             # NaN/inf validation loss in every epoch: the weights are garbage, and predicting with
             # them would return NaN silently. Fitted attributes are only set after this check.
             raise DataValidationError(
                 f"training diverged: the validation loss was never finite in {result.epochs_run} epoch(s) "
-                f"(lr={self.lr}); lower lr or rescale the values (max |value| {float(np.abs(X.values).max()):.3g})")
+                f"(lr={self.lr}); lower lr or rescale the values (max |value| {float(np.abs(X.values).max()):.3g})"
+            )
         model.eval()
         self.shape_ = shape
         self.order_ = len(shape)

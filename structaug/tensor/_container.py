@@ -29,6 +29,7 @@ Argument checks shared by the estimators
 and augmenter in :mod:`structaug.tensor` runs before any work: each raises a structaug
 exception naming the argument (``X``, ``validation``, ``shape``, ...).
 """
+
 from __future__ import annotations
 
 import os
@@ -100,8 +101,11 @@ def _as_shape(shape, name: str = "shape") -> tuple[int, ...]:
         raise InvalidParameterError(f"{name} must be a sequence of ints (one size per mode), got {shape!r}")
     out = []
     for s in shape:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer, float, np.floating)) \
-                or not float(s).is_integer():
+        if (
+            isinstance(s, (bool, np.bool_))
+            or not isinstance(s, (int, np.integer, float, np.floating))
+            or not float(s).is_integer()
+        ):
             raise InvalidParameterError(f"{name} must hold integer mode sizes, got {tuple(shape)!r}")
         out.append(int(s))
     if any(s < 1 for s in out):
@@ -213,8 +217,15 @@ class ObservedTensor:
 
     # -- constructors -----------------------------------------------------------------
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, index_cols: Sequence[str] | None = None, value_col: str | None = None,
-                   *, shape: Sequence[int] | None = None, duplicates: str = "error") -> ObservedTensor:
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        index_cols: Sequence[str] | None = None,
+        value_col: str | None = None,
+        *,
+        shape: Sequence[int] | None = None,
+        duplicates: str = "error",
+    ) -> ObservedTensor:
         """One row per observed cell; ``index_cols`` (default: all but the last column) are the
         0-based indices, ``value_col`` (default: the last column) the value."""
         if not isinstance(frame, pd.DataFrame):
@@ -246,8 +257,9 @@ class ObservedTensor:
         return cls(idx, arr[mask], arr.shape)
 
     @classmethod
-    def from_text(cls, path: str | os.PathLike, *, shape: Sequence[int] | None = None,
-                  duplicates: str = "error") -> ObservedTensor:
+    def from_text(
+        cls, path: str | os.PathLike, *, shape: Sequence[int] | None = None, duplicates: str = "error"
+    ) -> ObservedTensor:
         """DAIN's text format: ``i<TAB>j<TAB>...<TAB>value`` per line, 0-based indices."""
         from ..datasets import read_tensor_text
 
@@ -269,8 +281,9 @@ class ObservedTensor:
         frame[value_name] = self.values
         return frame
 
-    def to_dense(self, fill: float = np.nan, *, max_cells: int | None = MAX_DENSE_CELLS
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def to_dense(
+        self, fill: float = np.nan, *, max_cells: int | None = MAX_DENSE_CELLS
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(array, mask)``: a dense array with ``fill`` in unobserved cells and the mask.
 
         Parameters
@@ -303,7 +316,8 @@ class ObservedTensor:
         raise InvalidParameterError(
             f"np.asarray({self!r}) is ambiguous: its unobserved cells are unknown, not 0. Call "
             ".to_dense(fill=...) for a dense (array, mask), .indices / .values for the observed cells, "
-            "or .to_sparse(), .to_scipy(), .to_torch(), .to_tensorly()")
+            "or .to_sparse(), .to_scipy(), .to_torch(), .to_tensorly()"
+        )
 
     def to_sparse(self, *, fill_value: float = 0.0):
         """The observed cells as a pydata/sparse ``COO`` array (needs ``pip install sparse``).
@@ -320,8 +334,9 @@ class ObservedTensor:
             ``nnz`` stored entries (an observed 0 is stored), in C order of the cells.
         """
         sparse = import_optional("sparse")  # pydata/sparse: with numba and llvmlite ~210 MB, not a dependency
-        return sparse.COO(self.indices.T.copy(), self.values.copy(), shape=self.shape, has_duplicates=False,
-                          fill_value=fill_value)
+        return sparse.COO(
+            self.indices.T.copy(), self.values.copy(), shape=self.shape, has_duplicates=False, fill_value=fill_value
+        )
 
     @classmethod
     def from_sparse(cls, array) -> ObservedTensor:
@@ -354,13 +369,17 @@ class ObservedTensor:
 
         check_choice(format, ("coo", "csr", "csc"), "format")
         if format != "coo" and self.order != 2:
-            raise InvalidParameterError(f"format={format!r} needs an order-2 tensor (scipy's compressed formats "
-                                        f"are 2-D), this one has order {self.order}; use format='coo'")
+            raise InvalidParameterError(
+                f"format={format!r} needs an order-2 tensor (scipy's compressed formats "
+                f"are 2-D), this one has order {self.order}; use format='coo'"
+            )
         try:
             arr = sp.coo_array((self.values, tuple(self.indices.T)), shape=self.shape, copy=True)
         except (TypeError, ValueError) as exc:  # scipy < 1.15 has 2-D COO only
-            raise DataValidationError(f"this scipy ({exc}) cannot hold an order-{self.order} COO array; "
-                                      "n-D coo_array needs scipy >= 1.15, or use to_sparse()") from exc
+            raise DataValidationError(
+                f"this scipy ({exc}) cannot hold an order-{self.order} COO array; "
+                "n-D coo_array needs scipy >= 1.15, or use to_sparse()"
+            ) from exc
         return arr if format == "coo" else arr.asformat(format)
 
     @classmethod
@@ -395,9 +414,13 @@ class ObservedTensor:
         """
         import torch
 
-        out = torch.sparse_coo_tensor(torch.as_tensor(self.indices.T.copy()),
-                                      torch.as_tensor(self.values.copy(), dtype=dtype or torch.float64),
-                                      self.shape, device=device, check_invariants=True)
+        out = torch.sparse_coo_tensor(
+            torch.as_tensor(self.indices.T.copy()),
+            torch.as_tensor(self.values.copy(), dtype=dtype or torch.float64),
+            self.shape,
+            device=device,
+            check_invariants=True,
+        )
         return out.coalesce()  # sorts; sums nothing (cells are unique)
 
     @classmethod
@@ -414,13 +437,17 @@ class ObservedTensor:
         if not isinstance(tensor, torch.Tensor):
             raise InvalidParameterError(f"tensor must be a torch sparse tensor, got {type(tensor).__name__}")
         if tensor.layout == torch.strided:
-            raise InvalidParameterError("tensor is dense (strided): use ObservedTensor.from_dense(t.cpu().numpy(), "
-                                        "mask) to say which cells are observed, or pass t.to_sparse()")
+            raise InvalidParameterError(
+                "tensor is dense (strided): use ObservedTensor.from_dense(t.cpu().numpy(), "
+                "mask) to say which cells are observed, or pass t.to_sparse()"
+            )
         if tensor.layout != torch.sparse_coo:
             tensor = tensor.to_sparse_coo()
         if tensor.dense_dim():
-            raise DataValidationError(f"tensor is a hybrid sparse tensor with {tensor.dense_dim()} dense "
-                                      "dimension(s); only scalar values per cell are supported")
+            raise DataValidationError(
+                f"tensor is a hybrid sparse tensor with {tensor.dense_dim()} dense "
+                "dimension(s); only scalar values per cell are supported"
+            )
         tensor = tensor.detach().cpu()
         # _indices/_values read an uncoalesced tensor as stored (indices() would refuse it)
         idx, val = tensor._indices(), tensor._values()
@@ -428,8 +455,7 @@ class ObservedTensor:
             val = val.double()  # numpy has no bfloat16
         return cls(idx.T.numpy(), val.numpy(), tuple(tensor.shape), duplicates=duplicates)
 
-    def to_tensorly(self, fill: float = 0.0, *, return_mask: bool = False,
-                    max_cells: int | None = MAX_DENSE_CELLS):
+    def to_tensorly(self, fill: float = 0.0, *, return_mask: bool = False, max_cells: int | None = MAX_DENSE_CELLS):
         """A dense tensorly tensor (in tensorly's current backend) with ``fill`` in unobserved cells.
 
         Parameters
@@ -454,8 +480,7 @@ class ObservedTensor:
         return (tl.tensor(arr), tl.tensor(mask)) if return_mask else tl.tensor(arr)
 
     @classmethod
-    def from_tensorly(cls, tensor, *, cells=None, mask=None,
-                      max_cells: int | None = MAX_DENSE_CELLS) -> ObservedTensor:
+    def from_tensorly(cls, tensor, *, cells=None, mask=None, max_cells: int | None = MAX_DENSE_CELLS) -> ObservedTensor:
         """Cells of a tensorly tensor, dense or factorised (``CPTensor``, ``TuckerTensor``).
 
         Parameters
@@ -503,12 +528,13 @@ class ObservedTensor:
                 idx = as_cell_indices(cells, shape, "cells")
             values = np.empty(len(idx))
             for s in range(0, len(idx), 65536):  # bounded [chunk, R...] intermediates
-                values[s:s + 65536] = tucker_at(core, factors, idx[s:s + 65536])
+                values[s : s + 65536] = tucker_at(core, factors, idx[s : s + 65536])
             return cls(idx, values, shape)
         # a torch tensor is accepted whatever tensorly's current backend (is_tensor follows the backend)
         if not (tl.is_tensor(tensor) or isinstance(tensor, np.ndarray) or hasattr(tensor, "detach")):
             raise InvalidParameterError(
-                f"tensor must be a tensorly tensor, CPTensor or TuckerTensor, got {type(tensor).__name__}")
+                f"tensor must be a tensorly tensor, CPTensor or TuckerTensor, got {type(tensor).__name__}"
+            )
         arr = _np(tensor).astype(np.float64)
         if cells is not None:
             idx = as_cell_indices(cells, arr.shape, "cells")
@@ -547,16 +573,18 @@ class ObservedTensor:
         val = np.concatenate([self.values, *(o.values for o in others)])
         return ObservedTensor(idx, val, shape, duplicates=duplicates)
 
-    def split(self, *, test_size: float = 0.1, val_size: float = 0.2,
-              random_state: RandomState = None) -> tuple[ObservedTensor, ObservedTensor, ObservedTensor]:
+    def split(
+        self, *, test_size: float = 0.1, val_size: float = 0.2, random_state: RandomState = None
+    ) -> tuple[ObservedTensor, ObservedTensor, ObservedTensor]:
         """Seeded random ``(train, validation, test)`` split of the cells.
 
         ``round(nnz * test_size)`` cells go to test, then ``val_size`` of the rest to
         validation; the defaults give DAIN's 72 % / 18 % / 10 %. A thin wrapper of
         :func:`structaug.splits.train_val_test_indices`; each part keeps the cells' order.
         """
-        train, val, test = train_val_test_indices(self.nnz, test_size=test_size, val_size=val_size,
-                                                  random_state=random_state, what="observed cells")
+        train, val, test = train_val_test_indices(
+            self.nnz, test_size=test_size, val_size=val_size, random_state=random_state, what="observed cells"
+        )
         return self.subset(train), self.subset(val), self.subset(test)
 
     def check_compatible(self, other: ObservedTensor, what: str = "tensor") -> None:
@@ -591,11 +619,14 @@ def check_tensor(X, name: str, *, allow_empty: bool = False, order: int | None =
     if not isinstance(idx, np.ndarray) or idx.ndim != 2 or idx.dtype.kind not in "iu" or idx.dtype == bool:
         raise DataValidationError(f"{name}.indices must be an integer [nnz, order] array")
     if not isinstance(val, np.ndarray) or val.shape != (len(idx),) or val.dtype.kind != "f":
-        raise DataValidationError(f"{name}.values must be a float array with one value per row of {name}.indices "
-                                  f"({len(idx)}), got {getattr(val, 'shape', None)}")
+        raise DataValidationError(
+            f"{name}.values must be a float array with one value per row of {name}.indices "
+            f"({len(idx)}), got {getattr(val, 'shape', None)}"
+        )
     if idx.shape[1] != len(X.shape):
-        raise DataValidationError(f"{name}.indices has {idx.shape[1]} columns but {name}.shape {X.shape} "
-                                  f"has {len(X.shape)} modes")
+        raise DataValidationError(
+            f"{name}.indices has {idx.shape[1]} columns but {name}.shape {X.shape} has {len(X.shape)} modes"
+        )
     if not allow_empty and len(idx) == 0:
         raise DataValidationError(f"{name} is empty (0 observed cells); at least one cell is needed")
     if order is not None and X.order != order:
@@ -631,7 +662,8 @@ def check_disjoint(X: ObservedTensor, other: ObservedTensor, name: str = "valida
     if common.any():
         raise DataValidationError(
             f"{name} shares {int(common.sum())} of its {other.nnz} cell(s) with {what} "
-            f"(e.g. {other.indices[np.argmax(common)].tolist()}); {name} must be held-out cells")
+            f"(e.g. {other.indices[np.argmax(common)].tolist()}); {name} must be held-out cells"
+        )
 
 
 def as_cell_indices(X, shape: Sequence[int], name: str = "X") -> np.ndarray:
@@ -645,14 +677,17 @@ def as_cell_indices(X, shape: Sequence[int], name: str = "X") -> np.ndarray:
     order = len(shape)
     if idx.shape[1] != order:
         raise DataValidationError(
-            f"{name} must have shape (n, {order}) for the fitted order-{order} tensor, got {idx.shape}")
+            f"{name} must have shape (n, {order}) for the fitted order-{order} tensor, got {idx.shape}"
+        )
     try:
         check_index_range(idx, list(shape), name)
     except DataValidationError as exc:
         if (idx < 0).any():
             raise
-        raise DataValidationError(f"{exc}: an entity unseen at fit time; size the model for it with "
-                                  f"fit(..., shape=...) (fitted shape {tuple(shape)})") from None
+        raise DataValidationError(
+            f"{exc}: an entity unseen at fit time; size the model for it with "
+            f"fit(..., shape=...) (fitted shape {tuple(shape)})"
+        ) from None
     return idx
 
 
@@ -672,7 +707,8 @@ def _check_dense_size(shape: Sequence[int], max_cells: int | None, what: str) ->
         raise DataValidationError(
             f"{what} would allocate all {cells:.4g} cells of shape {tuple(shape)}, more than "
             f"max_cells={max_cells}; pass max_cells=None to allow it, or use a sparse format "
-            "(to_sparse, to_scipy, to_torch)")
+            "(to_sparse, to_scipy, to_torch)"
+        )
 
 
 def tucker_at(core: np.ndarray, factors: Sequence[np.ndarray], idx: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@
   ``observed_fraction`` of its cells kept, the rest hidden.
 * ``lowrank`` — a generated non-linear low-rank tensor (:func:`make_lowrank_tensor`).
 """
+
 from __future__ import annotations
 
 import os
@@ -62,8 +63,9 @@ def load_comoda_tensor(data_dir: str | os.PathLike | None = None, *, context: st
     return ObservedTensor(idx, df["rating"].to_numpy(np.float64), duplicates="mean")
 
 
-def load_tensorly_tensor(name: str = "covid19_serology", *, observed_fraction: float = 0.3,
-                         random_state: RandomState = 0) -> ObservedTensor:
+def load_tensorly_tensor(
+    name: str = "covid19_serology", *, observed_fraction: float = 0.3, random_state: RandomState = 0
+) -> ObservedTensor:
     """A dense tensor shipped with ``tensorly.datasets`` with all but ``observed_fraction``
     of its (non-NaN) cells hidden at random."""
     import tensorly.datasets as tld
@@ -85,8 +87,14 @@ def load_text_tensor(name: str = "synthetic_10K", data_dir: str | os.PathLike | 
     return ObservedTensor(idx, val)
 
 
-def make_tensor(shape: tuple[int, ...] = (200, 150, 20), nnz: int = 20_000, *, rank: int = 5,
-                noise: float = 0.1, random_state: RandomState = 0) -> ObservedTensor:
+def make_tensor(
+    shape: tuple[int, ...] = (200, 150, 20),
+    nnz: int = 20_000,
+    *,
+    rank: int = 5,
+    noise: float = 0.1,
+    random_state: RandomState = 0,
+) -> ObservedTensor:
     """A generated non-linear low-rank tensor (values on a 1–5 scale) with exactly ``nnz`` cells."""
     shape = _as_shape(shape)
     nnz = check_positive_int(nnz, "nnz")
@@ -96,8 +104,9 @@ def make_tensor(shape: tuple[int, ...] = (200, 150, 20), nnz: int = 20_000, *, r
         raise InvalidParameterError(f"nnz={nnz} exceeds the {cells:.0f} cells of shape {shape}")
     idx, val = make_lowrank_tensor(shape, rank, nnz, noise=noise, random_state=random_state)
     if len(idx) != nnz:  # the generator's large-tensor path draws with collisions
-        raise DataValidationError(f"only {len(idx)} of nnz={nnz} distinct cells were generated for shape {shape}; "
-                                  "use a smaller nnz")
+        raise DataValidationError(
+            f"only {len(idx)} of nnz={nnz} distinct cells were generated for shape {shape}; use a smaller nnz"
+        )
     return ObservedTensor(idx, val, shape)
 
 

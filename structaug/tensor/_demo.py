@@ -1,5 +1,6 @@
 """``structaug demo`` rows for tensors: DAIN vs the same neural model without augmentation
 vs tensorly's masked CP, on a generated non-linear low-rank tensor."""
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,14 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     shape, nnz = ((30, 25, 6), 2000) if quick else ((40, 30, 6), 4000)  # dense enough for a neural model
     tensor = make_tensor(shape, nnz=nnz, rank=3, random_state=seed)
     tr, va, te = tensor.split(random_state=seed)
-    est = NeuralTensorCompletion(hidden_sizes=(64, 64, 16) if quick else (256, 256, 32), batch_size=256,
-                                 max_epochs=15 if quick else 40, patience=5, device=device, random_state=seed)
+    est = NeuralTensorCompletion(
+        hidden_sizes=(64, 64, 16) if quick else (256, 256, 32),
+        batch_size=256,
+        max_epochs=15 if quick else 40,
+        patience=5,
+        device=device,
+        random_state=seed,
+    )
     name = f"lowrank {'x'.join(map(str, shape))} ({nnz} cells)"
     note = "narrow MLP for the demo"
 
@@ -41,7 +48,8 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     cp_s = time.perf_counter() - t2
     return [
         DemoRow("tensor", name, "DAIN (neural + influence-sampled cells)", "rmse", -dain.score(te), dain_s, note),
-        DemoRow("tensor", name, "neural completion (no augmentation)", "rmse", base_rmse,
-                aug.timings_["train_s"], note),
+        DemoRow(
+            "tensor", name, "neural completion (no augmentation)", "rmse", base_rmse, aug.timings_["train_s"], note
+        ),
         DemoRow("tensor", name, "CP rank 3 (tensorly, masked)", "rmse", -cp.score(te), cp_s),
     ]

@@ -7,6 +7,7 @@ one forward pass per cell, no per-sample backward) and sums the dot product over
 checkpoints of every epoch up to the best one, as TracIn does. The scores for all cells of
 one epoch are a single matrix-vector product per batch, so the cost is linear in nnz.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,13 +25,15 @@ __all__ = ["TracInTracker", "entity_importance", "last_layer_gradients"]
 
 
 @torch.no_grad()
-def last_layer_gradients(model: EmbeddingMLP, idx: torch.Tensor, values: torch.Tensor,
-                         batch_size: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+def last_layer_gradients(
+    model: EmbeddingMLP, idx: torch.Tensor, values: torch.Tensor, batch_size: int = 8192
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-cell ``[h, 1]`` features and residuals ``ŷ - y`` for the head layer.
 
     Returns ``(features [n, d+1], residuals [n])``; the per-cell gradient of the squared
     error with respect to ``(head.weight, head.bias)`` is ``2 * residual * features``.
     """
+
     def run(i: torch.Tensor) -> torch.Tensor:
         h = model.hidden(i)
         pred = model.head(h).squeeze(-1)
@@ -60,8 +63,13 @@ class TracInTracker:
         Time spent scoring (so it can be reported apart from training).
     """
 
-    def __init__(self, train: ObservedTensor, validation: ObservedTensor, device: torch.device | str = "cpu",
-                 batch_size: int = 8192):
+    def __init__(
+        self,
+        train: ObservedTensor,
+        validation: ObservedTensor,
+        device: torch.device | str = "cpu",
+        batch_size: int = 8192,
+    ):
         # an empty validation set would make the validation gradient 0/0 = NaN for every cell
         check_tensor(train, "train")
         check_tensor(validation, "validation", order=train.order)
@@ -100,8 +108,9 @@ class TracInTracker:
         return np.sum(self.per_epoch[: last + 1], axis=0)
 
 
-def entity_importance(tensor: ObservedTensor, cell_importance: np.ndarray, *, shape: Sequence[int] | None = None,
-                      absolute: bool = True) -> list[np.ndarray]:
+def entity_importance(
+    tensor: ObservedTensor, cell_importance: np.ndarray, *, shape: Sequence[int] | None = None, absolute: bool = True
+) -> list[np.ndarray]:
     """Per-mode sampling distributions over entities (indices).
 
     An entity's importance is the sum of its cells' importances (their absolute values, as
@@ -113,12 +122,15 @@ def entity_importance(tensor: ObservedTensor, cell_importance: np.ndarray, *, sh
     shape = tuple(tensor.shape if shape is None else shape)
     cell_importance = np.asarray(cell_importance, dtype=np.float64)
     if cell_importance.shape != (tensor.nnz,):
-        raise DataValidationError(f"cell_importance has shape {cell_importance.shape}, need one score per cell of "
-                                  f"tensor ({tensor.nnz},)")
+        raise DataValidationError(
+            f"cell_importance has shape {cell_importance.shape}, need one score per cell of tensor ({tensor.nnz},)"
+        )
     if not np.isfinite(cell_importance).all():
         # NaN/inf (a diverged model) would silently turn every mode into uniform sampling
-        raise DataValidationError(f"{int((~np.isfinite(cell_importance)).sum())} cell importance score(s) are "
-                                  "not finite; the completion model probably diverged")
+        raise DataValidationError(
+            f"{int((~np.isfinite(cell_importance)).sum())} cell importance score(s) are "
+            "not finite; the completion model probably diverged"
+        )
     scores = np.abs(cell_importance) if absolute else np.clip(cell_importance, 0.0, None)
     probs = []
     for m, size in enumerate(shape):

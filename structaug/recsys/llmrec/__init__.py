@@ -11,18 +11,19 @@ The implementation lives in private modules (``_augmenter``, ``_backends``, ``_c
 ``_runner``, ``_training``); their helpers (request runner, answer parsers, cache keys) are
 not part of the API.
 """
+
 from __future__ import annotations
 
 from ._augmenter import LLMRecAugmentation, LLMRecAugmenter
 from ._backends import (
-                        EmbeddingJudgeBackend,
-                        LLMBackend,
-                        LLMBackendError,
-                        LLMRequest,
-                        LLMRequestFailed,
-                        LLMResponse,
-                        OpenAICompatibleBackend,
-                        TransformersBackend,
+    EmbeddingJudgeBackend,
+    LLMBackend,
+    LLMBackendError,
+    LLMRequest,
+    LLMRequestFailed,
+    LLMResponse,
+    OpenAICompatibleBackend,
+    TransformersBackend,
 )
 from ._cache import ResponseCache
 from ._embeddings import HashingEmbedder, SentenceTransformerEmbedder, TextEmbedder, default_embedder
@@ -30,26 +31,26 @@ from ._prompts import DEFAULT_ATTRIBUTE_FIELDS, DEFAULT_PROFILE_FIELDS, PromptTe
 from ._recommender import LLMREC_DEFAULTS, LLMREC_MOVIELENS, MFBPR, LightGCN
 
 __all__ = [
-                        "DEFAULT_ATTRIBUTE_FIELDS",
-                        "DEFAULT_PROFILE_FIELDS",
-                        "LLMREC_DEFAULTS",
-                        "LLMREC_MOVIELENS",
-                        "MFBPR",
-                        "EmbeddingJudgeBackend",
-                        "HashingEmbedder",
-                        "LLMBackend",
-                        "LLMBackendError",
-                        "LLMRecAugmentation",
-                        "LLMRecAugmenter",
-                        "LLMRequest",
-                        "LLMRequestFailed",
-                        "LLMResponse",
-                        "LightGCN",
-                        "OpenAICompatibleBackend",
-                        "PromptTemplates",
-                        "ResponseCache",
-                        "SentenceTransformerEmbedder",
-                        "TextEmbedder",
-                        "TransformersBackend",
-                        "default_embedder",
+    "DEFAULT_ATTRIBUTE_FIELDS",
+    "DEFAULT_PROFILE_FIELDS",
+    "LLMREC_DEFAULTS",
+    "LLMREC_MOVIELENS",
+    "MFBPR",
+    "EmbeddingJudgeBackend",
+    "HashingEmbedder",
+    "LLMBackend",
+    "LLMBackendError",
+    "LLMRecAugmentation",
+    "LLMRecAugmenter",
+    "LLMRequest",
+    "LLMRequestFailed",
+    "LLMResponse",
+    "LightGCN",
+    "OpenAICompatibleBackend",
+    "PromptTemplates",
+    "ResponseCache",
+    "SentenceTransformerEmbedder",
+    "TextEmbedder",
+    "TransformersBackend",
+    "default_embedder",
 ]

@@ -14,6 +14,7 @@
 ``sample()`` returns an :class:`LLMRecAugmentation`: the triples as a frame of raw ids and
 the feature matrices as float32 tensors whose rows follow ``user_ids``/``item_ids``.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,8 +69,9 @@ class LLMRecAugmentation:
     item_attributes: dict[str, torch.Tensor] = field(default_factory=dict)
     user_profiles: torch.Tensor | None = None
 
-    def select(self, *, edges: bool = True, text: bool = True, attributes: bool = True,
-               profiles: bool = True) -> LLMRecAugmentation:
+    def select(
+        self, *, edges: bool = True, text: bool = True, attributes: bool = True, profiles: bool = True
+    ) -> LLMRecAugmentation:
         """A copy keeping only the chosen parts (for ablations)."""
         return replace(
             self,
@@ -99,11 +101,15 @@ def _check_same_id_type(a: pd.Series, b: pd.Series, what: str, names: tuple[str,
     if ka != kb:
         raise DataValidationError(
             f"{what} ids have mismatched types: {names[0]} uses {ka} ({a.dtype}) but {names[1]} uses {kb} "
-            f"({b.dtype}); cast both columns to one type")
+            f"({b.dtype}); cast both columns to one type"
+        )
 
 
-def candidate_scores(train: sp.csr_matrix, method: str | Callable[[sp.csr_matrix], np.ndarray] = "itemknn",
-                     rows: np.ndarray | None = None) -> np.ndarray:
+def candidate_scores(
+    train: sp.csr_matrix,
+    method: str | Callable[[sp.csr_matrix], np.ndarray] = "itemknn",
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
     """Scores [len(rows), n_items] of a simple base recommender on the binary train matrix.
 
     ``"itemknn"``: cosine item-item similarity (no self-similarity), summed over the user's
@@ -122,12 +128,18 @@ def _candidate_scorer(train: sp.csr_matrix, method: str | Callable) -> Callable[
             raise DataValidationError(f"candidate_model returned shape {s.shape}, expected {train.shape}")
         bad = ~np.isfinite(s)
         if bad.all():
-            raise BackendError(f"candidate_model returned no finite score (all {s.size} are NaN/inf); "
-                               "no candidate can be ranked, so no edge could be augmented")
+            raise BackendError(
+                f"candidate_model returned no finite score (all {s.size} are NaN/inf); "
+                "no candidate can be ranked, so no edge could be augmented"
+            )
         if bad.any():
             # a NaN sorts arbitrarily: such a pair is no candidate, and the user is told how many
-            warnings.warn(f"candidate_model returned {int(bad.sum())} NaN/inf score(s) of {s.size}; "
-                          "those (user, item) pairs are not offered as candidates", RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"candidate_model returned {int(bad.sum())} NaN/inf score(s) of {s.size}; "
+                "those (user, item) pairs are not offered as candidates",
+                RuntimeWarning,
+                stacklevel=4,
+            )
             s[bad] = -np.inf
         return lambda rows: s[rows]
     if method == "popularity":
@@ -148,7 +160,7 @@ def _top_unseen(scores: np.ndarray, train: sp.csr_matrix, rows: np.ndarray, k: i
     for r, u in enumerate(rows):
         s = scores[r].astype(np.float64).copy()
         s[~np.isfinite(s)] = -np.inf  # non-finite scores are never candidates
-        s[train.indices[train.indptr[u]:train.indptr[u + 1]]] = -np.inf
+        s[train.indices[train.indptr[u] : train.indptr[u + 1]]] = -np.inf
         n_free = int(np.isfinite(s).sum())
         kk = min(k, n_free)
         # stable sort on -score: ties go to the lower item index, so candidates are deterministic
@@ -227,15 +239,28 @@ class LLMRecAugmenter(Augmenter):
     #: ``sample(data, n)`` returns ``n`` augmented user-item triples in total
     sample_unit: ClassVar[str] = "additions"
 
-    def __init__(self, *, backend: LLMBackend | None = None, embedder: TextEmbedder | None = None,
-                 n_candidates: int = 10, candidate_model: str | Callable = "itemknn",
-                 item_text_columns: Sequence[str] = ("title", "genres"), user_columns: Sequence[str] | None = None,
-                 attribute_fields: Sequence[str] = DEFAULT_ATTRIBUTE_FIELDS,
-                 profile_fields: Sequence[str] = DEFAULT_PROFILE_FIELDS,
-                 augment_edges: bool = True, augment_attributes: bool = True, augment_profiles: bool = True,
-                 prompts: PromptTemplates | None = None, domain: str = "movie", max_history: int = 50,
-                 cache_path: str | os.PathLike | None = None, max_parse_retries: int = 1,
-                 verbose: bool = False, random_state: Any = None):
+    def __init__(
+        self,
+        *,
+        backend: LLMBackend | None = None,
+        embedder: TextEmbedder | None = None,
+        n_candidates: int = 10,
+        candidate_model: str | Callable = "itemknn",
+        item_text_columns: Sequence[str] = ("title", "genres"),
+        user_columns: Sequence[str] | None = None,
+        attribute_fields: Sequence[str] = DEFAULT_ATTRIBUTE_FIELDS,
+        profile_fields: Sequence[str] = DEFAULT_PROFILE_FIELDS,
+        augment_edges: bool = True,
+        augment_attributes: bool = True,
+        augment_profiles: bool = True,
+        prompts: PromptTemplates | None = None,
+        domain: str = "movie",
+        max_history: int = 50,
+        cache_path: str | os.PathLike | None = None,
+        max_parse_retries: int = 1,
+        verbose: bool = False,
+        random_state: Any = None,
+    ):
         self.backend = backend
         self.embedder = embedder
         self.n_candidates = n_candidates
@@ -261,24 +286,33 @@ class LLMRecAugmenter(Augmenter):
         check_positive_int(self.max_parse_retries, "max_parse_retries", minimum=0)
         check_bool(self.verbose, "verbose")
         if not callable(self.candidate_model) and self.candidate_model not in ("itemknn", "popularity"):
-            raise InvalidParameterError(f"candidate_model must be 'itemknn', 'popularity' or a callable, "
-                                        f"got {self.candidate_model!r}")
+            raise InvalidParameterError(
+                f"candidate_model must be 'itemknn', 'popularity' or a callable, got {self.candidate_model!r}"
+            )
         for name in ("item_text_columns", "user_columns", "attribute_fields", "profile_fields"):
             if isinstance(getattr(self, name), str):  # "title" would be read as the columns t, i, t, l, e
-                raise InvalidParameterError(f"{name} must be a sequence of names, got the string "
-                                            f"{getattr(self, name)!r}; write ({getattr(self, name)!r},)")
+                raise InvalidParameterError(
+                    f"{name} must be a sequence of names, got the string "
+                    f"{getattr(self, name)!r}; write ({getattr(self, name)!r},)"
+                )
         if not self.item_text_columns:
             raise InvalidParameterError("item_text_columns must name at least one column")
         if self.augment_attributes and not self.attribute_fields:
             raise InvalidParameterError("attribute_fields is empty but augment_attributes=True")
         if self.augment_profiles and not self.profile_fields:
             raise InvalidParameterError("profile_fields is empty but augment_profiles=True")
-        if self.backend is not None and not (hasattr(self.backend, "generate") and hasattr(self.backend, "cache_identity")):
-            raise InvalidParameterError(f"backend must implement the LLMBackend protocol (generate, cache_identity), "
-                                        f"got {type(self.backend).__name__}")
+        if self.backend is not None and not (
+            hasattr(self.backend, "generate") and hasattr(self.backend, "cache_identity")
+        ):
+            raise InvalidParameterError(
+                f"backend must implement the LLMBackend protocol (generate, cache_identity), "
+                f"got {type(self.backend).__name__}"
+            )
 
     # -- input checks -----------------------------------------------------------------
-    def _check_inputs(self, inter: Any, items: Any, users: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    def _check_inputs(
+        self, inter: Any, items: Any, users: Any
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
         inter = check_interactions(inter)
         if items is None:
             raise InvalidParameterError("LLMRecAugmenter.fit needs items=<DataFrame with 'item' and text columns>")
@@ -290,8 +324,9 @@ class LLMRecAugmenter(Augmenter):
         unknown = ~inter["item"].isin(items["item"])
         if unknown.any():
             ids = pd.unique(inter.loc[unknown, "item"])[:5].tolist()
-            raise DataValidationError(f"interactions reference {int(unknown.sum())} row(s) with item ids missing "
-                                      f"from items, e.g. {ids}")
+            raise DataValidationError(
+                f"interactions reference {int(unknown.sum())} row(s) with item ids missing from items, e.g. {ids}"
+            )
         missing = [c for c in self.item_text_columns if c not in items.columns]
         if missing:
             raise DataValidationError(f"items lacks text column(s) {missing}; has {list(items.columns)}")
@@ -300,23 +335,32 @@ class LLMRecAugmenter(Augmenter):
             _check_same_id_type(inter["user"], users["user"], "user", ("interactions", "users"))
             unk = ~inter["user"].isin(users["user"])
             if unk.any():
-                raise DataValidationError(f"interactions reference user ids missing from users, e.g. "
-                                          f"{pd.unique(inter.loc[unk, 'user'])[:5].tolist()}")
+                raise DataValidationError(
+                    f"interactions reference user ids missing from users, e.g. "
+                    f"{pd.unique(inter.loc[unk, 'user'])[:5].tolist()}"
+                )
             if self.user_columns is not None:  # checked here, not after the edge requests were paid for
                 missing = [c for c in self.user_columns if c not in users.columns]
                 if missing:
-                    raise DataValidationError(f"users lacks column(s) {missing} named in user_columns; "
-                                              f"has {list(users.columns)}")
+                    raise DataValidationError(
+                        f"users lacks column(s) {missing} named in user_columns; has {list(users.columns)}"
+                    )
             idle = ~users["user"].isin(inter["user"])
             if idle.any():
                 raise DataValidationError(
                     f"{int(idle.sum())} user(s) have no history in interactions, e.g. {users.loc[idle, 'user'].head(5).tolist()}; "
-                    "LLMRec prompts from a user's history, so drop them from users first")
+                    "LLMRec prompts from a user's history, so drop them from users first"
+                )
         return inter, items, users
 
     # -- fit ----------------------------------------------------------------------------
-    def _fit(self, data: Any, *, items: pd.DataFrame | None = None,  # type: ignore[override]
-             users: pd.DataFrame | None = None) -> None:
+    def _fit(  # type: ignore[override]
+        self,
+        data: Any,
+        *,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+    ) -> None:
         inter, items, users = self._check_inputs(data, items, users)
         item_vocab = IdVocab(items["item"])
         user_vocab = IdVocab(users["user"] if users is not None else inter["user"])
@@ -324,8 +368,10 @@ class LLMRecAugmenter(Augmenter):
         texts = [_item_text_row(r, self.item_text_columns) for _, r in items_sorted.iterrows()]
         empty = [item_vocab.raw_[j] for j, t in enumerate(texts) if not t]
         if empty:
-            raise DataValidationError(f"{len(empty)} item(s) have empty text in {list(self.item_text_columns)}, "
-                                      f"e.g. {empty[:5]}; LLMRec needs text for every item")
+            raise DataValidationError(
+                f"{len(empty)} item(s) have empty text in {list(self.item_text_columns)}, "
+                f"e.g. {empty[:5]}; LLMRec needs text for every item"
+            )
         u = user_vocab.encode(inter["user"].to_numpy(), name="user")
         i = item_vocab.encode(inter["item"].to_numpy(), name="item")
         n_users, n_items = len(user_vocab), len(item_vocab)
@@ -335,8 +381,11 @@ class LLMRecAugmenter(Augmenter):
 
         # history order: most recent last when timestamps exist, in time order (string timestamps
         # as numbers or dates, never as text: "10" sorts after "2"); inter itself is not touched
-        order = (np.argsort(to_sortable_time(inter["timestamp"], "interactions['timestamp']"), kind="stable")
-                 if "timestamp" in inter.columns else np.arange(len(u)))
+        order = (
+            np.argsort(to_sortable_time(inter["timestamp"], "interactions['timestamp']"), kind="stable")
+            if "timestamp" in inter.columns
+            else np.arange(len(u))
+        )
         hist: list[list[int]] = [[] for _ in range(n_users)]
         seen: set[tuple[int, int]] = set()
         for k in order:
@@ -344,7 +393,7 @@ class LLMRecAugmenter(Augmenter):
             if pair not in seen:
                 seen.add(pair)
                 hist[pair[0]].append(pair[1])
-        hist = [h[-self.max_history:] for h in hist]
+        hist = [h[-self.max_history :] for h in hist]
 
         cache = ResponseCache(self.cache_path)
         embedder = CachedEmbedder(self.embedder if self.embedder is not None else default_embedder(), cache)
@@ -361,18 +410,35 @@ class LLMRecAugmenter(Augmenter):
             for start in range(0, n_users, 2048):  # chunks keep the dense score block small
                 rows = np.arange(start, min(start + 2048, n_users))
                 cands.extend(_top_unseen(scorer(rows), train, rows, self.n_candidates))
-            reqs = [LLMRequest("edge", f"user:{uid}",
-                               prompts.render_edge([texts[j] for j in hist[uid]], [texts[j] for j in cands[uid]], domain=self.domain),
-                               {"history_texts": [texts[j] for j in hist[uid]], "candidate_texts": [texts[j] for j in cands[uid]]})
-                    for uid in range(n_users) if len(cands[uid]) >= 2]
+            reqs = [
+                LLMRequest(
+                    "edge",
+                    f"user:{uid}",
+                    prompts.render_edge(
+                        [texts[j] for j in hist[uid]], [texts[j] for j in cands[uid]], domain=self.domain
+                    ),
+                    {"history_texts": [texts[j] for j in hist[uid]], "candidate_texts": [texts[j] for j in cands[uid]]},
+                )
+                for uid in range(n_users)
+                if len(cands[uid]) >= 2
+            ]
             cand_of = {f"user:{uid}": cands[uid] for uid in range(n_users)}
-            got, st = run_requests(backend, reqs, lambda t, r: parse_pos_neg(t, len(r.payload["candidate_texts"])),
-                                   cache=cache, max_parse_retries=self.max_parse_retries, verbose=self.verbose,
-                                   desc="llmrec edges")
+            got, st = run_requests(
+                backend,
+                reqs,
+                lambda t, r: parse_pos_neg(t, len(r.payload["candidate_texts"])),
+                cache=cache,
+                max_parse_retries=self.max_parse_retries,
+                verbose=self.verbose,
+                desc="llmrec edges",
+            )
             stats["edge"] = st.to_dict()
             if not got:
-                why = ("no user has 2 or more unseen candidates" if not reqs else
-                       f"none of the {len(reqs)} edge requests gave a usable answer (see stats_['edge'])")
+                why = (
+                    "no user has 2 or more unseen candidates"
+                    if not reqs
+                    else f"none of the {len(reqs)} edge requests gave a usable answer (see stats_['edge'])"
+                )
                 warnings.warn(f"LLMRec added no augmented edges: {why}", RuntimeWarning, stacklevel=3)
             rows_u, rows_p, rows_n = [], [], []
             for key, (p, n) in got.items():
@@ -380,21 +446,41 @@ class LLMRecAugmenter(Augmenter):
                 rows_u.append(uid)
                 rows_p.append(int(cand_of[key][p]))
                 rows_n.append(int(cand_of[key][n]))
-            triples = pd.DataFrame({"user": user_vocab.decode(np.asarray(rows_u, np.int64)),
-                                    "pos": item_vocab.decode(np.asarray(rows_p, np.int64)),
-                                    "neg": item_vocab.decode(np.asarray(rows_n, np.int64))})
+            triples = pd.DataFrame(
+                {
+                    "user": user_vocab.decode(np.asarray(rows_u, np.int64)),
+                    "pos": item_vocab.decode(np.asarray(rows_p, np.int64)),
+                    "neg": item_vocab.decode(np.asarray(rows_n, np.int64)),
+                }
+            )
 
         # 3. item attributes
         item_attributes: dict[str, np.ndarray] = {}
         if self.augment_attributes:
             fields = tuple(self.attribute_fields)
-            reqs = [LLMRequest("attribute", f"item:{j}", prompts.render_attribute(texts[j], fields, domain=self.domain),
-                               {"item_metadata": item_meta[j], "fields": fields}) for j in range(n_items)]
-            got, st = run_requests(backend, reqs, lambda t, r: parse_attributes(t, fields), cache=cache,
-                                   max_parse_retries=self.max_parse_retries, verbose=self.verbose, desc="llmrec attributes")
+            reqs = [
+                LLMRequest(
+                    "attribute",
+                    f"item:{j}",
+                    prompts.render_attribute(texts[j], fields, domain=self.domain),
+                    {"item_metadata": item_meta[j], "fields": fields},
+                )
+                for j in range(n_items)
+            ]
+            got, st = run_requests(
+                backend,
+                reqs,
+                lambda t, r: parse_attributes(t, fields),
+                cache=cache,
+                max_parse_retries=self.max_parse_retries,
+                verbose=self.verbose,
+                desc="llmrec attributes",
+            )
             stats["attribute"] = st.to_dict()
             for f in fields:
-                item_attributes[f] = self._embed_answers(embedder, n_items, {int(k.split(":")[1]): v[f] for k, v in got.items()}, f)
+                item_attributes[f] = self._embed_answers(
+                    embedder, n_items, {int(k.split(":")[1]): v[f] for k, v in got.items()}, f
+                )
 
         # 3'. user profiles
         user_profiles = None
@@ -404,21 +490,41 @@ class LLMRecAugmenter(Augmenter):
             reqs = []
             for uid in range(n_users):
                 shown = ", ".join(f"{k}: {v}" for k, v in umeta[uid].items()) or "unknown"
-                reqs.append(LLMRequest(
-                    "profile", f"user:{uid}",
-                    prompts.render_profile([texts[j] for j in hist[uid]], shown, fields, domain=self.domain),
-                    {"user_metadata": umeta[uid], "history_metadata": [item_meta[j] for j in hist[uid]], "fields": fields}))
-            got, st = run_requests(backend, reqs, lambda t, r: parse_profile(t, fields), cache=cache,
-                                   max_parse_retries=self.max_parse_retries, verbose=self.verbose, desc="llmrec profiles")
+                reqs.append(
+                    LLMRequest(
+                        "profile",
+                        f"user:{uid}",
+                        prompts.render_profile([texts[j] for j in hist[uid]], shown, fields, domain=self.domain),
+                        {
+                            "user_metadata": umeta[uid],
+                            "history_metadata": [item_meta[j] for j in hist[uid]],
+                            "fields": fields,
+                        },
+                    )
+                )
+            got, st = run_requests(
+                backend,
+                reqs,
+                lambda t, r: parse_profile(t, fields),
+                cache=cache,
+                max_parse_retries=self.max_parse_retries,
+                verbose=self.verbose,
+                desc="llmrec profiles",
+            )
             stats["profile"] = st.to_dict()
             # a profile whose every field is "unknown" carries nothing: it gets a zero row like no answer
-            prof_text = {int(k.split(":")[1]): "; ".join(f"{f}: {v[f]}" for f in fields) for k, v in got.items()
-                         if not all(_is_unknown(v[f]) for f in fields)}
+            prof_text = {
+                int(k.split(":")[1]): "; ".join(f"{f}: {v[f]}" for f in fields)
+                for k, v in got.items()
+                if not all(_is_unknown(v[f]) for f in fields)
+            }
             user_profiles = self._embed_answers(embedder, n_users, prof_text, None)
 
         # 4. the items' own text fields (side information F)
-        item_text = {c: embedder.embed([_item_text_row(r, [c]) or "unknown" for _, r in items_sorted.iterrows()])
-                     for c in self.item_text_columns}
+        item_text = {
+            c: embedder.embed([_item_text_row(r, [c]) or "unknown" for _, r in items_sorted.iterrows()])
+            for c in self.item_text_columns
+        }
 
         total = RunStats()
         for k in ("edge", "attribute", "profile"):
@@ -427,13 +533,20 @@ class LLMRecAugmenter(Augmenter):
         stats["total"] = total.to_dict()
         if total.failed:
             # a dead or overloaded server must not pass for a quiet, augmentation-free success
-            warnings.warn(f"{total.failed} of {total.requests} LLM requests failed "
-                          "(see stats_); their users/items get no augmentation. Fitting again with the same "
-                          "cache resumes and asks only for the missing answers.", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"{total.failed} of {total.requests} LLM requests failed "
+                "(see stats_); their users/items get no augmentation. Fitting again with the same "
+                "cache resumes and asks only for the missing answers.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         if total.bad_usage:
-            warnings.warn(f"{total.bad_usage} of {total.calls} answers came with an unreadable 'usage' field; "
-                          "the answers are kept but their tokens are not counted in stats_", RuntimeWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"{total.bad_usage} of {total.calls} answers came with an unreadable 'usage' field; "
+                "the answers are kept but their tokens are not counted in stats_",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         stats["backend"] = str(backend.cache_identity().get("backend"))
         stats["llm_free"] = bool(getattr(backend, "llm_free", False))
         stats["embedder"] = embedder.identity
@@ -505,8 +618,10 @@ class LLMRecAugmenter(Augmenter):
     def _sample(self, data: Any, n: int | None, rng: SampleRNG) -> LLMRecAugmentation:
         triples = self.triples_
         if n is not None and n > len(triples):
-            raise DataValidationError(f"n={n} exceeds the {len(triples)} augmented triple(s) fit generated; "
-                                      "pass n <= len(triples_) or n=None for all of them")
+            raise DataValidationError(
+                f"n={n} exceeds the {len(triples)} augmented triple(s) fit generated; "
+                "pass n <= len(triples_) or n=None for all of them"
+            )
         if n is not None and n < len(triples):
             pick = np.sort(rng.np.choice(len(triples), size=n, replace=False))
             triples = triples.iloc[pick]

@@ -7,6 +7,7 @@ prompt; the LLM-free :class:`EmbeddingJudgeBackend` reads only the fields.
 
 No backend touches the network unless the user gives it a URL.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -151,15 +152,28 @@ class OpenAICompatibleBackend(_SharedOnCopy):
 
     llm_free = False
 
-    def __init__(self, base_url: str | None = None, model: str | None = None, *, api_key_env: str = "STRUCTAUG_LLM_API_KEY",
-                 temperature: float = 0.6, top_p: float = 0.1, max_tokens: int = 256, system_prompt: str | None = None,
-                 timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, max_backoff: float = 60.0,
-                 max_workers: int = 4):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        model: str | None = None,
+        *,
+        api_key_env: str = "STRUCTAUG_LLM_API_KEY",
+        temperature: float = 0.6,
+        top_p: float = 0.1,
+        max_tokens: int = 256,
+        system_prompt: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        max_workers: int = 4,
+    ):
         self.base_url = base_url if base_url is not None else os.environ.get("STRUCTAUG_LLM_BASE_URL")
         self.model = model if model is not None else os.environ.get("STRUCTAUG_LLM_MODEL")
         if not self.base_url:
-            raise LLMBackendError("OpenAICompatibleBackend needs base_url (or $STRUCTAUG_LLM_BASE_URL), "
-                                  "e.g. 'http://localhost:8000/v1'")
+            raise LLMBackendError(
+                "OpenAICompatibleBackend needs base_url (or $STRUCTAUG_LLM_BASE_URL), e.g. 'http://localhost:8000/v1'"
+            )
         if not str(self.base_url).startswith(("http://", "https://")):
             raise LLMBackendError(f"base_url must start with http:// or https://, got {self.base_url!r}")
         if not self.model:
@@ -195,9 +209,15 @@ class OpenAICompatibleBackend(_SharedOnCopy):
     def cache_identity(self) -> dict[str, Any]:
         # base_url is listed for the record but is not part of the cache key (see ADDRESS_FIELDS
         # in .cache): the same server reached as localhost or 127.0.0.1 gives the same answers
-        return {"backend": "openai-compatible", "base_url": str(self.base_url).rstrip("/"), "model": self.model,
-                "temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
-                "system": self.system_prompt}
+        return {
+            "backend": "openai-compatible",
+            "base_url": str(self.base_url).rstrip("/"),
+            "model": self.model,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "system": self.system_prompt,
+        }
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleBackend(base_url={self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
@@ -212,7 +232,9 @@ class OpenAICompatibleBackend(_SharedOnCopy):
         """
         url = str(self.base_url).rstrip("/") + "/chat/completions"
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = os.environ.get(self.api_key_env) or (os.environ.get("OPENAI_API_KEY") if self.api_key_env == "STRUCTAUG_LLM_API_KEY" else None)
+        key = os.environ.get(self.api_key_env) or (
+            os.environ.get("OPENAI_API_KEY") if self.api_key_env == "STRUCTAUG_LLM_API_KEY" else None
+        )
         if key:
             headers["Authorization"] = f"Bearer {key}"
         req = urllib.request.Request(url, data=body, headers=headers, method="POST")
@@ -239,10 +261,18 @@ class OpenAICompatibleBackend(_SharedOnCopy):
             timer.cancel()
 
     def generate(self, request: LLMRequest) -> LLMResponse:
-        messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else [])
+        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         messages.append({"role": "user", "content": request.prompt})
-        body = json.dumps({"model": self.model, "messages": messages, "temperature": self.temperature,
-                           "top_p": self.top_p, "max_tokens": self.max_tokens, "stream": False}).encode("utf-8")
+        body = json.dumps(
+            {
+                "model": self.model,
+                "messages": messages,
+                "temperature": self.temperature,
+                "top_p": self.top_p,
+                "max_tokens": self.max_tokens,
+                "stream": False,
+            }
+        ).encode("utf-8")
         last = "no attempt"
         for attempt in range(self.max_retries + 1):
             retry_after: float | None = None
@@ -270,15 +300,19 @@ class OpenAICompatibleBackend(_SharedOnCopy):
                     if retry_after is not None and not (retry_after >= 0):  # NaN, negative
                         retry_after = None
                 elif status in _REQUEST_STATUS:
-                    raise LLMRequestFailed(f"{request.kind} request {request.key!r} rejected with HTTP {status} "
-                                           f"(not retried): {raw[:200]!r}")
+                    raise LLMRequestFailed(
+                        f"{request.kind} request {request.key!r} rejected with HTTP {status} "
+                        f"(not retried): {raw[:200]!r}"
+                    )
                 else:
                     raise LLMBackendError(f"HTTP {status} from {self.base_url} (not retried): {raw[:200]!r}")
             if attempt < self.max_retries:
-                delay = min(self.max_backoff, self.backoff * (2 ** attempt)) * (1 + 0.1 * random.random())
+                delay = min(self.max_backoff, self.backoff * (2**attempt)) * (1 + 0.1 * random.random())
                 # a server's Retry-After is honoured up to max_backoff (not a day-long sleep)
                 time.sleep(min(self.max_backoff, max(delay, retry_after or 0.0)))
-        raise LLMRequestFailed(f"{request.kind} request {request.key!r} failed after {self.max_retries + 1} attempt(s): {last}")
+        raise LLMRequestFailed(
+            f"{request.kind} request {request.key!r} failed after {self.max_retries + 1} attempt(s): {last}"
+        )
 
 
 class _Deadline:
@@ -314,6 +348,7 @@ def _hooked(http_class: type, guard: _Deadline) -> type:
         def connect(self) -> None:
             super().connect()
             guard.connected(self.sock)
+
     return _Conn
 
 
@@ -365,8 +400,11 @@ def _message_text(content: Any) -> str:
     if isinstance(content, list):
         texts = []
         for part in content:
-            if not (isinstance(part, dict) and part.get("type") in ("text", "output_text")
-                    and isinstance(part.get("text"), str)):
+            if not (
+                isinstance(part, dict)
+                and part.get("type") in ("text", "output_text")
+                and isinstance(part.get("text"), str)
+            ):
                 raise TypeError(f"message content part {part!r:.80} is not a text part")
             texts.append(part["text"])
         return "".join(texts)
@@ -418,8 +456,16 @@ class TransformersBackend(_SharedOnCopy):
 
     llm_free = False
 
-    def __init__(self, model: str, *, temperature: float = 0.6, top_p: float = 0.1, max_new_tokens: int = 128,
-                 device: str | int | None = None, max_workers: int = 1):
+    def __init__(
+        self,
+        model: str,
+        *,
+        temperature: float = 0.6,
+        top_p: float = 0.1,
+        max_new_tokens: int = 128,
+        device: str | int | None = None,
+        max_workers: int = 1,
+    ):
         self.model = model
         self.temperature = float(temperature)
         self.top_p = float(top_p)
@@ -430,8 +476,13 @@ class TransformersBackend(_SharedOnCopy):
         self._lock = threading.Lock()
 
     def cache_identity(self) -> dict[str, Any]:
-        return {"backend": "transformers", "model": str(self.model), "temperature": self.temperature,
-                "top_p": self.top_p, "max_new_tokens": self.max_new_tokens}
+        return {
+            "backend": "transformers",
+            "model": str(self.model),
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_new_tokens": self.max_new_tokens,
+        }
 
     def __repr__(self) -> str:
         return f"TransformersBackend(model={self.model!r})"
@@ -441,8 +492,10 @@ class TransformersBackend(_SharedOnCopy):
             try:
                 import transformers
             except ImportError as exc:
-                raise ImportError("TransformersBackend needs the 'transformers' package "
-                                  "(pip install transformers) and model weights on disk") from exc
+                raise ImportError(
+                    "TransformersBackend needs the 'transformers' package "
+                    "(pip install transformers) and model weights on disk"
+                ) from exc
             self._pipe = transformers.pipeline("text-generation", model=self.model, device=self.device)
         return self._pipe
 
@@ -503,8 +556,11 @@ class EmbeddingJudgeBackend(_SharedOnCopy):
         return self._emb
 
     def cache_identity(self) -> dict[str, Any]:
-        return {"backend": "embedding-judge (LLM-free)", "embedder": self._embedder().identity,
-                "genre_column": self.genre_column}
+        return {
+            "backend": "embedding-judge (LLM-free)",
+            "embedder": self._embedder().identity,
+            "genre_column": self.genre_column,
+        }
 
     def __repr__(self) -> str:
         return f"EmbeddingJudgeBackend(embedder={self.embedder!r})"
@@ -525,13 +581,18 @@ class EmbeddingJudgeBackend(_SharedOnCopy):
             return LLMResponse("::".join(vals))
         if request.kind == "profile":
             meta = {str(k).lower(): v for k, v in p.get("user_metadata", {}).items()}
-            counts = Counter(g for m in p["history_metadata"]
-                             for g in str(m.get(self.genre_column, "") or "").split("|") if g)
+            counts = Counter(
+                g for m in p["history_metadata"] for g in str(m.get(self.genre_column, "") or "").split("|") if g
+            )
             ranked = [g for g, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-            derived = {"liked genre": ", ".join(ranked[:2]) or "unknown",
-                       "disliked genre": ranked[-1] if len(ranked) > 2 else "unknown"}
-            lines = [f"{f}: {derived[f.lower()] if f.lower() in derived else _clean(meta.get(f.lower()))}"
-                     for f in p["fields"]]
+            derived = {
+                "liked genre": ", ".join(ranked[:2]) or "unknown",
+                "disliked genre": ranked[-1] if len(ranked) > 2 else "unknown",
+            }
+            lines = [
+                f"{f}: {derived[f.lower()] if f.lower() in derived else _clean(meta.get(f.lower()))}"
+                for f in p["fields"]
+            ]
             return LLMResponse("\n".join(lines))
         raise LLMBackendError(f"unknown request kind {request.kind!r}")
 

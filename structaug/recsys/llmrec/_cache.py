@@ -10,6 +10,7 @@ address (:data:`ADDRESS_FIELDS`), so the same server reached as ``localhost`` or
 (:func:`legacy_cache_key`). A file that is not a readable cache raises
 :class:`~structaug.exceptions.CorruptFileError`; it is never deleted or silently replaced.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,12 @@ _EMBEDDING_COLUMNS = ["key", "dim", "vec"]
 
 
 def _hash(identity: Mapping[str, Any], prompt: str, attempt: int) -> str:
-    blob = json.dumps({"id": dict(identity), "prompt": prompt, "attempt": int(attempt)},
-                      sort_keys=True, default=str, ensure_ascii=False)
+    blob = json.dumps(
+        {"id": dict(identity), "prompt": prompt, "attempt": int(attempt)},
+        sort_keys=True,
+        default=str,
+        ensure_ascii=False,
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -96,7 +101,8 @@ class ResponseCache:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, backend TEXT, text TEXT,"
-                    " prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)")
+                    " prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)"
+                )
                 self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)")
                 self._db.commit()
             except sqlite3.DatabaseError as exc:
@@ -111,15 +117,23 @@ class ResponseCache:
                 return self._mem.get(key)
             try:
                 row = self._db.execute(
-                    "SELECT text, prompt_tokens, completion_tokens FROM responses WHERE key=?", (key,)).fetchone()
+                    "SELECT text, prompt_tokens, completion_tokens FROM responses WHERE key=?", (key,)
+                ).fetchone()
             except sqlite3.DatabaseError as exc:
                 self._fail(exc)
         if row is not None and not isinstance(row[0], str):
             self._fail(sqlite3.DatabaseError(f"answer {key[:12]}... is {type(row[0]).__name__}, not text"))
         return None if row is None else (row[0], row[1], row[2])
 
-    def put(self, key: str, text: str, *, backend: str = "", prompt_tokens: int | None = None,
-            completion_tokens: int | None = None) -> None:
+    def put(
+        self,
+        key: str,
+        text: str,
+        *,
+        backend: str = "",
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
         """Store one answer (committed immediately)."""
         with self._lock:
             self._check_open()
@@ -127,8 +141,10 @@ class ResponseCache:
                 self._mem[key] = (text, prompt_tokens, completion_tokens)
                 return
             try:
-                self._db.execute("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?)",
-                                 (key, backend, text, prompt_tokens, completion_tokens, time.time()))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?)",
+                    (key, backend, text, prompt_tokens, completion_tokens, time.time()),
+                )
                 self._db.commit()
             except sqlite3.DatabaseError as exc:
                 self._fail(exc)
@@ -149,12 +165,13 @@ class ResponseCache:
                 return {k: self._emb[k] for k in keys if k in self._emb}
             try:
                 for start in range(0, len(keys), 500):
-                    chunk = keys[start:start + 500]
+                    chunk = keys[start : start + 500]
                     q = f"SELECT key, dim, vec FROM embeddings WHERE key IN ({','.join('?' * len(chunk))})"
                     for k, dim, blob in self._db.execute(q, chunk):
                         if not isinstance(blob, bytes) or len(blob) != 4 * int(dim):
-                            raise sqlite3.DatabaseError(f"embedding {k[:12]}... has {len(blob or b'')} bytes "
-                                                        f"for {dim} floats")
+                            raise sqlite3.DatabaseError(
+                                f"embedding {k[:12]}... has {len(blob or b'')} bytes for {dim} floats"
+                            )
                         out[k] = np.frombuffer(blob, dtype=np.float32).copy()
             except sqlite3.DatabaseError as exc:
                 self._fail(exc)
@@ -168,8 +185,10 @@ class ResponseCache:
                 self._emb.update({k: np.asarray(v, np.float32) for k, v in items.items()})
                 return
             try:
-                self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
-                                     [(k, int(np.size(v)), np.asarray(v, np.float32).tobytes()) for k, v in items.items()])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                    [(k, int(np.size(v)), np.asarray(v, np.float32).tobytes()) for k, v in items.items()],
+                )
                 self._db.commit()
             except sqlite3.DatabaseError as exc:
                 self._fail(exc)
@@ -199,7 +218,8 @@ class ResponseCache:
         raise CorruptFileError(
             f"the answer cache {str(self.path)!r} is not a readable structaug cache ({type(exc).__name__}: {exc}). "
             "It was left as it is. To start over, move or delete it (the answers in it would be paid for "
-            "again), or pass another cache_path.") from exc
+            "again), or pass another cache_path."
+        ) from exc
 
     def _check_open(self) -> None:
         # after close, answers would silently go to memory only and be lost

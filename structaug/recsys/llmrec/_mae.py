@@ -5,6 +5,7 @@ replaced by the column mean (a [MASK] vector); a small decoder maps the propagat
 projected features of those nodes back to the original input features, scored with the
 scaled-cosine error of GraphMAE, ``(1 - cos(x, y)) ** alpha`` (paper/reference: alpha 2).
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,9 @@ def mask_rows(x: torch.Tensor, rate: float, generator: torch.Generator | None) -
     k = int(rate * n)
     if k == 0:
         return x, torch.empty(0, dtype=torch.long, device=x.device)
-    rows = torch.randperm(n, generator=generator, device=generator.device if generator is not None else "cpu")[:k].to(x.device)
+    rows = torch.randperm(n, generator=generator, device=generator.device if generator is not None else "cpu")[:k].to(
+        x.device
+    )
     out = x.clone()
     out[rows] = x.mean(0)
     return out, rows

@@ -5,6 +5,7 @@ Anything that is not exactly the requested format raises :class:`ParseError` wit
 ``"missing_field"``) that the runner counts. Nothing is guessed: a sentence that happens to
 contain two numbers is *not* read as ``pos::neg`` — that would turn chatter into edges.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ __all__ = ["REFUSAL_PATTERN", "ParseError", "parse_attributes", "parse_pos_neg",
 #: phrases that mark a refusal rather than an answer.
 REFUSAL_PATTERN = re.compile(
     r"\b(sorry|i cannot|i can't|i can not|i am unable|i'm unable|as an ai|cannot (help|provide|determine)|"
-    r"not able to|i don't have enough)\b", re.IGNORECASE)
+    r"not able to|i don't have enough)\b",
+    re.IGNORECASE,
+)
 
 _POS_NEG = re.compile(r"^\s*\[?\s*(\d+)\s*\]?\s*::\s*\[?\s*(\d+)\s*\]?\s*\.?\s*$")
 
@@ -98,9 +101,12 @@ def parse_profile(text: str, fields: Sequence[str]) -> dict[str, str]:
             raise ParseError("malformed", f"invalid JSON object ({exc.msg})") from None
         if not isinstance(obj, dict):
             raise ParseError("malformed", "expected a JSON object")
-        found = {str(k).strip().lower(): ("" if v is None else ", ".join(map(str, v)) if isinstance(v, list)
-                                          else str(v)).strip()
-                 for k, v in obj.items()}
+        found = {
+            str(k).strip().lower(): (
+                "" if v is None else ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+            ).strip()
+            for k, v in obj.items()
+        }
     else:
         for line in t.splitlines():
             if not line.strip():

@@ -8,6 +8,7 @@ reference printed raw item ids), so an out-of-range answer is detectable and ids
 leak between datasets. Override any template by passing your own
 :class:`PromptTemplates`; the placeholders are listed on each field.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,7 +20,14 @@ __all__ = ["DEFAULT_ATTRIBUTE_FIELDS", "DEFAULT_PROFILE_FIELDS", "PromptTemplate
 DEFAULT_ATTRIBUTE_FIELDS: tuple[str, ...] = ("director", "country", "language")
 #: the paper's user-profile fields.
 DEFAULT_PROFILE_FIELDS: tuple[str, ...] = (
-    "age", "gender", "liked genre", "disliked genre", "liked directors", "country", "language")
+    "age",
+    "gender",
+    "liked genre",
+    "disliked genre",
+    "liked directors",
+    "country",
+    "language",
+)
 
 
 def render_items(texts: Sequence[str], *, numbered: bool) -> str:
@@ -71,14 +79,20 @@ class PromptTemplates:
     )
 
     def render_edge(self, history: Sequence[str], candidates: Sequence[str], *, domain: str) -> str:
-        return self.edge.format(domain=domain, history=render_items(history, numbered=False),
-                                candidates=render_items(candidates, numbered=True),
-                                n_candidates=len(candidates))
+        return self.edge.format(
+            domain=domain,
+            history=render_items(history, numbered=False),
+            candidates=render_items(candidates, numbered=True),
+            n_candidates=len(candidates),
+        )
 
     def render_attribute(self, item: str, fields: Sequence[str], *, domain: str) -> str:
-        return self.attribute.format(domain=domain, item=item, fields=", ".join(fields),
-                                     format="::".join(fields))
+        return self.attribute.format(domain=domain, item=item, fields=", ".join(fields), format="::".join(fields))
 
     def render_profile(self, history: Sequence[str], user: str, fields: Sequence[str], *, domain: str) -> str:
-        return self.profile.format(domain=domain, history=render_items(history, numbered=False), user=user,
-                                   format="\n".join(f"{f}: <{f}>" for f in fields))
+        return self.profile.format(
+            domain=domain,
+            history=render_items(history, numbered=False),
+            user=user,
+            format="\n".join(f"{f}: <{f}>" for f in fields),
+        )

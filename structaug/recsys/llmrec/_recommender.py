@@ -1,5 +1,6 @@
 """``LightGCN`` and ``MFBPR`` estimators; with an :class:`LLMRecAugmentation` and LLMRec's
 loss settings (:data:`LLMREC_DEFAULTS`) the same estimator is the LLMRec recommender."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -42,8 +43,12 @@ LLMREC_DEFAULTS: dict[str, Any] = {
 #: The reference repo's (commented-out) MovieLens block of ``utility/parser.py``: smaller side-feature
 #: weights, milder pruning that keeps the *hardest* samples as the reference code does, rarer augmented edges.
 LLMREC_MOVIELENS: dict[str, Any] = {
-    **LLMREC_DEFAULTS, "user_cat_rate": 0.72, "item_cat_rate": 0.003, "prune_drop_rate": 0.4,
-    "prune_mode": "reference", "aug_sample_rate": 0.0036,
+    **LLMREC_DEFAULTS,
+    "user_cat_rate": 0.72,
+    "item_cat_rate": 0.003,
+    "prune_drop_rate": 0.4,
+    "prune_mode": "reference",
+    "aug_sample_rate": 0.0036,
 }
 
 
@@ -111,14 +116,37 @@ class LightGCN(Recommender):
 
     _fitted_attributes: ClassVar[list[str]] = ["users_", "items_", "net_"]
 
-    def __init__(self, *, embedding_dim: int = 64, n_layers: int = 2, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 batch_size: int = 1024, max_epochs: int = 200, patience: int = 10, eval_k: int = 20,
-                 aug_sample_rate: float = 0.1, prune_drop_rate: float = 0.0, prune_mode: str = "paper",
-                 user_cat_rate: float = 2.8, item_cat_rate: float = 0.005, model_cat_rate: float = 0.02,
-                 aug_mf_rate: float = 0.012, mm_mf_rate: float = 1e-4, feat_reg_decay: float = 1e-5,
-                 use_mae: bool = False, mask_rate: float = 0.1, att_re_rate: float = 1e-5, sce_alpha: float = 2.0,
-                 device: str = "auto", random_state: Any = None, verbose: bool = False,
-                 user_col: str = "user", item_col: str = "item", time_col: str = "timestamp"):
+    def __init__(
+        self,
+        *,
+        embedding_dim: int = 64,
+        n_layers: int = 2,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 1024,
+        max_epochs: int = 200,
+        patience: int = 10,
+        eval_k: int = 20,
+        aug_sample_rate: float = 0.1,
+        prune_drop_rate: float = 0.0,
+        prune_mode: str = "paper",
+        user_cat_rate: float = 2.8,
+        item_cat_rate: float = 0.005,
+        model_cat_rate: float = 0.02,
+        aug_mf_rate: float = 0.012,
+        mm_mf_rate: float = 1e-4,
+        feat_reg_decay: float = 1e-5,
+        use_mae: bool = False,
+        mask_rate: float = 0.1,
+        att_re_rate: float = 1e-5,
+        sce_alpha: float = 2.0,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+        user_col: str = "user",
+        item_col: str = "item",
+        time_col: str = "timestamp",
+    ):
         self.embedding_dim = embedding_dim
         self.n_layers = n_layers
         self.lr = lr
@@ -164,16 +192,32 @@ class LightGCN(Recommender):
         check_fraction(self.prune_drop_rate, "prune_drop_rate", inclusive_low=True, inclusive_high=False)
         check_choice(self.prune_mode, ("paper", "reference"), "prune_mode")
         check_positive_float(self.lr, "lr")  # lr=0 trains nothing; NaN used to pass a `< 0` test
-        for name in ("weight_decay", "user_cat_rate", "item_cat_rate", "model_cat_rate", "aug_mf_rate",
-                     "mm_mf_rate", "feat_reg_decay", "att_re_rate", "sce_alpha"):
+        for name in (
+            "weight_decay",
+            "user_cat_rate",
+            "item_cat_rate",
+            "model_cat_rate",
+            "aug_mf_rate",
+            "mm_mf_rate",
+            "feat_reg_decay",
+            "att_re_rate",
+            "sce_alpha",
+        ):
             check_positive_float(getattr(self, name), name, allow_zero=True)
         check_bool(self.verbose, "verbose")
 
     # ------------------------------------------------------------------------------------
     # the base's **fit_params, spelled out for the docs and signature checks
     def fit(  # type: ignore[override]
-            self, interactions: pd.DataFrame, y: Any = None, *, augmentation: LLMRecAugmentation | None = None,
-            validation: pd.DataFrame | None = None, user_ids: Any = None, item_ids: Any = None) -> LightGCN:
+        self,
+        interactions: pd.DataFrame,
+        y: Any = None,
+        *,
+        augmentation: LLMRecAugmentation | None = None,
+        validation: pd.DataFrame | None = None,
+        user_ids: Any = None,
+        item_ids: Any = None,
+    ) -> LightGCN:
         """Train on ``interactions`` (columns ``user_col``, ``item_col``).
 
         Parameters
@@ -190,26 +234,38 @@ class LightGCN(Recommender):
         user_ids, item_ids : sequence, optional
             Full catalogues when some users/items are absent from ``interactions``.
         """
-        return super().fit(interactions, y, augmentation=augmentation, validation=validation, user_ids=user_ids,
-                           item_ids=item_ids)
+        return super().fit(
+            interactions, y, augmentation=augmentation, validation=validation, user_ids=user_ids, item_ids=item_ids
+        )
 
     def _fit(  # type: ignore[override]
-            self, interactions: pd.DataFrame, *, augmentation: LLMRecAugmentation | None = None,
-            validation: pd.DataFrame | None = None, user_ids: Any = None, item_ids: Any = None) -> None:
+        self,
+        interactions: pd.DataFrame,
+        *,
+        augmentation: LLMRecAugmentation | None = None,
+        validation: pd.DataFrame | None = None,
+        user_ids: Any = None,
+        item_ids: Any = None,
+    ) -> None:
         # a failed refit must not leave the previous model next to the new vocabularies
         for attr in ("net_", "user_embeddings_", "item_embeddings_", "train_result_", "_train_pairs", "_item_counts"):
             self.__dict__.pop(attr, None)
         if augmentation is not None and not isinstance(augmentation, LLMRecAugmentation):
             raise InvalidParameterError(
-                f"augmentation must be an LLMRecAugmentation, got {type(augmentation).__name__}")
+                f"augmentation must be an LLMRecAugmentation, got {type(augmentation).__name__}"
+            )
         if validation is not None:  # checked before any work, not after the first epoch
             validation = self._interactions_frame(validation, "validation")
         if augmentation is not None:
-            for given, own, what in ((user_ids, augmentation.user_ids, "user_ids"),
-                                     (item_ids, augmentation.item_ids, "item_ids")):
+            for given, own, what in (
+                (user_ids, augmentation.user_ids, "user_ids"),
+                (item_ids, augmentation.item_ids, "item_ids"),
+            ):
                 if given is not None and not np.array_equal(np.unique(np.asarray(given)), np.unique(np.asarray(own))):
-                    raise DataValidationError(f"{what} differ from the augmentation's {what}, which define the "
-                                              "id space when an augmentation is given; pass one or the other")
+                    raise DataValidationError(
+                        f"{what} differ from the augmentation's {what}, which define the "
+                        "id space when an augmentation is given; pass one or the other"
+                    )
             user_ids, item_ids = augmentation.user_ids, augmentation.item_ids
         self.users_ = IdVocab(user_ids if user_ids is not None else interactions["user"])
         self.items_ = IdVocab(item_ids if item_ids is not None else interactions["item"])
@@ -217,8 +273,10 @@ class LightGCN(Recommender):
         i = _encode(self.items_, interactions["item"], f"interactions[{self.item_col!r}]", "item_ids")
         nu, ni = len(self.users_), len(self.items_)
         if ni < 2:
-            raise DataValidationError(f"the item catalogue has {ni} item; BPR needs at least 2 items to draw a "
-                                      "negative (pass item_ids with the full catalogue)")
+            raise DataValidationError(
+                f"the item catalogue has {ni} item; BPR needs at least 2 items to draw a "
+                "negative (pass item_ids with the full catalogue)"
+            )
         if validation is not None:
             vu = _encode(self.users_, validation["user"], f"validation[{self.user_col!r}]", "user_ids")
             vi = _encode(self.items_, validation["item"], f"validation[{self.item_col!r}]", "item_ids")
@@ -230,8 +288,11 @@ class LightGCN(Recommender):
         aug_pos: torch.Tensor | None = None
         aug_neg: torch.Tensor | None = None
         if augmentation is not None:
-            feats = FeatureSet(list(augmentation.item_text.values()), list(augmentation.item_attributes.values()),
-                               augmentation.user_profiles)
+            feats = FeatureSet(
+                list(augmentation.item_text.values()),
+                list(augmentation.item_attributes.values()),
+                augmentation.user_profiles,
+            )
             for part in ("item_text", "item_attributes"):
                 for name, x in getattr(augmentation, part).items():
                     check_shape(x, f"augmentation.{part}[{name!r}]", ndim=2, shape=(ni, None))
@@ -254,9 +315,17 @@ class LightGCN(Recommender):
         sampler = BPRSampler(u, i, nu, ni, dev)
         use_mae = bool(self.use_mae) and (feats.user_profiles is not None or bool(feats.item_attributes))
         with local_torch_seed(seed):  # weight init; the Trainer seeds dropout
-            net = GraphRecNet(nu, ni, self.embedding_dim, self._layers(), feats, user_cat_rate=self.user_cat_rate,
-                              item_cat_rate=self.item_cat_rate, model_cat_rate=self.model_cat_rate,
-                              with_decoder=use_mae).to(dev)
+            net = GraphRecNet(
+                nu,
+                ni,
+                self.embedding_dim,
+                self._layers(),
+                feats,
+                user_cat_rate=self.user_cat_rate,
+                item_cat_rate=self.item_cat_rate,
+                model_cat_rate=self.model_cat_rate,
+                with_decoder=use_mae,
+            ).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
         n_batches = sampler.n_train // self.batch_size + 1
         self.n_aug_used_ = 0
@@ -300,9 +369,16 @@ class LightGCN(Recommender):
 
             validate = _validate
 
-        trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience if validation is not None else None,
-                          monitor=f"val_recall@{self.eval_k}", mode="max", device=dev, seed=seed,
-                          verbose=self.verbose, desc=type(self).__name__)
+        trainer = Trainer(
+            max_epochs=self.max_epochs,
+            patience=self.patience if validation is not None else None,
+            monitor=f"val_recall@{self.eval_k}",
+            mode="max",
+            device=dev,
+            seed=seed,
+            verbose=self.verbose,
+            desc=type(self).__name__,
+        )
         self.train_result_: TrainResult = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
         net.eval()
         net.prepare(graph)
@@ -310,9 +386,11 @@ class LightGCN(Recommender):
             ue, ie, _ = net(graph)
         if not (bool(torch.isfinite(ue).all()) and bool(torch.isfinite(ie).all())):
             # NaN scores would rank arbitrarily and look like a (bad) model
-            raise InvalidParameterError(f"training diverged: the embeddings hold NaN/inf after "
-                                        f"{self.train_result_.epochs_run} epoch(s); lower lr (got {self.lr}) "
-                                        "or the loss weights")
+            raise InvalidParameterError(
+                f"training diverged: the embeddings hold NaN/inf after "
+                f"{self.train_result_.epochs_run} epoch(s); lower lr (got {self.lr}) "
+                "or the loss weights"
+            )
         self.net_ = net
         self.user_embeddings_ = ue.detach()
         self.item_embeddings_ = ie.detach()
@@ -321,8 +399,18 @@ class LightGCN(Recommender):
         # the propagated-feature caches of the last forward are not model state (and not saved)
         net.clear_cache()
 
-    def _batch_loss(self, net: GraphRecNet, ue: torch.Tensor, ie: torch.Tensor, aux: dict[str, Any],
-                    users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, *, use_mae: bool) -> torch.Tensor:
+    def _batch_loss(
+        self,
+        net: GraphRecNet,
+        ue: torch.Tensor,
+        ie: torch.Tensor,
+        aux: dict[str, Any],
+        users: torch.Tensor,
+        pos: torch.Tensor,
+        neg: torch.Tensor,
+        *,
+        use_mae: bool,
+    ) -> torch.Tensor:
         """One batch's training loss (the reference's ``batch_loss``; terms in its order).
 
         ``ue``/``ie`` [n_users, d]/[n_items, d] and ``aux`` come from ``net(graph)``;
@@ -332,8 +420,11 @@ class LightGCN(Recommender):
         """
         drop, mode = self.prune_drop_rate, self.prune_mode
         loss = prune_mean(bpr_losses(ue[users], ie[pos], ie[neg]), drop, mode)
-        reg = (net.user_emb.weight[users].pow(2).sum() + net.item_emb.weight[pos].pow(2).sum()
-               + net.item_emb.weight[neg].pow(2).sum()) / (2 * len(users))
+        reg = (
+            net.user_emb.weight[users].pow(2).sum()
+            + net.item_emb.weight[pos].pow(2).sum()
+            + net.item_emb.weight[neg].pow(2).sum()
+        ) / (2 * len(users))
         loss = loss + self.weight_decay * reg
         if aux["text_items"] and self.feat_reg_decay > 0:
             loss = loss + self.feat_reg_decay * feature_reg(aux["text_users"], aux["text_items"], net.n_items)
@@ -342,14 +433,18 @@ class LightGCN(Recommender):
             for it in aux["attr_items"]:
                 loss = loss + self.aug_mf_rate * prune_mean(bpr_losses(up, it[pos], it[neg]), drop, mode)
         if aux["text_items"] and self.mm_mf_rate > 0:
-            loss = loss + self.mm_mf_rate * modality_bpr(aux["text_users"], aux["text_items"], users, pos, neg,
-                                                         drop, mode)
+            loss = loss + self.mm_mf_rate * modality_bpr(
+                aux["text_users"], aux["text_items"], users, pos, neg, drop, mode
+            )
         if use_mae and net.decoder is not None and self.att_re_rate > 0:
             rec: Any = 0.0  # a Tensor once a term is added
             mu, mi = aux["masked_users"], aux["masked_items"]
             if net.decoder.user is not None and mu is not None and mu.numel():
-                rec = rec + sce_loss(net.decoder.user(aux["user_prof"][mu]), net.profile[mu],  # type: ignore[index]
-                                      self.sce_alpha)
+                rec = rec + sce_loss(
+                    net.decoder.user(aux["user_prof"][mu]),
+                    net.profile[mu],  # type: ignore[index]
+                    self.sce_alpha,
+                )
             if net.decoder.item is not None and mi is not None and mi.numel():
                 for it, x in zip(aux["attr_items"], net._attrs()):
                     rec = rec + sce_loss(net.decoder.item(it[mi]), x[mi], self.sce_alpha)
@@ -376,8 +471,9 @@ class LightGCN(Recommender):
         self.item_embeddings_ = self.item_embeddings_.to(dev)
 
     # ------------------------------------------------------------------------------------
-    def evaluate(self, test: pd.DataFrame, *, exclude: Sequence[pd.DataFrame] = (),
-                 ks: Sequence[int] = (10, 20, 50)) -> dict[str, float]:
+    def evaluate(
+        self, test: pd.DataFrame, *, exclude: Sequence[pd.DataFrame] = (), ks: Sequence[int] = (10, 20, 50)
+    ) -> dict[str, float]:
         """Full-ranking Recall/NDCG/Precision/HR@k on ``test`` (columns ``user_col``, ``item_col``).
 
         Training items and those in the ``exclude`` frames (e.g. validation) are not ranked.
@@ -413,14 +509,36 @@ class MFBPR(LightGCN):
     Parameters are :class:`LightGCN`'s except ``n_layers`` (always 0).
     """
 
-    def __init__(self, *, embedding_dim: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 batch_size: int = 1024, max_epochs: int = 200, patience: int = 10, eval_k: int = 20,
-                 aug_sample_rate: float = 0.1, prune_drop_rate: float = 0.0, prune_mode: str = "paper",
-                 user_cat_rate: float = 2.8, item_cat_rate: float = 0.005, model_cat_rate: float = 0.02,
-                 aug_mf_rate: float = 0.012, mm_mf_rate: float = 1e-4, feat_reg_decay: float = 1e-5,
-                 use_mae: bool = False, mask_rate: float = 0.1, att_re_rate: float = 1e-5, sce_alpha: float = 2.0,
-                 device: str = "auto", random_state: Any = None, verbose: bool = False,
-                 user_col: str = "user", item_col: str = "item", time_col: str = "timestamp"):
+    def __init__(
+        self,
+        *,
+        embedding_dim: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 1024,
+        max_epochs: int = 200,
+        patience: int = 10,
+        eval_k: int = 20,
+        aug_sample_rate: float = 0.1,
+        prune_drop_rate: float = 0.0,
+        prune_mode: str = "paper",
+        user_cat_rate: float = 2.8,
+        item_cat_rate: float = 0.005,
+        model_cat_rate: float = 0.02,
+        aug_mf_rate: float = 0.012,
+        mm_mf_rate: float = 1e-4,
+        feat_reg_decay: float = 1e-5,
+        use_mae: bool = False,
+        mask_rate: float = 0.1,
+        att_re_rate: float = 1e-5,
+        sce_alpha: float = 2.0,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+        user_col: str = "user",
+        item_col: str = "item",
+        time_col: str = "timestamp",
+    ):
         params = dict(locals())
         params.pop("self")
         params.pop("__class__", None)

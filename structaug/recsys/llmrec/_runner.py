@@ -8,6 +8,7 @@ exhausted) are not cached, so a later run asks them again while every answer alr
 paid for comes from the cache. Answers cached by older versions under an address-dependent
 key (:func:`.cache.legacy_cache_key`) are found too and copied to the current key.
 """
+
 from __future__ import annotations
 
 import threading
@@ -32,10 +33,10 @@ class RunStats:
 
     requests: int = 0
     parsed: int = 0
-    calls: int = 0            # answers obtained from the backend in this run
-    cache_hits: int = 0       # answers read from the cache
-    failed: int = 0           # requests whose backend call failed after retries (or aborted)
-    skipped: int = 0          # requests whose every answer was malformed
+    calls: int = 0  # answers obtained from the backend in this run
+    cache_hits: int = 0  # answers read from the cache
+    failed: int = 0  # requests whose backend call failed after retries (or aborted)
+    skipped: int = 0  # requests whose every answer was malformed
     malformed: int = 0
     refusal: int = 0
     out_of_range: int = 0
@@ -43,7 +44,7 @@ class RunStats:
     missing_field: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    bad_usage: int = 0        # answers whose token counts were unreadable (kept, tokens not counted)
+    bad_usage: int = 0  # answers whose token counts were unreadable (kept, tokens not counted)
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,9 +124,14 @@ def run_requests(
                         raise
                     return
                 if not isinstance(getattr(resp, "text", None), str):
-                    raise LLMBackendError(f"{type(backend).__name__}.generate returned {type(resp).__name__}, "
-                                          "expected an LLMResponse with a str text")
-                pt, ct = token_count(getattr(resp, "prompt_tokens", None)), token_count(getattr(resp, "completion_tokens", None))
+                    raise LLMBackendError(
+                        f"{type(backend).__name__}.generate returned {type(resp).__name__}, "
+                        "expected an LLMResponse with a str text"
+                    )
+                pt, ct = (
+                    token_count(getattr(resp, "prompt_tokens", None)),
+                    token_count(getattr(resp, "completion_tokens", None)),
+                )
                 bad_usage = bool(getattr(resp, "usage_invalid", False)) or pt is False or ct is False
                 if bad_usage:  # garbage never becomes a token count, in the stats or the cache
                     pt = ct = None

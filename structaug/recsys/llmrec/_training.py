@@ -1,4 +1,5 @@
 """BPR training pieces: a user-uniform triple sampler, pruned BPR, full-ranking evaluation."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ class BPRSampler:
         counts = torch.bincount(u, minlength=n_users)
         self.indptr = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)]).to(device)
         self.items = torch.as_tensor(pairs[:, 1], dtype=torch.long, device=device)
-        self.keys = (u.to(device) * n_items + self.items)  # sorted because pairs are sorted
+        self.keys = u.to(device) * n_items + self.items  # sorted because pairs are sorted
         self.active = torch.nonzero(counts > 0).ravel().to(device)
         self.device = device
 
@@ -69,8 +70,15 @@ def bpr_losses(u: torch.Tensor, p: torch.Tensor, n: torch.Tensor) -> torch.Tenso
     return -F.logsigmoid((u * (p - n)).sum(-1))
 
 
-def modality_bpr(text_users: Sequence[torch.Tensor], text_items: Sequence[torch.Tensor], users: torch.Tensor,
-                 pos: torch.Tensor, neg: torch.Tensor, drop_rate: float, mode: str = "paper") -> torch.Tensor:
+def modality_bpr(
+    text_users: Sequence[torch.Tensor],
+    text_items: Sequence[torch.Tensor],
+    users: torch.Tensor,
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    drop_rate: float,
+    mode: str = "paper",
+) -> torch.Tensor:
     """The reference's ``mm_mf_loss``: BPR of the batch scored by each modality's features alone.
 
     ``sum_m prune_mean(-log σ(t_u·t_p - t_u·t_n))`` over the modalities ``m`` (here: the item
@@ -108,7 +116,7 @@ class Targets:
         width = int(counts.max()) if len(counts) else 1
         pad = np.full((len(self.users), width), -1, np.int64)
         for r, (s, c) in enumerate(zip(starts, counts)):
-            pad[r, :c] = items[s:s + c]
+            pad[r, :c] = items[s : s + c]
         self.padded = torch.as_tensor(pad)
         self.exclude_users = np.asarray(exclude_users, np.int64)
         self.exclude_items = np.asarray(exclude_items, np.int64)
@@ -125,13 +133,19 @@ class Targets:
 
 
 @torch.no_grad()
-def evaluate_ranking(user_emb: torch.Tensor, item_emb: torch.Tensor, targets: Targets,
-                     ks: Sequence[int] = (10, 20, 50), batch_size: int = 1024) -> dict[str, float]:
+def evaluate_ranking(
+    user_emb: torch.Tensor,
+    item_emb: torch.Tensor,
+    targets: Targets,
+    ks: Sequence[int] = (10, 20, 50),
+    batch_size: int = 1024,
+) -> dict[str, float]:
     """Full-ranking Recall/NDCG/Precision/HR@k averaged over ``targets``' users."""
     batches = []
     for s in range(0, len(targets), batch_size):
-        bu = targets.users[s:s + batch_size]
+        bu = targets.users[s : s + batch_size]
         scores = user_emb[torch.as_tensor(bu, device=user_emb.device)] @ item_emb.T
-        batches.append(topk_metrics(scores, targets.padded[s:s + batch_size].to(scores.device), ks,
-                                    seen=targets._seen(bu)))
+        batches.append(
+            topk_metrics(scores, targets.padded[s : s + batch_size].to(scores.device), ks, seen=targets._seen(bu))
+        )
     return mean_metrics(batches)

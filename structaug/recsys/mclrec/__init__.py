@@ -14,6 +14,7 @@
 The implementation lives in private modules (``_views``, ``_sasrec``, ``_models``,
 ``_training``, ``_recommender``, ...); import from here.
 """
+
 from ._data import (
     SequenceLog,
     build_sequences,

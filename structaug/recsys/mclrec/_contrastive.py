@@ -1,4 +1,5 @@
 """Contrastive objectives: InfoNCE with in-batch negatives and MCLRec's margin regulariser."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -90,8 +91,9 @@ def margin_regulariser(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.
     return _margin(_scores(a, b, temperature, "dot"))
 
 
-def contrastive_terms(a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0,
-                      regulariser: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+def contrastive_terms(
+    a: torch.Tensor, b: torch.Tensor, temperature: float = 1.0, regulariser: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(info_nce(a, b), margin_regulariser(a, b))`` (dot similarity) from one similarity matrix.
 
     MCLRec needs both on the same pair; sharing the [2N, 2N] matrix halves the work.

@@ -8,6 +8,7 @@ Layout conventions (RecBole's, which CL4SRec/MCLRec build on):
   zeros follow, so the representation of a sequence is the encoder output at ``L - 1``;
 * sequences longer than ``max_len`` keep their most recent ``max_len`` items.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -34,8 +35,7 @@ __all__ = [
 ]
 
 
-def prepare_interactions(df: pd.DataFrame, *, drop_duplicates: bool = True,
-                         name: str = "interactions") -> pd.DataFrame:
+def prepare_interactions(df: pd.DataFrame, *, drop_duplicates: bool = True, name: str = "interactions") -> pd.DataFrame:
     """Validate a ``user, item[, timestamp]`` frame and put each user's rows in time order.
 
     * Rows are sorted by ``(user, time)`` with a stable sort, so a log whose timestamps are

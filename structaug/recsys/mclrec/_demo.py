@@ -1,4 +1,5 @@
 """``structaug demo`` rows for item sequences: MCLRec vs SASRec vs popularity on generated logs."""
+
 from __future__ import annotations
 
 import time
@@ -33,16 +34,37 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
 
     t0 = time.perf_counter()
     pop = Popularity(log.n_items).fit_counts(train).to(dev)
-    rows.append(DemoRow("sequence", name, "Popularity", "ndcg@10", evaluate_ranking(pop, th.to(dev), tt.to(dev))["ndcg@10"],
-                        time.perf_counter() - t0))
-    for label, make in [("MCLRec (views + learnable augmenters)", lambda: MCLRec(log.n_items, max_len=max_len, beta=0.05)),
-                        ("SASRec (no augmentation)", lambda: SASRec(log.n_items, max_len=max_len))]:
+    rows.append(
+        DemoRow(
+            "sequence",
+            name,
+            "Popularity",
+            "ndcg@10",
+            evaluate_ranking(pop, th.to(dev), tt.to(dev))["ndcg@10"],
+            time.perf_counter() - t0,
+        )
+    )
+    for label, make in [
+        ("MCLRec (views + learnable augmenters)", lambda: MCLRec(log.n_items, max_len=max_len, beta=0.05)),
+        ("SASRec (no augmentation)", lambda: SASRec(log.n_items, max_len=max_len)),
+    ]:
         t0 = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = make().to(dev)
-            fit_sequential(model, X, y, valid=valid_t, max_epochs=epochs, batch_size=256, device=dev, seed=seed,
-                           gen=torch.Generator(device=dev).manual_seed(seed), views=SequenceViews(), bucket=True)
+            fit_sequential(
+                model,
+                X,
+                y,
+                valid=valid_t,
+                max_epochs=epochs,
+                batch_size=256,
+                device=dev,
+                seed=seed,
+                gen=torch.Generator(device=dev).manual_seed(seed),
+                views=SequenceViews(),
+                bucket=True,
+            )
         ndcg = evaluate_ranking(model, th.to(dev), tt.to(dev))["ndcg@10"]
         rows.append(DemoRow("sequence", name, label, "ndcg@10", ndcg, time.perf_counter() - t0, f"{epochs} epochs"))
     return rows

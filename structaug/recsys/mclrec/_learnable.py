@@ -1,4 +1,5 @@
 """MCLRec's learnable augmenter: an MLP on an encoder representation, L2-normalised."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

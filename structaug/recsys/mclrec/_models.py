@@ -9,6 +9,7 @@ differ only in ``train_step`` (what one mini-batch update does):
   model-level views ``z1 = g1(h1)``, ``z2 = g2(h2)`` + 0.1 · regulariser R), optimised in three
   stages per batch (encoder with augmenters frozen → augmenters only → encoder again).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -30,8 +31,9 @@ __all__ = ["CL4SRec", "MCLRec", "Popularity", "check_loss_params"]
 ViewFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def check_loss_params(*, lmd: float, temperature: float, beta: float | None = None,
-                      reg_weight: float | None = None) -> None:
+def check_loss_params(
+    *, lmd: float, temperature: float, beta: float | None = None, reg_weight: float | None = None
+) -> None:
     """Check the contrastive weights: ``lmd``, ``beta``, ``reg_weight`` finite and >= 0,
     ``temperature`` finite and > 0 (``InvalidParameterError`` naming the bad one). A NaN weight
     would otherwise train a NaN model without a word."""
@@ -74,8 +76,9 @@ class CL4SRec(SASRec):
     def _cl_loss(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
         return info_nce(h1, h2, self.temperature, self.sim)
 
-    def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None,
-                   amp: AmpFactory = nullcontext) -> dict[str, float]:
+    def train_step(
+        self, seqs, targets, optimizers, views: ViewFn | None = None, amp: AmpFactory = nullcontext
+    ) -> dict[str, float]:
         if views is None:
             raise InvalidParameterError(f"{type(self).__name__}.train_step needs a views callable")
         (opt,) = optimizers
@@ -111,8 +114,17 @@ class MCLRec(CL4SRec):
         :class:`CL4SRec` / :class:`SASRec` arguments.
     """
 
-    def __init__(self, n_items: int, *, lmd: float = 0.0, beta: float = 0.05, reg_weight: float = 0.1,
-                 use_reg: bool = True, augmenter_sizes: tuple[int, ...] | None = None, **kwargs):
+    def __init__(
+        self,
+        n_items: int,
+        *,
+        lmd: float = 0.0,
+        beta: float = 0.05,
+        reg_weight: float = 0.1,
+        use_reg: bool = True,
+        augmenter_sizes: tuple[int, ...] | None = None,
+        **kwargs,
+    ):
         super().__init__(n_items, lmd=lmd, **kwargs)
         check_loss_params(lmd=lmd, temperature=self.temperature, beta=beta, reg_weight=reg_weight)
         self.beta = float(beta)
@@ -163,8 +175,9 @@ class MCLRec(CL4SRec):
         opt.step()
         return loss.detach(), rec.detach()
 
-    def train_step(self, seqs, targets, optimizers, views: ViewFn | None = None,
-                   amp: AmpFactory = nullcontext) -> dict[str, float]:
+    def train_step(
+        self, seqs, targets, optimizers, views: ViewFn | None = None, amp: AmpFactory = nullcontext
+    ) -> dict[str, float]:
         """The three-stage meta update on one batch (the same two views in every stage)."""
         if views is None:
             raise InvalidParameterError("MCLRec.train_step needs a views callable")

@@ -1,4 +1,5 @@
 """A user-facing next-item recommender: ``fit(interactions)`` → ``recommend(users, k)``."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -116,13 +117,34 @@ class SequentialRecommender(Recommender):
 
     _fitted_attributes: ClassVar[list[str]] = ["users_", "items_", "model_"]
 
-    def __init__(self, *, model: str = "mclrec", max_len: int = 50, hidden_size: int = 64, n_layers: int = 2,
-                 n_heads: int = 2, inner_size: int = 256, dropout: float = 0.5, lmd: float | None = None,
-                 beta: float = 0.05, temperature: float = 1.0, views: SequenceViews | None = None,
-                 max_epochs: int = 50, batch_size: int = 256, lr: float = 1e-3, patience: int | None = None,
-                 bucket: bool = True, min_core: int | None = None, precision: str = "fp32", device: str = "auto",
-                 random_state: int | None = None, verbose: bool = False, user_col: str = "user",
-                 item_col: str = "item", time_col: str = "timestamp"):
+    def __init__(
+        self,
+        *,
+        model: str = "mclrec",
+        max_len: int = 50,
+        hidden_size: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 2,
+        inner_size: int = 256,
+        dropout: float = 0.5,
+        lmd: float | None = None,
+        beta: float = 0.05,
+        temperature: float = 1.0,
+        views: SequenceViews | None = None,
+        max_epochs: int = 50,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        patience: int | None = None,
+        bucket: bool = True,
+        min_core: int | None = None,
+        precision: str = "fp32",
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+        user_col: str = "user",
+        item_col: str = "item",
+        time_col: str = "timestamp",
+    ):
         self.model = model
         self.max_len = max_len
         self.hidden_size = hidden_size
@@ -150,32 +172,48 @@ class SequentialRecommender(Recommender):
 
     # ------------------------------------------------------------------------------
     def _build_model(self, n_items: int) -> SASRec | Popularity:
-        enc: dict[str, Any] = dict(max_len=self.max_len, hidden_size=self.hidden_size, n_layers=self.n_layers,
-                                   n_heads=self.n_heads, inner_size=self.inner_size, dropout=self.dropout,
-                                   attn_dropout=self.dropout)
+        enc: dict[str, Any] = dict(
+            max_len=self.max_len,
+            hidden_size=self.hidden_size,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            inner_size=self.inner_size,
+            dropout=self.dropout,
+            attn_dropout=self.dropout,
+        )
         if self.model == "sasrec":
             return SASRec(n_items, **enc)
         if self.model == "cl4srec":
             return CL4SRec(n_items, lmd=0.1 if self.lmd is None else self.lmd, temperature=self.temperature, **enc)
         if self.model == "mclrec":
-            return MCLRec(n_items, lmd=0.0 if self.lmd is None else self.lmd, beta=self.beta,
-                          temperature=self.temperature, **enc)
+            return MCLRec(
+                n_items, lmd=0.0 if self.lmd is None else self.lmd, beta=self.beta, temperature=self.temperature, **enc
+            )
         return Popularity(n_items)
 
     def _validate_params(self) -> None:
         """Every parameter, checked in ``fit`` before any data is read (``InvalidParameterError``
         naming the parameter)."""
         check_choice(self.model, MODELS, "model")
-        check_encoder_params(max_len=self.max_len, hidden_size=self.hidden_size, n_layers=self.n_layers,
-                             n_heads=self.n_heads, inner_size=self.inner_size, dropout=self.dropout)
+        check_encoder_params(
+            max_len=self.max_len,
+            hidden_size=self.hidden_size,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            inner_size=self.inner_size,
+            dropout=self.dropout,
+        )
         check_loss_params(lmd=0.0 if self.lmd is None else self.lmd, temperature=self.temperature, beta=self.beta)
         if self.views is not None:
             if not isinstance(self.views, SequenceViews):
                 raise InvalidParameterError(
-                    f"views must be a SequenceViews instance or None, got {type(self.views).__name__}")
+                    f"views must be a SequenceViews instance or None, got {type(self.views).__name__}"
+                )
             if self.views.mask_id is not None:
-                raise InvalidParameterError("views: leave mask_id as None; the recommender sets it to the "
-                                            f"model's mask token (n_items + 1), got mask_id={self.views.mask_id!r}")
+                raise InvalidParameterError(
+                    "views: leave mask_id as None; the recommender sets it to the "
+                    f"model's mask token (n_items + 1), got mask_id={self.views.mask_id!r}"
+                )
             clone(self.views)._validate_params()  # names the bad ratio (crop_ratio, ...) before any data
         check_positive_int(self.max_epochs, "max_epochs")
         # two rows at least: the contrastive losses need an in-batch negative
@@ -194,10 +232,14 @@ class SequentialRecommender(Recommender):
             raise InvalidParameterError(f"device={self.device!r} cannot be used: {exc}") from exc
         rs = self.random_state
         # a type check only: calling check_random_state here would advance a RandomState
-        if not (rs is None or isinstance(rs, (np.random.Generator, np.random.RandomState))
-                or (isinstance(rs, (int, np.integer)) and not isinstance(rs, bool) and rs >= 0)):
+        if not (
+            rs is None
+            or isinstance(rs, (np.random.Generator, np.random.RandomState))
+            or (isinstance(rs, (int, np.integer)) and not isinstance(rs, bool) and rs >= 0)
+        ):
             raise InvalidParameterError(
-                f"random_state must be None, a non-negative int or a numpy Generator/RandomState, got {rs!r}")
+                f"random_state must be None, a non-negative int or a numpy Generator/RandomState, got {rs!r}"
+            )
 
     def _fit(self, frame: pd.DataFrame, **fit_params: Any) -> None:
         """Train on the checked ``user, item[, timestamp]`` frame the base class hands over."""
@@ -226,16 +268,30 @@ class SequentialRecommender(Recommender):
             try:
                 train_seqs, (vin, vt, _) = leave_one_out(log.sequences, n_holdout=1)
             except DataValidationError as exc:
-                raise DataValidationError(f"patience needs users with at least 2 interactions to validate on ({exc})"
-                                          ) from exc
+                raise DataValidationError(
+                    f"patience needs users with at least 2 interactions to validate on ({exc})"
+                ) from exc
             valid = (pad_sequences(vin, self.max_len), vt)
         X, y_ = prefix_examples(train_seqs, self.max_len)
         self.views_ = fitted_views(self.views, model, X)
         gen = torch.Generator(device=dev).manual_seed(seed)
         self.train_result_ = fit_sequential(
-            model, X, y_, valid=valid, max_epochs=self.max_epochs, patience=self.patience, lr=self.lr,
-            batch_size=self.batch_size, device=dev, seed=seed, gen=gen, views=self.views_,
-            bucket=self.bucket, verbose=self.verbose, precision=self.precision)
+            model,
+            X,
+            y_,
+            valid=valid,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            device=dev,
+            seed=seed,
+            gen=gen,
+            views=self.views_,
+            bucket=self.bucket,
+            verbose=self.verbose,
+            precision=self.precision,
+        )
         model.eval()
         self.model_ = model
 
@@ -248,7 +304,7 @@ class SequentialRecommender(Recommender):
         self.model_.eval()
         out = torch.empty(len(codes), len(self.items_))
         for s in range(0, len(codes), _SCORE_BLOCK):
-            out[s:s + _SCORE_BLOCK] = self.model_.full_scores(padded[s:s + _SCORE_BLOCK].to(dev)).float().cpu()
+            out[s : s + _SCORE_BLOCK] = self.model_.full_scores(padded[s : s + _SCORE_BLOCK].to(dev)).float().cpu()
         return out
 
     def _seen_pairs(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -306,7 +362,7 @@ class SequentialRecommender(Recommender):
             for u, it in zip(*group_by_user(users, items)):
                 seq = np.concatenate([self.sequences_[u], it])
                 base = len(self.sequences_[u])
-                hists.extend(seq[:base + j] for j in range(len(it)))
+                hists.extend(seq[: base + j] for j in range(len(it)))
                 targets.extend(int(x) for x in it)
         if not targets:
             raise DataValidationError("nothing to evaluate: no user has a target item")

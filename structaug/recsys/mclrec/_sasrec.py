@@ -5,6 +5,7 @@ dropout → residual → LayerNorm), learned absolute positions, weights ~ N(0, 
 sequence representation is the output at the last item, and next-item scores are dot
 products with the (shared) item embedding table. Training uses cross-entropy over all items.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,8 +27,16 @@ __all__ = ["SASRec", "TransformerBlock", "check_encoder_params"]
 AmpFactory = Callable[[], AbstractContextManager]
 
 
-def check_encoder_params(*, max_len: int, hidden_size: int, n_layers: int, n_heads: int, inner_size: int,
-                         dropout: float, attn_dropout: float | None = None) -> None:
+def check_encoder_params(
+    *,
+    max_len: int,
+    hidden_size: int,
+    n_layers: int,
+    n_heads: int,
+    inner_size: int,
+    dropout: float,
+    attn_dropout: float | None = None,
+) -> None:
     """Check the SASRec encoder's settings; raise :class:`InvalidParameterError` naming the bad one.
 
     Shared by :class:`SASRec` (and its subclasses) and
@@ -49,8 +58,9 @@ def check_encoder_params(*, max_len: int, hidden_size: int, n_layers: int, n_hea
 class TransformerBlock(nn.Module):
     """One post-LN causal self-attention block with a GELU feed-forward layer."""
 
-    def __init__(self, hidden_size: int, n_heads: int, inner_size: int, dropout: float, attn_dropout: float,
-                 eps: float):
+    def __init__(
+        self, hidden_size: int, n_heads: int, inner_size: int, dropout: float, attn_dropout: float, eps: float
+    ):
         super().__init__()
         hidden, inner = hidden_size, inner_size
         if hidden % n_heads:
@@ -89,7 +99,7 @@ class TransformerBlock(nn.Module):
             q = F.linear(resid, w_q, b_q).view(b, self.n_heads, 1, d)
             k, v = F.linear(x, w_kv, b_kv).view(b, t, 2, self.n_heads, d).permute(2, 0, 3, 1, 4)
             hidden = (pos[None, :] > last[:, None]).view(b, 1, 1, t)  # the causal mask's last row
-        att = (q @ k.transpose(-1, -2)) * (d ** -0.5)
+        att = (q @ k.transpose(-1, -2)) * (d**-0.5)
         att = self.attn_drop(att.masked_fill(hidden, float("-inf")).softmax(-1))
         a = (att @ v).transpose(1, 2).reshape(*resid.shape)
         x = self.ln1(resid + self.drop(self.out(a)))
@@ -116,13 +126,31 @@ class SASRec(nn.Module):
         1e-12 and 0.02 as in RecBole.
     """
 
-    def __init__(self, n_items: int, *, max_len: int = 50, hidden_size: int = 64, n_layers: int = 2, n_heads: int = 2,
-                 inner_size: int = 256, dropout: float = 0.5, attn_dropout: float = 0.5, layer_norm_eps: float = 1e-12,
-                 init_std: float = 0.02):
+    def __init__(
+        self,
+        n_items: int,
+        *,
+        max_len: int = 50,
+        hidden_size: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 2,
+        inner_size: int = 256,
+        dropout: float = 0.5,
+        attn_dropout: float = 0.5,
+        layer_norm_eps: float = 1e-12,
+        init_std: float = 0.02,
+    ):
         super().__init__()
         check_positive_int(n_items, "n_items")
-        check_encoder_params(max_len=max_len, hidden_size=hidden_size, n_layers=n_layers, n_heads=n_heads,
-                             inner_size=inner_size, dropout=dropout, attn_dropout=attn_dropout)
+        check_encoder_params(
+            max_len=max_len,
+            hidden_size=hidden_size,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            inner_size=inner_size,
+            dropout=dropout,
+            attn_dropout=attn_dropout,
+        )
         self.n_items = int(n_items)
         self.max_len = int(max_len)
         self.hidden_size = hidden = int(hidden_size)
@@ -180,21 +208,26 @@ class SASRec(nn.Module):
         naming ``name`` replaces torch's ``IndexError: index out of range in self``.
         """
         if not isinstance(seqs, torch.Tensor):
-            raise InvalidParameterError(f"{name} must be a padded torch.LongTensor [n, max_len], "
-                                        f"got {type(seqs).__name__}")
+            raise InvalidParameterError(
+                f"{name} must be a padded torch.LongTensor [n, max_len], got {type(seqs).__name__}"
+            )
         if seqs.dim() != 2:
             raise DataValidationError(f"{name} must be 2-D [n, max_len], got shape {tuple(seqs.shape)}")
         if seqs.dtype not in (torch.int64, torch.int32):
             raise DataValidationError(f"{name} must hold integer item ids, got dtype {seqs.dtype}")
         if seqs.shape[1] > self.max_len:
-            raise DataValidationError(f"{name} is {seqs.shape[1]} wide but the model has max_len={self.max_len}; "
-                                      "keep each history's most recent max_len items (pad_sequences does)")
+            raise DataValidationError(
+                f"{name} is {seqs.shape[1]} wide but the model has max_len={self.max_len}; "
+                "keep each history's most recent max_len items (pad_sequences does)"
+            )
         if seqs.numel():
             lo, hi = int(seqs.min()), int(seqs.max())
             if lo < 0 or hi > self.n_items + 1:
                 bad = lo if lo < 0 else hi
-                raise DataValidationError(f"{name} has item id {bad} outside 0..{self.n_items + 1} "
-                                          f"(0 = padding, 1..{self.n_items} = items, {self.n_items + 1} = mask)")
+                raise DataValidationError(
+                    f"{name} has item id {bad} outside 0..{self.n_items + 1} "
+                    f"(0 = padding, 1..{self.n_items} = items, {self.n_items + 1} = mask)"
+                )
         return seqs
 
     def full_scores(self, seqs: torch.Tensor) -> torch.Tensor:
@@ -217,8 +250,9 @@ class SASRec(nn.Module):
         """Adam over all parameters (one optimizer; fused where torch supports it)."""
         return [adam(self.parameters(), lr, weight_decay)]
 
-    def train_step(self, seqs: torch.Tensor, targets: torch.Tensor, optimizers, views=None,
-                   amp: AmpFactory = nullcontext) -> dict[str, float]:
+    def train_step(
+        self, seqs: torch.Tensor, targets: torch.Tensor, optimizers, views=None, amp: AmpFactory = nullcontext
+    ) -> dict[str, float]:
         """One update on a batch; ``views`` (a callable making two views) is unused here.
 
         ``amp`` makes the context the forward passes run in (e.g. bf16 autocast, see

@@ -1,4 +1,5 @@
 """Epoch and evaluation loops shared by SASRec, CL4SRec and MCLRec (driven by the shared Trainer)."""
+
 from __future__ import annotations
 
 import time
@@ -43,13 +44,18 @@ def autocast_factory(device: torch.device, precision: str = "fp32"):
     if precision == "fp32":
         return nullcontext
     if device.type == "cpu" and not _cpu_has_bf16():
-        warnings.warn("precision='bf16' on a CPU without AVX512-BF16/AMX: bf16 matmuls are emulated and "
-                      "likely slower than float32", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "precision='bf16' on a CPU without AVX512-BF16/AMX: bf16 matmuls are emulated and "
+            "likely slower than float32",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return partial(torch.autocast, device.type, dtype=torch.bfloat16)
 
 
-def batch_order(lengths: torch.Tensor, batch_size: int, gen: torch.Generator, *, bucket: bool = False,
-                bucket_span: int = 50) -> list[torch.Tensor]:
+def batch_order(
+    lengths: torch.Tensor, batch_size: int, gen: torch.Generator, *, bucket: bool = False, bucket_span: int = 50
+) -> list[torch.Tensor]:
     """Shuffled mini-batch indices.
 
     ``bucket=True`` shuffles, then sorts by length inside chunks of ``bucket_span`` batches and
@@ -64,7 +70,7 @@ def batch_order(lengths: torch.Tensor, batch_size: int, gen: torch.Generator, *,
     chunk = batch_size * bucket_span
     batches = []
     for start in range(0, n, chunk):
-        idx = order[start:start + chunk]
+        idx = order[start : start + chunk]
         idx = idx[torch.sort(lengths[idx], stable=True).indices]
         batches.extend(idx.split(batch_size))
     perm = torch.randperm(len(batches), generator=gen, device=gen.device).tolist()
@@ -91,14 +97,25 @@ def fitted_views(views: SequenceViews | None, model, inputs: torch.Tensor) -> Se
             views.set_params(mask_id=mask_id)
         views.fit(inputs)
     if mask_id is not None and views.mask_id_ != mask_id:
-        raise InvalidParameterError(f"views has mask_id {views.mask_id_} but the model's mask token is {mask_id} "
-                                    "(n_items + 1); leave views' mask_id as None")
+        raise InvalidParameterError(
+            f"views has mask_id {views.mask_id_} but the model's mask token is {mask_id} "
+            "(n_items + 1); leave views' mask_id as None"
+        )
     return views
 
 
-def train_one_epoch(model, optimizers, inputs: torch.Tensor, targets: torch.Tensor, *, batch_size: int,
-                    gen: torch.Generator, views: SequenceViews | None = None, bucket: bool = False,
-                    precision: str = "fp32") -> dict[str, float]:
+def train_one_epoch(
+    model,
+    optimizers,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    batch_size: int,
+    gen: torch.Generator,
+    views: SequenceViews | None = None,
+    bucket: bool = False,
+    precision: str = "fp32",
+) -> dict[str, float]:
     """One pass over the (prefix → next item) examples; returns mean step losses.
 
     ``views`` is resolved by :func:`fitted_views` (``None``: the paper's ratios; pass the
@@ -124,8 +141,10 @@ def train_one_epoch(model, optimizers, inputs: torch.Tensor, targets: torch.Tens
 def _check_targets(model, targets: torch.Tensor, n_rows: int, name: str) -> None:
     """Next-item targets: one real item id (1..n_items) per history row."""
     if not isinstance(targets, torch.Tensor) or targets.dim() != 1:
-        raise DataValidationError(f"{name} must be a 1-D tensor of item ids, got "
-                                  f"{tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}")
+        raise DataValidationError(
+            f"{name} must be a 1-D tensor of item ids, got "
+            f"{tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}"
+        )
     if len(targets) != n_rows:
         raise DataValidationError(f"{name} has {len(targets)} rows but the histories have {n_rows}")
     if targets.is_floating_point() or targets.dtype == torch.bool:
@@ -134,8 +153,9 @@ def _check_targets(model, targets: torch.Tensor, n_rows: int, name: str) -> None
     if len(targets):
         lo, hi = int(targets.min()), int(targets.max())
         if lo < 1 or (n_items is not None and hi > n_items):
-            raise DataValidationError(f"{name} has item id {lo if lo < 1 else hi} outside "
-                                      f"1..{n_items if n_items is not None else 'n_items'}")
+            raise DataValidationError(
+                f"{name} has item id {lo if lo < 1 else hi} outside 1..{n_items if n_items is not None else 'n_items'}"
+            )
 
 
 def _check_histories(model, histories: torch.Tensor, name: str) -> None:
@@ -146,8 +166,15 @@ def _check_histories(model, histories: torch.Tensor, name: str) -> None:
         raise DataValidationError(f"{name} must be a 2-D tensor [n, max_len] of item ids")
 
 
-def evaluate_ranking(model, histories: torch.Tensor, targets: torch.Tensor, ks: Sequence[int] = (5, 10, 20), *,
-                     batch_size: int = 1024, seen: list[np.ndarray] | None = None) -> dict[str, float]:
+def evaluate_ranking(
+    model,
+    histories: torch.Tensor,
+    targets: torch.Tensor,
+    ks: Sequence[int] = (5, 10, 20),
+    *,
+    batch_size: int = 1024,
+    seen: list[np.ndarray] | None = None,
+) -> dict[str, float]:
     """Full-ranking HR/NDCG@k of the next item over every item.
 
     ``seen`` (per-row arrays of item ids) excludes those items from the ranking; the
@@ -161,7 +188,7 @@ def evaluate_ranking(model, histories: torch.Tensor, targets: torch.Tensor, ks: 
     order = torch.sort(sequence_lengths(histories), stable=True).indices
     batches = []
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         scores = model.full_scores(histories[idx]).float()
         seen_pair = None
         if seen is not None:
@@ -176,12 +203,29 @@ def evaluate_ranking(model, histories: torch.Tensor, targets: torch.Tensor, ks: 
     return mean_metrics(batches)
 
 
-def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=None, max_epochs: int = 50,
-                   patience: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 256,
-                   device: torch.device, seed: int | None, gen: torch.Generator, views: SequenceViews | None = None,
-                   bucket: bool = False, verbose: bool = False, monitor: str = "val_ndcg@10",
-                   eval_batch_size: int = 1024, checkpoint_path=None, precision: str = "fp32",
-                   max_time: float | None = None) -> TrainResult:
+def fit_sequential(
+    model,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    valid=None,
+    max_epochs: int = 50,
+    patience: int | None = None,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    batch_size: int = 256,
+    device: torch.device,
+    seed: int | None,
+    gen: torch.Generator,
+    views: SequenceViews | None = None,
+    bucket: bool = False,
+    verbose: bool = False,
+    monitor: str = "val_ndcg@10",
+    eval_batch_size: int = 1024,
+    checkpoint_path=None,
+    precision: str = "fp32",
+    max_time: float | None = None,
+) -> TrainResult:
     """Train ``model`` through :class:`~structaug.train.Trainer` (best-validation restore).
 
     Parameters
@@ -234,17 +278,32 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
         # hashed as given (on the CPU, before the move): the same data gives the same digest on any device
         fingerprint = {
             "data": (inputs, targets) + (tuple(valid) if valid is not None else ()),
-            "config": {"lr": lr, "weight_decay": weight_decay, "batch_size": batch_size, "bucket": bucket,
-                       "precision": precision, "monitor": monitor,
-                       **dict(sorted(view_cfg.items()))},
+            "config": {
+                "lr": lr,
+                "weight_decay": weight_decay,
+                "batch_size": batch_size,
+                "bucket": bucket,
+                "precision": precision,
+                "monitor": monitor,
+                **dict(sorted(view_cfg.items())),
+            },
         }
     optimizers = model.make_optimizers(lr, weight_decay)
     inputs, targets = inputs.to(device), targets.to(device)
 
     def train_epoch(epoch: int) -> dict[str, float]:
         c0 = time.process_time()  # CPU seconds: comparable across runs on a shared machine
-        out = train_one_epoch(model, optimizers, inputs, targets, batch_size=batch_size, gen=gen,
-                              views=views, bucket=bucket, precision=precision)
+        out = train_one_epoch(
+            model,
+            optimizers,
+            inputs,
+            targets,
+            batch_size=batch_size,
+            gen=gen,
+            views=views,
+            bucket=bucket,
+            precision=precision,
+        )
         out["cpu_time"] = time.process_time() - c0
         return out
 
@@ -261,7 +320,16 @@ def fit_sequential(model, inputs: torch.Tensor, targets: torch.Tensor, *, valid=
 
         validate = _validate
 
-    trainer = Trainer(max_epochs=max_epochs, patience=patience if valid is not None else None, monitor=monitor,
-                      mode="max", device=device, seed=seed, verbose=verbose, checkpoint_path=checkpoint_path,
-                      max_time=max_time, desc=type(model).__name__)
+    trainer = Trainer(
+        max_epochs=max_epochs,
+        patience=patience if valid is not None else None,
+        monitor=monitor,
+        mode="max",
+        device=device,
+        seed=seed,
+        verbose=verbose,
+        checkpoint_path=checkpoint_path,
+        max_time=max_time,
+        desc=type(model).__name__,
+    )
     return trainer.fit(model, optimizers, train_epoch, validate, generators=[gen], fingerprint=fingerprint)

@@ -4,6 +4,7 @@ Every operator works on a whole left-aligned padded batch at once (gather/scatte
 ``[B, T]`` tensors, no Python loop over sequences), so views are made on the training
 device inside the training loop.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,8 +22,9 @@ __all__ = ["OPERATORS", "SequenceViews", "check_padded", "check_view_params", "c
 OPERATORS = ("crop", "mask", "reorder")
 
 
-def check_view_params(*, crop_ratio: float, mask_ratio: float, reorder_ratio: float,
-                      operators: Sequence[str] = OPERATORS) -> None:
+def check_view_params(
+    *, crop_ratio: float, mask_ratio: float, reorder_ratio: float, operators: Sequence[str] = OPERATORS
+) -> None:
     """Check the views' settings (``InvalidParameterError`` naming the bad one).
 
     ``crop_ratio`` and ``reorder_ratio`` lie in (0, 1] (a crop keeps at least one item anyway,
@@ -35,8 +37,7 @@ def check_view_params(*, crop_ratio: float, mask_ratio: float, reorder_ratio: fl
     ops = (operators,) if isinstance(operators, str) else tuple(operators)
     bad = [o for o in ops if o not in OPERATORS]
     if isinstance(operators, str) or not ops or bad or len(set(ops)) != len(ops):
-        raise InvalidParameterError(f"operators must be a tuple of distinct names from {OPERATORS}, "
-                                    f"got {operators!r}")
+        raise InvalidParameterError(f"operators must be a tuple of distinct names from {OPERATORS}, got {operators!r}")
 
 
 def _window(lengths: torch.Tensor, ratio: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,9 +85,17 @@ def reorder(seqs: torch.Tensor, ratio: float, gen: torch.Generator) -> torch.Ten
     return seqs.gather(1, keys.argsort(1))
 
 
-def make_views(seqs: torch.Tensor, n_views: int, gen: torch.Generator, *, crop_ratio: float = 0.5,
-               mask_ratio: float = 0.5, reorder_ratio: float = 0.8, mask_id: int,
-               operators: Sequence[str] = OPERATORS) -> list[torch.Tensor]:
+def make_views(
+    seqs: torch.Tensor,
+    n_views: int,
+    gen: torch.Generator,
+    *,
+    crop_ratio: float = 0.5,
+    mask_ratio: float = 0.5,
+    reorder_ratio: float = 0.8,
+    mask_id: int,
+    operators: Sequence[str] = OPERATORS,
+) -> list[torch.Tensor]:
     """``n_views`` augmented copies of ``seqs``, each row from a randomly chosen operator.
 
     A row's views use *different* operators while ``n_views <= len(operators)`` (CL4SRec's
@@ -180,8 +189,16 @@ class SequenceViews(Augmenter):
     #: ``n=None``: two views, the pair CL4SRec and MCLRec contrast
     default_n: ClassVar[int] = 2
 
-    def __init__(self, *, crop_ratio: float = 0.5, mask_ratio: float = 0.5, reorder_ratio: float = 0.8,
-                 mask_id: int | None = None, operators: tuple[str, ...] = OPERATORS, random_state=None):
+    def __init__(
+        self,
+        *,
+        crop_ratio: float = 0.5,
+        mask_ratio: float = 0.5,
+        reorder_ratio: float = 0.8,
+        mask_id: int | None = None,
+        operators: tuple[str, ...] = OPERATORS,
+        random_state=None,
+    ):
         self.crop_ratio = crop_ratio
         self.mask_ratio = mask_ratio
         self.reorder_ratio = reorder_ratio
@@ -190,16 +207,21 @@ class SequenceViews(Augmenter):
         self.random_state = random_state
 
     def _validate_params(self) -> None:
-        check_view_params(crop_ratio=self.crop_ratio, mask_ratio=self.mask_ratio, reorder_ratio=self.reorder_ratio,
-                          operators=self.operators)
+        check_view_params(
+            crop_ratio=self.crop_ratio,
+            mask_ratio=self.mask_ratio,
+            reorder_ratio=self.reorder_ratio,
+            operators=self.operators,
+        )
         if self.mask_id is not None:
             check_positive_int(self.mask_id, "mask_id")  # 0 is padding
 
     def _fit(self, data, **kwargs) -> None:
         seqs = check_padded(data)
         if seqs.numel() == 0 or not bool((seqs != 0).any()):
-            raise DataValidationError(f"sequences has no items (shape {tuple(seqs.shape)}, all padding); "
-                                      "fit on the padded training sequences")
+            raise DataValidationError(
+                f"sequences has no items (shape {tuple(seqs.shape)}, all padding); fit on the padded training sequences"
+            )
         self.max_len_ = int(seqs.shape[1])
         top = int(seqs.max()) if seqs.numel() else 0
         if self.mask_id is not None and top >= int(self.mask_id):
@@ -263,8 +285,16 @@ class SequenceViews(Augmenter):
         list of ``n`` LongTensors of shape (B, T)
         """
         check_is_fitted(self, ["mask_id_"])
-        return make_views(seqs, n, generator, crop_ratio=self.crop_ratio, mask_ratio=self.mask_ratio,
-                          reorder_ratio=self.reorder_ratio, mask_id=self.mask_id_, operators=self.operators)
+        return make_views(
+            seqs,
+            n,
+            generator,
+            crop_ratio=self.crop_ratio,
+            mask_ratio=self.mask_ratio,
+            reorder_ratio=self.reorder_ratio,
+            mask_id=self.mask_id_,
+            operators=self.operators,
+        )
 
     def _count_sampled(self, out: tuple[torch.Tensor, ...], data: torch.Tensor) -> int:
         """Views per sequence in ``out = sample(data, n)``: the tuple's length, each view covering every row."""

@@ -8,6 +8,7 @@ random feature subset of a table.
 The pieces live in private modules: ``_views`` (the augmenter) and ``_model`` (the
 hypernetwork and the estimators).
 """
+
 from __future__ import annotations
 
 from ._model import HyperTabClassifier, HyperTabRegressor

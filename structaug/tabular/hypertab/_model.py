@@ -30,6 +30,7 @@ categoricals grouped so that a mask keeps or drops a whole categorical feature;
 standardised numbers), so DataFrames with ``category``/``object`` columns and string labels
 work out of the box.
 """
+
 from __future__ import annotations
 
 import copy
@@ -87,8 +88,15 @@ class HyperTabNet(torch.nn.Module):
         Hidden widths of the hypernetwork.
     """
 
-    def __init__(self, n_inputs: int, subset_width: int, n_outputs: int, *, hidden_size: int = 10,
-                 hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64)):
+    def __init__(
+        self,
+        n_inputs: int,
+        subset_width: int,
+        n_outputs: int,
+        *,
+        hidden_size: int = 10,
+        hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64),
+    ):
         super().__init__()
         k, h, c = subset_width, hidden_size, n_outputs
         self.shapes = [(h, k), (h, h), (c, h)]  # (out, in) of each target layer
@@ -102,9 +110,9 @@ class HyperTabNet(torch.nn.Module):
         theta = self.head(self.body(masks))
         out, off = [], 0
         for o, i in self.shapes:
-            w = theta[:, off:off + o * i].reshape(-1, o, i)
+            w = theta[:, off : off + o * i].reshape(-1, o, i)
             off += o * i
-            b = theta[:, off:off + o]
+            b = theta[:, off : off + o]
             off += o
             out.append((w, b))
         return out
@@ -136,12 +144,26 @@ class _HyperTabBase(BaseEstimator):
 
     _task = "classification"
 
-    def __init__(self, *, views: FeatureSubsetViews | None = None, hidden_size: int = 10,
-                 hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64), max_epochs: int = 50,
-                 lr: float = 3e-4, batch_size: int = 128, masks_per_step: int = 1, weight_decay: float = 0.0,
-                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 10,
-                 categorical_features: Any = "auto", missing: str = "error", device: str = "auto",
-                 random_state: Any = None, verbose: bool = False):
+    def __init__(
+        self,
+        *,
+        views: FeatureSubsetViews | None = None,
+        hidden_size: int = 10,
+        hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64),
+        max_epochs: int = 50,
+        lr: float = 3e-4,
+        batch_size: int = 128,
+        masks_per_step: int = 1,
+        weight_decay: float = 0.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        categorical_features: Any = "auto",
+        missing: str = "error",
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+    ):
         self.views = views
         self.hidden_size = hidden_size
         self.hypernet_hidden_sizes = hypernet_hidden_sizes
@@ -163,8 +185,9 @@ class _HyperTabBase(BaseEstimator):
     def _encode_target(self, y: Any) -> tuple[np.ndarray, int]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
-              ensemble: bool = False) -> torch.Tensor:  # pragma: no cover - abstract
+    def _loss(
+        self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None, ensemble: bool = False
+    ) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     # -- validation ------------------------------------------------------------------------
@@ -185,8 +208,9 @@ class _HyperTabBase(BaseEstimator):
         check_choice(self.missing, ("error", "impute"), "missing")
         self._validate_task_params()
         # the encoder's own parameter checks (categorical_features) before it sees data
-        TableEncoder(encoding="onehot", categorical_features=self.categorical_features,
-                     missing=self.missing)._validate_params()
+        TableEncoder(
+            encoding="onehot", categorical_features=self.categorical_features, missing=self.missing
+        )._validate_params()
         return resolve_device(self.device)  # InvalidParameterError / DeviceUnavailableError before any work
 
     def _validate_task_params(self) -> None:
@@ -201,8 +225,9 @@ class _HyperTabBase(BaseEstimator):
         y = check_target(self, y)
         check_n_rows(X, y)
         target, _ = self._encode_target(y)  # labels first: they are cheap and often the mistake
-        self.encoder_ = TableEncoder(encoding="onehot", categorical_features=self.categorical_features,
-                                     missing=self.missing).fit(X)
+        self.encoder_ = TableEncoder(
+            encoding="onehot", categorical_features=self.categorical_features, missing=self.missing
+        ).fit(X)
         Z = self.encoder_.transform(X)
         check_fitted_input(self, X, reset=True)  # feature_names_in_, or none after a refit on an array
         self.n_features_in_ = self.encoder_.n_features_in_
@@ -236,14 +261,15 @@ class _HyperTabBase(BaseEstimator):
         index = np.full((n_views, width), d, dtype=np.int64)  # pad with the zero column
         for m, row in enumerate(masks):  # M small integer lists; no networks involved
             cols = np.flatnonzero(row)
-            index[m, :len(cols)] = cols
+            index[m, : len(cols)] = cols
         self.views_ = views
         self.masks_ = masks
 
         n_out = self._n_outputs(target)
         with local_torch_seed(seed):  # seeded init without touching the caller's RNG
-            net = HyperTabNet(d, width, n_out, hidden_size=self.hidden_size,
-                              hypernet_hidden_sizes=tuple(self.hypernet_hidden_sizes)).to(dev)
+            net = HyperTabNet(
+                d, width, n_out, hidden_size=self.hidden_size, hypernet_hidden_sizes=tuple(self.hypernet_hidden_sizes)
+            ).to(dev)
         mask_t = torch.as_tensor(masks, dtype=torch.float32, device=dev)
         index_t = torch.as_tensor(index, device=dev)
         x_all = self._pad(torch.as_tensor(Z, device=dev))
@@ -253,11 +279,16 @@ class _HyperTabBase(BaseEstimator):
         tr_idx = np.arange(len(Z))
         va_idx = None
         if self.early_stopping and len(Z) < 10:
-            warnings.warn(f"early_stopping needs at least 10 training rows, got {len(Z)}: training all "
-                          f"{self.max_epochs} epochs without a validation split", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"early_stopping needs at least 10 training rows, got {len(Z)}: training all "
+                f"{self.max_epochs} epochs without a validation split",
+                UserWarning,
+                stacklevel=3,
+            )
         if self.early_stopping and len(Z) >= 10:
-            tr_idx, va_idx = holdout_indices(len(Z), self.validation_fraction, rng, min_size=1,
-                                             name="validation_fraction")
+            tr_idx, va_idx = holdout_indices(
+                len(Z), self.validation_fraction, rng, min_size=1, name="validation_fraction"
+            )
         x_tr, y_tr = x_all[tr_idx], y_all[tr_idx]
         weight = self._class_weight(target[tr_idx], dev)
 
@@ -273,7 +304,7 @@ class _HyperTabBase(BaseEstimator):
                 xb, yb = x_tr[rows], y_tr[rows]
                 order = torch.randperm(n_views, generator=gen).to(dev)
                 for start in range(0, n_views, self.masks_per_step):
-                    chunk = order[start:start + self.masks_per_step]
+                    chunk = order[start : start + self.masks_per_step]
                     out = net(xb, mask_t[chunk], index_t[chunk])  # (m, B, C)
                     loss = self._loss(out, yb, weight)
                     opt.zero_grad(set_to_none=True)
@@ -290,16 +321,21 @@ class _HyperTabBase(BaseEstimator):
             @torch.no_grad()
             def ensemble_val_loss(epoch: int) -> dict[str, float]:
                 net.eval()
-                return {"val_loss": float(self._loss(net(x_va, mask_t, index_t), y_va, weight,
-                                                     ensemble=True).detach())}
+                return {"val_loss": float(self._loss(net(x_va, mask_t, index_t), y_va, weight, ensemble=True).detach())}
 
             validate = ensemble_val_loss
 
-        trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience if validate else None,
-                          monitor="val_loss" if validate else "loss", device=dev, seed=seed,
-                          # without validation the paper's fixed budget keeps the last epoch's weights
-                          restore_best=validate is not None,
-                          verbose=self.verbose, desc=type(self).__name__)
+        trainer = Trainer(
+            max_epochs=self.max_epochs,
+            patience=self.patience if validate else None,
+            monitor="val_loss" if validate else "loss",
+            device=dev,
+            seed=seed,
+            # without validation the paper's fixed budget keeps the last epoch's weights
+            restore_best=validate is not None,
+            verbose=self.verbose,
+            desc=type(self).__name__,
+        )
         self.train_result_ = trainer.fit(net, opt, train_epoch, validate, generators=[gen])
         net.eval()
         self.net_ = net
@@ -327,7 +363,7 @@ class _HyperTabBase(BaseEstimator):
         self.net_.eval()
         # Chunk rows so that n_views × rows × hidden stays small on big tables.
         step = max(1, 2**22 // max(1, len(self.masks_) * max(self.hidden_size, x.shape[1])))
-        outs = [self.net_(x[i:i + step], self._mask_t, self._index_t) for i in range(0, len(x), step)]
+        outs = [self.net_(x[i : i + step], self._mask_t, self._index_t) for i in range(0, len(x), step)]
         return torch.cat(outs, dim=1)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -414,19 +450,45 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
     train_result_ : structaug.train.TrainResult
     """
 
-    def __init__(self, *, views: FeatureSubsetViews | None = None, hidden_size: int = 10,
-                 hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64), max_epochs: int = 50,
-                 lr: float = 3e-4, batch_size: int = 128, masks_per_step: int = 1, weight_decay: float = 0.0,
-                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 10,
-                 class_weight: Any = None, categorical_features: Any = "auto", missing: str = "error",
-                 device: str = "auto", random_state: Any = None, verbose: bool = False):
-        super().__init__(views=views, hidden_size=hidden_size,
-                         hypernet_hidden_sizes=hypernet_hidden_sizes, max_epochs=max_epochs, lr=lr,
-                         batch_size=batch_size, masks_per_step=masks_per_step,
-                         weight_decay=weight_decay, early_stopping=early_stopping,
-                         validation_fraction=validation_fraction, patience=patience,
-                         categorical_features=categorical_features, missing=missing, device=device,
-                         random_state=random_state, verbose=verbose)
+    def __init__(
+        self,
+        *,
+        views: FeatureSubsetViews | None = None,
+        hidden_size: int = 10,
+        hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64),
+        max_epochs: int = 50,
+        lr: float = 3e-4,
+        batch_size: int = 128,
+        masks_per_step: int = 1,
+        weight_decay: float = 0.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        class_weight: Any = None,
+        categorical_features: Any = "auto",
+        missing: str = "error",
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+    ):
+        super().__init__(
+            views=views,
+            hidden_size=hidden_size,
+            hypernet_hidden_sizes=hypernet_hidden_sizes,
+            max_epochs=max_epochs,
+            lr=lr,
+            batch_size=batch_size,
+            masks_per_step=masks_per_step,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            categorical_features=categorical_features,
+            missing=missing,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
         self.class_weight = class_weight
 
     def _n_outputs(self, target: np.ndarray) -> int:
@@ -463,11 +525,13 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
             unknown = [k for k in self.class_weight if not np.any(_label_equal(classes, k))]
             if unknown:
                 raise InvalidParameterError(
-                    f"class_weight has labels {unknown[:5]} that are not classes of y {list(classes)[:10]}")
+                    f"class_weight has labels {unknown[:5]} that are not classes of y {list(classes)[:10]}"
+                )
         return codes, len(classes)
 
-    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
-              ensemble: bool = False) -> torch.Tensor:
+    def _loss(
+        self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None, ensemble: bool = False
+    ) -> torch.Tensor:
         if ensemble:  # validation: the loss of the averaged ensemble, what predict uses
             logp = torch.log(torch.softmax(out, dim=-1).mean(0).clamp_min(1e-12))
             return F.nll_loss(logp, y, weight=weight)
@@ -508,8 +572,9 @@ class HyperTabRegressor(RegressorMixin, _HyperTabBase):
         self.y_scale_ = std if std > 0 else 1.0
         return ((t - self.y_mean_) / self.y_scale_).astype(np.float32), 1
 
-    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
-              ensemble: bool = False) -> torch.Tensor:
+    def _loss(
+        self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None, ensemble: bool = False
+    ) -> torch.Tensor:
         out = out[..., 0]
         if ensemble:
             return F.mse_loss(out.mean(0), y)

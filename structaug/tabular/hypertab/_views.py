@@ -7,6 +7,7 @@ rows. :class:`FeatureSubsetViews` draws those subsets as binary masks (exactly
 ``max(1, int(subsample * n_features))`` features each, uniformly without replacement, as in
 the reference implementation) and returns the masked views.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -100,8 +101,9 @@ class FeatureSubsetViews(Augmenter):
     #: ``n=None`` means the ``n_views`` parameter
     default_n: ClassVar[int | None] = None
 
-    def __init__(self, *, subsample: float = 0.5, n_views: int = 100, fill_value: float = 0.0,
-                 random_state: Any = None):
+    def __init__(
+        self, *, subsample: float = 0.5, n_views: int = 100, fill_value: float = 0.0, random_state: Any = None
+    ):
         self.subsample = subsample
         self.n_views = n_views
         self.fill_value = fill_value
@@ -111,8 +113,11 @@ class FeatureSubsetViews(Augmenter):
         check_fraction(self.subsample, "subsample")
         check_positive_int(self.n_views, "n_views")
         fv = self.fill_value
-        if isinstance(fv, (bool, np.bool_)) or not isinstance(fv, (int, float, np.integer, np.floating)) \
-                or np.isinf(fv):
+        if (
+            isinstance(fv, (bool, np.bool_))
+            or not isinstance(fv, (int, float, np.integer, np.floating))
+            or np.isinf(fv)
+        ):
             raise InvalidParameterError(f"fill_value must be a finite number or NaN, got {type(fv).__name__} {fv!r}")
 
     # scikit-learn's fit(X, y=None) (its estimator checks pass y positionally), narrower than
@@ -199,8 +204,9 @@ class FeatureSubsetViews(Augmenter):
         if isinstance(data, (int, np.integer)) and not isinstance(data, bool):
             return check_positive_int(data, "n_features")
         if sp.issparse(data):
-            raise DataValidationError("X: sparse input is not supported by FeatureSubsetViews; pass a dense table "
-                                      "(X.toarray())")
+            raise DataValidationError(
+                "X: sparse input is not supported by FeatureSubsetViews; pass a dense table (X.toarray())"
+            )
         shape = getattr(data, "shape", None)
         if shape is None:
             try:
@@ -210,11 +216,14 @@ class FeatureSubsetViews(Augmenter):
         if len(shape) != 2:
             raise DataValidationError(f"X must be a 2-D table (rows x features), got shape {tuple(shape)}")
         if shape[1] < 1:  # scikit-learn's wording, then ours
-            raise DataValidationError(f"X: Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 "
-                                      "is required; a view needs at least one feature")
+            raise DataValidationError(
+                f"X: Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum of 1 "
+                "is required; a view needs at least one feature"
+            )
         if fitting and shape[0] < 1:  # sample() on 0 rows is fine (0-row views); fit learns from rows
-            raise DataValidationError(f"X: Found array with 0 sample(s) (shape={tuple(shape)}) while a minimum of 1 "
-                                      "is required")
+            raise DataValidationError(
+                f"X: Found array with 0 sample(s) (shape={tuple(shape)}) while a minimum of 1 is required"
+            )
         return int(shape[1])
 
     @staticmethod
@@ -223,23 +232,29 @@ class FeatureSubsetViews(Augmenter):
         if isinstance(data, (int, np.integer)) or (isinstance(data, torch.Tensor) and not data.is_complex()):
             return
         if isinstance(data, pd.DataFrame):
-            bad = [c for c, dt in data.dtypes.items()
-                   if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
-                   or pd.api.types.is_complex_dtype(dt)]
+            bad = [
+                c
+                for c, dt in data.dtypes.items()
+                if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
+                or pd.api.types.is_complex_dtype(dt)
+            ]
         else:
             arr = np.asarray(data)
             if arr.dtype.kind in "biuf":
                 return
             if arr.dtype.kind == "c":
-                raise DataValidationError(f"X: Complex data not supported (dtype {arr.dtype}); FeatureSubsetViews "
-                                          "needs real numbers")
+                raise DataValidationError(
+                    f"X: Complex data not supported (dtype {arr.dtype}); FeatureSubsetViews needs real numbers"
+                )
             if arr.dtype.kind != "O":
                 raise DataValidationError(f"X must be numeric, got dtype {arr.dtype}")
             numbers = (int, float, np.integer, np.floating)
             other = sorted({type(v).__name__ for v in arr.ravel() if not isinstance(v, (*numbers, str))})
             if other:  # neither numbers nor text: a TypeError, as numpy's float() conversion gives
-                raise _NonNumericError(f"X holds {other[:5]} objects: float() argument must be a string or a "
-                                       "real number; FeatureSubsetViews needs a numeric table")
+                raise _NonNumericError(
+                    f"X holds {other[:5]} objects: float() argument must be a string or a "
+                    "real number; FeatureSubsetViews needs a numeric table"
+                )
             bad = [j for j in range(arr.shape[1]) if any(not isinstance(v, numbers) for v in arr[:, j])]
         if bad:
             raise DataValidationError(

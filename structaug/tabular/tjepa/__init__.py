@@ -10,6 +10,7 @@ Data", ICLR 2025) on structaug's interfaces.
 The pieces live in private modules: ``_masking`` (masks), ``_network`` (torch modules),
 ``_estimator`` (the training loop) and ``_heads`` (downstream estimators).
 """
+
 from __future__ import annotations
 
 from ._estimator import TJEPA, RepresentationCollapseWarning
@@ -17,10 +18,10 @@ from ._heads import TJEPAClassifier, TJEPARegressor
 from ._masking import JEPAMasking, JEPAMasks
 
 __all__ = [
-           "TJEPA",
-           "JEPAMasking",
-           "JEPAMasks",
-           "RepresentationCollapseWarning",
-           "TJEPAClassifier",
-           "TJEPARegressor",
+    "TJEPA",
+    "JEPAMasking",
+    "JEPAMasks",
+    "RepresentationCollapseWarning",
+    "TJEPAClassifier",
+    "TJEPARegressor",
 ]

@@ -5,6 +5,7 @@ standardised features (no T-JEPA), and XGBoost. The encoder is a small CPU-sized
 (2 layers, width 16, a few epochs) so the section runs in seconds; the paper-sized
 defaults are ``TJEPA()``'s.
 """
+
 from __future__ import annotations
 
 import time
@@ -33,11 +34,29 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     X, y = load_breast_cancer(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
     epochs = 2 if quick else 8
-    enc = TJEPA(hidden_size=16, n_layers=1 if quick else 2, n_heads=2, inner_size=32, predictor_hidden_size=16,
-                predictor_n_layers=1, predictor_n_heads=2, predictor_inner_size=32, batch_size=64,
-                max_epochs=epochs, lr=1e-3, warmup_epochs=1, patience=None)
-    head: dict[str, Any] = dict(hidden_sizes=(64, 64), max_epochs=60 if quick else 200, patience=16, device=device,
-                random_state=seed, verbose=False)
+    enc = TJEPA(
+        hidden_size=16,
+        n_layers=1 if quick else 2,
+        n_heads=2,
+        inner_size=32,
+        predictor_hidden_size=16,
+        predictor_n_layers=1,
+        predictor_n_heads=2,
+        predictor_inner_size=32,
+        batch_size=64,
+        max_epochs=epochs,
+        lr=1e-3,
+        warmup_epochs=1,
+        patience=None,
+    )
+    head: dict[str, Any] = dict(
+        hidden_sizes=(64, 64),
+        max_epochs=60 if quick else 200,
+        patience=16,
+        device=device,
+        random_state=seed,
+        verbose=False,
+    )
     note = f"{epochs} pre-training epochs, 2 layers x 16 wide" if not quick else f"{epochs} epochs, 1 layer"
 
     t0 = time.perf_counter()

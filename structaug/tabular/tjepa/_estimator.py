@@ -5,6 +5,7 @@ target-encoder tokens of masked feature subsets from a disjoint context subset; 
 encoder follows by EMA. ``transform(X)`` returns the target encoder's representation of
 the full rows (no masking), which a downstream model consumes.
 """
+
 from __future__ import annotations
 
 import math
@@ -189,18 +190,28 @@ class TJEPA(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------------------
     def _validate_params(self) -> torch.device:
         """Check every hyperparameter before any work (InvalidParameterError naming it); return the device."""
-        for name in ("hidden_size", "n_layers", "n_heads", "inner_size", "predictor_hidden_size",
-                     "predictor_n_layers", "predictor_n_heads", "predictor_inner_size", "batch_size",
-                     "collapse_probe_size"):
+        for name in (
+            "hidden_size",
+            "n_layers",
+            "n_heads",
+            "inner_size",
+            "predictor_hidden_size",
+            "predictor_n_layers",
+            "predictor_n_heads",
+            "predictor_inner_size",
+            "batch_size",
+            "collapse_probe_size",
+        ):
             check_positive_int(getattr(self, name), name)
         # max_epochs >= 1: zero epochs would hand back the random initialisation as a representation
         check_positive_int(self.max_epochs, "max_epochs")
         check_positive_int(self.n_reg_tokens, "n_reg_tokens", minimum=0)
         check_positive_int(self.warmup_epochs, "warmup_epochs", minimum=0)
         check_optional_positive_int(self.patience, "patience")
-        for width, heads, wname, hname in ((self.hidden_size, self.n_heads, "hidden_size", "n_heads"),
-                                           (self.predictor_hidden_size, self.predictor_n_heads,
-                                            "predictor_hidden_size", "predictor_n_heads")):
+        for width, heads, wname, hname in (
+            (self.hidden_size, self.n_heads, "hidden_size", "n_heads"),
+            (self.predictor_hidden_size, self.predictor_n_heads, "predictor_hidden_size", "predictor_n_heads"),
+        ):
             if width % 2:
                 raise InvalidParameterError(f"{wname} must be even (sine/cosine position codes), got {width}")
             if width % heads:
@@ -215,8 +226,9 @@ class TJEPA(TransformerMixin, BaseEstimator):
         check_fraction(self.ema_start, "ema_start", inclusive_low=True)
         check_fraction(self.ema_end, "ema_end", inclusive_low=True)
         if self.ema_start > self.ema_end:
-            raise InvalidParameterError(f"need ema_start <= ema_end, got ema_start={self.ema_start}, "
-                                        f"ema_end={self.ema_end}")
+            raise InvalidParameterError(
+                f"need ema_start <= ema_end, got ema_start={self.ema_start}, ema_end={self.ema_end}"
+            )
         check_positive_float(self.lr, "lr")
         check_positive_float(self.start_lr, "start_lr", allow_zero=True)
         check_positive_float(self.final_lr, "final_lr", allow_zero=True)
@@ -227,8 +239,9 @@ class TJEPA(TransformerMixin, BaseEstimator):
         if self.masking is not None and not isinstance(self.masking, JEPAMasking):
             raise InvalidParameterError(f"masking must be a JEPAMasking or None, got {type(self.masking).__name__}")
         self._masking()._validate_params()  # its own checks, named after its parameters
-        TableEncoder(categorical_features=self.categorical_features, missing=self.missing,
-                     handle_unknown=self.handle_unknown)._validate_params()
+        TableEncoder(
+            categorical_features=self.categorical_features, missing=self.missing, handle_unknown=self.handle_unknown
+        )._validate_params()
         return resolve_device(self.device)  # InvalidParameterError / DeviceUnavailableError before any work
 
     def _masking(self) -> JEPAMasking:
@@ -237,13 +250,22 @@ class TJEPA(TransformerMixin, BaseEstimator):
 
     def _network(self, enc: TableEncoder) -> TJEPANetwork:
         return TJEPANetwork(
-            numerical_columns=enc.numerical_columns_.tolist(), categorical_columns=enc.categorical_columns_.tolist(),
-            cardinalities=list(enc.cardinalities_), d_model=self.hidden_size, n_layers=self.n_layers,
-            n_heads=self.n_heads, d_feedforward=self.inner_size, dropout=self.dropout,
-            n_reg_tokens=self.n_reg_tokens, type_embedding=self.type_embedding,
-            d_predictor=self.predictor_hidden_size, predictor_layers=self.predictor_n_layers,
-            predictor_heads=self.predictor_n_heads, predictor_feedforward=self.predictor_inner_size,
-            predictor_dropout=self.predictor_dropout)
+            numerical_columns=enc.numerical_columns_.tolist(),
+            categorical_columns=enc.categorical_columns_.tolist(),
+            cardinalities=list(enc.cardinalities_),
+            d_model=self.hidden_size,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            d_feedforward=self.inner_size,
+            dropout=self.dropout,
+            n_reg_tokens=self.n_reg_tokens,
+            type_embedding=self.type_embedding,
+            d_predictor=self.predictor_hidden_size,
+            predictor_layers=self.predictor_n_layers,
+            predictor_heads=self.predictor_n_heads,
+            predictor_feedforward=self.predictor_inner_size,
+            predictor_dropout=self.predictor_dropout,
+        )
 
     def _optimizer(self, net: TJEPANetwork) -> torch.optim.AdamW:
         # As in I-JEPA/T-JEPA: no weight decay on biases and 1-D (norm) parameters.
@@ -253,14 +275,23 @@ class TJEPA(TransformerMixin, BaseEstimator):
             if not p.requires_grad:
                 continue
             (no_decay if p.ndim == 1 or name.endswith("bias") else decay).append(p)
-        return torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay, "decay": True},
-                                  {"params": no_decay, "weight_decay": 0.0, "decay": False}], lr=self.lr)
+        return torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": self.weight_decay, "decay": True},
+                {"params": no_decay, "weight_decay": 0.0, "decay": False},
+            ],
+            lr=self.lr,
+        )
 
     def fit(self, X: Any, y: Any = None) -> TJEPA:
         """Pre-train on the rows of ``X`` (``y`` is ignored: T-JEPA is self-supervised)."""
         dev = self._validate_params()
-        enc = TableEncoder(encoding="ordinal", categorical_features=self.categorical_features,
-                           missing=self.missing, handle_unknown=self.handle_unknown)
+        enc = TableEncoder(
+            encoding="ordinal",
+            categorical_features=self.categorical_features,
+            missing=self.missing,
+            handle_unknown=self.handle_unknown,
+        )
         Z = enc.fit_transform(X)
         if Z.shape[0] < 2:
             raise DataValidationError(f"T-JEPA needs at least 2 rows to learn from, got n_samples={Z.shape[0]}")
@@ -322,8 +353,17 @@ class TJEPA(TransformerMixin, BaseEstimator):
             var = rep.var(dim=0, unbiased=False) if len(rep) > 1 else torch.zeros(rep.shape[1], device=dev)
             return {"rep_var": float(var.mean()), "rep_std_min": float(var.min().sqrt())}
 
-        trainer = Trainer(max_epochs=self.max_epochs, patience=self.patience, monitor="loss", mode="min",
-                          device=dev, seed=seed, verbose=self.verbose, restore_best=False, desc="T-JEPA")
+        trainer = Trainer(
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            monitor="loss",
+            mode="min",
+            device=dev,
+            seed=seed,
+            verbose=self.verbose,
+            restore_best=False,
+            desc="T-JEPA",
+        )
         result = trainer.fit(net, opt, train_epoch, collapse_probe, generators=[shuffle])
         net.eval()
         self.encoder_ = enc
@@ -341,7 +381,10 @@ class TJEPA(TransformerMixin, BaseEstimator):
         if final_var < 1e-8:
             warnings.warn(
                 f"T-JEPA representation collapsed (variance {final_var:.2e} across rows); use more [REG] "
-                "tokens (n_reg_tokens), a lower lr or more epochs", RepresentationCollapseWarning, stacklevel=2)
+                "tokens (n_reg_tokens), a lower lr or more epochs",
+                RepresentationCollapseWarning,
+                stacklevel=2,
+            )
         return self
 
     def transform(self, X: Any) -> np.ndarray:

@@ -9,6 +9,7 @@ The private ``MLPHead`` (``structaug.tabular._mlp``, shared with the plain-MLP b
 T-JEPA benchmark uses it on the raw encoded features as the "no T-JEPA" baseline so both sides
 get exactly the same head and training budget.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -47,12 +48,26 @@ class _TJEPAHeadBase(BaseEstimator):
 
     _task = "classification"
 
-    def __init__(self, *, encoder: TJEPA | None = None, pretrain_epochs: int | None = None, head: str = "mlp",
-                 hidden_sizes: Sequence[int] = (256, 256),
-                 dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 1e-5, batch_size: int = 128,
-                 max_epochs: int = 200, patience: int = 16, validation_fraction: float = 0.1,
-                 xgb_params: dict | None = None, pretrained: bool = False, device: str = "auto",
-                 random_state: int | None = None, verbose: bool = False):
+    def __init__(
+        self,
+        *,
+        encoder: TJEPA | None = None,
+        pretrain_epochs: int | None = None,
+        head: str = "mlp",
+        hidden_sizes: Sequence[int] = (256, 256),
+        dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        batch_size: int = 128,
+        max_epochs: int = 200,
+        patience: int = 16,
+        validation_fraction: float = 0.1,
+        xgb_params: dict | None = None,
+        pretrained: bool = False,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ):
         self.encoder = encoder
         self.pretrain_epochs = pretrain_epochs
         self.head = head
@@ -82,7 +97,8 @@ class _TJEPAHeadBase(BaseEstimator):
         if self.pretrained:
             if not isinstance(self.encoder, TJEPA):
                 raise InvalidParameterError(
-                    f"pretrained=True needs a fitted TJEPA as encoder, got {type(self.encoder).__name__}")
+                    f"pretrained=True needs a fitted TJEPA as encoder, got {type(self.encoder).__name__}"
+                )
             check_is_fitted(self.encoder, "network_")
         else:
             if self.encoder is not None and not isinstance(self.encoder, TJEPA):
@@ -103,10 +119,20 @@ class _TJEPAHeadBase(BaseEstimator):
         return enc
 
     def _mlp_head(self, seed: int | None) -> MLPHead:
-        return MLPHead(task=self._task, hidden_sizes=self.hidden_sizes, dropout=self.dropout, lr=self.lr,
-                       weight_decay=self.weight_decay, batch_size=self.batch_size, max_epochs=self.max_epochs,
-                       patience=self.patience, validation_fraction=self.validation_fraction, device=self.device,
-                       random_state=seed, verbose=self.verbose)
+        return MLPHead(
+            task=self._task,
+            hidden_sizes=self.hidden_sizes,
+            dropout=self.dropout,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            validation_fraction=self.validation_fraction,
+            device=self.device,
+            random_state=seed,
+            verbose=self.verbose,
+        )
 
     def _fit_encoder(self, X: Any, rng: np.random.Generator) -> np.ndarray:
         self.encoder_ = self._fitted_encoder(X, rng)

@@ -24,6 +24,7 @@ defaults: context and target shares in ``[0.2, 0.4]`` and four target subsets pe
 :meth:`JEPAMasking.draw` once per mini-batch with T-JEPA's own generator, so one seed drives
 batch order and masks together.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -149,21 +150,25 @@ class JEPAMasking(Augmenter):
             check_fraction(getattr(self, name), name)
         if self.min_context_share > self.max_context_share:
             raise InvalidParameterError(
-                f"min_context_share ({self.min_context_share}) must be <= max_context_share ({self.max_context_share})")
+                f"min_context_share ({self.min_context_share}) must be <= max_context_share ({self.max_context_share})"
+            )
         if self.min_target_share > self.max_target_share:
             raise InvalidParameterError(
-                f"min_target_share ({self.min_target_share}) must be <= max_target_share ({self.max_target_share})")
+                f"min_target_share ({self.min_target_share}) must be <= max_target_share ({self.max_target_share})"
+            )
         if self.min_context_share + self.min_target_share > 1:
             raise InvalidParameterError(
                 f"min_context_share + min_target_share must be <= 1 (context and targets are disjoint), got "
-                f"{self.min_context_share} + {self.min_target_share}")
+                f"{self.min_context_share} + {self.min_target_share}"
+            )
         check_positive_int(self.n_targets, "n_targets")
 
     def _fit(self, data: Any, **kwargs: Any) -> None:
         d = _n_columns(data)
         if d < 2:
             raise DataValidationError(
-                f"T-JEPA masking needs at least 2 features (a context and a disjoint target), got n_features={d}")
+                f"T-JEPA masking needs at least 2 features (a context and a disjoint target), got n_features={d}"
+            )
         # At least one feature in each subset even on narrow tables (the reference asserts > 0).
         lo_c = max(1, round(d * self.min_context_share))
         hi_c = max(lo_c, round(d * self.max_context_share))
@@ -253,8 +258,9 @@ class JEPAMasking(Augmenter):
         for _ in range(self.default_n if n is None else n):
             context, targets = self.draw(n_rows, rng.np)
             if isinstance(data, torch.Tensor):
-                out.append(JEPAMasks(torch.from_numpy(context).to(data.device),
-                                     torch.from_numpy(targets).to(data.device)))
+                out.append(
+                    JEPAMasks(torch.from_numpy(context).to(data.device), torch.from_numpy(targets).to(data.device))
+                )
             else:
                 out.append(JEPAMasks(context, targets))
         return tuple(out)

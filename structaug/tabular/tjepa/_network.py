@@ -5,6 +5,7 @@ Token positions are ``0..R-1`` for the [REG] tokens and ``R + j`` for feature ``
 column order), so a feature-index mask from :class:`~structaug.tabular.JEPAMasking`
 maps to positions by adding ``R``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -76,9 +77,15 @@ class FeatureTokenizer(nn.Module):
     feature_type: torch.Tensor
     positions: torch.Tensor
 
-    def __init__(self, numerical_columns: Sequence[int], categorical_columns: Sequence[int],
-                 cardinalities: Sequence[int], d_token: int, n_reg_tokens: int = 1,
-                 type_embedding: bool = True):
+    def __init__(
+        self,
+        numerical_columns: Sequence[int],
+        categorical_columns: Sequence[int],
+        cardinalities: Sequence[int],
+        d_token: int,
+        n_reg_tokens: int = 1,
+        type_embedding: bool = True,
+    ):
         super().__init__()
         num, cat = list(numerical_columns), list(categorical_columns)
         if len(cat) != len(cardinalities):
@@ -93,8 +100,11 @@ class FeatureTokenizer(nn.Module):
         self.num_weight = nn.Parameter(torch.empty(len(num), d_token))
         self.num_bias = nn.Parameter(torch.empty(len(num), d_token))
         self.cat_embedding = nn.Embedding(max(1, int(sum(cardinalities))), d_token)
-        offsets = (torch.cumsum(torch.as_tensor([0, *cardinalities[:-1]], dtype=torch.long), 0) if cat
-                   else torch.zeros(0, dtype=torch.long))
+        offsets = (
+            torch.cumsum(torch.as_tensor([0, *cardinalities[:-1]], dtype=torch.long), 0)
+            if cat
+            else torch.zeros(0, dtype=torch.long)
+        )
         self.register_buffer("cat_offsets", offsets, persistent=False)
         self.cat_bias = nn.Parameter(torch.empty(len(cat), d_token))
         self.reg_tokens = nn.Parameter(torch.empty(self.n_reg_tokens, d_token))
@@ -103,8 +113,9 @@ class FeatureTokenizer(nn.Module):
             is_cat[torch.as_tensor(cat)] = 1
         self.register_buffer("feature_type", is_cat, persistent=False)
         self.type_embedding = nn.Embedding(2, d_token) if type_embedding else None
-        self.register_buffer("positions", sincos_positions(self.n_reg_tokens + self.n_features, d_token, base=100.0),
-                             persistent=False)
+        self.register_buffer(
+            "positions", sincos_positions(self.n_reg_tokens + self.n_features, d_token, base=100.0), persistent=False
+        )
         for p in (self.num_weight, self.num_bias, self.cat_bias, self.reg_tokens):
             if p.numel():  # a table without numerical (or categorical) columns has empty ones
                 nn.init.kaiming_uniform_(p, a=math.sqrt(5))  # the reference tokenizer's init
@@ -127,17 +138,36 @@ class FeatureTokenizer(nn.Module):
 class TokenTransformer(nn.Module):
     """Transformer layers then the reference's output block (LayerNorm → Linear → LayerNorm)."""
 
-    def __init__(self, d_model: int, n_layers: int, n_heads: int, d_feedforward: int, dropout: float,
-                 layer_norm_eps: float = 1e-5, activation: str = "relu"):
+    def __init__(
+        self,
+        d_model: int,
+        n_layers: int,
+        n_heads: int,
+        d_feedforward: int,
+        dropout: float,
+        layer_norm_eps: float = 1e-5,
+        activation: str = "relu",
+    ):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"the token width ({d_model}) must be divisible by the number of heads ({n_heads})")
-        layer = nn.TransformerEncoderLayer(d_model, n_heads, d_feedforward, dropout, activation=activation,
-                                           layer_norm_eps=layer_norm_eps, batch_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d_model,
+            n_heads,
+            d_feedforward,
+            dropout,
+            activation=activation,
+            layer_norm_eps=layer_norm_eps,
+            batch_first=True,
+        )
         self.layers = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
-        self.out = nn.Sequential(nn.Dropout(dropout), nn.LayerNorm(d_model, eps=layer_norm_eps),
-                                 nn.Linear(d_model, d_model), nn.Dropout(dropout),
-                                 nn.LayerNorm(d_model, eps=layer_norm_eps))
+        self.out = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.LayerNorm(d_model, eps=layer_norm_eps),
+            nn.Linear(d_model, d_model),
+            nn.Dropout(dropout),
+            nn.LayerNorm(d_model, eps=layer_norm_eps),
+        )
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.out(self.layers(tokens))
@@ -174,8 +204,17 @@ class JEPAPredictor(nn.Module):
 
     positions: torch.Tensor  # buffer
 
-    def __init__(self, n_positions: int, d_model: int, d_predictor: int, n_layers: int, n_heads: int,
-                 d_feedforward: int, dropout: float, layer_norm_eps: float = 1e-5):
+    def __init__(
+        self,
+        n_positions: int,
+        d_model: int,
+        d_predictor: int,
+        n_layers: int,
+        n_heads: int,
+        d_feedforward: int,
+        dropout: float,
+        layer_norm_eps: float = 1e-5,
+    ):
         super().__init__()
         self.embed = nn.Linear(d_model, d_predictor)
         self.register_buffer("positions", sincos_positions(n_positions, d_predictor), persistent=False)
@@ -205,14 +244,29 @@ class TJEPANetwork(nn.Module):
     follows it by exponential moving average (:meth:`ema_update`) after every step.
     """
 
-    def __init__(self, *, numerical_columns: Sequence[int], categorical_columns: Sequence[int],
-                 cardinalities: Sequence[int], d_model: int, n_layers: int, n_heads: int, d_feedforward: int,
-                 dropout: float, n_reg_tokens: int, type_embedding: bool, d_predictor: int,
-                 predictor_layers: int, predictor_heads: int, predictor_feedforward: int,
-                 predictor_dropout: float):
+    def __init__(
+        self,
+        *,
+        numerical_columns: Sequence[int],
+        categorical_columns: Sequence[int],
+        cardinalities: Sequence[int],
+        d_model: int,
+        n_layers: int,
+        n_heads: int,
+        d_feedforward: int,
+        dropout: float,
+        n_reg_tokens: int,
+        type_embedding: bool,
+        d_predictor: int,
+        predictor_layers: int,
+        predictor_heads: int,
+        predictor_feedforward: int,
+        predictor_dropout: float,
+    ):
         super().__init__()
-        tok = FeatureTokenizer(numerical_columns, categorical_columns, cardinalities, d_model, n_reg_tokens,
-                               type_embedding)
+        tok = FeatureTokenizer(
+            numerical_columns, categorical_columns, cardinalities, d_model, n_reg_tokens, type_embedding
+        )
         body = TokenTransformer(d_model, n_layers, n_heads, d_feedforward, dropout)
         _init_trunc_normal(body)
         if tok.type_embedding is not None:
@@ -223,8 +277,15 @@ class TJEPANetwork(nn.Module):
         self.target_encoder = copy.deepcopy(self.context_encoder)
         for p in self.target_encoder.parameters():
             p.requires_grad_(False)
-        self.predictor = JEPAPredictor(self.n_reg_tokens + tok.n_features, d_model, d_predictor, predictor_layers,
-                                       predictor_heads, predictor_feedforward, predictor_dropout)
+        self.predictor = JEPAPredictor(
+            self.n_reg_tokens + tok.n_features,
+            d_model,
+            d_predictor,
+            predictor_layers,
+            predictor_heads,
+            predictor_feedforward,
+            predictor_dropout,
+        )
 
     def jepa_loss(self, x: torch.Tensor, context: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Latent-space MSE of predicted vs. target-encoder tokens.
