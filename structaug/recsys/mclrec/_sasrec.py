@@ -256,7 +256,7 @@ class SASRec(nn.Module):
         """One update on a batch; ``views`` (a callable making two views) is unused here.
 
         ``amp`` makes the context the forward passes run in (e.g. bf16 autocast, see
-        :func:`~structaug.recsys.mclrec.autocast_factory`); backward runs outside it.
+        :func:`structaug.recsys.mclrec._training.autocast_factory`); backward runs outside it.
         """
         (opt,) = optimizers
         opt.zero_grad(set_to_none=True)
