@@ -104,10 +104,11 @@ def write_outputs(rows: list[dict], out: Path, meta: dict) -> None:
         lines += ["", "Fitted log-log slope (1.0 = linear): " + ", ".join(f"{s} {v:.2f}" for s, v in sl.items())]
     atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
     if len(rows) >= 2:
-        import matplotlib
+        from structaug._optional import import_optional
 
+        matplotlib = import_optional("matplotlib")  # the `plot` extra
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = import_optional("matplotlib.pyplot")
 
         fig, ax = plt.subplots(figsize=(6, 4.2))
         x = np.array([r["nnz"] for r in rows], dtype=float)

@@ -43,10 +43,24 @@ from .exceptions import NotFittedError
 from .random import RandomState, check_random_state, torch_generator
 from .validation import check_positive_int
 
-__all__ = ["SAMPLE_UNITS", "Augmenter", "NotFittedError", "SampleRNG", "check_is_fitted"]
+__all__ = ["SAMPLE_UNITS", "Augmenter", "NotFittedError", "SampleRNG", "check_is_fitted", "reset_fitted"]
 
 #: the meanings ``n`` can have in ``Augmenter.sample(data, n)`` (see the module docstring)
 SAMPLE_UNITS: tuple[str, ...] = ("views", "additions")
+
+
+def reset_fitted(estimator: Any) -> None:
+    """Forget what a previous ``fit`` learned: every fitted attribute (name ending in ``_``).
+
+    Called first thing in ``fit``, so a refit that fails half-way (bad data found after the
+    vocabularies were built, a hold-out too small) leaves an unfitted estimator, never the
+    previous model next to the new data's classes or ids. Private attributes without the
+    trailing ``_`` are left alone: scikit-learn keeps its own state there (e.g. callbacks set
+    by a ``Pipeline`` before ``fit``).
+    """
+    params = estimator.get_params(deep=False)
+    for name in [k for k in vars(estimator) if k.endswith("_") and not k.endswith("__") and k not in params]:
+        delattr(estimator, name)
 
 
 def check_is_fitted(estimator: Any, attributes: str | list[str] | None = None) -> None:
@@ -119,6 +133,7 @@ class Augmenter(BaseEstimator):
     # -- public API -------------------------------------------------------------------
     def fit(self, data: Any, **kwargs: Any) -> Augmenter:
         """Learn from ``data``; returns ``self``."""
+        reset_fitted(self)
         self._validate_params()
         rng = check_random_state(getattr(self, "random_state", None))
         # Seed for this fit's own randomness, then a separate stream for sample().
@@ -149,7 +164,8 @@ class Augmenter(BaseEstimator):
         """
         check_is_fitted(self, self._fitted_attributes)
         if n is not None:
-            check_positive_int(n, "n", minimum=0)
+            # zero new elements is a valid (empty) addition; zero views of every element is not
+            check_positive_int(n, "n", minimum=1 if self.sample_unit == "views" else 0)
         rng = self._sample_rng if random_state is None else SampleRNG(check_random_state(random_state))
         return self._sample(data, n, rng)
 

@@ -328,8 +328,9 @@ def split_per_user(
         df = df.sort_values([user_col, "_k"], kind="stable")
         df["_r"] = df.groupby(user_col).cumcount()
     n = df.groupby(user_col)[item_col].transform("size")
-    n_te = np.maximum(1, np.round(n * fractions[1])).astype(int).where(n >= 3, 0)
-    n_va = np.maximum(1, np.round(n * fractions[0])).astype(int).where(n >= 3, 0)
+    # at least one item for a non-zero share (users with >= 3 items); a zero share holds out none
+    n_te = np.maximum(1 if fractions[1] > 0 else 0, np.round(n * fractions[1])).astype(int).where(n >= 3, 0)
+    n_va = np.maximum(1 if fractions[0] > 0 else 0, np.round(n * fractions[0])).astype(int).where(n >= 3, 0)
     # temporal: the latest go to test, then validation; random: the order is already random
     r_from_end = n - 1 - df["_r"]
     test = r_from_end < n_te

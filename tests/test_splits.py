@@ -270,3 +270,15 @@ def test_cv_folds_match_sklearn_and_partition():
     assert len(cv_folds(np.array([0, 0, 1, 1, 1]), 5, classification=True, random_state=0)) == 2
     with pytest.raises(InvalidParameterError, match="n_splits must be >= 2"):
         cv_folds(yr, 1, classification=False)
+
+
+def test_split_per_user_zero_share_holds_out_nothing():
+    import pandas as pd
+
+    from structaug.splits import split_per_user
+
+    log = pd.DataFrame({"user": np.repeat([0, 1], 10), "item": np.tile(np.arange(10), 2)})
+    train, val, test = split_per_user(log, random_state=0, fractions=(0.0, 0.2))
+    assert (len(train), len(val), len(test)) == (16, 0, 4)
+    train, val, test = split_per_user(log, random_state=0, fractions=(0.1, 0.2))
+    assert (len(train), len(val), len(test)) == (14, 2, 4)

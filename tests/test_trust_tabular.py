@@ -578,7 +578,8 @@ def test_masking_reads_no_values_and_names_n():
     aug = JEPAMasking(random_state=0).fit(X)
     assert aug.sample(X[:0])[0].context.shape[0] == 0
     assert len(aug.sample(X, 3)) == 3  # n counts draws (views), not rows
-    assert aug.sample(X, 0) == ()
+    with pytest.raises(InvalidParameterError, match="n must be >= 1"):  # zero views of every row: refused
+        aug.sample(X, 0)
     with pytest.raises(InvalidParameterError, match="pass the rows to mask"):
         aug.sample(None, None)
     with pytest.raises(InvalidParameterError, match="n must"):

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
-from ..base import check_is_fitted
+from ..base import check_is_fitted, reset_fitted
 from ..exceptions import CorruptFileError, DataValidationError, InvalidParameterError
 from ..io import load_verified, save_verified
 from ..validation import check_bool, check_choice, check_positive_int, to_sortable_time
@@ -80,6 +80,7 @@ class Recommender(BaseEstimator):
             Method-specific inputs (e.g. LightGCN's ``validation`` frame or LLMRec's
             ``augmentation``).
         """
+        reset_fitted(self)  # a refit that fails half-way must not keep the previous model
         self._check_columns()
         self._validate_params()
         frame = self._interactions_frame(interactions, "interactions")

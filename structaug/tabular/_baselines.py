@@ -47,6 +47,8 @@ class _MLPBase(BaseEstimator):
         Training of the MLP; early stopping watches the validation loss.
     device, random_state :
         As everywhere in structaug.
+    verbose : bool, default=False
+        Progress bar over epochs.
 
     The table is one-hot encoded and standardised on the training rows, NaN imputed
     (``TableEncoder(encoding="onehot", missing="impute")``).
@@ -65,6 +67,7 @@ class _MLPBase(BaseEstimator):
         validation_fraction: float = 0.15,
         device: str = "auto",
         random_state: Any = None,
+        verbose: bool = False,
     ):
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
@@ -76,6 +79,7 @@ class _MLPBase(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.device = device
         self.random_state = random_state
+        self.verbose = verbose
 
     def fit(self, X: Any, y: Any) -> _MLPBase:
         head = MLPHead(
@@ -90,6 +94,7 @@ class _MLPBase(BaseEstimator):
             validation_fraction=self.validation_fraction,
             device=self.device,
             random_state=self.random_state,
+            verbose=self.verbose,
         )
         head._validate_params()  # parameter errors before anything else (they name the head's names)
         X = check_table(X)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from ..base import check_is_fitted
+from ..base import check_is_fitted, reset_fitted
 from ..exceptions import DataValidationError
 from ..nn import MLP
 from ..random import check_random_state, local_torch_seed, spawn_seed
@@ -104,6 +104,7 @@ class MLPHead(BaseEstimator):
         return resolve_device(self.device)  # InvalidParameterError / DeviceUnavailableError before any work
 
     def fit(self, X: Any, y: Any) -> MLPHead:
+        reset_fitted(self)  # a failed refit must not keep the previous model
         dev = self._validate_params()
         X = check_float_matrix(X, "X").astype(np.float32)
         check_n_rows(X, y)

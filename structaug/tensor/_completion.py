@@ -17,7 +17,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
-from ..base import check_is_fitted
+from ..base import check_is_fitted, reset_fitted
 from ..exceptions import DataValidationError, InvalidParameterError
 from ..metrics import rmse
 from ..nn import MLP
@@ -163,6 +163,7 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
             ``epoch_callback(model, epoch)`` after each epoch (inside the trainer's
             validation hook, with autograd on: DAIN's influence tracker needs gradients).
         """
+        reset_fitted(self)  # a failed refit must not keep the previous model
         self._validate_params()
         check_tensor(X, "X")
         rng = check_random_state(self.random_state)

@@ -66,7 +66,8 @@ class LightGCN(Recommender):
     n_layers : int
         Propagation layers (paper/reference: 2).
     lr, weight_decay, batch_size : optimisation (Adam; L2 on the batch's layer-0 embeddings).
-    max_epochs, patience : early stopping on validation ``recall@{eval_k}`` when
+    max_epochs, patience : early stopping on validation ``recall@{eval_k}`` (``patience=None``:
+        train ``max_epochs``, keeping the best validation epoch) when
         ``validation`` is given to ``fit``.
     eval_k : int
         Cut-off of the monitored validation recall (20).
@@ -125,7 +126,7 @@ class LightGCN(Recommender):
         weight_decay: float = 1e-4,
         batch_size: int = 1024,
         max_epochs: int = 200,
-        patience: int = 10,
+        patience: int | None = 10,
         eval_k: int = 20,
         aug_sample_rate: float = 0.1,
         prune_drop_rate: float = 0.0,
@@ -184,7 +185,8 @@ class LightGCN(Recommender):
         check_positive_int(self.batch_size, "batch_size")
         # max_epochs=0 would return the random initialisation as if it were a trained model
         check_positive_int(self.max_epochs, "max_epochs")
-        check_positive_int(self.patience, "patience")
+        if self.patience is not None:  # None: train max_epochs (as every structaug estimator)
+            check_positive_int(self.patience, "patience")
         check_positive_int(self.eval_k, "eval_k")
         self._layers()
         for name in ("aug_sample_rate", "mask_rate"):
@@ -371,7 +373,7 @@ class LightGCN(Recommender):
 
         trainer = Trainer(
             max_epochs=self.max_epochs,
-            patience=self.patience if validation is not None else None,
+            patience=self.patience if validation is not None else None,  # None trains max_epochs
             monitor=f"val_recall@{self.eval_k}",
             mode="max",
             device=dev,
@@ -517,7 +519,7 @@ class MFBPR(LightGCN):
         weight_decay: float = 1e-4,
         batch_size: int = 1024,
         max_epochs: int = 200,
-        patience: int = 10,
+        patience: int | None = 10,
         eval_k: int = 20,
         aug_sample_rate: float = 0.1,
         prune_drop_rate: float = 0.0,

@@ -245,6 +245,8 @@ class SequentialRecommender(Recommender):
         """Train on the checked ``user, item[, timestamp]`` frame the base class hands over."""
         if fit_params:
             raise InvalidParameterError(f"SequentialRecommender.fit takes no fit parameters, got {sorted(fit_params)}")
+        # scoring pads histories to the length the model was built for, whatever set_params does later
+        self.max_len_ = int(self.max_len)
         df = prepare_interactions(frame)
         if self.min_core:
             df = five_core(df, self.min_core)
@@ -299,7 +301,7 @@ class SequentialRecommender(Recommender):
     @torch.no_grad()
     def _score_users(self, codes: np.ndarray) -> torch.Tensor:
         """Scores ``[len(codes), n_items]`` of known users from their fitted histories."""
-        padded = pad_sequences([self.sequences_[c] for c in codes], self.max_len)
+        padded = pad_sequences([self.sequences_[c] for c in codes], self.max_len_)
         dev = next(iter(self.popularity_.buffers())).device
         self.model_.eval()
         out = torch.empty(len(codes), len(self.items_))
@@ -367,7 +369,7 @@ class SequentialRecommender(Recommender):
         if not targets:
             raise DataValidationError("nothing to evaluate: no user has a target item")
         dev = next(iter(self.popularity_.buffers())).device
-        hist = pad_sequences(hists, self.max_len).to(dev)
+        hist = pad_sequences(hists, self.max_len_).to(dev)
         return evaluate_ranking(self.model_, hist, torch.as_tensor(targets, device=dev), ks)
 
     def _check_ks(self, ks: Sequence[int]) -> list[int]:

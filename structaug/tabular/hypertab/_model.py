@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 
-from ...base import check_is_fitted
+from ...base import check_is_fitted, reset_fitted
 from ...exceptions import DataValidationError, InvalidParameterError
 from ...nn import MLP
 from ...random import check_random_state, local_torch_seed
@@ -243,6 +243,7 @@ class _HyperTabBase(BaseEstimator):
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> _HyperTabBase:
         """Encode ``X``, draw the mask pool and train the hypernetwork through :class:`Trainer`."""
+        reset_fitted(self)  # a failed refit must not keep the previous model
         dev = self._validate_params()
         Z, target = self._check_X_y(X, y)
         rng = check_random_state(self.random_state)

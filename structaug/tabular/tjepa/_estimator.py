@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from ...base import check_is_fitted
+from ...base import check_is_fitted, reset_fitted
 from ...exceptions import DataValidationError, InvalidParameterError
 from ...random import check_random_state, local_torch_seed, spawn_seed
 from ...train import Trainer, batch_indices, predict_batched, resolve_device
@@ -285,6 +285,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> TJEPA:
         """Pre-train on the rows of ``X`` (``y`` is ignored: T-JEPA is self-supervised)."""
+        reset_fitted(self)  # a failed refit must not keep the previous model
         dev = self._validate_params()
         enc = TableEncoder(
             encoding="ordinal",
@@ -370,6 +371,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
         self.masking_ = masking
         self.network_ = net
         self.device_ = dev
+        self.representation_ = self.representation  # what transform returns, fixed at fit
         self.history_ = result.history
         self.n_epochs_ = result.epochs_run
         self.fit_time_ = result.fit_time
@@ -396,7 +398,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
             Z = self.encoder_.transform(X)
         x = torch.as_tensor(Z, device=self.device_)
         self.network_.eval()
-        out = predict_batched(lambda b: self.network_.represent(b, self.representation), [x], batch_size=1024)
+        out = predict_batched(lambda b: self.network_.represent(b, self.representation_), [x], batch_size=1024)
         return out.cpu().numpy().astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

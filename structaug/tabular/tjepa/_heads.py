@@ -21,7 +21,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.preprocessing import StandardScaler
 
-from ...base import check_is_fitted
+from ...base import check_is_fitted, reset_fitted
 from ...exceptions import DataValidationError, InvalidParameterError
 from ...random import check_random_state, spawn_seed
 from ...validation import check_bool, check_choice, check_positive_int
@@ -223,6 +223,7 @@ class TJEPAClassifier(ClassifierMixin, _TJEPAHeadBase):
 
     def fit(self, X: Any, y: Any) -> TJEPAClassifier:
         """Pre-train the encoder on ``X``, then fit the head on ``(representation, y)``."""
+        reset_fitted(self)  # a failed refit must not keep the previous model
         self._validate_params()
         check_table(X)  # X's shape errors first, as for every table model (the encoder re-reads X)
         y = check_target(self, y)
@@ -259,6 +260,7 @@ class TJEPARegressor(RegressorMixin, _TJEPAHeadBase):
     _task = "regression"
 
     def fit(self, X: Any, y: Any) -> TJEPARegressor:
+        reset_fitted(self)  # a failed refit must not keep the previous model
         self._validate_params()
         check_table(X)  # X's shape errors first, as for every table model (the encoder re-reads X)
         y = check_target(self, y)
