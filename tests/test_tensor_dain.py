@@ -173,7 +173,7 @@ def test_neural_completion_learns_and_is_deterministic(toy):
     assert -m1.score(te) < 0.8 * -base.score(te)
     m2 = tiny_estimator().fit(tr, validation=va)
     np.testing.assert_array_equal(m1.predict(te), m2.predict(te))
-    assert m1.result_.best_epoch is not None and len(m1.result_.history) == m1.result_.epochs_run
+    assert m1.train_result_.best_epoch is not None and len(m1.train_result_.history) == m1.train_result_.epochs_run
     assert [e.embedding_dim for e in m1.model_.embeddings] == split_embedding_dim(12, 3)
 
 

@@ -126,7 +126,7 @@ def test_no_validation_holds_out_cells_and_sets_best_epoch():
     """The documented alternative to an empty validation set: validation=None."""
     m = est(validation_fraction=0.25).fit(T)
     assert m.n_train_ == 45 and m.best_epoch_ in (0, 1)
-    assert all(np.isfinite(h["val_loss"]) for h in m.result_.history)
+    assert all(np.isfinite(h["val_loss"]) for h in m.train_result_.history)
     # the augmenters hold out the share their estimator declares (60 cells: 15 held out)
     for aug in (
         InfluenceAugmenter(estimator=est(validation_fraction=0.25), random_state=0),

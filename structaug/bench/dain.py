@@ -169,7 +169,7 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
         "sample_s": sample_s,
         "retrain_s": retrain_s,
         "n_aug": cells.nnz,
-        "epochs": dain.result_.epochs_run,
+        "epochs": dain.train_result_.epochs_run,
         "best_epoch": dain.best_epoch_,
     }
     out["dain"] = _record(
@@ -199,7 +199,7 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
             "sample_s": rnd.last_sample_seconds_,
             "retrain_s": r_s,
             "n_aug": rcells.nnz,
-            "epochs": rmodel.result_.epochs_run,
+            "epochs": rmodel.train_result_.epochs_run,
         },
     )
     return out

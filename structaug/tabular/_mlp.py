@@ -169,6 +169,7 @@ class MLPHead(BaseEstimator):
         )
         model.eval()
         self.model_, self.device_, self.history_ = model, dev, result.history
+        self.train_result_ = result
         self.n_features_in_ = X.shape[1]
         return self
 

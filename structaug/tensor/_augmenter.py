@@ -345,7 +345,7 @@ class InfluenceAugmenter(_ModelValuedAugmenter):
         self.timings_ = {
             "train_s": est.fit_time_ - tracker.seconds,
             "influence_s": influence_s,
-            "epochs": est.result_.epochs_run,
+            "epochs": est.train_result_.epochs_run,
             "best_epoch": est.best_epoch_,
         }
 

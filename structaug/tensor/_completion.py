@@ -108,7 +108,7 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
     shape_ : tuple of int
     model_ : EmbeddingMLP
         The trained network (best-validation weights).
-    result_ : TrainResult
+    train_result_ : TrainResult
         The trainer's history, best epoch and fit time.
     """
 
@@ -234,7 +234,7 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         self.embedding_dims_ = embedding_dims
         self.device_ = dev
         self.model_ = model
-        self.result_: TrainResult = result
+        self.train_result_: TrainResult = result
         self.n_train_ = X.nnz
         return self
 
@@ -281,9 +281,9 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
     @property
     def fit_time_(self) -> float:
         check_is_fitted(self, ["model_"])
-        return self.result_.fit_time
+        return self.train_result_.fit_time
 
     @property
     def best_epoch_(self) -> int | None:
         check_is_fitted(self, ["model_"])
-        return self.result_.best_epoch
+        return self.train_result_.best_epoch

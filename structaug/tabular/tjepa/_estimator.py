@@ -107,6 +107,9 @@ class TJEPA(TransformerMixin, BaseEstimator):
     masking_ : JEPAMasking
         The fitted clone of ``masking``.
     network_ : TJEPANetwork
+    train_result_ : TrainResult
+        The Trainer's record, as on every structaug model (``history_``, ``n_epochs_`` and
+        ``fit_time_`` are shortcuts into it).
     history_ : list of dict
         Per epoch: ``loss``, ``lr``, ``momentum``, ``rep_var`` (mean per-dimension variance
         of the representation over the probe rows), ``rep_std_min``, ``epoch_time``.
@@ -372,6 +375,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
         self.network_ = net
         self.device_ = dev
         self.representation_ = self.representation  # what transform returns, fixed at fit
+        self.train_result_ = result  # as every structaug model; the next three are its shortcuts
         self.history_ = result.history
         self.n_epochs_ = result.epochs_run
         self.fit_time_ = result.fit_time
