@@ -150,3 +150,27 @@ def test_recommender_contract_columns_and_save_load(log, cls, tmp_path):
     other = MFBPR if cls is LightGCN else LightGCN
     with pytest.raises(CorruptFileError, match="holds a"):
         other.load(path)
+
+
+def test_augmenter_reads_configured_column_names():
+    """LLMRecAugmenter takes user_col/item_col/time_col like the recommenders; same result as default names."""
+    from structaug.exceptions import DataValidationError
+    from structaug.recsys.llmrec._embeddings import HashingEmbedder
+
+    inter, items, _ = make_interactions(n_users=20, n_items=60)
+    kw = dict(embedder=HashingEmbedder(dim=16), augment_profiles=False, random_state=0)
+    a = LLMRecAugmenter(**kw).fit(inter, items=items)
+    renamed = inter.rename(columns={"user": "uid", "item": "iid", "timestamp": "ts"}).assign(user=-1)
+    before = renamed.copy()
+    b = LLMRecAugmenter(user_col="uid", item_col="iid", time_col="ts", **kw).fit(
+        renamed, items=items.rename(columns={"item": "iid"})
+    )
+    pd.testing.assert_frame_equal(renamed, before)  # the caller's frame is not touched
+    pd.testing.assert_frame_equal(a.triples_, b.triples_)
+    np.testing.assert_array_equal(a.items_.raw_, b.items_.raw_)
+    for key, value in a.item_attributes_.items():
+        np.testing.assert_array_equal(value, b.item_attributes_[key])
+    with pytest.raises(DataValidationError, match="uid"):
+        LLMRecAugmenter(user_col="uid", **kw).fit(inter, items=items)
+    with pytest.raises(InvalidParameterError, match="different"):
+        LLMRecAugmenter(item_col="user", **kw).fit(inter, items=items)

@@ -30,7 +30,7 @@ from ..io import load_verified, save_verified
 from ..validation import check_bool, check_choice, check_positive_int, to_sortable_time
 from .interactions import check_interactions
 
-__all__ = ["RECOMMEND_COLUMNS", "Recommender"]
+__all__ = ["RECOMMEND_COLUMNS", "Recommender", "check_column_names", "with_canonical_columns"]
 
 #: the two columns after the user and item columns of every ``recommend`` frame
 RECOMMEND_COLUMNS = ("rank", "score")
@@ -39,6 +39,29 @@ _FORMAT = "structaug-recommender"
 _VERSION = 1
 # users scored per block in recommend/score_items: bounds memory at block x n_items floats
 _BLOCK = 1024
+
+
+def check_column_names(user_col: Any, item_col: Any, time_col: Any) -> None:
+    """``user_col``, ``item_col``, ``time_col``: three different non-empty column names."""
+    names = {"user_col": user_col, "item_col": item_col, "time_col": time_col}
+    for p, v in names.items():
+        if not isinstance(v, str) or not v:
+            raise InvalidParameterError(f"{p} must be a non-empty column name (str), got {v!r}")
+    if len(set(names.values())) < 3:
+        raise InvalidParameterError(f"user_col, item_col and time_col must name three different columns, got {names}")
+
+
+def with_canonical_columns(df: pd.DataFrame, renames: dict[str, str]) -> pd.DataFrame:
+    """``df`` with columns renamed ``{yours: ours}`` (a shallow copy; ``df`` is not touched).
+
+    A column that already carries one of our names but is not mapped onto it is dropped first,
+    so a stray ``user`` column cannot shadow ``user_col="uid"``.
+    """
+    renames = {k: v for k, v in renames.items() if k in df.columns and k != v}
+    if not renames:
+        return df
+    stray = [v for v in renames.values() if v in df.columns and v not in renames]
+    return df.drop(columns=stray).rename(columns=renames)
 
 
 class Recommender(BaseEstimator):
@@ -94,16 +117,7 @@ class Recommender(BaseEstimator):
         raise NotImplementedError
 
     def _check_columns(self) -> None:
-        names = {}
-        for p in ("user_col", "item_col", "time_col"):
-            v = getattr(self, p)
-            if not isinstance(v, str) or not v:
-                raise InvalidParameterError(f"{p} must be a non-empty column name (str), got {v!r}")
-            names[p] = v
-        if len(set(names.values())) < 3:
-            raise InvalidParameterError(
-                f"user_col, item_col and time_col must name three different columns, got {names}"
-            )
+        check_column_names(self.user_col, self.item_col, self.time_col)
 
     def _interactions_frame(self, df: Any, name: str, *, allow_empty: bool = False) -> pd.DataFrame:
         """``df``'s user/item(/time) columns, checked, as a new frame named ``user, item[, timestamp]``.

@@ -31,6 +31,7 @@ import torch
 from ...base import Augmenter, SampleRNG
 from ...exceptions import BackendError, DataValidationError, InvalidParameterError
 from ...validation import check_bool, check_positive_int, to_sortable_time
+from ..base import check_column_names, with_canonical_columns
 from ..interactions import IdVocab, check_interactions
 from ._backends import EmbeddingJudgeBackend, LLMBackend, LLMRequest
 from ._cache import ResponseCache
@@ -217,6 +218,10 @@ class LLMRecAugmenter(Augmenter):
         ``CorruptFileError`` before any request (the file is left untouched).
     max_parse_retries : int
         Re-asks after a malformed answer before skipping the request.
+    user_col, item_col, time_col : str
+        Column names of ``interactions`` (and ``item_col`` in ``items``, ``user_col`` in
+        ``users``), as on every structaug recommender; defaults ``"user"``, ``"item"``,
+        ``"timestamp"``. The frames are not modified.
     verbose : bool
         Progress bars over the LLM requests (silent by default).
     random_state : int or None
@@ -258,6 +263,9 @@ class LLMRecAugmenter(Augmenter):
         max_history: int = 50,
         cache_path: str | os.PathLike | None = None,
         max_parse_retries: int = 1,
+        user_col: str = "user",
+        item_col: str = "item",
+        time_col: str = "timestamp",
         verbose: bool = False,
         random_state: Any = None,
     ):
@@ -277,6 +285,9 @@ class LLMRecAugmenter(Augmenter):
         self.max_history = max_history
         self.cache_path = cache_path
         self.max_parse_retries = max_parse_retries
+        self.user_col = user_col
+        self.item_col = item_col
+        self.time_col = time_col
         self.verbose = verbose
         self.random_state = random_state
 
@@ -285,6 +296,7 @@ class LLMRecAugmenter(Augmenter):
         check_positive_int(self.max_history, "max_history")
         check_positive_int(self.max_parse_retries, "max_parse_retries", minimum=0)
         check_bool(self.verbose, "verbose")
+        check_column_names(self.user_col, self.item_col, self.time_col)
         if not callable(self.candidate_model) and self.candidate_model not in ("itemknn", "popularity"):
             raise InvalidParameterError(
                 f"candidate_model must be 'itemknn', 'popularity' or a callable, got {self.candidate_model!r}"
@@ -313,7 +325,18 @@ class LLMRecAugmenter(Augmenter):
     def _check_inputs(
         self, inter: Any, items: Any, users: Any
     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+        # the caller's column names -> ours (user, item, timestamp), on shallow copies
+        check_interactions(inter, required=(self.user_col, self.item_col), check_time=False)
+        inter = with_canonical_columns(
+            inter, {self.user_col: "user", self.item_col: "item", self.time_col: "timestamp"}
+        )
         inter = check_interactions(inter)
+        if items is not None:
+            check_interactions(items, name="items", required=(self.item_col,))
+            items = with_canonical_columns(items, {self.item_col: "item"})
+        if users is not None:
+            check_interactions(users, name="users", required=(self.user_col,))
+            users = with_canonical_columns(users, {self.user_col: "user"})
         if items is None:
             raise InvalidParameterError("LLMRecAugmenter.fit needs items=<DataFrame with 'item' and text columns>")
         items = check_interactions(items, name="items", required=("item",))
