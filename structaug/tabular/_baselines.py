@@ -30,7 +30,7 @@ from ._encoder import (
     check_target,
     encode_class_labels,
 )
-from ._mlp import MLPHead
+from ._mlp import head_for
 
 __all__ = ["BASELINES", "LabelEncodedClassifier", "MLPClassifierTorch", "MLPRegressorTorch", "make_baseline"]
 
@@ -82,20 +82,7 @@ class _MLPBase(BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: Any, y: Any) -> _MLPBase:
-        head = MLPHead(
-            task=self._task,
-            hidden_sizes=self.hidden_sizes,
-            dropout=self.dropout,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            patience=self.patience,
-            validation_fraction=self.validation_fraction,
-            device=self.device,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        head = head_for(self, self._task, self.random_state)
         head._validate_params()  # parameter errors before anything else (they name the head's names)
         X = check_table(X)
         y = check_target(self, y)

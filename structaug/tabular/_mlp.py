@@ -30,7 +30,30 @@ from ..validation import (
 )
 from ._encoder import check_n_features, check_n_rows
 
-__all__ = ["MLPHead"]
+__all__ = ["HEAD_PARAMS", "MLPHead", "head_for"]
+
+#: the MLPHead parameters an estimator that trains one exposes under the same names
+HEAD_PARAMS = (
+    "hidden_sizes",
+    "dropout",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "max_epochs",
+    "patience",
+    "validation_fraction",
+    "device",
+    "verbose",
+)
+
+
+def head_for(estimator: Any, task: str, random_state: Any) -> MLPHead:
+    """The :class:`MLPHead` an estimator's own same-named parameters describe.
+
+    One place for the plain-MLP baselines and T-JEPA's MLP head, so a parameter added to the
+    head cannot be passed by one and forgotten by the other.
+    """
+    return MLPHead(task=task, random_state=random_state, **{k: getattr(estimator, k) for k in HEAD_PARAMS})
 
 
 class MLPHead(BaseEstimator):

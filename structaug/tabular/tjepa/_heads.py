@@ -33,7 +33,7 @@ from .._encoder import (
     check_target,
     encode_class_labels,
 )
-from .._mlp import MLPHead
+from .._mlp import MLPHead, head_for
 from ._estimator import TJEPA
 
 __all__ = ["TJEPAClassifier", "TJEPARegressor"]
@@ -119,20 +119,7 @@ class _TJEPAHeadBase(BaseEstimator):
         return enc
 
     def _mlp_head(self, seed: int | None) -> MLPHead:
-        return MLPHead(
-            task=self._task,
-            hidden_sizes=self.hidden_sizes,
-            dropout=self.dropout,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            patience=self.patience,
-            validation_fraction=self.validation_fraction,
-            device=self.device,
-            random_state=seed,
-            verbose=self.verbose,
-        )
+        return head_for(self, self._task, seed)
 
     def _fit_encoder(self, X: Any, rng: np.random.Generator) -> np.ndarray:
         self.encoder_ = self._fitted_encoder(X, rng)
