@@ -403,8 +403,10 @@ class Trainer:
         Whether lower or higher ``monitor`` is better.
     min_delta : float
         Smallest change that counts as an improvement (finite, >= 0).
-    device : str
-        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+    device : str, torch.device or None
+        Where the model must be: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...; ``fit``
+        refuses a model elsewhere (the Trainer cannot move the data that ``train_epoch`` holds).
+        ``None`` (default): wherever the model is, nothing checked.
     seed : int or None
         Seeds torch's global RNG at the start of a fresh (not resumed) run, for dropout and
         other global draws during training; ``fit`` gives the caller's global RNG states back
@@ -483,7 +485,7 @@ class Trainer:
         monitor: str = "val_loss",
         mode: str = "min",
         min_delta: float = 0.0,
-        device: str | torch.device = "auto",
+        device: str | torch.device | None = None,
         seed: int | None = None,
         verbose: bool | None = None,
         checkpoint_path: str | os.PathLike | None = None,
@@ -503,7 +505,7 @@ class Trainer:
         self.mode = check_choice(mode, ("min", "max"), "mode")
         self.min_delta = check_positive_float(min_delta, "min_delta", allow_zero=True)
         # InvalidParameterError for a malformed value, DeviceUnavailableError for missing CUDA
-        self.device = resolve_device(device)
+        self.device = None if device is None else resolve_device(device)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise InvalidParameterError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
         self.seed = None if seed is None else int(seed)
@@ -549,7 +551,7 @@ class Trainer:
         Parameters
         ----------
         model : torch.nn.Module
-            Already on ``self.device``; its weights are checkpointed and restored.
+            On ``device`` when the Trainer was given one; its weights are checkpointed and restored.
         optimizer : Optimizer or list of them (or None)
             Their states are checkpointed too.
         train_epoch : callable
@@ -655,7 +657,7 @@ class Trainer:
 
     def _fit(self, model, optimizer, train_epoch, validate, *, generators, stateful, fingerprint) -> TrainResult:
         param = next(model.parameters(), None)
-        if param is not None and not same_device(param.device, self.device):
+        if param is not None and self.device is not None and not same_device(param.device, self.device):
             raise InvalidParameterError(
                 f"model is on {param.device} but the Trainer runs on {self.device}; move it with model.to(device) first"
             )

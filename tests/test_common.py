@@ -58,8 +58,16 @@ def _sklearn_classes() -> list[type]:
 
 SKLEARN = _sklearn_classes()
 
-#: checks the tabular engineer is still fixing (each listed in the #21 report); empty when all pass
-EXPECTED_FAILED: dict[str, dict[str, str]] = {}
+_FLOAT32_SUBSET = (
+    "float32 transformer kernels: on some CPUs (an Intel Xeon, torch 2.11) a row's prediction moves "
+    "in the 5th-6th digit with the batch it is computed in, and the check asks for 1e-7; "
+    "test_tjepa_predictions_do_not_depend_on_the_batch checks it at float32 tolerance"
+)
+#: scikit-learn checks that cannot hold as written, each with why and the test that replaces it
+EXPECTED_FAILED: dict[str, dict[str, str]] = {
+    "TJEPAClassifier": {"check_methods_subset_invariance": _FLOAT32_SUBSET},
+    "TJEPARegressor": {"check_methods_subset_invariance": _FLOAT32_SUBSET},
+}
 
 
 # -- the registry ----------------------------------------------------------------------------
@@ -203,6 +211,21 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("name", ["TJEPAClassifier", "TJEPARegressor"])
+def test_tjepa_predictions_do_not_depend_on_the_batch(name):
+    import numpy as np
+
+    cls = dict(ALL)[name]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4))
+    y = (X[:, 0] > 0).astype(int) if name.endswith("Classifier") else X[:, 0] + 0.1 * rng.normal(size=40)
+    est = small_instance(cls, random_state=0).fit(X, y)
+    for method in ["predict_proba"] if name.endswith("Classifier") else ["predict"]:
+        whole = getattr(est, method)(X)
+        parts = np.concatenate([getattr(est, method)(X[i : i + 3]) for i in range(0, len(X), 3)])
+        np.testing.assert_allclose(parts, whole, rtol=1e-4, atol=1e-5, err_msg=method)
 
 
 def test_small_instance_sets_only_existing_params():

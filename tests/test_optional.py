@@ -16,5 +16,6 @@ def test_missing_module_names_the_extra(monkeypatch):
     with pytest.raises(ImportError, match=r"structaug\[trees\]"):
         import_optional("xgboost")
     monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # already imported by an earlier test
     with pytest.raises(ImportError, match=r"structaug\[plot\]"):
         import_optional("matplotlib.pyplot")

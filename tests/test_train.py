@@ -139,6 +139,11 @@ def test_trainer_rejects_bad_settings():
         Trainer(max_time=0)
     with pytest.raises(ValueError, match="model is on meta but the Trainer runs on cpu"):
         Trainer(device="cpu", verbose=False).fit(torch.nn.Linear(1, 1, device="meta"), None, lambda e: None)
+    # no device given: the model's own, whatever it is (the data lives in train_epoch, not here)
+    assert Trainer().device is None
+    calls = []
+    res = Trainer(max_epochs=2, verbose=False).fit(torch.nn.Linear(1, 1, device="meta"), None, calls.append)
+    assert calls == [0, 1] and res.epochs_run == 2
 
 
 def _fake_clock(monkeypatch):

@@ -281,6 +281,13 @@ class FeatureSubsetViews(Augmenter):
             fill = torch.as_tensor(self.fill_value, dtype=data.dtype, device=data.device)
             return torch.where(m, data.unsqueeze(0), fill)
         if isinstance(data, pd.DataFrame):
-            return [data.where(pd.Series(m, index=data.columns), self.fill_value, axis=1) for m in masks]
+            # a full-shape condition: pandas 3.0's where(Series, scalar, axis=1) raises a TypeError
+            return [
+                data.where(
+                    pd.DataFrame(np.broadcast_to(m, data.shape), index=data.index, columns=data.columns),
+                    self.fill_value,
+                )
+                for m in masks
+            ]
         arr = np.asarray(data)
         return np.where(masks[:, None, :], arr[None], np.asarray(self.fill_value, dtype=arr.dtype))
