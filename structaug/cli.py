@@ -307,8 +307,17 @@ def _cmd_demo(args) -> int:
         from dataclasses import asdict
 
         from .io import atomic_write_json
+        from .results import environment
+        from .train import resolve_device
 
-        atomic_write_json([asdict(r) for r in rows], args.json)
+        # the machine, versions and commit beside the rows, as every benchmark's results file
+        payload = {
+            "benchmark": "demo",
+            "environment": environment(str(resolve_device(args.device))),
+            "config": {"sections": sections, "quick": args.quick, "device": args.device, "seed": args.seed},
+            "rows": [asdict(r) for r in rows],
+        }
+        atomic_write_json(payload, args.json)
     return 0
 
 

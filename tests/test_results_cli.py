@@ -68,7 +68,10 @@ def test_datasets_command(capsys):
 
 def test_demo_baseline_section(capsys, tmp_path):
     assert main(["demo", "--sections", "baseline", "--quick", "--json", str(tmp_path / "d.json")]) == 0
-    rows = json.loads((tmp_path / "d.json").read_text())
+    payload = json.loads((tmp_path / "d.json").read_text())
+    assert payload["benchmark"] == "demo" and payload["config"]["sections"] == ["baseline"]
+    assert {"device", "versions", "git_commit"} <= set(payload["environment"])
+    rows = payload["rows"]
     by_model = {r["model"]: r["value"] for r in rows}
     assert by_model["MLP (shared trainer)"] > 0.9 and by_model["XGBoost"] > 0.9  # far above chance (0.63)
     assert "XGBoost" in capsys.readouterr().out
@@ -90,7 +93,7 @@ def test_demo_rejects_unknown_section(capsys):
 def test_demo_every_section_quick(tmp_path):
     """The README's main command, on the quick budget: every family contributes its rows."""
     assert main(["demo", "--quick", "--device", "cpu", "--json", str(tmp_path / "d.json")]) == 0
-    rows = json.loads((tmp_path / "d.json").read_text())
+    rows = json.loads((tmp_path / "d.json").read_text())["rows"]
     families = {r["family"] for r in rows}
     assert families == {"table", "graph", "sequence", "tensor", "recsys"}
     assert all(r["value"] == r["value"] for r in rows)  # no NaN
