@@ -184,6 +184,7 @@ def markdown(payload: dict) -> str:
         "# HyperTab: structaug vs the reference package (same process, same CPU)",
         "",
         f"Device: {env['device']}  ",
+        f"Commit: {env.get('git_commit')}  ",
         f"Versions: {env['versions']}  ",
         f"Config: {cfg}  ",
         f"Load average at start / end: {env['loadavg_start']} / {env['loadavg_end']}",
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from structaug.io import atomic_write_json, atomic_write_text
-    from structaug.results import cpu_model
+    from structaug.results import cpu_model, environment
 
     torch.set_num_threads(1)  # both packages on one core: the comparison is per core
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -293,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_start": [round(v, 2) for v in load_start],
             "loadavg_end": [round(v, 2) for v in os.getloadavg()],
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "git_commit": environment("cpu")["git_commit"],
         }
         payload = {"benchmark": "hypertab_reference", "environment": env, "config": cfg, "records": records}
         atomic_write_json(payload, args.out)

@@ -35,6 +35,7 @@ from structaug.results import Record, save_records
 from structaug.tabular._encoder import TableEncoder, encode_class_labels
 from structaug.tabular._mlp import MLPHead
 from structaug.tabular.tjepa import TJEPA, TJEPAClassifier
+from structaug.train import resolve_device
 
 DATASETS = ["phoneme", "magic", "spambase"]
 METRICS = ["accuracy", "balanced_accuracy", "roc_auc"]
@@ -251,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.out),
             benchmark="tjepa_medium",
             metrics=METRICS,
+            device=str(resolve_device(args.device)),  # the device the encoders ran on, not the machine's best
             config={
                 "datasets": args.datasets,
                 "seeds": seeds,
