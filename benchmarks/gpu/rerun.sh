@@ -30,20 +30,12 @@ PARTS=${PARTS:-demo tests tjepa_default tjepa_medium}
 TESTS=${TESTS:-tests}
 LAGNN_WORKERS=${LAGNN_WORKERS:-9}
 PY=${PY:-python3}
-R=$OUT/results
-mkdir -p "$R"
-export PYTHONUNBUFFERED=1 STRUCTAUG_PROGRESS=0 OMP_NUM_THREADS=1
-export STRUCTAUG_CACHE=${STRUCTAUG_CACHE:-/tmp/structaug_cache}
-START=$(date +%s)
-log() { echo "[rerun $(($(date +%s) - START))s] $*" | tee -a "$OUT/run.log"; }
-left() { echo $((START + TOTAL_S - $(date +%s))); }
+TAG=rerun
+# shellcheck source=benchmarks/gpu/common.sh
+. "$(dirname "$0")/common.sh"
 want() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac }
 
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$R/gpu.txt" 2>&1
-lscpu | grep -E '^(Model name|CPU\(s\))' >>"$R/gpu.txt" 2>&1
-$PY -c "import torch, torch_geometric, sklearn, xgboost, tensorly, lightgbm; print('torch', torch.__version__, 'pyg', torch_geometric.__version__, 'xgboost', xgboost.__version__, 'cuda', torch.cuda.is_available())" >>"$R/gpu.txt" 2>&1
 log "$(tr '\n' ' ' <"$R/gpu.txt") commit=${STRUCTAUG_GIT_COMMIT:-unset} parts: $PARTS"
-(nvidia-smi dmon -s um -d 10 >"$R/dmon.log" 2>&1 &)
 
 if want demo; then  # the GPU: demo first, then the tests (one process each, in sequence)
   (
@@ -87,8 +79,9 @@ if want lagnn_gat; then
   (
     # one CVAE per graph (seed 0, cached atomically), fitted once before the workers share it
     for ds in Cora CiteSeer; do
-      timeout "$(left)" $PY -m structaug.cli bench lagnn --datasets "$ds" --methods LA-GAT --seeds 1 --max-epochs 1 \
-        $LAGNN_FLAGS --out "/tmp/lagnn_warm_$ds.json" >"$R/lagnn_warm_$ds.log" 2>&1 &
+      # (--max-epochs 1 after the shared flags: argparse keeps the last value)
+      timeout "$(left)" $PY -m structaug.cli bench lagnn --datasets "$ds" --methods LA-GAT --seeds 1 \
+        $LAGNN_FLAGS --max-epochs 1 --out "/tmp/lagnn_warm_$ds.json" >"$R/lagnn_warm_$ds.log" 2>&1 &
     done
     wait
     log "lagnn CVAEs cached"

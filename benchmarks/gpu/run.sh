@@ -28,18 +28,10 @@ MCLREC_DATASETS=${MCLREC_DATASETS-Sports_and_Outdoors,Toys_and_Games,Yelp}  # se
 LAGNN_DATASETS=${LAGNN_DATASETS-Cora CiteSeer}  # set empty to skip
 PY=${PY:-python3}
 SA="$PY -m structaug.cli"
-R=$OUT/results
-mkdir -p "$R"
-export PYTHONUNBUFFERED=1 STRUCTAUG_PROGRESS=0 OMP_NUM_THREADS=1
-export STRUCTAUG_CACHE=${STRUCTAUG_CACHE:-/tmp/structaug_cache}
-START=$(date +%s)
-log() { echo "[gpu $(( $(date +%s) - START ))s] $*" | tee -a "$OUT/run.log"; }
-left() { echo $(( START + TOTAL_S - $(date +%s) )); }
-
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$R/gpu.txt" 2>&1
-$PY -c "import torch, torch_geometric, sklearn, xgboost, tensorly; print('torch', torch.__version__, 'pyg', torch_geometric.__version__, 'cuda', torch.cuda.is_available())" >> "$R/gpu.txt" 2>&1
+TAG=gpu
+# shellcheck source=benchmarks/gpu/common.sh
+. "$(dirname "$0")/common.sh"
 log "$(cat "$R/gpu.txt" | tr '\n' ' ')"
-(nvidia-smi dmon -s um -d 10 > "$R/dmon.log" 2>&1 &)
 
 # ---- phase A: epoch times, GPU to itself ------------------------------------------------------
 if [ "${EPOCH_TIME_S:-110}" -gt 0 ]; then  # EPOCH_TIME_S=0 skips phase A
