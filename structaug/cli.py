@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quick", action="store_true", help="even smaller budgets (used by the tests)")
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     d.add_argument("--seed", type=nonneg_int, default=0)
-    d.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    d.add_argument("--json", type=Path, help="also write the rows as JSON here (with the machine, versions and commit)")
 
     b = sub.add_parser(
         "bench",
