@@ -181,9 +181,7 @@ def test_regressor_learns():
 
 def test_early_stopping_uses_validation_split(toy):
     Xtr, ytr, _, _ = toy
-    clf = HyperTabClassifier(**{**FAST, "max_epochs": 60}, early_stopping=True, patience=2, random_state=0).fit(
-        Xtr, ytr
-    )
+    clf = HyperTabClassifier(**{**FAST, "max_epochs": 60}, patience=2, random_state=0).fit(Xtr, ytr)
     r = clf.train_result_
     val = [h["val_loss"] for h in r.history]
     assert r.best_epoch == int(np.argmin(val)) and r.best_score == min(val)
@@ -206,12 +204,10 @@ def test_fixed_budget_keeps_the_last_epoch(toy, monkeypatch):
     Xtr, ytr, _, _ = toy
     HyperTabClassifier(**FAST, random_state=0).fit(Xtr, ytr)
     assert seen["restore_best"] is False and seen["patience"] is None
-    HyperTabClassifier(**FAST, early_stopping=True, random_state=0).fit(Xtr, ytr)
-    assert seen["restore_best"] is True
+    HyperTabClassifier(**FAST, patience=10, random_state=0).fit(Xtr, ytr)
+    assert seen["restore_best"] is True and seen["patience"] == 10
     with pytest.warns(UserWarning, match="at least 10 training rows"):
-        HyperTabClassifier(**FAST, early_stopping=True, random_state=0).fit(
-            Xtr[:8], np.r_[ytr[:4] * 0, ytr[:4] * 0 + 1]
-        )
+        HyperTabClassifier(**FAST, patience=10, random_state=0).fit(Xtr[:8], np.r_[ytr[:4] * 0, ytr[:4] * 0 + 1])
 
 
 # -- bad input ----------------------------------------------------------------------------

@@ -226,7 +226,7 @@ BAD_PARAMS = [
             ({"missing": "drop"}, "missing"),
             ({"device": "tpu9"}, "device"),
             ({"categorical_features": "all"}, "categorical_features"),
-            ({"early_stopping": "yes"}, "early_stopping"),
+            ({"patience": "yes"}, "patience"),
             ({"verbose": "yes"}, "verbose"),
         ]
     ],

@@ -155,9 +155,8 @@ class _HyperTabBase(BaseEstimator):
         batch_size: int = 128,
         masks_per_step: int = 1,
         weight_decay: float = 0.0,
-        early_stopping: bool = False,
         validation_fraction: float = 0.1,
-        patience: int = 10,
+        patience: int | None = None,
         categorical_features: Any = "auto",
         missing: str = "error",
         device: str = "auto",
@@ -172,7 +171,6 @@ class _HyperTabBase(BaseEstimator):
         self.batch_size = batch_size
         self.masks_per_step = masks_per_step
         self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.categorical_features = categorical_features
@@ -197,12 +195,13 @@ class _HyperTabBase(BaseEstimator):
             raise InvalidParameterError(f"views must be a FeatureSubsetViews or None, got {type(self.views).__name__}")
         self._views()._validate_params()  # the augmenter's own checks (subsample, n_views), named after them
         # max_epochs >= 1: zero epochs would return the random initialisation as a "fitted" model
-        for name in ("hidden_size", "max_epochs", "batch_size", "masks_per_step", "patience"):
+        for name in ("hidden_size", "max_epochs", "batch_size", "masks_per_step"):
             check_positive_int(getattr(self, name), name)
+        if self.patience is not None:  # None: no validation split, all max_epochs (the paper's schedule)
+            check_positive_int(self.patience, "patience")
         check_widths(self.hypernet_hidden_sizes, "hypernet_hidden_sizes")
         check_positive_float(self.lr, "lr")
         check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
-        check_bool(self.early_stopping, "early_stopping")
         check_bool(self.verbose, "verbose")
         check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
         check_choice(self.missing, ("error", "impute"), "missing")
@@ -279,14 +278,14 @@ class _HyperTabBase(BaseEstimator):
         # Optional early stopping on a held-out split of the training rows.
         tr_idx = np.arange(len(Z))
         va_idx = None
-        if self.early_stopping and len(Z) < 10:
+        if self.patience is not None and len(Z) < 10:
             warnings.warn(
-                f"early_stopping needs at least 10 training rows, got {len(Z)}: training all "
+                f"patience (early stopping) needs at least 10 training rows, got {len(Z)}: training all "
                 f"{self.max_epochs} epochs without a validation split",
                 UserWarning,
                 stacklevel=3,
             )
-        if self.early_stopping and len(Z) >= 10:
+        if self.patience is not None and len(Z) >= 10:
             tr_idx, va_idx = holdout_indices(
                 len(Z), self.validation_fraction, rng, min_size=1, name="validation_fraction"
             )
@@ -418,11 +417,13 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
         matmul per step: ~5× faster fits at some accuracy cost on tiny tables (see
         docs/hypertab.md).
     weight_decay : float, default 0.0
-    early_stopping : bool, default False
-        Hold out ``validation_fraction`` of the rows and stop when the ensemble's validation
-        loss stops improving for ``patience`` epochs (restoring the best weights). The paper
-        trains a fixed number of epochs.
-    validation_fraction, patience : float, int
+    patience : int or None, default None
+        ``None``: train all ``max_epochs`` (the paper's fixed schedule). An int: hold out
+        ``validation_fraction`` of the rows and stop when the ensemble's validation loss has not
+        improved for ``patience`` epochs, restoring the best weights (as every structaug model's
+        ``patience``).
+    validation_fraction : float, default 0.1
+        The held-out share when ``patience`` is set.
     class_weight : None or "balanced" or dict, default None
         Re-weight the loss like sklearn's ``class_weight``.
     categorical_features : "auto" or list
@@ -462,9 +463,8 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
         batch_size: int = 128,
         masks_per_step: int = 1,
         weight_decay: float = 0.0,
-        early_stopping: bool = False,
         validation_fraction: float = 0.1,
-        patience: int = 10,
+        patience: int | None = None,
         class_weight: Any = None,
         categorical_features: Any = "auto",
         missing: str = "error",
@@ -481,7 +481,6 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
             batch_size=batch_size,
             masks_per_step=masks_per_step,
             weight_decay=weight_decay,
-            early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             patience=patience,
             categorical_features=categorical_features,
