@@ -130,7 +130,8 @@ class SentenceTransformerEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
-            return np.zeros((0, self._model.get_sentence_embedding_dimension()), np.float32)
+            dim = int(self._model.get_sentence_embedding_dimension() or 0)
+            return np.zeros((0, dim), np.float32)
         z = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
