@@ -7,7 +7,11 @@ export PYTHONUNBUFFERED=1 STRUCTAUG_PROGRESS=0 OMP_NUM_THREADS=1
 export STRUCTAUG_CACHE=${STRUCTAUG_CACHE:-/tmp/structaug_cache}
 START=$(date +%s)
 log() { echo "[$TAG $(($(date +%s) - START))s] $*" | tee -a "$OUT/run.log"; }
-left() { echo $((START + TOTAL_S - $(date +%s))); }
+# seconds to the deadline, at least 1: `timeout 0` would mean no limit at all
+left() {
+  l=$((START + TOTAL_S - $(date +%s)))
+  if [ "$l" -gt 0 ]; then echo "$l"; else echo 1; fi
+}
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$R/gpu.txt" 2>&1
 lscpu | grep -E '^(Model name|CPU\(s\))' >>"$R/gpu.txt" 2>&1
