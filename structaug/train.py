@@ -412,8 +412,9 @@ class Trainer:
         other global draws during training; ``fit`` gives the caller's global RNG states back
         when it returns (as it does after restoring a checkpoint's). The model exists before
         ``fit``: seed its initialisation yourself (:func:`structaug.random.local_torch_seed`).
-    verbose : bool or None
-        tqdm bar over epochs; ``None`` follows ``STRUCTAUG_PROGRESS``.
+    verbose : bool or None, default False
+        tqdm bar over epochs (silent by default, as every structaug estimator); ``None`` follows
+        ``STRUCTAUG_PROGRESS`` (what the benchmarks' ``--no-progress`` sets).
     checkpoint_path : path or None
         Where to write the checkpoint after every ``checkpoint_every`` epochs (atomically).
         If it exists when ``fit`` starts and ``resume`` is true, training continues from it,
@@ -487,7 +488,7 @@ class Trainer:
         min_delta: float = 0.0,
         device: str | torch.device | None = None,
         seed: int | None = None,
-        verbose: bool | None = None,
+        verbose: bool | None = False,
         checkpoint_path: str | os.PathLike | None = None,
         checkpoint_every: int = 1,
         resume: bool = True,
