@@ -48,8 +48,18 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"the value must be a finite number >= 0, got {text!r}")
+    return value
+
+
 def _add_bench_flags(p: argparse.ArgumentParser) -> None:
-    from .bench import positive_int
+    from .bench import nonneg_int, positive_int
 
     p.add_argument(
         "--data-dir", help="folder laid out like shared/datasets (default: $STRUCTAUG_DATA, then ../shared/datasets)"
@@ -68,7 +78,38 @@ def _add_bench_flags(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=positive_int,
         default=1,
-        help="run jobs in this many one-thread worker processes (default 1: in this process)",
+        help="run this many jobs at once, in one-thread worker processes (default 1: in this process); "
+        "with --backend ray on a local Ray, the number of jobs it runs at once",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["serial", "process", "ray"],
+        default=None,
+        help="where jobs run: in this process (serial, the default for --workers 1), in worker "
+        "processes of this machine (process, the default for --workers > 1), or as Ray tasks "
+        "(ray: a local Ray started for the run, or the cluster at --address; pip install 'structaug[ray]')",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="with --backend ray: the Ray cluster to join (e.g. ray://head:10001, or 'auto' for one "
+        "already started on this machine); default: start a local Ray with --workers CPUs",
+    )
+    p.add_argument(
+        "--cpus-per-job", type=positive_int, default=1, help="with --backend ray: CPUs (and torch threads) per job"
+    )
+    p.add_argument(
+        "--gpus-per-job",
+        type=_nonneg_float,
+        default=0.0,
+        help="with --backend ray: GPUs per job (a fraction shares one GPU between jobs; default 0)",
+    )
+    p.add_argument(
+        "--retries",
+        type=nonneg_int,
+        default=2,
+        help="with --backend ray: how often a job whose worker process died is run again before it is "
+        "recorded as an error (default 2)",
     )
     keep = p.add_mutually_exclusive_group()
     keep.add_argument(
@@ -177,7 +218,7 @@ def _cmd_bench(args) -> int:
     the device and ``--out`` have passed (:func:`structaug.bench.prepare_out`); the runner
     (:func:`structaug.bench.run_benchmark`) does the rest.
     """
-    from .bench import BenchConfig, load_benchmark, parse_names, prepare_out, run_benchmark
+    from .bench import BenchConfig, check_backend, load_benchmark, parse_names, prepare_out, run_benchmark
     from .exceptions import InvalidParameterError
 
     mod = load_benchmark(args.method)
@@ -207,6 +248,11 @@ def _cmd_bench(args) -> int:
         "no_progress",
         "command",
         "method",
+        "backend",
+        "address",
+        "cpus_per_job",
+        "gpus_per_job",
+        "retries",
     }
     cfg = BenchConfig(
         data_dir=args.data_dir,
@@ -219,7 +265,13 @@ def _cmd_bench(args) -> int:
         resume=args.resume,
         verbose=not args.no_progress,
         extra={k: v for k, v in vars(args).items() if k not in known},
+        backend=args.backend,
+        address=args.address,
+        cpus_per_job=args.cpus_per_job,
+        gpus_per_job=args.gpus_per_job,
+        retries=args.retries,
     )
+    check_backend(cfg)  # Ray installed, --address only with it: before the data and --out
     if hasattr(mod, "validate"):
         mod.validate(cfg)
     previous = prepare_out(out, mod, benchmark=args.method, resume=args.resume, overwrite=args.overwrite)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from structaug.bench import BenchConfig, Job, SkipJob, _runner, execute, load_benchmark, run_benchmark
-from structaug.exceptions import ResultsExistError
+from structaug.bench import BenchConfig, Job, SkipJob, _runner, check_backend, execute, load_benchmark, run_benchmark
+from structaug.exceptions import InvalidParameterError, ResultsExistError
 from structaug.results import Record, load_results
 
 THIS = sys.modules[__name__]
@@ -39,12 +39,25 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
         raise ValueError(f"boom in {key}")
     if key in job.config.get("skip", ()):
         raise SkipJob(f"cannot run {key} here")
+    if key in job.config.get("die", ()):  # the worker process dies: on every try, or on the first one
+        marker = Path(job.config["marker_dir"]) / key.replace("/", "_")
+        if not job.config.get("die_once") or not marker.exists():
+            marker.touch()
+            os._exit(1)
     out = []
     for m in job.methods:
         CALLS.append((m, job.dataset, job.seed))
         score = float(len(m) + 10 * job.seed + len(job.dataset)) + 0.5 * (m == "c")
-        out.append(Record(m, job.dataset, job.seed, {"score": score}, config={"pid": os.getpid()}))
+        out.append(Record(m, job.dataset, job.seed, {"score": score}, config={"pid": os.getpid(), **_threads()}))
     return out
+
+
+def _threads() -> dict:
+    """The thread counts a job runs with: torch's and the largest loaded BLAS/OpenMP pool's."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    return {"torch_threads": torch.get_num_threads(), "blas_threads": max(p["num_threads"] for p in threadpool_info())}
 
 
 def _rows(records) -> list[tuple]:
@@ -187,6 +200,8 @@ def test_worker_processes_give_the_serial_rows(tmp_path):
     assert _rows(recs) == EXPECTED
     pids = {r.config["pid"] for r in recs}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2  # ran in (at most two) worker processes
+    # one thread each, numpy's BLAS included (loaded, for every core, before the initializer ran)
+    assert {(r.config["torch_threads"], r.config["blas_threads"]) for r in recs} == {(1, 1)}
     assert CALLS == []  # nothing ran in this process
 
 
@@ -248,3 +263,125 @@ def test_datasets_command_prints_the_name_to_pass(capsys):
     assert any("name (--datasets)" in ln for ln in lines)
     ml = [ln.split() for ln in lines if " ml-100k " in f" {ln} "]
     assert len(ml) == 1 and ml[0][0] == "recsys" and ml[0][3] == "llmrec,dain"
+
+
+# -- the Ray backend (#22): a local Ray with 2 CPUs --------------------------------------------
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the tests below (starting one takes ~10 s); the backend joins it
+    instead of starting its own. Workers import this test module through PYTHONPATH."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        here = str(Path(__file__).parent)
+        ray.init(
+            num_cpus=2,
+            num_gpus=0,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([here, *sys.path])}},
+        )
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_tasks_give_the_serial_rows(local_ray, tmp_path):
+    out = tmp_path / "r.json"
+    recs = run_benchmark(THIS, BenchConfig(seeds=[0, 1], out=out, backend="ray", workers=2))
+    assert _rows(recs) == EXPECTED  # same rows, in job order, as the serial run
+    assert CALLS == []  # nothing ran in this process
+    assert {r.config["pid"] for r in recs}.isdisjoint({os.getpid()})
+    assert all(r.extra["host"] for r in recs)  # which machine of a cluster ran the row
+    assert {(r.config["torch_threads"], r.config["blas_threads"]) for r in recs} == {(1, 1)}  # --cpus-per-job 1
+    assert [(r["method"], r["dataset"], r["seed"]) for r in load_results(out)["records"]] == [e[:3] for e in EXPECTED]
+
+
+def test_ray_resume_runs_only_the_missing_rows(local_ray, tmp_path):
+    out = tmp_path / "r.json"
+    first = run_benchmark(THIS, BenchConfig(seeds=[0, 1], out=out, backend="ray", extra={"fail": ["c/d2/1"]}))
+    assert [r.status for r in first].count("error") == 1
+    calls = []
+    real = _runner._ray
+
+    def spy(fn, jobs, cfg, workers):
+        for j in jobs:
+            calls.extend(j.keys())
+        return real(fn, jobs, cfg, workers)
+
+    _runner.BACKENDS["ray"] = spy
+    try:
+        again = run_benchmark(THIS, BenchConfig(seeds=[0, 1], out=out, resume=True, backend="ray"))
+    finally:
+        _runner.BACKENDS["ray"] = real
+    assert calls == [("c", "d2", 1)]
+    assert _rows(again) == EXPECTED
+
+
+def test_a_ray_worker_that_dies_is_retried_and_loses_only_its_job(local_ray, tmp_path):
+    extra = {"die": ["c/d1/0"], "die_once": True, "marker_dir": str(tmp_path)}
+    recs = execute(THIS, BenchConfig(seeds=[0, 1], backend="ray", retries=1, extra=extra))
+    assert _rows(recs) == EXPECTED  # the job's second try ran in a new worker
+    assert (tmp_path / "c_d1_0").exists()  # and the first one did die
+
+
+def test_a_ray_worker_that_keeps_dying_is_an_error_row_not_a_lost_run(local_ray, tmp_path):
+    extra = {"die": ["a/d2/1"], "marker_dir": str(tmp_path)}
+    recs = execute(THIS, BenchConfig(seeds=[0, 1], backend="ray", retries=0, extra=extra))
+    bad = [r for r in recs if r.status != "ok"]
+    assert [(r.method, r.dataset, r.seed, r.status) for r in bad] == [("a", "d2", 1, "error"), ("b", "d2", 1, "error")]
+    assert "Ray worker running this job was lost" in bad[0].error
+    assert [x for x in _rows(recs) if x[3] == "ok"] == [e for e in EXPECTED if e[1:3] != ("d2", 1) or e[0] == "c"]
+
+
+def test_bench_backend_ray_gives_the_serial_records_of_a_real_benchmark(local_ray, tmp_path):
+    """``structaug bench dain --backend ray`` on a generated tensor: every metric equal to the serial run's."""
+    from structaug.cli import main
+
+    def run(name, *flags):
+        out = tmp_path / f"{name}.json"
+        args = ["bench", "dain", "--datasets", "lowrank", "--methods", "global_mean,entity_mean,cp_r2"]
+        args += ["--seeds", "0-1", "--no-progress", "--out", str(out), *flags]
+        assert main(args) == 0
+        return {(r["method"], r["seed"]): r["metrics"] for r in load_results(out)["records"]}
+
+    ray_rows = run("ray", "--backend", "ray", "--workers", "2")
+    # one-thread worker processes of this machine: the same arithmetic, bit for bit
+    assert run("process", "--workers", "2") == ray_rows
+    serial = run("serial")  # this process may use more BLAS threads: the last digit can move
+    assert serial.keys() == ray_rows.keys() and len(serial) == 6
+    for k, metrics in serial.items():
+        assert ray_rows[k] == pytest.approx(metrics, rel=1e-12)
+
+
+def test_backend_flags_are_checked_before_any_work(tmp_path, capsys):
+    from structaug.cli import main
+
+    base = ["bench", "dain", "--datasets", "lowrank", "--no-progress", "--out", str(tmp_path / "r.json")]
+    assert main([*base, "--address", "auto"]) == 2
+    assert "--address auto is the address of a Ray cluster; it needs --backend ray" in capsys.readouterr().err
+    assert main([*base, "--gpus-per-job", "1"]) == 2
+    assert "need --backend ray" in capsys.readouterr().err
+    with pytest.raises(InvalidParameterError, match="--gpus-per-job > 0"):
+        check_backend(BenchConfig(backend="ray", device="cuda"))
+    with pytest.raises(InvalidParameterError, match="--backend 'dask'"):
+        check_backend(BenchConfig(backend="dask"))
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_backend_ray_without_ray_installed_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ModuleNotFoundError("No module named 'ray'", name="ray")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    from structaug.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["bench", "dain", "--datasets", "lowrank", "--backend", "ray", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "structaug: error: --backend ray needs Ray, which is not installed: pip install 'structaug[ray]'"
+    assert not out.exists()

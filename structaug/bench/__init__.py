@@ -27,6 +27,7 @@ from ._runner import (
     BACKENDS,
     Job,
     SkipJob,
+    check_backend,
     execute,
     finish,
     partial_file,
@@ -44,6 +45,7 @@ __all__ = [
     "Job",
     "SkipJob",
     "add_out_arguments",
+    "check_backend",
     "check_writable",
     "claim_out",
     "execute",
@@ -78,6 +80,10 @@ class BenchConfig:
 
     ``workers > 1`` runs jobs in that many one-thread worker processes; ``verbose`` prints
     one line per finished row (the CLI's default; ``--no-progress`` turns it off).
+    ``backend`` picks the pool (:data:`BACKENDS`; ``None``: ``"serial"``, or ``"process"``
+    when ``workers > 1``); ``address``, ``cpus_per_job``, ``gpus_per_job`` and ``retries``
+    are the Ray backend's (the cluster to join, each job's task resources, and how often a job
+    whose worker died is retried).
     """
 
     data_dir: str | None = None
@@ -90,6 +96,11 @@ class BenchConfig:
     resume: bool = False
     verbose: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    backend: str | None = None
+    address: str | None = None
+    cpus_per_job: int = 1
+    gpus_per_job: float = 0
+    retries: int = 2
     #: ``out`` was checked by :func:`prepare_out` or has been written by this run already
     out_owned: bool = field(default=False, repr=False, compare=False)
 

@@ -22,9 +22,10 @@ others in one of the :data:`BACKENDS`, rewrites the partial file ``<out stem>.pa
 atomically after each job (a killed run loses at most the jobs in flight), and at the end
 merges, saves ``out`` with its markdown summary, calls ``report`` and removes the partial file.
 
-A new pool mechanism (e.g. Ray tasks, issue #22) is one more entry in :data:`BACKENDS`: a
-callable ``(fn, jobs, cfg, workers) -> iterator of (job index, records)``; the benchmark
-modules do not change.
+A pool mechanism is one entry in :data:`BACKENDS`: a callable ``(fn, jobs, cfg, workers) ->
+iterator of (job index, records)``; the benchmark modules do not change. ``serial`` runs
+jobs in this process, ``process`` in ``workers`` one-thread worker processes of this
+machine, ``ray`` as Ray tasks on a local Ray or a cluster (``cfg.address``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "BACKENDS",
     "Job",
     "SkipJob",
+    "check_backend",
     "execute",
     "finish",
     "partial_file",
@@ -245,17 +247,27 @@ def _serial(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) -
         yield i, _guarded(fn, job, cfg)
 
 
+def _limit_threads(threads: int) -> None:
+    """``threads`` threads for torch and for every BLAS/OpenMP pool already loaded.
+
+    The environment variables only reach libraries loaded later: a spawned worker has
+    imported numpy (and its BLAS, sized for every core) before an initializer runs, so the
+    loaded pools are resized through threadpoolctl (scikit-learn's dependency).
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ["STRUCTAUG_PROGRESS"] = "0"  # progress bars of parallel jobs would interleave
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)  # stays in force for the life of the worker
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _worker_init() -> None:
     """Each worker process gets one thread: ``workers`` processes share the cores."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    os.environ["STRUCTAUG_PROGRESS"] = "0"  # progress bars of parallel jobs would interleave
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    _limit_threads(1)
 
 
 def _process(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) -> Iterator[tuple[int, list]]:
@@ -281,8 +293,133 @@ def _process(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) 
         pool.shutdown(wait=completed, cancel_futures=True)
 
 
-#: pool mechanisms by name; ``"process"`` is used when ``cfg.workers > 1``
-BACKENDS: dict[str, Callable[..., Iterator[tuple[int, list]]]] = {"serial": _serial, "process": _process}
+def _ray_task(fn: Callable, job: Job, cfg: BenchConfig, threads: int) -> list[Record]:
+    """One job in a Ray worker: ``threads`` torch/BLAS threads (the task's CPUs), silent, and
+    the worker's host name on each row (on a cluster the jobs run on several machines; the
+    results file's ``environment`` block describes only the machine that ran the command)."""
+    import socket
+
+    _limit_threads(threads)
+    recs = _guarded(fn, job, cfg)
+    host = socket.gethostname()
+    for r in recs:
+        r.extra = {**(r.extra or {}), "host": host}
+    return recs
+
+
+def _ray(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) -> Iterator[tuple[int, list]]:
+    """Jobs as Ray tasks, on the cluster at ``cfg.address`` or on a local Ray started here.
+
+    Built on Ray rather than on our own process management (#22): the same code fans a suite
+    out over one machine or a cluster. Each job is one task asking for ``cfg.cpus_per_job``
+    CPUs and ``cfg.gpus_per_job`` GPUs (Ray hides the GPUs from a task that asks for none), so
+    Ray's scheduler decides how many run at once: ``workers`` jobs on a local Ray (it is
+    started with ``workers x cpus_per_job`` CPUs); on a cluster, as many as its resources
+    allow. Rows come back as tasks finish. A worker process that dies (out of memory, a
+    crash) is retried ``cfg.retries`` times by Ray; after that its job is recorded as
+    ``status="error"`` and the run goes on. A local Ray started here is shut down at the end;
+    an interrupted run cancels the tasks still queued or running.
+    """
+    from ..results import Record
+
+    ray = _import_ray()
+    started = False
+    if not ray.is_initialized():
+        if cfg.address:
+            ray.init(address=cfg.address, log_to_driver=False)
+        else:
+            # workers see what this process imports: its sys.path (an editable install, a
+            # PYTHONPATH worktree, a module defined in a test folder)
+            path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+            ray.init(
+                num_cpus=workers * cfg.cpus_per_job,
+                num_gpus=None if cfg.gpus_per_job else 0,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env={"env_vars": {"PYTHONPATH": path}},
+            )
+        started = True
+    quiet = replace(cfg, verbose=False)
+    task = ray.remote(_ray_task).options(
+        num_cpus=cfg.cpus_per_job, num_gpus=cfg.gpus_per_job, max_retries=cfg.retries, retry_exceptions=False
+    )
+    fn_ref, cfg_ref = ray.put(fn), ray.put(quiet)
+    refs = {task.remote(fn_ref, job, cfg_ref, cfg.cpus_per_job): i for i, job in enumerate(jobs)}
+    pending = list(refs)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                i = refs[ref]
+                try:
+                    recs = ray.get(ref)
+                except ray.exceptions.RayError as exc:  # the worker died, after cfg.retries retries
+                    job = jobs[i]
+                    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                    recs = [
+                        Record(
+                            m,
+                            job.dataset,
+                            job.seed,
+                            {},
+                            status="error",
+                            error=f"{type(exc).__name__}: the Ray worker running this job was lost "
+                            f"({cfg.retries} retries): {first}",
+                        )
+                        for m in job.methods
+                    ]
+                yield i, recs
+    finally:
+        for ref in pending:  # interrupted: stop what is still queued or running
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ModuleNotFoundError as exc:
+        if exc.name not in (None, "ray"):
+            raise
+        raise InvalidParameterError(
+            "--backend ray needs Ray, which is not installed: pip install 'structaug[ray]'"
+        ) from None
+    return ray
+
+
+#: pool mechanisms by name; ``"process"`` is used when ``cfg.workers > 1`` and no
+#: ``cfg.backend`` is set
+BACKENDS: dict[str, Callable[..., Iterator[tuple[int, list]]]] = {"serial": _serial, "process": _process, "ray": _ray}
+
+
+def check_backend(cfg: BenchConfig) -> None:
+    """The backend settings, before any job: a known backend, ``address`` only with Ray, Ray
+    importable when asked for.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the setting (``--backend``, ``--address``, ``--cpus-per-job``, ``--gpus-per-job``).
+    """
+    if cfg.backend is not None and cfg.backend not in BACKENDS:
+        raise InvalidParameterError(f"--backend {cfg.backend!r}: choose from {sorted(BACKENDS)}")
+    if cfg.address and cfg.backend != "ray":
+        raise InvalidParameterError(f"--address {cfg.address} is the address of a Ray cluster; it needs --backend ray")
+    if cfg.backend != "ray" and (cfg.cpus_per_job != 1 or cfg.gpus_per_job):
+        raise InvalidParameterError("--cpus-per-job and --gpus-per-job are Ray task resources; they need --backend ray")
+    if not (isinstance(cfg.cpus_per_job, int) and cfg.cpus_per_job >= 1):
+        raise InvalidParameterError(f"--cpus-per-job must be an integer >= 1, got {cfg.cpus_per_job!r}")
+    if not (isinstance(cfg.gpus_per_job, (int, float)) and cfg.gpus_per_job >= 0):
+        raise InvalidParameterError(f"--gpus-per-job must be >= 0, got {cfg.gpus_per_job!r}")
+    if not (isinstance(cfg.retries, int) and cfg.retries >= 0):
+        raise InvalidParameterError(f"--retries must be an integer >= 0, got {cfg.retries!r}")
+    if cfg.backend == "ray" and cfg.device == "cuda" and not cfg.gpus_per_job:
+        raise InvalidParameterError(
+            "--device cuda with --backend ray needs --gpus-per-job > 0 (Ray hides the GPUs from a job that asks for none)"
+        )
+    if cfg.backend == "ray":
+        _import_ray()
 
 
 def _guarded(fn: Callable, job: Job, cfg: BenchConfig) -> list[Record]:
@@ -346,6 +483,7 @@ def execute(mod: ModuleType, cfg: BenchConfig, *, backend: str | None = None) ->
     """
 
     name = _name(mod)
+    check_backend(cfg if backend is None else replace(cfg, backend=backend))
     if hasattr(mod, "validate"):
         mod.validate(cfg)  # names and settings, before any job
     partial = partial_file(cfg.out) if cfg.out is not None else None
@@ -370,7 +508,7 @@ def execute(mod: ModuleType, cfg: BenchConfig, *, backend: str | None = None) ->
         if missing:
             todo.append(replace(job, methods=missing))
     workers = max(1, int(cfg.workers))
-    pool = BACKENDS[backend or ("process" if workers > 1 and len(todo) > 1 else "serial")]
+    pool = BACKENDS[backend or cfg.backend or ("process" if workers > 1 and len(todo) > 1 else "serial")]
     metric = (getattr(mod, "METRICS", None) or [None])[0]
     if partial is not None:
         partial.parent.mkdir(parents=True, exist_ok=True)
