@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .exceptions import (
     CheckpointMismatchError,
     CorruptFileError,
@@ -63,7 +64,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         A CUDA device was asked for on a machine without one (a ``RuntimeError``).
     """
     if device is None or (isinstance(device, str) and device == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        # under torchrun each process takes its own GPU (cuda:LOCAL_RANK)
+        return distributed.local_cuda_device() if torch.cuda.is_available() else torch.device("cpu")
     if not isinstance(device, (str, torch.device)):
         raise InvalidParameterError(
             f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device, got {type(device).__name__} {device!r}"
@@ -76,6 +78,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailableError(f"device={str(device)!r} was requested but CUDA is not available on this machine")
+    if dev.type == "cuda" and dev.index is None:
+        return distributed.local_cuda_device()
     return dev
 
 
@@ -163,6 +167,13 @@ def minibatch_epoch(
 ) -> Metrics:
     """One shuffled pass over ``tensors`` (all on the model's device); ``loss_fn(*batch)``.
 
+    Under a multi-process ``torchrun`` launch (:mod:`structaug.distributed`) every process
+    draws the same shuffled order and takes its share of each batch (``idx[rank::world]``);
+    ``model`` and the module ``loss_fn`` calls should then be the
+    :func:`~structaug.distributed.wrap`-ped network, whose backward pass averages the gradients,
+    so a step sees the whole global batch. A last batch smaller than the number of processes
+    is skipped, and the returned loss is the mean over every process's rows.
+
     Raises
     ------
     InvalidParameterError
@@ -179,7 +190,12 @@ def minibatch_epoch(
         raise DataValidationError("tensors have no rows: an epoch needs at least one example")
     model.train()
     total, count = 0.0, 0
+    parallel = distributed.is_distributed()
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device):
+        if parallel:
+            if len(idx) < distributed.world_size():  # every process needs rows for DDP's all-reduce
+                continue
+            idx = distributed.shard(idx)
         batch = [t[idx] for t in tensors]
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(*batch)
@@ -189,6 +205,9 @@ def minibatch_epoch(
         optimizer.step()
         total += float(loss.detach()) * len(idx)
         count += len(idx)
+    if parallel:
+        total, rows = distributed.sum_over_ranks(total, count)
+        count = int(rows)
     return {"loss": total / count}
 
 
@@ -670,7 +689,8 @@ class Trainer:
         elapsed_before = 0.0
         parts: dict[str, dict[str, str]] = {}
         if self.checkpoint_path is not None:
-            remove_orphan_tmps(self.checkpoint_path)
+            if distributed.is_main():  # another process may be writing the file it names
+                remove_orphan_tmps(self.checkpoint_path)
             # computed on the objects as given, before a checkpoint touches them
             parts = self._fingerprint(model, optimizers, generators, stateful, fingerprint)
 
@@ -696,13 +716,14 @@ class Trainer:
                 start_epoch = self.max_epochs  # that run had already finished
                 result.stopped_early = True
         elif self.seed is not None:
-            seed_everything(self.seed)
+            # under torchrun each process draws its own dropout masks (rank 0: as one process)
+            seed_everything(self.seed + distributed.rank())
 
         t0 = time.perf_counter()
         bar = tqdm(
             range(start_epoch, self.max_epochs),
             desc=self.desc,
-            disable=not progress_enabled(self.verbose),
+            disable=not progress_enabled(self.verbose) or not distributed.is_main(),
             leave=False,
             dynamic_ncols=True,
         )
@@ -720,6 +741,9 @@ class Trainer:
                 if vout:
                     metrics.update({k: float(v) for k, v in vout.items()})
             metrics["epoch_time"] = time.perf_counter() - ep_t0
+            if distributed.is_distributed():
+                # one history on every process: early stopping and the best epoch agree everywhere
+                metrics.update(distributed.mean_over_ranks({k: v for k, v in metrics.items() if k != "epoch"}))
             result.history.append(metrics)
 
             score = metrics.get(self.monitor)
@@ -762,6 +786,8 @@ class Trainer:
                 and self.max_time is not None
                 and elapsed_before + time.perf_counter() - t0 >= self.max_time
             )
+            if self.max_time is not None:
+                out_of_time = distributed.broadcast_flag(out_of_time)  # process 0's clock decides
             # a time stop is not saved as "stopped": a later run with a larger budget continues
             result.stopped_by_time = out_of_time
             if self.checkpoint_path is not None and (
@@ -835,7 +861,9 @@ class Trainer:
                 opt.load_state_dict(st)
             for obj, st in zip(stateful, ckpt["stateful"]):
                 obj.load_state_dict(st)
-            self._set_rng_states(ckpt["rng"], generators)
+            ranks = ckpt.get("rng_ranks")
+            mine = ranks[distributed.rank()] if ranks and len(ranks) == distributed.world_size() else ckpt["rng"]
+            self._set_rng_states(mine, generators)
         except Exception as exc:
             # load_state_dict copies the matching tensors before it raises: undo that
             model.load_state_dict(before[0])
@@ -853,6 +881,12 @@ class Trainer:
     def _save_checkpoint(
         self, model, optimizers, stateful, generators, result, best_state, wait, epoch, elapsed, stopped, parts
     ) -> None:
+        rng = self._rng_states(generators)
+        # under torchrun: every process's RNG states (dropout differs by rank), written by process 0
+        rng_ranks = distributed.all_gather_objects(rng) if distributed.is_distributed() else None
+        if not distributed.is_main():
+            distributed.barrier()  # until process 0 has written the file
+            return
         save_verified(
             {
                 "format": CHECKPOINT_FORMAT,
@@ -860,7 +894,8 @@ class Trainer:
                 "model": _cpu_state(model),
                 "optimizers": [o.state_dict() for o in optimizers],
                 "stateful": [s.state_dict() for s in stateful],
-                "rng": self._rng_states(generators),
+                "rng": rng,
+                "rng_ranks": rng_ranks,
                 "history": result.history,
                 "best_epoch": result.best_epoch,
                 "best_score": result.best_score,
@@ -872,6 +907,8 @@ class Trainer:
             },
             self.checkpoint_path,  # type: ignore[arg-type]  # only called with a checkpoint path
         )
+        if distributed.is_distributed():
+            distributed.barrier()
 
     def _checkpoint_exists(self) -> bool:
         return self.checkpoint_path is not None and self.resume and self.checkpoint_path.exists()

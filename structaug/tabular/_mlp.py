@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from .. import distributed
 from ..base import check_is_fitted, reset_fitted
 from ..exceptions import DataValidationError
 from ..nn import MLP
@@ -181,11 +182,12 @@ class MLPHead(BaseEstimator):
             verbose=self.verbose,
             desc="MLP head",
         )
+        net = distributed.wrap(model)  # DDP under a multi-process torchrun launch, else model itself
         result = trainer.fit(
             model,
             opt,
             lambda e: minibatch_epoch(
-                model, opt, lambda xb, yb: crit(model(xb), yb), [xtr, ytr_t], batch_size=self.batch_size, generator=gen
+                net, opt, lambda xb, yb: crit(net(xb), yb), [xtr, ytr_t], batch_size=self.batch_size, generator=gen
             ),
             validate,
             generators=[gen],

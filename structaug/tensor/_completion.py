@@ -17,6 +17,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
+from .. import distributed
 from ..base import check_is_fitted, reset_fitted
 from ..exceptions import DataValidationError, InvalidParameterError
 from ..metrics import rmse
@@ -197,9 +198,11 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         vv = torch.as_tensor(validation.values, dtype=torch.float32, device=dev)
         mse = nn.functional.mse_loss
 
+        net = distributed.wrap(model)  # DDP under a multi-process torchrun launch, else model itself
+
         def train_epoch(epoch: int) -> dict[str, float]:
             return minibatch_epoch(
-                model, opt, lambda i, v: mse(model(i), v), [xi, xv], batch_size=int(self.batch_size), generator=gen
+                net, opt, lambda i, v: mse(net(i), v), [xi, xv], batch_size=int(self.batch_size), generator=gen
             )
 
         def validate(epoch: int) -> dict[str, float]:

@@ -1,0 +1,174 @@
+"""Data-parallel training under ``torchrun``: torch's own process group and DistributedDataParallel.
+
+Launch an unchanged training script with ``torchrun --nproc_per_node N script.py``: every
+process runs the script on the same data; the estimators that support it
+(:class:`~structaug.tensor.NeuralTensorCompletion` and the MLP head of the T-JEPA estimators,
+through :func:`~structaug.train.minibatch_epoch`) join the process group torchrun describes (gloo on CPUs, NCCL on GPUs, one GPU per process:
+``cuda:LOCAL_RANK``), wrap their network in :class:`torch.nn.parallel.DistributedDataParallel`
+and give each process a disjoint share of every mini-batch, so one optimizer step sees the same
+global batch as a single process would. The :class:`~structaug.train.Trainer` averages each
+epoch's metrics over the processes (so early stopping decides the same everywhere), follows
+process 0 for the time budget, writes checkpoints from process 0 only and resumes every process
+from them (the path must be on a file system all processes see).
+
+Nothing here starts processes or talks to other machines: torchrun (or any launcher that sets
+``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``) does. Outside such a launch every
+function below is a no-op for a world of one process.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import distributed as dist
+from torch import nn
+
+__all__ = [
+    "all_gather_objects",
+    "barrier",
+    "broadcast_flag",
+    "init_from_env",
+    "is_distributed",
+    "is_main",
+    "launched",
+    "local_cuda_device",
+    "mean_over_ranks",
+    "rank",
+    "shard",
+    "sum_over_ranks",
+    "world_size",
+    "wrap",
+]
+
+
+def launched() -> bool:
+    """Whether this process was started by torchrun (or a launcher like it) with more than one process."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
+def local_cuda_device() -> torch.device:
+    """``cuda:LOCAL_RANK`` under a multi-process launch (one GPU per process), else ``cuda``."""
+    if launched():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cuda")
+
+
+def init_from_env(device: torch.device | str | None = None) -> bool:
+    """Join the process group that the launcher's environment describes, once per process.
+
+    The backend is NCCL when ``device`` is a CUDA device, gloo otherwise. Returns
+    :func:`is_distributed`; without a multi-process launch nothing happens.
+    """
+    if not launched() or not dist.is_available():
+        return False
+    if not dist.is_initialized():
+        cuda = device is not None and torch.device(device).type == "cuda"
+        if cuda:
+            torch.cuda.set_device(local_cuda_device())
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return is_distributed()
+
+
+def is_distributed() -> bool:
+    """Whether a process group of more than one process is active."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    """This process's rank (0 without a process group)."""
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    """Number of processes (1 without a process group)."""
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """Whether this process writes files (rank 0, or the only process)."""
+    return rank() == 0
+
+
+def wrap(model: nn.Module) -> nn.Module:
+    """``model`` in :class:`~torch.nn.parallel.DistributedDataParallel` under a multi-process
+    launch (joining the process group first), else ``model`` itself.
+
+    DDP copies process 0's weights to the others when it wraps, then averages gradients over
+    the processes in every backward pass. Call the returned module in the training loss (the
+    gradients are only synchronised for passes through it); evaluate with ``model``.
+    """
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else None
+    if not init_from_env(device):
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device is not None and device.type == "cuda":
+        return DistributedDataParallel(model, device_ids=[device.index])
+    return DistributedDataParallel(model)
+
+
+def shard(idx: torch.Tensor) -> torch.Tensor:
+    """This process's share of one global mini-batch of indices: ``idx[rank::world]``.
+
+    Every process draws the same global order (the same seeded generator), so the shares are
+    disjoint and together the whole batch.
+    """
+    if not is_distributed():
+        return idx
+    return idx[rank() :: world_size()]
+
+
+def _comm_tensor(values: list[float], dtype: torch.dtype) -> torch.Tensor:
+    """A tensor where the backend can reduce it: NCCL on this process's GPU, gloo on the CPU."""
+    dev = local_cuda_device() if dist.get_backend() == "nccl" else torch.device("cpu")
+    return torch.tensor(values, dtype=dtype, device=dev)
+
+
+def mean_over_ranks(values: dict[str, float]) -> dict[str, float]:
+    """Each value averaged over the processes (identical values come back unchanged)."""
+    if not is_distributed() or not values:
+        return values
+    keys = sorted(values)
+    t = _comm_tensor([float(values[k]) for k in keys], torch.float64)
+    dist.all_reduce(t)
+    t /= world_size()
+    return {k: float(v) for k, v in zip(keys, t.tolist())}
+
+
+def sum_over_ranks(*values: float) -> list[float]:
+    """The values summed over the processes."""
+    if not is_distributed():
+        return [float(v) for v in values]
+    t = _comm_tensor([float(v) for v in values], torch.float64)
+    dist.all_reduce(t)
+    return [float(v) for v in t.tolist()]
+
+
+def broadcast_flag(flag: bool) -> bool:
+    """Process 0's ``flag`` on every process (a decision that must be the same everywhere)."""
+    if not is_distributed():
+        return bool(flag)
+    t = _comm_tensor([1.0 if flag else 0.0], torch.float64)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
+def all_gather_objects(obj: Any) -> list[Any]:
+    """Every process's ``obj``, by rank (``[obj]`` without a process group)."""
+    if not is_distributed():
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    """Wait for every process (no-op without a process group)."""
+    if is_distributed():
+        dist.barrier()

@@ -1,0 +1,100 @@
+"""Run by tests/test_distributed.py under ``torchrun --nproc_per_node 2`` (gloo on the CPU).
+
+Not a test module: each of the two processes runs this whole script, as a user's training
+script runs under torchrun. Process 0 writes what the test compares to ``sys.argv[1]``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from structaug import distributed
+from structaug.tabular._mlp import MLPHead
+from structaug.train import Trainer, minibatch_epoch
+
+
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(512, 6)).astype(np.float32)
+    y = (X @ rng.normal(size=6) + 0.1 * rng.normal(size=512)).astype(np.float32)
+    return X, y
+
+
+def head() -> MLPHead:
+    # 448 training rows: 7 batches of 64, 32 rows per process; no dropout, so one process
+    # with the same global batch follows the same path up to float summation order
+    return MLPHead(
+        task="regression",
+        hidden_sizes=(16,),
+        dropout=0.0,
+        lr=0.02,
+        batch_size=64,
+        max_epochs=5,
+        patience=None,
+        validation_fraction=0.125,
+        device="cpu",
+        random_state=0,
+    )
+
+
+def linear_run(ckpt: Path | None, max_epochs: int) -> tuple[list[dict], list[float]]:
+    """A Trainer run of a linear model through minibatch_epoch, with dropout-free DDP."""
+    X, y = data()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Dropout(0.2), torch.nn.Linear(8, 1))
+    net = distributed.wrap(model)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    gen = torch.Generator().manual_seed(1)
+    xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+
+    def epoch(e: int) -> dict:
+        return minibatch_epoch(
+            net,
+            opt,
+            lambda a, b: torch.nn.functional.mse_loss(net(a).squeeze(-1), b),
+            [xt, yt],
+            batch_size=64,
+            generator=gen,
+        )
+
+    res = Trainer(max_epochs=max_epochs, monitor="loss", seed=3, checkpoint_path=ckpt).fit(
+        model, opt, epoch, None, generators=[gen]
+    )
+    return res.history, [float(p.detach().sum()) for p in model.parameters()]
+
+
+def main(out: str, tmp: str) -> None:
+    X, y = data()
+    fitted = head().fit(X, y)
+    weights = [float(p.detach().sum()) for p in fitted.model_.parameters()]
+    # a checkpointed run stopped after 3 epochs and resumed to 6, against 6 epochs in one go
+    ckpt = Path(tmp) / "ckpt.pt"
+    linear_run(ckpt, 3)
+    resumed, resumed_w = linear_run(ckpt, 6)
+    straight, straight_w = linear_run(None, 6)
+    everyone = distributed.all_gather_objects(
+        {"weights": weights, "resumed_w": resumed_w, "straight_w": straight_w, "rank": distributed.rank()}
+    )
+    if distributed.is_main():
+        keep = ("loss", "val_loss")
+        Path(out).write_text(
+            json.dumps(
+                {
+                    "world_size": distributed.world_size(),
+                    "history": [{k: h[k] for k in keep if k in h} for h in fitted.history_],
+                    "ranks": everyone,
+                    "resumed": [h["loss"] for h in resumed],
+                    "straight": [h["loss"] for h in straight],
+                    "files": sorted(p.name for p in Path(tmp).iterdir()),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

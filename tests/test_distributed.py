@@ -1,0 +1,97 @@
+"""Data-parallel training under torchrun (structaug.distributed, #22): two CPU processes
+with gloo train like one process on the same global batch; checkpoints are written by process
+0 and resume every process exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from structaug import distributed
+from structaug.train import resolve_device
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """Run tests/ddp_worker.py under ``torchrun --standalone --nproc_per_node 2`` once."""
+    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
+        pytest.skip("this torch build has no gloo backend")
+    tmp = tmp_path_factory.mktemp("ddp")
+    out = tmp / "out.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    proc = subprocess.run(
+        [*cmd, str(HERE / "ddp_worker.py"), str(out), str(tmp)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_two_processes_follow_one_process_on_the_same_global_batch(two_processes):
+    sys.path.insert(0, str(HERE))
+    try:
+        import ddp_worker
+    finally:
+        sys.path.remove(str(HERE))
+    assert two_processes["world_size"] == 2
+    X, y = ddp_worker.data()
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        one = ddp_worker.head().fit(X, y)
+    ours = two_processes["history"]
+    assert len(ours) == len(one.history_) == 5
+    for h2, h1 in zip(ours, one.history_):
+        # the training loss is the mean over both processes' rows: the global batch's
+        assert h2["loss"] == pytest.approx(h1["loss"], rel=1e-4)
+        assert h2["val_loss"] == pytest.approx(h1["val_loss"], rel=1e-4)
+    # the losses really moved (a run that did nothing would pass the comparison)
+    assert ours[-1]["val_loss"] < 0.5 * ours[0]["val_loss"]
+
+
+def test_every_process_ends_with_the_same_weights(two_processes):
+    ranks = two_processes["ranks"]
+    assert [r["rank"] for r in ranks] == [0, 1]
+    for key in ("weights", "resumed_w", "straight_w"):
+        assert ranks[0][key] == ranks[1][key]
+
+
+def test_resume_under_torchrun_reproduces_the_uninterrupted_run(two_processes):
+    # dropout draws differ by process and are restored per process from the checkpoint
+    assert two_processes["resumed"] == two_processes["straight"]
+    assert two_processes["ranks"][0]["resumed_w"] == two_processes["ranks"][0]["straight_w"]
+    assert two_processes["files"] == ["ckpt.pt"]  # one file, from process 0; no temporary files left
+
+
+def test_without_a_launch_everything_is_one_process(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    model = torch.nn.Linear(2, 1)
+    assert not distributed.launched() and distributed.wrap(model) is model
+    assert (distributed.rank(), distributed.world_size(), distributed.is_main()) == (0, 1, True)
+    idx = torch.arange(10)
+    assert distributed.shard(idx) is idx
+    assert distributed.mean_over_ranks({"a": 1.5}) == {"a": 1.5}
+    assert distributed.sum_over_ranks(1, 2) == [1.0, 2.0]
+    assert distributed.broadcast_flag(True) is True
+    assert distributed.all_gather_objects({"x": 1}) == [{"x": 1}]
+    monkeypatch.setenv("WORLD_SIZE", "not a number")
+    assert not distributed.launched()
+
+
+def test_each_launched_process_takes_its_own_gpu(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert distributed.local_cuda_device() == torch.device("cuda", 3)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda", 3)
+    assert resolve_device("cuda") == torch.device("cuda", 3)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)  # an explicit index is kept
+    monkeypatch.delenv("WORLD_SIZE")
+    assert resolve_device("auto") == torch.device("cuda")
