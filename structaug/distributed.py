@@ -3,7 +3,8 @@
 Launch an unchanged training script with ``torchrun --nproc_per_node N script.py``: every
 process runs the script on the same data; the estimators that support it
 (:class:`~structaug.tensor.NeuralTensorCompletion` and the MLP head of the T-JEPA estimators,
-through :func:`~structaug.train.minibatch_epoch`) join the process group torchrun describes (gloo on CPUs, NCCL on GPUs, one GPU per process:
+through :func:`~structaug.train.minibatch_epoch`; :class:`~structaug.recsys.LightGCN` and
+``MFBPR``, LLMRec's recommenders, whose BPR batches are sharded) join the process group torchrun describes (gloo on CPUs, NCCL on GPUs, one GPU per process:
 ``cuda:LOCAL_RANK``), wrap their network in :class:`torch.nn.parallel.DistributedDataParallel`
 and give each process a disjoint share of every mini-batch, so one optimizer step sees the same
 global batch as a single process would. The :class:`~structaug.train.Trainer` averages each
@@ -26,6 +27,7 @@ from torch import distributed as dist
 from torch import nn
 
 __all__ = [
+    "LossModule",
     "all_gather_objects",
     "barrier",
     "broadcast_flag",
@@ -94,13 +96,15 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def wrap(model: nn.Module) -> nn.Module:
+def wrap(model: nn.Module, **ddp_options: Any) -> nn.Module:
     """``model`` in :class:`~torch.nn.parallel.DistributedDataParallel` under a multi-process
     launch (joining the process group first), else ``model`` itself.
 
     DDP copies process 0's weights to the others when it wraps, then averages gradients over
     the processes in every backward pass. Call the returned module in the training loss (the
     gradients are only synchronised for passes through it); evaluate with ``model``.
+    ``ddp_options`` go to DDP (e.g. ``find_unused_parameters=True`` for a model whose loss
+    does not use every parameter in every step).
     """
     param = next(model.parameters(), None)
     device = param.device if param is not None else None
@@ -109,8 +113,25 @@ def wrap(model: nn.Module) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     if device is not None and device.type == "cuda":
-        return DistributedDataParallel(model, device_ids=[device.index])
-    return DistributedDataParallel(model)
+        return DistributedDataParallel(model, device_ids=[device.index], **ddp_options)
+    return DistributedDataParallel(model, **ddp_options)
+
+
+class LossModule(nn.Module):
+    """``loss_fn(model, *args)`` as the forward of a module holding ``model``.
+
+    For :func:`wrap` when a training loss uses parts of the model outside its ``forward``
+    (an auxiliary decoder, a penalty on embedding rows): DDP only synchronises gradients that
+    flow from its own forward pass, so the whole loss must be computed inside one.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn: Any):
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, *args: Any) -> torch.Tensor:
+        return self.loss_fn(self.model, *args)
 
 
 def shard(idx: torch.Tensor) -> torch.Tensor:

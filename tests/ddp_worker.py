@@ -42,6 +42,21 @@ def head() -> MLPHead:
     )
 
 
+def interactions():
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 100, 3000), rng.integers(0, 60, 3000))}
+    return pd.DataFrame(sorted(pairs), columns=["user", "item"])
+
+
+def lightgcn():
+    from structaug.recsys import LightGCN
+
+    # BPR batches of 256 drawn alike in both processes, 128 rows each
+    return LightGCN(embedding_dim=16, n_layers=2, batch_size=256, max_epochs=3, lr=0.01, device="cpu", random_state=0)
+
+
 def linear_run(ckpt: Path | None, max_epochs: int) -> tuple[list[dict], list[float]]:
     """A Trainer run of a linear model through minibatch_epoch, with dropout-free DDP."""
     X, y = data()
@@ -77,8 +92,16 @@ def main(out: str, tmp: str) -> None:
     linear_run(ckpt, 3)
     resumed, resumed_w = linear_run(ckpt, 6)
     straight, straight_w = linear_run(None, 6)
+    rec = lightgcn().fit(interactions())
+    rec_w = float(rec.user_embeddings_.sum()) + float(rec.item_embeddings_.sum())
     everyone = distributed.all_gather_objects(
-        {"weights": weights, "resumed_w": resumed_w, "straight_w": straight_w, "rank": distributed.rank()}
+        {
+            "weights": weights,
+            "resumed_w": resumed_w,
+            "straight_w": straight_w,
+            "lightgcn_w": rec_w,
+            "rank": distributed.rank(),
+        }
     )
     if distributed.is_main():
         keep = ("loss", "val_loss")
@@ -91,6 +114,7 @@ def main(out: str, tmp: str) -> None:
                     "resumed": [h["loss"] for h in resumed],
                     "straight": [h["loss"] for h in straight],
                     "files": sorted(p.name for p in Path(tmp).iterdir()),
+                    "lightgcn": [h["loss"] for h in rec.train_result_.history],
                 }
             )
         )

@@ -56,10 +56,24 @@ def test_two_processes_follow_one_process_on_the_same_global_batch(two_processes
     assert ours[-1]["val_loss"] < 0.5 * ours[0]["val_loss"]
 
 
+def test_lightgcn_in_two_processes_follows_one_process(two_processes):
+    sys.path.insert(0, str(HERE))
+    try:
+        import ddp_worker
+    finally:
+        sys.path.remove(str(HERE))
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        one = ddp_worker.lightgcn().fit(ddp_worker.interactions())
+    losses = [h["loss"] for h in one.train_result_.history]
+    assert two_processes["lightgcn"] == pytest.approx(losses, rel=1e-4)
+    assert losses[-1] < losses[0]
+
+
 def test_every_process_ends_with_the_same_weights(two_processes):
     ranks = two_processes["ranks"]
     assert [r["rank"] for r in ranks] == [0, 1]
-    for key in ("weights", "resumed_w", "straight_w"):
+    for key in ("weights", "resumed_w", "straight_w", "lightgcn_w"):
         assert ranks[0][key] == ranks[1][key]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ... import distributed
 from ...base import check_is_fitted
 from ...exceptions import DataValidationError, InvalidParameterError, UnknownIdError
 from ...random import check_random_state, local_torch_seed
@@ -332,6 +333,20 @@ class LightGCN(Recommender):
         n_batches = sampler.n_train // self.batch_size + 1
         self.n_aug_used_ = 0
 
+        def batch_loss(model: GraphRecNet, users, pos, neg) -> torch.Tensor:
+            ue, ie, aux = model(graph)
+            return self._batch_loss(model, ue, ie, aux, users, pos, neg, use_mae=use_mae)
+
+        # under a multi-process torchrun launch the whole batch loss runs inside DDP (its
+        # decoder and penalty terms use parameters outside net's forward) and each process
+        # takes its share of every BPR batch (all draw the same one); side-feature parts are
+        # not used by every loss, hence find_unused_parameters. One process: step is the
+        # plain LossModule, the same calls in the same order.
+        step = distributed.wrap(
+            distributed.LossModule(net, batch_loss), find_unused_parameters=True, broadcast_buffers=False
+        )
+        parallel = distributed.is_distributed()
+
         def train_epoch(epoch: int) -> dict[str, float]:
             net.train()
             net.prepare(graph, mask_rate=self.mask_rate if use_mae else 0.0, generator=gen)
@@ -349,8 +364,9 @@ class LightGCN(Recommender):
                         pos = torch.cat([pos, aug_pos[pick]])
                         neg = torch.cat([neg, aug_neg[pick]])
                         self.n_aug_used_ += int(len(pick))
-                ue, ie, aux = net(graph)
-                loss = self._batch_loss(net, ue, ie, aux, users, pos, neg, use_mae=use_mae)
+                if parallel:
+                    users, pos, neg = (distributed.shard(t) for t in (users, pos, neg))
+                loss = step(users, pos, neg)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
