@@ -57,6 +57,34 @@ def lightgcn():
     return LightGCN(embedding_dim=16, n_layers=2, batch_size=256, max_epochs=3, lr=0.01, device="cpu", random_state=0)
 
 
+def sequences():
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    rows = [(u, int(rng.integers(1, 41)), t) for u in range(64) for t in range(12)]
+    return pd.DataFrame(rows, columns=["user", "item", "timestamp"])
+
+
+def sasrec():
+    from structaug.recsys import SequentialRecommender
+
+    return SequentialRecommender(
+        model="sasrec",
+        max_len=10,
+        hidden_size=16,
+        n_layers=1,
+        n_heads=1,
+        inner_size=32,
+        dropout=0.0,
+        max_epochs=3,
+        batch_size=64,
+        lr=0.01,
+        bucket=False,
+        device="cpu",
+        random_state=0,
+    )
+
+
 def linear_run(ckpt: Path | None, max_epochs: int) -> tuple[list[dict], list[float]]:
     """A Trainer run of a linear model through minibatch_epoch, with dropout-free DDP."""
     X, y = data()
@@ -94,12 +122,15 @@ def main(out: str, tmp: str) -> None:
     straight, straight_w = linear_run(None, 6)
     rec = lightgcn().fit(interactions())
     rec_w = float(rec.user_embeddings_.sum()) + float(rec.item_embeddings_.sum())
+    seq = sasrec().fit(sequences())
+    seq_w = sum(float(p.detach().sum()) for p in seq.model_.parameters())
     everyone = distributed.all_gather_objects(
         {
             "weights": weights,
             "resumed_w": resumed_w,
             "straight_w": straight_w,
             "lightgcn_w": rec_w,
+            "sasrec_w": seq_w,
             "rank": distributed.rank(),
         }
     )
@@ -115,6 +146,7 @@ def main(out: str, tmp: str) -> None:
                     "straight": [h["loss"] for h in straight],
                     "files": sorted(p.name for p in Path(tmp).iterdir()),
                     "lightgcn": [h["loss"] for h in rec.train_result_.history],
+                    "sasrec": [h["loss"] for h in seq.train_result_.history],
                 }
             )
         )

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
+from ... import distributed
 from ...exceptions import DataValidationError, InvalidParameterError
 from ...metrics import mean_metrics, topk_metrics
 from ...train import Trainer, TrainResult
@@ -115,12 +116,17 @@ def train_one_epoch(
     views: SequenceViews | None = None,
     bucket: bool = False,
     precision: str = "fp32",
+    ddp_step: torch.nn.Module | None = None,
 ) -> dict[str, float]:
     """One pass over the (prefix → next item) examples; returns mean step losses.
 
     ``views`` is resolved by :func:`fitted_views` (``None``: the paper's ratios; pass the
     fitted instance to skip refitting it every epoch): each batch's two views are drawn
     through it with ``gen``, the generator that also orders the batches.
+
+    ``ddp_step`` (SASRec under a multi-process torchrun launch, see :func:`fit_sequential`):
+    the DDP-wrapped next-item loss; every process orders the batches alike and trains on its
+    share of each (``idx[rank::world]``), and the losses are averaged over every row.
     """
     amp = autocast_factory(inputs.device, precision)
     views = fitted_views(views, model, inputs)
@@ -130,11 +136,36 @@ def train_one_epoch(
     count = 0
     lengths = sequence_lengths(inputs)
     for idx in batch_order(lengths, batch_size, gen, bucket=bucket):
-        out = model.train_step(inputs[idx], targets[idx], optimizers, pair, amp=amp)
+        if ddp_step is not None:
+            if len(idx) < distributed.world_size():  # every process needs rows for the all-reduce
+                continue
+            idx = distributed.shard(idx)
+            out = _ddp_train_step(ddp_step, inputs[idx], targets[idx], optimizers, amp)
+        else:
+            out = model.train_step(inputs[idx], targets[idx], optimizers, pair, amp=amp)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + v * len(idx)
         count += len(idx)
+    if ddp_step is not None:
+        keys = sorted(sums)
+        totals = distributed.sum_over_ranks(*(sums[k] for k in keys), count)
+        sums, count = dict(zip(keys, totals[:-1])), int(totals[-1])
     return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def _next_item_loss(model, seqs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return model.rec_loss(model.encode(seqs), targets)
+
+
+def _ddp_train_step(step: torch.nn.Module, seqs, targets, optimizers, amp) -> dict[str, float]:
+    """SASRec's :meth:`train_step` through the DDP-wrapped loss (gradients averaged)."""
+    (opt,) = optimizers
+    opt.zero_grad(set_to_none=True)
+    with amp():
+        loss = step(seqs, targets)
+    loss.backward()
+    opt.step()
+    return {"loss": float(loss.detach())}
 
 
 @torch.no_grad()
@@ -260,6 +291,15 @@ def fit_sequential(
     ``max_time`` are the budget and may change between runs.
     """
     autocast_factory(device, precision)  # fail (or warn) before any work
+    from ._models import CL4SRec
+
+    if distributed.launched() and isinstance(model, CL4SRec):
+        # a process's share of a batch would hold half of InfoNCE's in-batch negatives, and
+        # MCLRec's meta-update differentiates through a step, which DDP does not support
+        raise InvalidParameterError(
+            f"{type(model).__name__} does not train data-parallel under torchrun yet (SASRec does); "
+            "run it in one process"
+        )
     # ids out of range would otherwise surface as an IndexError at the first step (a device
     # assert on CUDA), after the Trainer has started
     _check_histories(model, inputs, "inputs")
@@ -291,6 +331,12 @@ def fit_sequential(
     optimizers = model.make_optimizers(lr, weight_decay)
     inputs, targets = inputs.to(device), targets.to(device)
 
+    # SASRec under a multi-process torchrun launch: its next-item loss inside DDP
+    ddp_step = None
+    if distributed.launched():
+        ddp_step = distributed.wrap(distributed.LossModule(model, _next_item_loss))
+        ddp_step = ddp_step if distributed.is_distributed() else None
+
     def train_epoch(epoch: int) -> dict[str, float]:
         c0 = time.process_time()  # CPU seconds: comparable across runs on a shared machine
         out = train_one_epoch(
@@ -303,6 +349,7 @@ def fit_sequential(
             views=views,
             bucket=bucket,
             precision=precision,
+            ddp_step=ddp_step,
         )
         out["cpu_time"] = time.process_time() - c0
         return out
