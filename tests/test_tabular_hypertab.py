@@ -428,3 +428,25 @@ def test_views_random_state_seeds_the_mask_pool(toy):
     ma, mb, mc = (m.fit(Xtr, ytr).masks_ for m in (a, b, c))
     assert np.array_equal(ma, mb)  # the augmenter's own seed decides the pool
     assert not np.array_equal(ma, mc)  # unset: drawn from the estimator's seed
+
+
+def test_large_tables_are_validated_and_predicted_in_row_chunks(monkeypatch):
+    """Past ~4M values per pass, validation and prediction run in row chunks (memory flat in
+    the number of rows): the same loss and probabilities as one pass, to float rounding."""
+    from structaug.tabular import HyperTabClassifier
+    from structaug.tabular.hypertab import _model
+
+    X, y = make_classification(400, 8, random_state=0)
+    y[:300] = 0  # unbalanced: the class-weighted mean must weight the chunks right
+    kw = dict(max_epochs=3, patience=3, random_state=0, class_weight="balanced")
+    one = HyperTabClassifier(**kw).fit(X, y)
+    monkeypatch.setattr(_model._HyperTabBase, "_chunk_rows", lambda self, n_views, width: 7)
+    chunked = HyperTabClassifier(**kw).fit(X, y)
+    one_val = [h["val_loss"] for h in one.train_result_.history]
+    chunked_val = [h["val_loss"] for h in chunked.train_result_.history]
+    assert chunked_val == pytest.approx(one_val, rel=1e-6) and len(one_val) == 3
+    # the same fitted model, predicted in chunks of 7 rows, reduced per chunk
+    monkeypatch.setattr(_model._HyperTabBase, "_chunk_rows", lambda self, n_views, width: 10**9)
+    p_one = one.predict_proba(X)
+    monkeypatch.setattr(_model._HyperTabBase, "_chunk_rows", lambda self, n_views, width: 7)
+    np.testing.assert_allclose(one.predict_proba(X), p_one, rtol=0, atol=1e-12)

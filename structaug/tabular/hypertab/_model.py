@@ -318,10 +318,23 @@ class _HyperTabBase(BaseEstimator):
         if va_idx is not None:
             x_va, y_va = x_all[va_idx], y_all[va_idx]
 
+            step = self._chunk_rows(len(masks), x_va.shape[1])
+
             @torch.no_grad()
             def ensemble_val_loss(epoch: int) -> dict[str, float]:
                 net.eval()
-                return {"val_loss": float(self._loss(net(x_va, mask_t, index_t), y_va, weight, ensemble=True).detach())}
+                if len(x_va) <= step:  # one pass (every table of the benchmarks)
+                    loss = self._loss(net(x_va, mask_t, index_t), y_va, weight, ensemble=True)
+                    return {"val_loss": float(loss.detach())}
+                # large tables: rows in chunks, so n_views x rows x hidden stays small; the
+                # loss is the (class-weighted) mean over every row, as in one pass
+                num = den = 0.0
+                for i in range(0, len(x_va), step):
+                    yb = y_va[i : i + step]
+                    loss = self._loss(net(x_va[i : i + step], mask_t, index_t), yb, weight, ensemble=True)
+                    w = float(len(yb)) if weight is None else float(weight[yb].sum())
+                    num, den = num + float(loss) * w, den + w
+                return {"val_loss": num / den}
 
             validate = ensemble_val_loss
 
@@ -353,18 +366,29 @@ class _HyperTabBase(BaseEstimator):
     def _class_weight(self, target: np.ndarray, dev: torch.device) -> torch.Tensor | None:
         return None
 
+    def _chunk_rows(self, n_views: int, width: int) -> int:
+        """Rows per forward pass so that ``n_views x rows x max(hidden, width)`` stays ~4M values."""
+        return max(1, 2**22 // max(1, n_views * max(self.hidden_size, width)))
+
     @torch.no_grad()
-    def _ensemble_outputs(self, X: Any) -> torch.Tensor:
-        """Every target network's output on every row, ``(n_views, n, C)``, in row chunks."""
+    def _ensemble_outputs(self, X: Any, reduce: Any = None) -> torch.Tensor:
+        """Every target network's output on every row, ``(n_views, n, C)``, in row chunks; with
+        ``reduce`` (``(n_views, rows, C) -> (rows, ...)``), its result per chunk, concatenated.
+
+        Reducing per chunk keeps memory flat in the number of rows: the full ``(n_views, n, C)``
+        float64 array is 1.6 GB for 1M rows, 100 views and two classes.
+        """
         Z = self._transform(X)
         # float64 for the (cheap) target networks: predictions then do not depend on how rows
         # are batched (sklearn's sample-order invariance check compares to 1e-7).
         x = self._pad(torch.as_tensor(Z, device=self.device_, dtype=torch.float64))
         self.net_.eval()
-        # Chunk rows so that n_views × rows × hidden stays small on big tables.
-        step = max(1, 2**22 // max(1, len(self.masks_) * max(self.hidden_size, x.shape[1])))
-        outs = [self.net_(x[i : i + step], self._mask_t, self._index_t) for i in range(0, len(x), step)]
-        return torch.cat(outs, dim=1)
+        step = self._chunk_rows(len(self.masks_), x.shape[1])
+        outs = []
+        for i in range(0, len(x), step):
+            out = self.net_(x[i : i + step], self._mask_t, self._index_t)
+            outs.append(out if reduce is None else reduce(out))
+        return torch.cat(outs, dim=1 if reduce is None else 0)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -540,7 +564,7 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Mean class probabilities of the ``n_views`` target networks, ``(n, n_classes)``."""
-        probs = torch.softmax(self._ensemble_outputs(X), dim=-1).mean(0)
+        probs = self._ensemble_outputs(X, reduce=lambda out: torch.softmax(out, dim=-1).mean(0))
         return probs.cpu().numpy().astype(np.float64)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
@@ -582,5 +606,5 @@ class HyperTabRegressor(RegressorMixin, _HyperTabBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Mean of the ``n_views`` target networks' predictions."""
-        out = self._ensemble_outputs(X)[..., 0].mean(0)
+        out = self._ensemble_outputs(X, reduce=lambda o: o[..., 0].mean(0))
         return out.cpu().numpy().astype(np.float64) * self.y_scale_ + self.y_mean_

@@ -1,0 +1,125 @@
+"""What HyperTab and T-JEPA cost on large tables (10^5 and 10^6 rows), on one machine.
+
+For each size, on a generated classification table (``make_classification``, 20 numeric
+features), in a fresh spawned process per measurement (so each peak RSS is its own):
+
+* ``fit_step_ms`` — milliseconds per optimizer step, from one epoch of a fit on 20,000 rows
+  with the library's defaults (HyperTab: batch 128, 100 views, one view per step; the T-JEPA
+  encoder: batch 64, 4 layers x 64, no validation split), and the steps one epoch takes at
+  this size; ``epoch_s`` is their
+  product (**extrapolated**, not a measured epoch of the large table);
+* ``predict_s`` / ``predict_peak_mib`` — ``predict_proba`` (HyperTab) or ``transform``
+  (T-JEPA) on all rows of the table with the model fitted above, and the process's peak RSS
+  growth during that call.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/run_tabular_large.py --out benchmarks/results/tabular_large.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import resource
+import time
+
+from structaug.bench import add_out_arguments, claim_out
+from structaug.io import atomic_write_json, atomic_write_text
+from structaug.results import environment
+
+FIT_ROWS = 20_000
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _measure(method: str, n_rows: int) -> dict:
+    import numpy as np
+    import torch
+    from sklearn.datasets import make_classification
+
+    torch.set_num_threads(1)
+    X, y = make_classification(n_rows, 20, n_informative=10, random_state=0)
+    X = X.astype(np.float32)
+    if method == "HyperTab":
+        from structaug.tabular import HyperTabClassifier
+
+        est = HyperTabClassifier(max_epochs=1, random_state=0)
+        steps = math.ceil(FIT_ROWS / est.batch_size) * 100  # 100 views, one per step
+        steps_full = math.ceil(n_rows / est.batch_size) * 100
+    else:
+        from structaug.tabular import TJEPA
+
+        est = TJEPA(max_epochs=1, patience=None, random_state=0)  # the self-supervised encoder
+        steps = math.ceil(FIT_ROWS / est.batch_size)
+        steps_full = math.ceil(n_rows / est.batch_size)
+    t0 = time.perf_counter()
+    est.fit(X[:FIT_ROWS], y[:FIT_ROWS]) if method == "HyperTab" else est.fit(X[:FIT_ROWS])
+    fit_s = time.perf_counter() - t0
+    before = _rss_mib()
+    t1 = time.perf_counter()
+    if method == "HyperTab":
+        est.predict_proba(X)
+    else:
+        est.transform(X)
+    predict_s = time.perf_counter() - t1
+    return {
+        "method": method,
+        "rows": n_rows,
+        "fit_rows": FIT_ROWS,
+        "fit_s": fit_s,
+        "fit_step_ms": 1000 * fit_s / steps,
+        "steps_per_epoch": steps_full,
+        "epoch_s_extrapolated": fit_s / steps * steps_full,
+        "predict_s": predict_s,
+        "predict_peak_mib": _rss_mib() - before,
+        "table_mib": X.nbytes / 2**20,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--methods", default="HyperTab,T-JEPA")
+    add_out_arguments(parser, "tabular_large")
+    args = parser.parse_args(argv)
+    out = claim_out(parser, args)
+    ctx = multiprocessing.get_context("spawn")
+    rows = []
+    for method in args.methods.split(","):
+        for n in (int(s) for s in args.sizes.split(",")):
+            with ctx.Pool(1) as pool:
+                row = pool.apply(_measure, (method, n))
+            rows.append(row)
+            print(row, flush=True)
+    payload = {"benchmark": "tabular_large", "environment": environment(), "config": vars(args) | {"out": str(out)}}
+    payload["rows"] = rows
+    atomic_write_json(payload, out)
+    env = payload["environment"]
+    lines = [
+        "# HyperTab and T-JEPA on large tables",
+        "",
+        f"Machine: {env.get('device_name')}  ",
+        f"Commit: {env.get('git_commit')}  ",
+        f"Generated table: make_classification, 20 features; fits on the first {FIT_ROWS:,} rows, one "
+        "epoch, library defaults; **epoch s is extrapolated** (s per step x steps per epoch at that size).",
+        "",
+        "| method | rows | ms / step | steps / epoch | epoch s (extrapolated) | predict / transform s | "
+        "its peak RSS growth MiB | table MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['method']} | {r['rows']:,} | {r['fit_step_ms']:.2f} | {r['steps_per_epoch']:,} | "
+            f"{r['epoch_s_extrapolated']:.0f} | {r['predict_s']:.1f} | {r['predict_peak_mib']:.0f} | {r['table_mib']:.0f} |"
+        )
+    atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
