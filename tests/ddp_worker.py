@@ -85,6 +85,18 @@ def sasrec():
     )
 
 
+def hypertab():
+    from structaug.tabular import HyperTabClassifier
+
+    # 448 rows in batches of 64 (32 per process), unweighted: the loss is then the global batch's
+    return HyperTabClassifier(max_epochs=2, batch_size=64, class_weight=None, device="cpu", random_state=0)
+
+
+def hypertab_data() -> tuple[np.ndarray, np.ndarray]:
+    X, y = data()
+    return X[:448], (y[:448] > np.median(y)).astype(int)
+
+
 def linear_run(ckpt: Path | None, max_epochs: int) -> tuple[list[dict], list[float]]:
     """A Trainer run of a linear model through minibatch_epoch, with dropout-free DDP."""
     X, y = data()
@@ -123,6 +135,8 @@ def main(out: str, tmp: str) -> None:
     rec = lightgcn().fit(interactions())
     rec_w = float(rec.user_embeddings_.sum()) + float(rec.item_embeddings_.sum())
     seq = sasrec().fit(sequences())
+    ht = hypertab().fit(*hypertab_data())
+    ht_w = sum(float(p.detach().sum()) for p in ht.net_.parameters())
     seq_w = sum(float(p.detach().sum()) for p in seq.model_.parameters())
     everyone = distributed.all_gather_objects(
         {
@@ -131,6 +145,7 @@ def main(out: str, tmp: str) -> None:
             "straight_w": straight_w,
             "lightgcn_w": rec_w,
             "sasrec_w": seq_w,
+            "hypertab_w": ht_w,
             "rank": distributed.rank(),
         }
     )
@@ -147,6 +162,7 @@ def main(out: str, tmp: str) -> None:
                     "files": sorted(p.name for p in Path(tmp).iterdir()),
                     "lightgcn": [h["loss"] for h in rec.train_result_.history],
                     "sasrec": [h["loss"] for h in seq.train_result_.history],
+                    "hypertab": [h["loss"] for h in ht.train_result_.history],
                 }
             )
         )

@@ -84,6 +84,20 @@ def test_sasrec_in_two_processes_follows_one_process(two_processes):
     assert losses[-1] < losses[0]
 
 
+def test_hypertab_in_two_processes_follows_one_process(two_processes):
+    sys.path.insert(0, str(HERE))
+    try:
+        import ddp_worker
+    finally:
+        sys.path.remove(str(HERE))
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        one = ddp_worker.hypertab().fit(*ddp_worker.hypertab_data())
+    losses = [h["loss"] for h in one.train_result_.history]
+    assert two_processes["hypertab"] == pytest.approx(losses, rel=1e-4)
+    assert losses[-1] < losses[0]
+
+
 @pytest.mark.parametrize("model", ["cl4srec", "mclrec"])
 def test_contrastive_sequence_models_refuse_torchrun_before_training(model, monkeypatch):
     sys.path.insert(0, str(HERE))
@@ -103,7 +117,7 @@ def test_contrastive_sequence_models_refuse_torchrun_before_training(model, monk
 def test_every_process_ends_with_the_same_weights(two_processes):
     ranks = two_processes["ranks"]
     assert [r["rank"] for r in ranks] == [0, 1]
-    for key in ("weights", "resumed_w", "straight_w", "lightgcn_w", "sasrec_w"):
+    for key in ("weights", "resumed_w", "straight_w", "lightgcn_w", "sasrec_w", "hypertab_w"):
         assert ranks[0][key] == ranks[1][key]
 
 

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 
+from ... import distributed
 from ...base import check_is_fitted, reset_fitted
 from ...exceptions import DataValidationError, InvalidParameterError
 from ...nn import MLP
@@ -295,23 +296,33 @@ class _HyperTabBase(BaseEstimator):
         # (fused=True would save ~30% per step but costs ~10 s of one-time setup on the CPU.)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         gen = torch.Generator(device="cpu").manual_seed(seed)
+        # under a multi-process torchrun launch: DDP, every process draws the same batches and
+        # views and trains on its share of each batch's rows (one process: ddp is net itself)
+        ddp = distributed.wrap(net)
+        parallel = distributed.is_distributed()
 
         def train_epoch(epoch: int) -> dict[str, float]:
             net.train()
             total, steps = 0.0, 0
             for rows in batch_indices(len(x_tr), self.batch_size, generator=gen):
-                rows = rows.to(dev)
+                if parallel and len(rows) < distributed.world_size():
+                    torch.randperm(n_views, generator=gen)  # the same draws as every process
+                    continue
+                rows = (distributed.shard(rows) if parallel else rows).to(dev)
                 xb, yb = x_tr[rows], y_tr[rows]
                 order = torch.randperm(n_views, generator=gen).to(dev)
                 for start in range(0, n_views, self.masks_per_step):
                     chunk = order[start : start + self.masks_per_step]
-                    out = net(xb, mask_t[chunk], index_t[chunk])  # (m, B, C)
+                    out = ddp(xb, mask_t[chunk], index_t[chunk])  # (m, B, C)
                     loss = self._loss(out, yb, weight)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
                     total += float(loss.detach())
                     steps += 1
+            if parallel:
+                total, steps_all = distributed.sum_over_ranks(total, steps)
+                steps = int(steps_all)
             return {"loss": total / max(steps, 1)}
 
         validate = None
