@@ -20,6 +20,7 @@ function below is a no-op for a world of one process.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -34,11 +35,12 @@ __all__ = [
     "init_from_env",
     "is_distributed",
     "is_main",
+    "is_wrapped",
     "launched",
     "local_cuda_device",
     "mean_over_ranks",
     "rank",
-    "shard",
+    "shard_batch",
     "sum_over_ranks",
     "world_size",
     "wrap",
@@ -125,7 +127,7 @@ class LossModule(nn.Module):
     flow from its own forward pass, so the whole loss must be computed inside one.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: Any):
+    def __init__(self, model: nn.Module, loss_fn: Callable[..., torch.Tensor]):
         super().__init__()
         self.model = model
         self.loss_fn = loss_fn
@@ -134,15 +136,26 @@ class LossModule(nn.Module):
         return self.loss_fn(self.model, *args)
 
 
-def shard(idx: torch.Tensor) -> torch.Tensor:
-    """This process's share of one global mini-batch of indices: ``idx[rank::world]``.
+def is_wrapped(module: nn.Module) -> bool:
+    """Whether ``module`` is a DistributedDataParallel wrapper (what :func:`wrap` returns under a launch)."""
+    from torch.nn.parallel import DistributedDataParallel
 
-    Every process draws the same global order (the same seeded generator), so the shares are
-    disjoint and together the whole batch.
+    return isinstance(module, DistributedDataParallel)
+
+
+def shard_batch(idx: torch.Tensor) -> tuple[torch.Tensor, float] | None:
+    """This process's share of one global batch and the factor its mean loss is scaled by.
+
+    ``None`` when the batch has fewer rows than processes (every process skips it, so DDP's
+    all-reduce stays in step). The factor ``world * len(share) / len(batch)`` makes DDP's
+    average of the processes' mean losses the mean over the whole batch when the shares are
+    unequal (it is 1 when they are equal).
     """
-    if not is_distributed():
-        return idx
-    return idx[rank() :: world_size()]
+    world = world_size()
+    if len(idx) < world:
+        return None
+    local = idx[rank() :: world]
+    return local, world * len(local) / len(idx)
 
 
 def _comm_tensor(values: list[float], dtype: torch.dtype) -> torch.Tensor:

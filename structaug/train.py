@@ -15,6 +15,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -168,11 +169,12 @@ def minibatch_epoch(
     """One shuffled pass over ``tensors`` (all on the model's device); ``loss_fn(*batch)``.
 
     Under a multi-process ``torchrun`` launch (:mod:`structaug.distributed`) every process
-    draws the same shuffled order and takes its share of each batch (``idx[rank::world]``);
-    ``model`` and the module ``loss_fn`` calls should then be the
-    :func:`~structaug.distributed.wrap`-ped network, whose backward pass averages the gradients,
-    so a step sees the whole global batch. A last batch smaller than the number of processes
-    is skipped, and the returned loss is the mean over every process's rows.
+    draws the same shuffled order and, when ``model`` is the
+    :func:`~structaug.distributed.wrap`-ped (DDP) network that ``loss_fn`` calls, takes its share
+    of each batch (``idx[rank::world]``); DDP's backward pass averages the gradients, so a step
+    sees the whole global batch (each share's loss is weighted by its size). A last batch
+    smaller than the number of processes is skipped, and the returned loss is the mean over
+    every process's rows. An unwrapped model trains on every row in every process.
 
     Raises
     ------
@@ -190,16 +192,18 @@ def minibatch_epoch(
         raise DataValidationError("tensors have no rows: an epoch needs at least one example")
     model.train()
     total, count = 0.0, 0
-    parallel = distributed.is_distributed()
+    parallel = distributed.is_wrapped(model)  # shares only for a DDP model: others train alike everywhere
+    scale = 1.0
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device):
         if parallel:
-            if len(idx) < distributed.world_size():  # every process needs rows for DDP's all-reduce
+            share = distributed.shard_batch(idx)
+            if share is None:  # fewer rows than processes: every process skips it
                 continue
-            idx = distributed.shard(idx)
+            idx, scale = share
         batch = [t[idx] for t in tensors]
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(*batch)
-        loss.backward()
+        (loss * scale if parallel else loss).backward()
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
@@ -223,9 +227,25 @@ def predict_batched(
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     n = _check_tensors(tensors)
+    if n == 0:
+        return torch.empty(0)
+    out: torch.Tensor | None = None
+    parts: list[torch.Tensor] = []  # only for an fn whose output rows are not its input rows
     with torch.no_grad():
-        outs = [fn(*[t[i : i + batch_size] for t in tensors]) for i in range(0, n, batch_size)]
-    return torch.cat(outs) if outs else torch.empty(0)
+        for i in range(0, n, batch_size):
+            rows = min(batch_size, n - i)
+            part = fn(*[t[i : i + batch_size] for t in tensors])
+            if parts or part.dim() == 0 or part.shape[0] != rows:
+                parts.extend([] if out is None else [out[:i]])
+                out = None
+                parts.append(part)
+                continue
+            if out is None:
+                # filled in place: the output is held once, not once in parts and again
+                # concatenated (a 1M-row T-JEPA representation is 5.4 GB)
+                out = part.new_empty((n, *part.shape[1:]))
+            out[i : i + rows] = part
+    return torch.cat(parts) if parts else out  # type: ignore[return-value]  # n > 0: one of them is set
 
 
 @dataclass
@@ -716,8 +736,9 @@ class Trainer:
                 start_epoch = self.max_epochs  # that run had already finished
                 result.stopped_early = True
         elif self.seed is not None:
-            # under torchrun each process draws its own dropout masks (rank 0: as one process)
-            seed_everything(self.seed + distributed.rank())
+            # the same seed in every process: a model trained in every process without DDP stays
+            # identical everywhere (DDP's shares differ by data, not by dropout stream)
+            seed_everything(self.seed)
 
         t0 = time.perf_counter()
         bar = tqdm(
@@ -862,7 +883,15 @@ class Trainer:
             for obj, st in zip(stateful, ckpt["stateful"]):
                 obj.load_state_dict(st)
             ranks = ckpt.get("rng_ranks")
-            mine = ranks[distributed.rank()] if ranks and len(ranks) == distributed.world_size() else ckpt["rng"]
+            written_by = len(ranks) if ranks else 1
+            if written_by != distributed.world_size():
+                warnings.warn(
+                    f"checkpoint {self.checkpoint_path} was written by {written_by} process(es) and is resumed "
+                    f"by {distributed.world_size()}: training continues, but not as the first run would have",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            mine = ranks[distributed.rank()] if ranks and written_by == distributed.world_size() else ckpt["rng"]
             self._set_rng_states(mine, generators)
         except Exception as exc:
             # load_state_dict copies the matching tensors before it raises: undo that
@@ -882,11 +911,30 @@ class Trainer:
         self, model, optimizers, stateful, generators, result, best_state, wait, epoch, elapsed, stopped, parts
     ) -> None:
         rng = self._rng_states(generators)
-        # under torchrun: every process's RNG states (dropout differs by rank), written by process 0
-        rng_ranks = distributed.all_gather_objects(rng) if distributed.is_distributed() else None
+        # under torchrun: every process's RNG states, written by process 0
+        parallel = distributed.is_distributed()
+        rng_ranks = distributed.all_gather_objects(rng) if parallel else None
         if not distributed.is_main():
-            distributed.barrier()  # until process 0 has written the file
+            # until process 0 has written the file; its failure stops every process, not only its own
+            if not distributed.broadcast_flag(False):
+                raise CheckpointMismatchError(
+                    f"process 0 could not write the checkpoint {self.checkpoint_path}; see its error"
+                )
             return
+        try:
+            self._write_checkpoint(
+                model, optimizers, stateful, rng, rng_ranks, result, best_state, wait, epoch, elapsed, stopped, parts
+            )
+        except BaseException:
+            if parallel:
+                distributed.broadcast_flag(False)
+            raise
+        if parallel:
+            distributed.broadcast_flag(True)
+
+    def _write_checkpoint(
+        self, model, optimizers, stateful, rng, rng_ranks, result, best_state, wait, epoch, elapsed, stopped, parts
+    ) -> None:
         save_verified(
             {
                 "format": CHECKPOINT_FORMAT,
@@ -907,8 +955,6 @@ class Trainer:
             },
             self.checkpoint_path,  # type: ignore[arg-type]  # only called with a checkpoint path
         )
-        if distributed.is_distributed():
-            distributed.barrier()
 
     def _checkpoint_exists(self) -> bool:
         return self.checkpoint_path is not None and self.resume and self.checkpoint_path.exists()

@@ -266,6 +266,33 @@ def test_datasets_command_prints_the_name_to_pass(capsys):
 
 
 # -- the Ray backend (#22): a local Ray with 2 CPUs --------------------------------------------
+def test_ray_backend_starts_and_stops_its_own_ray_and_keeps_the_sigterm_handler():
+    """Without a running Ray the backend starts one for the run (this test runs before the
+    fixture below starts a shared one), keeps the CLI's SIGTERM handler (ray.init installs its
+    own) and shuts its Ray down; a job no node can hold is refused instead of waiting forever."""
+    import signal
+
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("a Ray is already running in this process")
+
+    def handler(signum, frame):  # pragma: no cover - never called
+        pass
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        recs = execute(THIS, BenchConfig(seeds=[0], datasets=["d1"], backend="ray", workers=2))
+        assert signal.getsignal(signal.SIGTERM) is handler
+        with pytest.raises(
+            InvalidParameterError, match="--gpus-per-job 1: no node of this Ray cluster has that many GPUs"
+        ):
+            execute(THIS, BenchConfig(seeds=[0], datasets=["d1"], backend="ray", gpus_per_job=1))
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert _rows(recs) == [e for e in EXPECTED if e[1:3] == ("d1", 0)]
+    assert not ray.is_initialized()  # the Rays it started are shut down
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray for the tests below (starting one takes ~10 s); the backend joins it

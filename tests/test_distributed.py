@@ -134,7 +134,9 @@ def test_without_a_launch_everything_is_one_process(monkeypatch):
     assert not distributed.launched() and distributed.wrap(model) is model
     assert (distributed.rank(), distributed.world_size(), distributed.is_main()) == (0, 1, True)
     idx = torch.arange(10)
-    assert distributed.shard(idx) is idx
+    local, scale = distributed.shard_batch(idx)
+    assert torch.equal(local, idx) and scale == 1.0
+    assert not distributed.is_wrapped(distributed.LossModule(model, lambda m, x: m(x).sum()))
     assert distributed.mean_over_ranks({"a": 1.5}) == {"a": 1.5}
     assert distributed.sum_over_ranks(1, 2) == [1.0, 2.0]
     assert distributed.broadcast_flag(True) is True

@@ -361,3 +361,17 @@ def test_resolve_device_names_the_argument():
         with pytest.raises(DeviceUnavailableError, match="CUDA is not available") as err:
             resolve_device("cuda:0")
         assert isinstance(err.value, RuntimeError)
+
+
+def test_predict_batched_fills_one_output_and_keeps_cat_semantics():
+    from structaug.train import predict_batched
+
+    x = torch.arange(23, dtype=torch.float32).reshape(23, 1)
+    out = predict_batched(lambda b: torch.cat([b, 2 * b], dim=1), [x], batch_size=5)
+    assert out.shape == (23, 2) and torch.equal(out, torch.cat([x, 2 * x], dim=1))
+    # an fn whose output rows are not its input rows: the outputs concatenated, as torch.cat
+    firsts = predict_batched(lambda b: b[:1], [x], batch_size=5)
+    assert torch.equal(firsts, x[::5])
+    later = predict_batched(lambda b: b if len(b) == 5 else b[:1], [x], batch_size=5)
+    assert torch.equal(later, torch.cat([x[:20], x[20:21]]))
+    assert predict_batched(lambda b: b, [torch.zeros(0, 3)]).numel() == 0

@@ -320,11 +320,18 @@ def _ray(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) -> I
     ``status="error"`` and the run goes on. A local Ray started here is shut down at the end;
     an interrupted run cancels the tasks still queued or running.
     """
+    import signal
+    import threading
+
     from ..results import Record
 
     ray = _import_ray()
     started = False
     if not ray.is_initialized():
+        # ray.init installs its own SIGTERM handler (sys.exit); the CLI's turns SIGTERM into an
+        # interrupt that saves the finished rows to --out, so it is put back afterwards
+        in_main = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if in_main else None
         if cfg.address:
             ray.init(address=cfg.address, log_to_driver=False)
         else:
@@ -339,6 +346,14 @@ def _ray(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) -> I
                 runtime_env={"env_vars": {"PYTHONPATH": path}},
             )
         started = True
+        if in_main and sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
+    try:
+        _check_ray_resources(ray, cfg)
+    except BaseException:
+        if started:
+            ray.shutdown()
+        raise
     quiet = replace(cfg, verbose=False)
     task = ray.remote(_ray_task).options(
         num_cpus=cfg.cpus_per_job, num_gpus=cfg.gpus_per_job, max_retries=cfg.retries, retry_exceptions=False
@@ -353,18 +368,16 @@ def _ray(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) -> I
                 i = refs[ref]
                 try:
                     recs = ray.get(ref)
-                except ray.exceptions.RayError as exc:  # the worker died, after cfg.retries retries
+                except ray.exceptions.RayError as exc:
                     job = jobs[i]
                     first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                    if isinstance(exc, ray.exceptions.RayTaskError):  # raised past the job's guard
+                        why = "the job failed in its Ray task (not retried)"
+                    else:  # the worker process died, after cfg.retries retries
+                        why = f"the Ray worker running this job was lost ({cfg.retries} retries)"
                     recs = [
                         Record(
-                            m,
-                            job.dataset,
-                            job.seed,
-                            {},
-                            status="error",
-                            error=f"{type(exc).__name__}: the Ray worker running this job was lost "
-                            f"({cfg.retries} retries): {first}",
+                            m, job.dataset, job.seed, {}, status="error", error=f"{type(exc).__name__}: {why}: {first}"
                         )
                         for m in job.methods
                     ]
@@ -376,7 +389,20 @@ def _ray(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) -> I
             ray.shutdown()
 
 
+def _check_ray_resources(ray: Any, cfg: BenchConfig) -> None:
+    """A job asking for more CPUs or GPUs than any one node has would wait forever: refuse it."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive", True)]
+    for name, want, flag in (("CPU", cfg.cpus_per_job, "--cpus-per-job"), ("GPU", cfg.gpus_per_job, "--gpus-per-job")):
+        most = max((float(n.get(name, 0.0)) for n in nodes), default=0.0)
+        if want and most < want:
+            raise InvalidParameterError(
+                f"{flag} {want}: no node of this Ray cluster has that many {name}s (the largest has {most:g}); "
+                "the jobs would wait forever"
+            )
+
+
 def _import_ray() -> Any:
+    """``import ray``, or the one-line error that says how to install it."""
     try:
         import ray
     except ModuleNotFoundError as exc:
@@ -414,7 +440,7 @@ def check_backend(cfg: BenchConfig) -> None:
         raise InvalidParameterError(f"--gpus-per-job must be >= 0, got {cfg.gpus_per_job!r}")
     if not (isinstance(cfg.retries, int) and cfg.retries >= 0):
         raise InvalidParameterError(f"--retries must be an integer >= 0, got {cfg.retries!r}")
-    if cfg.backend == "ray" and cfg.device == "cuda" and not cfg.gpus_per_job:
+    if cfg.backend == "ray" and str(cfg.device).startswith("cuda") and not cfg.gpus_per_job:
         raise InvalidParameterError(
             "--device cuda with --backend ray needs --gpus-per-job > 0 (Ray hides the GPUs from a job that asks for none)"
         )

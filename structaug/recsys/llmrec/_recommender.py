@@ -345,7 +345,7 @@ class LightGCN(Recommender):
         step = distributed.wrap(
             distributed.LossModule(net, batch_loss), find_unused_parameters=True, broadcast_buffers=False
         )
-        parallel = distributed.is_distributed()
+        parallel = distributed.is_wrapped(step)
 
         def train_epoch(epoch: int) -> dict[str, float]:
             net.train()
@@ -364,11 +364,16 @@ class LightGCN(Recommender):
                         pos = torch.cat([pos, aug_pos[pick]])
                         neg = torch.cat([neg, aug_neg[pick]])
                         self.n_aug_used_ += int(len(pick))
+                scale = 1.0
                 if parallel:
-                    users, pos, neg = (distributed.shard(t) for t in (users, pos, neg))
+                    share = distributed.shard_batch(torch.arange(len(users), device=users.device))
+                    if share is None:  # fewer rows than processes: every process skips it
+                        continue
+                    rows, scale = share
+                    users, pos, neg = users[rows], pos[rows], neg[rows]
                 loss = step(users, pos, neg)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * scale if parallel else loss).backward()
                 opt.step()
                 tot += float(loss.detach())
             return {"loss": tot / n_batches}

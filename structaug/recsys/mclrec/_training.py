@@ -137,10 +137,11 @@ def train_one_epoch(
     lengths = sequence_lengths(inputs)
     for idx in batch_order(lengths, batch_size, gen, bucket=bucket):
         if ddp_step is not None:
-            if len(idx) < distributed.world_size():  # every process needs rows for the all-reduce
+            share = distributed.shard_batch(idx)
+            if share is None:  # fewer rows than processes: every process skips it
                 continue
-            idx = distributed.shard(idx)
-            out = _ddp_train_step(ddp_step, inputs[idx], targets[idx], optimizers, amp)
+            idx, scale = share
+            out = _ddp_train_step(ddp_step, inputs[idx], targets[idx], optimizers, amp, scale)
         else:
             out = model.train_step(inputs[idx], targets[idx], optimizers, pair, amp=amp)
         for k, v in out.items():
@@ -157,13 +158,14 @@ def _next_item_loss(model, seqs: torch.Tensor, targets: torch.Tensor) -> torch.T
     return model.rec_loss(model.encode(seqs), targets)
 
 
-def _ddp_train_step(step: torch.nn.Module, seqs, targets, optimizers, amp) -> dict[str, float]:
-    """SASRec's :meth:`train_step` through the DDP-wrapped loss (gradients averaged)."""
+def _ddp_train_step(step: torch.nn.Module, seqs, targets, optimizers, amp, scale: float) -> dict[str, float]:
+    """SASRec's :meth:`train_step` through the DDP-wrapped loss (gradients averaged; ``scale``
+    weights this process's share by its size, see :func:`structaug.distributed.shard_batch`)."""
     (opt,) = optimizers
     opt.zero_grad(set_to_none=True)
     with amp():
         loss = step(seqs, targets)
-    loss.backward()
+    (loss * scale).backward()
     opt.step()
     return {"loss": float(loss.detach())}
 
@@ -332,10 +334,8 @@ def fit_sequential(
     inputs, targets = inputs.to(device), targets.to(device)
 
     # SASRec under a multi-process torchrun launch: its next-item loss inside DDP
-    ddp_step = None
-    if distributed.launched():
-        ddp_step = distributed.wrap(distributed.LossModule(model, _next_item_loss))
-        ddp_step = ddp_step if distributed.is_distributed() else None
+    ddp_step: torch.nn.Module | None = distributed.wrap(distributed.LossModule(model, _next_item_loss))
+    ddp_step = ddp_step if ddp_step is not None and distributed.is_wrapped(ddp_step) else None
 
     def train_epoch(epoch: int) -> dict[str, float]:
         c0 = time.process_time()  # CPU seconds: comparable across runs on a shared machine

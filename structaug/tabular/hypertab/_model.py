@@ -299,16 +299,20 @@ class _HyperTabBase(BaseEstimator):
         # under a multi-process torchrun launch: DDP, every process draws the same batches and
         # views and trains on its share of each batch's rows (one process: ddp is net itself)
         ddp = distributed.wrap(net)
-        parallel = distributed.is_distributed()
+        parallel = distributed.is_wrapped(ddp)
 
         def train_epoch(epoch: int) -> dict[str, float]:
             net.train()
             total, steps = 0.0, 0
+            scale = 1.0
             for rows in batch_indices(len(x_tr), self.batch_size, generator=gen):
-                if parallel and len(rows) < distributed.world_size():
-                    torch.randperm(n_views, generator=gen)  # the same draws as every process
-                    continue
-                rows = (distributed.shard(rows) if parallel else rows).to(dev)
+                if parallel:
+                    share = distributed.shard_batch(rows)
+                    if share is None:  # fewer rows than processes: every process skips it
+                        torch.randperm(n_views, generator=gen)  # the same draws as every process
+                        continue
+                    rows, scale = share
+                rows = rows.to(dev)
                 xb, yb = x_tr[rows], y_tr[rows]
                 order = torch.randperm(n_views, generator=gen).to(dev)
                 for start in range(0, n_views, self.masks_per_step):
@@ -316,7 +320,7 @@ class _HyperTabBase(BaseEstimator):
                     out = ddp(xb, mask_t[chunk], index_t[chunk])  # (m, B, C)
                     loss = self._loss(out, yb, weight)
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
+                    (loss * scale if parallel else loss).backward()
                     opt.step()
                     total += float(loss.detach())
                     steps += 1
