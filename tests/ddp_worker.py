@@ -25,7 +25,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def head() -> MLPHead:
+def head(batch_size: int = 64) -> MLPHead:
     # 448 training rows: 7 batches of 64, 32 rows per process; no dropout, so one process
     # with the same global batch follows the same path up to float summation order
     return MLPHead(
@@ -33,7 +33,7 @@ def head() -> MLPHead:
         hidden_sizes=(16,),
         dropout=0.0,
         lr=0.02,
-        batch_size=64,
+        batch_size=batch_size,
         max_epochs=5,
         patience=None,
         validation_fraction=0.125,
@@ -126,6 +126,7 @@ def linear_run(ckpt: Path | None, max_epochs: int) -> tuple[list[dict], list[flo
 def main(out: str, tmp: str) -> None:
     X, y = data()
     fitted = head().fit(X, y)
+    uneven = head(batch_size=63).fit(X, y)  # shares of 32/31 rows, and a last batch of 7 (4/3)
     weights = [float(p.detach().sum()) for p in fitted.model_.parameters()]
     # a checkpointed run stopped after 3 epochs and resumed to 6, against 6 epochs in one go
     ckpt = Path(tmp) / "ckpt.pt"
@@ -156,6 +157,7 @@ def main(out: str, tmp: str) -> None:
                 {
                     "world_size": distributed.world_size(),
                     "history": [{k: h[k] for k in keep if k in h} for h in fitted.history_],
+                    "uneven": [{k: h[k] for k in keep if k in h} for h in uneven.history_],
                     "ranks": everyone,
                     "resumed": [h["loss"] for h in resumed],
                     "straight": [h["loss"] for h in straight],

@@ -114,6 +114,21 @@ def test_contrastive_sequence_models_refuse_torchrun_before_training(model, monk
     assert not torch.distributed.is_initialized()
 
 
+def test_uneven_shares_are_weighted_to_the_global_batch_mean(two_processes):
+    sys.path.insert(0, str(HERE))
+    try:
+        import ddp_worker
+    finally:
+        sys.path.remove(str(HERE))
+    X, y = ddp_worker.data()
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        one = ddp_worker.head(batch_size=63).fit(X, y)
+    for h2, h1 in zip(two_processes["uneven"], one.history_, strict=True):
+        assert h2["loss"] == pytest.approx(h1["loss"], rel=1e-4)
+        assert h2["val_loss"] == pytest.approx(h1["val_loss"], rel=1e-4)
+
+
 def test_every_process_ends_with_the_same_weights(two_processes):
     ranks = two_processes["ranks"]
     assert [r["rank"] for r in ranks] == [0, 1]
