@@ -97,6 +97,28 @@ def hypertab_data() -> tuple[np.ndarray, np.ndarray]:
     return X[:448], (y[:448] > np.median(y)).astype(int)
 
 
+def tjepa():
+    from structaug.tabular import TJEPA
+
+    # batches of 64 rows (32 per process), no dropout: the same path as one process
+    return TJEPA(
+        hidden_size=16,
+        n_layers=1,
+        n_heads=2,
+        inner_size=32,
+        predictor_hidden_size=16,
+        predictor_n_layers=1,
+        predictor_n_heads=2,
+        predictor_inner_size=32,
+        dropout=0.0,
+        predictor_dropout=0.0,
+        max_epochs=2,
+        patience=None,
+        device="cpu",
+        random_state=0,
+    )
+
+
 def linear_run(ckpt: Path | None, max_epochs: int) -> tuple[list[dict], list[float]]:
     """A Trainer run of a linear model through minibatch_epoch, with dropout-free DDP."""
     X, y = data()
@@ -138,6 +160,8 @@ def main(out: str, tmp: str) -> None:
     seq = sasrec().fit(sequences())
     ht = hypertab().fit(*hypertab_data())
     ht_w = sum(float(p.detach().sum()) for p in ht.net_.parameters())
+    tj = tjepa().fit(X[:448])
+    tj_w = sum(float(p.detach().sum()) for p in tj.network_.parameters())
     seq_w = sum(float(p.detach().sum()) for p in seq.model_.parameters())
     everyone = distributed.all_gather_objects(
         {
@@ -147,6 +171,7 @@ def main(out: str, tmp: str) -> None:
             "lightgcn_w": rec_w,
             "sasrec_w": seq_w,
             "hypertab_w": ht_w,
+            "tjepa_w": tj_w,
             "rank": distributed.rank(),
         }
     )
@@ -165,6 +190,7 @@ def main(out: str, tmp: str) -> None:
                     "lightgcn": [h["loss"] for h in rec.train_result_.history],
                     "sasrec": [h["loss"] for h in seq.train_result_.history],
                     "hypertab": [h["loss"] for h in ht.train_result_.history],
+                    "tjepa": [h["loss"] for h in tj.train_result_.history],
                 }
             )
         )

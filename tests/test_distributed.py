@@ -98,6 +98,21 @@ def test_hypertab_in_two_processes_follows_one_process(two_processes):
     assert losses[-1] < losses[0]
 
 
+def test_tjepa_encoder_in_two_processes_follows_one_process(two_processes):
+    sys.path.insert(0, str(HERE))
+    try:
+        import ddp_worker
+    finally:
+        sys.path.remove(str(HERE))
+    X, _ = ddp_worker.data()
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        one = ddp_worker.tjepa().fit(X[:448])
+    losses = [h["loss"] for h in one.train_result_.history]
+    assert two_processes["tjepa"] == pytest.approx(losses, rel=1e-4)
+    assert len(losses) == 2
+
+
 @pytest.mark.parametrize("model", ["cl4srec", "mclrec"])
 def test_contrastive_sequence_models_refuse_torchrun_before_training(model, monkeypatch):
     sys.path.insert(0, str(HERE))
@@ -132,7 +147,7 @@ def test_uneven_shares_are_weighted_to_the_global_batch_mean(two_processes):
 def test_every_process_ends_with_the_same_weights(two_processes):
     ranks = two_processes["ranks"]
     assert [r["rank"] for r in ranks] == [0, 1]
-    for key in ("weights", "resumed_w", "straight_w", "lightgcn_w", "sasrec_w", "hypertab_w"):
+    for key in ("weights", "resumed_w", "straight_w", "lightgcn_w", "sasrec_w", "hypertab_w", "tjepa_w"):
         assert ranks[0][key] == ranks[1][key]
 
 

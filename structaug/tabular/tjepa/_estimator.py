@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
+from ... import distributed
 from ...base import check_is_fitted, reset_fitted
 from ...exceptions import DataValidationError, InvalidParameterError
 from ...random import check_random_state, local_torch_seed, spawn_seed
@@ -320,6 +321,14 @@ class TJEPA(TransformerMixin, BaseEstimator):
         total_steps = max(1, steps_per_epoch * self.max_epochs)
         warmup_steps = self.warmup_epochs * steps_per_epoch
         state = {"step": 0}
+        # under a multi-process torchrun launch: the JEPA loss inside DDP; every process draws the
+        # same batches and masks and trains on its share of the rows (one process: step is the
+        # plain LossModule, the same call). The target encoder gets no gradient (it follows the
+        # context encoder by EMA, alike in every process), hence find_unused_parameters.
+        step = distributed.wrap(
+            distributed.LossModule(net, lambda m, x, c, t: m.jepa_loss(x, c, t)), find_unused_parameters=True
+        )
+        parallel = distributed.is_wrapped(step)
 
         def schedule(step: int) -> tuple[float, float, float]:
             if step < warmup_steps:
@@ -340,15 +349,26 @@ class TJEPA(TransformerMixin, BaseEstimator):
                     if g["decay"]:
                         g["weight_decay"] = wd
                 ctx, tgt = masking.draw(len(idx), mask_rng)
-                loss = net.jepa_loss(x_all[idx], torch.as_tensor(ctx, device=dev), torch.as_tensor(tgt, device=dev))
+                ctx_t, tgt_t = torch.as_tensor(ctx, device=dev), torch.as_tensor(tgt, device=dev)
+                scale = 1.0
+                if parallel:
+                    share = distributed.shard_batch(torch.arange(len(idx), device=dev))
+                    if share is None:  # fewer rows than processes: every process skips it
+                        state["step"] += 1
+                        continue
+                    rows, scale = share
+                    idx, ctx_t, tgt_t = idx[rows], ctx_t[rows], tgt_t[rows]
+                loss = step(x_all[idx], ctx_t, tgt_t)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * scale if parallel else loss).backward()
                 if self.grad_clip is not None:
                     torch.nn.utils.clip_grad_value_(net.parameters(), self.grad_clip)
                 opt.step()
                 net.ema_update(m)  # target encoder follows the context encoder every step
                 state["step"] += 1
                 total += float(loss.detach()) * len(idx)
+            if parallel:  # every process's rows (the Trainer then averages identical values)
+                (total,) = distributed.sum_over_ranks(total)
             return {"loss": total / n, "lr": lr, "momentum": m}
 
         def collapse_probe(epoch: int) -> dict[str, float]:
