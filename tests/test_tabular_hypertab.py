@@ -450,3 +450,7 @@ def test_large_tables_are_validated_and_predicted_in_row_chunks(monkeypatch):
     p_one = one.predict_proba(X)
     monkeypatch.setattr(_model._HyperTabBase, "_chunk_rows", lambda self, n_views, width: 7)
     np.testing.assert_allclose(one.predict_proba(X), p_one, rtol=0, atol=1e-12)
+    # and the rows encoded in blocks (arrays and frames alike)
+    monkeypatch.setattr(_model, "_ENCODE_ROWS", 13)
+    np.testing.assert_allclose(one.predict_proba(X), p_one, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(one.predict_proba(pd.DataFrame(X)), p_one, rtol=0, atol=1e-12)

@@ -70,6 +70,9 @@ from ._views import FeatureSubsetViews
 
 __all__ = ["HyperTabClassifier", "HyperTabNet", "HyperTabRegressor"]
 
+#: rows encoded at once when predicting (a block of a 1M-row table, not all of it)
+_ENCODE_ROWS = 65536
+
 
 class HyperTabNet(torch.nn.Module):
     """Hypernetwork plus the batched evaluation of the target networks it writes.
@@ -233,13 +236,6 @@ class _HyperTabBase(BaseEstimator):
         self.n_features_in_ = self.encoder_.n_features_in_
         return Z, target
 
-    def _transform(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "net_")
-        X = check_fitted_input(self, X)
-        with warnings.catch_warnings():  # the feature-name check above already warned once
-            warnings.simplefilter("ignore", UserWarning)
-            return self.encoder_.transform(X)
-
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> _HyperTabBase:
         """Encode ``X``, draw the mask pool and train the hypernetwork through :class:`Trainer`."""
@@ -391,18 +387,28 @@ class _HyperTabBase(BaseEstimator):
         ``reduce`` (``(n_views, rows, C) -> (rows, ...)``), its result per chunk, concatenated.
 
         Reducing per chunk keeps memory flat in the number of rows: the full ``(n_views, n, C)``
-        float64 array is 1.6 GB for 1M rows, 100 views and two classes.
+        float64 array is 1.6 GB for 1M rows, 100 views and two classes. The rows are encoded in
+        blocks of ``_ENCODE_ROWS`` too (the encoder works row by row), so the encoded float64
+        copies of a large table are never all held at once.
         """
-        Z = self._transform(X)
-        # float64 for the (cheap) target networks: predictions then do not depend on how rows
-        # are batched (sklearn's sample-order invariance check compares to 1e-7).
-        x = self._pad(torch.as_tensor(Z, device=self.device_, dtype=torch.float64))
+        check_is_fitted(self, "net_")
+        X = check_fitted_input(self, X)
         self.net_.eval()
-        step = self._chunk_rows(len(self.masks_), x.shape[1])
         outs = []
-        for i in range(0, len(x), step):
-            out = self.net_(x[i : i + step], self._mask_t, self._index_t)
-            outs.append(out if reduce is None else reduce(out))
+        for start in range(0, X.shape[0], _ENCODE_ROWS):
+            part = X.iloc[start : start + _ENCODE_ROWS] if hasattr(X, "iloc") else X[start : start + _ENCODE_ROWS]
+            with warnings.catch_warnings():  # the feature-name check above already warned once
+                warnings.simplefilter("ignore", UserWarning)
+                Z = self.encoder_.transform(part)
+            # float64 for the (cheap) target networks: predictions then do not depend on how rows
+            # are batched (sklearn's sample-order invariance check compares to 1e-7).
+            x = self._pad(torch.as_tensor(Z, device=self.device_, dtype=torch.float64))
+            step = self._chunk_rows(len(self.masks_), x.shape[1])
+            for i in range(0, len(x), step):
+                out = self.net_(x[i : i + step], self._mask_t, self._index_t)
+                outs.append(out if reduce is None else reduce(out))
+        if not outs:  # no rows (the encoder refuses them before this)
+            raise DataValidationError("X has no rows")
         return torch.cat(outs, dim=1 if reduce is None else 0)
 
     def __getstate__(self) -> dict[str, Any]:
