@@ -19,6 +19,27 @@ from structaug.train import resolve_device
 HERE = Path(__file__).parent
 
 
+def _worker():
+    """tests/ddp_worker.py, the script the two processes run (its models and data)."""
+    sys.path.insert(0, str(HERE))
+    try:
+        import ddp_worker
+    finally:
+        sys.path.remove(str(HERE))
+    return ddp_worker
+
+
+def _one_process(fit):
+    """``fit()`` here, on one thread like each torchrun process, leaving this process's RNG alone."""
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        try:
+            return fit()
+        finally:
+            torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
     """Run tests/ddp_worker.py under ``torchrun --standalone --nproc_per_node 2`` once."""
@@ -36,16 +57,10 @@ def two_processes(tmp_path_factory):
 
 
 def test_two_processes_follow_one_process_on_the_same_global_batch(two_processes):
-    sys.path.insert(0, str(HERE))
-    try:
-        import ddp_worker
-    finally:
-        sys.path.remove(str(HERE))
+    ddp_worker = _worker()
     assert two_processes["world_size"] == 2
     X, y = ddp_worker.data()
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
-        one = ddp_worker.head().fit(X, y)
+    one = _one_process(lambda: ddp_worker.head().fit(X, y))
     ours = two_processes["history"]
     assert len(ours) == len(one.history_) == 5
     for h2, h1 in zip(ours, one.history_):
@@ -57,57 +72,33 @@ def test_two_processes_follow_one_process_on_the_same_global_batch(two_processes
 
 
 def test_lightgcn_in_two_processes_follows_one_process(two_processes):
-    sys.path.insert(0, str(HERE))
-    try:
-        import ddp_worker
-    finally:
-        sys.path.remove(str(HERE))
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
-        one = ddp_worker.lightgcn().fit(ddp_worker.interactions())
+    ddp_worker = _worker()
+    one = _one_process(lambda: ddp_worker.lightgcn().fit(ddp_worker.interactions()))
     losses = [h["loss"] for h in one.train_result_.history]
     assert two_processes["lightgcn"] == pytest.approx(losses, rel=1e-4)
     assert losses[-1] < losses[0]
 
 
 def test_sasrec_in_two_processes_follows_one_process(two_processes):
-    sys.path.insert(0, str(HERE))
-    try:
-        import ddp_worker
-    finally:
-        sys.path.remove(str(HERE))
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
-        one = ddp_worker.sasrec().fit(ddp_worker.sequences())
+    ddp_worker = _worker()
+    one = _one_process(lambda: ddp_worker.sasrec().fit(ddp_worker.sequences()))
     losses = [h["loss"] for h in one.train_result_.history]
     assert two_processes["sasrec"] == pytest.approx(losses, rel=1e-4)
     assert losses[-1] < losses[0]
 
 
 def test_hypertab_in_two_processes_follows_one_process(two_processes):
-    sys.path.insert(0, str(HERE))
-    try:
-        import ddp_worker
-    finally:
-        sys.path.remove(str(HERE))
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
-        one = ddp_worker.hypertab().fit(*ddp_worker.hypertab_data())
+    ddp_worker = _worker()
+    one = _one_process(lambda: ddp_worker.hypertab().fit(*ddp_worker.hypertab_data()))
     losses = [h["loss"] for h in one.train_result_.history]
     assert two_processes["hypertab"] == pytest.approx(losses, rel=1e-4)
     assert losses[-1] < losses[0]
 
 
 def test_tjepa_encoder_in_two_processes_follows_one_process(two_processes):
-    sys.path.insert(0, str(HERE))
-    try:
-        import ddp_worker
-    finally:
-        sys.path.remove(str(HERE))
+    ddp_worker = _worker()
     X, _ = ddp_worker.data()
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
-        one = ddp_worker.tjepa().fit(X[:448])
+    one = _one_process(lambda: ddp_worker.tjepa().fit(X[:448]))
     losses = [h["loss"] for h in one.train_result_.history]
     assert two_processes["tjepa"] == pytest.approx(losses, rel=1e-4)
     assert len(losses) == 2
@@ -115,11 +106,7 @@ def test_tjepa_encoder_in_two_processes_follows_one_process(two_processes):
 
 @pytest.mark.parametrize("model", ["cl4srec", "mclrec"])
 def test_contrastive_sequence_models_refuse_torchrun_before_training(model, monkeypatch):
-    sys.path.insert(0, str(HERE))
-    try:
-        import ddp_worker
-    finally:
-        sys.path.remove(str(HERE))
+    ddp_worker = _worker()
     from structaug.exceptions import InvalidParameterError
 
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -130,15 +117,9 @@ def test_contrastive_sequence_models_refuse_torchrun_before_training(model, monk
 
 
 def test_uneven_shares_are_weighted_to_the_global_batch_mean(two_processes):
-    sys.path.insert(0, str(HERE))
-    try:
-        import ddp_worker
-    finally:
-        sys.path.remove(str(HERE))
+    ddp_worker = _worker()
     X, y = ddp_worker.data()
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
-        one = ddp_worker.head(batch_size=63).fit(X, y)
+    one = _one_process(lambda: ddp_worker.head(batch_size=63).fit(X, y))
     for h2, h1 in zip(two_processes["uneven"], one.history_, strict=True):
         assert h2["loss"] == pytest.approx(h1["loss"], rel=1e-4)
         assert h2["val_loss"] == pytest.approx(h1["val_loss"], rel=1e-4)
