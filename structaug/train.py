@@ -917,9 +917,7 @@ class Trainer:
         if not distributed.is_main():
             # until process 0 has written the file; its failure stops every process, not only its own
             if not distributed.broadcast_flag(False):
-                raise CheckpointMismatchError(
-                    f"process 0 could not write the checkpoint {self.checkpoint_path}; see its error"
-                )
+                raise OSError(f"process 0 could not write the checkpoint {self.checkpoint_path}; see its error")
             return
         try:
             self._write_checkpoint(

@@ -155,6 +155,23 @@ def main(out: str, tmp: str) -> None:
     linear_run(ckpt, 3)
     resumed, resumed_w = linear_run(ckpt, 6)
     straight, straight_w = linear_run(None, 6)
+    # process 0 fails to write a checkpoint: every process stops with an error, none waits forever
+    from structaug import train
+
+    real_save = train.save_verified
+
+    def disk_full(*args, **kwargs):
+        raise OSError("disk full")
+
+    if distributed.is_main():
+        train.save_verified = disk_full
+    try:
+        linear_run(Path(tmp) / "full" / "ckpt.pt", 2)
+        failed = None
+    except OSError as exc:
+        failed = str(exc)
+    finally:
+        train.save_verified = real_save
     rec = lightgcn().fit(interactions())
     rec_w = float(rec.user_embeddings_.sum()) + float(rec.item_embeddings_.sum())
     seq = sasrec().fit(sequences())
@@ -172,6 +189,7 @@ def main(out: str, tmp: str) -> None:
             "sasrec_w": seq_w,
             "hypertab_w": ht_w,
             "tjepa_w": tj_w,
+            "checkpoint_failure": failed,
             "rank": distributed.rank(),
         }
     )
@@ -186,7 +204,7 @@ def main(out: str, tmp: str) -> None:
                     "ranks": everyone,
                     "resumed": [h["loss"] for h in resumed],
                     "straight": [h["loss"] for h in straight],
-                    "files": sorted(p.name for p in Path(tmp).iterdir()),
+                    "files": sorted(p.name for p in Path(tmp).iterdir() if p.is_file()),
                     "lightgcn": [h["loss"] for h in rec.train_result_.history],
                     "sasrec": [h["loss"] for h in seq.train_result_.history],
                     "hypertab": [h["loss"] for h in ht.train_result_.history],
@@ -198,3 +216,5 @@ def main(out: str, tmp: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()  # a clean exit (as torchrun scripts should)

@@ -139,6 +139,12 @@ def test_resume_under_torchrun_reproduces_the_uninterrupted_run(two_processes):
     assert two_processes["files"] == ["ckpt.pt"]  # one file, from process 0; no temporary files left
 
 
+def test_a_checkpoint_process_0_cannot_write_stops_every_process(two_processes):
+    failed = [r["checkpoint_failure"] for r in two_processes["ranks"]]
+    assert failed[0] == "disk full"  # process 0's own error
+    assert failed[1] is not None and "process 0 could not write the checkpoint" in failed[1]
+
+
 def test_without_a_launch_everything_is_one_process(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     model = torch.nn.Linear(2, 1)

@@ -342,9 +342,7 @@ class LightGCN(Recommender):
         # takes its share of every BPR batch (all draw the same one); side-feature parts are
         # not used by every loss, hence find_unused_parameters. One process: step is the
         # plain LossModule, the same calls in the same order.
-        step = distributed.wrap(
-            distributed.LossModule(net, batch_loss), find_unused_parameters=True, broadcast_buffers=False
-        )
+        step = distributed.wrap(distributed.LossModule(net, batch_loss), find_unused_parameters=True)
         parallel = distributed.is_wrapped(step)
 
         def train_epoch(epoch: int) -> dict[str, float]:
