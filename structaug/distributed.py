@@ -166,7 +166,8 @@ def _comm_tensor(values: list[float], dtype: torch.dtype) -> torch.Tensor:
 
 
 def mean_over_ranks(values: dict[str, float]) -> dict[str, float]:
-    """Each value averaged over the processes (identical values come back unchanged)."""
+    """Each value averaged over the processes: the same result in every process (identical
+    values come back unchanged with 2 or 4 processes; with others, to the last bit)."""
     if not is_distributed() or not values:
         return values
     keys = sorted(values)
