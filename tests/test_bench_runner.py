@@ -4,6 +4,7 @@ the one-name-per-dataset rule across ``structaug datasets``, loaders and benchma
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -391,6 +392,11 @@ def test_backend_flags_are_checked_before_any_work(tmp_path, capsys):
         check_backend(BenchConfig(backend="ray", device="cuda"))
     with pytest.raises(InvalidParameterError, match="--backend 'dask'"):
         check_backend(BenchConfig(backend="dask"))
+    if importlib.util.find_spec("ray") is not None:  # an address where no cluster answers: at once, not a hang
+        with pytest.raises(InvalidParameterError, match="--address 127.0.0.1:1: nothing answers"):
+            check_backend(BenchConfig(backend="ray", address="127.0.0.1:1"))
+        with pytest.raises(InvalidParameterError, match="expected host:port"):
+            check_backend(BenchConfig(backend="ray", address="head-node"))
     assert not list(tmp_path.iterdir())  # nothing written
 
 

@@ -333,7 +333,10 @@ def _ray(fn: Callable, jobs: Sequence[Job], cfg: BenchConfig, workers: int) -> I
         in_main = threading.current_thread() is threading.main_thread()
         sigterm = signal.getsignal(signal.SIGTERM) if in_main else None
         if cfg.address:
-            ray.init(address=cfg.address, log_to_driver=False)
+            try:
+                ray.init(address=cfg.address, log_to_driver=False)
+            except ConnectionError as exc:  # e.g. "auto" with no Ray running on this machine
+                raise InvalidParameterError(f"--address {cfg.address}: {exc}") from None
         else:
             # workers see what this process imports: its sys.path (an editable install, a
             # PYTHONPATH worktree, a module defined in a test folder)
@@ -446,6 +449,30 @@ def check_backend(cfg: BenchConfig) -> None:
         )
     if cfg.backend == "ray":
         _import_ray()
+        if cfg.address:
+            _check_address(cfg.address)
+
+
+def _check_address(address: str) -> None:
+    """Something must answer at a Ray cluster's ``host:port`` (``ray.init`` would retry for minutes).
+
+    ``"auto"`` (a cluster started on this machine) is left to Ray, which fails fast there.
+    """
+    import socket
+
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise InvalidParameterError(f"--address {address!r}: expected host:port, ray://host:port or 'auto'")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"--address {address}: nothing answers at {host}:{port} ({exc}); start the cluster first "
+            "(ray start --head) or check the address"
+        ) from None
 
 
 def _guarded(fn: Callable, job: Job, cfg: BenchConfig) -> list[Record]:
