@@ -48,18 +48,8 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"the value must be a finite number >= 0, got {text!r}")
-    return value
-
-
 def _add_bench_flags(p: argparse.ArgumentParser) -> None:
-    from .bench import nonneg_int, positive_int
+    from .bench import nonneg_float, nonneg_int, positive_int
 
     p.add_argument(
         "--data-dir", help="folder laid out like shared/datasets (default: $STRUCTAUG_DATA, then ../shared/datasets)"
@@ -100,7 +90,7 @@ def _add_bench_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--gpus-per-job",
-        type=_nonneg_float,
+        type=nonneg_float,
         default=0.0,
         help="with --backend ray: GPUs per job (a fraction shares one GPU between jobs; default 0)",
     )

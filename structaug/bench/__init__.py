@@ -53,6 +53,7 @@ __all__ = [
     "fraction",
     "int_at_least",
     "load_benchmark",
+    "nonneg_float",
     "nonneg_int",
     "parse_names",
     "partial_file",
@@ -135,13 +136,15 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return f
 
 
-#: argparse types: an integer >= 1, an integer >= 0, a finite float > 0, a float in (0, 1]
+#: argparse types: an integer >= 1, an integer >= 0, a finite float > 0 (>= 0), a float in (0, 1]
 positive_int = int_at_least(1)
 positive_int.__name__ = "positive_int"
 nonneg_int = int_at_least(0)
 nonneg_int.__name__ = "nonneg_int"
 positive_float = _arg(float, lambda v: check_positive_float(v, "the value"))
 positive_float.__name__ = "positive_float"
+nonneg_float = _arg(float, lambda v: check_positive_float(v, "the value", allow_zero=True))
+nonneg_float.__name__ = "nonneg_float"
 fraction = _arg(float, lambda v: check_fraction(v, "the value"))
 fraction.__name__ = "fraction"
 

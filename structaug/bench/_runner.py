@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import CorruptFileError, InvalidParameterError, ResultsExistError
 from ..io import atomic_write_text, check_writable
+from ..validation import check_positive_float, check_positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..results import Record
@@ -437,12 +438,9 @@ def check_backend(cfg: BenchConfig) -> None:
         raise InvalidParameterError(f"--address {cfg.address} is the address of a Ray cluster; it needs --backend ray")
     if cfg.backend != "ray" and (cfg.cpus_per_job != 1 or cfg.gpus_per_job):
         raise InvalidParameterError("--cpus-per-job and --gpus-per-job are Ray task resources; they need --backend ray")
-    if not (isinstance(cfg.cpus_per_job, int) and cfg.cpus_per_job >= 1):
-        raise InvalidParameterError(f"--cpus-per-job must be an integer >= 1, got {cfg.cpus_per_job!r}")
-    if not (isinstance(cfg.gpus_per_job, (int, float)) and cfg.gpus_per_job >= 0):
-        raise InvalidParameterError(f"--gpus-per-job must be >= 0, got {cfg.gpus_per_job!r}")
-    if not (isinstance(cfg.retries, int) and cfg.retries >= 0):
-        raise InvalidParameterError(f"--retries must be an integer >= 0, got {cfg.retries!r}")
+    check_positive_int(cfg.cpus_per_job, "--cpus-per-job")
+    check_positive_float(cfg.gpus_per_job, "--gpus-per-job", allow_zero=True)
+    check_positive_int(cfg.retries, "--retries", minimum=0)
     if cfg.backend == "ray" and str(cfg.device).startswith("cuda") and not cfg.gpus_per_job:
         raise InvalidParameterError(
             "--device cuda with --backend ray needs --gpus-per-job > 0 (Ray hides the GPUs from a job that asks for none)"
