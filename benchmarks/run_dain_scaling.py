@@ -31,7 +31,7 @@ import torch
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import environment
+from structaug.results import environment, loglog_slope
 from structaug.tensor import InfluenceAugmenter, NeuralTensorCompletion, fit_augmented, make_tensor
 
 STAGES = ["train", "influence", "sample", "retrain"]
@@ -67,8 +67,8 @@ def one_size(nnz: int, *, density: float, third: int, seed: int, device: str) ->
 def slopes(rows: list[dict]) -> dict[str, float]:
     if len(rows) < 2:
         return {}
-    x = np.log([r["nnz"] for r in rows])
-    return {s: float(np.polyfit(x, np.log([max(r[s], 1e-6) for r in rows]), 1)[0]) for s in STAGES + ["total"]}
+    x = [r["nnz"] for r in rows]
+    return {s: loglog_slope(x, [max(r[s], 1e-6) for r in rows]) for s in STAGES + ["total"]}
 
 
 def write_outputs(rows: list[dict], out: Path, meta: dict) -> None:

@@ -22,10 +22,12 @@ from .io import atomic_write_json, atomic_write_text
 
 __all__ = [
     "Record",
+    "current_memory_mib",
     "environment",
     "fmt_mean_std",
     "load_records",
     "load_results",
+    "loglog_slope",
     "markdown_table",
     "peak_memory_mib",
     "reset_peak_memory",
@@ -73,6 +75,27 @@ def reset_peak_memory(device: Any = "cpu") -> None:
             fh.write("5")
     except OSError:
         pass
+
+
+def current_memory_mib() -> float | None:
+    """This process's resident memory now, in MiB (Linux ``VmRSS``; ``None`` elsewhere): the
+    baseline to subtract from :func:`peak_memory_mib` for what one call added."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
+    """Least-squares slope of ``log y`` against ``log x`` (1.0: linear growth, 0: flat)."""
+    import numpy as np
+
+    if len(x) < 2:
+        raise ValueError("a slope needs at least two points")
+    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.maximum(np.asarray(y, float), 1e-12)), 1)[0])
 
 
 def peak_memory_mib(device: Any = "cpu", gpu_peak: float | None = None) -> float | None:

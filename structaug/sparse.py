@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["SparseOperator", "gcn_adjacency", "quiet_csr", "sparse_matmul"]
+__all__ = ["SparseOperator", "gcn_adjacency", "quiet_csr", "select_rows", "sparse_matmul"]
 
 
 @contextmanager
@@ -35,6 +35,26 @@ def quiet_csr() -> Iterator[None]:
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         warnings.filterwarnings("ignore", message="Sparse invariant checks")
         yield
+
+
+def select_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows ``index`` of ``x`` in the same layout: dense, sparse COO or sparse CSR.
+
+    torch's ``index_select`` has no CSR kernel (torch 2.13); a CSR matrix's rows are gathered
+    here from its row pointers, so a batch of a sparse feature matrix stays sparse.
+    """
+    if x.layout != torch.sparse_csr:
+        return x.index_select(0, index)
+    crow, col, val = x.crow_indices(), x.col_indices(), x.values()
+    index = index.to(crow.device, torch.long)
+    start = crow[index]
+    count = crow[index + 1] - start
+    new_crow = torch.zeros(index.numel() + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(count, 0, out=new_crow[1:])
+    block = torch.repeat_interleave(torch.arange(index.numel(), device=crow.device), count)
+    pos = start[block] + torch.arange(block.numel(), device=crow.device) - new_crow[:-1][block]
+    with quiet_csr():
+        return torch.sparse_csr_tensor(new_crow, col[pos], val[pos], (index.numel(), x.shape[1]))
 
 
 class _CachedTransposeMM(torch.autograd.Function):

@@ -9,21 +9,25 @@ reference evaluates the best model on the sample drawn at its validation step).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv
 
 from ..exceptions import DataValidationError, InvalidParameterError
 from ..random import local_torch_seed
+from ..sparse import select_rows
 from ..train import Trainer, TrainResult, resolve_device
 from ..validation import check_bool, check_fraction, check_positive_float, check_positive_int
 from ._augmenter import _NodeFeatureAugmenter
 from ._cvae import row_normalize
 from ._models import GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII
+from ._neighbors import check_num_neighbors, neighbor_loader
 from ._ops import to_sparse_features
 from ._samplers import _FixedSampler
 from ._validation import check_node_features, check_node_task
@@ -324,6 +328,8 @@ def train_node_classifier(
     random_state: int | None = 0,
     verbose: bool = False,
     sparse_input: bool | None = None,
+    batch_size: int | None = None,
+    num_neighbors: Sequence[int] | None = None,
 ) -> NodeFitResult:
     """Semi-supervised node classification with optional local augmentation.
 
@@ -358,6 +364,18 @@ def train_node_classifier(
         stored entries only; same values, same random draws). ``None``: do so for this
         package's models (GCN, GAT, GCNII and their LA twins) when at most 25 % of ``x`` is
         non-zero, as for bag-of-words features.
+    batch_size : int, optional
+        Train on mini-batches of ``batch_size`` training nodes with their sampled
+        neighbourhoods (PyG's ``NeighborLoader``), for graphs too large for a full-batch pass.
+        The generated features are drawn per batch, for the batch's nodes only, so memory
+        grows with the batch, not the graph; ``x`` stays where it is (CPU) and only each
+        batch's rows move to the device. Validation and test nodes are evaluated in batches
+        of the same size on the same kind of sampled neighbourhood (re-drawn identically at
+        every evaluation). ``None`` (default): full-batch, the paper's training.
+    num_neighbors : list of int, optional
+        Neighbours sampled per hop in mini-batch mode (``-1``: all); default ``[10, 10]``,
+        two hops for the two message-passing layers of GCN/GAT. A deeper model (GCNII) then
+        sees a two-hop sampled subgraph; give one entry per hop it should see.
 
     Raises
     ------
@@ -369,7 +387,8 @@ def train_node_classifier(
         ``in_channels``; an augmenter fitted on another feature count; a malformed ``data.x_aug``.
     InvalidParameterError
         An LA model with neither ``augmenter`` nor ``data.x_aug``, an ``augmenter`` for a plain
-        model or of another type, or a non-positive ``samples``/``max_epochs``/``lr``.
+        model or of another type, a non-positive ``samples``/``max_epochs``/``lr``/``batch_size``,
+        or ``num_neighbors`` without ``batch_size`` or not a list of ints >= 1 (or -1).
     NotFittedError
         An unfitted ``augmenter``.
     """
@@ -380,20 +399,20 @@ def train_node_classifier(
         check_positive_float(lr, "lr")
     check_positive_float(temperature, "temperature")
     check_bool(verbose, "verbose")
+    hops: list[int] = []
+    if batch_size is not None:
+        check_positive_int(batch_size, "batch_size")
+        hops = check_num_neighbors([10, 10] if num_neighbors is None else num_neighbors)
+    elif num_neighbors is not None:
+        raise InvalidParameterError("num_neighbors samples mini-batches: give batch_size too (None trains full-batch)")
     check_node_task(data, x, model=model)
     _check_augmenter(type(model).__name__, concat, augmenter, data)
     dev = resolve_device(device)
     model = model.to(dev)
-    sampler = None
-    if concat:  # one path: the augmenter's own generator, built on the training device
-        sampler = augmenter._feature_sampler(data, dev) if augmenter is not None else _FixedSampler(data.x_aug.to(dev))
-    x = (data.x if x is None else x).to(dev)
+    x = data.x if x is None else x
     auto_sparse = sparse_input is None
-    if auto_sparse:
-        sparse_input = isinstance(model, _SPARSE_READY)
-    if sparse_input:
-        x = to_sparse_features(x, max_density=0.25 if auto_sparse else 1.0)
-    ei = data.edge_index.to(dev)
+    feed_sparse = isinstance(model, _SPARSE_READY) if sparse_input is None else bool(sparse_input)
+    max_density = 0.25 if auto_sparse else 1.0
     y = data.y.to(dev)
     masks = {k: getattr(data, f"{k}_mask").to(dev) for k in ("train", "val", "test")}
     if optimizer is None:
@@ -404,33 +423,84 @@ def train_node_classifier(
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
 
-    def forward() -> torch.Tensor:
-        if sampler is not None:
-            return model(x, ei, sampler(concat, gen))
-        return model(x, ei)
-
-    def train_epoch(epoch: int) -> dict[str, float]:
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        logps = [F.log_softmax(forward(), dim=-1) for _ in range(n_pass)]
-        tr = masks["train"]
-        loss = torch.stack([F.nll_loss(lp[tr], y[tr]) for lp in logps]).mean()
+    def loss_of(logps: list[torch.Tensor], labelled: Any, target: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of the passes on the ``labelled`` rows, plus the consistency
+        loss over every row (labelled or not, as in the reference)."""
+        loss = torch.stack([F.nll_loss(lp[labelled], target) for lp in logps]).mean()
         if consistency and n_pass > 1:
             loss = loss + consistency_weight * consistency_loss(logps, temperature)
-        loss.backward()
-        optimizer.step()
-        return {"train_loss": float(loss.detach())}
+        return loss
 
-    @torch.no_grad()  # one evaluation pass; no autograd graph needed
-    def validate(epoch: int) -> dict[str, float]:
-        model.eval()
-        out = forward()
-        va, te = masks["val"], masks["test"]
+    def eval_metrics(out: torch.Tensor, yv: torch.Tensor, yt: torch.Tensor, n_val: int) -> dict[str, float]:
+        """``out``: logits of the validation nodes, then the test nodes."""
         return {
-            "val_loss": float(F.cross_entropy(out[va], y[va]).detach()),
-            "val_acc": _acc(out[va], y[va]),
-            "test_acc": _acc(out[te], y[te]),
+            "val_loss": float(F.cross_entropy(out[:n_val], yv).detach()),
+            "val_acc": _acc(out[:n_val], yv),
+            "test_acc": _acc(out[n_val:], yt),
         }
+
+    generators = [gen]
+    if batch_size is None:
+        sampler = None
+        if concat:  # one path: the augmenter's own generator, built on the training device
+            sampler = (
+                augmenter._feature_sampler(data, dev) if augmenter is not None else _FixedSampler(data.x_aug.to(dev))
+            )
+        x = x.to(dev)
+        if feed_sparse:
+            x = to_sparse_features(x, max_density=max_density)
+        ei = data.edge_index.to(dev)
+
+        def forward() -> torch.Tensor:
+            if sampler is not None:
+                return model(x, ei, sampler(concat, gen))
+            return model(x, ei)
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            model.train()
+            optimizer.zero_grad(set_to_none=True)
+            logps = [F.log_softmax(forward(), dim=-1) for _ in range(n_pass)]
+            tr = masks["train"]
+            loss = loss_of(logps, tr, y[tr])
+            loss.backward()
+            optimizer.step()
+            return {"train_loss": float(loss.detach())}
+
+        @torch.no_grad()  # one evaluation pass; no autograd graph needed
+        def validate(epoch: int) -> dict[str, float]:
+            model.eval()
+            out = forward()
+            va, te = masks["val"], masks["test"]
+            return eval_metrics(torch.cat([out[va], out[te]]), y[va], y[te], int(va.sum()))
+
+    else:
+        _release_gcn_cache(model)  # every batch is another subgraph: no cached adjacency
+        batches = _NeighborBatches(
+            data, x, augmenter, concat, hops, batch_size, dev, feed_sparse, max_density, gen, random_state
+        )
+        generators.append(batches.shuffle_generator)
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            model.train()
+            total, seen = 0.0, 0
+            for xb, ei, draw, nid, bs in batches.train():
+                optimizer.zero_grad(set_to_none=True)
+                # every node of the sampled subgraph enters the consistency loss; its seeds the loss
+                logps = [F.log_softmax(_call(model, xb, ei, draw), dim=-1) for _ in range(n_pass)]
+                loss = loss_of(logps, slice(0, bs), y[nid[:bs]])
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * bs
+                seen += bs
+            return {"train_loss": total / seen}
+
+        val_idx, test_idx = (masks[k].nonzero().flatten() for k in ("val", "test"))
+
+        @torch.no_grad()
+        def validate(epoch: int) -> dict[str, float]:
+            model.eval()
+            out = torch.cat([_call(model, xb, ei, draw)[:bs] for xb, ei, draw, _, bs in batches.evaluate()])
+            return eval_metrics(out, y[val_idx], y[test_idx], val_idx.numel())
 
     trainer = Trainer(
         max_epochs=max_epochs,
@@ -442,7 +512,7 @@ def train_node_classifier(
         verbose=verbose,
         desc=type(model).__name__,
     )
-    res = trainer.fit(model, optimizer, train_epoch, validate, generators=[gen])
+    res = trainer.fit(model, optimizer, train_epoch, validate, generators=generators)
     best = res.history[res.best_epoch] if res.best_epoch is not None else res.history[-1]
     peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     epoch_times = [h["epoch_time"] for h in res.history]
@@ -460,6 +530,91 @@ def train_node_classifier(
     )
 
 
+def _call(model: nn.Module, x: torch.Tensor, ei: torch.Tensor, draw: Callable[[], torch.Tensor] | None) -> torch.Tensor:
+    """``model(x, ei)``, with freshly generated features for an LA model (``draw`` not None)."""
+    return model(x, ei) if draw is None else model(x, ei, draw())
+
+
+class _NeighborBatches:
+    """The mini-batches of :func:`train_node_classifier` with ``batch_size``.
+
+    PyG's ``NeighborLoader`` samples each batch's subgraph (seeds first, ``n_id`` their
+    global ids); this class gathers the batch's rows of the model input ``x`` (kept sparse
+    when it is fed sparse) and builds the batch's feature generator from the same
+    ``_feature_sampler`` the full-batch path uses, on the batch's nodes only. An LA model's
+    generated features are thus ``[n_batch, k, F]``, never ``[N, k, F]``.
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        x: torch.Tensor,
+        augmenter: Any,
+        concat: int,
+        num_neighbors: list[int],
+        batch_size: int,
+        device: torch.device,
+        sparse_input: bool,
+        max_density: float,
+        gen: torch.Generator,
+        random_state: int | None,
+    ):
+        self.data, self.x, self.augmenter, self.concat = data, x, augmenter, concat
+        self.device, self.sparse_input, self.max_density, self.gen = device, sparse_input, max_density, gen
+        seed = 0 if random_state is None else int(random_state)
+        graph = Data(edge_index=data.edge_index.cpu(), num_nodes=data.x.shape[0])
+        self.shuffle_generator = torch.Generator().manual_seed(seed)
+        self._eval_seed = seed + 1
+        self._eval_generator = torch.Generator()
+        cpu_mask = {k: getattr(data, f"{k}_mask").cpu() for k in ("train", "val", "test")}
+        self._train = neighbor_loader(
+            graph,
+            num_neighbors,
+            cpu_mask["train"].nonzero().flatten(),
+            batch_size=batch_size,
+            shuffle=True,
+            generator=self.shuffle_generator,
+        )
+        self._eval = neighbor_loader(
+            graph,
+            num_neighbors,
+            torch.cat([cpu_mask["val"].nonzero().flatten(), cpu_mask["test"].nonzero().flatten()]),
+            batch_size=batch_size,
+            shuffle=False,
+            generator=self._eval_generator,
+        )
+
+    def _inputs(self, batch: Any) -> tuple:
+        nid = batch.n_id
+        xb = select_rows(self.x, nid.to(self.x.device)).to(self.device)
+        if self.sparse_input:
+            xb = to_sparse_features(xb, max_density=self.max_density)
+        elif xb.layout != torch.strided:
+            xb = xb.to_dense()
+        ei = batch.edge_index.to(self.device)
+        draw = None
+        if self.concat:
+            if self.augmenter is not None:
+                raw = select_rows(self.data.x, nid.to(self.data.x.device))
+                raw = raw.to_dense() if raw.layout != torch.strided else raw
+                sampler = self.augmenter._feature_sampler(Data(x=raw, edge_index=batch.edge_index), self.device)
+            else:
+                sampler = _FixedSampler(self.data.x_aug[nid.to(self.data.x_aug.device)].to(self.device))
+            draw = lambda: sampler(self.concat, self.gen)  # fresh features every call
+        return xb, ei, draw, nid.to(self.device), int(batch.batch_size)
+
+    def train(self) -> Iterator[tuple]:
+        """One epoch of shuffled training batches: ``(x, edge_index, draw, n_id, batch_size)``."""
+        for batch in self._train:
+            yield self._inputs(batch)
+
+    def evaluate(self) -> Iterator[tuple]:
+        """The validation nodes, then the test nodes, in batches; the same subgraphs every call."""
+        self._eval_generator.manual_seed(self._eval_seed)
+        for batch in self._eval:
+            yield self._inputs(batch)
+
+
 def fit_node_model(
     kind: str,
     data: Any,
@@ -470,6 +625,8 @@ def fit_node_model(
     random_state: int = 0,
     device: str | torch.device = "auto",
     verbose: bool = False,
+    batch_size: int | None = None,
+    num_neighbors: Sequence[int] | None = None,
     **overrides: Any,
 ) -> NodeFitResult:
     """Build ``kind`` ("gcn", "lagcn", "gat", "lagat", "gcnii", "lagcnii") with the paper's
@@ -488,6 +645,11 @@ def fit_node_model(
     nodes must be >= 0). ``random_state`` seeds the weight initialisation, the training's
     dropout and the feature draws without touching the caller's torch random state: after
     the call, ``torch.rand`` continues the stream it had before.
+
+    ``batch_size`` (with ``num_neighbors``) trains on sampled mini-batches through PyG's
+    ``NeighborLoader`` instead of the paper's full-batch passes, for graphs whose
+    ``[N, concat, F]`` generated features or full-graph activations do not fit (see
+    :func:`train_node_classifier`).
     """
     cfg = paper_config(kind, dataset, **overrides)
     random_state = check_positive_int(random_state, "random_state", minimum=0)
@@ -519,6 +681,8 @@ def fit_node_model(
         device=dev,
         random_state=random_state,
         verbose=verbose,
+        batch_size=batch_size,
+        num_neighbors=num_neighbors,
     )
     _release_gcn_cache(res.model)
     return res
