@@ -25,26 +25,12 @@ import argparse
 import math
 import multiprocessing
 import time
-from pathlib import Path
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import environment
+from structaug.results import current_memory_mib, environment, peak_memory_mib, reset_peak_memory
 
 FIT_ROWS = 20_000
-
-
-def _status_mib(field: str) -> float:
-    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) of this process, from /proc (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    """Reset the process's peak RSS (VmHWM) to its current RSS (Linux's clear_refs, value 5)."""
-    Path("/proc/self/clear_refs").write_text("5")
 
 
 def _measure(method: str, n_rows: int) -> dict:
@@ -70,15 +56,15 @@ def _measure(method: str, n_rows: int) -> dict:
     t0 = time.perf_counter()
     est.fit(X[:FIT_ROWS], y[:FIT_ROWS]) if method == "HyperTab" else est.fit(X[:FIT_ROWS])
     fit_s = time.perf_counter() - t0
-    _reset_peak()
-    before = _status_mib("VmRSS")
+    reset_peak_memory()
+    before = current_memory_mib()
     t1 = time.perf_counter()
     if method == "HyperTab":
         out = est.predict_proba(X)
     else:
         out = est.transform(X)
     predict_s = time.perf_counter() - t1
-    peak = _status_mib("VmHWM") - before
+    peak = peak_memory_mib() - before
     return {
         "method": method,
         "rows": n_rows,

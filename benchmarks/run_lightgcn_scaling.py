@@ -1,0 +1,144 @@
+"""LightGCN (the LLMRec backbone) on generated logs of 10^5 to 10^7 interactions, one CPU thread.
+
+For each size, on a generated implicit-feedback log (users: one per 10 interactions; items:
+one per 100 interactions, Zipf(1.1) popularity; duplicates dropped), in a fresh spawned
+process per size (so each peak is its own):
+
+* ``step_ms`` — milliseconds per optimizer step (one full-graph propagation, the BPR loss of
+  a batch, backward, Adam), from one epoch of ``LightGCN(max_epochs=1)`` at a batch size that
+  makes that epoch 20 steps; ``epoch_s_extrapolated`` is ``step_ms`` times the steps of one
+  epoch at the default batch of 1,024 (**extrapolated**, not a measured epoch: LightGCN
+  propagates the whole graph in every step, as the reference does, so an epoch at batch 1,024
+  is quadratic in the log's size);
+* ``fit_peak_mib`` — peak resident memory of that fit above what the process held before it;
+* ``recommend_s`` / ``recommend_peak_mib`` — ``recommend(users, k=20)`` for 10,000 users (all
+  of them at the smallest size; scored against every item in blocks of users with a top-k per
+  block, seen items excluded) and its peak above its start; the returned frame is part of
+  that peak (``output_mib``). Ranking every user is users x items work, quadratic in the
+  log's size, so a fixed number of users shows what one more user costs.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/run_lightgcn_scaling.py --out benchmarks/results/lightgcn_scaling.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import time
+
+from structaug.bench import add_out_arguments, claim_out
+from structaug.io import atomic_write_json, atomic_write_text
+from structaug.results import current_memory_mib, environment, loglog_slope, peak_memory_mib, reset_peak_memory
+
+DEFAULT_BATCH, STEPS, K, REC_USERS = 1024, 20, 20, 10_000
+
+
+def _log(n: int):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = max(n // 10, 10), max(n // 100, 10)
+    pop = 1.0 / np.arange(1, n_items + 1) ** 1.1
+    frame = pd.DataFrame({"user": rng.integers(0, n_users, n), "item": rng.choice(n_items, n, p=pop / pop.sum())})
+    return frame.drop_duplicates(ignore_index=True)
+
+
+def _measure(n: int) -> dict:
+    import torch
+
+    from structaug.recsys.llmrec import LightGCN
+
+    torch.set_num_threads(1)
+    log = _log(n)
+    batch = max(DEFAULT_BATCH, len(log) // STEPS)
+    model = LightGCN(max_epochs=1, patience=None, batch_size=batch, random_state=0, device="cpu")
+    reset_peak_memory()
+    before = current_memory_mib()
+    t0 = time.perf_counter()
+    model.fit(log)
+    fit_s = time.perf_counter() - t0
+    fit_peak = peak_memory_mib() - before
+    steps = len(log) // batch + 1  # LightGCN's batches per epoch
+    step_s = model.train_result_.history[0]["epoch_time"] / steps
+    users = model.users_.raw_[:REC_USERS]
+    reset_peak_memory()
+    before = current_memory_mib()
+    t1 = time.perf_counter()
+    recs = model.recommend(users, k=K)
+    rec_s = time.perf_counter() - t1
+    return {
+        "interactions": len(log),
+        "users": len(model.users_),
+        "items": len(model.items_),
+        "batch_size": batch,
+        "steps": steps,
+        "step_ms": 1000 * step_s,
+        "epoch_s_extrapolated": step_s * (len(log) // DEFAULT_BATCH + 1),
+        "fit_s": fit_s,
+        "fit_peak_mib": fit_peak,
+        "recommend_users": len(users),
+        "recommend_s": rec_s,
+        "recommend_peak_mib": peak_memory_mib() - before,
+        "output_mib": float(recs.memory_usage(deep=True).sum()) / 2**20,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,300000,1000000,3000000,10000000")
+    add_out_arguments(parser, "lightgcn_scaling")
+    args = parser.parse_args(argv)
+    out = claim_out(parser, args)
+    ctx = multiprocessing.get_context("spawn")
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        with ctx.Pool(1) as pool:
+            row = pool.apply(_measure, (n,))
+        rows.append(row)
+        print(row, flush=True)
+    keys = ("step_ms", "fit_peak_mib", "recommend_s", "recommend_peak_mib")
+    slopes = (
+        {k: loglog_slope([r["interactions"] for r in rows], [r[k] for r in rows]) for k in keys}
+        if len(rows) >= 2
+        else {}
+    )
+    payload = {
+        "benchmark": "lightgcn_scaling",
+        "environment": environment("cpu"),
+        "config": vars(args) | {"out": str(out), "steps_measured": STEPS, "default_batch": DEFAULT_BATCH, "k": K},
+        "rows": rows,
+        "loglog_slopes": slopes,
+    }
+    atomic_write_json(payload, out)
+    env = payload["environment"]
+    lines = [
+        "# LightGCN scaling: time per step, memory and recommend() against log size",
+        "",
+        f"Machine: {env.get('device_name')}  ",
+        f"Commit: {env.get('git_commit')}  ",
+        "Generated log: 10 interactions per user, 100 per item (Zipf 1.1 popularity). One epoch of "
+        f"{STEPS} steps per size; **epoch s at batch {DEFAULT_BATCH} is extrapolated** (ms per step x "
+        "steps). `recommend`: 10,000 users, k = 20, seen items excluded.",
+        "",
+        "| interactions | users | items | ms / step | epoch s at batch 1,024 (extrapolated) | fit peak MiB | "
+        "recommend s (users) | recommend peak MiB (output) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['interactions']:,} | {r['users']:,} | {r['items']:,} | {r['step_ms']:.0f} | "
+            f"{r['epoch_s_extrapolated']:,.0f} | {r['fit_peak_mib']:.0f} | {r['recommend_s']:.1f} ({r['recommend_users']:,}) | "
+            f"{r['recommend_peak_mib']:.0f} ({r['output_mib']:.0f}) |"
+        )
+    if slopes:
+        lines += ["", "Log-log slopes against interactions: " + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())]
+    atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
