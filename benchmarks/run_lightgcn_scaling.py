@@ -86,10 +86,34 @@ def _measure(n: int) -> dict:
     }
 
 
+def _plot(rows: list[dict], slopes: dict, path) -> None:
+    from structaug._optional import import_optional
+
+    matplotlib = import_optional("matplotlib")  # the `plot` extra
+    matplotlib.use("Agg")
+    plt = import_optional("matplotlib.pyplot")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    n = [r["interactions"] for r in rows]
+    for key, label in (("step_ms", "ms per step"), ("recommend_s", "recommend s (10,000 users)")):
+        axes[0].loglog(n, [r[key] for r in rows], "o-", label=f"{label} (slope {slopes[key]:.2f})")
+    for key, label in (("fit_peak_mib", "fit"), ("recommend_peak_mib", "recommend")):
+        axes[1].loglog(n, [r[key] for r in rows], "o-", label=f"{label} (slope {slopes[key]:.2f})")
+    axes[0].set_ylabel("time")
+    axes[1].set_ylabel("peak MiB above start")
+    for ax in axes:
+        ax.set_xlabel("interactions")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("LightGCN on generated logs, one CPU thread")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,300000,1000000,3000000,10000000")
-    add_out_arguments(parser, "lightgcn_scaling")
+    add_out_arguments(parser, "lightgcn_scaling", side_suffixes=(".md", ".png"))
     args = parser.parse_args(argv)
     out = claim_out(parser, args)
     ctx = multiprocessing.get_context("spawn")
@@ -136,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     if slopes:
         lines += ["", "Log-log slopes against interactions: " + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())]
     atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
+    if slopes:
+        _plot(rows, slopes, out.with_suffix(".png"))
     print("\n".join(lines))
     return 0
 
