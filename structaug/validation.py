@@ -6,7 +6,7 @@ Every helper takes the argument's ``name`` so a message reads like
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,16 +25,36 @@ def check_type(obj: Any, types: type | tuple[type, ...], name: str) -> Any:
     return obj
 
 
+#: elements per block of :func:`check_finite`: its boolean mask stays a few MiB, not the
+#: size of the checked array (a 10^6 x 128 feature matrix would need a 128 MiB mask)
+_FINITE_BLOCK = 1 << 22
+
+
+def _row_blocks(x: Any) -> Iterator[Any]:
+    """Views of ``x`` in blocks of whole rows with about ``_FINITE_BLOCK`` elements each."""
+    n = x.size if isinstance(x, np.ndarray) else x.numel()
+    if x.ndim == 0 or n <= _FINITE_BLOCK:
+        yield x
+        return
+    per_row = max(1, int(np.prod(x.shape[1:])))
+    rows = max(1, _FINITE_BLOCK // per_row)
+    for s in range(0, x.shape[0], rows):
+        yield x[s : s + rows]
+
+
 def check_finite(x: ArrayLike, name: str) -> None:
-    """Raise ``DataValidationError`` if a float array or tensor holds NaN or inf."""
+    """Raise ``DataValidationError`` if a float array or tensor holds NaN or inf.
+
+    Checked in blocks of rows, so the check needs memory for one block, not for the array.
+    """
     if isinstance(x, torch.Tensor):
-        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-            n_bad = int((~torch.isfinite(x)).sum())
+        if x.is_floating_point() and not all(bool(torch.isfinite(b).all()) for b in _row_blocks(x)):
+            n_bad = sum(int((~torch.isfinite(b)).sum()) for b in _row_blocks(x))
             raise DataValidationError(f"{name} contains {n_bad} NaN or infinite value(s)")
         return
     arr = np.asarray(x)
-    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-        n_bad = int((~np.isfinite(arr)).sum())
+    if arr.dtype.kind in "fc" and not all(np.isfinite(b).all() for b in _row_blocks(arr)):
+        n_bad = sum(int((~np.isfinite(b)).sum()) for b in _row_blocks(arr))
         raise DataValidationError(f"{name} contains {n_bad} NaN or infinite value(s)")
 
 

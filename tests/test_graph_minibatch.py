@@ -144,6 +144,9 @@ def test_generated_features_cover_the_batch_only(sbm):
         assert int(ei.max()) < nid.numel()
         sizes.append(nid.numel())
     assert sum(min(s, 16) for s in sizes) >= int(sbm.train_mask.sum()) and max(sizes) < sbm.num_nodes
+    # one CSC graph for both loaders (O(E) memory once), each loader with its own stream
+    train_s, eval_s = batches._train.node_sampler, batches._eval.node_sampler
+    assert train_s.row.data_ptr() == eval_s.row.data_ptr() and train_s.colptr.data_ptr() == eval_s.colptr.data_ptr()
     # evaluation: validation then test nodes, the same subgraphs on every call
     first = [nid for _, _, _, nid, _ in batches.evaluate()]
     again = [nid for _, _, _, nid, _ in batches.evaluate()]

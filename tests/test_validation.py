@@ -96,3 +96,15 @@ def test_to_sortable_time_keeps_integer_precision_and_numeric_order():
     assert list(to_sortable_time(pd.Series(["10", "2", "3"]))) == [10, 2, 3]  # numbers, not text
     with pytest.raises(DataValidationError, match="mixes value kinds"):
         to_sortable_time(pd.Series([1, "2"], dtype=object), "ts")
+
+
+@pytest.mark.parametrize("as_tensor", [True, False])
+def test_check_finite_in_row_blocks_counts_every_bad_value(monkeypatch, as_tensor):
+    import structaug.validation as validation
+
+    monkeypatch.setattr(validation, "_FINITE_BLOCK", 10)  # 37 x 3 -> blocks of 3 rows
+    a = np.random.default_rng(0).random((37, 3)).astype(np.float32)
+    validation.check_finite(torch.as_tensor(a) if as_tensor else a, "x")
+    a[5, 1], a[20, 0], a[36, 2] = np.nan, -np.inf, np.inf  # in the first, a middle and the last block
+    with pytest.raises(DataValidationError, match="x contains 3 NaN"):
+        validation.check_finite(torch.as_tensor(a) if as_tensor else a, "x")

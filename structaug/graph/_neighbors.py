@@ -14,6 +14,7 @@ stays PyG's ``NeighborLoader``.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +27,7 @@ from torch_geometric.sampler import NeighborSampler, SamplerOutput
 from ..exceptions import InvalidParameterError
 from ..validation import check_positive_int
 
-__all__ = ["TorchNeighborSampler", "check_num_neighbors", "neighbor_loader"]
+__all__ = ["TorchNeighborSampler", "check_num_neighbors", "neighbor_loader", "neighbor_sampler", "with_generator"]
 
 
 def compiled_sampling_available() -> bool:
@@ -144,24 +145,43 @@ def _sample_csc(
     )
 
 
+def neighbor_sampler(data: Any, num_neighbors: Sequence[int], generator: torch.Generator) -> NeighborSampler:
+    """PyG's ``NeighborSampler`` for ``data`` when a compiled kernel is installed, else
+    :class:`TorchNeighborSampler` drawing from ``generator``. It holds the graph in CSC form
+    (``O(E)`` memory): build it once and share it between loaders (:func:`with_generator`)."""
+    num_neighbors = check_num_neighbors(num_neighbors)
+    if compiled_sampling_available():
+        with warnings.catch_warnings():  # "torch-sparse without pyg-lib is deprecated": still PyG's kernel
+            warnings.simplefilter("ignore")
+            return NeighborSampler(data, num_neighbors=num_neighbors)
+    return TorchNeighborSampler(data, num_neighbors, generator=generator)
+
+
+def with_generator(sampler: NeighborSampler, generator: torch.Generator) -> NeighborSampler:
+    """``sampler`` drawing from ``generator``, sharing its CSC graph (PyG's compiled samplers
+    draw from their own stream and are returned as they are)."""
+    if not isinstance(sampler, TorchNeighborSampler):
+        return sampler
+    twin = copy.copy(sampler)
+    twin.generator, twin._local = generator, None
+    return twin
+
+
 def neighbor_loader(
     data: Any,
-    num_neighbors: Sequence[int],
+    sampler: NeighborSampler,
     input_nodes: torch.Tensor,
     *,
     batch_size: int,
     shuffle: bool,
     generator: torch.Generator,
 ) -> NeighborLoader:
-    """PyG's ``NeighborLoader`` over ``input_nodes`` (its own sampler when a compiled kernel is
-    installed, else :class:`TorchNeighborSampler` drawing from ``generator``); the batch order
-    draws from ``generator`` too."""
+    """PyG's ``NeighborLoader`` over ``input_nodes`` with ``sampler`` (:func:`neighbor_sampler`);
+    the batch order draws from ``generator``."""
     check_positive_int(batch_size, "batch_size")
-    num_neighbors = check_num_neighbors(num_neighbors)
-    sampler = None if compiled_sampling_available() else TorchNeighborSampler(data, num_neighbors, generator=generator)
     return NeighborLoader(
         data,
-        num_neighbors=num_neighbors,
+        num_neighbors=sampler.num_neighbors.values,
         input_nodes=input_nodes,
         batch_size=batch_size,
         shuffle=shuffle,

@@ -27,7 +27,7 @@ from ..validation import check_bool, check_fraction, check_positive_float, check
 from ._augmenter import _NodeFeatureAugmenter
 from ._cvae import row_normalize
 from ._models import GAT, GCN, GCNII, LAGAT, LAGCN, LAGCNII
-from ._neighbors import check_num_neighbors, neighbor_loader
+from ._neighbors import check_num_neighbors, neighbor_loader, neighbor_sampler, with_generator
 from ._ops import to_sparse_features
 from ._samplers import _FixedSampler
 from ._validation import check_node_features, check_node_task
@@ -567,9 +567,11 @@ class _NeighborBatches:
         self._eval_seed = seed + 1
         self._eval_generator = torch.Generator()
         cpu_mask = {k: getattr(data, f"{k}_mask").cpu() for k in ("train", "val", "test")}
+        # one sampler (the graph in CSC form, O(E) memory) for both loaders
+        sampler = neighbor_sampler(graph, num_neighbors, self.shuffle_generator)
         self._train = neighbor_loader(
             graph,
-            num_neighbors,
+            sampler,
             cpu_mask["train"].nonzero().flatten(),
             batch_size=batch_size,
             shuffle=True,
@@ -577,7 +579,7 @@ class _NeighborBatches:
         )
         self._eval = neighbor_loader(
             graph,
-            num_neighbors,
+            with_generator(sampler, self._eval_generator),
             torch.cat([cpu_mask["val"].nonzero().flatten(), cpu_mask["test"].nonzero().flatten()]),
             batch_size=batch_size,
             shuffle=False,
@@ -611,8 +613,11 @@ class _NeighborBatches:
     def evaluate(self) -> Iterator[tuple]:
         """The validation nodes, then the test nodes, in batches; the same subgraphs every call."""
         self._eval_generator.manual_seed(self._eval_seed)
-        for batch in self._eval:
-            yield self._inputs(batch)
+        # PyG's compiled kernels (pyg-lib, torch-sparse) draw from torch's global CPU stream
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._eval_seed)
+            for batch in self._eval:
+                yield self._inputs(batch)
 
 
 def fit_node_model(
