@@ -181,6 +181,12 @@ def test_blocks_match_one_shot(monkeypatch):
     full = rec.recommend(users, k=5)
     monkeypatch.setattr(base, "_BLOCK", 2)
     pd.testing.assert_frame_equal(rec.recommend(users, k=5), full)
+    # a large catalogue shrinks the block by the score budget (here 3 users x 16 items)
+    monkeypatch.setattr(base, "_BLOCK", 1024)
+    monkeypatch.setattr(base, "_BLOCK_SCORES", 3 * table.shape[1])
+    assert base._block_rows(table.shape[1]) == 3 and base._block_rows(10**9) == 1
+    pd.testing.assert_frame_equal(rec.recommend(users, k=5), full)
+    np.testing.assert_array_equal(rec.score_items(users), table.astype(np.float32))
     # reference: stable argsort by -score with seen items removed
     for u, grp in full.groupby("user", sort=False):
         c = rec.users_.encode([u])[0]

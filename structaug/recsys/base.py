@@ -37,8 +37,16 @@ RECOMMEND_COLUMNS = ("rank", "score")
 
 _FORMAT = "structaug-recommender"
 _VERSION = 1
-# users scored per block in recommend/score_items: bounds memory at block x n_items floats
+# users scored per block in recommend/score_items: at most 1,024, and at most 2^24 scores
+# (64 MiB of float32) per block, so the memory of ranking stays bounded on large catalogues
+# too (the top-k's masks and cumulative sums are a few times the block's size)
 _BLOCK = 1024
+_BLOCK_SCORES = 1 << 24
+
+
+def _block_rows(n_items: int) -> int:
+    """Users per scoring block for a catalogue of ``n_items``."""
+    return max(1, min(_BLOCK, _BLOCK_SCORES // max(n_items, 1)))
 
 
 def check_column_names(user_col: Any, item_col: Any, time_col: Any) -> None:
@@ -188,7 +196,8 @@ class Recommender(BaseEstimator):
         cols = None
         if items is not None:
             cols = self.items_.encode(_as_id_array(items, "items"), name="item") - self.items_.offset
-        parts = [self._block_scores(codes[s : s + _BLOCK]) for s in range(0, len(codes), _BLOCK)]
+        b = _block_rows(len(self.items_))
+        parts = [self._block_scores(codes[s : s + b]) for s in range(0, len(codes), b)]
         scores = torch.cat(parts) if parts else torch.empty(0, len(self.items_))
         if cols is not None:
             scores = scores[:, torch.as_tensor(cols, dtype=torch.long)]
@@ -229,8 +238,9 @@ class Recommender(BaseEstimator):
         check_bool(exclude_seen, "exclude_seen")
         raw, codes = self._user_codes(users, unknown)
         users_out, items_out, ranks, scores = [], [], [], []
-        for s in range(0, len(codes), _BLOCK):
-            block = codes[s : s + _BLOCK]
+        b = _block_rows(n_items)
+        for s in range(0, len(codes), b):
+            block = codes[s : s + b]
             sc = self._block_scores(block)
             if exclude_seen and (block >= 0).any():
                 known = np.flatnonzero(block >= 0)
