@@ -6,7 +6,7 @@ process per size (so each peak is its own):
 
 * ``step_ms`` — milliseconds per optimizer step (one full-graph propagation, the BPR loss of
   a batch, backward, Adam), from one epoch of ``LightGCN(max_epochs=1)`` at a batch size that
-  makes that epoch 20 steps; ``epoch_s_extrapolated`` is ``step_ms`` times the steps of one
+  makes that epoch 21 steps (``n // batch + 1``); ``epoch_s_extrapolated`` is ``step_ms`` times the steps of one
   epoch at the default batch of 1,024 (**extrapolated**, not a measured epoch: LightGCN
   propagates the whole graph in every step, as the reference does, so an epoch at batch 1,024
   is quadratic in the log's size);
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {env.get('device_name')}  ",
         f"Commit: {env.get('git_commit')}  ",
         "Generated log: 10 interactions per user, 100 per item (Zipf 1.1 popularity). One epoch of "
-        f"{STEPS} steps per size; **epoch s at batch {DEFAULT_BATCH} is extrapolated** (ms per step x "
+        f"{rows[0]['steps'] if rows else STEPS + 1} steps per size; **epoch s at batch {DEFAULT_BATCH} is extrapolated** (ms per step x "
         "steps). `recommend`: 10,000 users, k = 20, seen items excluded.",
         "",
         "| interactions | users | items | ms / step | epoch s at batch 1,024 (extrapolated) | fit peak MiB | "
