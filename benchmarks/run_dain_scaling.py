@@ -26,12 +26,11 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import environment, loglog_slope
+from structaug.results import environment, loglog_figure, loglog_slope
 from structaug.tensor import InfluenceAugmenter, NeuralTensorCompletion, fit_augmented, make_tensor
 
 STAGES = ["train", "influence", "sample", "retrain"]
@@ -104,27 +103,14 @@ def write_outputs(rows: list[dict], out: Path, meta: dict) -> None:
         lines += ["", "Fitted log-log slope (1.0 = linear): " + ", ".join(f"{s} {v:.2f}" for s, v in sl.items())]
     atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
     if len(rows) >= 2:
-        from structaug._optional import import_optional
-
-        matplotlib = import_optional("matplotlib")  # the `plot` extra
-        matplotlib.use("Agg")
-        plt = import_optional("matplotlib.pyplot")
-
-        fig, ax = plt.subplots(figsize=(6, 4.2))
-        x = np.array([r["nnz"] for r in rows], dtype=float)
-        for s in STAGES + ["total"]:
-            y = np.array([r[s] for r in rows])
-            ax.loglog(x, y, "o-", label=f"{s} (slope {sl[s]:.2f})")
-        ref = np.array([r["total"] for r in rows])[0] * x / x[0]
-        ax.loglog(x, ref, "k:", label="linear reference")
-        ax.set_xlabel("observed cells (nnz)")
-        ax.set_ylabel("seconds")
-        ax.set_title("DAIN time per stage (1 epoch per training stage, CPU)")
-        ax.legend(fontsize=8)
-        ax.grid(True, which="both", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out.with_suffix(".png"), dpi=120)
-        plt.close(fig)
+        x = [float(r["nnz"]) for r in rows]
+        series = [(f"{s} (slope {sl[s]:.2f})", x, [r[s] for r in rows], "o-") for s in STAGES + ["total"]]
+        series.append(("linear reference", x, [rows[0]["total"] * v / x[0] for v in x], "k:"))
+        loglog_figure(
+            out.with_suffix(".png"),
+            [("observed cells (nnz)", "seconds", series)],
+            "DAIN time per stage (1 epoch per training stage, CPU)",
+        )
 
 
 def main() -> None:

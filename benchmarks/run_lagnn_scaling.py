@@ -34,7 +34,14 @@ from pathlib import Path
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import current_memory_mib, environment, loglog_slope, peak_memory_mib, reset_peak_memory
+from structaug.results import (
+    current_memory_mib,
+    environment,
+    loglog_figure,
+    loglog_slope,
+    peak_memory_mib,
+    reset_peak_memory,
+)
 
 N_CLASSES, N_FEATURES, AVG_DEGREE = 8, 128, 10.0
 TRAIN_FRACTION, N_VAL, N_TEST = 0.05, 1000, 1000
@@ -104,26 +111,16 @@ def _slopes(rows: list[dict], min_nodes: int = 0) -> dict[str, dict[str, float]]
 
 
 def _plot(rows: list[dict], slopes: dict, path: Path) -> None:
-    from structaug._optional import import_optional
-
-    matplotlib = import_optional("matplotlib")  # the `plot` extra
-    matplotlib.use("Agg")
-    plt = import_optional("matplotlib.pyplot")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, label in ((axes[0], "epoch_s", "seconds per epoch"), (axes[1], "peak_mib", "peak MiB above start")):
+    panels = []
+    for key, label in (("epoch_s", "seconds per epoch"), ("peak_mib", "peak MiB above start")):
+        series = []
         for mode in slopes:
             rs = [r for r in rows if r["mode"] == mode]
-            ax.loglog(
-                [r["nodes"] for r in rs], [r[key] for r in rs], "o-", label=f"{mode} (slope {slopes[mode][key]:.2f})"
+            series.append(
+                (f"{mode} (slope {slopes[mode][key]:.2f})", [r["nodes"] for r in rs], [r[key] for r in rs], "o-")
             )
-        ax.set_xlabel("nodes")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("LA-GCN training on SBM graphs, one CPU thread")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        panels.append(("nodes", label, series))
+    loglog_figure(path, panels, "LA-GCN training on SBM graphs, one CPU thread")
 
 
 def main(argv: list[str] | None = None) -> int:

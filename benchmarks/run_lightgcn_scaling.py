@@ -30,7 +30,14 @@ import time
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import current_memory_mib, environment, loglog_slope, peak_memory_mib, reset_peak_memory
+from structaug.results import (
+    current_memory_mib,
+    environment,
+    loglog_figure,
+    loglog_slope,
+    peak_memory_mib,
+    reset_peak_memory,
+)
 
 DEFAULT_BATCH, STEPS, K, REC_USERS = 1024, 20, 20, 10_000
 
@@ -87,27 +94,24 @@ def _measure(n: int) -> dict:
 
 
 def _plot(rows: list[dict], slopes: dict, path) -> None:
-    from structaug._optional import import_optional
-
-    matplotlib = import_optional("matplotlib")  # the `plot` extra
-    matplotlib.use("Agg")
-    plt = import_optional("matplotlib.pyplot")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     n = [r["interactions"] for r in rows]
-    for key, label in (("step_ms", "ms per step"), ("recommend_s", "recommend s (10,000 users)")):
-        axes[0].loglog(n, [r[key] for r in rows], "o-", label=f"{label} (slope {slopes[key]:.2f})")
-    for key, label in (("fit_peak_mib", "fit"), ("recommend_peak_mib", "recommend")):
-        axes[1].loglog(n, [r[key] for r in rows], "o-", label=f"{label} (slope {slopes[key]:.2f})")
-    axes[0].set_ylabel("time")
-    axes[1].set_ylabel("peak MiB above start")
-    for ax in axes:
-        ax.set_xlabel("interactions")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("LightGCN on generated logs, one CPU thread")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+    def series(key: str, label: str) -> tuple:
+        return (f"{label} (slope {slopes[key]:.2f})", n, [r[key] for r in rows], "o-")
+
+    panels = [
+        (
+            "interactions",
+            "time",
+            [series("step_ms", "ms per step"), series("recommend_s", "recommend s (10,000 users)")],
+        ),
+        (
+            "interactions",
+            "peak MiB above start",
+            [series("fit_peak_mib", "fit"), series("recommend_peak_mib", "recommend")],
+        ),
+    ]
+    loglog_figure(path, panels, "LightGCN on generated logs, one CPU thread")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ __all__ = [
     "fmt_mean_std",
     "load_records",
     "load_results",
+    "loglog_figure",
     "loglog_slope",
     "markdown_table",
     "peak_memory_mib",
@@ -96,6 +97,35 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     if len(x) < 2:
         raise ValueError("a slope needs at least two points")
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.maximum(np.asarray(y, float), 1e-12)), 1)[0])
+
+
+#: one line of a :func:`loglog_figure` panel: label, x values, y values, matplotlib format
+Series = tuple[str, Sequence[float], Sequence[float], str]
+
+
+def loglog_figure(path: str | os.PathLike, panels: Sequence[tuple[str, str, Sequence[Series]]], title: str) -> None:
+    """Write a PNG of side-by-side log-log panels (the scaling benchmarks' plots).
+
+    ``panels``: ``(x label, y label, series)`` each, ``series`` as :data:`Series`. Needs the
+    ``plot`` extra (matplotlib).
+    """
+    from ._optional import import_optional
+
+    matplotlib = import_optional("matplotlib")
+    matplotlib.use("Agg")
+    plt = import_optional("matplotlib.pyplot")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 1, 4.2), squeeze=False)
+    for ax, (xlabel, ylabel, series) in zip(axes[0], panels):
+        for label, x, y, fmt in series:
+            ax.loglog(x, y, fmt, label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def peak_memory_mib(device: Any = "cpu", gpu_peak: float | None = None) -> float | None:
