@@ -10,6 +10,7 @@ benchmarks/verify_results.py whose rerun rows all came out equal.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from pathlib import Path
@@ -87,3 +88,34 @@ def test_verify_results_flags_a_changed_row(tmp_path):
     run.write_text(json.dumps({"benchmark": "b", "environment": {"git_commit": "abc1234-dirty"}, "records": [row]}))
     assert mod.main([str(committed), str(run), "--command", "x"]) == 2  # a dirty run verifies nothing
     assert "verifications" not in json.loads(committed.read_text())
+
+
+def _rerun_rows(entry: dict) -> set[tuple]:
+    """The (method, dataset, seed) rows one ``reruns`` entry replaced: listed, or its product."""
+    if "rows_rerun" in entry:
+        return {tuple(r) for r in entry["rows_rerun"]}
+    return set(itertools.product(entry["methods"], entry["datasets"], entry["seeds"]))
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in JSONS if "reruns" in json.loads(p.read_text(encoding="utf-8"))], ids=lambda p: p.name
+)
+def test_rows_of_a_partly_rerun_file_say_where_they_come_from(path):
+    """A file whose first run was not clean and whose rows are being rerun: every row is
+    either covered by a ``reruns`` entry at a clean commit or says ``"unclean"`` (why, and
+    that its rerun is pending); a rerun row never says it."""
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    covered: set[tuple] = set()
+    for entry in payload["reruns"]:
+        assert _clean(entry.get("commit")), f"{path.name}: a rerun at {entry.get('commit')!r}"
+        rows = _rerun_rows(entry)
+        assert len(rows) == entry["rows"], f"{path.name}: rerun at {entry['commit']} names {len(rows)} rows"
+        covered |= rows
+    for r in payload["records"]:
+        key = (r["method"], r["dataset"], r["seed"])
+        if key in covered:
+            assert "unclean" not in r, f"{path.name}: {key} was rerun at a clean commit but is marked unclean"
+        else:
+            assert isinstance(r.get("unclean"), str) and r["unclean"], (
+                f"{path.name}: {key} comes from the first, unclean run and does not say so"
+            )
