@@ -331,6 +331,30 @@ def test_bench_without_augmented_methods_runs(tmp_path):
     assert status == {"GCN": "ok", "XGBoost": "ok"}
 
 
+def test_bench_minibatch_flags_reach_the_model_and_the_records(tmp_path):
+    """--batch-size/--num-neighbors train through NeighborLoader and are recorded per row."""
+    from conftest import shared_or_skip
+
+    from structaug.bench import BenchConfig
+    from structaug.bench.lagnn import _settings, run
+    from structaug.datasets import load_planetoid
+
+    extra = {"methods": "GCN", "max_epochs": 3, "batch_size": 64, "num_neighbors": [5, 5]}
+    assert _settings(BenchConfig(datasets=["Cora"], extra=extra))["overrides"] == {
+        "max_epochs": 3,
+        "batch_size": 64,
+        "num_neighbors": [5, 5],
+    }
+    assert _settings(BenchConfig(datasets=["Cora"], extra={"batch_size": 8}))["overrides"]["num_neighbors"] == [10, 10]
+    assert "batch_size" not in _settings(BenchConfig(datasets=["Cora"], extra={}))["overrides"]  # full-batch
+    shared_or_skip(load_planetoid, "Cora", cache=tmp_path / "pyg")
+    cfg = BenchConfig(datasets=["Cora"], seeds=[0], device="cpu", out=tmp_path / "l.json", verbose=False, extra=extra)
+    (rec,) = run(cfg)
+    rec = rec if isinstance(rec, dict) else rec.to_dict()
+    assert rec["status"] == "ok" and rec["config"]["overrides"]["batch_size"] == 64
+    assert rec["metrics"]["epochs"] == 3
+
+
 # --- speed-ups must not change results --------------------------------------------------------
 def _dropout_reference(x, p, generator):
     """fast_dropout as first written (bool mask -> float -> scale -> product), for comparison."""

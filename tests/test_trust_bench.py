@@ -286,6 +286,7 @@ BAD_NAMES = [
     ("dain", ["--data-dir", "/no/such/folder"], "--data-dir /no/such/folder is not a folder", ""),
     ("dain", ["--out", "r.md"], "--out must be a .json path", ""),
     ("mclrec", ["--quick", "--epochs", "5"], "--epochs 5 with --quick", ""),  # not silently capped at 1
+    ("lagnn", ["--num-neighbors", "5,5"], "--num-neighbors samples mini-batches: give --batch-size", ""),
 ]
 
 
@@ -375,6 +376,10 @@ BAD_VALUES = [
     ("lagnn", "--cvae-epochs", "0"),
     ("lagnn", "--num-models", "0"),
     ("lagnn", "--uscore-every", "0"),
+    ("lagnn", "--batch-size", "0"),
+    ("lagnn", "--num-neighbors", "0,5"),
+    ("lagnn", "--num-neighbors", "5,x"),
+    ("lagnn", "--num-neighbors", ","),
     ("tabular", "--folds", "1"),
     ("tabular", "--hypertab-epochs", "0"),
     ("tabular", "--hypertab-views", "0"),

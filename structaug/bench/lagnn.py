@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..datasets import load_planetoid
-from ..exceptions import CheckpointMismatchError, DatasetNotFoundError
+from ..exceptions import CheckpointMismatchError, DatasetNotFoundError, InvalidParameterError
 from ..io import fingerprint, load_verified, save_verified
 from ..results import Record, peak_memory_mib, reset_peak_memory
 from ..train import resolve_device
@@ -97,6 +97,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="CVAE epochs over all edges (paper and default: 10; --quick: 2)",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="train the GNNs in mini-batches of this many training nodes through PyG's NeighborLoader "
+        "(default: full-batch, the paper's training; see docs/scaling.md)",
+    )
+    parser.add_argument(
+        "--num-neighbors",
+        type=_num_neighbors,
+        default=None,
+        help="neighbours sampled per hop with --batch-size, e.g. 10,10 (-1: all; default 10,10)",
+    )
+
+
+def _num_neighbors(text: str) -> list[int]:
+    """An argparse type: ``"10,10"`` -> ``[10, 10]``; entries >= 1 or -1 (all neighbours)."""
+    try:
+        values = [int(p) for p in str(text).split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 and v != -1 for v in values):
+        raise argparse.ArgumentTypeError(f"entries must be >= 1 or -1 (all neighbours), got {text!r}")
+    return values
 
 
 def _methods(cfg) -> list[str]:
@@ -104,7 +128,8 @@ def _methods(cfg) -> list[str]:
 
 
 def validate(cfg) -> None:
-    """``--methods`` and ``--datasets`` name known entries (checked before any job starts).
+    """``--methods`` and ``--datasets`` name known entries, ``--num-neighbors`` comes with
+    ``--batch-size`` (checked before any job starts).
 
     Datasets: the Planetoid graphs and :data:`structaug.datasets.PYG_RAW_GRAPHS` (any case,
     ``CitationFull-`` prefix allowed).
@@ -117,6 +142,9 @@ def validate(cfg) -> None:
     from ..datasets import PLANETOID_NAMES, PYG_RAW_GRAPHS
 
     _methods(cfg)
+    extra = cfg.extra or {}
+    if extra.get("num_neighbors") is not None and extra.get("batch_size") is None:
+        raise InvalidParameterError("--num-neighbors samples mini-batches: give --batch-size too")
     # lower-case name -> spelling; "CitationFull-Cora" is PyG's full Cora, "Cora" Planetoid's
     display = {**{k: v[3] for k, v in PYG_RAW_GRAPHS.items()}, **PLANETOID_NAMES}
     display.update({f"citationfull-{k}": f"CitationFull-{v[3]}" for k, v in PYG_RAW_GRAPHS.items()})
@@ -242,6 +270,9 @@ def _settings(cfg: BenchConfig) -> dict[str, Any]:
         overrides["patience"] = extra["patience"]
     if extra.get("max_epochs") is not None or cfg.quick:
         overrides["max_epochs"] = _given(extra.get("max_epochs"), 100)
+    if extra.get("batch_size") is not None:  # recorded in each row's config.overrides
+        overrides["batch_size"] = extra["batch_size"]
+        overrides["num_neighbors"] = _given(extra.get("num_neighbors"), [10, 10])
     cvae_kw = dict(
         max_epochs=_given(extra.get("cvae_epochs"), 2 if cfg.quick else 10),
         uscore_every=_given(extra.get("uscore_every"), 1),
