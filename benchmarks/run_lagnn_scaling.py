@@ -32,6 +32,8 @@ import multiprocessing
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.results import (
@@ -39,6 +41,7 @@ from structaug.results import (
     environment,
     loglog_figure,
     loglog_slope,
+    markdown_table,
     peak_memory_mib,
     reset_peak_memory,
 )
@@ -123,6 +126,43 @@ def _plot(rows: list[dict], slopes: dict, path: Path) -> None:
     loglog_figure(path, panels, "LA-GCN training on SBM graphs, one CPU thread")
 
 
+def _markdown(payload: dict) -> str:
+    env, cfg, rows = payload["environment"], payload["config"], payload["rows"]
+    table = pd.DataFrame(
+        {
+            "mode": [r["mode"] for r in rows],
+            "nodes": [f"{r['nodes']:,}" for r in rows],
+            "edges": [f"{r['edges']:,}" for r in rows],
+            "training nodes": [f"{r['train_nodes']:,}" for r in rows],
+            "epoch s": [f"{r['epoch_s']:.2f}" for r in rows],
+            "peak MiB above start": [f"{r['peak_mib']:.0f}" for r in rows],
+            "features MiB": [f"{r['features_mib']:.0f}" for r in rows],
+        }
+    )
+    lines = [
+        "# LA-GCN scaling: mini-batch (NeighborLoader) and full-batch training",
+        "",
+        f"Machine: {env.get('device_name')}  ",
+        f"Commit: {env.get('git_commit')}  ",
+        f"Graph: {cfg['graph']}; {cfg['masks']}. LA-GCN at the paper's "
+        f"settings (concat 1, 4 passes per step, consistency loss); mini-batch: batch {cfg['batch_size']}, "
+        f"neighbours {cfg['num_neighbors']}. One epoch = all training nodes + the validation pass, measured "
+        "(mean of two, warm). Peak memory: resident memory during a first one-epoch fit above what the "
+        "process held before it (the graph and its features are held before).",
+        "",
+        markdown_table(table),
+        "",
+        "Log-log slopes against nodes (1 = linear, 0 = flat):",
+        "",
+    ]
+    for label, key in (("all sizes", "loglog_slopes"), ("from 10^5 nodes", "loglog_slopes_from_1e5_nodes")):
+        lines += [
+            f"- {m}, {label}: epoch time {s['epoch_s']:.2f}, peak memory {s['peak_mib']:.2f}"
+            for m, s in payload[key].items()
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,30000,100000,300000,1000000")
@@ -160,35 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         "loglog_slopes_from_1e5_nodes": large,
     }
     atomic_write_json(payload, out)
-    env = payload["environment"]
-    lines = [
-        "# LA-GCN scaling: mini-batch (NeighborLoader) and full-batch training",
-        "",
-        f"Machine: {env.get('device_name')}  ",
-        f"Commit: {env.get('git_commit')}  ",
-        f"Graph: {payload['config']['graph']}; {payload['config']['masks']}. LA-GCN at the paper's "
-        f"settings (concat 1, 4 passes per step, consistency loss); mini-batch: batch {BATCH_SIZE}, "
-        f"neighbours {NUM_NEIGHBORS}. One epoch = all training nodes + the validation pass, measured "
-        "(mean of two, warm). Peak memory: resident memory during a first one-epoch fit above what the "
-        "process held before it (the graph and its features are held before).",
-        "",
-        "| mode | nodes | edges | training nodes | epoch s | peak MiB above start | features MiB |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['mode']} | {r['nodes']:,} | {r['edges']:,} | {r['train_nodes']:,} | {r['epoch_s']:.2f} | "
-            f"{r['peak_mib']:.0f} | {r['features_mib']:.0f} |"
-        )
-    lines += ["", "Log-log slopes against nodes (1 = linear, 0 = flat):", ""]
-    for label, fitted in (("all sizes", slopes), ("from 10^5 nodes", large)):
-        lines += [
-            f"- {m}, {label}: epoch time {s['epoch_s']:.2f}, peak memory {s['peak_mib']:.2f}" for m, s in fitted.items()
-        ]
-    atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
+    text = _markdown(payload)
+    atomic_write_text(text, out.with_suffix(".md"))
     if slopes:
         _plot(rows, slopes, out.with_suffix(".png"))
-    print("\n".join(lines))
+    print(text, end="")
     return 0
 
 

@@ -28,6 +28,8 @@ import argparse
 import multiprocessing
 import time
 
+import pandas as pd
+
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.results import (
@@ -35,6 +37,7 @@ from structaug.results import (
     environment,
     loglog_figure,
     loglog_slope,
+    markdown_table,
     peak_memory_mib,
     reset_peak_memory,
 )
@@ -114,6 +117,36 @@ def _plot(rows: list[dict], slopes: dict, path) -> None:
     loglog_figure(path, panels, "LightGCN on generated logs, one CPU thread")
 
 
+def _markdown(payload: dict) -> str:
+    env, rows, slopes = payload["environment"], payload["rows"], payload["loglog_slopes"]
+    table = pd.DataFrame(
+        {
+            "interactions": [f"{r['interactions']:,}" for r in rows],
+            "users": [f"{r['users']:,}" for r in rows],
+            "items": [f"{r['items']:,}" for r in rows],
+            "ms / step": [f"{r['step_ms']:.0f}" for r in rows],
+            "epoch s at batch 1,024 (extrapolated)": [f"{r['epoch_s_extrapolated']:,.0f}" for r in rows],
+            "fit peak MiB": [f"{r['fit_peak_mib']:.0f}" for r in rows],
+            "recommend s (users)": [f"{r['recommend_s']:.1f} ({r['recommend_users']:,})" for r in rows],
+            "recommend peak MiB (output)": [f"{r['recommend_peak_mib']:.0f} ({r['output_mib']:.0f})" for r in rows],
+        }
+    )
+    lines = [
+        "# LightGCN scaling: time per step, memory and recommend() against log size",
+        "",
+        f"Machine: {env.get('device_name')}  ",
+        f"Commit: {env.get('git_commit')}  ",
+        "Generated log: 10 interactions per user, 100 per item (Zipf 1.1 popularity). One epoch of "
+        f"{rows[0]['steps'] if rows else STEPS + 1} steps per size; **epoch s at batch {DEFAULT_BATCH} is "
+        "extrapolated** (ms per step x steps). `recommend`: 10,000 users, k = 20, seen items excluded.",
+        "",
+        markdown_table(table),
+    ]
+    if slopes:
+        lines += ["", "Log-log slopes against interactions: " + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,300000,1000000,3000000,10000000")
@@ -141,32 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         "loglog_slopes": slopes,
     }
     atomic_write_json(payload, out)
-    env = payload["environment"]
-    lines = [
-        "# LightGCN scaling: time per step, memory and recommend() against log size",
-        "",
-        f"Machine: {env.get('device_name')}  ",
-        f"Commit: {env.get('git_commit')}  ",
-        "Generated log: 10 interactions per user, 100 per item (Zipf 1.1 popularity). One epoch of "
-        f"{rows[0]['steps'] if rows else STEPS + 1} steps per size; **epoch s at batch {DEFAULT_BATCH} is extrapolated** (ms per step x "
-        "steps). `recommend`: 10,000 users, k = 20, seen items excluded.",
-        "",
-        "| interactions | users | items | ms / step | epoch s at batch 1,024 (extrapolated) | fit peak MiB | "
-        "recommend s (users) | recommend peak MiB (output) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['interactions']:,} | {r['users']:,} | {r['items']:,} | {r['step_ms']:.0f} | "
-            f"{r['epoch_s_extrapolated']:,.0f} | {r['fit_peak_mib']:.0f} | {r['recommend_s']:.1f} ({r['recommend_users']:,}) | "
-            f"{r['recommend_peak_mib']:.0f} ({r['output_mib']:.0f}) |"
-        )
-    if slopes:
-        lines += ["", "Log-log slopes against interactions: " + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())]
-    atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
+    text = _markdown(payload)
+    atomic_write_text(text, out.with_suffix(".md"))
     if slopes:
         _plot(rows, slopes, out.with_suffix(".png"))
-    print("\n".join(lines))
+    print(text, end="")
     return 0
 
 
