@@ -37,13 +37,11 @@ import pandas as pd
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.results import (
-    current_memory_mib,
     environment,
     loglog_figure,
     loglog_slope,
     markdown_table,
-    peak_memory_mib,
-    reset_peak_memory,
+    peak_memory_above_start,
 )
 
 N_CLASSES, N_FEATURES, AVG_DEGREE = 8, 128, 10.0
@@ -84,10 +82,8 @@ def _measure(mode: str, n_nodes: int) -> dict:
     kw = dict(augmenter=aug, random_state=0, device="cpu", patience=None, normalize_features=False)
     if mode == "minibatch":
         kw.update(batch_size=BATCH_SIZE, num_neighbors=NUM_NEIGHBORS)
-    reset_peak_memory()
-    before = current_memory_mib()
-    fit_node_model("lagcn", g, max_epochs=1, **kw)  # memory; also the warm-up of the timed fit
-    peak = peak_memory_mib() - before
+    with peak_memory_above_start() as mem:
+        fit_node_model("lagcn", g, max_epochs=1, **kw)  # memory; also the warm-up of the timed fit
     t0 = time.perf_counter()
     res = fit_node_model("lagcn", g, max_epochs=2, **kw)
     wall = time.perf_counter() - t0
@@ -98,7 +94,7 @@ def _measure(mode: str, n_nodes: int) -> dict:
         "train_nodes": int(g.train_mask.sum()),
         "epoch_s": res.epoch_time,
         "fit_s": wall,
-        "peak_mib": peak,
+        "peak_mib": mem.mib,
         "features_mib": g.x.numel() * g.x.element_size() / 2**20,
     }
 

@@ -33,13 +33,11 @@ import pandas as pd
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.results import (
-    current_memory_mib,
     environment,
     loglog_figure,
     loglog_slope,
     markdown_table,
-    peak_memory_mib,
-    reset_peak_memory,
+    peak_memory_above_start,
 )
 
 DEFAULT_BATCH, STEPS, K, REC_USERS = 1024, 20, 20, 10_000
@@ -65,20 +63,17 @@ def _measure(n: int) -> dict:
     log = _log(n)
     batch = max(DEFAULT_BATCH, len(log) // STEPS)
     model = LightGCN(max_epochs=1, patience=None, batch_size=batch, random_state=0, device="cpu")
-    reset_peak_memory()
-    before = current_memory_mib()
-    t0 = time.perf_counter()
-    model.fit(log)
-    fit_s = time.perf_counter() - t0
-    fit_peak = peak_memory_mib() - before
+    with peak_memory_above_start() as fit_mem:
+        t0 = time.perf_counter()
+        model.fit(log)
+        fit_s = time.perf_counter() - t0
     steps = len(log) // batch + 1  # LightGCN's batches per epoch
     step_s = model.train_result_.history[0]["epoch_time"] / steps
     users = model.users_.raw_[:REC_USERS]
-    reset_peak_memory()
-    before = current_memory_mib()
-    t1 = time.perf_counter()
-    recs = model.recommend(users, k=K)
-    rec_s = time.perf_counter() - t1
+    with peak_memory_above_start() as rec_mem:
+        t1 = time.perf_counter()
+        recs = model.recommend(users, k=K)
+        rec_s = time.perf_counter() - t1
     return {
         "interactions": len(log),
         "users": len(model.users_),
@@ -88,10 +83,10 @@ def _measure(n: int) -> dict:
         "step_ms": 1000 * step_s,
         "epoch_s_extrapolated": step_s * (len(log) // DEFAULT_BATCH + 1),
         "fit_s": fit_s,
-        "fit_peak_mib": fit_peak,
+        "fit_peak_mib": fit_mem.mib,
         "recommend_users": len(users),
         "recommend_s": rec_s,
-        "recommend_peak_mib": peak_memory_mib() - before,
+        "recommend_peak_mib": rec_mem.mib,
         "output_mib": float(recs.memory_usage(deep=True).sum()) / 2**20,
     }
 

@@ -28,7 +28,7 @@ import time
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import current_memory_mib, environment, peak_memory_mib, reset_peak_memory
+from structaug.results import environment, peak_memory_above_start
 
 FIT_ROWS = 20_000
 
@@ -56,15 +56,13 @@ def _measure(method: str, n_rows: int) -> dict:
     t0 = time.perf_counter()
     est.fit(X[:FIT_ROWS], y[:FIT_ROWS]) if method == "HyperTab" else est.fit(X[:FIT_ROWS])
     fit_s = time.perf_counter() - t0
-    reset_peak_memory()
-    before = current_memory_mib()
-    t1 = time.perf_counter()
-    if method == "HyperTab":
-        out = est.predict_proba(X)
-    else:
-        out = est.transform(X)
-    predict_s = time.perf_counter() - t1
-    peak = peak_memory_mib() - before
+    with peak_memory_above_start() as mem:
+        t1 = time.perf_counter()
+        if method == "HyperTab":
+            out = est.predict_proba(X)
+        else:
+            out = est.transform(X)
+        predict_s = time.perf_counter() - t1
     return {
         "method": method,
         "rows": n_rows,
@@ -74,7 +72,7 @@ def _measure(method: str, n_rows: int) -> dict:
         "steps_per_epoch": steps_full,
         "epoch_s_extrapolated": fit_s / steps * steps_full,
         "predict_s": predict_s,
-        "predict_peak_mib": peak,
+        "predict_peak_mib": mem.mib,
         "output_mib": out.nbytes / 2**20,
         "table_mib": X.nbytes / 2**20,
     }

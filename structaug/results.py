@@ -30,6 +30,7 @@ __all__ = [
     "loglog_figure",
     "loglog_slope",
     "markdown_table",
+    "peak_memory_above_start",
     "peak_memory_mib",
     "reset_peak_memory",
     "save_records",
@@ -88,6 +89,23 @@ def current_memory_mib() -> float | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+class peak_memory_above_start:
+    """Context manager: the CPU process's peak resident memory during the block above what it
+    held at its start, as ``mib`` after the block (Linux ``VmHWM`` reset by
+    :func:`reset_peak_memory`, minus ``VmRSS`` at the start; ``None`` where those are not read).
+    """
+
+    def __enter__(self) -> peak_memory_above_start:
+        reset_peak_memory()
+        self._start = current_memory_mib()
+        self.mib: float | None = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        peak = peak_memory_mib()
+        self.mib = None if peak is None or self._start is None else peak - self._start
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
