@@ -95,6 +95,10 @@ class peak_memory_above_start:
     """Context manager: the CPU process's peak resident memory during the block above what it
     held at its start, as ``mib`` after the block (Linux ``VmHWM`` reset by
     :func:`reset_peak_memory`, minus ``VmRSS`` at the start; ``None`` where those are not read).
+
+    Linux keeps resident-set counters per CPU and reads them approximately, so on a many-core
+    host a reading can be off by tens of MiB: good for the hundreds of MiB the scaling
+    benchmarks compare, not for small blocks.
     """
 
     def __enter__(self) -> peak_memory_above_start:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
 import pytest
 
 from structaug.cli import build_parser, main, parse_seeds
@@ -157,9 +158,14 @@ def test_merge_gpu_results_prefers_ok_rows(tmp_path):
 def test_peak_memory_above_start_sees_a_block_allocation():
     from structaug.results import peak_memory_above_start
 
+    size = 256 * 2**20
     with peak_memory_above_start() as mem:
-        block = bytearray(64 * 2**20)  # zero-filled: all 64 MiB become resident
+        # written byte by byte (a zero-filled bytearray may come from calloc'd pages that are
+        # never touched, hence never resident)
+        block = np.ones(size, dtype=np.uint8)
         del block
     if mem.mib is None:  # off Linux: no VmRSS/VmHWM to read
         pytest.skip("resident-memory peak not readable here")
-    assert mem.mib >= 60
+    # the kernel's RSS counters are per-CPU and read approximately (off by up to tens of MiB on
+    # a many-core host), so the bound leaves 64 MiB of slack below the 256 MiB written
+    assert mem.mib >= 192
