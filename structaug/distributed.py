@@ -43,6 +43,7 @@ __all__ = [
     "rank",
     "shard_batch",
     "sum_over_ranks",
+    "sum_tensor_over_ranks",
     "world_size",
     "wrap",
 ]
@@ -159,10 +160,13 @@ def shard_batch(idx: torch.Tensor) -> tuple[torch.Tensor, float] | None:
     return local, world * len(local) / len(idx)
 
 
+def _comm_device() -> torch.device:
+    """Where the backend can reduce a tensor: NCCL on this process's GPU, gloo on the CPU."""
+    return local_cuda_device() if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
 def _comm_tensor(values: list[float], dtype: torch.dtype) -> torch.Tensor:
-    """A tensor where the backend can reduce it: NCCL on this process's GPU, gloo on the CPU."""
-    dev = local_cuda_device() if dist.get_backend() == "nccl" else torch.device("cpu")
-    return torch.tensor(values, dtype=dtype, device=dev)
+    return torch.tensor(values, dtype=dtype, device=_comm_device())
 
 
 def mean_over_ranks(values: dict[str, float]) -> dict[str, float]:
@@ -184,6 +188,16 @@ def sum_over_ranks(*values: float) -> list[float]:
     t = _comm_tensor([float(v) for v in values], torch.float64)
     dist.all_reduce(t)
     return [float(v) for v in t.tolist()]
+
+
+def sum_tensor_over_ranks(t: torch.Tensor) -> torch.Tensor:
+    """``t`` summed element-wise over the processes, on ``t``'s device (``t`` itself without a
+    process group)."""
+    if not is_distributed():
+        return t
+    buf = t.to(_comm_device(), copy=True)
+    dist.all_reduce(buf)
+    return buf.to(t.device)
 
 
 def broadcast_flag(flag: bool) -> bool:

@@ -119,6 +119,17 @@ def tjepa():
     )
 
 
+def dain():
+    from structaug.tensor import InfluenceAugmenter, NeuralTensorCompletion, make_tensor
+
+    # 648 training cells in batches of 128 (64 per process) and a last batch of 8
+    train, val, _ = make_tensor((20, 15, 6), 900, random_state=0).split(random_state=0)
+    est = NeuralTensorCompletion(
+        embedding_dim=12, hidden_sizes=(32, 16), batch_size=128, max_epochs=3, patience=None, device="cpu"
+    )
+    return InfluenceAugmenter(estimator=est, random_state=0), train, val
+
+
 def linear_run(ckpt: Path | None, max_epochs: int) -> tuple[list[dict], list[float]]:
     """A Trainer run of a linear model through minibatch_epoch, with dropout-free DDP."""
     X, y = data()
@@ -180,6 +191,8 @@ def main(out: str, tmp: str) -> None:
     tj = tjepa().fit(X[:448])
     tj_w = sum(float(p.detach().sum()) for p in tj.network_.parameters())
     seq_w = sum(float(p.detach().sum()) for p in seq.model_.parameters())
+    aug, tensor_train, tensor_val = dain()
+    aug.fit(tensor_train, validation=tensor_val)
     everyone = distributed.all_gather_objects(
         {
             "weights": weights,
@@ -189,6 +202,7 @@ def main(out: str, tmp: str) -> None:
             "sasrec_w": seq_w,
             "hypertab_w": ht_w,
             "tjepa_w": tj_w,
+            "dain_influence_sum": float(aug.cell_importance_.sum()),
             "checkpoint_failure": failed,
             "rank": distributed.rank(),
         }
@@ -209,6 +223,7 @@ def main(out: str, tmp: str) -> None:
                     "sasrec": [h["loss"] for h in seq.train_result_.history],
                     "hypertab": [h["loss"] for h in ht.train_result_.history],
                     "tjepa": [h["loss"] for h in tj.train_result_.history],
+                    "dain_influence": aug.cell_importance_.tolist(),
                 }
             )
         )

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,6 +105,17 @@ def test_tjepa_encoder_in_two_processes_follows_one_process(two_processes):
     assert len(losses) == 2
 
 
+def test_dain_influence_recorded_in_two_processes_adds_up_to_one_process(two_processes):
+    # each process scores the cells of its share of every batch; the epoch's scores are summed
+    # over the processes, so every cell has the score one process would give it
+    ddp_worker = _worker()
+    aug, train, val = ddp_worker.dain()
+    one = _one_process(lambda: aug.fit(train, validation=val))
+    ours = np.asarray(two_processes["dain_influence"])
+    assert ours.shape == (train.nnz,) and np.all(ours != 0)
+    np.testing.assert_allclose(ours, one.cell_importance_, rtol=1e-3, atol=1e-6)
+
+
 @pytest.mark.parametrize("model", ["cl4srec", "mclrec"])
 def test_contrastive_sequence_models_refuse_torchrun_before_training(model, monkeypatch):
     ddp_worker = _worker()
@@ -128,7 +140,16 @@ def test_uneven_shares_are_weighted_to_the_global_batch_mean(two_processes):
 def test_every_process_ends_with_the_same_weights(two_processes):
     ranks = two_processes["ranks"]
     assert [r["rank"] for r in ranks] == [0, 1]
-    for key in ("weights", "resumed_w", "straight_w", "lightgcn_w", "sasrec_w", "hypertab_w", "tjepa_w"):
+    for key in (
+        "weights",
+        "resumed_w",
+        "straight_w",
+        "lightgcn_w",
+        "sasrec_w",
+        "hypertab_w",
+        "tjepa_w",
+        "dain_influence_sum",
+    ):
         assert ranks[0][key] == ranks[1][key]
 
 

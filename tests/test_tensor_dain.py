@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 
@@ -32,7 +33,7 @@ from structaug.tensor import (
     make_tensor,
 )
 from structaug.tensor._augmenter import draw_new_cells
-from structaug.tensor._completion import split_embedding_dim
+from structaug.tensor._completion import predict_with_hidden, split_embedding_dim
 from structaug.testing import check_augmenter
 
 
@@ -203,8 +204,9 @@ def test_tracin_matches_autograd(toy):
     m = tiny_estimator(max_epochs=2).fit(tr, validation=va)
     net = m.model_
     sub = tr.subset(np.arange(40))
-    tracker = TracInTracker(sub, va)
-    tracker(net, 0)
+    tracker = TracInTracker(sub, va, mode="checkpoint")
+    pred, h = predict_with_hidden(net, torch.as_tensor(va.indices))
+    tracker.on_validation(net, 0, h, pred - torch.as_tensor(va.values, dtype=torch.float32))
     fast = tracker.per_epoch[0]
 
     def head_grad(idx, y):
@@ -219,6 +221,69 @@ def test_tracin_matches_autograd(toy):
     # TracIn sums the checkpoints up to the selected (best) epoch
     tracker.per_epoch = [np.ones(3), 2 * np.ones(3), 4 * np.ones(3)]
     assert tracker.cell_importance(1).tolist() == [3.0] * 3 and tracker.cell_importance(None).tolist() == [7.0] * 3
+
+
+def test_recorded_influence_is_the_checkpoint_influence_one_epoch_earlier(toy):
+    """With one batch per epoch, the weights a training cell's batch sees in epoch e are the
+    checkpoint after epoch e - 1, and the validation gradient recorded at the start of epoch e
+    is that checkpoint's: the reference-style recorded scores are the checkpoint scores shifted
+    by one epoch, the first of them at the untrained weights."""
+    _, (tr, va, _) = toy
+    one_batch = dict(batch_size=tr.nnz, max_epochs=4, patience=None)
+
+    class Recorded(TracInTracker):  # keeps the untrained weights it is shown before epoch 0
+        def on_validation(self, model, epoch, hidden, residual):
+            if epoch == -1:
+                self.initial = copy.deepcopy(model)
+            super().on_validation(model, epoch, hidden, residual)
+
+    recorded, checkpoint = Recorded(tr, va), TracInTracker(tr, va, mode="checkpoint")
+    m_rec = tiny_estimator(**one_batch).fit(tr, validation=va, tracker=recorded)
+    m_chk = tiny_estimator(**one_batch).fit(tr, validation=va, tracker=checkpoint)
+    m_none = tiny_estimator(**one_batch).fit(tr, validation=va)
+    # watching does not change training
+    for a, b, c in zip(m_rec.model_.parameters(), m_chk.model_.parameters(), m_none.model_.parameters()):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    assert [h["val_loss"] for h in m_rec.train_result_.history] == [h["val_loss"] for h in m_none.train_result_.history]
+    assert len(recorded.per_epoch) == len(checkpoint.per_epoch) == 4
+    for e in range(1, 4):
+        np.testing.assert_allclose(recorded.per_epoch[e], checkpoint.per_epoch[e - 1], rtol=1e-4, atol=1e-7)
+    net = recorded.initial  # epoch 0 of the recorded run: the untrained weights
+    at_init = TracInTracker(tr, va, mode="checkpoint")
+    pred, h = predict_with_hidden(net, torch.as_tensor(va.indices))
+    at_init.on_validation(net, 0, h, pred - torch.as_tensor(va.values, dtype=torch.float32))
+    np.testing.assert_allclose(recorded.per_epoch[0], at_init.per_epoch[0], rtol=1e-4, atol=1e-7)
+
+
+def test_recorded_influence_with_several_batches_covers_every_cell_once_per_epoch(toy):
+    _, (tr, va, _) = toy
+    tracker = TracInTracker(tr, va)
+    tiny_estimator(max_epochs=3, patience=None).fit(tr, validation=va, tracker=tracker)
+    assert len(tracker.per_epoch) == 3
+    for scores in tracker.per_epoch:  # every cell scored in every epoch (a zero is a missed cell)
+        assert scores.shape == (tr.nnz,) and np.all(scores != 0) and np.isfinite(scores).all()
+    with pytest.raises(RuntimeError, match="before the first training batch"):
+        TracInTracker(tr, va).on_train_batch(torch.arange(2), torch.zeros(2, 16), torch.zeros(2))
+    with pytest.raises(DataValidationError, match="on_validation got 3 cell"):
+        TracInTracker(tr, va).on_validation(None, -1, torch.zeros(3, 16), torch.zeros(3))
+    with pytest.raises(InvalidParameterError, match="mode must be one of"):
+        TracInTracker(tr, va, mode="exact")
+
+
+def test_both_tracin_modes_rank_entities_alike(toy):
+    """The two pairings are approximations of one quantity: on the toy tensor the entity
+    distributions they give agree closely (rank correlation per mode)."""
+    from scipy.stats import spearmanr
+
+    _, (tr, va, _) = toy
+    rec = InfluenceAugmenter(estimator=tiny_estimator(), random_state=0).fit(tr, validation=va)
+    chk = InfluenceAugmenter(estimator=tiny_estimator(), tracin="checkpoint", random_state=0).fit(tr, validation=va)
+    assert rec.estimator_.best_epoch_ == chk.estimator_.best_epoch_
+    for p, q in zip(rec.entity_importance_, chk.entity_importance_):
+        seen = (p > 0) | (q > 0)
+        assert spearmanr(p[seen], q[seen]).statistic > 0.8
+    with pytest.raises(InvalidParameterError, match="tracin must be one of"):
+        InfluenceAugmenter(tracin="exact").fit(tr, validation=va)
 
 
 def test_entity_importance_distribution(toy):

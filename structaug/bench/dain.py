@@ -142,6 +142,7 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
     }
     conf["aug_ratio"] = st["aug_ratio"]
     aug = InfluenceAugmenter(estimator=est, augment_ratio=st["aug_ratio"], random_state=seed)
+    conf["tracin"] = aug.tracin  # how influence pairs the gradients (the default changed on 2026-12-05)
     aug.fit(tr, validation=va, shape=tensor.shape)
     tm: dict[str, Any] = aug.timings_
     base = aug.estimator_

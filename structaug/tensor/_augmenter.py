@@ -22,10 +22,10 @@ from ..exceptions import DataValidationError, InvalidParameterError
 from ..random import RandomState, spawn_seed
 from ..splits import holdout_indices
 from ..train import resolve_device
-from ..validation import check_index_range, check_positive_float, check_positive_int
+from ..validation import check_bool, check_choice, check_index_range, check_positive_float, check_positive_int
 from ._completion import NeuralTensorCompletion
 from ._container import ObservedTensor, cell_keys, check_disjoint, check_tensor, resolve_shape
-from ._influence import TracInTracker, entity_importance
+from ._influence import TRACIN_MODES, TracInTracker, entity_importance
 
 __all__ = ["InfluenceAugmenter", "RandomCellAugmenter", "draw_new_cells", "fit_augmented"]
 
@@ -293,6 +293,12 @@ class InfluenceAugmenter(_ModelValuedAugmenter):
     absolute : bool
         Sum absolute cell influences per entity (the reference code) rather than only the
         helpful (positive) part.
+    tracin : {"recorded", "checkpoint"}
+        How TracIn pairs the gradients (:class:`~structaug.tensor.TracInTracker`):
+        ``"recorded"`` takes each training cell's gradient from the training forward pass, as
+        the reference code does (no extra pass); ``"checkpoint"`` scores every training cell
+        at each epoch's checkpoint, TracIn's definition (one more forward pass over the
+        training cells per epoch).
     random_state : int, Generator or None
 
     Attributes
@@ -320,10 +326,17 @@ class InfluenceAugmenter(_ModelValuedAugmenter):
         estimator: NeuralTensorCompletion | None = None,
         augment_ratio: float = 0.5,
         absolute: bool = True,
+        tracin: str = "recorded",
         random_state=None,
     ):
         super().__init__(estimator=estimator, augment_ratio=augment_ratio, random_state=random_state)
         self.absolute = absolute
+        self.tracin = tracin
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_bool(self.absolute, "absolute")
+        check_choice(self.tracin, TRACIN_MODES, "tracin")
 
     def _fit(  # type: ignore[override]
         self,
@@ -333,8 +346,8 @@ class InfluenceAugmenter(_ModelValuedAugmenter):
     ) -> None:
         train, val = self._split(data, validation, shape)
         est = self._new_estimator()
-        tracker = TracInTracker(train, val, device=resolve_device(est.device))
-        est.fit(train, validation=val, shape=shape, epoch_callback=tracker)
+        tracker = TracInTracker(train, val, device=resolve_device(est.device), mode=self.tracin)
+        est.fit(train, validation=val, shape=shape, tracker=tracker)
         t0 = time.perf_counter()
         self.cell_importance_ = tracker.cell_importance(est.best_epoch_)
         self.entity_importance_ = entity_importance(

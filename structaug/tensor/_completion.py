@@ -4,13 +4,15 @@ DAIN's reference model learns one embedding table per mode (their widths summing
 first layer, 150), concatenates the embeddings of a cell's indices and regresses the value
 with ``150 → 1024 → 1024 → 128 → 1`` (ReLU), Adam (lr 1e-3), MSE, batches of 1024, up to
 50 epochs with early stopping (patience 10) on the validation loss, best weights kept.
-Training goes through :class:`structaug.train.Trainer`; an ``epoch_callback`` runs in the
-trainer's validation hook so influence methods can read each epoch's checkpoint.
+Training goes through :class:`structaug.train.Trainer`; an optional ``tracker``
+(:class:`TrainingObserver`) is shown the last hidden layer and residuals of every training
+batch and of each validation pass, which is all DAIN's influence needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -28,7 +30,7 @@ from ..train import Trainer, TrainResult, minibatch_epoch, predict_batched, reso
 from ..validation import check_bool, check_fraction, check_positive_float, check_positive_int, check_widths
 from ._container import ObservedTensor, as_cell_indices, check_disjoint, check_tensor, resolve_shape
 
-__all__ = ["EmbeddingMLP", "NeuralTensorCompletion", "split_embedding_dim"]
+__all__ = ["EmbeddingMLP", "NeuralTensorCompletion", "TrainingObserver", "predict_with_hidden", "split_embedding_dim"]
 
 
 def split_embedding_dim(total: int, order: int) -> list[int]:
@@ -61,11 +63,44 @@ class EmbeddingMLP(nn.Module):
         z = torch.cat([emb(idx[:, m]) for m, emb in enumerate(self.embeddings)], dim=1)
         return self.body(z)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.head(self.hidden(idx)).squeeze(-1)
+    def forward(
+        self, idx: torch.Tensor, return_hidden: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Predictions ``[n]``; with ``return_hidden`` also the head's input ``[n, d]`` (one
+        forward pass for both, also through a DDP wrapper, which passes keyword arguments on)."""
+        h = self.hidden(idx)
+        pred = self.head(h).squeeze(-1)
+        return (pred, h) if return_hidden else pred
 
 
-EpochCallback = Callable[[EmbeddingMLP, int], None]
+@torch.no_grad()
+def predict_with_hidden(
+    model: EmbeddingMLP, idx: torch.Tensor, batch_size: int = 8192
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(predictions [n], last hidden layer [n, d])`` in batches, without autograd."""
+
+    def run(i: torch.Tensor) -> torch.Tensor:
+        pred, h = model(i, return_hidden=True)
+        return torch.cat([h, pred[:, None]], dim=1)
+
+    out = predict_batched(run, [idx], batch_size=batch_size)
+    return out[:, -1], out[:, :-1]
+
+
+class TrainingObserver(Protocol):
+    """What :meth:`NeuralTensorCompletion.fit` reports to an influence tracker
+    (:class:`~structaug.tensor.TracInTracker`), so influence needs no forward pass of its own.
+
+    ``on_validation(model, epoch, hidden, residual)`` gets the validation cells' last hidden
+    layer and ``ŷ - y`` at the weights after ``epoch`` (``-1``: the untrained weights, before
+    the first epoch); ``on_train_batch(rows, hidden, residual)`` gets the same for the training
+    cells ``rows`` of one mini-batch, at the weights just before that batch's optimiser step
+    (detached). Under torchrun each process sees its share of every batch.
+    """
+
+    def on_validation(self, model: EmbeddingMLP, epoch: int, hidden: torch.Tensor, residual: torch.Tensor) -> None: ...
+
+    def on_train_batch(self, rows: torch.Tensor, hidden: torch.Tensor, residual: torch.Tensor) -> None: ...
 
 
 class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
@@ -146,7 +181,7 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         *,
         validation: ObservedTensor | None = None,
         shape: Sequence[int] | None = None,
-        epoch_callback: EpochCallback | None = None,
+        tracker: TrainingObserver | None = None,
     ) -> NeuralTensorCompletion:
         """Train on the cells of ``X``.
 
@@ -160,9 +195,9 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         shape : sequence of int, optional
             Mode sizes to embed (default: the largest of ``X``'s and ``validation``'s), so
             entities seen only at prediction time still get (untrained) embeddings.
-        epoch_callback : callable, optional
-            ``epoch_callback(model, epoch)`` after each epoch (inside the trainer's
-            validation hook, with autograd on: DAIN's influence tracker needs gradients).
+        tracker : TrainingObserver, optional
+            Shown every training batch's and validation pass's last hidden layer and residuals
+            (DAIN's :class:`~structaug.tensor.TracInTracker`); it does not change training.
         """
         reset_fitted(self)  # a failed refit must not keep the previous model
         self._validate_params()
@@ -200,18 +235,35 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
 
         net = distributed.wrap(model)  # DDP under a multi-process torchrun launch, else model itself
 
+        def loss(i: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            return mse(net(i), v)
+
+        def observed_loss(i: torch.Tensor, v: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            pred, h = net(i, return_hidden=True)
+            assert tracker is not None
+            tracker.on_train_batch(rows, h.detach(), pred.detach() - v)
+            return mse(pred, v)
+
+        # the tracker needs each batch row's cell: the row numbers ride along as a third tensor
+        tensors = [xi, xv] if tracker is None else [xi, xv, torch.arange(X.nnz, device=dev)]
+        loss_fn = loss if tracker is None else observed_loss
+
         def train_epoch(epoch: int) -> dict[str, float]:
-            return minibatch_epoch(
-                net, opt, lambda i, v: mse(net(i), v), [xi, xv], batch_size=int(self.batch_size), generator=gen
-            )
+            return minibatch_epoch(net, opt, loss_fn, tensors, batch_size=int(self.batch_size), generator=gen)
 
         def validate(epoch: int) -> dict[str, float]:
             model.eval()
-            pred = predict_batched(model, [vi], batch_size=8192)
-            out = {"val_loss": float(mse(pred, vv))}
-            if epoch_callback is not None:
-                epoch_callback(model, epoch)
-            return out
+            if tracker is None:
+                pred = predict_batched(model, [vi], batch_size=8192)
+            else:  # one pass gives the loss and what influence needs
+                pred, h = predict_with_hidden(model, vi)
+                tracker.on_validation(model, epoch, h, pred - vv)
+            return {"val_loss": float(mse(pred, vv))}
+
+        if tracker is not None:  # the validation gradient the first epoch's batches are paired with
+            model.eval()
+            pred0, h0 = predict_with_hidden(model, vi)
+            tracker.on_validation(model, -1, h0, pred0 - vv)
 
         trainer = Trainer(
             max_epochs=int(self.max_epochs),
