@@ -19,6 +19,7 @@ from structaug.bench import DEFAULT_OUT_DIR, add_out_arguments, claim_out
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = {  # script -> (the files it writes beside --out, extra argv it needs to parse)
+    "run_dain_reference.py": ((".md",), ["--reference", "ref"]),
     "run_dain_scaling.py": ((".md", ".png"), []),
     "run_hypertab_reference.py": ((".md",), []),
     "run_lagnn_scaling.py": ((".md", ".png"), []),
