@@ -346,6 +346,91 @@ def test_transformers_backend_is_lazy_and_explains_missing_install(monkeypatch):
         be.generate(LLMRequest("edge", "u", "p"))
 
 
+# ---------------------------------------------------------------- a local transformers model
+@pytest.fixture(scope="module")
+def tiny_local_lm(tmp_path_factory) -> str:
+    """A one-layer, 8-wide GPT-2 built here from a config (nothing downloaded) whose weights make
+    greedy decoding answer every prompt with ``1::2``: a bigram model (attention and MLP outputs
+    and position embeddings zeroed, one-hot token embeddings, an output layer that maps the chat
+    template's ``<a>`` to the token ``1::2`` and that token to end-of-text). A real tokenizer
+    (word level, everything else ``<unk>``) and chat template, so the whole ``transformers``
+    text-generation path runs."""
+    pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    vocab = {"<unk>": 0, "<eos>": 1, "<a>": 2, "1::2": 3}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>", pad_token="<eos>", additional_special_tokens=["<a>"]
+    )
+    fast.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}<a>"
+    cfg = GPT2Config(
+        vocab_size=4, n_positions=4096, n_embd=8, n_layer=1, n_head=1, tie_word_embeddings=False, eos_token_id=1
+    )
+    lm = GPT2LMHeadModel(cfg)
+    with torch.no_grad():
+        for name, p in lm.named_parameters():
+            if "c_proj" in name or "wpe" in name:
+                p.zero_()
+        lm.transformer.wte.weight.copy_(4 * torch.eye(4, 8))
+        normed = torch.nn.functional.layer_norm(lm.transformer.wte.weight, (8,))  # what ln_f gives
+        head = torch.zeros(4, 8)
+        head[3], head[1] = normed[2], normed[3]  # "<a>" -> "1::2" -> "<eos>"
+        lm.lm_head.weight.copy_(head)
+    lm.generation_config.eos_token_id = lm.generation_config.pad_token_id = 1
+    path = tmp_path_factory.mktemp("tiny_lm")
+    lm.save_pretrained(path)
+    fast.save_pretrained(path)
+    return str(path)
+
+
+def test_transformers_backend_end_to_end_with_a_tiny_local_model(tiny_local_lm, small, tmp_path):
+    """Parsing, re-asking, caching and the graph plumbing through a real local model: every edge
+    answer (``1::2``) parses; attribute and profile answers never do, so each is asked twice
+    (``max_parse_retries=1``) and skipped; a second fit reads everything from the cache; LLMRec
+    trains on the result."""
+    inter, items, users = small
+    tr, va, _ = split_per_user(inter, 0)
+    lm = dict(temperature=0, max_new_tokens=4)
+    aug = augmenter(
+        backend=TransformersBackend(tiny_local_lm, **lm), cache_path=tmp_path / "t.sqlite", max_parse_retries=1
+    )
+    aug.fit(tr, items=items, users=users)
+    n_users, n_items = users["user"].nunique(), len(items)
+    st = aug.stats_
+    assert st["backend"] == "transformers" and not st["llm_free"]
+    assert st["total"]["requests"] == 2 * n_users + n_items and st["total"]["parsed"] == n_users
+    assert st["total"]["calls"] == n_users + 2 * (n_items + n_users)  # the unparsable ones re-asked once
+    assert st["total"]["skipped"] == n_items + n_users and st["total"]["failed"] == 0
+    assert st["total"]["prompt_tokens"] > 0 and st["total"]["completion_tokens"] > 0  # the model's tokenizer
+    out = aug.sample()
+    seen = set(zip(tr["user"], tr["item"]))
+    assert len(out.triples) == n_users and (out.triples["pos"] != out.triples["neg"]).all()
+    assert not any((u, p) in seen or (u, n) in seen for u, p, n in out.triples.itertuples(index=False))
+    # skipped answers add nothing: zero attribute and profile rows
+    assert all(float(t.abs().sum()) == 0 for t in out.item_attributes.values())
+    assert float(out.user_profiles.abs().sum()) == 0
+
+    # a second fit on the same cache never calls the model
+    again = TransformersBackend(tiny_local_lm, **lm)
+    calls = []
+    real = again.generate
+    again.generate = lambda request: calls.append(request) or real(request)
+    aug2 = augmenter(backend=again, cache_path=tmp_path / "t.sqlite", max_parse_retries=1).fit(
+        tr, items=items, users=users
+    )
+    assert calls == [] and aug2.stats_["total"]["cache_hits"] == st["total"]["calls"]
+    pd.testing.assert_frame_equal(aug2.sample().triples, out.triples)
+
+    model = LightGCN(max_epochs=2, batch_size=64, verbose=False, random_state=0, **LLMREC_DEFAULTS)
+    model.fit(tr, augmentation=out, validation=va, user_ids=users["user"], item_ids=items["item"])
+    assert model.n_aug_used_ > 0
+    recs = model.recommend(users["user"].iloc[:3].tolist(), k=5)
+    assert len(recs) == 15 and set(recs.columns) >= {"user", "item", "rank", "score"}
+
+
 # ---------------------------------------------------------------- LLM-free judge
 def test_embedding_judge_picks_closest_and_farthest_candidate():
     judge = EmbeddingJudgeBackend(HashingEmbedder(dim=64))
