@@ -22,7 +22,17 @@ import numpy as np
 
 from ..io import atomic_write_text
 from ..results import Record, fmt_mean_std
-from . import BenchConfig, Job, SkipJob, _given, parse_names, positive_float, positive_int, positive_int_list
+from . import (
+    BenchConfig,
+    Job,
+    SkipJob,
+    _given,
+    nonneg_float,
+    parse_names,
+    positive_float,
+    positive_int,
+    positive_int_list,
+)
 from ._runner import run_benchmark
 
 DEFAULT_DATASETS = ["ml-100k", "LDOS-CoMoDa", "covid19_serology", "synthetic_10K"]
@@ -50,6 +60,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ALS iterations for tensorly CP/Tucker (default 100; 15 on ml-100k's 47.6M-cell array)",
     )
     parser.add_argument("--methods", default=None, help="comma-separated subset of methods (default all)")
+    parser.add_argument(
+        "--entity-biases",
+        action="store_true",
+        default=None,
+        help="neural models get a global offset + per-entity biases, started from entity_mean's (not in the reference)",
+    )
+    parser.add_argument(
+        "--weight-decay", type=nonneg_float, default=None, help="Adam L2 penalty of the neural models (default 0)"
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=["plateau"],
+        default=None,
+        help="'plateau': halve the learning rate after an epoch without validation improvement (default: constant)",
+    )
 
 
 def _settings(cfg: BenchConfig) -> dict[str, Any]:
@@ -64,6 +89,9 @@ def _settings(cfg: BenchConfig) -> dict[str, Any]:
         "tensor_iters": ex.get("tensor_iters"),
         "hidden": (64, 64, 16) if quick else (1024, 1024, 128),
         "methods": parse_names(ex.get("methods"), None, "--methods"),
+        "entity_biases": bool(ex.get("entity_biases") or False),
+        "weight_decay": float(_given(ex.get("weight_decay"), 0.0)),
+        "lr_schedule": ex.get("lr_schedule"),
     }
 
 
@@ -135,10 +163,21 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
     from ..tensor import InfluenceAugmenter, NeuralTensorCompletion, RandomCellAugmenter, fit_augmented
 
     est = NeuralTensorCompletion(
-        hidden_sizes=st["hidden"], max_epochs=st["epochs"], patience=st["patience"], device=device, random_state=seed
+        hidden_sizes=st["hidden"],
+        max_epochs=st["epochs"],
+        patience=st["patience"],
+        # .get: settings recorded before these options existed (a --resume of an older run) lack them
+        entity_biases=st.get("entity_biases", False),
+        weight_decay=st.get("weight_decay", 0.0),
+        lr_schedule=st.get("lr_schedule"),
+        device=device,
+        random_state=seed,
     )
+    params = est.get_params()
     conf = {
-        k: est.get_params()[k] for k in ("embedding_dim", "hidden_sizes", "lr", "batch_size", "max_epochs", "patience")
+        k: params[k]
+        for k in ("embedding_dim", "hidden_sizes", "lr", "batch_size", "max_epochs", "patience")
+        + ("entity_biases", "weight_decay", "lr_schedule")
     }
     conf["aug_ratio"] = st["aug_ratio"]
     aug = InfluenceAugmenter(estimator=est, augment_ratio=st["aug_ratio"], random_state=seed)

@@ -27,7 +27,14 @@ from ..nn import MLP
 from ..random import check_random_state, local_torch_seed, spawn_seed
 from ..splits import holdout_indices
 from ..train import Trainer, TrainResult, minibatch_epoch, predict_batched, resolve_device
-from ..validation import check_bool, check_fraction, check_positive_float, check_positive_int, check_widths
+from ..validation import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_positive_float,
+    check_positive_int,
+    check_widths,
+)
 from ._container import ObservedTensor, as_cell_indices, check_disjoint, check_tensor, resolve_shape
 
 __all__ = ["EmbeddingMLP", "NeuralTensorCompletion", "TrainingObserver", "predict_with_hidden", "split_embedding_dim"]
@@ -52,12 +59,41 @@ class EmbeddingMLP(nn.Module):
     scores are computed with respect to ``head``'s weight and bias.
     """
 
-    def __init__(self, shape: Sequence[int], embedding_dims: Sequence[int], hidden_sizes: Sequence[int]):
+    def __init__(
+        self,
+        shape: Sequence[int],
+        embedding_dims: Sequence[int],
+        hidden_sizes: Sequence[int],
+        *,
+        entity_biases: bool = False,
+    ):
         super().__init__()
         self.embeddings = nn.ModuleList(nn.Embedding(int(n), int(d)) for n, d in zip(shape, embedding_dims))
         width = int(sum(embedding_dims))
         self.body = nn.Sequential(MLP([width, *hidden_sizes]), nn.ReLU()) if hidden_sizes else nn.Identity()
         self.head = nn.Linear(int(hidden_sizes[-1]) if hidden_sizes else width, 1)
+        # optional additive terms: a global offset and one bias per entity of every mode
+        self.biases = nn.ModuleList(nn.Embedding(int(n), 1) for n in shape) if entity_biases else None
+        self.offset = nn.Parameter(torch.zeros(())) if entity_biases else None
+
+    @torch.no_grad()
+    def start_from_biases(self, mean: float, biases: Sequence[np.ndarray]) -> None:
+        """Set the additive terms to a fitted bias model and zero the head, so the network
+        starts out predicting exactly ``mean + Σ_m biases[m][i_m]``."""
+        if self.biases is None or self.offset is None:
+            raise RuntimeError("this network has no entity biases")
+        self.offset.fill_(float(mean))
+        for emb, b in zip(self.biases, biases):
+            assert isinstance(emb, nn.Embedding)
+            emb.weight.copy_(torch.as_tensor(np.asarray(b), dtype=torch.float32)[:, None])
+        self.head.weight.zero_()
+        self.head.bias.zero_()
+
+    def additive(self, idx: torch.Tensor) -> torch.Tensor | None:
+        """``offset + Σ_m bias_m[i_m]`` per cell, or None without entity biases."""
+        if self.biases is None or self.offset is None:
+            return None
+        return self.offset + sum(emb(idx[:, m]).squeeze(-1) for m, emb in enumerate(self.biases))
 
     def hidden(self, idx: torch.Tensor) -> torch.Tensor:
         z = torch.cat([emb(idx[:, m]) for m, emb in enumerate(self.embeddings)], dim=1)
@@ -70,6 +106,9 @@ class EmbeddingMLP(nn.Module):
         forward pass for both, also through a DDP wrapper, which passes keyword arguments on)."""
         h = self.hidden(idx)
         pred = self.head(h).squeeze(-1)
+        extra = self.additive(idx)
+        if extra is not None:
+            pred = pred + extra
         return (pred, h) if return_hidden else pred
 
 
@@ -124,6 +163,20 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
     validation_fraction : float
         Share of the training cells held out for early stopping when ``fit`` gets no
         ``validation`` tensor (reference: 0.2).
+    entity_biases : bool
+        Add a global offset and one bias per entity of every mode to the network's output, as
+        strong completion models have (not in the reference). They start from
+        :class:`MeanCompletion`'s fitted biases (shrinkage ``bias_reg``) with the head at zero,
+        so training starts from the bias model and early stopping keeps it unless the network
+        improves on it on the validation cells.
+    bias_reg : float
+        Shrinkage (pseudo-count) of those starting biases, as ``MeanCompletion(reg=)``.
+    weight_decay : float
+        Adam's L2 penalty on every weight (reference: 0).
+    lr_schedule : {None, "plateau"}
+        ``"plateau"`` halves the learning rate after an epoch whose validation loss did not
+        improve (``ReduceLROnPlateau(factor=0.5, patience=0)``); None keeps it constant
+        (reference).
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     random_state : int, Generator or None
@@ -158,6 +211,10 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         max_epochs: int = 50,
         patience: int | None = 10,
         validation_fraction: float = 0.2,
+        entity_biases: bool = False,
+        bias_reg: float = 5.0,
+        weight_decay: float = 0.0,
+        lr_schedule: str | None = None,
         device: str = "auto",
         random_state=None,
         verbose: bool = False,
@@ -169,6 +226,10 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.entity_biases = entity_biases
+        self.bias_reg = bias_reg
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -223,8 +284,19 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         init_seed, shuffle_seed = spawn_seed(rng), spawn_seed(rng)
         # Initialise under a forked RNG so the user's global torch stream is untouched.
         with local_torch_seed(init_seed):
-            model = EmbeddingMLP(shape, embedding_dims, list(self.hidden_sizes)).to(dev)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+            model = EmbeddingMLP(shape, embedding_dims, list(self.hidden_sizes), entity_biases=bool(self.entity_biases))
+        if self.entity_biases:
+            from ._baselines import MeanCompletion  # _baselines imports nothing from here, but keep it lazy
+
+            start = MeanCompletion(kind="entity", reg=float(self.bias_reg)).fit(X, shape=shape)
+            model.start_from_biases(start.mean_, start.biases_)
+        model = model.to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=float(self.weight_decay))
+        sched = (
+            torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=0)
+            if self.lr_schedule == "plateau"
+            else None
+        )
         gen = torch.Generator(device=dev).manual_seed(shuffle_seed)
 
         xi = torch.as_tensor(X.indices, device=dev)
@@ -258,7 +330,10 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
             else:  # one pass gives the loss and what influence needs
                 pred, h = predict_with_hidden(model, vi)
                 tracker.on_validation(model, epoch, h, pred - vv)
-            return {"val_loss": float(mse(pred, vv))}
+            val_loss = float(mse(pred, vv))
+            if sched is not None:
+                sched.step(val_loss)
+            return {"val_loss": val_loss}
 
         if tracker is not None:  # the validation gradient the first epoch's batches are paired with
             model.eval()
@@ -275,7 +350,7 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
             verbose=self.verbose,
             desc="neural-tc",
         )
-        result = trainer.fit(model, opt, train_epoch, validate, generators=[gen])
+        result = trainer.fit(model, opt, train_epoch, validate, generators=[gen], stateful=[sched] if sched else [])
         if result.best_epoch is None or result.best_score is None or not np.isfinite(result.best_score):
             # NaN/inf validation loss in every epoch: the weights are garbage, and predicting with
             # them would return NaN silently. Fitted attributes are only set after this check.
@@ -303,6 +378,10 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         check_fraction(self.validation_fraction, "validation_fraction", inclusive_high=False)
+        check_bool(self.entity_biases, "entity_biases")
+        check_positive_float(self.bias_reg, "bias_reg", allow_zero=True)
+        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
+        check_choice(self.lr_schedule, (None, "plateau"), "lr_schedule")
         check_bool(self.verbose, "verbose")
         try:
             resolve_device(self.device)
