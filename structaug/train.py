@@ -757,7 +757,7 @@ class Trainer:
             if out:
                 metrics.update({k: float(v) for k, v in out.items()})
             if validate is not None:
-                # not wrapped in no_grad: influence methods (DAIN) need validation gradients
+                # not wrapped in no_grad: a validate that needs gradients gets them
                 vout = validate(epoch)
                 if vout:
                     metrics.update({k: float(v) for k, v in vout.items()})

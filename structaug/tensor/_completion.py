@@ -35,6 +35,7 @@ from ..validation import (
     check_positive_int,
     check_widths,
 )
+from ._baselines import MeanCompletion
 from ._container import ObservedTensor, as_cell_indices, check_disjoint, check_tensor, resolve_shape
 
 __all__ = ["EmbeddingMLP", "NeuralTensorCompletion", "TrainingObserver", "predict_with_hidden", "split_embedding_dim"]
@@ -286,8 +287,6 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         with local_torch_seed(init_seed):
             model = EmbeddingMLP(shape, embedding_dims, list(self.hidden_sizes), entity_biases=bool(self.entity_biases))
         if self.entity_biases:
-            from ._baselines import MeanCompletion  # _baselines imports nothing from here, but keep it lazy
-
             start = MeanCompletion(kind="entity", reg=float(self.bias_reg)).fit(X, shape=shape)
             model.start_from_biases(start.mean_, start.biases_)
         model = model.to(dev)
