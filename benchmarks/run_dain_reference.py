@@ -41,7 +41,6 @@ import os
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import environment
+from structaug.results import environment, run_worker
 
 STAGES = ["train", "influence", "sample", "retrain", "total"]
 SIDES = ["structaug", "reference"]
@@ -189,16 +188,10 @@ def reference_worker(reference: Path, data: Path, seed: int, epochs: int) -> dic
 
 
 def run_side(side: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    """One side in a fresh process (its own memory peak, nothing cached from the other)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "side.json"
-        cmd = [sys.executable, __file__, "--worker", side, "--worker-out", str(out), "--seed", str(seed)]
-        cmd += ["--epochs", str(args.epochs), "--data", str(args.data), "--reference", str(args.reference)]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"the {side} worker failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-        return json.loads(out.read_text())
+    """One side in a fresh one-thread process (its own memory peak, nothing cached from the other)."""
+    cmd = [sys.executable, __file__, "--worker", side, "--seed", str(seed), "--epochs", str(args.epochs)]
+    cmd += ["--data", str(args.data), "--reference", str(args.reference)]
+    return run_worker(cmd, f"the {side} worker")
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ __all__ = [
     "peak_memory_above_start",
     "peak_memory_mib",
     "reset_peak_memory",
+    "run_worker",
     "save_records",
     "summarize",
 ]
@@ -110,6 +111,24 @@ class peak_memory_above_start:
     def __exit__(self, *exc: object) -> None:
         peak = peak_memory_mib()
         self.mib = None if peak is None or self._start is None else peak - self._start
+
+
+def run_worker(cmd: Sequence[str], what: str, *, threads: int = 1) -> dict[str, Any]:
+    """Run one side of a side-by-side benchmark in a fresh process and return the JSON it wrote.
+
+    ``cmd`` gets ``--worker-out PATH`` appended; the process runs with ``threads`` OpenMP/MKL
+    threads and must write a JSON object to that path. A failure raises ``RuntimeError`` with
+    the end of its stderr, naming ``what``.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "worker.json"
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        proc = subprocess.run([*cmd, "--worker-out", str(out)], env=env, capture_output=True, text=True)
+        if proc.returncode != 0 or not out.is_file():
+            raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        return json.loads(out.read_text())
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:

@@ -169,3 +169,20 @@ def test_peak_memory_above_start_sees_a_block_allocation():
     # the kernel's RSS counters are per-CPU and read approximately (off by up to tens of MiB on
     # a many-core host), so the bound leaves 64 MiB of slack below the 256 MiB written
     assert mem.mib >= 192
+
+
+def test_run_worker_returns_the_json_a_fresh_process_wrote_and_names_a_failure():
+    import sys
+
+    from structaug.results import run_worker
+
+    write = (
+        "import json, os, sys; out = sys.argv[sys.argv.index('--worker-out') + 1]; "
+        "open(out, 'w').write(json.dumps({'threads': os.environ['OMP_NUM_THREADS'], 'argv': sys.argv[1:3]}))"
+    )
+    got = run_worker([sys.executable, "-c", write, "a", "b"], "the writer", threads=1)
+    assert got == {"threads": "1", "argv": ["a", "b"]}
+    with pytest.raises(RuntimeError, match=r"the crasher failed \(exit 3\):\nboom"):
+        run_worker([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"], "the crasher")
+    with pytest.raises(RuntimeError, match="the silent one failed"):  # exit 0 but no JSON
+        run_worker([sys.executable, "-c", "pass"], "the silent one")
