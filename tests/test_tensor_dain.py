@@ -512,3 +512,21 @@ def test_bench_quick_neural_trio(tmp_path):
     assert all(r.status == "ok" for r in recs)
     dain.report(recs, tmp_path / "d.json")
     assert "influence_s" in (tmp_path / "d_stages.md").read_text()
+
+
+def test_bench_neural_options_reach_the_models_and_the_records(tmp_path):
+    from structaug.cli import main
+
+    out = tmp_path / "d.json"
+    argv = ["bench", "dain", "--quick", "--datasets", "lowrank", "--seeds", "1", "--methods", "neural"]
+    argv += ["--epochs", "1", "--entity-biases", "--weight-decay", "1e-5", "--lr-schedule", "plateau"]
+    assert main([*argv, "--no-progress", "--out", str(out)]) == 0
+    (rec,) = json.loads(out.read_text())["records"]
+    assert rec["method"] == "neural" and rec["status"] == "ok"
+    conf = rec["config"]
+    assert conf["entity_biases"] is True and conf["weight_decay"] == 1e-5 and conf["lr_schedule"] == "plateau"
+    assert conf["tracin"] == "recorded"
+    plain = tmp_path / "p.json"
+    assert main([*argv[:-5], "--no-progress", "--out", str(plain)]) == 0
+    conf = json.loads(plain.read_text())["records"][0]["config"]
+    assert conf["entity_biases"] is False and conf["weight_decay"] == 0.0 and conf["lr_schedule"] is None
