@@ -296,6 +296,9 @@ def test_recorded_influence_with_several_batches_covers_every_cell_once_per_epoc
         TracInTracker(tr, va).on_validation(None, -1, torch.zeros(3, 16), torch.zeros(3))
     with pytest.raises(InvalidParameterError, match="mode must be one of"):
         TracInTracker(tr, va, mode="exact")
+    # without validation= fit would hold out part of X and renumber the cells the tracker scores
+    with pytest.raises(InvalidParameterError, match="tracker= needs validation="):
+        tiny_estimator(max_epochs=1).fit(tr, tracker=TracInTracker(tr, va))
 
 
 def test_both_tracin_modes_rank_entities_alike(toy):

@@ -260,10 +260,16 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         tracker : TrainingObserver, optional
             Shown every training batch's and validation pass's last hidden layer and residuals
             (DAIN's :class:`~structaug.tensor.TracInTracker`); it does not change training.
+            Needs ``validation``: the tracker numbers the cells of ``X`` as given.
         """
         reset_fitted(self)  # a failed refit must not keep the previous model
         self._validate_params()
         check_tensor(X, "X")
+        if tracker is not None and validation is None:
+            # the tracker numbers the cells of X as given; a hold-out drawn here would renumber them
+            raise InvalidParameterError(
+                "tracker= needs validation=: the tracker scores X's cells and the validation cells as given"
+            )
         rng = check_random_state(self.random_state)
         if validation is None:
             train_rows, val_rows = holdout_indices(
