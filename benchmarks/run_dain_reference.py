@@ -35,7 +35,6 @@ import argparse
 import contextlib
 import hashlib
 import io
-import json
 import math
 import os
 import re
@@ -49,7 +48,7 @@ from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import environment, run_worker
+from structaug.results import environment, in_fresh_process
 
 STAGES = ["train", "influence", "sample", "retrain", "total"]
 SIDES = ["structaug", "reference"]
@@ -189,9 +188,11 @@ def reference_worker(reference: Path, data: Path, seed: int, epochs: int) -> dic
 
 def run_side(side: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """One side in a fresh one-thread process (its own memory peak, nothing cached from the other)."""
-    cmd = [sys.executable, __file__, "--worker", side, "--seed", str(seed), "--epochs", str(args.epochs)]
-    cmd += ["--data", str(args.data), "--reference", str(args.reference)]
-    return run_worker(cmd, f"the {side} worker")
+    if side == "structaug":
+        return in_fresh_process(structaug_worker, args.data, seed, args.epochs, threads=1)
+    return in_fresh_process(
+        reference_worker, args.reference.resolve(), args.data.resolve(), seed, args.epochs, threads=1
+    )
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -257,20 +258,13 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--seed", type=int, default=0, help="the first repeat's seed (then +1 each)")
-    p.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
-    p.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     add_out_arguments(p, "dain_reference")
     a = p.parse_args()
     if a.data is None:
         a.data = a.reference / "data" / "synthetic_10K.tensor"
-    if a.worker:
-        if a.worker == "structaug":
-            result = structaug_worker(a.data, a.seed, a.epochs)
-        else:
-            result = reference_worker(a.reference.resolve(), a.data.resolve(), a.seed, a.epochs)
-        a.worker_out.write_text(json.dumps(result))
-        return
     out = claim_out(p, a)
+    if a.epochs < 2:  # with one epoch the reference's influence step squeezes away its epoch axis and fails
+        p.error(f"--epochs {a.epochs}: the reference script needs at least 2")
     if not (a.reference / "src" / "main.py").is_file():
         p.error(f"--reference {a.reference}: no src/main.py there (clone https://github.com/srijankr/DAIN)")
     if not a.data.is_file():

@@ -47,7 +47,7 @@ from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import environment, run_worker
+from structaug.results import environment, in_fresh_process
 
 SIDES = ["structaug", "reference"]
 STAGES = ["cvae", "lagcn"]
@@ -245,18 +245,8 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=10, help="CVAE iterations timed per run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stages", default="cvae,lagcn")
-    p.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
-    p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
-    p.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     add_out_arguments(p, "lagnn_reference")
     a = p.parse_args()
-    if a.worker:
-        if a.worker == "structaug":
-            result = structaug_worker(a.stage, a.seed, a.epochs, a.iterations, a.data_dir)
-        else:
-            result = reference_worker(a.stage, (a.reference / "Citation").resolve(), a.seed, a.epochs, a.iterations)
-        a.worker_out.write_text(json.dumps(result))
-        return
     out = claim_out(p, a)
     if not (a.reference / "Citation" / "lagcn.py").is_file():
         p.error(
@@ -269,11 +259,12 @@ def main() -> None:
     for rep in range(a.repeats):
         for stage in stages:
             for side in SIDES if rep % 2 == 0 else SIDES[::-1]:
-                cmd = [sys.executable, __file__, "--worker", side, "--stage", stage, "--seed", str(a.seed + rep)]
-                cmd += ["--epochs", str(a.epochs), "--iterations", str(a.iterations), "--reference", str(a.reference)]
-                if a.data_dir:
-                    cmd += ["--data-dir", a.data_dir]
-                r = run_worker(cmd, f"the {side} {stage} worker")
+                seed = a.seed + rep
+                if side == "structaug":
+                    r = in_fresh_process(structaug_worker, stage, seed, a.epochs, a.iterations, a.data_dir, threads=1)
+                else:
+                    citation = (a.reference / "Citation").resolve()
+                    r = in_fresh_process(reference_worker, stage, citation, seed, a.epochs, a.iterations, threads=1)
                 runs.append({"stage": stage, "side": side, "seed": a.seed + rep, **r})
                 print(f"{stage} {side:>9}: {r}", flush=True)
     payload: dict[str, Any] = {

@@ -28,7 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.results import (
     environment,
+    in_fresh_process,
     loglog_figure,
     loglog_slope,
     markdown_table,
@@ -166,14 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     add_out_arguments(parser, "lagnn_scaling", side_suffixes=(".md", ".png"))
     args = parser.parse_args(argv)
     out = claim_out(parser, args)
-    ctx = multiprocessing.get_context("spawn")
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         for mode in ("minibatch", "fullbatch"):
             if mode == "fullbatch" and n > args.fullbatch_max:
                 continue
-            with ctx.Pool(1) as pool:
-                row = pool.apply(_measure, (mode, n))
+            row = in_fresh_process(_measure, mode, n)
             rows.append(row)
             print(row, flush=True)
     slopes = _slopes(rows)

@@ -25,7 +25,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import time
 
 import pandas as pd
@@ -34,6 +33,7 @@ from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
 from structaug.results import (
     environment,
+    in_fresh_process,
     loglog_figure,
     loglog_slope,
     markdown_table,
@@ -148,11 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     add_out_arguments(parser, "lightgcn_scaling", side_suffixes=(".md", ".png"))
     args = parser.parse_args(argv)
     out = claim_out(parser, args)
-    ctx = multiprocessing.get_context("spawn")
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
-        with ctx.Pool(1) as pool:
-            row = pool.apply(_measure, (n,))
+        row = in_fresh_process(_measure, n)
         rows.append(row)
         print(row, flush=True)
     keys = ("step_ms", "fit_peak_mib", "recommend_s", "recommend_peak_mib")

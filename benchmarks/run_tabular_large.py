@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import time
 
 from structaug.bench import add_out_arguments, claim_out
 from structaug.io import atomic_write_json, atomic_write_text
-from structaug.results import environment, peak_memory_above_start
+from structaug.results import environment, in_fresh_process, peak_memory_above_start
 
 FIT_ROWS = 20_000
 
@@ -85,12 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     add_out_arguments(parser, "tabular_large")
     args = parser.parse_args(argv)
     out = claim_out(parser, args)
-    ctx = multiprocessing.get_context("spawn")
     rows = []
     for method in args.methods.split(","):
         for n in (int(s) for s in args.sizes.split(",")):
-            with ctx.Pool(1) as pool:
-                row = pool.apply(_measure, (method, n))
+            row = in_fresh_process(_measure, method, n)
             rows.append(row)
             print(row, flush=True)
     payload = {"benchmark": "tabular_large", "environment": environment(), "config": vars(args) | {"out": str(out)}}

@@ -10,7 +10,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ __all__ = [
     "current_memory_mib",
     "environment",
     "fmt_mean_std",
+    "in_fresh_process",
     "load_records",
     "load_results",
     "loglog_figure",
@@ -33,7 +34,6 @@ __all__ = [
     "peak_memory_above_start",
     "peak_memory_mib",
     "reset_peak_memory",
-    "run_worker",
     "save_records",
     "summarize",
 ]
@@ -113,22 +113,28 @@ class peak_memory_above_start:
         self.mib = None if peak is None or self._start is None else peak - self._start
 
 
-def run_worker(cmd: Sequence[str], what: str, *, threads: int = 1) -> dict[str, Any]:
-    """Run one side of a side-by-side benchmark in a fresh process and return the JSON it wrote.
+def in_fresh_process(fn: Callable[..., Any], *args: Any, threads: int | None = None) -> Any:
+    """``fn(*args)`` run in a new interpreter (multiprocessing's "spawn") and its result.
 
-    ``cmd`` gets ``--worker-out PATH`` appended; the process runs with ``threads`` OpenMP/MKL
-    threads and must write a JSON object to that path. A failure raises ``RuntimeError`` with
-    the end of its stderr, naming ``what``.
+    For a benchmark measurement that must start from nothing this process imported or allocated,
+    with a peak resident memory of its own. ``fn`` must be importable (a module-level function;
+    a script's own functions work). An exception in it is raised here. ``threads`` sets
+    ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for the new process, which reads them at start-up.
     """
-    import tempfile
+    import multiprocessing
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "worker.json"
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-        proc = subprocess.run([*cmd, "--worker-out", str(out)], env=env, capture_output=True, text=True)
-        if proc.returncode != 0 or not out.is_file():
-            raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-        return json.loads(out.read_text())
+    keys = ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if threads is not None else ()
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: str(threads) for k in keys})
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(fn, args)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:

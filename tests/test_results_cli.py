@@ -171,18 +171,26 @@ def test_peak_memory_above_start_sees_a_block_allocation():
     assert mem.mib >= 192
 
 
-def test_run_worker_returns_the_json_a_fresh_process_wrote_and_names_a_failure():
-    import sys
+def _child_view(tag: str) -> dict:
+    """What a fresh process sees (run by test_in_fresh_process_...)."""
+    import os
 
-    from structaug.results import run_worker
+    return {"tag": tag, "pid": os.getpid(), "threads": os.environ.get("OMP_NUM_THREADS")}
 
-    write = (
-        "import json, os, sys; out = sys.argv[sys.argv.index('--worker-out') + 1]; "
-        "open(out, 'w').write(json.dumps({'threads': os.environ['OMP_NUM_THREADS'], 'argv': sys.argv[1:3]}))"
-    )
-    got = run_worker([sys.executable, "-c", write, "a", "b"], "the writer", threads=1)
-    assert got == {"threads": "1", "argv": ["a", "b"]}
-    with pytest.raises(RuntimeError, match=r"the crasher failed \(exit 3\):\nboom"):
-        run_worker([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"], "the crasher")
-    with pytest.raises(RuntimeError, match="the silent one failed"):  # exit 0 but no JSON
-        run_worker([sys.executable, "-c", "pass"], "the silent one")
+
+def _child_fails() -> None:
+    raise ValueError("boom in the child")
+
+
+def test_in_fresh_process_runs_in_a_new_interpreter_and_reports_its_errors(monkeypatch):
+    import os
+
+    from structaug.results import in_fresh_process
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    got = in_fresh_process(_child_view, "a", threads=1)
+    assert got["tag"] == "a" and got["pid"] != os.getpid() and got["threads"] == "1"
+    assert os.environ["OMP_NUM_THREADS"] == "7"  # this process's setting is back
+    assert in_fresh_process(_child_view, "b")["threads"] == "7"  # without threads=: inherited
+    with pytest.raises(ValueError, match="boom in the child"):
+        in_fresh_process(_child_fails)
