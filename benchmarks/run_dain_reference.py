@@ -46,8 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from structaug.bench import add_out_arguments, claim_out
-from structaug.io import atomic_write_json, atomic_write_text
+from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
 from structaug.results import environment, in_fresh_process
 
 STAGES = ["train", "influence", "sample", "retrain", "total"]
@@ -216,10 +215,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(payload: dict[str, Any]) -> str:
     s = payload["summary"]
     env = payload["environment"]
-    lines = [
-        "# DAIN: structaug against the reference script (synthetic_10K)",
-        "",
-        f"{env['device_name']}, one torch thread per process, {payload['config']['repeats']} repeat(s) per side "
+    lines = script_header("DAIN: structaug against the reference script (synthetic_10K)", env) + [
+        f"One torch thread per process, {payload['config']['repeats']} repeat(s) per side "
         f"(alternating order), up to {payload['config']['epochs']} epochs with patience 10, the same split "
         f"(same cells on both sides: {payload['same_split']}). Median seconds per stage:",
         "",
@@ -287,8 +284,7 @@ def main() -> None:
         "runs": runs,
     }
     payload["summary"] = summarize(runs)
-    atomic_write_json(payload, out)
-    atomic_write_text(markdown(payload), out.with_suffix(".md"))
+    write_script_results(out, payload, markdown(payload))
     print(markdown(payload))
 
 

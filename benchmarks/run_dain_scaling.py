@@ -31,8 +31,7 @@ from pathlib import Path
 
 import torch
 
-from structaug.bench import add_out_arguments, claim_out
-from structaug.io import atomic_write_json, atomic_write_text
+from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
 from structaug.results import environment, loglog_figure, loglog_slope
 from structaug.tensor import InfluenceAugmenter, NeuralTensorCompletion, fit_augmented, make_tensor
 
@@ -90,21 +89,15 @@ def write_outputs(rows: list[dict], out: Path, meta: dict) -> None:
         r["cells_per_s"] = throughput(r)
         r["influence_share_of_train"] = r["influence"] / r["train"]
     sl = slopes(rows)
-    atomic_write_json(
-        {
-            "benchmark": "dain_scaling",
-            "environment": environment("cpu"),
-            "config": meta,
-            "rows": rows,
-            "loglog_slopes": sl,
-        },
-        out,
-    )
-    lines = [
-        "# DAIN scaling (time per stage vs observed cells)",
-        "",
-        f"Device: {environment('cpu')['device_name']}; one epoch per training stage, reference architecture; "
-        "generated rank-5 tensors at 0.1 % density.",
+    payload = {
+        "benchmark": "dain_scaling",
+        "environment": environment("cpu"),
+        "config": meta,
+        "rows": rows,
+        "loglog_slopes": sl,
+    }
+    lines = script_header("DAIN scaling (time per stage vs observed cells)", payload["environment"]) + [
+        "One epoch per training stage, reference architecture; generated rank-5 tensors at 0.1 % density.",
         "",
         "| nnz | n_train | n_aug | train_s | influence_s | sample_s | retrain_s | total_s |",
         "|---|---|---|---|---|---|---|---|",
@@ -127,7 +120,7 @@ def write_outputs(rows: list[dict], out: Path, meta: dict) -> None:
             + " | ".join(f"{cps[s]:,.0f}" for s in STAGES)
             + f" | {100 * r['influence_share_of_train']:.2f} % |"
         )
-    atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
+    write_script_results(out, payload, "\n".join(lines))
     if len(rows) >= 2:
         x = [float(r["nnz"]) for r in rows]
         series = [(f"{s} (slope {sl[s]:.2f})", x, [r[s] for r in rows], "o-") for s in STAGES + ["total"]]

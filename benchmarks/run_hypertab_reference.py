@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--test-size", type=float, default=0.3)
     p.add_argument("--data-dir", default=None)
-    from structaug.bench import add_out_arguments, claim_out
+    from structaug.bench import add_out_arguments, claim_out, write_script_results
 
     add_out_arguments(p, "hypertab_reference")
     args = p.parse_args(argv)
@@ -260,7 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     hypertab = require_reference()
     import torch
 
-    from structaug.io import atomic_write_json, atomic_write_text
     from structaug.results import cpu_model, environment
 
     torch.set_num_threads(1)  # both packages on one core: the comparison is per core
@@ -297,8 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             "git_commit": environment("cpu")["git_commit"],
         }
         payload = {"benchmark": "hypertab_reference", "environment": env, "config": cfg, "records": records}
-        atomic_write_json(payload, args.out)
-        atomic_write_text(markdown(payload), args.out.with_suffix(".md"))
+        write_script_results(args.out, payload, markdown(payload))
     print(markdown(payload))
     return 0
 

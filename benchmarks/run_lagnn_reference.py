@@ -45,8 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from structaug.bench import add_out_arguments, claim_out
-from structaug.io import atomic_write_json, atomic_write_text
+from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
 from structaug.results import environment, in_fresh_process
 
 SIDES = ["structaug", "reference"]
@@ -217,10 +216,8 @@ def markdown(payload: dict[str, Any]) -> str:
         ("LA-GCN epoch (s)", "lagcn", "epoch_s", ".4f"),
         ("LA-GCN peak memory (MiB)", "lagcn", "peak_mib", ".0f"),
     ]
-    lines = [
-        "# LAGNN: structaug against the reference scripts (Cora)",
-        "",
-        f"{env['device_name']}, one torch thread per process, {cfg['repeats']} repeat(s) per side "
+    lines = script_header("LAGNN: structaug against the reference scripts (Cora)", env) + [
+        f"One torch thread per process, {cfg['repeats']} repeat(s) per side "
         f"(alternating order); medians. CVAE: {cfg['iterations']} iterations timed per run (a batch of 64 "
         f"pairs + the U score with 100 models each). LA-GCN: {cfg['epochs']} epochs per run, hidden 8, "
         "concat 1, 4 samples, no early stopping.",
@@ -279,10 +276,10 @@ def main() -> None:
         },
         "runs": runs,
     }
-    if set(stages) == set(STAGES):
+    complete = set(stages) == set(STAGES)  # a partial run (--stages) has no summary table
+    if complete:
         payload["summary"] = summarize(runs)
-        atomic_write_text(markdown(payload), out.with_suffix(".md"))
-    atomic_write_json(payload, out)
+    write_script_results(out, payload, markdown(payload) if complete else None)
     print(json.dumps(payload.get("summary", {}), indent=1))
 
 

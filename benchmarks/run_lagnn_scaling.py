@@ -33,8 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structaug.bench import add_out_arguments, claim_out
-from structaug.io import atomic_write_json, atomic_write_text
+from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
 from structaug.results import (
     environment,
     in_fresh_process,
@@ -135,11 +134,7 @@ def _markdown(payload: dict) -> str:
             "features MiB": [f"{r['features_mib']:.0f}" for r in rows],
         }
     )
-    lines = [
-        "# LA-GCN scaling: mini-batch (NeighborLoader) and full-batch training",
-        "",
-        f"Machine: {env.get('device_name')}  ",
-        f"Commit: {env.get('git_commit')}  ",
+    lines = script_header("LA-GCN scaling: mini-batch (NeighborLoader) and full-batch training", env) + [
         f"Graph: {cfg['graph']}; {cfg['masks']}. LA-GCN at the paper's "
         f"settings (concat 1, 4 passes per step, consistency loss); mini-batch: batch {cfg['batch_size']}, "
         f"neighbours {cfg['num_neighbors']}. One epoch = all training nodes + the validation pass, measured "
@@ -193,9 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         "loglog_slopes": slopes,
         "loglog_slopes_from_1e5_nodes": large,
     }
-    atomic_write_json(payload, out)
     text = _markdown(payload)
-    atomic_write_text(text, out.with_suffix(".md"))
+    write_script_results(out, payload, text)
     if slopes:
         _plot(rows, slopes, out.with_suffix(".png"))
     print(text, end="")

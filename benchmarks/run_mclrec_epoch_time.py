@@ -22,9 +22,8 @@ import time
 
 import torch
 
-from structaug.bench import add_out_arguments, claim_out
+from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
 from structaug.datasets import load_seqrec
-from structaug.io import atomic_write_json, atomic_write_text
 from structaug.recsys.mclrec import (
     CL4SRec,
     MCLRec,
@@ -87,12 +86,7 @@ def main() -> None:
             },
             "records": rows,
         }
-        atomic_write_json(payload, a.out)
-        lines = [
-            f"# One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)",
-            "",
-            f"Device: {env['device_name']}  ",
-            f"Commit: {env['git_commit']}",
+        lines = script_header(f"One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)", env) + [
             "",
             "| model | precision | epoch | wall s / epoch | CPU s / epoch |",
             "|---|---|---|---|---|",
@@ -100,7 +94,7 @@ def main() -> None:
         lines += [
             f"| {r['model']} | {r['precision']} | {r['epoch']} | {r['wall_s']:.2f} | {r['cpu_s']:.1f} |" for r in rows
         ]
-        atomic_write_text("\n".join(lines) + "\n", a.out.with_suffix(".md"))
+        write_script_results(a.out, payload, "\n".join(lines))
 
     for name in a.models.split(","):
         for precision in a.precisions.split(","):

@@ -18,8 +18,7 @@ import collections
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from structaug.bench import add_out_arguments, claim_out
-from structaug.io import atomic_write_json
+from structaug.bench import add_out_arguments, claim_out, write_script_results
 from structaug.recsys.mclrec import CL4SRec, MCLRec, SASRec, SequenceViews
 from structaug.recsys.mclrec._training import train_one_epoch
 from structaug.results import environment
@@ -50,14 +49,14 @@ def main() -> None:
         ops = [e.name for e in prof.events() if e.name.startswith("aten::")]
         rows.append({"model": name, "aten_ops_per_batch": len(ops), "top": collections.Counter(ops).most_common(8)})
         print(f"{name:8s} {len(ops):6d} aten ops per batch of 256", flush=True)
-    atomic_write_json(
+    write_script_results(
+        a.out,
         {
             "benchmark": "mclrec_opcount",
             "environment": environment("cpu"),
             "config": {"n_items": a.n_items, "batch_size": 256, "max_len": 50},
             "records": rows,
         },
-        a.out,
     )
 
 

@@ -24,9 +24,8 @@ from contextlib import contextmanager
 
 import torch
 
-from structaug.bench import add_out_arguments, claim_out
+from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
 from structaug.datasets import load_seqrec
-from structaug.io import atomic_write_json, atomic_write_text
 from structaug.recsys.mclrec import (
     MCLRec,
     SequenceViews,
@@ -174,29 +173,24 @@ def main() -> None:
             flush=True,
         )
     env = environment("cpu")
-    atomic_write_json(
-        {
-            "benchmark": "mclrec_stage_time",
-            "environment": env,
-            "config": {
-                "dataset": a.dataset,
-                "threads": a.threads,
-                "batches": a.batches,
-                "warmup": a.warmup,
-                "batch_size": 256,
-                "bucket": True,
-                "seed": a.seed,
-                "batches_per_epoch": n_batches_epoch,
-            },
-            "records": rows,
+    payload = {
+        "benchmark": "mclrec_stage_time",
+        "environment": env,
+        "config": {
+            "dataset": a.dataset,
+            "threads": a.threads,
+            "batches": a.batches,
+            "warmup": a.warmup,
+            "batch_size": 256,
+            "bucket": True,
+            "seed": a.seed,
+            "batches_per_epoch": n_batches_epoch,
         },
-        a.out,
-    )
-    lines = [
-        f"# MCLRec step time by stage ({a.dataset}, {a.threads} threads, {a.batches} batches of 256)",
-        "",
-        f"Device: {env['device_name']}  ",
-        f"Commit: {env['git_commit']}",
+        "records": rows,
+    }
+    lines = script_header(
+        f"MCLRec step time by stage ({a.dataset}, {a.threads} threads, {a.batches} batches of 256)", env
+    ) + [
         "",
         "| part | " + " | ".join(f"{r['precision']} ms / step | %" for r in rows) + " |",
         "|---|" + "---|---|" * len(rows),
@@ -208,7 +202,7 @@ def main() -> None:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("| **step** | " + " | ".join(f"**{r['total_ms_per_step']:.1f}** | 100" for r in rows) + " |")
     lines.append("| epoch estimate (s) | " + " | ".join(f"{r['epoch_s_estimate']:.0f} | " for r in rows) + " |")
-    atomic_write_text("\n".join(lines) + "\n", a.out.with_suffix(".md"))
+    write_script_results(a.out, payload, "\n".join(lines))
 
 
 if __name__ == "__main__":

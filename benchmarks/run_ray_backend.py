@@ -24,8 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from structaug.bench import BenchConfig, add_out_arguments, claim_out, run_benchmark
-from structaug.io import atomic_write_json, atomic_write_text
+from structaug.bench import (
+    BenchConfig,
+    add_out_arguments,
+    claim_out,
+    run_benchmark,
+    script_header,
+    write_script_results,
+)
 from structaug.results import environment
 
 RUNS = [("serial", 1), ("process", 2), ("ray", 1), ("ray", 2)]
@@ -100,13 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         "config": {**extra, "seeds": args.seeds, "datasets": args.datasets, "quick": not args.full},
         "rows": rows,
     }
-    atomic_write_json(payload, out)
-    env = payload["environment"]
-    lines = [
-        "# Benchmark backends: serial, process and Ray on the small tabular track",
-        "",
-        f"Machine: {env.get('device_name')}  ",
-        f"Commit: {env.get('git_commit')}  ",
+    lines = script_header(
+        "Benchmark backends: serial, process and Ray on the small tabular track", payload["environment"]
+    ) + [
         f"Jobs: `bench tabular --track small{' --quick' if not args.full else ''} --seeds {args.seeds} "
         f"--folds {args.folds} --methods {args.methods}`"
         + (" (a smoke budget, below the benchmark's: `--quick`)" if not args.full else ""),
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['backend']} | {r['workers']} | {r['wall_s']:.1f} | {r['speedup_vs_serial']:.2f}× | "
             f"{r['ok']}/{r['rows']} | {r['job_cpu_s']:.1f} | {'yes' if r['same_records_as_serial'] else 'NO'} |"
         )
-    atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
+    write_script_results(out, payload, "\n".join(lines))
     print("\n".join(lines))
     return 0 if all(r["same_records_as_serial"] for r in rows) else 1
 

@@ -25,8 +25,7 @@ import argparse
 import math
 import time
 
-from structaug.bench import add_out_arguments, claim_out
-from structaug.io import atomic_write_json, atomic_write_text
+from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
 from structaug.results import environment, in_fresh_process, peak_memory_above_start
 
 FIT_ROWS = 20_000
@@ -92,13 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             print(row, flush=True)
     payload = {"benchmark": "tabular_large", "environment": environment(), "config": vars(args) | {"out": str(out)}}
     payload["rows"] = rows
-    atomic_write_json(payload, out)
-    env = payload["environment"]
-    lines = [
-        "# HyperTab and T-JEPA on large tables",
-        "",
-        f"Machine: {env.get('device_name')}  ",
-        f"Commit: {env.get('git_commit')}  ",
+    lines = script_header("HyperTab and T-JEPA on large tables", payload["environment"]) + [
         f"Generated table: make_classification, 20 features; fits on the first {FIT_ROWS:,} rows, one "
         "epoch, library defaults; **epoch s is extrapolated** (s per step x steps per epoch at that size).",
         "",
@@ -112,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['epoch_s_extrapolated']:.0f} | {r['predict_s']:.1f} | {r['predict_peak_mib']:.0f} | "
             f"{r['output_mib']:.0f} | {r['table_mib']:.0f} |"
         )
-    atomic_write_text("\n".join(lines) + "\n", out.with_suffix(".md"))
+    write_script_results(out, payload, "\n".join(lines))
     print("\n".join(lines))
     return 0
 

@@ -86,3 +86,22 @@ def test_claim_out_overwrite_and_unwritable(tmp_path, monkeypatch):
     blocker.write_text("x")
     with pytest.raises(SystemExit):  # a folder that is a file: not writable, refused up front
         claim_out(p, p.parse_args(["--out", str(blocker / "r.json")]))
+
+
+def test_write_script_results_writes_json_and_markdown_with_provenance(tmp_path):
+    import json
+
+    from structaug.bench import script_header, write_script_results
+    from structaug.results import environment
+
+    env = environment("cpu")
+    lines = script_header("A title", env) + ["", "body"]
+    assert lines[0] == "# A title"
+    assert f"Machine: {env['device_name']}  " in lines and f"Commit: {env['git_commit']}  " in lines
+    out = tmp_path / "sub" / "r.json"
+    out.parent.mkdir()
+    write_script_results(out, {"benchmark": "x", "environment": env, "rows": [1]}, "\n".join(lines))
+    assert json.loads(out.read_text())["rows"] == [1]
+    assert out.with_suffix(".md").read_text() == "\n".join(lines) + "\n"  # one final newline
+    write_script_results(tmp_path / "j.json", {"rows": []})  # JSON only: no markdown beside it
+    assert not (tmp_path / "j.md").exists() and not list(tmp_path.glob("*.tmp*"))

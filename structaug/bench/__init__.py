@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any, overload
 
 from ..exceptions import InvalidParameterError
-from ..io import check_writable
+from ..io import atomic_write_json, atomic_write_text, check_writable
 from ..validation import check_fraction, check_positive_float, check_positive_int
 from ._runner import (
     BACKENDS,
@@ -64,6 +64,8 @@ __all__ = [
     "read_partial",
     "results_files",
     "run_benchmark",
+    "script_header",
+    "write_script_results",
 ]
 
 BENCHMARKS: dict[str, str] = {
@@ -260,6 +262,23 @@ def claim_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path
             "pass --overwrite to replace them, or choose another --out"
         )
     return out
+
+
+def script_header(title: str, env: dict[str, Any]) -> list[str]:
+    """The first lines of a stand-alone script's markdown: its title, then the machine and the
+    commit from ``env`` (:func:`structaug.results.environment`), so every file says where and from
+    which code its numbers come, in the same words."""
+    return [f"# {title}", "", f"Machine: {env.get('device_name')}  ", f"Commit: {env.get('git_commit')}  "]
+
+
+def write_script_results(out: str | Path, payload: dict[str, Any], markdown: str | None = None) -> None:
+    """Write a stand-alone script's results: ``payload`` as the JSON ``out`` and ``markdown`` (if
+    given) as the ``.md`` beside it, each atomically (a stop mid-write leaves the old file or none).
+    Call :func:`claim_out` before the work, so neither replaces a file this run did not write."""
+    out = Path(out)
+    atomic_write_json(payload, out)
+    if markdown is not None:
+        atomic_write_text(markdown if markdown.endswith("\n") else markdown + "\n", out.with_suffix(".md"))
 
 
 def _given(value: Any, default: Any) -> Any:

@@ -38,7 +38,7 @@ import pandas as pd
 
 from .._optional import import_optional
 from ..results import Record, fmt_mean_std, markdown_table
-from . import BenchConfig, Job, _given, int_at_least, parse_names, positive_int
+from . import BenchConfig, Job, _given, int_at_least, parse_names, positive_float, positive_int
 from ._runner import run_benchmark
 
 __all__ = [
@@ -137,6 +137,8 @@ def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
         "hypertab_epochs": _given(cfg_extra.get("hypertab_epochs"), 20 if quick else 50),
         "hypertab_views": _given(cfg_extra.get("hypertab_views"), 20 if quick else 100),
         "hypertab_masks_per_step": _given(cfg_extra.get("hypertab_masks_per_step"), 1),
+        # None: the estimator's default (recorded as null, so rows run before the flag resume as equal)
+        "hypertab_lr": cfg_extra.get("hypertab_lr"),
         "tjepa_epochs": _given(cfg_extra.get("tjepa_epochs"), 3 if quick else 30),
         "tjepa_encoder": _given(cfg_extra.get("tjepa_encoder"), "cpu" if quick else "paper"),
     }
@@ -171,6 +173,7 @@ def _hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
         missing="impute",
         masks_per_step=budget["hypertab_masks_per_step"],
         device=device,
+        **({} if budget.get("hypertab_lr") is None else {"lr": budget["hypertab_lr"]}),
         random_state=seed,
     )
 
@@ -423,6 +426,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="HyperTab target nets per optimizer step (1 = the paper's schedule)",
+    )
+    parser.add_argument(
+        "--hypertab-lr",
+        type=positive_float,
+        default=None,
+        help="HyperTab Adam learning rate (default: the estimator's, 3e-4 as in the paper)",
     )
     parser.add_argument("--tjepa-epochs", type=positive_int, default=None, help="T-JEPA pre-training epochs")
     parser.add_argument(
