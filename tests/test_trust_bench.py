@@ -25,6 +25,7 @@ from structaug.bench import BenchConfig, load_benchmark, run_benchmark
 from structaug.cli import build_parser, main
 from structaug.exceptions import CorruptFileError, InvalidParameterError, ResultsExistError
 from structaug.results import Record, load_records, save_records
+from structaug.tabular import HyperTabRegressor
 
 REPO = Path(__file__).resolve().parents[1]
 DAIN = ["bench", "dain", "--datasets", "lowrank", "--no-progress"]
@@ -431,9 +432,14 @@ def test_explicit_settings_are_honoured():
         "hypertab_epochs": 1,
         "hypertab_views": 2,
         "hypertab_masks_per_step": 1,
+        "hypertab_lr": None,
         "tjepa_epochs": 1,
         "tjepa_encoder": "cpu",
     }
+    # --hypertab-lr reaches the estimator; without it the estimator's own default stays
+    assert tab._hypertab("classification", 0, tab._budget({"hypertab_lr": 0.01}, False), "cpu").lr == 0.01
+    assert tab._hypertab("regression", 0, tab._budget({}, False), "cpu").lr == HyperTabRegressor().lr
+    assert vars(build_parser().parse_args(["bench", "tabular", "--hypertab-lr", "0.002"]))["hypertab_lr"] == 0.002
 
 
 def test_quick_does_not_override_explicit_seeds_or_folds(tmp_path, monkeypatch):
