@@ -5,9 +5,16 @@ Both ``hypertab.HyperTabClassifier`` (PyPI ``hypertab``, Wydmański et al.) and
 same CPU, one torch thread, on the same float matrix (our :class:`TableEncoder` fitted on
 the training split: one-hot categoricals, standardised numbers), with the same number of
 views (the reference's ``test_nodes``), epochs, batch size, subsample fraction and learning
-rate. Our estimator runs its default schedule (``masks_per_step=1``: one Adam step per
-(batch, mask), the reference's). Per (dataset, seed) the two packages alternate which one
-runs first, so drift in the machine's load does not favour one side.
+rate. Ours runs twice: at the reference's schedule (``masks_per_step=1``, ``lr=--lr``: one
+Adam step per (batch, mask), the same number of steps) and at its own default schedule (several
+masks per step, its default learning rate). Per (dataset, seed) the three fits rotate which one
+runs first, so drift in the machine's load does not favour one side. Every fit counts its
+optimizer steps (a global step hook, so the reference's are counted too).
+
+Where the time goes: for each table, one more one-epoch fit per schedule of ours runs under
+``torch.profiler``; the self CPU time of its matrix products (``mm``, ``addmm``, ``bmm``,
+``baddbmm``) per optimizer step is reported beside the fit's measured CPU time per step, so the
+overhead around the arithmetic (Python, autograd, element-wise kernels) is visible.
 
 Measured per fit: wall seconds (``time.perf_counter``) and CPU seconds of this process
 (``time.process_time``) plus those of finished child processes (the reference's
@@ -84,24 +91,100 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return out, time.perf_counter() - t0, cpu_seconds() - c0
 
 
-def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespace, hypertab: Any) -> list[dict]:
-    """One held-out split: fit and score the reference and structaug's HyperTab."""
-    import torch
+def _encoded_split(X: Any, y: np.ndarray, seed: int, args: argparse.Namespace, test: bool = False) -> tuple:
+    """The seeded stratified hold-out, encoded once for every package: ``(Ztr, ytr)``, and with
+    ``test`` also ``(Zte, yte, n_classes)``. The reference expects a scaled float matrix and
+    labels 0..C-1, so both packages get our :class:`TableEncoder`'s matrix."""
     from sklearn.model_selection import train_test_split
 
-    from structaug.metrics import accuracy, balanced_accuracy
-    from structaug.tabular import FeatureSubsetViews, HyperTabClassifier
     from structaug.tabular._encoder import TableEncoder, encode_class_labels
 
     itr, ite = train_test_split(np.arange(len(y)), test_size=args.test_size, stratify=y, random_state=seed)
     Xtr = X.iloc[itr] if hasattr(X, "iloc") else X[itr]
-    Xte = X.iloc[ite] if hasattr(X, "iloc") else X[ite]
-    # One shared numeric matrix: the reference expects a scaled float matrix and labels 0..C-1.
     enc = TableEncoder(encoding="onehot", missing="impute").fit(Xtr)
     Ztr = np.ascontiguousarray(enc.transform(Xtr), dtype=np.float32)
-    Zte = np.ascontiguousarray(enc.transform(Xte), dtype=np.float32)
     codes, classes = encode_class_labels(y)
-    ytr, yte = codes[itr].astype(np.int64), codes[ite].astype(np.int64)
+    if not test:
+        return Ztr, codes[itr].astype(np.int64)
+    Xte = X.iloc[ite] if hasattr(X, "iloc") else X[ite]
+    Zte = np.ascontiguousarray(enc.transform(Xte), dtype=np.float32)
+    return Ztr, codes[itr].astype(np.int64), Zte, codes[ite].astype(np.int64), int(len(classes))
+
+
+def _default_schedule() -> str:
+    from structaug.tabular import HyperTabClassifier
+
+    est = HyperTabClassifier()
+    return f"masks_per_step={est.masks_per_step}, lr={est.lr:g}"
+
+
+#: the fits per (dataset, seed): the reference package, then ours at the reference's and at our schedule
+PACKAGES = ("hypertab (reference)", "structaug (reference schedule)", "structaug (default schedule)")
+MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+class StepCounter:
+    """Counts every optimizer step taken while active (any optimizer, any package)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def __enter__(self) -> StepCounter:
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        self._handle = register_optimizer_step_post_hook(self._count)
+        return self
+
+    def _count(self, *_: Any) -> None:
+        self.steps += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        self._handle.remove()
+
+
+def our_estimator(schedule: str, seed: int, args: argparse.Namespace, epochs: int | None = None) -> Any:
+    """Our classifier at the reference's schedule (one mask per step, ``--lr``) or at its default one."""
+    from structaug.tabular import FeatureSubsetViews, HyperTabClassifier
+
+    kw = {"masks_per_step": 1, "lr": args.lr} if schedule == "reference" else {}
+    return HyperTabClassifier(
+        views=FeatureSubsetViews(subsample=args.subsample, n_views=args.views),
+        max_epochs=args.epochs if epochs is None else epochs,
+        batch_size=args.batch_size,
+        device="cpu",
+        random_state=seed,
+        **kw,
+    )
+
+
+def step_profile(Ztr: np.ndarray, ytr: np.ndarray, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Per schedule of ours: self CPU ms of the matrix products per optimizer step, and of every
+    op, in a one-epoch fit under ``torch.profiler`` (whose bookkeeping inflates the total)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    out = {}
+    for schedule in ("reference", "default"):
+        est = our_estimator(schedule, 0, args, epochs=1)
+        with StepCounter() as counter, profile(activities=[ProfilerActivity.CPU]) as prof:
+            est.fit(Ztr, ytr)
+        ev = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in ev) / 1e3
+        mm = sum(e.self_cpu_time_total for e in ev if e.key in MATMULS) / 1e3
+        out[schedule] = {
+            "steps": counter.steps,
+            "profiled_ms_per_step": total / counter.steps,
+            "matmul_ms_per_step": mm / counter.steps,
+        }
+    return out
+
+
+def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespace, hypertab: Any) -> list[dict]:
+    """One held-out split: fit and score the reference and structaug's HyperTab (both schedules)."""
+    import torch
+
+    from structaug.metrics import accuracy, balanced_accuracy
+
+    Ztr, ytr, Zte, yte, n_classes = _encoded_split(X, y, seed, args, test=True)
 
     def fit_reference() -> Any:
         # The reference draws masks, init and batch order from the global generators.
@@ -118,35 +201,29 @@ def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespa
         m.fit(Ztr, ytr)
         return m
 
-    def fit_ours() -> Any:
-        return HyperTabClassifier(
-            views=FeatureSubsetViews(subsample=args.subsample, n_views=args.views),
-            max_epochs=args.epochs,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            masks_per_step=1,
-            device="cpu",
-            random_state=seed,
-        ).fit(Ztr, ytr)
-
-    runs = [("hypertab (reference)", fit_reference), ("structaug", fit_ours)]
-    if seed % 2:
-        runs.reverse()  # alternate the order so load drift does not favour one side
+    fits = {
+        PACKAGES[0]: fit_reference,
+        PACKAGES[1]: lambda: our_estimator("reference", seed, args).fit(Ztr, ytr),
+        PACKAGES[2]: lambda: our_estimator("default", seed, args).fit(Ztr, ytr),
+    }
+    order = list(PACKAGES[seed % 3 :] + PACKAGES[: seed % 3])  # rotate: load drift favours no side
     out = []
-    for package, fit in runs:
-        model, fit_wall, fit_cpu = timed(fit)
+    for package in order:
+        with StepCounter() as counter:
+            model, fit_wall, fit_cpu = timed(fits[package])
         pred, pred_wall, pred_cpu = timed(lambda: np.asarray(model.predict(Zte), dtype=np.int64))
         out.append(
             {
                 "package": package,
                 "dataset": name,
                 "seed": seed,
-                "n_train": int(len(itr)),
-                "n_test": int(len(ite)),
+                "n_train": int(len(ytr)),
+                "n_test": int(len(yte)),
                 "n_features_encoded": int(Ztr.shape[1]),
-                "n_classes": int(len(classes)),
+                "n_classes": n_classes,
                 "fit_wall_s": fit_wall,
                 "fit_cpu_s": fit_cpu,
+                "optimizer_steps": counter.steps,
                 "predict_wall_s": pred_wall,
                 "predict_cpu_s": pred_cpu,
                 "accuracy": accuracy(yte, pred),
@@ -154,7 +231,7 @@ def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespa
             }
         )
         print(
-            f"{name:24s} seed {seed} {package:22s} fit {fit_wall:7.1f}s wall {fit_cpu:7.1f}s cpu  "
+            f"{name:24s} seed {seed} {package:31s} fit {fit_wall:7.1f}s wall {fit_cpu:7.1f}s cpu  "
             f"acc {out[-1]['accuracy']:.4f}",
             flush=True,
         )
@@ -183,7 +260,7 @@ def markdown(payload: dict) -> str:
     lines = [
         "# HyperTab: structaug vs the reference package (same process, same CPU)",
         "",
-        f"Device: {env['device']}  ",
+        f"Machine: {env['device']}  ",
         f"Commit: {env.get('git_commit')}  ",
         f"Versions: {env['versions']}  ",
         f"Config: {cfg}  ",
@@ -191,41 +268,63 @@ def markdown(payload: dict) -> str:
         "",
         "Times are per fit on the training split (wall and CPU seconds; CPU includes the reference's "
         "DataLoader worker processes). Speed-up = reference ÷ structaug, the geometric mean of the "
-        "per-seed ratios. Accuracy on the held-out split; mean ± std over seeds.",
+        "per-seed ratios. Accuracy on the held-out split; mean ± std over seeds. Our reference "
+        "schedule: one mask per Adam step at the reference's learning rate; our default schedule: "
+        f"{cfg.get('default_schedule', 'the estimator defaults')}.",
         "",
-        "| dataset | n_train × d | package | fit wall s | fit CPU s | predict wall s | accuracy | balanced acc. |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | n_train × d | package | Adam steps | fit wall s | fit CPU s | predict wall s | accuracy | "
+        "balanced acc. |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     speed = []
     for ds in dict.fromkeys(r["dataset"] for r in recs):
-        rows = {
-            p: [r for r in recs if r["dataset"] == ds and r["package"] == p]
-            for p in ("hypertab (reference)", "structaug")
-        }
+        rows = {p: [r for r in recs if r["dataset"] == ds and r["package"] == p] for p in PACKAGES}
         for p, rs in rows.items():
             if not rs:
                 continue
             lines.append(
                 f"| {ds} | {rs[0]['n_train']} × {rs[0]['n_features_encoded']} | {p} | "
+                f"{rs[0].get('optimizer_steps', '')} | "
                 f"{_ms([r['fit_wall_s'] for r in rs], 1)} | {_ms([r['fit_cpu_s'] for r in rs], 1)} | "
                 f"{_ms([r['predict_wall_s'] for r in rs], 3)} | {_ms([r['accuracy'] for r in rs], 4)} | "
                 f"{_ms([r['balanced_accuracy'] for r in rs], 4)} |"
             )
-        ref = {r["seed"]: r for r in rows["hypertab (reference)"]}
-        ours = {r["seed"]: r for r in rows["structaug"]}
-        seeds = sorted(set(ref) & set(ours))
-        if seeds:
-            w = float(np.exp(np.mean([np.log(ref[s]["fit_wall_s"] / ours[s]["fit_wall_s"]) for s in seeds])))
-            c = float(np.exp(np.mean([np.log(ref[s]["fit_cpu_s"] / ours[s]["fit_cpu_s"]) for s in seeds])))
-            da = float(np.mean([ours[s]["accuracy"] - ref[s]["accuracy"] for s in seeds]))
-            speed.append((ds, w, c, da, len(seeds)))
+        ref = {r["seed"]: r for r in rows[PACKAGES[0]]}
+        for p in PACKAGES[1:]:
+            ours = {r["seed"]: r for r in rows[p]}
+            seeds = sorted(set(ref) & set(ours))
+            if seeds:
+                w = float(np.exp(np.mean([np.log(ref[s]["fit_wall_s"] / ours[s]["fit_wall_s"]) for s in seeds])))
+                c = float(np.exp(np.mean([np.log(ref[s]["fit_cpu_s"] / ours[s]["fit_cpu_s"]) for s in seeds])))
+                da = float(np.mean([ours[s]["accuracy"] - ref[s]["accuracy"] for s in seeds]))
+                db = float(np.mean([ours[s]["balanced_accuracy"] - ref[s]["balanced_accuracy"] for s in seeds]))
+                speed.append((ds, p, w, c, da, db, len(seeds)))
     lines += [
         "",
-        "| dataset | fit speed-up (wall) | fit speed-up (CPU) | accuracy structaug − reference | seeds |",
-        "|---|---|---|---|---|",
+        "| dataset | ours | fit speed-up (wall) | fit speed-up (CPU) | accuracy ours − reference | "
+        "balanced acc. ours − reference | seeds |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for ds, w, c, da, n in speed:
-        lines.append(f"| {ds} | {w:.2f}× | {c:.2f}× | {da:+.4f} | {n} |")
+    for ds, p, w, c, da, db, n in speed:
+        lines.append(f"| {ds} | {p.split('(')[1].rstrip(')')} | {w:.2f}× | {c:.2f}× | {da:+.4f} | {db:+.4f} | {n} |")
+    prof = payload.get("step_profile") or {}
+    if prof:
+        lines += [
+            "",
+            "Where a step's time goes (ours; matrix products under `torch.profiler` in a one-epoch fit, "
+            "against the CPU time per Adam step of the full fits above):",
+            "",
+            "| dataset | schedule | CPU ms per Adam step (fit) | matmul ms per step (profiled) | matmul share |",
+            "|---|---|---|---|---|",
+        ]
+        for ds, per in prof.items():
+            for schedule, p in (("reference", PACKAGES[1]), ("default", PACKAGES[2])):
+                rs = [r for r in recs if r["dataset"] == ds and r["package"] == p]
+                if not rs or schedule not in per:
+                    continue
+                ms = 1e3 * float(np.mean([r["fit_cpu_s"] / r["optimizer_steps"] for r in rs]))
+                mm = per[schedule]["matmul_ms_per_step"]
+                lines.append(f"| {ds} | {schedule} | {ms:.3f} | {mm:.3f} | {100 * mm / ms:.0f} % |")
     lines += [
         "",
         "Architectural note: the reference package's (PyPI 0.6.2, paper-era code) target network is "
@@ -275,15 +374,17 @@ def main(argv: list[str] | None = None) -> int:
         "lr": args.lr,
         "test_size": args.test_size,
         "torch_threads": 1,
-        "structaug_masks_per_step": 1,
+        "default_schedule": _default_schedule(),
         "hidden_dims": 10,
         "command": " ".join(["python", "benchmarks/run_hypertab_reference.py", *(argv or sys.argv[1:])]),
     }
     records: list[dict] = []
+    profiles: dict[str, dict] = {}
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         X, y = load(name, args.data_dir)
         for seed in seeds:
             records.extend(run_pair(name, X, y, seed, args, hypertab))
+        profiles[name] = step_profile(*_encoded_split(X, y, seeds[0], args), args)
         # written after every dataset, so an interrupted run keeps what it finished
         env = {
             "device": f"CPU: {cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch thread)",
@@ -295,7 +396,13 @@ def main(argv: list[str] | None = None) -> int:
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "git_commit": environment("cpu")["git_commit"],
         }
-        payload = {"benchmark": "hypertab_reference", "environment": env, "config": cfg, "records": records}
+        payload = {
+            "benchmark": "hypertab_reference",
+            "environment": env,
+            "config": cfg,
+            "records": records,
+            "step_profile": profiles,
+        }
         write_script_results(args.out, payload, markdown(payload))
     print(markdown(payload))
     return 0

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from structaug.exceptions import DataValidationError, NotFittedError
+from structaug.exceptions import DataValidationError, InvalidParameterError, NotFittedError
 from structaug.tabular import FeatureSubsetViews, HyperTabClassifier, HyperTabRegressor
 from structaug.tabular.hypertab._model import HyperTabNet
 from structaug.testing import check_augmenter
@@ -74,6 +74,7 @@ def test_batched_forward_matches_one_network_at_a_time():
     masks = torch.zeros(M, d)
     index = torch.stack([torch.randperm(d)[:k] for _ in range(M)])
     index[0, 2] = d  # a narrower view (one-hot groups make widths differ): padded with the zero column
+    index[1, 1:] = d  # padded twice: the first layer scatters both pad weights onto one column
     real = [index[m][index[m] < d] for m in range(M)]
     for m in range(M):
         masks[m, real[m]] = 1.0
@@ -87,6 +88,37 @@ def test_batched_forward_matches_one_network_at_a_time():
             if j < 2:
                 h = torch.relu(h)
         torch.testing.assert_close(out[m], h, rtol=1e-5, atol=1e-5)
+
+
+def test_batched_forward_gives_the_pad_column_no_gradient():
+    """The pad column's generated weights meet zeros (repeated pads share one column of the
+    dense first layer): they get no gradient, real features' weights do, as with a gather."""
+    torch.manual_seed(0)
+    d, k, h = 6, 3, 4
+    net = HyperTabNet(d, k, 2, hidden_size=h)
+    xp = torch.cat([torch.randn(5, d), torch.zeros(5, 1)], 1)
+    index = torch.tensor([[0, 1, d], [2, d, d]])
+    masks = torch.zeros(2, d)
+    masks[0, [0, 1]] = 1.0
+    masks[1, 2] = 1.0
+    leaves = [(w.detach().requires_grad_(True), b.detach().requires_grad_(True)) for w, b in net.weights(masks)]
+    net.weights = lambda _masks: leaves  # the generated weights as leaves, to read their gradients
+    net(xp, masks, index).square().sum().backward()
+    grad = leaves[0][0].grad  # (networks, hidden, k): first-layer weights per input slot
+    for m, j in [(0, 2), (1, 1), (1, 2)]:
+        assert (grad[m, :, j] == 0).all()
+    assert (grad[0, :, :2] != 0).any()  # a real feature's weights learn (network 1's ReLUs may all be off)
+
+
+def test_lr_auto_scales_with_masks_per_step(toy):
+    Xtr, ytr, _, _ = toy
+    fit = dict(max_epochs=1, views=FeatureSubsetViews(n_views=4), device="cpu", random_state=0)
+    assert HyperTabClassifier(**fit).fit(Xtr, ytr).lr_ == pytest.approx(3e-4 * 5)  # 25 masks per step
+    assert HyperTabClassifier(masks_per_step=1, **fit).fit(Xtr, ytr).lr_ == pytest.approx(3e-4)  # the reference's
+    assert HyperTabClassifier(masks_per_step=4, lr=0.01, **fit).fit(Xtr, ytr).lr_ == 0.01
+    for bad in ("fast", "AUTO", 0.0, -1e-3, float("nan"), None):
+        with pytest.raises(InvalidParameterError, match="lr"):
+            HyperTabClassifier(lr=bad, **fit).fit(Xtr, ytr)
 
 
 # -- the estimators -----------------------------------------------------------------------

@@ -28,14 +28,10 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
     ds = "wine (sklearn, 178 rows)"
     rows: list[DemoRow] = []
-    # quick: fewer views and the batched schedule, so the tour's tests stay in seconds.
+    # quick: fewer views and epochs, so the tour's tests stay in seconds; both at the default schedule
     n_views = 20 if quick else 100
     ht = HyperTabClassifier(
-        views=FeatureSubsetViews(n_views=n_views),
-        max_epochs=30 if quick else 50,
-        masks_per_step=5 if quick else 1,
-        device=device,
-        random_state=seed,
+        views=FeatureSubsetViews(n_views=n_views), max_epochs=30 if quick else 50, device=device, random_state=seed
     )
     models = [
         ("HyperTab (feature-subset views)", ht, f"{n_views} views, {ht.max_epochs} epochs"),
