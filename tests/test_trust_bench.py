@@ -431,8 +431,8 @@ def test_explicit_settings_are_honoured():
     assert tab._budget({"hypertab_epochs": 1, "tjepa_epochs": 1, "hypertab_views": 2}, True) == {
         "hypertab_epochs": 1,
         "hypertab_views": 2,
-        "hypertab_masks_per_step": 1,
-        "hypertab_lr": None,
+        "hypertab_masks_per_step": 25,  # the estimator's defaults, recorded as used
+        "hypertab_lr": "auto",
         "tjepa_epochs": 1,
         "tjepa_encoder": "cpu",
     }

@@ -132,13 +132,21 @@ def _track(n_rows: int) -> str:
 
 # ----------------------------------------------------------------------------------------
 # methods: name → factory(task, seed, cfg) → estimator with fit/predict on the raw table
+def _hypertab_default(name: str) -> Any:
+    from ..tabular.hypertab import HyperTabClassifier
+
+    return HyperTabClassifier().get_params()[name]
+
+
 def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
     return {
         "hypertab_epochs": _given(cfg_extra.get("hypertab_epochs"), 20 if quick else 50),
         "hypertab_views": _given(cfg_extra.get("hypertab_views"), 20 if quick else 100),
-        "hypertab_masks_per_step": _given(cfg_extra.get("hypertab_masks_per_step"), 1),
-        # None: the estimator's default (recorded as null, so rows run before the flag resume as equal)
-        "hypertab_lr": cfg_extra.get("hypertab_lr"),
+        # unset: the estimator's own defaults (its schedule), recorded as the values used
+        "hypertab_masks_per_step": _given(
+            cfg_extra.get("hypertab_masks_per_step"), _hypertab_default("masks_per_step")
+        ),
+        "hypertab_lr": _given(cfg_extra.get("hypertab_lr"), _hypertab_default("lr")),
         "tjepa_epochs": _given(cfg_extra.get("tjepa_epochs"), 3 if quick else 30),
         "tjepa_encoder": _given(cfg_extra.get("tjepa_encoder"), "cpu" if quick else "paper"),
     }
@@ -172,8 +180,8 @@ def _hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
         views=FeatureSubsetViews(n_views=budget["hypertab_views"]),
         missing="impute",
         masks_per_step=budget["hypertab_masks_per_step"],
+        lr=budget["hypertab_lr"],
         device=device,
-        **({} if budget.get("hypertab_lr") is None else {"lr": budget["hypertab_lr"]}),
         random_state=seed,
     )
 
@@ -425,13 +433,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--hypertab-masks-per-step",
         type=positive_int,
         default=None,
-        help="HyperTab target nets per optimizer step (1 = the paper's schedule)",
+        help="HyperTab target nets per optimizer step (default: the estimator's, 25; 1 = the paper's schedule)",
     )
     parser.add_argument(
         "--hypertab-lr",
         type=positive_float,
         default=None,
-        help="HyperTab Adam learning rate (default: the estimator's, 3e-4 as in the paper)",
+        help="HyperTab Adam learning rate (default: the estimator's 'auto', 3e-4 x sqrt(masks per step))",
     )
     parser.add_argument("--tjepa-epochs", type=positive_int, default=None, help="T-JEPA pre-training epochs")
     parser.add_argument(
