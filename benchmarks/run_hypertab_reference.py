@@ -115,7 +115,7 @@ def _default_schedule() -> str:
     from structaug.tabular import HyperTabClassifier
 
     est = HyperTabClassifier()
-    return f"masks_per_step={est.masks_per_step}, lr={est.lr:g}"
+    return f"masks_per_step={est.masks_per_step}, lr={est.lr!r} (= {est._learning_rate():g})"
 
 
 #: the fits per (dataset, seed): the reference package, then ours at the reference's and at our schedule
