@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from structaug.bench import BenchConfig, add_out_arguments, claim_out, run_benchmark, write_script_results
+from structaug.bench import (
+    BenchConfig,
+    add_out_arguments,
+    claim_out,
+    run_benchmark,
+    script_header,
+    write_script_results,
+)
 from structaug.bench.tabular import dataset_names, load_table
 from structaug.results import environment
 
@@ -93,11 +100,7 @@ def summarize(records: list[dict], labels: list[str]) -> list[dict[str, Any]]:
 
 def markdown(payload: dict) -> str:
     env, cfg = payload["environment"], payload["config"]
-    lines = [
-        "# HyperTab: masks per Adam step and learning rate (small track)",
-        "",
-        f"Machine: {env.get('device_name')}  ",
-        f"Commit: {env.get('git_commit')}  ",
+    lines = script_header("HyperTab: masks per Adam step and learning rate (small track)", env) + [
         f"Command: `{cfg['command']}`",
         "",
         f"HyperTab alone on {len(cfg['datasets'])} small tables ({', '.join(cfg['datasets'])}), seeds "

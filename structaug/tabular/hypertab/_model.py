@@ -387,9 +387,9 @@ class _HyperTabBase(BaseEstimator):
         """``lr``, or for ``"auto"`` the reference's 3e-4 scaled by ``sqrt(masks_per_step)``.
 
         The square-root rule (an average over ``m`` masks has ~``sqrt(m)`` less gradient noise)
-        gives the reference's rate at one mask per step; at 25 masks it matched the reference
-        schedule's balanced accuracy on the small track, where linear scaling (7.5e-3) lost 3.3
-        points (docs/hypertab.md).
+        gives the reference's rate at one mask per step; at 25 masks it matched the one-mask
+        schedule's balanced accuracy on the small track, where linear scaling (7.5e-3) lost
+        accuracy (benchmarks/results/hypertab_schedules.md, docs/hypertab.md).
         """
         if isinstance(self.lr, str):
             return REFERENCE_LR * float(np.sqrt(self.masks_per_step))
