@@ -71,6 +71,21 @@ def test_every_results_json_names_a_clean_commit(path):
     )
 
 
+@pytest.mark.parametrize("path", JSONS, ids=lambda p: p.name)
+def test_no_results_json_keeps_rows_of_an_unclean_tree_silently(path):
+    """A note that says some rows come from a ``-dirty`` tree is a file not from one clean commit:
+    allowed only while those rows are being rerun (``reruns`` entries, each old row marked
+    ``"unclean"``, checked below), never under a clean top-level commit alone."""
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
+    text = json.dumps([config.get("note", ""), payload.get("note", "")])
+    dirty = re.findall(r"[0-9a-f]{7,40}-dirty", text)
+    assert not dirty or "reruns" in payload, (
+        f"{path.name}: its note says rows come from {sorted(set(dirty))} (an unclean tree): rerun them at a "
+        'clean commit, or record the rerun in progress (`reruns`, rows marked "unclean")'
+    )
+
+
 def test_verify_results_flags_a_changed_row(tmp_path):
     import importlib.util
 
