@@ -106,3 +106,24 @@ def test_write_script_results_writes_json_and_markdown_with_provenance(tmp_path)
     assert out.with_suffix(".md").read_text() == "\n".join(lines) + "\n"  # one final newline
     write_script_results(tmp_path / "j.json", {"rows": []})  # JSON only: no markdown beside it
     assert not (tmp_path / "j.md").exists() and not list(tmp_path.glob("*.tmp*"))
+
+
+def test_hypertab_schedules_summary_pairs_rows_with_the_first_schedule():
+    mod = runpy.run_path(str(BENCH / "run_hypertab_schedules.py"))
+    assert mod["parse_schedules"]("25:auto,1:3e-4,50") == [(25, "auto"), (1, 3e-4), (50, "auto")]
+    a, b = mod["label"](25, "auto"), mod["label"](1, 3e-4)
+    assert (a, b) == ("HyperTab (25 masks/step, lr auto)", "HyperTab (1 masks/step, lr 0.0003)")
+
+    def row(method, ds, seed, metrics, cpu=1.0):
+        extra = {"fit_cpu_time_per_fold": cpu}
+        return {"method": method, "dataset": ds, "seed": seed, "status": "ok", "metrics": metrics,
+                "extra": extra, "config": {"folds": 3}}  # fmt: skip
+
+    recs = [row(a, "t", s, {"balanced_accuracy": 0.8}) for s in range(3)]
+    recs += [row(b, "t", s, {"balanced_accuracy": v}, cpu=2.0) for s, v in enumerate([0.9, 0.8, 0.7])]
+    recs += [row(a, "r", 0, {"rmse": 2.0}), row(b, "r", 0, {"rmse": 3.0})]
+    first, second = mod["summarize"](recs, [a, b])
+    assert first["gap_to_first"] == 0 and first["up_level_down"] == [0, 3, 0] and first["wilcoxon_p"] is None
+    assert second["gap_to_first"] == pytest.approx(0.0) and second["up_level_down"] == [1, 1, 1]
+    assert second["mean_balanced_accuracy"] == pytest.approx(0.8) and second["rmse"] == {"r": 3.0}
+    assert (first["fit_cpu_s"], second["fit_cpu_s"]) == (12.0, 21.0)  # per-fold CPU x 3 folds, every row
