@@ -34,7 +34,7 @@ from structaug.recsys.mclrec import (
     prefix_examples,
     prepare_interactions,
 )
-from structaug.recsys.mclrec._training import train_one_epoch
+from structaug.recsys.mclrec._training import PRECISIONS, train_one_epoch
 from structaug.results import environment
 from structaug.train import resolve_device
 
@@ -59,6 +59,11 @@ def main() -> None:
     add_out_arguments(p, "mclrec_epoch_time")
     a = p.parse_args()
     claim_out(p, a)
+    # names checked before the dataset loads (a typo used to end in a KeyError after it)
+    for flag, given, known in (("--models", a.models, MODELS), ("--precisions", a.precisions, PRECISIONS)):
+        unknown = [x for x in given.split(",") if x not in known]
+        if unknown:
+            p.error(f"{flag}: unknown {unknown}; choose from {', '.join(known)}")
     torch.set_num_threads(a.threads)
     log = build_sequences(prepare_interactions(load_seqrec(a.dataset, a.data_dir)))
     train, _, _ = leave_one_out(log.sequences)
