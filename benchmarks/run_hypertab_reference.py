@@ -91,10 +91,10 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return out, time.perf_counter() - t0, cpu_seconds() - c0
 
 
-def _encoded_split(X: Any, y: np.ndarray, seed: int, args: argparse.Namespace, test: bool = False) -> tuple:
-    """The seeded stratified hold-out, encoded once for every package: ``(Ztr, ytr)``, and with
-    ``test`` also ``(Zte, yte, n_classes)``. The reference expects a scaled float matrix and
-    labels 0..C-1, so both packages get our :class:`TableEncoder`'s matrix."""
+def _encoded_split(X: Any, y: np.ndarray, seed: int, args: argparse.Namespace) -> tuple:
+    """The seeded stratified hold-out, encoded once for every package: ``(Ztr, ytr, Zte, yte,
+    n_classes)``. The reference expects a scaled float matrix and labels 0..C-1, so both
+    packages get our :class:`TableEncoder`'s matrix."""
     from sklearn.model_selection import train_test_split
 
     from structaug.tabular._encoder import TableEncoder, encode_class_labels
@@ -104,8 +104,6 @@ def _encoded_split(X: Any, y: np.ndarray, seed: int, args: argparse.Namespace, t
     enc = TableEncoder(encoding="onehot", missing="impute").fit(Xtr)
     Ztr = np.ascontiguousarray(enc.transform(Xtr), dtype=np.float32)
     codes, classes = encode_class_labels(y)
-    if not test:
-        return Ztr, codes[itr].astype(np.int64)
     Xte = X.iloc[ite] if hasattr(X, "iloc") else X[ite]
     Zte = np.ascontiguousarray(enc.transform(Xte), dtype=np.float32)
     return Ztr, codes[itr].astype(np.int64), Zte, codes[ite].astype(np.int64), int(len(classes))
@@ -184,7 +182,7 @@ def run_pair(name: str, X: Any, y: np.ndarray, seed: int, args: argparse.Namespa
 
     from structaug.metrics import accuracy, balanced_accuracy
 
-    Ztr, ytr, Zte, yte, n_classes = _encoded_split(X, y, seed, args, test=True)
+    Ztr, ytr, Zte, yte, n_classes = _encoded_split(X, y, seed, args)
 
     def fit_reference() -> Any:
         # The reference draws masks, init and batch order from the global generators.
@@ -387,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         X, y = load(name, args.data_dir)
         for seed in seeds:
             records.extend(run_pair(name, X, y, seed, args, hypertab))
-        profiles[name] = step_profile(*_encoded_split(X, y, seeds[0], args), args)
+        Ztr, ytr, *_ = _encoded_split(X, y, seeds[0], args)
+        profiles[name] = step_profile(Ztr, ytr, args)
         # written after every dataset, so an interrupted run keeps what it finished
         env = {
             "device": f"CPU: {cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch thread)",

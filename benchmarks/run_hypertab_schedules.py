@@ -20,8 +20,6 @@ its method renamed after its schedule. ::
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +32,8 @@ from structaug.bench import (
     script_header,
     write_script_results,
 )
-from structaug.bench.tabular import dataset_names, load_table
+from structaug.bench.tabular import load_table, validate
+from structaug.exceptions import InvalidParameterError
 from structaug.results import environment
 
 #: the 23 small tables of the committed tabular_small.json (the suite's small track without
@@ -108,19 +107,20 @@ def markdown(payload: dict) -> str:
         "paired difference in balanced accuracy to the first schedule over the classification table × seed "
         "rows (up/level/down), Wilcoxon signed-rank p. lr auto = 3e-4 × sqrt(masks per step).",
         "",
-        "| schedule | mean balanced acc. | gap to the first (points) | up / level / down | p | "
-        + " | ".join(f"RMSE {t}" for t in payload["summary"][0]["rmse"])
-        + " | fit CPU s |",
-        "|---|---|---|---|---|" + "---|" * len(payload["summary"][0]["rmse"]) + "---|",
     ]
+    head = ["schedule", "mean balanced acc.", "gap to the first (points)", "up / level / down", "p"]
+    head += [f"RMSE {t}" for t in payload["summary"][0]["rmse"]] + ["fit CPU s"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in payload["summary"]:
-        p = "" if s["wilcoxon_p"] is None else f"{s['wilcoxon_p']:.2f}"
-        lines.append(
-            f"| {s['schedule']} | {100 * s['mean_balanced_accuracy']:.2f} | {100 * s['gap_to_first']:+.2f} | "
-            f"{'/'.join(map(str, s['up_level_down']))} | {p} | "
-            + " | ".join(f"{v:.3f}" for v in s["rmse"].values())
-            + f" | {s['fit_cpu_s']:.0f} |"
-        )
+        cells = [
+            s["schedule"],
+            f"{100 * s['mean_balanced_accuracy']:.2f}",
+            f"{100 * s['gap_to_first']:+.2f}",
+            "/".join(map(str, s["up_level_down"])),
+            "" if s["wilcoxon_p"] is None else f"{s['wilcoxon_p']:.2f}",
+        ]
+        cells += [f"{v:.3f}" for v in s["rmse"].values()] + [f"{s['fit_cpu_s']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -141,24 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     out = claim_out(p, a)
     schedules = parse_schedules(a.schedules)
     datasets = [d for d in a.datasets.split(",") if d]
-    unknown = sorted(set(datasets) - set(dataset_names(a.data_dir)))
-    if unknown:
-        p.error(f"--datasets: unknown tables {unknown}")
-    load_table(datasets[0], a.data_dir)  # a missing data folder fails here, before any fit
     runs = out.with_name(out.stem + "_runs")
-    runs.mkdir(parents=True, exist_ok=True)
-    records: list[dict] = []
-    labels = []
-    for masks, lr in schedules:
-        lab = label(masks, lr)
-        labels.append(lab)
-        part = runs / f"m{masks}_lr{lr}.json"
-        cfg = BenchConfig(
+    # one ordinary benchmark run per schedule; with --resume the runner skips the rows its
+    # results file or partial file already holds (a run stopped mid-schedule included)
+    cfgs = [
+        BenchConfig(
             data_dir=a.data_dir,
             datasets=datasets,
             seeds=[int(s) for s in a.seeds.split(",")],
-            out=part,
-            resume=a.resume and part.exists(),
+            out=runs / f"m{masks}_lr{lr}.json",
+            resume=a.resume,
             extra={
                 "track": "small",
                 "folds": a.folds,
@@ -167,10 +159,18 @@ def main(argv: list[str] | None = None) -> int:
                 "hypertab_lr": lr,
             },
         )
-        if not (a.resume and part.exists() and _complete(part, len(datasets) * len(cfg.seeds))):
-            run_benchmark("tabular", cfg)
-        for r in json.loads(part.read_text(encoding="utf-8"))["records"]:
-            records.append({**r, "method": lab})
+        for masks, lr in schedules
+    ]
+    try:
+        validate(cfgs[0])  # the suite's own name checks, before any fit (the flags are the same in every run)
+    except InvalidParameterError as exc:
+        p.error(str(exc))
+    load_table(datasets[0], a.data_dir)  # a missing data folder fails here, before any fit
+    runs.mkdir(parents=True, exist_ok=True)
+    records: list[dict] = []
+    labels = [label(masks, lr) for masks, lr in schedules]
+    for lab, cfg in zip(labels, cfgs):
+        records += [{**r.to_dict(), "method": lab} for r in run_benchmark("tabular", cfg)]
         print(f"{lab}: done", flush=True)
     payload = {
         "benchmark": "hypertab_schedules",
@@ -189,11 +189,6 @@ def main(argv: list[str] | None = None) -> int:
     write_script_results(out, payload, text)
     print(text, end="")
     return 0
-
-
-def _complete(path: Path, n_rows: int) -> bool:
-    rows = json.loads(path.read_text(encoding="utf-8"))["records"]
-    return sum(r["status"] == "ok" for r in rows) >= n_rows
 
 
 if __name__ == "__main__":
