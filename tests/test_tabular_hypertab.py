@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -65,10 +66,13 @@ def test_views_keep_feature_groups_together():
 
 
 # -- the batched target networks ----------------------------------------------------------
-def test_batched_forward_matches_one_network_at_a_time():
+@pytest.mark.parametrize("n_hidden_layers", [1, 2, 3])  # 1: the paper's target network; 2: the default
+def test_batched_forward_matches_one_network_at_a_time(n_hidden_layers):
     torch.manual_seed(0)
     d, k, c, M = 7, 3, 4, 5
-    net = HyperTabNet(d, k, c, hidden_size=6)
+    net = HyperTabNet(d, k, c, hidden_size=6, n_hidden_layers=n_hidden_layers)
+    assert len(net.shapes) == n_hidden_layers + 1
+    assert net.n_target_params == (6 * k + 6) + (n_hidden_layers - 1) * (6 * 6 + 6) + (c * 6 + c)
     x = torch.randn(9, d)
     xp = torch.cat([x, torch.zeros(9, 1)], 1)
     masks = torch.zeros(M, d)
@@ -85,7 +89,7 @@ def test_batched_forward_matches_one_network_at_a_time():
         h = x[:, real[m]]
         for j, (w, b) in enumerate(ws):
             h = h @ (w[m][:, : len(real[m])] if j == 0 else w[m]).T + b[m]
-            if j < 2:
+            if j < n_hidden_layers:
                 h = torch.relu(h)
         torch.testing.assert_close(out[m], h, rtol=1e-5, atol=1e-5)
 
@@ -133,6 +137,10 @@ def test_classifier_learns_and_probabilities(toy):
     assert clf.score(Xte, yte) > 0.8  # chance is 0.5
     assert clf.masks_.shape == (16, 10) and (clf.masks_.sum(1) == 5).all()
     assert clf.train_result_.epochs_run == 40
+    # the paper's one-hidden-layer target network learns too, with fewer generated weights
+    one = clone(clf).set_params(n_hidden_layers=1).fit(Xtr, ytr)
+    assert one.score(Xte, yte) > 0.8
+    assert one.net_.head.out_features < clf.net_.head.out_features
 
 
 def test_same_seed_same_predictions(toy):
@@ -268,6 +276,9 @@ def test_bad_inputs(toy):
         HyperTabClassifier(views=FeatureSubsetViews(subsample=0)).fit(Xtr, ytr)
     with pytest.raises(ValueError, match="views must be a FeatureSubsetViews"):
         HyperTabClassifier(views=0.5).fit(Xtr, ytr)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InvalidParameterError, match="n_hidden_layers"):
+            HyperTabClassifier(n_hidden_layers=bad).fit(Xtr, ytr)
 
 
 def test_nan_impute_constant_column_and_p_greater_than_n():

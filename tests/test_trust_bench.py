@@ -433,6 +433,8 @@ def test_explicit_settings_are_honoured():
         "hypertab_views": 2,
         "hypertab_masks_per_step": 25,  # the estimator's defaults, recorded as used
         "hypertab_lr": "auto",
+        "hypertab_hidden_layers": 2,
+        "hypertab_patience": None,
         "tjepa_epochs": 1,
         "tjepa_encoder": "cpu",
     }
@@ -440,6 +442,19 @@ def test_explicit_settings_are_honoured():
     assert tab._hypertab("classification", 0, tab._budget({"hypertab_lr": 0.01}, False), "cpu").lr == 0.01
     assert tab._hypertab("regression", 0, tab._budget({}, False), "cpu").lr == HyperTabRegressor().lr
     assert vars(build_parser().parse_args(["bench", "tabular", "--hypertab-lr", "0.002"]))["hypertab_lr"] == 0.002
+    # the target-network depth and early stopping reach the estimator too
+    est = tab._hypertab(
+        "classification", 0, tab._budget({"hypertab_hidden_layers": 1, "hypertab_patience": 7}, False), "cpu"
+    )
+    assert (est.n_hidden_layers, est.patience) == (1, 7)
+    args = vars(
+        build_parser().parse_args(["bench", "tabular", "--hypertab-hidden-layers", "1", "--hypertab-patience", "5"])
+    )
+    assert (args["hypertab_hidden_layers"], args["hypertab_patience"]) == (1, 5)
+    # a budget recorded before those options existed resumes with the estimator's defaults
+    old = {k: v for k, v in tab._budget({}, False).items() if k not in ("hypertab_hidden_layers", "hypertab_patience")}
+    est = tab._hypertab("classification", 0, old, "cpu")
+    assert (est.n_hidden_layers, est.patience) == (2, None)
 
 
 def test_quick_does_not_override_explicit_seeds_or_folds(tmp_path, monkeypatch):

@@ -147,6 +147,8 @@ def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
             cfg_extra.get("hypertab_masks_per_step"), _hypertab_default("masks_per_step")
         ),
         "hypertab_lr": _given(cfg_extra.get("hypertab_lr"), _hypertab_default("lr")),
+        "hypertab_hidden_layers": _given(cfg_extra.get("hypertab_hidden_layers"), _hypertab_default("n_hidden_layers")),
+        "hypertab_patience": _given(cfg_extra.get("hypertab_patience"), _hypertab_default("patience")),
         "tjepa_epochs": _given(cfg_extra.get("tjepa_epochs"), 3 if quick else 30),
         "tjepa_encoder": _given(cfg_extra.get("tjepa_encoder"), "cpu" if quick else "paper"),
     }
@@ -181,6 +183,9 @@ def _hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
         missing="impute",
         masks_per_step=budget["hypertab_masks_per_step"],
         lr=budget["hypertab_lr"],
+        # .get: budgets recorded before these two options existed resume with the defaults
+        n_hidden_layers=budget.get("hypertab_hidden_layers", 2),
+        patience=budget.get("hypertab_patience"),
         device=device,
         random_state=seed,
     )
@@ -440,6 +445,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=None,
         help="HyperTab Adam learning rate (default: the estimator's 'auto', 3e-4 x sqrt(masks per step))",
+    )
+    parser.add_argument(
+        "--hypertab-hidden-layers",
+        type=positive_int,
+        default=None,
+        help="HyperTab target-network hidden layers (default: the estimator's, 2 as in the reference's "
+        "current code; 1: the paper's)",
+    )
+    parser.add_argument(
+        "--hypertab-patience",
+        type=positive_int,
+        default=None,
+        help="HyperTab early stopping: hold out the estimator's validation_fraction of each training fold "
+        "and stop after this many epochs without a better validation loss (default: none, all epochs)",
     )
     parser.add_argument("--tjepa-epochs", type=positive_int, default=None, help="T-JEPA pre-training epochs")
     parser.add_argument(

@@ -15,7 +15,8 @@ How it works
    maps a mask ``m`` to the flat weight vector ``θ_m`` of a target network
    ``k → h → h → C`` (``h = hidden_size = 10``, ReLU) that reads only the ``k`` selected
    features of a row: two hidden layers, as in the reference's current code (commit
-   ``0c6e551``, 2024; the paper-era code and PyPI 0.6.2 have one).
+   ``0c6e551``, 2024); ``n_hidden_layers=1`` is the paper-era network of PyPI 0.6.2
+   (``k → h → C``).
 3. Training minimises the cross-entropy (MSE for regression) of every target network on
    every row, end to end through ``H``. The reference takes one optimizer step per
    (batch, mask) pair; we take one step per (batch, chunk of ``masks_per_step`` masks) and
@@ -91,9 +92,11 @@ class HyperTabNet(torch.nn.Module):
     n_outputs : int
         Classes (or 1 for regression).
     hidden_size : int
-        Width of the target network's two hidden layers.
+        Width of the target network's hidden layers.
     hypernet_hidden_sizes : tuple of int
         Hidden widths of the hypernetwork.
+    n_hidden_layers : int
+        Hidden layers of the target network (2: the reference's current code; 1: the paper's).
     """
 
     def __init__(
@@ -104,10 +107,12 @@ class HyperTabNet(torch.nn.Module):
         *,
         hidden_size: int = 10,
         hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64),
+        n_hidden_layers: int = 2,
     ):
         super().__init__()
         k, h, c = subset_width, hidden_size, n_outputs
-        self.shapes = [(h, k), (h, h), (c, h)]  # (out, in) of each target layer
+        # (out, in) of each target layer
+        self.shapes = [(h, k), *[(h, h)] * (n_hidden_layers - 1), (c, h)]
         self.n_target_params = sum(o * i + o for o, i in self.shapes)
         # Reference: Linear(d,128)-ReLU-Linear(128,64)-ReLU-Linear(64,64) then Linear(64,|θ|).
         self.body = MLP([n_inputs, *hypernet_hidden_sizes])
@@ -167,6 +172,7 @@ class _HyperTabBase(BaseEstimator):
         views: FeatureSubsetViews | None = None,
         hidden_size: int = 10,
         hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64),
+        n_hidden_layers: int = 2,
         max_epochs: int = 50,
         lr: float | str = "auto",
         batch_size: int = 128,
@@ -183,6 +189,7 @@ class _HyperTabBase(BaseEstimator):
         self.views = views
         self.hidden_size = hidden_size
         self.hypernet_hidden_sizes = hypernet_hidden_sizes
+        self.n_hidden_layers = n_hidden_layers
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -212,7 +219,7 @@ class _HyperTabBase(BaseEstimator):
             raise InvalidParameterError(f"views must be a FeatureSubsetViews or None, got {type(self.views).__name__}")
         self._views()._validate_params()  # the augmenter's own checks (subsample, n_views), named after them
         # max_epochs >= 1: zero epochs would return the random initialisation as a "fitted" model
-        for name in ("hidden_size", "max_epochs", "batch_size", "masks_per_step"):
+        for name in ("hidden_size", "n_hidden_layers", "max_epochs", "batch_size", "masks_per_step"):
             check_positive_int(getattr(self, name), name)
         if self.patience is not None:  # None: no validation split, all max_epochs (the paper's schedule)
             check_positive_int(self.patience, "patience")
@@ -279,7 +286,12 @@ class _HyperTabBase(BaseEstimator):
         n_out = self._n_outputs(target)
         with local_torch_seed(seed):  # seeded init without touching the caller's RNG
             net = HyperTabNet(
-                d, width, n_out, hidden_size=self.hidden_size, hypernet_hidden_sizes=tuple(self.hypernet_hidden_sizes)
+                d,
+                width,
+                n_out,
+                hidden_size=self.hidden_size,
+                hypernet_hidden_sizes=tuple(self.hypernet_hidden_sizes),
+                n_hidden_layers=self.n_hidden_layers,
             ).to(dev)
         mask_t = torch.as_tensor(masks, dtype=torch.float32, device=dev)
         index_t = torch.as_tensor(index, device=dev)
@@ -484,10 +496,12 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
         drawn from its own stream, seeded by ``views.random_state`` or, when that is ``None``,
         by this estimator's ``random_state``.
     hidden_size : int, default 10
-        Width of the target networks' two hidden layers (the reference's ``hidden_dims``
-        default; two hidden layers as in its current code, see docs/hypertab.md).
+        Width of the target networks' hidden layers (the reference's ``hidden_dims`` default).
     hypernet_hidden_sizes : tuple of int, default (128, 64, 64)
         Hidden widths of the hypernetwork (reference architecture).
+    n_hidden_layers : int, default 2
+        Hidden layers of each target network: 2 as in the reference's current code, 1 as in
+        the paper and the PyPI package 0.6.2 (see docs/hypertab.md).
     max_epochs : int, default 50
         Passes over the training rows (reference default).
     lr : float or "auto", default "auto"
@@ -545,6 +559,7 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
         views: FeatureSubsetViews | None = None,
         hidden_size: int = 10,
         hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64),
+        n_hidden_layers: int = 2,
         max_epochs: int = 50,
         lr: float | str = "auto",
         batch_size: int = 128,
@@ -563,6 +578,7 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
             views=views,
             hidden_size=hidden_size,
             hypernet_hidden_sizes=hypernet_hidden_sizes,
+            n_hidden_layers=n_hidden_layers,
             max_epochs=max_epochs,
             lr=lr,
             batch_size=batch_size,
