@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.results import environment, in_fresh_process
 
 STAGES = ["train", "influence", "sample", "retrain", "total"]
@@ -215,7 +215,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(payload: dict[str, Any]) -> str:
     s = payload["summary"]
     env = payload["environment"]
-    lines = script_header("DAIN: structaug against the reference script (synthetic_10K)", env) + [
+    lines = markdown_header("DAIN: structaug against the reference script (synthetic_10K)", env) + [
         f"One torch thread per process, {payload['config']['repeats']} repeat(s) per side "
         f"(alternating order), up to {payload['config']['epochs']} epochs with patience 10, the same split "
         f"(same cells on both sides: {payload['same_split']}). Median seconds per stage:",

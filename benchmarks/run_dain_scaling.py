@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.results import environment, loglog_figure, loglog_slope
 from structaug.tensor import InfluenceAugmenter, NeuralTensorCompletion, fit_augmented, make_tensor
 
@@ -96,7 +96,7 @@ def write_outputs(rows: list[dict], out: Path, meta: dict) -> None:
         "rows": rows,
         "loglog_slopes": sl,
     }
-    lines = script_header("DAIN scaling (time per stage vs observed cells)", payload["environment"]) + [
+    lines = markdown_header("DAIN scaling (time per stage vs observed cells)", payload["environment"]) + [
         "One epoch per training stage, reference architecture; generated rank-5 tensors at 0.1 % density.",
         "",
         "| nnz | n_train | n_aug | train_s | influence_s | sample_s | retrain_s | total_s |",

@@ -255,11 +255,11 @@ def _ms(values: list[float], digits: int) -> str:
 def markdown(payload: dict) -> str:
     recs = payload["records"]
     cfg, env = payload["config"], payload["environment"]
-    from structaug.bench import script_header
+    from structaug.bench import markdown_header
 
     # this script's environment names the machine "device" (with the torch thread count)
     machine = {"device_name": env["device"], "git_commit": env.get("git_commit")}
-    lines = script_header("HyperTab: structaug vs the reference package (same process, same CPU)", machine) + [
+    lines = markdown_header("HyperTab: structaug vs the reference package (same process, same CPU)", machine) + [
         f"Versions: {env['versions']}  ",
         f"Config: {cfg}  ",
         f"Load average at start / end: {env['loadavg_start']} / {env['loadavg_end']}",

@@ -28,8 +28,8 @@ from structaug.bench import (
     BenchConfig,
     add_out_arguments,
     claim_out,
+    markdown_header,
     run_benchmark,
-    script_header,
     write_script_results,
 )
 from structaug.bench.tabular import load_table, validate
@@ -99,7 +99,7 @@ def summarize(records: list[dict], labels: list[str]) -> list[dict[str, Any]]:
 
 def markdown(payload: dict) -> str:
     env, cfg = payload["environment"], payload["config"]
-    lines = script_header("HyperTab: masks per Adam step and learning rate (small track)", env) + [
+    lines = markdown_header("HyperTab: masks per Adam step and learning rate (small track)", env) + [
         f"Command: `{cfg['command']}`",
         "",
         f"HyperTab alone on {len(cfg['datasets'])} small tables ({', '.join(cfg['datasets'])}), seeds "

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.results import environment, in_fresh_process
 
 SIDES = ["structaug", "reference"]
@@ -216,7 +216,7 @@ def markdown(payload: dict[str, Any]) -> str:
         ("LA-GCN epoch (s)", "lagcn", "epoch_s", ".4f"),
         ("LA-GCN peak memory (MiB)", "lagcn", "peak_mib", ".0f"),
     ]
-    lines = script_header("LAGNN: structaug against the reference scripts (Cora)", env) + [
+    lines = markdown_header("LAGNN: structaug against the reference scripts (Cora)", env) + [
         f"One torch thread per process, {cfg['repeats']} repeat(s) per side "
         f"(alternating order); medians. CVAE: {cfg['iterations']} iterations timed per run (a batch of 64 "
         f"pairs + the U score with 100 models each). LA-GCN: {cfg['epochs']} epochs per run, hidden 8, "

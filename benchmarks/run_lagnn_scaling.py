@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.results import (
     environment,
     in_fresh_process,
@@ -134,7 +134,7 @@ def _markdown(payload: dict) -> str:
             "features MiB": [f"{r['features_mib']:.0f}" for r in rows],
         }
     )
-    lines = script_header("LA-GCN scaling: mini-batch (NeighborLoader) and full-batch training", env) + [
+    lines = markdown_header("LA-GCN scaling: mini-batch (NeighborLoader) and full-batch training", env) + [
         f"Graph: {cfg['graph']}; {cfg['masks']}. LA-GCN at the paper's "
         f"settings (concat 1, 4 passes per step, consistency loss); mini-batch: batch {cfg['batch_size']}, "
         f"neighbours {cfg['num_neighbors']}. One epoch = all training nodes + the validation pass, measured "

@@ -29,7 +29,7 @@ import time
 
 import pandas as pd
 
-from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.results import (
     environment,
     in_fresh_process,
@@ -125,7 +125,7 @@ def _markdown(payload: dict) -> str:
             "recommend peak MiB (output)": [f"{r['recommend_peak_mib']:.0f} ({r['output_mib']:.0f})" for r in rows],
         }
     )
-    lines = script_header("LightGCN scaling: time per step, memory and recommend() against log size", env) + [
+    lines = markdown_header("LightGCN scaling: time per step, memory and recommend() against log size", env) + [
         "Generated log: 10 interactions per user, 100 per item (Zipf 1.1 popularity). One epoch of "
         f"{rows[0]['steps'] if rows else STEPS + 1} steps per size; **epoch s at batch {DEFAULT_BATCH} is "
         "extrapolated** (ms per step x steps). `recommend`: 10,000 users, k = 20, seen items excluded.",

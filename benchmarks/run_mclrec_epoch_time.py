@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.datasets import load_seqrec
 from structaug.recsys.mclrec import (
     CL4SRec,
@@ -91,7 +91,9 @@ def main() -> None:
             },
             "records": rows,
         }
-        lines = script_header(f"One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)", env) + [
+        lines = markdown_header(
+            f"One training epoch on {a.dataset} ({len(X):,} prefixes, {a.threads} threads)", env
+        ) + [
             "",
             "| model | precision | epoch | wall s / epoch | CPU s / epoch |",
             "|---|---|---|---|---|",

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 import torch
 
-from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.datasets import load_seqrec
 from structaug.recsys.mclrec import (
     MCLRec,
@@ -188,7 +188,7 @@ def main() -> None:
         },
         "records": rows,
     }
-    lines = script_header(
+    lines = markdown_header(
         f"MCLRec step time by stage ({a.dataset}, {a.threads} threads, {a.batches} batches of 256)", env
     ) + [
         "",

@@ -28,8 +28,8 @@ from structaug.bench import (
     BenchConfig,
     add_out_arguments,
     claim_out,
+    markdown_header,
     run_benchmark,
-    script_header,
     write_script_results,
 )
 from structaug.results import environment
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {**extra, "seeds": args.seeds, "datasets": args.datasets, "quick": not args.full},
         "rows": rows,
     }
-    lines = script_header(
+    lines = markdown_header(
         "Benchmark backends: serial, process and Ray on the small tabular track", payload["environment"]
     ) + [
         f"Jobs: `bench tabular --track small{' --quick' if not args.full else ''} --seeds {args.seeds} "

@@ -25,7 +25,7 @@ import argparse
 import math
 import time
 
-from structaug.bench import add_out_arguments, claim_out, script_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.results import environment, in_fresh_process, peak_memory_above_start
 
 FIT_ROWS = 20_000
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             print(row, flush=True)
     payload = {"benchmark": "tabular_large", "environment": environment(), "config": vars(args) | {"out": str(out)}}
     payload["rows"] = rows
-    lines = script_header("HyperTab and T-JEPA on large tables", payload["environment"]) + [
+    lines = markdown_header("HyperTab and T-JEPA on large tables", payload["environment"]) + [
         f"Generated table: make_classification, 20 features; fits on the first {FIT_ROWS:,} rows, one "
         "epoch, library defaults; **epoch s is extrapolated** (s per step x steps per epoch at that size).",
         "",

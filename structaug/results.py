@@ -30,6 +30,7 @@ __all__ = [
     "load_results",
     "loglog_figure",
     "loglog_slope",
+    "markdown_header",
     "markdown_table",
     "peak_memory_above_start",
     "peak_memory_mib",
@@ -272,6 +273,13 @@ def environment(device: str | None = None) -> dict[str, Any]:
     }
 
 
+def markdown_header(title: str, env: dict[str, Any]) -> list[str]:
+    """The first lines of every results markdown file: its title, then the machine and the commit
+    from ``env`` (:func:`environment`), so every file says where and from which code its numbers
+    come, in the same words (``save_records``, the tabular report and the stand-alone scripts)."""
+    return [f"# {title}", "", f"Device: {env.get('device_name')}  ", f"Commit: {env.get('git_commit')}  "]
+
+
 def save_records(
     records: Iterable[Record | dict],
     path: str | os.PathLike,
@@ -291,7 +299,7 @@ def save_records(
     atomic_write_json(payload, path)
     if markdown:
         table = markdown_table(summarize(rows, metrics=metrics))
-        head = f"# {benchmark}\n\nDevice: {env['device_name']}  \nCommit: {env['git_commit']}\n\n"
+        head = "\n".join(markdown_header(benchmark, env)) + "\n\n"
         atomic_write_text(head + table + "\n", path.with_suffix(".md"))
     return path
 

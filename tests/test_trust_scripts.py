@@ -92,13 +92,13 @@ def test_claim_out_overwrite_and_unwritable(tmp_path, monkeypatch):
 def test_write_script_results_writes_json_and_markdown_with_provenance(tmp_path):
     import json
 
-    from structaug.bench import script_header, write_script_results
+    from structaug.bench import markdown_header, write_script_results
     from structaug.results import environment
 
     env = environment("cpu")
-    lines = script_header("A title", env) + ["", "body"]
+    lines = markdown_header("A title", env) + ["", "body"]
     assert lines[0] == "# A title"
-    assert f"Machine: {env['device_name']}  " in lines and f"Commit: {env['git_commit']}  " in lines
+    assert f"Device: {env['device_name']}  " in lines and f"Commit: {env['git_commit']}  " in lines
     out = tmp_path / "sub" / "r.json"
     out.parent.mkdir()
     write_script_results(out, {"benchmark": "x", "environment": env, "rows": [1]}, "\n".join(lines))
@@ -127,3 +127,22 @@ def test_hypertab_schedules_summary_pairs_rows_with_the_first_schedule():
     assert second["gap_to_first"] == pytest.approx(0.0) and second["up_level_down"] == [1, 1, 1]
     assert second["mean_balanced_accuracy"] == pytest.approx(0.8) and second["rmse"] == {"r": 3.0}
     assert (first["fit_cpu_s"], second["fit_cpu_s"]) == (12.0, 21.0)  # per-fold CPU x 3 folds, every row
+
+
+def test_every_results_writer_opens_with_the_same_provenance_header(tmp_path):
+    """save_records, the tabular suite's report and the stand-alone scripts say where and from
+    which commit their numbers come in the same first lines (one function writes them)."""
+    import json
+
+    from structaug.bench import load_benchmark
+    from structaug.results import Record, environment, markdown_header, save_records
+
+    env = environment("cpu")
+    rec = Record(method="m", dataset="d", seed=0, metrics={"accuracy": 0.5})
+    out = save_records([rec], tmp_path / "a.json", benchmark="toy")
+    assert out.with_suffix(".md").read_text().splitlines()[:4] == markdown_header("toy", env)
+    tab = load_benchmark("tabular")
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"environment": env, "config": {}, "records": []}))
+    tab.report([], path)
+    assert path.with_suffix(".md").read_text().splitlines()[:4] == markdown_header("tabular suite", env)

@@ -22,6 +22,7 @@ from typing import Any, overload
 
 from ..exceptions import InvalidParameterError
 from ..io import atomic_write_json, atomic_write_text, check_writable
+from ..results import markdown_header
 from ..validation import check_fraction, check_positive_float, check_positive_int
 from ._runner import (
     BACKENDS,
@@ -53,6 +54,7 @@ __all__ = [
     "fraction",
     "int_at_least",
     "load_benchmark",
+    "markdown_header",
     "nonneg_float",
     "nonneg_int",
     "parse_names",
@@ -64,7 +66,6 @@ __all__ = [
     "read_partial",
     "results_files",
     "run_benchmark",
-    "script_header",
     "write_script_results",
 ]
 
@@ -262,13 +263,6 @@ def claim_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path
             "pass --overwrite to replace them, or choose another --out"
         )
     return out
-
-
-def script_header(title: str, env: dict[str, Any]) -> list[str]:
-    """The first lines of a stand-alone script's markdown: its title, then the machine and the
-    commit from ``env`` (:func:`structaug.results.environment`), so every file says where and from
-    which code its numbers come, in the same words."""
-    return [f"# {title}", "", f"Machine: {env.get('device_name')}  ", f"Commit: {env.get('git_commit')}  "]
 
 
 def write_script_results(out: str | Path, payload: dict[str, Any], markdown: str | None = None) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .._optional import import_optional
-from ..results import Record, fmt_mean_std, markdown_table
+from ..results import Record, fmt_mean_std, markdown_header, markdown_table
 from . import BenchConfig, Job, _given, int_at_least, parse_names, positive_float, positive_int
 from ._runner import run_benchmark
 
@@ -653,9 +653,7 @@ def report(records: list, out_path: str | os.PathLike) -> None:
         cfg = _json.loads(out_path.read_text())["config"]
     except Exception:
         cfg = {}
-    lines = ["# tabular suite", ""]
-    if env:
-        lines += [f"Device: {env.get('device_name')}  ", f"Commit: {env.get('git_commit')}  "]
+    lines = markdown_header("tabular suite", env) if env else ["# tabular suite", ""]
     if cfg:
         ex = cfg.get("extra", {})
         lines += [
