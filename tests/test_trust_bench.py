@@ -612,3 +612,38 @@ def test_python_run_never_replaces_results_it_did_not_write(tmp_path):
         (1, False),
     ]  # seed 0 kept as it was, seed 1 run
     assert [r["seed"] for r in load_records(fresh.out)] == [0, 1]
+
+
+def test_tabular_report_states_the_budget_the_rows_recorded(tmp_path):
+    """The report prints the HyperTab/T-JEPA settings each row was run with, not the current
+    estimator defaults for the flags a run left unset (a later default change would otherwise
+    rewrite an old file's stated budget); rows merged from two runs show both values."""
+    tab = load_benchmark("tabular")
+
+    def row(method, seed, budget):
+        return {
+            "method": method,
+            "dataset": "sk_iris",
+            "seed": seed,
+            "metrics": {"accuracy": 0.9, "balanced_accuracy": 0.9},
+            "config": {"folds": 3, "budget": budget},
+            "extra": {"track": "small", "n_rows": 150, "fit_cpu_time_per_fold": 1.0},
+            "fit_time": 3.0,
+            "predict_time": 0.1,
+            "status": "ok",
+        }
+
+    old = {"hypertab_epochs": 50, "hypertab_views": 100, "tjepa_epochs": 30}  # before hidden layers were recorded
+    new = {**old, "hypertab_epochs": 100, "hypertab_hidden_layers": 1}
+    recs = [row("HyperTab", 0, old), row("HyperTab", 1, new), row("XGBoost", 0, {**old, "hypertab_epochs": 7})]
+    assert tab._recorded_budget(recs) == {
+        "hypertab_epochs": [50, 100],
+        "hypertab_hidden_layers": 1,
+        "hypertab_views": 100,
+    }
+    out = tmp_path / "t.json"
+    out.write_text(json.dumps({"environment": {}, "config": {"seeds": [0, 1], "extra": {}}, "records": recs}))
+    tab.report(recs, out)
+    md = out.with_suffix(".md").read_text()
+    assert "budget={'hypertab_epochs': [50, 100], 'hypertab_hidden_layers': 1, 'hypertab_views': 100}" in md
+    assert tab._recorded_budget([row("XGBoost", 0, old)]) == {}  # no HyperTab/T-JEPA rows: the flags' budget

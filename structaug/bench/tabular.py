@@ -658,7 +658,8 @@ def report(records: list, out_path: str | os.PathLike) -> None:
         ex = cfg.get("extra", {})
         lines += [
             f"Config: seeds={cfg.get('seeds')}, folds={_given(ex.get('folds'), 2 if cfg.get('quick') else 3)}, track={ex.get('track', 'all')}, "
-            f"budget={_budget(ex, cfg.get('quick', False))}, max_train_rows={ex.get('max_train_rows')}, "
+            f"budget={_recorded_budget(recs) or _budget(ex, cfg.get('quick', False))}, "
+            f"max_train_rows={ex.get('max_train_rows')}, "
             f"workers={cfg.get('workers')}",
             "",
         ]
@@ -722,6 +723,24 @@ def report(records: list, out_path: str | os.PathLike) -> None:
         except ImportError as exc:  # plotting is an extra; the table above holds the same ranks
             lines += [f"(rank plot not drawn: {exc})", ""]
     atomic_write_text("\n".join(lines), out_path.with_suffix(".md"))
+
+
+def _recorded_budget(recs: list[dict]) -> dict[str, Any]:
+    """The HyperTab and T-JEPA settings the rows were run with, as each row recorded them.
+
+    Not recomputed from the run's flags: an unset flag resolves to the estimator's *current*
+    default, which a later release may change (the report of an old file would then misstate
+    its budget). A setting with several values across rows (rows merged from runs) lists them;
+    a setting older rows did not record is absent.
+    """
+    seen: dict[str, list[Any]] = {}
+    for r in recs:
+        prefix = "hypertab_" if r["method"] == "HyperTab" else "tjepa_" if r["method"] in TJEPA_METHODS else None
+        budget = (r.get("config") or {}).get("budget") or {}
+        for key, value in budget.items() if prefix else ():
+            if key.startswith(prefix) and value not in seen.setdefault(key, []):
+                seen[key].append(value)
+    return {k: v[0] if len(v) == 1 else v for k, v in sorted(seen.items())}
 
 
 def _total_fit_cpu(recs: list[dict], datasets: list[str]) -> dict[str, float]:
