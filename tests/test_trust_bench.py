@@ -433,7 +433,7 @@ def test_explicit_settings_are_honoured():
         "hypertab_views": 2,
         "hypertab_masks_per_step": 25,  # the estimator's defaults, recorded as used
         "hypertab_lr": "auto",
-        "hypertab_hidden_layers": 2,
+        "hypertab_hidden_layers": 1,
         "hypertab_patience": None,
         "tjepa_epochs": 1,
         "tjepa_encoder": "cpu",

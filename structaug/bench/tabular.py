@@ -140,7 +140,7 @@ def _hypertab_default(name: str) -> Any:
 
 def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
     return {
-        "hypertab_epochs": _given(cfg_extra.get("hypertab_epochs"), 20 if quick else 50),
+        "hypertab_epochs": _given(cfg_extra.get("hypertab_epochs"), 20 if quick else _hypertab_default("max_epochs")),
         "hypertab_views": _given(cfg_extra.get("hypertab_views"), 20 if quick else 100),
         # unset: the estimator's own defaults (its schedule), recorded as the values used
         "hypertab_masks_per_step": _given(
@@ -432,7 +432,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="k of the repeated (stratified) k-fold, >= 2 (default 3; --quick: 2)",
     )
     parser.add_argument("--methods", default=None, help=f"comma-separated subset of: {', '.join(METHODS)}")
-    parser.add_argument("--hypertab-epochs", type=positive_int, default=None, help="HyperTab epochs (paper: 50)")
+    parser.add_argument(
+        "--hypertab-epochs",
+        type=positive_int,
+        default=None,
+        help="HyperTab epochs (default: the estimator's, 100; the paper's 50 at one mask per step)",
+    )
     parser.add_argument("--hypertab-views", type=positive_int, default=None, help="HyperTab n_views (paper: 100)")
     parser.add_argument(
         "--hypertab-masks-per-step",
@@ -450,8 +455,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--hypertab-hidden-layers",
         type=positive_int,
         default=None,
-        help="HyperTab target-network hidden layers (default: the estimator's, 2 as in the reference's "
-        "current code; 1: the paper's)",
+        help="HyperTab target-network hidden layers (default: the estimator's, 1 as in the paper; 2: the "
+        "reference's current code)",
     )
     parser.add_argument(
         "--hypertab-patience",

@@ -28,11 +28,11 @@ def demo_rows(quick: bool = False, device: str = "auto", seed: int = 0) -> list[
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
     ds = "wine (sklearn, 178 rows)"
     rows: list[DemoRow] = []
-    # quick: fewer views and epochs, so the tour's tests stay in seconds; both at the default schedule
+    # quick: fewer views and epochs, so the tour's tests stay in seconds; otherwise the defaults
     n_views = 20 if quick else 100
-    ht = HyperTabClassifier(
-        views=FeatureSubsetViews(n_views=n_views), max_epochs=30 if quick else 50, device=device, random_state=seed
-    )
+    ht = HyperTabClassifier(views=FeatureSubsetViews(n_views=n_views), device=device, random_state=seed)
+    if quick:
+        ht.set_params(max_epochs=30)
     models = [
         ("HyperTab (feature-subset views)", ht, f"{n_views} views, {ht.max_epochs} epochs"),
         ("MLP (no views)", make_baseline("MLP", "classification", seed, device), "TableEncoder → MLP 256-256"),
