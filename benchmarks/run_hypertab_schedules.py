@@ -103,7 +103,8 @@ def markdown(payload: dict) -> str:
         f"Command: `{cfg['command']}`",
         "",
         f"HyperTab alone on {len(cfg['datasets'])} small tables ({', '.join(cfg['datasets'])}), seeds "
-        f"{cfg['seeds']} × stratified {cfg['folds']}-fold, 100 views, 50 epochs, one torch thread. Gap: mean "
+        f"{cfg['seeds']} × stratified {cfg['folds']}-fold, 100 views, {cfg.get('epochs', 50)} epochs, "
+        f"{cfg.get('hidden_layers', 2)} hidden layer(s) in the target networks, one torch thread. Gap: mean "
         "paired difference in balanced accuracy to the first schedule over the classification table × seed "
         "rows (up/level/down), Wilcoxon signed-rank p. lr auto = 3e-4 × sqrt(masks per step).",
         "",
@@ -130,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", default=SMALL_TABLES)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=None, help="HyperTab max_epochs (default: the estimator's)")
+    p.add_argument(
+        "--hidden-layers", type=int, default=None, help="target-network hidden layers (default: the estimator's)"
+    )
     p.add_argument("--data-dir", default=None)
     p.add_argument(
         "--resume",
@@ -140,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     out = claim_out(p, a)
     schedules = parse_schedules(a.schedules)
+    from structaug.tabular import HyperTabClassifier
+
+    defaults = HyperTabClassifier().get_params()
+    epochs = defaults["max_epochs"] if a.epochs is None else a.epochs
+    hidden_layers = defaults["n_hidden_layers"] if a.hidden_layers is None else a.hidden_layers
     datasets = [d for d in a.datasets.split(",") if d]
     runs = out.with_name(out.stem + "_runs")
     # one ordinary benchmark run per schedule; with --resume the runner skips the rows its
@@ -157,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                 "methods": "HyperTab",
                 "hypertab_masks_per_step": masks,
                 "hypertab_lr": lr,
+                "hypertab_epochs": epochs,
+                "hypertab_hidden_layers": hidden_layers,
             },
         )
         for masks, lr in schedules
@@ -180,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             "datasets": datasets,
             "seeds": [int(s) for s in a.seeds.split(",")],
             "folds": a.folds,
+            "epochs": epochs,
+            "hidden_layers": hidden_layers,
             "command": "python benchmarks/run_hypertab_schedules.py " + " ".join(argv or __import__("sys").argv[1:]),
         },
         "summary": summarize(records, labels),
