@@ -96,7 +96,8 @@ class HyperTabNet(torch.nn.Module):
     hypernet_hidden_sizes : tuple of int
         Hidden widths of the hypernetwork.
     n_hidden_layers : int
-        Hidden layers of the target network (2: the reference's current code; 1: the paper's).
+        Hidden layers of the target network (1: the paper's, the estimators' default; 2: the
+        reference's current code).
     """
 
     def __init__(
@@ -107,7 +108,7 @@ class HyperTabNet(torch.nn.Module):
         *,
         hidden_size: int = 10,
         hypernet_hidden_sizes: tuple[int, ...] = (128, 64, 64),
-        n_hidden_layers: int = 2,
+        n_hidden_layers: int = 1,
     ):
         super().__init__()
         k, h, c = subset_width, hidden_size, n_outputs
