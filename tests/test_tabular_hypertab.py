@@ -66,9 +66,8 @@ def test_views_keep_feature_groups_together():
 
 
 # -- the batched target networks ----------------------------------------------------------
-@pytest.mark.parametrize(
-    "n_hidden_layers", [1, 2, 3]
-)  # 1: the paper's target network (the default); 2: the reference's current code
+# 1: the paper's target network (the default); 2: the reference's current code
+@pytest.mark.parametrize("n_hidden_layers", [1, 2, 3])
 def test_batched_forward_matches_one_network_at_a_time(n_hidden_layers):
     torch.manual_seed(0)
     d, k, c, M = 7, 3, 4, 5

@@ -451,7 +451,7 @@ def test_explicit_settings_are_honoured():
         build_parser().parse_args(["bench", "tabular", "--hypertab-hidden-layers", "1", "--hypertab-patience", "5"])
     )
     assert (args["hypertab_hidden_layers"], args["hypertab_patience"]) == (1, 5)
-    # a budget recorded before those options existed resumes with the estimator's defaults
+    # a budget recorded before those options existed resumes with the values of then (2 layers, no early stopping)
     old = {k: v for k, v in tab._budget({}, False).items() if k not in ("hypertab_hidden_layers", "hypertab_patience")}
     est = tab._hypertab("classification", 0, old, "cpu")
     assert (est.n_hidden_layers, est.patience) == (2, None)

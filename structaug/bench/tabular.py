@@ -183,7 +183,8 @@ def _hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
         missing="impute",
         masks_per_step=budget["hypertab_masks_per_step"],
         lr=budget["hypertab_lr"],
-        # .get: budgets recorded before these two options existed resume with the defaults
+        # .get: budgets recorded before these two options existed resume with the values of
+        # then (two hidden layers, no early stopping), not with today's defaults
         n_hidden_layers=budget.get("hypertab_hidden_layers", 2),
         patience=budget.get("hypertab_patience"),
         device=device,
