@@ -145,11 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     out = claim_out(p, a)
     schedules = parse_schedules(a.schedules)
-    from structaug.tabular import HyperTabClassifier
-
-    defaults = HyperTabClassifier().get_params()
-    epochs = defaults["max_epochs"] if a.epochs is None else a.epochs
-    hidden_layers = defaults["n_hidden_layers"] if a.hidden_layers is None else a.hidden_layers
     datasets = [d for d in a.datasets.split(",") if d]
     runs = out.with_name(out.stem + "_runs")
     # one ordinary benchmark run per schedule; with --resume the runner skips the rows its
@@ -167,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                 "methods": "HyperTab",
                 "hypertab_masks_per_step": masks,
                 "hypertab_lr": lr,
-                "hypertab_epochs": epochs,
-                "hypertab_hidden_layers": hidden_layers,
+                # None: the suite's own default resolution (the estimator's), recorded per row
+                "hypertab_epochs": a.epochs,
+                "hypertab_hidden_layers": a.hidden_layers,
             },
         )
         for masks, lr in schedules
@@ -184,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     for lab, cfg in zip(labels, cfgs):
         records += [{**r.to_dict(), "method": lab} for r in run_benchmark("tabular", cfg)]
         print(f"{lab}: done", flush=True)
+    budget = records[0]["config"]["budget"]  # what the rows ran with (the same flags in every run)
     payload = {
         "benchmark": "hypertab_schedules",
         "environment": environment("cpu"),
@@ -192,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             "datasets": datasets,
             "seeds": [int(s) for s in a.seeds.split(",")],
             "folds": a.folds,
-            "epochs": epochs,
-            "hidden_layers": hidden_layers,
+            "epochs": budget["hypertab_epochs"],
+            "hidden_layers": budget["hypertab_hidden_layers"],
             "command": "python benchmarks/run_hypertab_schedules.py " + " ".join(argv or __import__("sys").argv[1:]),
         },
         "summary": summarize(records, labels),
