@@ -4,8 +4,8 @@ Launch an unchanged training script with ``torchrun --nproc_per_node N script.py
 process runs the script on the same data; the estimators that support it
 (:class:`~structaug.tensor.NeuralTensorCompletion` and the MLP head of the T-JEPA estimators,
 through :func:`~structaug.train.minibatch_epoch`; :class:`~structaug.recsys.LightGCN` and
-``MFBPR``, LLMRec's recommenders, whose BPR batches are sharded; SASRec; HyperTab; the
-T-JEPA encoder) join the process group torchrun describes (gloo on CPUs, NCCL on GPUs, one GPU per process:
+``MFBPR``, LLMRec's recommenders, whose BPR batches are sharded; SASRec, CL4SRec and MCLRec;
+HyperTab; the T-JEPA encoder) join the process group torchrun describes (gloo on CPUs, NCCL on GPUs, one GPU per process:
 ``cuda:LOCAL_RANK``), wrap their network in :class:`torch.nn.parallel.DistributedDataParallel`
 and give each process a disjoint share of every mini-batch, so one optimizer step sees the same
 global batch as a single process would. The :class:`~structaug.train.Trainer` averages each

@@ -191,6 +191,8 @@ def main(out: str, tmp: str) -> None:
     tj = tjepa().fit(X[:448])
     tj_w = sum(float(p.detach().sum()) for p in tj.network_.parameters())
     seq_w = sum(float(p.detach().sum()) for p in seq.model_.parameters())
+    # InfoNCE's negatives from the whole batch; MCLRec's three stages through two DDP wrappers
+    contrastive = {m: sasrec().set_params(model=m, lmd=0.1).fit(sequences()) for m in ("cl4srec", "mclrec")}
     aug, tensor_train, tensor_val = dain()
     aug.fit(tensor_train, validation=tensor_val)
     everyone = distributed.all_gather_objects(
@@ -200,6 +202,10 @@ def main(out: str, tmp: str) -> None:
             "straight_w": straight_w,
             "lightgcn_w": rec_w,
             "sasrec_w": seq_w,
+            **{
+                f"{m}_w": sum(float(p.detach().sum()) for p in rec.model_.parameters())
+                for m, rec in contrastive.items()
+            },
             "hypertab_w": ht_w,
             "tjepa_w": tj_w,
             "dain_influence_sum": float(aug.cell_importance_.sum()),
@@ -221,6 +227,7 @@ def main(out: str, tmp: str) -> None:
                     "files": sorted(p.name for p in Path(tmp).iterdir() if p.is_file()),
                     "lightgcn": [h["loss"] for h in rec.train_result_.history],
                     "sasrec": [h["loss"] for h in seq.train_result_.history],
+                    **{m: [h["loss"] for h in rec.train_result_.history] for m, rec in contrastive.items()},
                     "hypertab": [h["loss"] for h in ht.train_result_.history],
                     "tjepa": [h["loss"] for h in tj.train_result_.history],
                     "dain_influence": aug.cell_importance_.tolist(),

@@ -117,15 +117,14 @@ def test_dain_influence_recorded_in_two_processes_adds_up_to_one_process(two_pro
 
 
 @pytest.mark.parametrize("model", ["cl4srec", "mclrec"])
-def test_contrastive_sequence_models_refuse_torchrun_before_training(model, monkeypatch):
+def test_contrastive_sequence_models_in_two_processes_follow_one_process(two_processes, model):
+    # each process encodes its share; InfoNCE (and MCLRec's meta loss and regulariser) take
+    # their negatives from every process's rows, so the loss is the global batch's
     ddp_worker = _worker()
-    from structaug.exceptions import InvalidParameterError
-
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    rec = ddp_worker.sasrec().set_params(model=model)
-    with pytest.raises(InvalidParameterError, match="does not train data-parallel under torchrun yet"):
-        rec.fit(ddp_worker.sequences())
-    assert not torch.distributed.is_initialized()
+    one = _one_process(lambda: ddp_worker.sasrec().set_params(model=model, lmd=0.1).fit(ddp_worker.sequences()))
+    losses = [h["loss"] for h in one.train_result_.history]
+    assert two_processes[model] == pytest.approx(losses, rel=1e-4)
+    assert losses[-1] < losses[0]
 
 
 def test_uneven_shares_are_weighted_to_the_global_batch_mean(two_processes):
@@ -146,6 +145,8 @@ def test_every_process_ends_with_the_same_weights(two_processes):
         "straight_w",
         "lightgcn_w",
         "sasrec_w",
+        "cl4srec_w",
+        "mclrec_w",
         "hypertab_w",
         "tjepa_w",
         "dain_influence_sum",

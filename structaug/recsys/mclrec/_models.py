@@ -24,11 +24,13 @@ from ...train import adam
 from ...validation import check_choice, check_positive_float
 from ._contrastive import contrastive_terms, info_nce
 from ._learnable import LearnableAugmenter
+from ._parallel import DataParallelStep
 from ._sasrec import AmpFactory, SASRec
 
 __all__ = ["CL4SRec", "MCLRec", "Popularity", "check_loss_params"]
 
 ViewFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+Gather = Callable[[torch.Tensor], torch.Tensor]
 
 
 def check_loss_params(
@@ -76,8 +78,22 @@ class CL4SRec(SASRec):
     def _cl_loss(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
         return info_nce(h1, h2, self.temperature, self.sim)
 
+    def _terms(self, seqs, targets, v1, v2, gather: Gather | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(next-item loss, InfoNCE); with ``gather``, InfoNCE over every process's views."""
+        h, h1, h2 = self._encode_with_views(seqs, v1, v2)
+        rec = self.rec_loss(h, targets)
+        if gather is not None:
+            h1, h2 = gather(h1), gather(h2)
+        return rec, self._cl_loss(h1, h2)
+
     def train_step(
-        self, seqs, targets, optimizers, views: ViewFn | None = None, amp: AmpFactory = nullcontext
+        self,
+        seqs,
+        targets,
+        optimizers,
+        views: ViewFn | None = None,
+        amp: AmpFactory = nullcontext,
+        parallel: DataParallelStep | None = None,
     ) -> dict[str, float]:
         if views is None:
             raise InvalidParameterError(f"{type(self).__name__}.train_step needs a views callable")
@@ -85,13 +101,18 @@ class CL4SRec(SASRec):
         v1, v2 = views(seqs)
         opt.zero_grad(set_to_none=True)
         with amp():
-            h, h1, h2 = self._encode_with_views(seqs, v1, v2)
-            rec = self.rec_loss(h, targets)
-            cl = self._cl_loss(h1, h2)
+            rec, cl = (
+                self._terms(seqs, targets, v1, v2) if parallel is None else parallel("encoder", seqs, targets, v1, v2)
+            )
             loss = rec + self.lmd * cl
-        loss.backward()
+        # under torchrun: the share's mean weighted to the global batch's, the global InfoNCE by
+        # the number of processes (its gradient reaches only this process's rows)
+        (loss if parallel is None else parallel.scale * rec + parallel.world * self.lmd * cl).backward()
         opt.step()
         return {"loss": float(loss.detach()), "rec_loss": float(rec.detach()), "cl_loss": float(cl.detach())}
+
+    def add_parallel_stages(self, parallel: DataParallelStep) -> None:
+        parallel.add_stage("encoder", self, lambda m, *a: m._terms(*a, gather=parallel.gather))
 
 
 class MCLRec(CL4SRec):
@@ -163,20 +184,44 @@ class MCLRec(CL4SRec):
         for p in self.augmenter_parameters():
             p.requires_grad_(not frozen)
 
-    def _encoder_stage(self, seqs, targets, v1, v2, opt, amp: AmpFactory) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encoder_terms(
+        self, seqs, targets, v1, v2, gather: Gather | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(next-item loss, meta loss, InfoNCE or None when ``lmd`` is 0) of the encoder stages;
+        with ``gather``, the contrastive terms over every process's views."""
+        h, h1, h2 = self._encode_with_views(seqs, v1, v2)
+        rec = self.rec_loss(h, targets)
+        if gather is not None:
+            h1, h2 = gather(h1), gather(h2)
+        meta = self.meta_loss(h1, h2)
+        return rec, meta, (self._cl_loss(h1, h2) if self.lmd else None)
+
+    def _encoder_stage(
+        self, seqs, targets, v1, v2, opt, amp: AmpFactory, parallel: DataParallelStep | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         opt.zero_grad(set_to_none=True)
         with amp():
-            h, h1, h2 = self._encode_with_views(seqs, v1, v2)
-            rec = self.rec_loss(h, targets)
-            loss = rec + self.beta * self.meta_loss(h1, h2)
-            if self.lmd:
-                loss = loss + self.lmd * self._cl_loss(h1, h2)
-        loss.backward()
+            args = (seqs, targets, v1, v2)
+            rec, meta, cl = self._encoder_terms(*args) if parallel is None else parallel("encoder", *args)
+            loss = rec + self.beta * meta
+            if cl is not None:
+                loss = loss + self.lmd * cl
+        if parallel is None:
+            loss.backward()
+        else:  # weighted as in CL4SRec.train_step
+            contrastive = self.beta * meta + (self.lmd * cl if cl is not None else 0.0)
+            (parallel.scale * rec + parallel.world * contrastive).backward()
         opt.step()
         return loss.detach(), rec.detach()
 
     def train_step(
-        self, seqs, targets, optimizers, views: ViewFn | None = None, amp: AmpFactory = nullcontext
+        self,
+        seqs,
+        targets,
+        optimizers,
+        views: ViewFn | None = None,
+        amp: AmpFactory = nullcontext,
+        parallel: DataParallelStep | None = None,
     ) -> dict[str, float]:
         """The three-stage meta update on one batch (the same two views in every stage)."""
         if views is None:
@@ -186,23 +231,37 @@ class MCLRec(CL4SRec):
         try:
             # stage 1: encoder, augmenters frozen
             self._freeze_augmenters(True)
-            self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp)
+            self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp, parallel)
             # stage 2: augmenters only, on the meta loss of the updated encoder. The encoder is
             # not stepped here, so its forward pass needs no graph (same update, ~1/3 the cost).
             self._freeze_augmenters(False)
             aug_opt.zero_grad(set_to_none=True)
             with torch.no_grad(), amp():
                 h1, h2 = self.encode(torch.cat([v1, v2])).chunk(2)
+                if parallel is not None:  # the whole batch's meta loss, the same in every process
+                    h1, h2 = parallel.gather(h1), parallel.gather(h2)
             with amp():
-                meta = self.meta_loss(h1, h2)
+                meta = self.meta_loss(h1, h2) if parallel is None else parallel("augmenters", h1, h2)
             meta.backward()
             aug_opt.step()
             # stage 3: encoder again, against the updated augmenters
             self._freeze_augmenters(True)
-            loss, rec = self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp)
+            loss, rec = self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp, parallel)
         finally:
             self._freeze_augmenters(False)
         return {"loss": float(loss), "rec_loss": float(rec), "meta_loss": float(meta.detach())}
+
+    def add_parallel_stages(self, parallel: DataParallelStep) -> None:
+        """Two DDP wrappers: the encoder stages' loss over the encoder's parameters (wrapped while
+        the augmenters are frozen, so DDP leaves them out) and stage 2's over the augmenters'."""
+        self._freeze_augmenters(True)
+        try:
+            parallel.add_stage("encoder", self, lambda m, *a: m._encoder_terms(*a, gather=parallel.gather))
+        finally:
+            self._freeze_augmenters(False)
+        parallel.add_stage(
+            "augmenters", nn.ModuleList([self.aug1, self.aug2]), lambda _, h1, h2: self.meta_loss(h1, h2)
+        )
 
 
 class Popularity(nn.Module):

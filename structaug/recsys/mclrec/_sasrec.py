@@ -20,6 +20,7 @@ from ...nn import Dropout, catalogue_cross_entropy
 from ...train import adam
 from ...validation import check_fraction, check_positive_int
 from ._data import sequence_lengths
+from ._parallel import DataParallelStep
 
 __all__ = ["SASRec", "TransformerBlock", "check_encoder_params"]
 
@@ -251,17 +252,33 @@ class SASRec(nn.Module):
         return [adam(self.parameters(), lr, weight_decay)]
 
     def train_step(
-        self, seqs: torch.Tensor, targets: torch.Tensor, optimizers, views=None, amp: AmpFactory = nullcontext
+        self,
+        seqs: torch.Tensor,
+        targets: torch.Tensor,
+        optimizers,
+        views=None,
+        amp: AmpFactory = nullcontext,
+        parallel: DataParallelStep | None = None,
     ) -> dict[str, float]:
         """One update on a batch; ``views`` (a callable making two views) is unused here.
 
         ``amp`` makes the context the forward passes run in (e.g. bf16 autocast, see
         :func:`structaug.recsys.mclrec._training.autocast_factory`); backward runs outside it.
+        ``parallel`` (under torchrun, see :meth:`add_parallel_stages`): ``seqs`` is this
+        process's share of the global batch and the loss goes through DDP.
         """
         (opt,) = optimizers
         opt.zero_grad(set_to_none=True)
         with amp():
-            loss = self.rec_loss(self.encode(seqs), targets)
-        loss.backward()
+            loss = _next_item_loss(self, seqs, targets) if parallel is None else parallel("encoder", seqs, targets)
+        (loss if parallel is None else parallel.scale * loss).backward()
         opt.step()
         return {"loss": float(loss.detach())}
+
+    def add_parallel_stages(self, parallel: DataParallelStep) -> None:
+        """Wrap this model's training losses in DDP for :meth:`train_step` under torchrun."""
+        parallel.add_stage("encoder", self, _next_item_loss)
+
+
+def _next_item_loss(model: SASRec, seqs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return model.rec_loss(model.encode(seqs), targets)

@@ -18,6 +18,7 @@ from ...metrics import mean_metrics, topk_metrics
 from ...train import Trainer, TrainResult
 from ...validation import check_choice
 from ._data import sequence_lengths
+from ._parallel import DataParallelStep
 from ._views import OPERATORS, SequenceViews
 
 __all__ = ["autocast_factory", "batch_order", "evaluate_ranking", "fit_sequential", "fitted_views", "train_one_epoch"]
@@ -116,7 +117,7 @@ def train_one_epoch(
     views: SequenceViews | None = None,
     bucket: bool = False,
     precision: str = "fp32",
-    ddp_step: torch.nn.Module | None = None,
+    parallel: DataParallelStep | None = None,
 ) -> dict[str, float]:
     """One pass over the (prefix → next item) examples; returns mean step losses.
 
@@ -124,9 +125,9 @@ def train_one_epoch(
     fitted instance to skip refitting it every epoch): each batch's two views are drawn
     through it with ``gen``, the generator that also orders the batches.
 
-    ``ddp_step`` (SASRec under a multi-process torchrun launch, see :func:`fit_sequential`):
-    the DDP-wrapped next-item loss; every process orders the batches alike and trains on its
-    share of each (``idx[rank::world]``), and the losses are averaged over every row.
+    ``parallel`` (under a multi-process torchrun launch, see :func:`fit_sequential`): every
+    process orders the batches and draws each batch's views alike, as one process would, and
+    trains on its share of each (``idx[rank::world]``); the losses are averaged over every row.
     """
     amp = autocast_factory(inputs.device, precision)
     views = fitted_views(views, model, inputs)
@@ -136,38 +137,27 @@ def train_one_epoch(
     count = 0
     lengths = sequence_lengths(inputs)
     for idx in batch_order(lengths, batch_size, gen, bucket=bucket):
-        if ddp_step is not None:
+        if parallel is not None:
             share = distributed.shard_batch(idx)
             if share is None:  # fewer rows than processes: every process skips it
                 continue
-            idx, scale = share
-            out = _ddp_train_step(ddp_step, inputs[idx], targets[idx], optimizers, amp, scale)
+            local, scale = share
+            parallel.start_batch(len(idx), scale)
+            # the whole batch's views (the draws one process makes), then this process's rows
+            mine = slice(distributed.rank(), None, distributed.world_size())
+            views_of = lambda s, idx=idx, mine=mine: tuple(v[mine] for v in pair(inputs[idx]))
+            out = model.train_step(inputs[local], targets[local], optimizers, views_of, amp=amp, parallel=parallel)
+            idx = local
         else:
             out = model.train_step(inputs[idx], targets[idx], optimizers, pair, amp=amp)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + v * len(idx)
         count += len(idx)
-    if ddp_step is not None:
+    if parallel is not None:
         keys = sorted(sums)
         totals = distributed.sum_over_ranks(*(sums[k] for k in keys), count)
         sums, count = dict(zip(keys, totals[:-1])), int(totals[-1])
     return {k: v / max(count, 1) for k, v in sums.items()}
-
-
-def _next_item_loss(model, seqs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return model.rec_loss(model.encode(seqs), targets)
-
-
-def _ddp_train_step(step: torch.nn.Module, seqs, targets, optimizers, amp, scale: float) -> dict[str, float]:
-    """SASRec's :meth:`train_step` through the DDP-wrapped loss (gradients averaged; ``scale``
-    weights this process's share by its size, see :func:`structaug.distributed.shard_batch`)."""
-    (opt,) = optimizers
-    opt.zero_grad(set_to_none=True)
-    with amp():
-        loss = step(seqs, targets)
-    (loss * scale).backward()
-    opt.step()
-    return {"loss": float(loss.detach())}
 
 
 @torch.no_grad()
@@ -293,15 +283,6 @@ def fit_sequential(
     ``max_time`` are the budget and may change between runs.
     """
     autocast_factory(device, precision)  # fail (or warn) before any work
-    from ._models import CL4SRec
-
-    if distributed.launched() and isinstance(model, CL4SRec):
-        # a process's share of a batch would hold half of InfoNCE's in-batch negatives, and
-        # MCLRec's meta-update differentiates through a step, which DDP does not support
-        raise InvalidParameterError(
-            f"{type(model).__name__} does not train data-parallel under torchrun yet (SASRec does); "
-            "run it in one process"
-        )
     # ids out of range would otherwise surface as an IndexError at the first step (a device
     # assert on CUDA), after the Trainer has started
     _check_histories(model, inputs, "inputs")
@@ -333,9 +314,11 @@ def fit_sequential(
     optimizers = model.make_optimizers(lr, weight_decay)
     inputs, targets = inputs.to(device), targets.to(device)
 
-    # SASRec under a multi-process torchrun launch: its next-item loss inside DDP
-    ddp_step: torch.nn.Module | None = distributed.wrap(distributed.LossModule(model, _next_item_loss))
-    ddp_step = ddp_step if ddp_step is not None and distributed.is_wrapped(ddp_step) else None
+    # under a multi-process torchrun launch: the model's training losses inside DDP
+    parallel: DataParallelStep | None = None
+    if distributed.init_from_env(device):
+        parallel = DataParallelStep()
+        model.add_parallel_stages(parallel)
 
     def train_epoch(epoch: int) -> dict[str, float]:
         c0 = time.process_time()  # CPU seconds: comparable across runs on a shared machine
@@ -349,7 +332,7 @@ def fit_sequential(
             views=views,
             bucket=bucket,
             precision=precision,
-            ddp_step=ddp_step,
+            parallel=parallel,
         )
         out["cpu_time"] = time.process_time() - c0
         return out
