@@ -670,3 +670,27 @@ def test_closed_cache_refuses_use(tmp_path):
     with pytest.raises(RuntimeError, match="is closed"):
         cache.get("k")
     assert ResponseCache(tmp_path / "c.sqlite").get("k")[0] == "1::2"  # what was written stays
+
+
+def test_top_unseen_candidates_equal_a_stable_full_sort():
+    # the candidates are the first k of a stable sort on -score (ties to the lower item index),
+    # unseen and finite only; the selection without a full sort must give exactly that
+    import scipy.sparse as sp
+
+    from structaug.recsys.llmrec._augmenter import _top_unseen
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n_users, n_items = int(rng.integers(1, 15)), int(rng.integers(1, 30))
+        scores = rng.integers(0, 4, (n_users, n_items)).astype(float)  # many ties
+        scores[rng.random(scores.shape) < 0.1] = np.nan
+        scores[rng.random(scores.shape) < 0.05] = np.inf
+        train = sp.csr_matrix((rng.random(scores.shape) < 0.3).astype(float))
+        k = int(rng.integers(1, 10))
+        got = _top_unseen(scores, train, np.arange(n_users), k)
+        for u in range(n_users):
+            s = np.where(np.isfinite(scores[u]), scores[u], -np.inf)
+            s[train[u].indices] = -np.inf
+            want = np.argsort(-s, kind="stable")[: min(k, int(np.isfinite(s).sum()))]
+            np.testing.assert_array_equal(got[u], want)
+            assert got[u].base is None or got[u].base.size == got[u].size  # owns no [n_items] array
