@@ -1,8 +1,13 @@
-"""LightGCN (the LLMRec backbone) on generated logs of 10^5 to 10^7 interactions, one CPU thread.
+"""LightGCN and LLMRec on generated logs of 10^5 to 10^7 interactions, one CPU thread.
 
 For each size, on a generated implicit-feedback log (users: one per 10 interactions; items:
 one per 100 interactions, Zipf(1.1) popularity; duplicates dropped), in a fresh spawned
-process per size (so each peak is its own):
+process per size and method (so each peak is its own). ``lightgcn`` is plain LightGCN;
+``llmrec`` first fits the LLM-free ``LLMRecAugmenter`` (hashing embedder, item-kNN candidates,
+generated item years/genres and user demographics; ``augment_s`` and ``augment_peak_mib``),
+then trains the same LightGCN on the augmentation with the reference's MovieLens settings
+(``LLMREC_MOVIELENS``: augmented edges, side features, masked autoencoder, pruning). Each
+measures:
 
 * ``step_ms`` — milliseconds per optimizer step (one full-graph propagation, the BPR loss of
   a batch, backward, Adam), from one epoch of ``LightGCN(max_epochs=1)`` at a batch size that
@@ -53,18 +58,62 @@ def _log(n: int):
     return frame.drop_duplicates(ignore_index=True)
 
 
-def _measure(n: int) -> dict:
+def _side(log):
+    """Generated item metadata (year, one of 18 genres) and user demographics for ``log``."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    item, user = np.sort(log["item"].unique()), np.sort(log["user"].unique())
+    genres = np.array([f"genre{g}" for g in range(18)])
+    items = pd.DataFrame(
+        {
+            "item": item,
+            "title": [f"Item {i}" for i in item],
+            "year": 1950 + item % 70,
+            "genres": genres[rng.integers(0, 18, len(item))],
+        }
+    )
+    users = pd.DataFrame(
+        {
+            "user": user,
+            "age": rng.integers(18, 70, len(user)),
+            "gender": rng.choice(["M", "F"], len(user)),
+            "occupation": rng.choice(["student", "engineer", "artist", "doctor", "writer"], len(user)),
+        }
+    )
+    return items, users
+
+
+def _measure(n: int, method: str = "lightgcn") -> dict:
     import torch
 
-    from structaug.recsys.llmrec import LightGCN
+    from structaug.recsys.llmrec import LLMREC_MOVIELENS, HashingEmbedder, LightGCN, LLMRecAugmenter
 
     torch.set_num_threads(1)
     log = _log(n)
     batch = max(DEFAULT_BATCH, len(log) // STEPS)
-    model = LightGCN(max_epochs=1, patience=None, batch_size=batch, random_state=0, device="cpu")
+    extra: dict = {}
+    fit_kw: dict = {}
+    config: dict = {}
+    if method == "llmrec":
+        items, users = _side(log)
+        with peak_memory_above_start() as aug_mem:
+            t0 = time.perf_counter()
+            augmenter = LLMRecAugmenter(
+                embedder=HashingEmbedder(dim=64),
+                attribute_fields=("year", "genres"),
+                user_columns=("age", "gender", "occupation"),
+                random_state=0,
+            )
+            fit_kw["augmentation"] = augmenter.fit(log, items=items, users=users).sample()
+            augment_s = time.perf_counter() - t0
+        extra = {"augment_s": augment_s, "augment_peak_mib": aug_mem.mib}
+        config = LLMREC_MOVIELENS
+    model = LightGCN(max_epochs=1, patience=None, batch_size=batch, random_state=0, device="cpu", **config)
     with peak_memory_above_start() as fit_mem:
         t0 = time.perf_counter()
-        model.fit(log)
+        model.fit(log, **fit_kw)
         fit_s = time.perf_counter() - t0
     steps = len(log) // batch + 1  # LightGCN's batches per epoch
     step_s = model.train_result_.history[0]["epoch_time"] / steps
@@ -74,6 +123,7 @@ def _measure(n: int) -> dict:
         recs = model.recommend(users, k=K)
         rec_s = time.perf_counter() - t1
     return {
+        "method": method,
         "interactions": len(log),
         "users": len(model.users_),
         "items": len(model.items_),
@@ -87,37 +137,54 @@ def _measure(n: int) -> dict:
         "recommend_s": rec_s,
         "recommend_peak_mib": rec_mem.mib,
         "output_mib": float(recs.memory_usage(deep=True).sum()) / 2**20,
+        **extra,
     }
 
 
+NAMES = {"lightgcn": "LightGCN", "llmrec": "LLMRec (LLM-free) + LightGCN"}
+SLOPE_KEYS = ("step_ms", "fit_peak_mib", "recommend_s", "recommend_peak_mib", "augment_s", "augment_peak_mib")
+
+
+def _slopes(rows: list[dict]) -> dict:
+    """Log-log slopes against interactions, per method and measure (two sizes or more)."""
+    out: dict = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        if len(mine) >= 2:
+            n = [r["interactions"] for r in mine]
+            out[method] = {k: loglog_slope(n, [r[k] for r in mine]) for k in SLOPE_KEYS if k in mine[0]}
+    return out
+
+
 def _plot(rows: list[dict], slopes: dict, path) -> None:
-    n = [r["interactions"] for r in rows]
+    def series(method: str, key: str, label: str) -> tuple:
+        mine = [r for r in rows if r["method"] == method]
+        n = [r["interactions"] for r in mine]
+        return (f"{NAMES[method]}: {label} (slope {slopes[method][key]:.2f})", n, [r[key] for r in mine], "o-")
 
-    def series(key: str, label: str) -> tuple:
-        return (f"{label} (slope {slopes[key]:.2f})", n, [r[key] for r in rows], "o-")
-
-    panels = [
-        (
-            "interactions",
-            "time",
-            [series("step_ms", "ms per step"), series("recommend_s", "recommend s (10,000 users)")],
-        ),
-        (
-            "interactions",
-            "peak MiB above start",
-            [series("fit_peak_mib", "fit"), series("recommend_peak_mib", "recommend")],
-        ),
-    ]
-    loglog_figure(path, panels, "LightGCN on generated logs, one CPU thread")
+    methods = list(slopes)
+    time_series = [series(m, "step_ms", "ms per step") for m in methods]
+    mem_series = [series(m, "fit_peak_mib", "fit") for m in methods]
+    if "llmrec" in slopes:
+        time_series.append(series("llmrec", "augment_s", "augmentation s"))
+        mem_series.append(series("llmrec", "augment_peak_mib", "augmentation"))
+    panels = [("interactions", "time", time_series), ("interactions", "peak MiB above start", mem_series)]
+    loglog_figure(path, panels, "LightGCN and LLMRec on generated logs, one CPU thread")
 
 
 def _markdown(payload: dict) -> str:
     env, rows, slopes = payload["environment"], payload["rows"], payload["loglog_slopes"]
+
+    def aug(r: dict) -> str:
+        return f"{r['augment_s']:,.0f} s / {r['augment_peak_mib']:,.0f} MiB" if "augment_s" in r else "-"
+
     table = pd.DataFrame(
         {
+            "method": [NAMES[r["method"]] for r in rows],
             "interactions": [f"{r['interactions']:,}" for r in rows],
             "users": [f"{r['users']:,}" for r in rows],
             "items": [f"{r['items']:,}" for r in rows],
+            "augmentation (time / peak)": [aug(r) for r in rows],
             "ms / step": [f"{r['step_ms']:.0f}" for r in rows],
             "epoch s at batch 1,024 (extrapolated)": [f"{r['epoch_s_extrapolated']:,.0f}" for r in rows],
             "fit peak MiB": [f"{r['fit_peak_mib']:.0f}" for r in rows],
@@ -125,35 +192,45 @@ def _markdown(payload: dict) -> str:
             "recommend peak MiB (output)": [f"{r['recommend_peak_mib']:.0f} ({r['output_mib']:.0f})" for r in rows],
         }
     )
-    lines = markdown_header("LightGCN scaling: time per step, memory and recommend() against log size", env) + [
+    lines = markdown_header(
+        "LightGCN and LLMRec scaling: time per step, memory and recommend() against log size", env
+    ) + [
         "Generated log: 10 interactions per user, 100 per item (Zipf 1.1 popularity). One epoch of "
         f"{rows[0]['steps'] if rows else STEPS + 1} steps per size; **epoch s at batch {DEFAULT_BATCH} is "
-        "extrapolated** (ms per step x steps). `recommend`: 10,000 users, k = 20, seen items excluded.",
+        "extrapolated** (ms per step x steps). `recommend`: 10,000 users, k = 20, seen items excluded. "
+        "LLMRec: the LLM-free augmenter (hashing embedder, item-kNN candidates, generated item "
+        "years/genres and user demographics), then LightGCN with `LLMREC_MOVIELENS`; its fit peak is "
+        "above what the process held after the augmentation.",
         "",
         markdown_table(table),
     ]
     if slopes:
-        lines += ["", "Log-log slopes against interactions: " + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())]
+        lines.append("")
+        lines.append("Log-log slopes against interactions:")
+        lines.append("")
+        for method, per in slopes.items():
+            lines.append(f"- {NAMES[method]}: " + ", ".join(f"{k} {v:.2f}" for k, v in per.items()))
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,300000,1000000,3000000,10000000")
+    parser.add_argument("--methods", default="lightgcn,llmrec", help="comma-separated: lightgcn, llmrec")
     add_out_arguments(parser, "lightgcn_scaling", side_suffixes=(".md", ".png"))
     args = parser.parse_args(argv)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in NAMES]
+    if bad or not methods:
+        parser.error(f"--methods: unknown {bad} (choose from {', '.join(NAMES)})")
     out = claim_out(parser, args)
     rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
-        row = in_fresh_process(_measure, n)
-        rows.append(row)
-        print(row, flush=True)
-    keys = ("step_ms", "fit_peak_mib", "recommend_s", "recommend_peak_mib")
-    slopes = (
-        {k: loglog_slope([r["interactions"] for r in rows], [r[k] for r in rows]) for k in keys}
-        if len(rows) >= 2
-        else {}
-    )
+    for method in methods:
+        for n in (int(s) for s in args.sizes.split(",")):
+            row = in_fresh_process(_measure, n, method)
+            rows.append(row)
+            print(row, flush=True)
+    slopes = _slopes(rows)
     payload = {
         "benchmark": "lightgcn_scaling",
         "environment": environment("cpu"),
