@@ -23,6 +23,7 @@ SCRIPTS = {  # script -> (the files it writes beside --out, extra argv it needs 
     "run_dain_scaling.py": ((".md", ".png"), []),
     "run_hypertab_reference.py": ((".md",), []),
     "run_hypertab_schedules.py": ((".md",), []),
+    "run_hypertab_variants.py": ((".md",), []),
     "run_lagnn_reference.py": ((".md",), ["--reference", "ref"]),
     "run_lagnn_scaling.py": ((".md", ".png"), []),
     "run_lightgcn_scaling.py": ((".md", ".png"), []),
