@@ -192,9 +192,8 @@ def _markdown(payload: dict) -> str:
             "recommend peak MiB (output)": [f"{r['recommend_peak_mib']:.0f} ({r['output_mib']:.0f})" for r in rows],
         }
     )
-    lines = markdown_header(
-        "LightGCN and LLMRec scaling: time per step, memory and recommend() against log size", env
-    ) + [
+    title = " and ".join(dict.fromkeys(NAMES[r["method"]].split(" (")[0] for r in rows)) or "LightGCN"
+    lines = markdown_header(f"{title} scaling: time per step, memory and recommend() against log size", env) + [
         "Generated log: 10 interactions per user, 100 per item (Zipf 1.1 popularity). One epoch of "
         f"{rows[0]['steps'] if rows else STEPS + 1} steps per size; **epoch s at batch {DEFAULT_BATCH} is "
         "extrapolated** (ms per step x steps). `recommend`: 10,000 users, k = 20, seen items excluded. "
