@@ -44,11 +44,13 @@ __all__ = [
     "Trainer",
     "adam",
     "batch_indices",
+    "batch_rows",
     "minibatch_epoch",
     "predict_batched",
     "progress_enabled",
     "resolve_device",
     "same_device",
+    "training_table",
 ]
 
 Metrics = dict[str, float]
@@ -133,6 +135,28 @@ def _check_tensors(tensors: Sequence[torch.Tensor], name: str = "tensors") -> in
     return check_consistent_length(tensors, [f"{name}[{i}]" for i in range(len(tensors))])
 
 
+#: A training table of at least this many bytes stays in host memory when the model trains on
+#: an accelerator: each step copies only its batch's rows to the device (:func:`batch_rows`), so
+#: device memory holds the model and a batch, not the table. Smaller tables are copied once.
+HOST_TABLE_BYTES = 1 << 28
+
+
+def training_table(array: Any, device: torch.device | str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``array`` as the tensor a training loop indexes: on ``device``, or in host memory when
+    ``device`` is not the CPU and the table holds at least :data:`HOST_TABLE_BYTES`."""
+    t = torch.as_tensor(array, dtype=dtype)
+    device = torch.device(device)
+    if device.type != "cpu" and t.numel() * t.element_size() >= HOST_TABLE_BYTES:
+        return t
+    return t.to(device)
+
+
+def batch_rows(table: torch.Tensor, idx: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``table[idx]`` on ``device``, wherever :func:`training_table` left ``table`` (a no-op
+    move when both are already there)."""
+    return table[idx.to(table.device)].to(device)
+
+
 def batch_indices(
     n: int,
     batch_size: int,
@@ -166,7 +190,8 @@ def minibatch_epoch(
     generator: torch.Generator | None = None,
     grad_clip: float | None = None,
 ) -> Metrics:
-    """One shuffled pass over ``tensors`` (all on the model's device); ``loss_fn(*batch)``.
+    """One shuffled pass over ``tensors`` (on the model's device, or large ones in host memory
+    from :func:`training_table`: each batch's rows are moved); ``loss_fn(*batch)``.
 
     Under a multi-process ``torchrun`` launch (:mod:`structaug.distributed`) every process
     draws the same shuffled order and, when ``model`` is the
@@ -194,13 +219,15 @@ def minibatch_epoch(
     total, count = 0.0, 0
     parallel = distributed.is_wrapped(model)  # shares only for a DDP model: others train alike everywhere
     scale = 1.0
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else tensors[0].device
     for idx in batch_indices(n, batch_size, generator=generator, device=tensors[0].device):
         if parallel:
             share = distributed.shard_batch(idx)
             if share is None:  # fewer rows than processes: every process skips it
                 continue
             idx, scale = share
-        batch = [t[idx] for t in tensors]
+        batch = [batch_rows(t, idx, device) for t in tensors]
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(*batch)
         (loss * scale if parallel else loss).backward()

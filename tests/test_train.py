@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 from conftest import script_module
@@ -375,3 +376,33 @@ def test_predict_batched_fills_one_output_and_keeps_cat_semantics():
     later = predict_batched(lambda b: b if len(b) == 5 else b[:1], [x], batch_size=5)
     assert torch.equal(later, torch.cat([x[:20], x[20:21]]))
     assert predict_batched(lambda b: b, [torch.zeros(0, 3)]).numel() == 0
+
+
+def test_a_large_training_table_stays_in_host_memory_on_an_accelerator(monkeypatch):
+    from structaug import train
+
+    table = np.arange(24, dtype=np.float32).reshape(8, 3)
+    # on the CPU a table is where the model is, however large
+    monkeypatch.setattr(train, "HOST_TABLE_BYTES", 0)
+    assert train.training_table(table, "cpu").device.type == "cpu"
+    # on an accelerator, a table of at least HOST_TABLE_BYTES is left in host memory (no device
+    # is touched: this runs without one) and each batch's rows are moved
+    host = train.training_table(table, "cuda")
+    assert host.device.type == "cpu" and host.dtype == torch.float32
+    idx = torch.tensor([5, 0, 7])
+    np.testing.assert_array_equal(train.batch_rows(host, idx, "cpu").numpy(), table[[5, 0, 7]])
+    assert train.training_table(np.arange(3), "cpu", torch.float64).dtype == torch.float64
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_hypertab_on_a_gpu_trains_alike_with_the_table_in_host_memory(monkeypatch):
+    from sklearn.datasets import load_breast_cancer
+
+    from structaug import train
+    from structaug.tabular.hypertab import HyperTabClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    fit = lambda: HyperTabClassifier(max_epochs=3, random_state=0, device="cuda").fit(X, y).predict_proba(X)
+    on_device = fit()
+    monkeypatch.setattr(train, "HOST_TABLE_BYTES", 0)  # every table stays on the host
+    np.testing.assert_allclose(fit(), on_device, rtol=1e-5, atol=1e-6)

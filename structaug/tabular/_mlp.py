@@ -16,7 +16,7 @@ from ..exceptions import DataValidationError
 from ..nn import MLP
 from ..random import check_random_state, local_torch_seed, spawn_seed
 from ..splits import stratified_holdout_indices
-from ..train import Trainer, minibatch_epoch, predict_batched, resolve_device
+from ..train import Trainer, minibatch_epoch, predict_batched, resolve_device, training_table
 from ..validation import (
     check_bool,
     check_choice,
@@ -156,8 +156,9 @@ class MLPHead(BaseEstimator):
         else:  # too few rows to hold any out: monitor the training loss
             Xtr, Xva, ytr, yva = X, X, y, y
         ydt = torch.long if clf else torch.float32
-        xtr, xva = torch.as_tensor(Xtr, device=dev), torch.as_tensor(Xva, device=dev)
-        ytr_t, yva_t = torch.as_tensor(ytr, dtype=ydt, device=dev), torch.as_tensor(yva, dtype=ydt, device=dev)
+        # a large table (e.g. a 1M-row T-JEPA representation) stays in host memory on a GPU
+        xtr, xva = training_table(Xtr, dev), training_table(Xva, dev)
+        ytr_t, yva_t = training_table(ytr, dev, ydt), training_table(yva, dev, ydt)
         with local_torch_seed(seed):
             model = MLP([X.shape[1], *self.hidden_sizes, n_out], dropout=self.dropout).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -170,7 +171,8 @@ class MLPHead(BaseEstimator):
 
         def validate(epoch: int) -> dict[str, float]:
             model.eval()
-            return {"val_loss": float(crit(predict_batched(model, [xva]), yva_t))}
+            pred = predict_batched(lambda xb: model(xb.to(dev)), [xva])
+            return {"val_loss": float(crit(pred, yva_t.to(dev)))}
 
         trainer = Trainer(
             max_epochs=self.max_epochs,

@@ -50,7 +50,7 @@ from ...exceptions import DataValidationError, InvalidParameterError
 from ...nn import MLP
 from ...random import check_random_state, local_torch_seed
 from ...splits import holdout_indices
-from ...train import Trainer, adam, batch_indices, resolve_device
+from ...train import Trainer, adam, batch_indices, batch_rows, resolve_device, training_table
 from ...validation import (
     check_bool,
     check_choice,
@@ -296,8 +296,9 @@ class _HyperTabBase(BaseEstimator):
             ).to(dev)
         mask_t = torch.as_tensor(masks, dtype=torch.float32, device=dev)
         index_t = torch.as_tensor(index, device=dev)
-        x_all = self._pad(torch.as_tensor(Z, device=dev))
-        y_all = torch.as_tensor(target, device=dev)
+        # on a GPU a large table stays in host memory and each step moves its batch's rows
+        x_all = training_table(self._pad(torch.as_tensor(Z)), dev)
+        y_all = training_table(target, dev)
 
         # Optional early stopping on a held-out split of the training rows.
         tr_idx = np.arange(len(Z))
@@ -337,8 +338,7 @@ class _HyperTabBase(BaseEstimator):
                         torch.randperm(n_views, generator=gen)  # the same draws as every process
                         continue
                     rows, scale = share
-                rows = rows.to(dev)
-                xb, yb = x_tr[rows], y_tr[rows]
+                xb, yb = batch_rows(x_tr, rows, dev), batch_rows(y_tr, rows, dev)
                 order = torch.randperm(n_views, generator=gen).to(dev)
                 for start in range(0, n_views, self.masks_per_step):
                     chunk = order[start : start + self.masks_per_step]
@@ -356,7 +356,7 @@ class _HyperTabBase(BaseEstimator):
 
         validate = None
         if va_idx is not None:
-            x_va, y_va = x_all[va_idx], y_all[va_idx]
+            x_va, y_va = x_all[va_idx], y_all[va_idx].to(dev)
 
             step = self._chunk_rows(len(masks), x_va.shape[1])
 
@@ -364,14 +364,14 @@ class _HyperTabBase(BaseEstimator):
             def ensemble_val_loss(epoch: int) -> dict[str, float]:
                 net.eval()
                 if len(x_va) <= step:  # one pass (every table of the benchmarks)
-                    loss = self._loss(net(x_va, mask_t, index_t), y_va, weight, ensemble=True)
+                    loss = self._loss(net(x_va.to(dev), mask_t, index_t), y_va, weight, ensemble=True)
                     return {"val_loss": float(loss.detach())}
                 # large tables: rows in chunks, so n_views x rows x hidden stays small; the
                 # loss is the (class-weighted) mean over every row, as in one pass
                 num = den = 0.0
                 for i in range(0, len(x_va), step):
                     yb = y_va[i : i + step]
-                    loss = self._loss(net(x_va[i : i + step], mask_t, index_t), yb, weight, ensemble=True)
+                    loss = self._loss(net(x_va[i : i + step].to(dev), mask_t, index_t), yb, weight, ensemble=True)
                     w = float(len(yb)) if weight is None else float(weight[yb].sum())
                     num, den = num + float(loss) * w, den + w
                 return {"val_loss": num / den}

@@ -20,7 +20,7 @@ from ... import distributed
 from ...base import check_is_fitted, reset_fitted
 from ...exceptions import DataValidationError, InvalidParameterError
 from ...random import check_random_state, local_torch_seed, spawn_seed
-from ...train import Trainer, batch_indices, predict_batched, resolve_device
+from ...train import Trainer, batch_indices, batch_rows, predict_batched, resolve_device, training_table
 from ...validation import (
     check_bool,
     check_choice,
@@ -313,7 +313,8 @@ class TJEPA(TransformerMixin, BaseEstimator):
         with local_torch_seed(seed):
             net = self._network(enc).to(dev)
         opt = self._optimizer(net)
-        x_all = torch.as_tensor(Z, device=dev)
+        # on a GPU a large table stays in host memory and each step moves its batch's rows
+        x_all = training_table(Z, dev)
         n = len(x_all)
         shuffle = torch.Generator(device=dev).manual_seed(seed)
         probe = torch.as_tensor(np.sort(rng.permutation(n)[: self.collapse_probe_size]), device=dev)
@@ -358,7 +359,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
                         continue
                     rows, scale = share
                     idx, ctx_t, tgt_t = idx[rows], ctx_t[rows], tgt_t[rows]
-                loss = step(x_all[idx], ctx_t, tgt_t)
+                loss = step(batch_rows(x_all, idx, dev), ctx_t, tgt_t)
                 opt.zero_grad(set_to_none=True)
                 (loss * scale if parallel else loss).backward()
                 if self.grad_clip is not None:
@@ -373,7 +374,7 @@ class TJEPA(TransformerMixin, BaseEstimator):
 
         def collapse_probe(epoch: int) -> dict[str, float]:
             net.eval()
-            rep = net.represent(x_all[probe], self.representation)
+            rep = net.represent(batch_rows(x_all, probe, dev), self.representation)
             var = rep.var(dim=0, unbiased=False) if len(rep) > 1 else torch.zeros(rep.shape[1], device=dev)
             return {"rep_var": float(var.mean()), "rep_std_min": float(var.min().sqrt())}
 
