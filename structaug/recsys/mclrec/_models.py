@@ -78,12 +78,18 @@ class CL4SRec(SASRec):
     def _cl_loss(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
         return info_nce(h1, h2, self.temperature, self.sim)
 
-    def _terms(self, seqs, targets, v1, v2, gather: Gather | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(next-item loss, InfoNCE); with ``gather``, InfoNCE over every process's views."""
+    def _rec_and_views(self, seqs, targets, v1, v2, gather: Gather | None) -> tuple[torch.Tensor, ...]:
+        """(next-item loss, the two views' encodings); with ``gather``, the encodings of every
+        process's views (the contrastive terms' in-batch negatives are the whole batch's)."""
         h, h1, h2 = self._encode_with_views(seqs, v1, v2)
         rec = self.rec_loss(h, targets)
         if gather is not None:
             h1, h2 = gather(h1), gather(h2)
+        return rec, h1, h2
+
+    def _terms(self, seqs, targets, v1, v2, gather: Gather | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(next-item loss, InfoNCE)."""
+        rec, h1, h2 = self._rec_and_views(seqs, targets, v1, v2, gather)
         return rec, self._cl_loss(h1, h2)
 
     def train_step(
@@ -187,12 +193,8 @@ class MCLRec(CL4SRec):
     def _encoder_terms(
         self, seqs, targets, v1, v2, gather: Gather | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(next-item loss, meta loss, InfoNCE or None when ``lmd`` is 0) of the encoder stages;
-        with ``gather``, the contrastive terms over every process's views."""
-        h, h1, h2 = self._encode_with_views(seqs, v1, v2)
-        rec = self.rec_loss(h, targets)
-        if gather is not None:
-            h1, h2 = gather(h1), gather(h2)
+        """(next-item loss, meta loss, InfoNCE or None when ``lmd`` is 0) of the encoder stages."""
+        rec, h1, h2 = self._rec_and_views(seqs, targets, v1, v2, gather)
         meta = self.meta_loss(h1, h2)
         return rec, meta, (self._cl_loss(h1, h2) if self.lmd else None)
 
