@@ -34,7 +34,7 @@ from structaug.bench import (
 )
 from structaug.bench.tabular import load_table, validate
 from structaug.exceptions import InvalidParameterError
-from structaug.results import environment
+from structaug.results import environment, paired_gap
 
 #: the 23 small tables of the committed tabular_small.json (the suite's small track without
 #: sk_breast_cancer and sk_wine, which are PMLB's breast_cancer_wisconsin and wine_recognition)
@@ -60,7 +60,6 @@ def label(masks: int, lr: float | str) -> str:
 
 def summarize(records: list[dict], labels: list[str]) -> list[dict[str, Any]]:
     """Per schedule: mean balanced accuracy, regression RMSE, fit CPU, paired gap to the first."""
-    from scipy.stats import wilcoxon
 
     def scores(lab: str, metric: str) -> dict[tuple, float]:
         return {
@@ -73,8 +72,7 @@ def summarize(records: list[dict], labels: list[str]) -> list[dict[str, Any]]:
     rows = []
     for lab in labels:
         acc = scores(lab, "balanced_accuracy")
-        keys = sorted(set(acc) & set(base))
-        diff = np.array([acc[k] - base[k] for k in keys])
+        gap = paired_gap(acc, base)
         rmse = scores(lab, "rmse")
         tables = sorted({d for d, _ in rmse})
         cpu = sum(
@@ -87,9 +85,9 @@ def summarize(records: list[dict], labels: list[str]) -> list[dict[str, Any]]:
                 "schedule": lab,
                 "rows": len(acc) + len(rmse),
                 "mean_balanced_accuracy": float(np.mean(list(acc.values()))) if acc else None,
-                "gap_to_first": float(diff.mean()) if len(keys) else None,
-                "up_level_down": [int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())],
-                "wilcoxon_p": float(wilcoxon(diff).pvalue) if lab != labels[0] and np.any(diff) else None,
+                "gap_to_first": gap["mean"],
+                "up_level_down": [gap["up"], gap["level"], gap["down"]],
+                "wilcoxon_p": gap["wilcoxon_p"] if lab != labels[0] else None,
                 "rmse": {t: float(np.mean([v for (d, _), v in rmse.items() if d == t])) for t in tables},
                 "fit_cpu_s": cpu,
             }

@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
 from structaug.bench.tabular import _scores, _splits, _table
-from structaug.results import environment, markdown_table
+from structaug.results import environment, markdown_table, paired_gap
 from structaug.tabular.hypertab import FeatureSubsetViews, HyperTabClassifier
 
 #: the small-track tables that HyperTab's paper (its README's table) also reports
@@ -119,27 +119,29 @@ def _row(variant: str, table: str, seed: int, folds: int) -> dict[str, Any]:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    from scipy.stats import wilcoxon
+    def scores(variant: str) -> dict[tuple, float]:
+        return {(r["table"], r["seed"]): r["balanced_accuracy"] for r in rows if r["variant"] == variant}
 
-    frame = pd.DataFrame(rows)
-    base = frame[frame.variant == "default"].set_index(["table", "seed"])["balanced_accuracy"]
+    base = scores("default")
     out = []
-    for variant in dict.fromkeys(frame.variant):
-        mine = frame[frame.variant == variant].set_index(["table", "seed"])
-        diff = (mine["balanced_accuracy"] - base.reindex(mine.index)).dropna()
-        p = float(wilcoxon(diff).pvalue) if variant != "default" and (diff != 0).any() else None
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        mine = [r for r in rows if r["variant"] == variant]
+        gap = paired_gap(scores(variant), base)
         out.append(
             {
                 "variant": variant,
                 "description": VARIANTS[variant][0],
-                "rows": int(len(mine)),
-                "mean_balanced_accuracy": float(100 * mine["balanced_accuracy"].mean()),
-                "minus_default": float(100 * diff.mean()) if variant != "default" else None,
-                "up": int((diff > 0).sum()),
-                "down": int((diff < 0).sum()),
-                "wilcoxon_p": p,
-                "fit_cpu_s": float(mine["fit_cpu_s"].sum()),
-                "per_table": {t: float(100 * g["balanced_accuracy"].mean()) for t, g in mine.groupby(level="table")},
+                "rows": len(mine),
+                "mean_balanced_accuracy": float(100 * np.mean([r["balanced_accuracy"] for r in mine])),
+                "minus_default": 100 * gap["mean"] if variant != "default" else None,
+                "up": gap["up"],
+                "down": gap["down"],
+                "wilcoxon_p": gap["wilcoxon_p"] if variant != "default" else None,
+                "fit_cpu_s": float(sum(r["fit_cpu_s"] for r in mine)),
+                "per_table": {
+                    t: float(100 * np.mean([r["balanced_accuracy"] for r in mine if r["table"] == t]))
+                    for t in sorted({r["table"] for r in mine})
+                },
             }
         )
     return out

@@ -10,7 +10,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = [
     "loglog_slope",
     "markdown_header",
     "markdown_table",
+    "paired_gap",
     "peak_memory_above_start",
     "peak_memory_mib",
     "reset_peak_memory",
@@ -145,6 +146,23 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     if len(x) < 2:
         raise ValueError("a slope needs at least two points")
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.maximum(np.asarray(y, float), 1e-12)), 1)[0])
+
+
+def paired_gap(scores: Mapping[Hashable, float], base: Mapping[Hashable, float]) -> dict[str, Any]:
+    """``scores`` against ``base`` on the rows both hold (e.g. table × seed): the mean paired
+    difference (``None`` without a common row), how many rows went up, stayed level or went
+    down, and the Wilcoxon signed-rank p (``None`` when no difference is non-zero)."""
+    from scipy.stats import wilcoxon
+
+    diff = np.array([scores[k] - base[k] for k in scores if k in base], dtype=float)
+    return {
+        "rows": int(len(diff)),
+        "mean": float(diff.mean()) if len(diff) else None,
+        "up": int((diff > 0).sum()),
+        "level": int((diff == 0).sum()),
+        "down": int((diff < 0).sum()),
+        "wilcoxon_p": float(wilcoxon(diff).pvalue) if np.any(diff) else None,
+    }
 
 
 #: one line of a :func:`loglog_figure` panel: label, x values, y values, matplotlib format
