@@ -574,6 +574,17 @@ def test_bench_helpers():
         ]
     )
     assert "0.0871" in table and "0.0500" in table
+    # several seeds: one row per (dataset, method) with mean ± std and the mean epoch count
+    row = {"method": "MCLRec", "dataset": "Beauty", "status": "ok"}
+    table = bench.paper_table(
+        [
+            {**row, "seed": 0, "metrics": {"hr@10": 0.05, "ndcg@10": 0.02, "epochs": 3}},
+            {**row, "seed": 1, "metrics": {"hr@10": 0.07, "ndcg@10": 0.04, "epochs": 4}},
+            {**row, "seed": 2, "status": "error", "metrics": {}},
+        ]
+    )
+    (line,) = [x for x in table.splitlines() if x.startswith("| Beauty | MCLRec")]
+    assert line.startswith("| Beauty | MCLRec | 2 | 3.5 | 0.0600 ± 0.0141 | 0.0871 | 0.0300 ± 0.0141 |")
     assert bench.MCLREC_HPARAMS["Beauty"] == (0.0, 0.05)
 
 

@@ -151,8 +151,15 @@ def test_merge_gpu_results_prefers_ok_rows(tmp_path):
         )
     )
     merge.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.json")])
-    rows = json.loads((tmp_path / "m.json").read_text())["records"]
-    assert [(r["seed"], r["status"]) for r in rows] == [(0, "ok"), (1, "ok")]
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert [(r["seed"], r["status"]) for r in merged["records"]] == [(0, "ok"), (1, "ok")]
+    # each source names the rows it contributed (b's ok row replaced a's failed one)
+    assert [s["rows"] for s in merged["sources"]] == [[], [["GCN", "Cora", 0], ["GCN", "Cora", 1]]]
+    # --report appends the benchmark's own summary to the merged markdown
+    merge.main(
+        [str(tmp_path / "b.json"), "--out", str(tmp_path / "r.json"), "--report", "lagnn", "--metrics", "test_acc"]
+    )
+    assert "| GCN | 75.0 ± 7.1 (n=2) | 81.5 |" in (tmp_path / "r.md").read_text()
 
 
 def test_peak_memory_above_start_sees_a_block_allocation():

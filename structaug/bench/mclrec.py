@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from ..exceptions import InvalidParameterError
-from ..results import Record
+from ..io import atomic_write_text
+from ..results import Record, fmt_mean_std
 from . import BenchConfig, Job, _given, check_writable, parse_names, positive_float, positive_int
 from ._runner import run_benchmark
 
@@ -359,22 +360,29 @@ def run(cfg: BenchConfig) -> list[Record]:
 
 
 def paper_table(records) -> str:
-    """Markdown: our HR/NDCG@10 (and @5/@20) beside the paper's, per dataset and method."""
+    """Markdown: our HR/NDCG@10 and @20 beside the paper's, per dataset and method (mean ± std
+    over seeds when a run has several; the epochs column is then the mean)."""
     rows = [
-        "| dataset | method | epochs | HR@10 ours | HR@10 paper | NDCG@10 ours | NDCG@10 paper | HR@20 ours | HR@20 paper | NDCG@20 ours | NDCG@20 paper |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | method | seeds | epochs | HR@10 ours | HR@10 paper | NDCG@10 ours | NDCG@10 paper | HR@20 ours | HR@20 paper | NDCG@20 ours | NDCG@20 paper |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    recs = [r.to_dict() if isinstance(r, Record) else r for r in records]
-    for r in recs:
-        if r.get("status", "ok") != "ok":
-            continue
-        p = PAPER.get(r["dataset"], {}).get(r["method"], {})
-        m = r["metrics"]
-        f = lambda v: "—" if v is None else f"{v:.4f}"
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in (r.to_dict() if isinstance(r, Record) else r for r in records):
+        if r.get("status", "ok") == "ok":
+            groups.setdefault((r["dataset"], r["method"]), []).append(r["metrics"])
+    f = lambda v: "—" if v is None else f"{v:.4f}"
+    for (dataset, method), ms in groups.items():
+        p = PAPER.get(dataset, {}).get(method, {})
+
+        def ours(key: str, ms=ms) -> str:
+            vals = [m[key] for m in ms if m.get(key) is not None]
+            return fmt_mean_std(vals) if len(vals) > 1 else f(vals[0] if vals else None)
+
+        epochs = [m.get("epochs", 0) for m in ms]
         rows.append(
-            f"| {r['dataset']} | {r['method']} | {int(m.get('epochs', 0))} | {f(m.get('hr@10'))} | {f(p.get('hr@10'))} | "
-            f"{f(m.get('ndcg@10'))} | {f(p.get('ndcg@10'))} | {f(m.get('hr@20'))} | {f(p.get('hr@20'))} | "
-            f"{f(m.get('ndcg@20'))} | {f(p.get('ndcg@20'))} |"
+            f"| {dataset} | {method} | {len(ms)} | {sum(epochs) / len(epochs):g} | {ours('hr@10')} | {f(p.get('hr@10'))} | "
+            f"{ours('ndcg@10')} | {f(p.get('ndcg@10'))} | {ours('hr@20')} | {f(p.get('hr@20'))} | "
+            f"{ours('ndcg@20')} | {f(p.get('ndcg@20'))} |"
         )
     return "\n".join(rows)
 
@@ -382,6 +390,6 @@ def paper_table(records) -> str:
 def report(records, out_path) -> None:
     """Append the paper comparison to the markdown summary the CLI wrote."""
     md = Path(out_path).with_suffix(".md")
-    text = md.read_text() if md.exists() else ""
+    text = md.read_text(encoding="utf-8") if md.exists() else ""
     text += "\n## Beside the paper (Table 3, full ranking)\n\n" + paper_table(records) + "\n"
-    md.write_text(text)
+    atomic_write_text(text, md)
