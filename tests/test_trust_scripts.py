@@ -29,10 +29,12 @@ SCRIPTS = {  # script -> (the files it writes beside --out, extra argv it needs 
     "run_lightgcn_scaling.py": ((".md", ".png"), []),
     "run_mclrec_epoch_time.py": ((".md",), []),
     "run_mclrec_opcount.py": ((), []),
+    "run_mclrec_reference.py": ((".md",), ["--reference", "ref"]),
     "run_mclrec_stage_time.py": ((".md",), []),
     "run_ray_backend.py": ((".md",), []),
     "run_tabular_large.py": ((".md",), []),
     "run_tjepa_medium.py": ((".md",), []),
+    "run_tjepa_reference.py": ((".md",), ["--reference", "ref"]),
     "merge_gpu_results.py": ((".md",), ["in.json"]),
 }
 
