@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
-from structaug.results import environment, in_fresh_process
+from structaug.results import alternating_runs, environment, in_fresh_process
 
 STAGES = ["train", "influence", "sample", "retrain", "total"]
 SIDES = ["structaug", "reference"]
@@ -267,13 +267,13 @@ def main() -> None:
     if not a.data.is_file():
         p.error(f"--data {a.data}: no such file")
 
-    runs: list[dict[str, Any]] = []
-    for rep in range(a.repeats):
-        seed = a.seed + rep
-        for side in SIDES if rep % 2 == 0 else SIDES[::-1]:
-            r = run_side(side, a, seed)
-            runs.append({"side": side, "seed": seed, **r})
-            print(f"seed {seed} {side:>9}: " + ", ".join(f"{k} {v:.2f}s" for k, v in r["stages"].items()), flush=True)
+    runs = alternating_runs(
+        SIDES,
+        a.repeats,
+        a.seed,
+        lambda side, seed: run_side(side, a, seed),
+        lambda side, seed, r: f"seed {seed} {side:>9}: " + ", ".join(f"{k} {v:.2f}s" for k, v in r["stages"].items()),
+    )
     splits = {(r["seed"], r["side"]): r["split"] for r in runs}
     same = all(splits[(r["seed"], "structaug")] == splits[(r["seed"], "reference")] for r in runs)
     payload = {

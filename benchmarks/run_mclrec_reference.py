@@ -94,7 +94,7 @@ from pathlib import Path
 from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
-from structaug.results import environment, in_fresh_process, peak_memory_mib, reset_peak_memory
+from structaug.results import alternating_runs, environment, in_fresh_process, peak_memory_mib, reset_peak_memory
 
 BATCH_SIZE = 256
 BEAUTY_BATCHES = 514  # Beauty's 131,413 training prefixes in batches of 256, on both sides
@@ -539,19 +539,18 @@ def main() -> None:
     ref_txt = a.reference / "dataset" / REF_DATASET / f"{REF_DATASET}.txt"
     sha = {k: hashlib.sha256(f.read_bytes()).hexdigest()[:16] for k, f in (("structaug", beauty), ("ref", ref_txt))}
     sides = ["reference"] + variants
-    runs: list[dict[str, Any]] = []
-    for rep in range(a.repeats):
-        seed = a.seed + rep
-        for side in sides if rep % 2 == 0 else sides[::-1]:
-            r = run_side(side, a, seed)
-            runs.append({"side": side, "seed": seed, **r})
-            print(
-                f"seed {seed} {_label(side):>23}: {r['ms_per_step']:.1f} ms/step (median {r['median_ms_per_step']:.1f}, "
-                f"CPU {r['cpu_ms_per_step']:.1f}), epoch ~{r['epoch_s_extrapolated']:.1f} s extrapolated, "
-                f"peak {r['peak_steps_mib']:.0f} MiB during steps / {r['peak_process_mib']:.0f} MiB, "
-                f"setup {r['setup_s']:.1f} s",
-                flush=True,
-            )
+    runs = alternating_runs(
+        sides,
+        a.repeats,
+        a.seed,
+        lambda side, seed: run_side(side, a, seed),
+        lambda side, seed, r: (
+            f"seed {seed} {_label(side):>23}: {r['ms_per_step']:.1f} ms/step (median {r['median_ms_per_step']:.1f}, "
+            f"CPU {r['cpu_ms_per_step']:.1f}), epoch ~{r['epoch_s_extrapolated']:.1f} s extrapolated, "
+            f"peak {r['peak_steps_mib']:.0f} MiB during steps / {r['peak_process_mib']:.0f} MiB, "
+            f"setup {r['setup_s']:.1f} s"
+        ),
+    )
     payload: dict[str, Any] = {
         "benchmark": "mclrec_reference",
         "environment": environment("cpu"),

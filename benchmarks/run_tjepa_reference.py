@@ -107,7 +107,7 @@ from pathlib import Path
 from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out, markdown_header, positive_int, write_script_results
-from structaug.results import environment, in_fresh_process
+from structaug.results import alternating_runs, environment, in_fresh_process
 
 SIDES = ["structaug", "reference"]
 DATASET = "adult"
@@ -535,18 +535,17 @@ def main() -> None:
         )
 
     digest = _reference_digest(a.reference)
-    runs: list[dict[str, Any]] = []
-    for rep in range(a.repeats):
-        seed = a.seed + rep
-        for side in SIDES if rep % 2 == 0 else SIDES[::-1]:
-            r = run_side(side, a, seed)
-            runs.append({"side": side, "seed": seed, **r})
-            print(
-                f"seed {seed} {side:>9}: {r['ms_per_step']:.1f} ms/step (median {r['median_step_ms']:.1f}), "
-                f"wall {r['wall_s']:.2f} s, CPU {r['cpu_s']:.2f} s, peak {r['peak_mib']:.0f} MiB, "
-                f"epoch ~{r['epoch_s_extrapolated']:.1f} s (extrapolated), {r['n_params']:,} parameters",
-                flush=True,
-            )
+    runs = alternating_runs(
+        SIDES,
+        a.repeats,
+        a.seed,
+        lambda side, seed: run_side(side, a, seed),
+        lambda side, seed, r: (
+            f"seed {seed} {side:>9}: {r['ms_per_step']:.1f} ms/step (median {r['median_step_ms']:.1f}), "
+            f"wall {r['wall_s']:.2f} s, CPU {r['cpu_s']:.2f} s, peak {r['peak_mib']:.0f} MiB, "
+            f"epoch ~{r['epoch_s_extrapolated']:.1f} s (extrapolated), {r['n_params']:,} parameters"
+        ),
+    )
     payload: dict[str, Any] = {
         "benchmark": "tjepa_reference",
         "environment": environment("cpu"),

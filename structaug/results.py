@@ -22,6 +22,7 @@ from .io import atomic_write_json, atomic_write_text
 
 __all__ = [
     "Record",
+    "alternating_runs",
     "current_memory_mib",
     "environment",
     "fmt_mean_std",
@@ -137,6 +138,28 @@ def in_fresh_process(fn: Callable[..., Any], *args: Any, threads: int | None = N
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def alternating_runs(
+    sides: Sequence[str],
+    repeats: int,
+    first_seed: int,
+    run: Callable[[str, int], dict[str, Any]],
+    say: Callable[[str, int, dict[str, Any]], str] | None = None,
+) -> list[dict[str, Any]]:
+    """A side-by-side measurement: every side once per repeat, ``run(side, seed)`` with seed
+    ``first_seed + repeat``, in the given order on even repeats and reversed on odd ones (so a
+    drift in the machine's load favours no side). Returns ``[{"side", "seed", **result}]`` in
+    run order; ``say(side, seed, result)`` is printed after each run."""
+    runs: list[dict[str, Any]] = []
+    for rep in range(repeats):
+        seed = first_seed + rep
+        for side in sides if rep % 2 == 0 else list(sides)[::-1]:
+            result = run(side, seed)
+            runs.append({"side": side, "seed": seed, **result})
+            if say is not None:
+                print(say(side, seed, result), flush=True)
+    return runs
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:

@@ -201,3 +201,18 @@ def test_in_fresh_process_runs_in_a_new_interpreter_and_reports_its_errors(monke
     assert in_fresh_process(_child_view, "b")["threads"] == "7"  # without threads=: inherited
     with pytest.raises(ValueError, match="boom in the child"):
         in_fresh_process(_child_fails)
+
+
+def test_alternating_runs_reverse_the_order_on_odd_repeats(capsys):
+    from structaug.results import alternating_runs
+
+    calls = []
+
+    def run(side, seed):
+        calls.append((side, seed))
+        return {"t": len(calls)}
+
+    runs = alternating_runs(["ref", "ours"], 3, 5, run, lambda side, seed, r: f"{side} {seed} {r['t']}")
+    assert calls == [("ref", 5), ("ours", 5), ("ours", 6), ("ref", 6), ("ref", 7), ("ours", 7)]
+    assert runs[2] == {"side": "ours", "seed": 6, "t": 3}
+    assert capsys.readouterr().out.splitlines()[3] == "ref 6 4"
