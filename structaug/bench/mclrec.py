@@ -378,9 +378,9 @@ def paper_table(records) -> str:
             vals = [m[key] for m in ms if m.get(key) is not None]
             return fmt_mean_std(vals) if len(vals) > 1 else f(vals[0] if vals else None)
 
-        epochs = [m.get("epochs", 0) for m in ms]
+        epochs = f"{sum(m.get('epochs', 0) for m in ms) / len(ms):.1f}".removesuffix(".0")
         rows.append(
-            f"| {dataset} | {method} | {len(ms)} | {sum(epochs) / len(epochs):g} | {ours('hr@10')} | {f(p.get('hr@10'))} | "
+            f"| {dataset} | {method} | {len(ms)} | {epochs} | {ours('hr@10')} | {f(p.get('hr@10'))} | "
             f"{ours('ndcg@10')} | {f(p.get('ndcg@10'))} | {ours('hr@20')} | {f(p.get('hr@20'))} | "
             f"{ours('ndcg@20')} | {f(p.get('ndcg@20'))} |"
         )
