@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     chosen: dict[tuple, dict] = {}
     sources = []
     origin: dict[tuple, int] = {}
+    names = set()
     for i, path in enumerate(a.inputs):
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        names.add(payload.get("benchmark"))
         sources.append(
             {"file": Path(path).name, "environment": payload.get("environment"), "config": payload.get("config")}
         )
@@ -60,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         src["rows"] = [list(k) for k, j in origin.items() if j == i]
     env = sources[0]["environment"]
     out = {
-        "benchmark": a.out.stem,
+        # the inputs' benchmark when they agree, so `structaug bench ... --resume` and
+        # verify_results.py accept the merged file as that benchmark's
+        "benchmark": names.pop() if len(names) == 1 and None not in names else a.out.stem,
         "environment": env,
         "note": a.note,
         "code_commits": a.code_commit,

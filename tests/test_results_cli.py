@@ -153,6 +153,7 @@ def test_merge_gpu_results_prefers_ok_rows(tmp_path):
     merge.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.json")])
     merged = json.loads((tmp_path / "m.json").read_text())
     assert [(r["seed"], r["status"]) for r in merged["records"]] == [(0, "ok"), (1, "ok")]
+    assert merged["benchmark"] == "m"  # the inputs name no benchmark: the file's stem
     # each source names the rows it contributed (b's ok row replaced a's failed one)
     assert [s["rows"] for s in merged["sources"]] == [[], [["GCN", "Cora", 0], ["GCN", "Cora", 1]]]
     # --report appends the benchmark's own summary to the merged markdown
@@ -160,6 +161,12 @@ def test_merge_gpu_results_prefers_ok_rows(tmp_path):
         [str(tmp_path / "b.json"), "--out", str(tmp_path / "r.json"), "--report", "lagnn", "--metrics", "test_acc"]
     )
     assert "| GCN | 75.0 ± 7.1 (n=2) | 81.5 |" in (tmp_path / "r.md").read_text()
+    # inputs of one benchmark keep its name (so --resume and verify_results.py accept the file)
+    for name in ("a", "b"):
+        payload = json.loads((tmp_path / f"{name}.json").read_text())
+        (tmp_path / f"{name}.json").write_text(json.dumps({**payload, "benchmark": "lagnn"}))
+    merge.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "n.json")])
+    assert json.loads((tmp_path / "n.json").read_text())["benchmark"] == "lagnn"
 
 
 def test_peak_memory_above_start_sees_a_block_allocation():
