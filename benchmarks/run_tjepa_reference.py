@@ -75,9 +75,9 @@ Differences that remain (they are what each code does, not settings either side 
 
 Dependencies: the reference also imports pytorch-lightning, torchmetrics, lightning-utilities,
 tabulate, torchinfo and rtdl_revisiting_models, which this venv does not have. They go in a
-separate folder (``--deps``, put first on the reference worker's ``sys.path`` only), installed
-without their dependencies so no second torch comes in (the worker refuses a ``--deps`` holding
-one). Everything stays outside this repository; reference commit 98dda99 (2024-09-28)::
+separate folder (``--ref-deps``, as in the MCLRec script; ``--deps`` also works), put first on the
+reference worker's ``sys.path`` only, installed without their dependencies so no second torch
+comes in (the worker refuses a folder holding one). Everything stays outside this repository; reference commit 98dda99 (2024-09-28)::
 
     git clone https://github.com/jose-melo/t-jepa /work/ref/t-jepa
     pip install --target /work/ref/deps --no-deps tabulate torchinfo pytorch-lightning \\
@@ -503,7 +503,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reference", type=Path, required=True, help="a work tree of jose-melo/t-jepa (outside this repo)")
     p.add_argument(
-        "--deps",
+        "--ref-deps",
+        "--deps",  # the spelling the committed run used
+        dest="deps",
         type=Path,
         default=None,
         help="folder with the reference's extra packages (pip install --target, see the docstring)",
@@ -521,9 +523,9 @@ def main() -> None:
     if missing:
         p.error(f"--reference {a.reference}: no {', '.join(missing)} there (a work tree of jose-melo/t-jepa)")
     if a.deps is not None and not a.deps.is_dir():
-        p.error(f"--deps {a.deps}: no such folder")
+        p.error(f"--ref-deps {a.deps}: no such folder")
     if a.deps is not None and (a.deps / "torch").exists():
-        p.error(f"--deps {a.deps} holds its own torch: install into it with --no-deps")
+        p.error(f"--ref-deps {a.deps} holds its own torch: install into it with --no-deps")
     from structaug.datasets import load_pmlb
 
     n_rows = len(load_pmlb(DATASET, a.data_dir)[0])
