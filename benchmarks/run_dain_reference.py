@@ -284,8 +284,9 @@ def main() -> None:
         "runs": runs,
     }
     payload["summary"] = summarize(runs)
-    write_script_results(out, payload, markdown(payload))
-    print(markdown(payload))
+    md = markdown(payload)
+    write_script_results(out, payload, md)
+    print(md)
 
 
 if __name__ == "__main__":

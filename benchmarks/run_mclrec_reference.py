@@ -80,7 +80,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import itertools
 import math
 import os
 import shlex
@@ -94,7 +93,14 @@ from pathlib import Path
 from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
-from structaug.results import alternating_runs, environment, in_fresh_process, peak_memory_mib, reset_peak_memory
+from structaug.results import (
+    StepClock,
+    alternating_runs,
+    environment,
+    in_fresh_process,
+    peak_memory_mib,
+    reset_peak_memory,
+)
 
 BATCH_SIZE = 256
 BEAUTY_BATCHES = 514  # Beauty's 131,413 training prefixes in batches of 256, on both sides
@@ -133,23 +139,6 @@ SETTINGS = [
 VARIANTS = ("fp32", "fp32+bucket", "bf16", "bf16+bucket")
 
 
-class _Enough(Exception):
-    """Raised from inside a side's epoch loop once warm-up + timed steps have run."""
-
-
-def _stamper(warmup: int, steps: int) -> tuple[list[tuple[float, float]], Any]:
-    """(stamps, stamp): ``stamp()`` records (wall, CPU) at the start of a step and ends the
-    loop at the start of step ``warmup + steps + 1``."""
-    stamps: list[tuple[float, float]] = []
-
-    def stamp() -> None:
-        stamps.append((time.perf_counter(), time.process_time()))
-        if len(stamps) > warmup + steps:
-            raise _Enough
-
-    return stamps, stamp
-
-
 def _counted(counts: Counter, key: str, fn: Any) -> Any:
     def run(*a: Any, **k: Any) -> Any:
         counts[key] += 1
@@ -158,17 +147,11 @@ def _counted(counts: Counter, key: str, fn: Any) -> Any:
     return run
 
 
-def _timing(stamps: list[tuple[float, float]], warmup: int, steps: int, steps_per_epoch: int) -> dict[str, Any]:
-    if len(stamps) <= warmup + steps:
-        raise RuntimeError(
-            f"the epoch ended after {len(stamps)} steps; --warmup {warmup} + --steps {steps} "
-            f"must stay below its {steps_per_epoch} batches"
-        )
-    gaps = [(1e3 * (b[0] - a[0]), 1e3 * (b[1] - a[1])) for a, b in itertools.pairwise(stamps)]
-    wall = [g[0] for g in gaps[warmup : warmup + steps]]
-    cpu = [g[1] for g in gaps[warmup : warmup + steps]]
+def _timing(clock: StepClock, steps_per_epoch: int) -> dict[str, Any]:
+    wall_gaps, cpu_gaps = clock.gaps_ms(steps_per_epoch)
+    wall, cpu = wall_gaps[clock.warmup :], cpu_gaps[clock.warmup :]
     return {
-        "warmup_ms": [g[0] for g in gaps[:warmup]],
+        "warmup_ms": wall_gaps[: clock.warmup],
         "step_ms": wall,
         "ms_per_step": statistics.fmean(wall),
         "median_ms_per_step": statistics.median(wall),
@@ -215,7 +198,7 @@ def structaug_worker(
     counts: Counter = Counter()
     for name, opt in zip(("encoder", "augmenters"), opts):
         opt.step = _counted(counts, f"{name}_optimizer_steps", opt.step)
-    stamps, stamp = _stamper(warmup, steps)
+    stamp = StepClock(warmup, steps)
     real_step = model.train_step
 
     def train_step(*a: Any, **k: Any) -> Any:
@@ -227,7 +210,7 @@ def structaug_worker(
     setup_s = time.perf_counter() - t0
     peak_setup = peak_memory_mib()
     reset_peak_memory()
-    with contextlib.suppress(_Enough):
+    with contextlib.suppress(StepClock.Enough):
         train_one_epoch(
             model, opts, X, y, batch_size=BATCH_SIZE, gen=gen, views=views, bucket=bucket, precision=precision
         )
@@ -262,7 +245,7 @@ def structaug_worker(
         "precision": precision,
     }
     return {
-        **_timing(stamps, warmup, steps, math.ceil(len(X) / BATCH_SIZE)),
+        **_timing(stamp, math.ceil(len(X) / BATCH_SIZE)),
         "setup_s": setup_s,
         "peak_steps_mib": peak_steps,
         "peak_process_mib": max(peak_setup, peak_steps),
@@ -323,7 +306,7 @@ def reference_worker(reference: Path, deps: list[str], seed: int, warmup: int, s
     counts: Counter = Counter()
     trainer.optimizer.step = _counted(counts, "encoder_optimizer_steps", trainer.optimizer.step)
     trainer.optimizer_1.step = _counted(counts, "augmenters_optimizer_steps", trainer.optimizer_1.step)
-    stamps, stamp = _stamper(warmup, steps)
+    stamp = StepClock(warmup, steps)
 
     def loss_func(interaction: Any, meta_aug: Any = None, mode: Any = None) -> Any:
         if mode == "step1":  # each batch's first call: the start of a training step
@@ -336,7 +319,7 @@ def reference_worker(reference: Path, deps: list[str], seed: int, warmup: int, s
     peak_setup = peak_memory_mib()
     reset_peak_memory()
     try:
-        with contextlib.suppress(_Enough):
+        with contextlib.suppress(StepClock.Enough):
             trainer._train_epoch(train_data, 0, loss_func=loss_func)
     finally:
         os.chdir(home)
@@ -373,7 +356,7 @@ def reference_worker(reference: Path, deps: list[str], seed: int, warmup: int, s
         "precision": "fp32",
     }
     return {
-        **_timing(stamps, warmup, steps, len(train_data)),
+        **_timing(stamp, len(train_data)),
         "setup_s": setup_s,
         "peak_steps_mib": peak_steps,
         "peak_process_mib": max(peak_setup, peak_steps),
@@ -571,8 +554,9 @@ def main() -> None:
         "runs": runs,
     }
     payload["summary"] = summarize(runs, sides)
-    write_script_results(out, payload, markdown(payload))
-    print(markdown(payload))
+    md = markdown(payload)
+    write_script_results(out, payload, md)
+    print(md)
 
 
 if __name__ == "__main__":

@@ -93,21 +93,18 @@ import contextlib
 import hashlib
 import importlib.machinery
 import io
-import itertools
 import math
 import os
-import resource
 import shutil
 import statistics
 import sys
 import tempfile
-import time
 import types
 from pathlib import Path
 from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out, markdown_header, positive_int, write_script_results
-from structaug.results import alternating_runs, environment, in_fresh_process
+from structaug.results import StepClock, alternating_runs, environment, in_fresh_process, peak_memory_mib
 
 SIDES = ["structaug", "reference"]
 DATASET = "adult"
@@ -203,45 +200,27 @@ def structaug_params(s: dict[str, Any], seed: int) -> dict[str, Any]:
     }
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
-
-
-class _Enough(Exception):
-    """Raised from inside a side's training loop once enough steps were timed."""
-
-
-class _Stamps:
-    """Wall and CPU clock at the start of every step; ends the run at step ``warmup + steps``."""
-
-    def __init__(self, warmup: int, steps: int):
-        self.warmup, self.steps = warmup, steps
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
+class _Stamps(StepClock):
+    """The shared step clock, also reading the peak memory when the first step starts."""
 
     def __call__(self) -> None:
-        self.wall.append(time.perf_counter())
-        self.cpu.append(time.process_time())
-        if len(self.wall) == 1:  # the first step starts
-            self.peak_before = _peak_mib()
-        if len(self.wall) > self.warmup + self.steps:
-            raise _Enough
+        if not self.wall:  # the first step starts
+            self.peak_before = peak_memory_mib()
+        super().__call__()
 
     def result(self, steps_per_epoch: int) -> dict[str, Any]:
-        if len(self.wall) <= self.warmup + self.steps:
-            raise RuntimeError(f"the loop ended after {len(self.wall)} steps, before the timed window did")
+        gaps, _ = self.gaps_ms(steps_per_epoch)
         w, c = self.wall[self.warmup :], self.cpu[self.warmup :]
-        gaps = [1000.0 * (b - a) for a, b in itertools.pairwise(w)]
         ms = 1000.0 * (w[-1] - w[0]) / self.steps
         return {
             "ms_per_step": ms,
-            "median_step_ms": statistics.median(gaps),
-            "step_ms": gaps,
+            "median_step_ms": statistics.median(gaps[self.warmup :]),
+            "step_ms": gaps[self.warmup :],
             "wall_s": w[-1] - w[0],
             "cpu_s": c[-1] - c[0],
             "steps_per_epoch": steps_per_epoch,
             "epoch_s_extrapolated": steps_per_epoch * ms / 1000.0,
-            "peak_mib": _peak_mib(),
+            "peak_mib": peak_memory_mib(),
             "peak_mib_before_steps": self.peak_before,
         }
 
@@ -281,7 +260,7 @@ def structaug_worker(data_dir: str | None, s: dict[str, Any], seed: int, warmup:
     )
     est = TJEPA(masking=masking, **structaug_params(s, seed))
     try:
-        with contextlib.suppress(_Enough):
+        with contextlib.suppress(StepClock.Enough):
             est.fit(X)
     finally:
         _estimator.batch_indices, TJEPA._network = real_batches, real_network
@@ -386,7 +365,7 @@ def reference_worker(
     try:
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
             run.main(args)
-    except _Enough:
+    except StepClock.Enough:
         pass
     except BaseException:
         sys.stderr.write(printed.getvalue()[-5000:])
@@ -567,8 +546,9 @@ def main() -> None:
         "runs": runs,
     }
     payload["summary"] = summarize(runs)
-    write_script_results(out, payload, markdown(payload))
-    print(markdown(payload))
+    md = markdown(payload)
+    write_script_results(out, payload, md)
+    print(md)
 
 
 if __name__ == "__main__":

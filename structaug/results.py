@@ -4,6 +4,7 @@ reproduce it (config, seed, versions, device, git commit), plus markdown summari
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -22,6 +23,7 @@ from .io import atomic_write_json, atomic_write_text
 
 __all__ = [
     "Record",
+    "StepClock",
     "alternating_runs",
     "current_memory_mib",
     "environment",
@@ -160,6 +162,41 @@ def alternating_runs(
             if say is not None:
                 print(say(side, seed, result), flush=True)
     return runs
+
+
+class StepClock:
+    """Wall and CPU clocks at the start of every step of a training loop one cannot edit (a
+    reference implementation's, or the package's own behind a wrapper): call it at each step's
+    start. After ``warmup + steps`` steps have started, the next call (the start of the step
+    after the timed window) raises :class:`StepClock.Enough` to end the loop; catch it around
+    the loop. ``wall`` / ``cpu`` hold the stamps (``time.perf_counter`` / ``process_time``)."""
+
+    class Enough(Exception):
+        """Raised at the start of the first step after the timed window."""
+
+    def __init__(self, warmup: int, steps: int):
+        self.warmup, self.steps = int(warmup), int(steps)
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def __call__(self) -> None:
+        self.wall.append(time.perf_counter())
+        self.cpu.append(time.process_time())
+        if len(self.wall) > self.warmup + self.steps:
+            raise StepClock.Enough
+
+    def gaps_ms(self, steps_per_epoch: int | None = None) -> tuple[list[float], list[float]]:
+        """Wall and CPU milliseconds of every step (warm-up first, then the timed ones); a
+        ``RuntimeError`` when the loop ended before the timed window did (``steps_per_epoch``
+        names the epoch's length in the message)."""
+        if len(self.wall) <= self.warmup + self.steps:
+            epoch = f" of its {steps_per_epoch} batches" if steps_per_epoch is not None else ""
+            raise RuntimeError(
+                f"the loop ended after {len(self.wall)} steps{epoch}, before {self.warmup} warm-up + "
+                f"{self.steps} timed steps did (--warmup + --steps must stay below them)"
+            )
+        pairs = list(itertools.pairwise(zip(self.wall, self.cpu, strict=True)))
+        return [1e3 * (b[0] - a[0]) for a, b in pairs], [1e3 * (b[1] - a[1]) for a, b in pairs]
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:

@@ -223,3 +223,23 @@ def test_alternating_runs_reverse_the_order_on_odd_repeats(capsys):
     assert calls == [("ref", 5), ("ours", 5), ("ours", 6), ("ref", 6), ("ref", 7), ("ours", 7)]
     assert runs[2] == {"side": "ours", "seed": 6, "t": 3}
     assert capsys.readouterr().out.splitlines()[3] == "ref 6 4"
+
+
+def test_step_clock_ends_the_loop_after_the_timed_window_and_returns_its_gaps():
+    from structaug.results import StepClock
+
+    clock = StepClock(warmup=2, steps=3)
+    started = 0
+    with pytest.raises(StepClock.Enough):
+        for _ in range(100):
+            clock()
+            started += 1
+    assert started == 5 and len(clock.wall) == 6 == len(clock.cpu)  # the 6th start ends the loop
+    wall, cpu = clock.gaps_ms(10)
+    assert len(wall) == len(cpu) == 5 and all(g >= 0 for g in wall + cpu)
+    assert wall[-1] == pytest.approx(1e3 * (clock.wall[-1] - clock.wall[-2]))
+    short = StepClock(warmup=2, steps=3)
+    for _ in range(4):  # the loop ended (an epoch of 4 batches) before the window did
+        short()
+    with pytest.raises(RuntimeError, match="after 4 steps of its 4 batches, before 2 warm-up \\+ 3 timed"):
+        short.gaps_ms(4)
