@@ -27,6 +27,7 @@ SCRIPTS = {  # script -> (the files it writes beside --out, extra argv it needs 
     "run_lagnn_reference.py": ((".md",), ["--reference", "ref"]),
     "run_lagnn_scaling.py": ((".md", ".png"), []),
     "run_lightgcn_scaling.py": ((".md", ".png"), []),
+    "run_llmrec_reference.py": ((".md",), ["--reference", "ref"]),
     "run_mclrec_epoch_time.py": ((".md",), []),
     "run_mclrec_opcount.py": ((), []),
     "run_mclrec_reference.py": ((".md",), ["--reference", "ref"]),

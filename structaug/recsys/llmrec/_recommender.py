@@ -33,7 +33,8 @@ from ._training import BPRSampler, Targets, bpr_losses, evaluate_ranking, featur
 
 __all__ = ["LLMREC_DEFAULTS", "LLMREC_MOVIELENS", "MFBPR", "LightGCN"]
 
-#: LLMRec's training switches (reference defaults for Netflix, parser.py) on top of LightGCN.
+#: LLMRec's training switches on top of LightGCN: the reference's Netflix defaults in ``utility/parser.py`` as of its
+#: commit 1bdfbfe (2023, MAE on with mask rate 0.1); its 2024 parser (49638e2) turns the MAE term off by default.
 LLMREC_DEFAULTS: dict[str, Any] = {
     "aug_sample_rate": 0.1,
     "prune_drop_rate": 0.71,
@@ -41,8 +42,8 @@ LLMREC_DEFAULTS: dict[str, Any] = {
     "mask_rate": 0.1,
 }
 
-#: The reference repo's (commented-out) MovieLens block of ``utility/parser.py``: smaller side-feature
-#: weights, milder pruning that keeps the *hardest* samples as the reference code does, rarer augmented edges.
+#: The reference repo's (commented-out) MovieLens block of ``utility/parser.py`` (commit 1bdfbfe; gone in 49638e2):
+#: smaller side-feature weights, milder pruning that keeps the *hardest* samples as the reference code does, rarer augmented edges.
 LLMREC_MOVIELENS: dict[str, Any] = {
     **LLMREC_DEFAULTS,
     "user_cat_rate": 0.72,
