@@ -1,9 +1,11 @@
-"""HyperTab's training schedule: masks per Adam step and learning rate, on the small tabular track.
+"""HyperTab's training schedule: masks per Adam step, learning rate and batch size, on a tabular track.
 
 The reference takes one Adam step per (batch, mask) at lr 3e-4; structaug's default takes one
 step per chunk of 25 masks at ``lr="auto"`` (3e-4 × sqrt(masks per step) = 1.5e-3). This runs
 HyperTab alone on the small track of ``structaug bench tabular`` (the same tables, seeds and
-folds as ``tabular_small.json``) once per schedule and reports, per schedule, the mean balanced
+folds as ``tabular_small.json``; ``--track medium``: the six medium tables of
+``tabular_medium.json``, training folds capped at ``--max-train-rows``, 5,000 by default) once
+per schedule and reports, per schedule, the mean balanced
 accuracy over the classification tables, the RMSE of the regression tables, the fit CPU time,
 and the paired difference against the first schedule listed (Wilcoxon signed-rank test over the
 table × seed rows).
@@ -15,6 +17,8 @@ its method renamed after its schedule. ::
     OMP_NUM_THREADS=1 python benchmarks/run_hypertab_schedules.py \\
         --schedules 25:auto,25:7.5e-3,25:3e-3,50:auto,100:auto,100:1.5e-2 \\
         --out benchmarks/results/hypertab_schedules.json
+
+A schedule is ``masks:lr`` or ``masks:lr:batch`` (rows per batch; unset: the estimator's 128).
 """
 
 from __future__ import annotations
@@ -43,19 +47,23 @@ SMALL_TABLES = (
     "heart_statlog,ionosphere,molecular_biology_promoters,movement_libras,pima,sk_diabetes,sk_iris,sonar,soybean,"
     "spect,tic_tac_toe,tokyo1,vowel,wine_recognition"
 )
+#: the 6 tables of the committed tabular_medium.json
+MEDIUM_TABLES = "sk_digits,529_pollen,phoneme,197_cpu_act,magic,adult"
 
 
-def parse_schedules(text: str) -> list[tuple[int, float | str]]:
-    """``"25:auto,1:3e-4"`` → ``[(25, "auto"), (1, 0.0003)]``."""
-    out: list[tuple[int, float | str]] = []
+def parse_schedules(text: str) -> list[tuple[int, float | str, int | None]]:
+    """``"25:auto,1:3e-4,25:auto:512"`` → ``[(25, "auto", None), (1, 0.0003, None), (25, "auto", 512)]``."""
+    out: list[tuple[int, float | str, int | None]] = []
     for part in text.split(","):
-        masks, _, lr = part.strip().partition(":")
-        out.append((int(masks), "auto" if lr in ("", "auto") else float(lr)))
+        masks, _, rest = part.strip().partition(":")
+        lr, _, batch = rest.partition(":")
+        out.append((int(masks), "auto" if lr in ("", "auto") else float(lr), int(batch) if batch else None))
     return out
 
 
-def label(masks: int, lr: float | str) -> str:
-    return f"HyperTab ({masks} masks/step, lr {lr if isinstance(lr, str) else format(lr, 'g')})"
+def label(masks: int, lr: float | str, batch: int | None = None) -> str:
+    size = "" if batch is None else f", batch {batch}"
+    return f"HyperTab ({masks} masks/step, lr {lr if isinstance(lr, str) else format(lr, 'g')}{size})"
 
 
 def summarize(records: list[dict], labels: list[str]) -> list[dict[str, Any]]:
@@ -97,14 +105,18 @@ def summarize(records: list[dict], labels: list[str]) -> list[dict[str, Any]]:
 
 def markdown(payload: dict) -> str:
     env, cfg = payload["environment"], payload["config"]
-    lines = markdown_header("HyperTab: masks per Adam step and learning rate (small track)", env) + [
+    track = cfg.get("track", "small")
+    cap = cfg.get("max_train_rows")
+    capped = f", training folds capped at {cap:,} rows" if cap else ""
+    lines = markdown_header(f"HyperTab: masks per Adam step and learning rate ({track} track)", env) + [
         f"Command: `{cfg['command']}`",
         "",
-        f"HyperTab alone on {len(cfg['datasets'])} small tables ({', '.join(cfg['datasets'])}), seeds "
-        f"{cfg['seeds']} × stratified {cfg['folds']}-fold, 100 views, {cfg.get('epochs', 50)} epochs, "
+        f"HyperTab alone on {len(cfg['datasets'])} {track} tables ({', '.join(cfg['datasets'])}), seeds "
+        f"{cfg['seeds']} × stratified {cfg['folds']}-fold{capped}, 100 views, {cfg.get('epochs', 50)} epochs, "
         f"{cfg.get('hidden_layers', 2)} hidden layer(s) in the target networks, one torch thread. Gap: mean "
         "paired difference in balanced accuracy to the first schedule over the classification table × seed "
-        "rows (up/level/down), Wilcoxon signed-rank p. lr auto = 3e-4 × sqrt(masks per step).",
+        "rows (up/level/down), Wilcoxon signed-rank p. lr auto = 3e-4 × sqrt(masks per step); batches of "
+        "128 rows unless the schedule names another size.",
         "",
     ]
     head = ["schedule", "mean balanced acc.", "gap to the first (points)", "up / level / down", "p"]
@@ -126,7 +138,11 @@ def markdown(payload: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--schedules", default="25:auto,25:7.5e-3,25:3e-3,50:auto,100:auto,100:1.5e-2")
-    p.add_argument("--datasets", default=SMALL_TABLES)
+    p.add_argument("--track", choices=["small", "medium"], default="small")
+    p.add_argument("--datasets", default=None, help="default: the track's tables of the committed suite files")
+    p.add_argument(
+        "--max-train-rows", type=int, default=None, help="cap on the training rows of a fold (medium default: 5000)"
+    )
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=None, help="HyperTab max_epochs (default: the estimator's)")
@@ -143,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     out = claim_out(p, a)
     schedules = parse_schedules(a.schedules)
-    datasets = [d for d in a.datasets.split(",") if d]
+    default_tables = SMALL_TABLES if a.track == "small" else MEDIUM_TABLES
+    datasets = [d for d in (a.datasets or default_tables).split(",") if d]
+    max_rows = a.max_train_rows if a.max_train_rows is not None else (5000 if a.track == "medium" else None)
     runs = out.with_name(out.stem + "_runs")
     # one ordinary benchmark run per schedule; with --resume the runner skips the rows its
     # results file or partial file already holds (a run stopped mid-schedule included)
@@ -152,20 +170,22 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=a.data_dir,
             datasets=datasets,
             seeds=[int(s) for s in a.seeds.split(",")],
-            out=runs / f"m{masks}_lr{lr}.json",
+            out=runs / (f"m{masks}_lr{lr}" + ("" if batch is None else f"_b{batch}") + ".json"),
             resume=a.resume,
             extra={
-                "track": "small",
+                "track": a.track,
+                "max_train_rows": max_rows,
                 "folds": a.folds,
                 "methods": "HyperTab",
                 "hypertab_masks_per_step": masks,
                 "hypertab_lr": lr,
+                "hypertab_batch_size": batch,
                 # None: the suite's own default resolution (the estimator's), recorded per row
                 "hypertab_epochs": a.epochs,
                 "hypertab_hidden_layers": a.hidden_layers,
             },
         )
-        for masks, lr in schedules
+        for masks, lr, batch in schedules
     ]
     try:
         validate(cfgs[0])  # the suite's own name checks, before any fit (the flags are the same in every run)
@@ -174,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     load_table(datasets[0], a.data_dir)  # a missing data folder fails here, before any fit
     runs.mkdir(parents=True, exist_ok=True)
     records: list[dict] = []
-    labels = [label(masks, lr) for masks, lr in schedules]
+    labels = [label(*s) for s in schedules]
     for lab, cfg in zip(labels, cfgs):
         records += [{**r.to_dict(), "method": lab} for r in run_benchmark("tabular", cfg)]
         print(f"{lab}: done", flush=True)
@@ -183,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "hypertab_schedules",
         "environment": environment("cpu"),
         "config": {
-            "schedules": [[m, lr] for m, lr in schedules],
+            "schedules": [[m, lr] if b is None else [m, lr, b] for m, lr, b in schedules],
+            "track": a.track,
+            "max_train_rows": max_rows,
             "datasets": datasets,
             "seeds": [int(s) for s in a.seeds.split(",")],
             "folds": a.folds,

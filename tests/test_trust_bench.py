@@ -435,9 +435,14 @@ def test_explicit_settings_are_honoured():
         "hypertab_lr": "auto",
         "hypertab_hidden_layers": 1,
         "hypertab_patience": None,
+        "hypertab_batch_size": 128,
         "tjepa_epochs": 1,
         "tjepa_encoder": "cpu",
     }
+    # the budget reaches the estimator; a budget recorded before the batch option resumes with 128
+    assert tab._hypertab("classification", 0, tab._budget({"hypertab_batch_size": 512}, True), "cpu").batch_size == 512
+    old = {k: v for k, v in tab._budget({}, True).items() if k != "hypertab_batch_size"}
+    assert tab._hypertab("regression", 0, old, "cpu").batch_size == 128
     # --hypertab-lr reaches the estimator; without it the estimator's own default stays
     assert tab._hypertab("classification", 0, tab._budget({"hypertab_lr": 0.01}, False), "cpu").lr == 0.01
     assert tab._hypertab("regression", 0, tab._budget({}, False), "cpu").lr == HyperTabRegressor().lr

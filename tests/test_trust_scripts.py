@@ -114,9 +114,11 @@ def test_write_script_results_writes_json_and_markdown_with_provenance(tmp_path)
 
 def test_hypertab_schedules_summary_pairs_rows_with_the_first_schedule():
     mod = runpy.run_path(str(BENCH / "run_hypertab_schedules.py"))
-    assert mod["parse_schedules"]("25:auto,1:3e-4,50") == [(25, "auto"), (1, 3e-4), (50, "auto")]
+    parsed = mod["parse_schedules"]("25:auto,1:3e-4,50,25:auto:512")
+    assert parsed == [(25, "auto", None), (1, 3e-4, None), (50, "auto", None), (25, "auto", 512)]
     a, b = mod["label"](25, "auto"), mod["label"](1, 3e-4)
     assert (a, b) == ("HyperTab (25 masks/step, lr auto)", "HyperTab (1 masks/step, lr 0.0003)")
+    assert mod["label"](25, "auto", 512) == "HyperTab (25 masks/step, lr auto, batch 512)"
 
     def row(method, ds, seed, metrics, cpu=1.0):
         extra = {"fit_cpu_time_per_fold": cpu}

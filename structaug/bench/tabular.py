@@ -149,6 +149,7 @@ def _budget(cfg_extra: dict[str, Any], quick: bool) -> dict[str, Any]:
         "hypertab_lr": _given(cfg_extra.get("hypertab_lr"), _hypertab_default("lr")),
         "hypertab_hidden_layers": _given(cfg_extra.get("hypertab_hidden_layers"), _hypertab_default("n_hidden_layers")),
         "hypertab_patience": _given(cfg_extra.get("hypertab_patience"), _hypertab_default("patience")),
+        "hypertab_batch_size": _given(cfg_extra.get("hypertab_batch_size"), _hypertab_default("batch_size")),
         "tjepa_epochs": _given(cfg_extra.get("tjepa_epochs"), 3 if quick else 30),
         "tjepa_encoder": _given(cfg_extra.get("tjepa_encoder"), "cpu" if quick else "paper"),
     }
@@ -183,10 +184,11 @@ def _hypertab(task: str, seed: int, budget: dict, device: str) -> Any:
         missing="impute",
         masks_per_step=budget["hypertab_masks_per_step"],
         lr=budget["hypertab_lr"],
-        # .get: budgets recorded before these two options existed resume with the values of
-        # then (two hidden layers, no early stopping), not with today's defaults
+        # .get: budgets recorded before these options existed resume with the values of then
+        # (two hidden layers, no early stopping, batches of 128), not with today's defaults
         n_hidden_layers=budget.get("hypertab_hidden_layers", 2),
         patience=budget.get("hypertab_patience"),
+        batch_size=budget.get("hypertab_batch_size", 128),
         device=device,
         random_state=seed,
     )
@@ -465,6 +467,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="HyperTab early stopping: hold out the estimator's validation_fraction of each training fold "
         "and stop after this many epochs without a better validation loss (default: none, all epochs)",
+    )
+    parser.add_argument(
+        "--hypertab-batch-size",
+        type=positive_int,
+        default=None,
+        help="HyperTab rows per batch (default: the estimator's, 128 as in the reference)",
     )
     parser.add_argument("--tjepa-epochs", type=positive_int, default=None, help="T-JEPA pre-training epochs")
     parser.add_argument(
