@@ -124,6 +124,7 @@ from structaug.results import (
     StepClock,
     alternating_runs,
     environment,
+    files_digest,
     in_fresh_process,
     peak_memory_mib,
     reset_peak_memory,
@@ -678,13 +679,6 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _reference_digest(reference: Path) -> str:
-    h = hashlib.sha256()
-    for name in REF_FILES:
-        h.update((reference / name).read_bytes())
-    return h.hexdigest()[:16]
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reference", type=Path, required=True, help="a checkout of HKUDS/LLMRec (outside this repo)")
@@ -736,7 +730,7 @@ def main() -> None:
         if (Path(d) / "torch").exists():
             p.error(f"--ref-deps {d} holds its own torch: install into it with --no-deps")
 
-    digest = _reference_digest(a.reference)
+    digest = files_digest(a.reference, REF_FILES)
     work = tempfile.mkdtemp(prefix="llmrec_ref_data_")  # outside the repository: the system's temp folder
     try:
         t0 = time.perf_counter()

@@ -90,7 +90,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import importlib.machinery
 import io
 import math
@@ -104,7 +103,14 @@ from pathlib import Path
 from typing import Any
 
 from structaug.bench import add_out_arguments, claim_out, markdown_header, positive_int, write_script_results
-from structaug.results import StepClock, alternating_runs, environment, in_fresh_process, peak_memory_mib
+from structaug.results import (
+    StepClock,
+    alternating_runs,
+    environment,
+    files_digest,
+    in_fresh_process,
+    peak_memory_mib,
+)
 
 SIDES = ["structaug", "reference"]
 DATASET = "adult"
@@ -471,13 +477,6 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _reference_digest(reference: Path) -> str:
-    h = hashlib.sha256()
-    for name in REF_FILES:
-        h.update((reference / name).read_bytes())
-    return h.hexdigest()[:16]
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reference", type=Path, required=True, help="a work tree of jose-melo/t-jepa (outside this repo)")
@@ -515,7 +514,7 @@ def main() -> None:
             f"batch {a.batch_size})"
         )
 
-    digest = _reference_digest(a.reference)
+    digest = files_digest(a.reference, REF_FILES)
     runs = alternating_runs(
         SIDES,
         a.repeats,

@@ -27,6 +27,7 @@ __all__ = [
     "alternating_runs",
     "current_memory_mib",
     "environment",
+    "files_digest",
     "fmt_mean_std",
     "in_fresh_process",
     "load_records",
@@ -197,6 +198,20 @@ class StepClock:
             )
         pairs = list(itertools.pairwise(zip(self.wall, self.cpu, strict=True)))
         return [1e3 * (b[0] - a[0]) for a, b in pairs], [1e3 * (b[1] - a[1]) for a, b in pairs]
+
+
+def files_digest(root: str | os.PathLike, names: Sequence[str]) -> str:
+    """First 16 hex digits of the SHA-256 of the files ``root/name``, read in the order given.
+
+    How the side-by-side reference scripts identify the reference code they ran (the bytes only,
+    no names: the digests recorded in their committed results were made this way).
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in names:
+        h.update((Path(root) / name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:

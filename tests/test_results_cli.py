@@ -243,3 +243,20 @@ def test_step_clock_ends_the_loop_after_the_timed_window_and_returns_its_gaps():
         short()
     with pytest.raises(RuntimeError, match="after 4 steps of its 4 batches, before 2 warm-up \\+ 3 timed"):
         short.gaps_ms(4)
+
+
+def test_files_digest_is_the_hash_of_the_bytes_in_the_order_given(tmp_path):
+    import hashlib
+
+    from structaug.results import files_digest
+
+    (tmp_path / "a.py").write_bytes(b"alpha\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.py").write_bytes(b"beta\n")
+    d = files_digest(tmp_path, ["a.py", "sub/b.py"])
+    assert d == hashlib.sha256(b"alpha\nbeta\n").hexdigest()[:16]  # the digests committed results recorded
+    assert files_digest(tmp_path, ["sub/b.py", "a.py"]) != d  # order is part of it
+    (tmp_path / "a.py").write_bytes(b"alpha!\n")
+    assert files_digest(tmp_path, ["a.py", "sub/b.py"]) != d  # an edit changes it
+    with pytest.raises(FileNotFoundError):
+        files_digest(tmp_path, ["missing.py"])
