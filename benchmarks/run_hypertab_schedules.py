@@ -158,7 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     add_out_arguments(p, "hypertab_schedules")
     a = p.parse_args(argv)
     out = claim_out(p, a)
-    schedules = parse_schedules(a.schedules)
+    try:
+        schedules = parse_schedules(a.schedules)
+    except ValueError:
+        p.error(
+            f"--schedules: expected masks:lr or masks:lr:batch items (e.g. 25:auto,25:auto:512), got {a.schedules!r}"
+        )
+    if any(m < 1 or (b is not None and b < 1) or (isinstance(lr, float) and lr <= 0) for m, lr, b in schedules):
+        p.error(f"--schedules: masks and batch must be >= 1 and lr > 0 or 'auto', got {a.schedules!r}")
     default_tables = SMALL_TABLES if a.track == "small" else MEDIUM_TABLES
     datasets = [d for d in (a.datasets or default_tables).split(",") if d]
     max_rows = a.max_train_rows if a.max_train_rows is not None else (5000 if a.track == "medium" else None)

@@ -112,13 +112,17 @@ def test_write_script_results_writes_json_and_markdown_with_provenance(tmp_path)
     assert not (tmp_path / "j.md").exists() and not list(tmp_path.glob("*.tmp*"))
 
 
-def test_hypertab_schedules_summary_pairs_rows_with_the_first_schedule():
+def test_hypertab_schedules_summary_pairs_rows_with_the_first_schedule(tmp_path, capsys):
     mod = runpy.run_path(str(BENCH / "run_hypertab_schedules.py"))
     parsed = mod["parse_schedules"]("25:auto,1:3e-4,50,25:auto:512")
     assert parsed == [(25, "auto", None), (1, 3e-4, None), (50, "auto", None), (25, "auto", 512)]
     a, b = mod["label"](25, "auto"), mod["label"](1, 3e-4)
     assert (a, b) == ("HyperTab (25 masks/step, lr auto)", "HyperTab (1 masks/step, lr 0.0003)")
     assert mod["label"](25, "auto", 512) == "HyperTab (25 masks/step, lr auto, batch 512)"
+    for bad in ("25:fast", "25:auto:big", "0:auto", "25:-1e-3", "25:auto:0"):  # refused before any fit
+        with pytest.raises(SystemExit):
+            mod["main"](["--schedules", bad, "--out", str(tmp_path / "s.json")])
+        assert "--schedules" in capsys.readouterr().err and not (tmp_path / "s_runs").exists()
 
     def row(method, ds, seed, metrics, cpu=1.0):
         extra = {"fit_cpu_time_per_fold": cpu}
