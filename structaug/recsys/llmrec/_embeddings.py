@@ -132,14 +132,35 @@ class SentenceTransformerEmbedder:
         if len(texts) == 0:
             dim = int(self._model.get_sentence_embedding_dimension() or 0)
             return np.zeros((0, dim), np.float32)
-        z = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
-        return np.asarray(z, dtype=np.float32)
+        texts = [str(t) for t in texts]
+        # One batch per token count: a batch of mixed lengths is padded, and the padded shape moves a
+        # text's vector in the last bits (~1e-7) with its batch companions, so the vector of a text
+        # would depend on which other texts the answer cache already held (a cached rerun of an LLMRec
+        # fit trained on other features than a fresh one). Same-length batches are not padded: each
+        # text's vector is then the same in any batch (checked bit for bit on MiniLM, one thread).
+        max_len = getattr(self._model, "max_seq_length", None)
+        lengths = [
+            len(ids) if max_len is None else min(len(ids), int(max_len))
+            for ids in self._model.tokenizer(texts, add_special_tokens=True)["input_ids"]
+        ]
+        out: np.ndarray | None = None
+        for length in sorted(set(lengths)):
+            rows = [k for k, n in enumerate(lengths) if n == length]
+            z = np.asarray(
+                self._model.encode(
+                    [texts[k] for k in rows],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
+                ),
+                dtype=np.float32,
+            )
+            if out is None:
+                out = np.empty((len(texts), z.shape[1]), np.float32)
+            out[rows] = z
+        assert out is not None
+        return out
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder(model_path={self.model_path!r})"
