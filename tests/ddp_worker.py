@@ -239,4 +239,8 @@ def main(out: str, tmp: str) -> None:
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
     if torch.distributed.is_initialized():
+        # both processes reach here before either tears the group down: rank 1, done long before rank
+        # 0 has written the JSON, once aborted in gloo's teardown on a loaded machine (SIGABRT,
+        # "terminate called without an active exception")
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()  # a clean exit (as torchrun scripts should)
