@@ -119,7 +119,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from structaug.bench import add_out_arguments, claim_out, markdown_header, positive_int, write_script_results
+from structaug.bench import (
+    add_out_arguments,
+    check_ref_deps,
+    claim_out,
+    markdown_header,
+    positive_int,
+    write_script_results,
+)
 from structaug.results import (
     StepClock,
     alternating_runs,
@@ -268,21 +275,6 @@ def build_data(work: str, data_dir: str | None, embedder: str, llm_cache: str | 
     }
 
 
-def _timing(clock: StepClock, steps_per_epoch: int, per_epoch_ms: float = 0.0) -> dict[str, Any]:
-    wall_gaps, cpu_gaps = clock.gaps_ms(steps_per_epoch)
-    wall, cpu = wall_gaps[clock.warmup :], cpu_gaps[clock.warmup :]
-    return {
-        "warmup_ms": wall_gaps[: clock.warmup],
-        "step_ms": wall,
-        "ms_per_step": statistics.fmean(wall),
-        "median_ms_per_step": statistics.median(wall),
-        "cpu_ms_per_step": statistics.fmean(cpu),
-        "steps_per_epoch": steps_per_epoch,
-        "per_epoch_ms": per_epoch_ms,
-        "epoch_s_extrapolated": (steps_per_epoch * statistics.fmean(wall) + per_epoch_ms) / 1e3,
-    }
-
-
 class _Clock(StepClock):
     """The shared step clock; at the first step's start it also notes the set-up time (since the
     clock was made) and the peak memory so far, then resets the high-water mark."""
@@ -422,7 +414,7 @@ def structaug_worker(work: str, seed: int, warmup: int, steps: int, batch_size: 
     }
     n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
     return {
-        **_timing(stamp, built["n_train"] // batch_size + 1, prepare_ms[0] if prepare_ms else 0.0),
+        **stamp.timing(built["n_train"] // batch_size + 1, prepare_ms[0] if prepare_ms else 0.0),
         **memory,
         "counts": dict(counts),
         "aug_rows_per_step": model.n_aug_used_ / max(1, counts["train_step"]),
@@ -542,7 +534,7 @@ def reference_worker(
         "aug_triples": sum(p < trainer.n_items and n < trainer.n_items for p, n in samples.values()),
     }
     return {
-        **_timing(stamp, gen.n_train // args.batch_size + 1),
+        **stamp.timing(gen.n_train // args.batch_size + 1),
         **memory,
         "counts": dict(counts),
         "aug_rows_per_step": statistics.fmean(rows) - args.batch_size,
@@ -724,11 +716,7 @@ def main() -> None:
     missing = [f for f in REF_FILES if not (a.reference / f).is_file()]
     if missing:
         p.error(f"--reference {a.reference}: no {', '.join(missing)} there (clone https://github.com/HKUDS/LLMRec)")
-    for d in a.ref_deps:
-        if not Path(d).is_dir():
-            p.error(f"--ref-deps {d}: no such folder")
-        if (Path(d) / "torch").exists():
-            p.error(f"--ref-deps {d} holds its own torch: install into it with --no-deps")
+    check_ref_deps(p, a.ref_deps)
 
     digest = files_digest(a.reference, REF_FILES)
     work = tempfile.mkdtemp(prefix="llmrec_ref_data_")  # outside the repository: the system's temp folder

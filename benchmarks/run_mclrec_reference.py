@@ -92,7 +92,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
+from structaug.bench import add_out_arguments, check_ref_deps, claim_out, markdown_header, write_script_results
 from structaug.results import (
     StepClock,
     alternating_runs,
@@ -145,20 +145,6 @@ def _counted(counts: Counter, key: str, fn: Any) -> Any:
         return fn(*a, **k)
 
     return run
-
-
-def _timing(clock: StepClock, steps_per_epoch: int) -> dict[str, Any]:
-    wall_gaps, cpu_gaps = clock.gaps_ms(steps_per_epoch)
-    wall, cpu = wall_gaps[clock.warmup :], cpu_gaps[clock.warmup :]
-    return {
-        "warmup_ms": wall_gaps[: clock.warmup],
-        "step_ms": wall,
-        "ms_per_step": statistics.fmean(wall),
-        "median_ms_per_step": statistics.median(wall),
-        "cpu_ms_per_step": statistics.fmean(cpu),
-        "steps_per_epoch": steps_per_epoch,
-        "epoch_s_extrapolated": steps_per_epoch * statistics.fmean(wall) / 1e3,
-    }
 
 
 def _examples_digest(histories: Any, targets: Any) -> str:
@@ -245,7 +231,7 @@ def structaug_worker(
         "precision": precision,
     }
     return {
-        **_timing(stamp, math.ceil(len(X) / BATCH_SIZE)),
+        **stamp.timing(math.ceil(len(X) / BATCH_SIZE)),
         "setup_s": setup_s,
         "peak_steps_mib": peak_steps,
         "peak_process_mib": max(peak_setup, peak_steps),
@@ -356,7 +342,7 @@ def reference_worker(reference: Path, deps: list[str], seed: int, warmup: int, s
         "precision": "fp32",
     }
     return {
-        **_timing(stamp, len(train_data)),
+        **stamp.timing(len(train_data)),
         "setup_s": setup_s,
         "peak_steps_mib": peak_steps,
         "peak_process_mib": max(peak_setup, peak_steps),
@@ -512,9 +498,7 @@ def main() -> None:
         p.error(f"--warmup + --steps must stay below the {BEAUTY_BATCHES} batches of an epoch")
     if not (a.reference / REF_SCRIPT).is_file() or not (a.reference / "recbole" / "trainer" / "trainer.py").is_file():
         p.error(f"--reference {a.reference}: no {REF_SCRIPT} / recbole there (clone https://github.com/QinHsiu/MCLRec)")
-    for d in a.ref_deps:
-        if not Path(d).is_dir():
-            p.error(f"--ref-deps {d}: no such folder")
+    check_ref_deps(p, a.ref_deps)  # also refuses a folder holding its own torch
 
     from structaug.datasets._paths import find_dataset
 

@@ -102,7 +102,14 @@ import types
 from pathlib import Path
 from typing import Any
 
-from structaug.bench import add_out_arguments, claim_out, markdown_header, positive_int, write_script_results
+from structaug.bench import (
+    add_out_arguments,
+    check_ref_deps,
+    claim_out,
+    markdown_header,
+    positive_int,
+    write_script_results,
+)
 from structaug.results import (
     StepClock,
     alternating_runs,
@@ -500,10 +507,7 @@ def main() -> None:
     missing = [f for f in REF_FILES if not (a.reference / f).is_file()]
     if missing:
         p.error(f"--reference {a.reference}: no {', '.join(missing)} there (a work tree of jose-melo/t-jepa)")
-    if a.deps is not None and not a.deps.is_dir():
-        p.error(f"--ref-deps {a.deps}: no such folder")
-    if a.deps is not None and (a.deps / "torch").exists():
-        p.error(f"--ref-deps {a.deps} holds its own torch: install into it with --no-deps")
+    check_ref_deps(p, [a.deps])
     from structaug.datasets import load_pmlb
 
     n_rows = len(load_pmlb(DATASET, a.data_dir)[0])

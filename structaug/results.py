@@ -199,6 +199,26 @@ class StepClock:
         pairs = list(itertools.pairwise(zip(self.wall, self.cpu, strict=True)))
         return [1e3 * (b[0] - a[0]) for a, b in pairs], [1e3 * (b[1] - a[1]) for a, b in pairs]
 
+    def timing(self, steps_per_epoch: int, per_epoch_ms: float = 0.0) -> dict[str, Any]:
+        """The timed window's summary, as the side-by-side reference scripts record it: the warm-up
+        and timed wall gaps, mean / median wall and mean CPU milliseconds per step, and the epoch
+        **extrapolated** from them (``steps_per_epoch`` × mean step, plus ``per_epoch_ms`` of
+        once-per-epoch work measured apart)."""
+        import statistics
+
+        wall_gaps, cpu_gaps = self.gaps_ms(steps_per_epoch)
+        wall, cpu = wall_gaps[self.warmup :], cpu_gaps[self.warmup :]
+        return {
+            "warmup_ms": wall_gaps[: self.warmup],
+            "step_ms": wall,
+            "ms_per_step": statistics.fmean(wall),
+            "median_ms_per_step": statistics.median(wall),
+            "cpu_ms_per_step": statistics.fmean(cpu),
+            "steps_per_epoch": steps_per_epoch,
+            "per_epoch_ms": per_epoch_ms,
+            "epoch_s_extrapolated": (steps_per_epoch * statistics.fmean(wall) + per_epoch_ms) / 1e3,
+        }
+
 
 def files_digest(root: str | os.PathLike, names: Sequence[str]) -> str:
     """First 16 hex digits of the SHA-256 of the files ``root/name``, read in the order given.

@@ -238,6 +238,13 @@ def test_step_clock_ends_the_loop_after_the_timed_window_and_returns_its_gaps():
     wall, cpu = clock.gaps_ms(10)
     assert len(wall) == len(cpu) == 5 and all(g >= 0 for g in wall + cpu)
     assert wall[-1] == pytest.approx(1e3 * (clock.wall[-1] - clock.wall[-2]))
+    t = clock.timing(10, per_epoch_ms=7.0)  # the timed window only, warm-up apart
+    assert t["warmup_ms"] == wall[:2] and t["step_ms"] == wall[2:] and t["steps_per_epoch"] == 10
+    assert t["ms_per_step"] == pytest.approx(sum(wall[2:]) / 3) and t["cpu_ms_per_step"] == pytest.approx(
+        sum(cpu[2:]) / 3
+    )
+    assert t["median_ms_per_step"] == sorted(wall[2:])[1]
+    assert t["epoch_s_extrapolated"] == pytest.approx((10 * t["ms_per_step"] + 7.0) / 1e3)
     short = StepClock(warmup=2, steps=3)
     for _ in range(4):  # the loop ended (an epoch of 4 batches) before the window did
         short()

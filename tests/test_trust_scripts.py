@@ -156,3 +156,19 @@ def test_every_results_writer_opens_with_the_same_provenance_header(tmp_path):
     path.write_text(json.dumps({"environment": env, "config": {}, "records": []}))
     tab.report([], path)
     assert path.with_suffix(".md").read_text().splitlines()[:4] == markdown_header("tabular suite", env)
+
+
+def test_reference_scripts_check_their_ref_deps_folder_before_any_work(tmp_path, capsys):
+    import argparse
+
+    from structaug.bench import check_ref_deps
+
+    p = argparse.ArgumentParser()
+    check_ref_deps(p, [None, tmp_path])  # an existing folder without torch, and no folder at all: fine
+    with pytest.raises(SystemExit):
+        check_ref_deps(p, [tmp_path / "missing"])
+    assert "--ref-deps" in capsys.readouterr().err
+    (tmp_path / "torch").mkdir()  # a second torch on the reference worker's path
+    with pytest.raises(SystemExit):
+        check_ref_deps(p, [tmp_path])
+    assert "holds its own torch" in capsys.readouterr().err

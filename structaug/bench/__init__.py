@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ __all__ = [
     "SkipJob",
     "add_out_arguments",
     "check_backend",
+    "check_ref_deps",
     "check_writable",
     "claim_out",
     "execute",
@@ -242,6 +244,19 @@ def add_out_arguments(
         help="replace an existing --out (and the files beside it); without it the script refuses",
     )
     parser.set_defaults(_out_side_suffixes=tuple(side_suffixes))
+
+
+def check_ref_deps(parser: argparse.ArgumentParser, folders: Sequence[str | os.PathLike | None]) -> None:
+    """``--ref-deps`` of the side-by-side reference scripts, before any work: each an existing folder
+    of the reference's extra packages, without a torch of its own (``pip install --target F
+    --no-deps``: a second torch on the reference worker's path would not be the one measured)."""
+    for folder in folders:
+        if folder is None:
+            continue
+        if not Path(folder).is_dir():
+            parser.error(f"--ref-deps {folder}: no such folder")
+        if (Path(folder) / "torch").exists():
+            parser.error(f"--ref-deps {folder} holds its own torch: install into it with --no-deps")
 
 
 def claim_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
