@@ -42,6 +42,8 @@ MODELS = {
     "SASRec": lambda n: SASRec(n),
     "CL4SRec": lambda n: CL4SRec(n, lmd=0.1),
     "MCLRec": lambda n: MCLRec(n, lmd=0.0, beta=0.05),
+    # stage 2 trains on stage 3's encodings: one encoder pass over 2 x the batch fewer per step
+    "MCLRec-shared": lambda n: MCLRec(n, lmd=0.0, beta=0.05, meta_forward="shared"),
 }
 VIEWS = SequenceViews(crop_ratio=0.5, mask_ratio=0.5, reorder_ratio=0.8)
 
@@ -51,7 +53,7 @@ def main() -> None:
     p.add_argument("--dataset", default="Beauty")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--models", default="SASRec,CL4SRec,MCLRec")
+    p.add_argument("--models", default="SASRec,CL4SRec,MCLRec", help=f"comma-separated, of {', '.join(MODELS)}")
     p.add_argument("--precisions", default="fp32,bf16")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")

@@ -9,10 +9,13 @@ nothing of the step is re-implemented here: encoder forward (``encode``), next-i
 (``rec_loss``), meta loss (``meta_loss``), optimiser steps and the data-level views; the rest of
 each encoder stage is its backward pass. It shows how much of a step is the encoder's forward
 passes and the backward passes, which no change to the losses' forwards can remove.
+``--meta-forwards separate,shared`` times both of ``MCLRec(meta_forward=)``'s choices: with
+"shared", stage 3's encoder forward (and its next-item loss) runs before stage 2, which trains
+on its detached encodings instead of a pass of its own.
 
 Usage::
 
-    python benchmarks/run_mclrec_stage_time.py --threads 2 --out benchmarks/results/mclrec_stage_time.json
+    python benchmarks/run_mclrec_stage_time.py --threads 2 --meta-forwards separate,shared --out benchmarks/results/mclrec_stage_time.json
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from structaug.recsys.mclrec import (
     prefix_examples,
     prepare_interactions,
 )
+from structaug.recsys.mclrec._models import META_FORWARDS
 from structaug.recsys.mclrec._training import train_one_epoch
 from structaug.results import environment
 
@@ -45,10 +49,10 @@ PARTS = [
     ("s1.meta_loss", "stage 1: meta contrastive loss forward"),
     ("s1.backward", "stage 1: backward (rest of the stage)"),
     ("s1.step", "stage 1: Adam (encoder)"),
-    ("s2.encode", "stage 2: encoder forward, no autograd (2 x batch)"),
+    ("s2.encode", "stage 2: encoder forward, no autograd (2 x batch; none when shared)"),
     ("s2.rest", "stage 2: meta loss forward + backward, Adam (augmenters)"),
-    ("s3.encode", "stage 3: encoder forward (3 x batch)"),
-    ("s3.rec_loss", "stage 3: next-item loss forward"),
+    ("s3.encode", "stage 3: encoder forward (3 x batch; before stage 2 when shared)"),
+    ("s3.rec_loss", "stage 3: next-item loss forward (before stage 2 when shared)"),
     ("s3.meta_loss", "stage 3: meta contrastive loss forward"),
     ("s3.backward", "stage 3: backward (rest of the stage)"),
     ("s3.step", "stage 3: Adam (encoder)"),
@@ -57,17 +61,31 @@ PARTS = [
 
 class StageClock:
     """Wraps an MCLRec's methods (instance attributes shadow the class's) and sums wall time
-    per stage and part. The stage is inferred from the call order of ``_encoder_stage``."""
+    per stage and part. The stage is inferred from the call order: ``_encoder_stage`` is stage 1
+    then stage 3; with ``meta_forward="shared"`` the encoder forward and next-item loss between
+    them are stage 3's, the meta loss before the augmenters' optimiser step is stage 2's."""
 
     def __init__(self, model: MCLRec, optimizers):
         self.t = collections.defaultdict(float)
+        self.shared = model.meta_forward == "shared"
         self.stage = "s2"  # between the two encoder stages
+        self._aug_stepped = False
         self._encoder_calls = 0
         self._reset_calls = 0
-        for name in ("encode", "rec_loss", "meta_loss"):
+        for name in ("encode", "rec_loss"):
             setattr(model, name, self._timed(getattr(model, name), lambda part=name: f"{self.stage}.{part}"))
-        for opt in optimizers:
-            opt.step = self._timed(opt.step, lambda: f"{self.stage}.step")
+        model.meta_loss = self._timed(model.meta_loss, self._meta_key)
+        enc_opt, aug_opt = optimizers
+        enc_opt.step = self._timed(enc_opt.step, lambda: f"{self.stage}.step")
+        aug_step = self._timed(aug_opt.step, lambda: "s2.step")
+
+        def aug_opt_step(*args, **kwargs):
+            try:
+                return aug_step(*args, **kwargs)
+            finally:
+                self._aug_stepped = True
+
+        aug_opt.step = aug_opt_step
         timed_stage = self._timed(model._encoder_stage, lambda: f"{self.stage}.total")
 
         def encoder_stage(*args, **kwargs):
@@ -76,10 +94,22 @@ class StageClock:
             try:
                 return timed_stage(*args, **kwargs)
             finally:
-                self.stage = "s2"
+                # shared: what runs between the encoder stages is stage 3's forward, plus stage 2
+                self.stage = "s3" if self.shared and self.stage == "s1" else "s2"
 
         model._encoder_stage = encoder_stage
-        model.train_step = self._timed(model.train_step, lambda: "step.total")
+        step = self._timed(model.train_step, lambda: "step.total")
+
+        def train_step(*args, **kwargs):
+            self._aug_stepped = False
+            return step(*args, **kwargs)
+
+        model.train_step = train_step
+
+    def _meta_key(self) -> str:
+        if self.shared and self.stage == "s3" and not self._aug_stepped:
+            return "s2.meta_loss"  # stage 2's, on stage 3's detached encodings
+        return f"{self.stage}.meta_loss"
 
     @property
     def steps(self) -> int:
@@ -114,12 +144,19 @@ class StageClock:
 
     def per_step_ms(self) -> dict[str, float]:
         t = dict(self.t)
-        for s in ("s1", "s3"):
-            named = sum(t.get(f"{s}.{p}", 0.0) for p in ("encode", "rec_loss", "meta_loss", "step"))
-            t[f"{s}.backward"] = t.get(f"{s}.total", 0.0) - named
-        # train_step draws the views itself, so they are inside its wall time
-        inside = t.get("s1.total", 0.0) + t.get("s3.total", 0.0) + t.get("s2.encode", 0.0) + t.get("views", 0.0)
-        t["s2.rest"] = t.get("step.total", 0.0) - inside
+        # the parts timed inside each encoder stage's wall time; the rest of it is its backward
+        inside = {"s1": ("encode", "rec_loss", "meta_loss", "step"), "s3": ("encode", "rec_loss", "meta_loss", "step")}
+        # and those timed outside both encoder stages (besides stage 2's own work)
+        outside = ["s2.encode"]
+        if self.shared:
+            inside["s3"] = ("step",)
+            outside = ["s3.encode", "s3.rec_loss", "s3.meta_loss"]
+        for s, parts in inside.items():
+            t[f"{s}.backward"] = t.get(f"{s}.total", 0.0) - sum(t.get(f"{s}.{p}", 0.0) for p in parts)
+        # train_step draws the views itself, so they are inside its wall time; stage 2's rest is
+        # its meta loss's forward and backward and the augmenters' step
+        known = t.get("s1.total", 0.0) + t.get("s3.total", 0.0) + t.get("views", 0.0)
+        t["s2.rest"] = t.get("step.total", 0.0) - known - sum(t.get(k, 0.0) for k in outside)
         t["total"] = t.get("step.total", 0.0)
         return {k: 1000.0 * v / max(self.steps, 1) for k, v in t.items()}
 
@@ -133,9 +170,13 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=150, help="timed batches of 256 per precision")
     p.add_argument("--warmup", type=int, default=20, help="untimed batches first")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--meta-forwards", default="separate", help="MCLRec(meta_forward=) choices to time, comma-separated")
     add_out_arguments(p, "mclrec_stage_time")
     a = p.parse_args()
     claim_out(p, a)
+    modes = a.meta_forwards.split(",")
+    if any(m not in META_FORWARDS for m in modes):
+        p.error(f"--meta-forwards: choose from {', '.join(META_FORWARDS)}, got {a.meta_forwards!r}")
     torch.set_num_threads(a.threads)
     log = build_sequences(prepare_interactions(load_seqrec(a.dataset, a.data_dir)))
     train, _, _ = leave_one_out(log.sequences)
@@ -144,9 +185,9 @@ def main() -> None:
     sub = torch.randperm(len(X), generator=torch.Generator().manual_seed(a.seed))
     warm, timed = sub[: 256 * a.warmup], sub[256 * a.warmup : 256 * (a.warmup + a.batches)]
     rows = []
-    for precision in a.precisions.split(","):
+    for precision, mode in [(pr, m) for pr in a.precisions.split(",") for m in modes]:
         torch.manual_seed(a.seed)
-        model = MCLRec(log.n_items, lmd=0.0, beta=0.05)
+        model = MCLRec(log.n_items, lmd=0.0, beta=0.05, meta_forward=mode)
         opts = model.make_optimizers(1e-3)
         clock = StageClock(model, opts)
         gen = torch.Generator().manual_seed(a.seed)
@@ -159,6 +200,7 @@ def main() -> None:
         ms = clock.per_step_ms()
         row = {
             "precision": precision,
+            "meta_forward": mode,
             "steps": clock.steps,
             "ms_per_step": {k: ms.get(k, 0.0) for k, _ in PARTS},
             "total_ms_per_step": ms["total"],
@@ -168,7 +210,7 @@ def main() -> None:
         row["encoder_forward_ms"] = enc
         rows.append(row)
         print(
-            f"{precision}: {ms['total']:.1f} ms per step (~{row['epoch_s_estimate']:.0f} s per epoch of "
+            f"{precision}, {mode}: {ms['total']:.1f} ms per step (~{row['epoch_s_estimate']:.0f} s per epoch of "
             f"{n_batches_epoch} batches); encoder forward {enc:.1f} ms",
             flush=True,
         )
@@ -184,6 +226,7 @@ def main() -> None:
             "batch_size": 256,
             "bucket": True,
             "seed": a.seed,
+            "meta_forwards": modes,
             "batches_per_epoch": n_batches_epoch,
         },
         "records": rows,
@@ -192,7 +235,7 @@ def main() -> None:
         f"MCLRec step time by stage ({a.dataset}, {a.threads} threads, {a.batches} batches of 256)", env
     ) + [
         "",
-        "| part | " + " | ".join(f"{r['precision']} ms / step | %" for r in rows) + " |",
+        "| part | " + " | ".join(f"{r['precision']} {r['meta_forward']}: ms / step | %" for r in rows) + " |",
         "|---|" + "---|---|" * len(rows),
     ]
     for key, label in PARTS:

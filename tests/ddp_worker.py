@@ -85,6 +85,15 @@ def sasrec():
     )
 
 
+#: the contrastive sequence models the two processes train (SequentialRecommender settings)
+CONTRASTIVE = {
+    "cl4srec": dict(model="cl4srec", lmd=0.1),
+    "mclrec": dict(model="mclrec", lmd=0.1),
+    # stages 2 and 3 on one encoder pass through its own DDP wrapper, the losses outside it
+    "mclrec_shared": dict(model="mclrec", lmd=0.1, meta_forward="shared"),
+}
+
+
 def hypertab():
     from structaug.tabular import HyperTabClassifier
 
@@ -192,7 +201,7 @@ def main(out: str, tmp: str) -> None:
     tj_w = sum(float(p.detach().sum()) for p in tj.network_.parameters())
     seq_w = sum(float(p.detach().sum()) for p in seq.model_.parameters())
     # InfoNCE's negatives from the whole batch; MCLRec's three stages through two DDP wrappers
-    contrastive = {m: sasrec().set_params(model=m, lmd=0.1).fit(sequences()) for m in ("cl4srec", "mclrec")}
+    contrastive = {m: sasrec().set_params(**CONTRASTIVE[m]).fit(sequences()) for m in CONTRASTIVE}
     aug, tensor_train, tensor_val = dain()
     aug.fit(tensor_train, validation=tensor_val)
     everyone = distributed.all_gather_objects(

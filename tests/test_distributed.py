@@ -116,12 +116,13 @@ def test_dain_influence_recorded_in_two_processes_adds_up_to_one_process(two_pro
     np.testing.assert_allclose(ours, one.cell_importance_, rtol=1e-3, atol=1e-6)
 
 
-@pytest.mark.parametrize("model", ["cl4srec", "mclrec"])
+@pytest.mark.parametrize("model", ["cl4srec", "mclrec", "mclrec_shared"])
 def test_contrastive_sequence_models_in_two_processes_follow_one_process(two_processes, model):
     # each process encodes its share; InfoNCE (and MCLRec's meta loss and regulariser) take
     # their negatives from every process's rows, so the loss is the global batch's
     ddp_worker = _worker()
-    one = _one_process(lambda: ddp_worker.sasrec().set_params(model=model, lmd=0.1).fit(ddp_worker.sequences()))
+    params = ddp_worker.CONTRASTIVE[model]
+    one = _one_process(lambda: ddp_worker.sasrec().set_params(**params).fit(ddp_worker.sequences()))
     losses = [h["loss"] for h in one.train_result_.history]
     assert two_processes[model] == pytest.approx(losses, rel=1e-4)
     assert losses[-1] < losses[0]
@@ -147,6 +148,7 @@ def test_every_process_ends_with_the_same_weights(two_processes):
         "sasrec_w",
         "cl4srec_w",
         "mclrec_w",
+        "mclrec_shared_w",
         "hypertab_w",
         "tjepa_w",
         "dain_influence_sum",

@@ -329,6 +329,65 @@ def test_mclrec_three_stage_step_updates_both_parts(toy):
     assert enc_ids | aug_ids == {id(p) for p in model.parameters()}
 
 
+def _step_twice(toy, meta_forward, dropout, lmd=0.0):
+    """Two three-stage steps from one initialisation and the same views; the parameters after,
+    the number of encoder calls and the step outputs."""
+    log, train, valid, test, X, y = toy
+    torch.manual_seed(0)
+    model = MCLRec(
+        log.n_items,
+        max_len=12,
+        beta=0.5,
+        lmd=lmd,
+        dropout=dropout,
+        attn_dropout=dropout,
+        meta_forward=meta_forward,
+        **TINY,
+    )
+    opts = model.make_optimizers(1e-2)
+    calls = []
+    encode = model.encode
+    model.encode = lambda s: calls.append(len(s)) or encode(s)
+    g = torch.Generator().manual_seed(0)
+    outs = [
+        model.train_step(
+            X[i : i + 64], y[i : i + 64], opts, lambda s: tuple(make_views(s, 2, g, mask_id=model.mask_id))
+        )
+        for i in (0, 64)
+    ]
+    return torch.cat([p.detach().flatten() for p in model.parameters()]), calls, outs
+
+
+@pytest.mark.parametrize("lmd", [0.0, 0.1])
+def test_mclrec_shared_meta_forward_saves_stage_twos_pass_and_without_dropout_is_the_same_update(toy, lmd):
+    sep, sep_calls, sep_out = _step_twice(toy, "separate", 0.0, lmd)
+    sha, sha_calls, sha_out = _step_twice(toy, "shared", 0.0, lmd)
+    # per step: stage 1 (3 x batch), stage 2 (2 x), stage 3 (3 x) against stages 1 and 3 only
+    assert sep_calls == [192, 128, 192] * 2 and sha_calls == [192, 192] * 2
+    # no dropout: stage 2's encodings are stage 3's either way, so the update is the same
+    torch.testing.assert_close(sha, sep, rtol=1e-5, atol=1e-6)
+    for a, b in zip(sha_out, sep_out):
+        assert a == pytest.approx(b, rel=1e-5)
+    # with dropout the shared pass's masks differ from stage 2's own: another update
+    drop_sep, _, _ = _step_twice(toy, "separate", 0.5, lmd)
+    drop_sha, _, _ = _step_twice(toy, "shared", 0.5, lmd)
+    assert not torch.allclose(drop_sha, drop_sep) and torch.isfinite(drop_sha).all()
+    assert torch.equal(drop_sha, _step_twice(toy, "shared", 0.5, lmd)[0])  # deterministic
+
+
+def test_meta_forward_is_checked_and_reaches_the_model(log_df):
+    with pytest.raises(InvalidParameterError, match="meta_forward"):
+        MCLRec(30, meta_forward="fused")
+    rec = SequentialRecommender(meta_forward="fused", max_epochs=1)
+    with pytest.raises(InvalidParameterError, match="meta_forward"):
+        rec.fit(log_df)
+    assert not hasattr(rec, "model_")
+    kw = dict(max_len=8, max_epochs=1, device="cpu", random_state=0, **TINY)
+    fitted = SequentialRecommender(meta_forward="shared", **kw).fit(log_df)
+    assert fitted.model_.meta_forward == "shared"
+    assert SequentialRecommender(**kw).fit(log_df).model_.meta_forward == "separate"
+
+
 def _fit(model_cls, toy, epochs=4, seed=0, **kw):
     log, train, valid, test, X, y = toy
     torch.manual_seed(seed)
@@ -647,6 +706,34 @@ def test_bench_checkpoints_resume_and_finish_early(tmp_path):
     assert again.metrics["ndcg@10"] == pytest.approx(first.metrics["ndcg@10"])
 
 
+def test_bench_meta_forward_reaches_mclrec_and_keeps_its_own_checkpoints(tmp_path):
+    """--meta-forward shared: MCLRec's rows record it (the other models' do not), its
+    checkpoints are not the default's, and one epoch trains differently (dropout masks)."""
+    from structaug.bench import BenchConfig
+    from structaug.bench import mclrec as bench
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "seqrec").mkdir()
+    lines = [" ".join([str(u + 1)] + [str(i) for i in rng.integers(1, 30, size=rng.integers(5, 9))]) for u in range(60)]
+    (tmp_path / "seqrec" / "Beauty.txt").write_text("\n".join(lines) + "\n")
+    rows = {}
+    for mode in ("separate", "shared"):
+        extra = {
+            "methods": "SASRec,MCLRec",
+            "epochs": 1,
+            "checkpoint_dir": str(tmp_path / "ckpt"),
+            "meta_forward": mode,
+        }
+        cfg = BenchConfig(data_dir=str(tmp_path), datasets=["Beauty"], seeds=[0], verbose=False, extra=extra)
+        rows[mode] = {r.method: r for r in bench.run(cfg)}
+    assert rows["shared"]["MCLRec"].config["meta_forward"] == "shared"
+    assert rows["separate"]["MCLRec"].config["meta_forward"] == "separate"
+    assert "meta_forward" not in rows["shared"]["SASRec"].config
+    assert len(list((tmp_path / "ckpt").glob("Beauty_MCLRec_seed0_*.pt"))) == 2
+    losses = [rows[m]["MCLRec"].extra["history"][0]["loss"] for m in ("separate", "shared")]
+    assert losses[0] != losses[1]
+
+
 @pytest.mark.slow
 def test_bench_quick_on_beauty():
     from structaug.bench import BenchConfig
@@ -682,7 +769,8 @@ def test_one_row_batch_gives_a_finite_meta_loss():
     assert torch.isfinite(h.grad).all()
 
 
-def test_stage_clock_times_every_stage_without_changing_the_update():
+@pytest.mark.parametrize("meta_forward", ["separate", "shared"])
+def test_stage_clock_times_every_stage_without_changing_the_update(meta_forward):
     import importlib.util
     from contextlib import nullcontext
     from pathlib import Path
@@ -700,7 +788,7 @@ def test_stage_clock_times_every_stage_without_changing_the_update():
     losses, params = [], []
     for timed in (False, True):
         torch.manual_seed(0)
-        model = MCLRec(40, max_len=12, beta=0.4, lmd=0.04)
+        model = MCLRec(40, max_len=12, beta=0.4, lmd=0.04, meta_forward=meta_forward)
         opts = model.make_optimizers(1e-3)
         clock = bench.StageClock(model, opts) if timed else None
         kw = dict(batch_size=32, gen=torch.Generator().manual_seed(1), views=SequenceViews(), bucket=True)
@@ -711,5 +799,8 @@ def test_stage_clock_times_every_stage_without_changing_the_update():
     assert clock.steps == 3
     ms = clock.per_step_ms()
     for key, _ in bench.PARTS:
-        assert ms[key] > 0, key  # every part was reached (and the remainders are not negative)
-    assert sum(ms[k] for k, _ in bench.PARTS) == pytest.approx(ms["total"], rel=1e-6)
+        if meta_forward == "shared" and key == "s2.encode":
+            assert ms.get(key, 0.0) == 0.0  # no pass of stage 2's own
+        else:
+            assert ms[key] > 0, key  # every part was reached (and the remainders are not negative)
+    assert sum(ms.get(k, 0.0) for k, _ in bench.PARTS) == pytest.approx(ms["total"], rel=1e-6)

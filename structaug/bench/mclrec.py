@@ -139,6 +139,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(MCLRec epochs 1.2-1.4x faster on CPUs with AVX512-BF16)",
     )
     p.add_argument(
+        "--meta-forward",
+        choices=["separate", "shared"],
+        default="separate",
+        help="MCLRec's stage 2: its own encoder pass (separate, the reference's) or stage 3's "
+        "encodings (shared: one encoder pass fewer per step; see docs/mclrec.md)",
+    )
+    p.add_argument(
         "--checkpoint-dir",
         default=None,
         help="checkpoint every epoch of every job here and resume from it; rerunning with a smaller "
@@ -171,6 +178,7 @@ def _settings(cfg) -> dict:
         "max_users": ex.get("max_users"),
         "max_len": 50,
         "precision": _given(ex.get("precision"), "fp32"),
+        "meta_forward": _given(ex.get("meta_forward"), "separate"),
         "checkpoint_dir": ex.get("checkpoint_dir"),
         "max_minutes": ex.get("max_minutes"),
     }
@@ -234,7 +242,9 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
     from ..results import peak_memory_mib, reset_peak_memory
     from ..train import resolve_device
 
-    config = {k: v for k, v in settings.items() if k not in ("checkpoint_dir",)}
+    # meta_forward only concerns MCLRec: recorded in its rows alone
+    config = {k: v for k, v in settings.items() if k not in ("checkpoint_dir", "meta_forward")}
+    meta_forward = settings.get("meta_forward", "separate")
     dev = resolve_device(device)
     reset_peak_memory(dev)  # this job's own peak, not that of earlier jobs in the worker
     df = load_seqrec(dataset, data_dir)
@@ -265,8 +275,8 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
             model = CL4SRec(log.n_items, max_len=L, lmd=0.1)
         elif method == "MCLRec":
             lmd, beta = MCLREC_HPARAMS.get(canon, (0.0, 0.05))
-            model = MCLRec(log.n_items, max_len=L, lmd=lmd, beta=beta)
-            config.update({"lmd": lmd, "beta": beta})
+            model = MCLRec(log.n_items, max_len=L, lmd=lmd, beta=beta, meta_forward=meta_forward)
+            config.update({"lmd": lmd, "beta": beta, "meta_forward": meta_forward})
         else:
             raise ValueError(f"unknown method {method!r}")
         model = model.to(dev)
@@ -275,7 +285,9 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
         if settings.get("checkpoint_dir"):
             ckpt = Path(settings["checkpoint_dir"]) / (
                 f"{canon}_{method}_seed{seed}_{settings.get('precision', 'fp32')}_bs{settings['batch_size']}"
-                f"_lr{settings['lr']}_users{settings.get('max_users') or 'all'}.pt"
+                f"_lr{settings['lr']}_users{settings.get('max_users') or 'all'}"
+                + ("_shared" if method == "MCLRec" and meta_forward == "shared" else "")
+                + ".pt"
             )
         res = fit_sequential(
             model,

@@ -27,7 +27,10 @@ from ._learnable import LearnableAugmenter
 from ._parallel import DataParallelStep
 from ._sasrec import AmpFactory, SASRec
 
-__all__ = ["CL4SRec", "MCLRec", "Popularity", "check_loss_params"]
+__all__ = ["META_FORWARDS", "CL4SRec", "MCLRec", "Popularity", "check_loss_params"]
+
+#: MCLRec's choices of where stage 2 gets its view encodings (see ``MCLRec(meta_forward=)``)
+META_FORWARDS = ("separate", "shared")
 
 ViewFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 Gather = Callable[[torch.Tensor], torch.Tensor]
@@ -137,6 +140,13 @@ class MCLRec(CL4SRec):
         Include R (the reference's ``use_rl=1``).
     augmenter_sizes : tuple of int
         Layer sizes of the two learnable augmenters (64 → 32 → 16 → 64).
+    meta_forward : {"separate", "shared"}
+        Where stage 2 (the augmenters' update) gets its view encodings. ``"separate"`` (the
+        reference's): its own encoder forward pass, with dropout masks of its own.
+        ``"shared"``: stage 3's forward pass, run before stage 2 (the encoder does not change in
+        between) and detached for it, so the augmenters train on the encodings, dropout masks
+        included, that stage 3 then contrasts; one encoder pass over 2 × the batch fewer per
+        step. Without dropout both give the same update.
     **kwargs
         :class:`CL4SRec` / :class:`SASRec` arguments.
     """
@@ -150,10 +160,12 @@ class MCLRec(CL4SRec):
         reg_weight: float = 0.1,
         use_reg: bool = True,
         augmenter_sizes: tuple[int, ...] | None = None,
+        meta_forward: str = "separate",
         **kwargs,
     ):
         super().__init__(n_items, lmd=lmd, **kwargs)
         check_loss_params(lmd=lmd, temperature=self.temperature, beta=beta, reg_weight=reg_weight)
+        self.meta_forward = check_choice(meta_forward, META_FORWARDS, "meta_forward")
         self.beta = float(beta)
         self.reg_weight = float(reg_weight)
         self.use_reg = bool(use_reg)
@@ -199,12 +211,25 @@ class MCLRec(CL4SRec):
         return rec, meta, (self._cl_loss(h1, h2) if self.lmd else None)
 
     def _encoder_stage(
-        self, seqs, targets, v1, v2, opt, amp: AmpFactory, parallel: DataParallelStep | None
+        self,
+        seqs,
+        targets,
+        v1,
+        v2,
+        opt,
+        amp: AmpFactory,
+        parallel: DataParallelStep | None,
+        terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        opt.zero_grad(set_to_none=True)
+        """One encoder step on the next-item + meta (+ InfoNCE) loss; ``terms`` are the loss
+        terms when the caller has already computed them (``meta_forward="shared"``)."""
+        opt.zero_grad(set_to_none=True)  # before the backward: ``terms``' forward may be done already
         with amp():
             args = (seqs, targets, v1, v2)
-            rec, meta, cl = self._encoder_terms(*args) if parallel is None else parallel("encoder", *args)
+            if terms is not None:
+                rec, meta, cl = terms
+            else:
+                rec, meta, cl = self._encoder_terms(*args) if parallel is None else parallel("encoder", *args)
             loss = rec + self.beta * meta
             if cl is not None:
                 loss = loss + self.lmd * cl
@@ -234,21 +259,35 @@ class MCLRec(CL4SRec):
             # stage 1: encoder, augmenters frozen
             self._freeze_augmenters(True)
             self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp, parallel)
-            # stage 2: augmenters only, on the meta loss of the updated encoder. The encoder is
-            # not stepped here, so its forward pass needs no graph (same update, ~1/3 the cost).
+            shared = None
+            if self.meta_forward == "shared":
+                # stage 3's encoder pass now: the encoder does not change before stage 3's step
+                with amp():
+                    args = (seqs, targets, v1, v2)
+                    shared = self._rec_and_views(*args, None) if parallel is None else parallel("encodings", *args)
+                h1, h2 = shared[1].detach(), shared[2].detach()
+            else:
+                # stage 2's own pass. The encoder is not stepped in stage 2, so its forward pass
+                # needs no graph (same update, ~1/3 the cost).
+                with torch.no_grad(), amp():
+                    h1, h2 = self.encode(torch.cat([v1, v2])).chunk(2)
+                    if parallel is not None:  # the whole batch's meta loss, the same in every process
+                        h1, h2 = parallel.gather(h1), parallel.gather(h2)
+            # stage 2: augmenters only, on the meta loss of the updated encoder
             self._freeze_augmenters(False)
             aug_opt.zero_grad(set_to_none=True)
-            with torch.no_grad(), amp():
-                h1, h2 = self.encode(torch.cat([v1, v2])).chunk(2)
-                if parallel is not None:  # the whole batch's meta loss, the same in every process
-                    h1, h2 = parallel.gather(h1), parallel.gather(h2)
             with amp():
                 meta = self.meta_loss(h1, h2) if parallel is None else parallel("augmenters", h1, h2)
             meta.backward()
             aug_opt.step()
             # stage 3: encoder again, against the updated augmenters
             self._freeze_augmenters(True)
-            loss, rec = self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp, parallel)
+            terms = None
+            if shared is not None:
+                rec, h1, h2 = shared
+                with amp():
+                    terms = (rec, self.meta_loss(h1, h2), self._cl_loss(h1, h2) if self.lmd else None)
+            loss, rec = self._encoder_stage(seqs, targets, v1, v2, enc_opt, amp, parallel, terms)
         finally:
             self._freeze_augmenters(False)
         return {"loss": float(loss), "rec_loss": float(rec), "meta_loss": float(meta.detach())}
@@ -259,6 +298,8 @@ class MCLRec(CL4SRec):
         self._freeze_augmenters(True)
         try:
             parallel.add_stage("encoder", self, lambda m, *a: m._encoder_terms(*a, gather=parallel.gather))
+            if self.meta_forward == "shared":  # stage 3's pass: the encodings only, the losses outside
+                parallel.add_stage("encodings", self, lambda m, *a: m._rec_and_views(*a, gather=parallel.gather))
         finally:
             self._freeze_augmenters(False)
         parallel.add_stage(

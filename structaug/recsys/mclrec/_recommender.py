@@ -18,7 +18,7 @@ from ...train import resolve_device
 from ...validation import check_bool, check_choice, check_positive_float, check_positive_int
 from ..base import Recommender
 from ._data import build_sequences, five_core, group_by_user, pad_sequences, prefix_examples, prepare_interactions
-from ._models import CL4SRec, MCLRec, Popularity, check_loss_params
+from ._models import META_FORWARDS, CL4SRec, MCLRec, Popularity, check_loss_params
 from ._sasrec import SASRec, check_encoder_params
 from ._training import PRECISIONS, evaluate_ranking, fit_sequential, fitted_views
 from ._views import SequenceViews
@@ -49,6 +49,11 @@ class SequentialRecommender(Recommender):
         0.0 for MCLRec (its Beauty setting).
     beta : float
         MCLRec's meta-loss weight (0.05, Beauty).
+    meta_forward : {"separate", "shared"}
+        MCLRec only: whether its stage 2 (the augmenters' update) runs an encoder pass of its own
+        with its own dropout masks (``"separate"``, the reference's) or trains on stage 3's
+        encodings (``"shared"``: one encoder pass over 2 × the batch fewer per step; see
+        :class:`~structaug.recsys.MCLRec` and docs/mclrec.md).
     temperature : float
         InfoNCE temperature (1.0).
     views : SequenceViews or None
@@ -129,6 +134,7 @@ class SequentialRecommender(Recommender):
         dropout: float = 0.5,
         lmd: float | None = None,
         beta: float = 0.05,
+        meta_forward: str = "separate",
         temperature: float = 1.0,
         views: SequenceViews | None = None,
         max_epochs: int = 50,
@@ -154,6 +160,7 @@ class SequentialRecommender(Recommender):
         self.dropout = dropout
         self.lmd = lmd
         self.beta = beta
+        self.meta_forward = meta_forward
         self.temperature = temperature
         self.views = views
         self.max_epochs = max_epochs
@@ -187,7 +194,12 @@ class SequentialRecommender(Recommender):
             return CL4SRec(n_items, lmd=0.1 if self.lmd is None else self.lmd, temperature=self.temperature, **enc)
         if self.model == "mclrec":
             return MCLRec(
-                n_items, lmd=0.0 if self.lmd is None else self.lmd, beta=self.beta, temperature=self.temperature, **enc
+                n_items,
+                lmd=0.0 if self.lmd is None else self.lmd,
+                beta=self.beta,
+                meta_forward=self.meta_forward,
+                temperature=self.temperature,
+                **enc,
             )
         return Popularity(n_items)
 
@@ -204,6 +216,7 @@ class SequentialRecommender(Recommender):
             dropout=self.dropout,
         )
         check_loss_params(lmd=0.0 if self.lmd is None else self.lmd, temperature=self.temperature, beta=self.beta)
+        check_choice(self.meta_forward, META_FORWARDS, "meta_forward")
         if self.views is not None:
             if not isinstance(self.views, SequenceViews):
                 raise InvalidParameterError(
