@@ -294,7 +294,8 @@ class MCLRec(CL4SRec):
 
     def add_parallel_stages(self, parallel: DataParallelStep) -> None:
         """Two DDP wrappers: the encoder stages' loss over the encoder's parameters (wrapped while
-        the augmenters are frozen, so DDP leaves them out) and stage 2's over the augmenters'."""
+        the augmenters are frozen, so DDP leaves them out) and stage 2's over the augmenters';
+        with ``meta_forward="shared"`` a third over the encoder's: stage 3's encodings."""
         self._freeze_augmenters(True)
         try:
             parallel.add_stage("encoder", self, lambda m, *a: m._encoder_terms(*a, gather=parallel.gather))

@@ -17,7 +17,11 @@ MCLRec's three stages step different parameters (encoder, augmenters, encoder), 
 through two DDP wrappers: one over the encoder's parameters (built while the augmenters are
 frozen, so DDP leaves them out) and one over the two augmenters. Stage 2 computes the meta loss
 of the whole gathered batch in every process (the encodings need no graph there), so the
-augmenters' gradients are the same everywhere and DDP's average leaves them unchanged.
+augmenters' gradients are the same everywhere and DDP's average leaves them unchanged. With
+``MCLRec(meta_forward="shared")`` a third wrapper over the encoder's parameters returns stage 3's
+next-item loss and gathered view encodings only: stage 2 trains on them detached, and stage 3's
+meta loss is computed from them outside the wrapper (the augmenters are frozen then, so only the
+encoder's gradients flow, through DDP's hooks).
 """
 
 from __future__ import annotations
