@@ -248,8 +248,9 @@ def main(out: str, tmp: str) -> None:
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
     if torch.distributed.is_initialized():
-        # both processes reach here before either tears the group down: rank 1, done long before rank
-        # 0 has written the JSON, once aborted in gloo's teardown on a loaded machine (SIGABRT,
-        # "terminate called without an active exception")
+        # a clean exit, as torchrun scripts should. Not enough alone under load: DDP wrappers in
+        # reference cycles died in interpreter finalisation and took gloo's threads with them
+        # (SIGABRT, "terminate called without an active exception"); structaug.distributed's
+        # exit handler now collects them first
         torch.distributed.barrier()
-        torch.distributed.destroy_process_group()  # a clean exit (as torchrun scripts should)
+        torch.distributed.destroy_process_group()
