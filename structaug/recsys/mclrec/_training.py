@@ -38,7 +38,7 @@ def autocast_factory(device: torch.device, precision: str = "fp32"):
 
     ``"fp32"``: no autocast. ``"bf16"``: :func:`torch.autocast` to bfloat16 (weights, optimizer
     state and the loss reductions stay float32). On CPUs with AVX512-BF16 or AMX this makes an
-    MCLRec epoch on Beauty 1.2–1.4x faster (2 threads: 67 → 48 s on an AMD EPYC, 101 → 84 s on an
+    MCLRec epoch on Beauty 1.2–1.4x faster (2 threads: 77 → 64 s on an AMD EPYC, 101 → 84 s on an
     AMX Xeon; SASRec: no gain or slower); without them
     bf16 matmuls are emulated and slower, so a warning is raised. Evaluation runs in float32.
     """
