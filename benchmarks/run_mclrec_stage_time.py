@@ -144,13 +144,12 @@ class StageClock:
 
     def per_step_ms(self) -> dict[str, float]:
         t = dict(self.t)
-        # the parts timed inside each encoder stage's wall time; the rest of it is its backward
-        inside = {"s1": ("encode", "rec_loss", "meta_loss", "step"), "s3": ("encode", "rec_loss", "meta_loss", "step")}
-        # and those timed outside both encoder stages (besides stage 2's own work)
-        outside = ["s2.encode"]
-        if self.shared:
-            inside["s3"] = ("step",)
-            outside = ["s3.encode", "s3.rec_loss", "s3.meta_loss"]
+        # the parts timed inside each encoder stage's wall time (the rest of it is its backward),
+        # and those timed outside both encoder stages besides stage 2's own work: with "shared",
+        # stage 3's forward parts run before stage 2, outside its encoder stage
+        every = ("encode", "rec_loss", "meta_loss", "step")
+        inside = {"s1": every, "s3": ("step",) if self.shared else every}
+        outside = [f"s3.{p}" for p in every[:3]] if self.shared else ["s2.encode"]
         for s, parts in inside.items():
             t[f"{s}.backward"] = t.get(f"{s}.total", 0.0) - sum(t.get(f"{s}.{p}", 0.0) for p in parts)
         # train_step draws the views itself, so they are inside its wall time; stage 2's rest is
