@@ -28,6 +28,7 @@ from . import (
     SkipJob,
     _given,
     nonneg_float,
+    nonneg_int,
     parse_names,
     positive_float,
     positive_int,
@@ -67,6 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="neural models get a global offset + per-entity biases, started from entity_mean's (not in the reference)",
     )
     parser.add_argument(
+        "--factor-rank",
+        type=nonneg_int,
+        default=None,
+        help="width of the neural models' pairwise factorization term (default 0: none, the reference network)",
+    )
+    parser.add_argument(
+        "--factor-reg", type=nonneg_float, default=None, help="L2 penalty on the factors a batch uses (default 0.1)"
+    )
+    parser.add_argument(
         "--weight-decay", type=nonneg_float, default=None, help="Adam L2 penalty of the neural models (default 0)"
     )
     parser.add_argument(
@@ -92,6 +102,8 @@ def _settings(cfg: BenchConfig) -> dict[str, Any]:
         "entity_biases": bool(ex.get("entity_biases") or False),
         "weight_decay": float(_given(ex.get("weight_decay"), 0.0)),
         "lr_schedule": ex.get("lr_schedule"),
+        "factor_rank": int(_given(ex.get("factor_rank"), 0)),
+        "factor_reg": float(_given(ex.get("factor_reg"), 0.1)),
     }
 
 
@@ -170,6 +182,8 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
         entity_biases=st.get("entity_biases", False),
         weight_decay=st.get("weight_decay", 0.0),
         lr_schedule=st.get("lr_schedule"),
+        factor_rank=st.get("factor_rank", 0),
+        factor_reg=st.get("factor_reg", 0.1),
         device=device,
         random_state=seed,
     )
@@ -177,7 +191,7 @@ def _neural_trio(tensor, tr, va, te, seed: int, st: dict, device: str) -> dict[s
     conf = {
         k: params[k]
         for k in ("embedding_dim", "hidden_sizes", "lr", "batch_size", "max_epochs", "patience")
-        + ("entity_biases", "weight_decay", "lr_schedule")
+        + ("entity_biases", "weight_decay", "lr_schedule", "factor_rank", "factor_reg")
     }
     conf["aug_ratio"] = st["aug_ratio"]
     aug = InfluenceAugmenter(estimator=est, augment_ratio=st["aug_ratio"], random_state=seed)
