@@ -128,13 +128,21 @@ def tjepa():
     )
 
 
-def dain():
+def dain(factor_rank: int = 0):
     from structaug.tensor import InfluenceAugmenter, NeuralTensorCompletion, make_tensor
 
-    # 648 training cells in batches of 128 (64 per process) and a last batch of 8
+    # 648 training cells in batches of 128 (64 per process) and a last batch of 8; with
+    # factor_rank the factors' L2 term is computed outside the DDP forward, on each process's rows
     train, val, _ = make_tensor((20, 15, 6), 900, random_state=0).split(random_state=0)
     est = NeuralTensorCompletion(
-        embedding_dim=12, hidden_sizes=(32, 16), batch_size=128, max_epochs=3, patience=None, device="cpu"
+        embedding_dim=12,
+        hidden_sizes=(32, 16),
+        batch_size=128,
+        max_epochs=3,
+        patience=None,
+        entity_biases=factor_rank > 0,
+        factor_rank=factor_rank,
+        device="cpu",
     )
     return InfluenceAugmenter(estimator=est, random_state=0), train, val
 
@@ -204,6 +212,8 @@ def main(out: str, tmp: str) -> None:
     contrastive = {m: sasrec().set_params(**CONTRASTIVE[m]).fit(sequences()) for m in CONTRASTIVE}
     aug, tensor_train, tensor_val = dain()
     aug.fit(tensor_train, validation=tensor_val)
+    aug_fm, _, _ = dain(factor_rank=3)
+    aug_fm.fit(tensor_train, validation=tensor_val)
     everyone = distributed.all_gather_objects(
         {
             "weights": weights,
@@ -240,6 +250,8 @@ def main(out: str, tmp: str) -> None:
                     "hypertab": [h["loss"] for h in ht.train_result_.history],
                     "tjepa": [h["loss"] for h in tj.train_result_.history],
                     "dain_influence": aug.cell_importance_.tolist(),
+                    "dain_factors_influence": aug_fm.cell_importance_.tolist(),
+                    "dain_factors_pred": aug_fm.estimator_.predict(tensor_val).tolist(),
                 }
             )
         )

@@ -116,6 +116,16 @@ def test_dain_influence_recorded_in_two_processes_adds_up_to_one_process(two_pro
     np.testing.assert_allclose(ours, one.cell_importance_, rtol=1e-3, atol=1e-6)
 
 
+def test_dain_with_the_factor_term_in_two_processes_follows_one_process(two_processes):
+    # the factors' L2 penalty is added outside the DDP forward; its gradient is averaged with the rest
+    ddp_worker = _worker()
+    aug, train, val = ddp_worker.dain(factor_rank=3)
+    one = _one_process(lambda: aug.fit(train, validation=val))
+    np.testing.assert_allclose(two_processes["dain_factors_pred"], one.estimator_.predict(val), rtol=1e-4, atol=1e-5)
+    ours = np.asarray(two_processes["dain_factors_influence"])
+    np.testing.assert_allclose(ours, one.cell_importance_, rtol=1e-3, atol=1e-6)
+
+
 @pytest.mark.parametrize("model", ["cl4srec", "mclrec", "mclrec_shared"])
 def test_contrastive_sequence_models_in_two_processes_follow_one_process(two_processes, model):
     # each process encodes its share; InfoNCE (and MCLRec's meta loss and regulariser) take
