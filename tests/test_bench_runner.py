@@ -256,6 +256,25 @@ def test_llmrec_and_dain_take_the_same_movielens_name():
     assert {j.dataset for j in load_benchmark("llmrec").jobs(BenchConfig(seeds=[0]))} == {"ml-100k"}
 
 
+def test_llmrec_bench_ablations_of_the_movielens_config(tmp_path):
+    """The two ablation rows of the reference MovieLens config run; only the one with the
+    judge's edges trains on augmented triples."""
+    from structaug.bench.llmrec import LLM_FREE
+    from structaug.cli import main
+
+    names = [
+        f"{LLM_FREE}, reference MovieLens config − pruning",
+        f"{LLM_FREE}, reference MovieLens config − pruning − edge aug",
+    ]
+    out = tmp_path / "l.json"
+    argv = ["bench", "llmrec", "--quick", "--seeds", "1", "--no-progress", "--methods", ";".join(names)]
+    assert main([*argv, "--out", str(out)]) == 0
+    rows = {r["method"]: r for r in json.loads(out.read_text())["records"]}
+    assert set(rows) == set(names) and all(r["status"] == "ok" for r in rows.values())
+    assert rows[names[0]]["extra"]["aug_triples_used"] > 0 and rows[names[1]]["extra"]["aug_triples_used"] == 0
+    assert rows[names[0]]["metrics"]["recall@20"] > 0 and rows[names[1]]["metrics"]["recall@20"] > 0
+
+
 def test_datasets_command_prints_the_name_to_pass(capsys):
     from structaug.cli import main
 

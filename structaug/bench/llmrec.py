@@ -56,6 +56,8 @@ METHODS = [
     f"{LLM_FREE} − MAE",
     f"{LLM_FREE}, reference-code pruning",
     f"{LLM_FREE}, reference MovieLens config",
+    f"{LLM_FREE}, reference MovieLens config − pruning",
+    f"{LLM_FREE}, reference MovieLens config − pruning − edge aug",
     "LLMRec (LLM)",
 ]
 NO_LLM_MESSAGE = (
@@ -249,6 +251,15 @@ def run_job(job: Job, cfg: BenchConfig) -> list[Record]:
         f"{LLM_FREE}, reference MovieLens config": lambda: (
             LightGCN(**common, **LLMREC_MOVIELENS),
             augmentation("free")[1],
+        ),
+        # the same without its two parts that cost most here: pruning, then the judge's edges
+        f"{LLM_FREE}, reference MovieLens config − pruning": lambda: (
+            LightGCN(**common, **{**LLMREC_MOVIELENS, "prune_drop_rate": 0.0}),
+            augmentation("free")[1],
+        ),
+        f"{LLM_FREE}, reference MovieLens config − pruning − edge aug": lambda: (
+            LightGCN(**common, **{**LLMREC_MOVIELENS, "prune_drop_rate": 0.0}),
+            augmentation("free")[1].select(edges=False),
         ),
         "LLMRec (LLM)": lambda: (LightGCN(**common, **LLMREC_DEFAULTS), augmentation("llm")[1]),
     }
