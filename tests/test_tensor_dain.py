@@ -595,16 +595,17 @@ def test_bench_neural_options_reach_the_models_and_the_records(tmp_path):
     out = tmp_path / "d.json"
     argv = ["bench", "dain", "--quick", "--datasets", "lowrank", "--seeds", "1", "--methods", "neural"]
     argv += ["--epochs", "1", "--entity-biases", "--weight-decay", "1e-5", "--lr-schedule", "plateau"]
-    argv += ["--factor-rank", "4", "--factor-reg", "0.05"]
+    argv += ["--factor-rank", "4", "--factor-reg", "0.05", "--hidden-sizes", "none"]
     assert main([*argv, "--no-progress", "--out", str(out)]) == 0
     (rec,) = json.loads(out.read_text())["records"]
     assert rec["method"] == "neural" and rec["status"] == "ok"
     conf = rec["config"]
     assert conf["entity_biases"] is True and conf["weight_decay"] == 1e-5 and conf["lr_schedule"] == "plateau"
-    assert conf["factor_rank"] == 4 and conf["factor_reg"] == 0.05
+    assert conf["factor_rank"] == 4 and conf["factor_reg"] == 0.05 and conf["hidden_sizes"] == []
     assert conf["tracin"] == "recorded"
     plain = tmp_path / "p.json"
-    assert main([*argv[:-9], "--no-progress", "--out", str(plain)]) == 0
+    assert main([*argv[:-11], "--no-progress", "--out", str(plain)]) == 0
     conf = json.loads(plain.read_text())["records"][0]["config"]
+    assert conf["hidden_sizes"] == [64, 64, 16]  # --quick's
     assert conf["entity_biases"] is False and conf["weight_decay"] == 0.0 and conf["lr_schedule"] is None
     assert conf["factor_rank"] == 0

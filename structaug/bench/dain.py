@@ -68,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="neural models get a global offset + per-entity biases, started from entity_mean's (not in the reference)",
     )
     parser.add_argument(
+        "--hidden-sizes",
+        type=hidden_sizes,
+        default=None,
+        help="MLP widths of the neural models, comma-separated, or 'none' for a linear head on the embeddings "
+        "(default 1024,1024,128, the reference's; quick 64,64,16)",
+    )
+    parser.add_argument(
         "--factor-rank",
         type=nonneg_int,
         default=None,
@@ -87,6 +94,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """An argparse type: ``"1024,1024,128"`` -> ``(1024, 1024, 128)``; ``"none"`` -> ``()`` (a linear head)."""
+    if str(text).strip().lower() == "none":
+        return ()
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated widths >= 1 or 'none', got {text!r}")
+    return tuple(positive_int(p) for p in parts)
+
+
 def _settings(cfg: BenchConfig) -> dict[str, Any]:
     ex = cfg.extra
     quick = cfg.quick
@@ -97,7 +114,7 @@ def _settings(cfg: BenchConfig) -> dict[str, Any]:
         "aug_ratio": float(_given(ex.get("aug_ratio"), 0.5)),
         "ranks": positive_int_list(ranks) if isinstance(ranks, str) else [int(r) for r in ranks],
         "tensor_iters": ex.get("tensor_iters"),
-        "hidden": (64, 64, 16) if quick else (1024, 1024, 128),
+        "hidden": tuple(_given(ex.get("hidden_sizes"), (64, 64, 16) if quick else (1024, 1024, 128))),
         "methods": parse_names(ex.get("methods"), None, "--methods"),
         "entity_biases": bool(ex.get("entity_biases") or False),
         "weight_decay": float(_given(ex.get("weight_decay"), 0.0)),
