@@ -18,7 +18,9 @@ its method renamed after its schedule. ::
         --schedules 25:auto,25:7.5e-3,25:3e-3,50:auto,100:auto,100:1.5e-2 \\
         --out benchmarks/results/hypertab_schedules.json
 
-A schedule is ``masks:lr`` or ``masks:lr:batch`` (rows per batch; unset: the estimator's 128).
+A schedule is ``masks:lr``, ``masks:lr:batch`` (rows per batch; unset: the estimator's 128) or
+``masks:lr:batch:patience`` (early stopping on a held-out 10 % of the training rows, restoring the
+best epoch; unset: none, all epochs; ``25:auto::10`` keeps the default batch).
 """
 
 from __future__ import annotations
@@ -51,19 +53,29 @@ SMALL_TABLES = (
 MEDIUM_TABLES = "sk_digits,529_pollen,phoneme,197_cpu_act,magic,adult"
 
 
-def parse_schedules(text: str) -> list[tuple[int, float | str, int | None]]:
-    """``"25:auto,1:3e-4,25:auto:512"`` → ``[(25, "auto", None), (1, 0.0003, None), (25, "auto", 512)]``."""
-    out: list[tuple[int, float | str, int | None]] = []
+def parse_schedules(text: str) -> list[tuple[int, float | str, int | None, int | None]]:
+    """``"25:auto,1:3e-4,25:auto:512:10"`` → ``[(25, "auto", None, None), (1, 0.0003, None, None),
+    (25, "auto", 512, 10)]`` (masks, lr, batch, patience)."""
+    out: list[tuple[int, float | str, int | None, int | None]] = []
     for part in text.split(","):
         masks, _, rest = part.strip().partition(":")
-        lr, _, batch = rest.partition(":")
-        out.append((int(masks), "auto" if lr in ("", "auto") else float(lr), int(batch) if batch else None))
+        lr, _, rest = rest.partition(":")
+        batch, _, patience = rest.partition(":")
+        out.append(
+            (
+                int(masks),
+                "auto" if lr in ("", "auto") else float(lr),
+                int(batch) if batch else None,
+                int(patience) if patience else None,
+            )
+        )
     return out
 
 
-def label(masks: int, lr: float | str, batch: int | None = None) -> str:
+def label(masks: int, lr: float | str, batch: int | None = None, patience: int | None = None) -> str:
     size = "" if batch is None else f", batch {batch}"
-    return f"HyperTab ({masks} masks/step, lr {lr if isinstance(lr, str) else format(lr, 'g')}{size})"
+    stop = "" if patience is None else f", patience {patience}"
+    return f"HyperTab ({masks} masks/step, lr {lr if isinstance(lr, str) else format(lr, 'g')}{size}{stop})"
 
 
 def summarize(records: list[dict], labels: list[str]) -> list[dict[str, Any]]:
@@ -116,7 +128,9 @@ def markdown(payload: dict) -> str:
         f"{cfg.get('hidden_layers', 2)} hidden layer(s) in the target networks, one torch thread. Gap: mean "
         "paired difference in balanced accuracy to the first schedule over the classification table × seed "
         "rows (up/level/down), Wilcoxon signed-rank p. lr auto = 3e-4 × sqrt(masks per step); batches of "
-        "128 rows unless the schedule names another size.",
+        "128 rows unless the schedule names another size; a schedule with a patience holds out 10 % of the "
+        "training rows and stops when the ensemble's validation loss has not improved for that many epochs "
+        "(at most the epochs above), keeping the best epoch's weights.",
         "",
     ]
     head = ["schedule", "mean balanced acc.", "gap to the first (points)", "up / level / down", "p"]
@@ -162,10 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         schedules = parse_schedules(a.schedules)
     except ValueError:
         p.error(
-            f"--schedules: expected masks:lr or masks:lr:batch items (e.g. 25:auto,25:auto:512), got {a.schedules!r}"
+            "--schedules: expected masks:lr, masks:lr:batch or masks:lr:batch:patience items "
+            f"(e.g. 25:auto,25:auto:512,25:auto::10), got {a.schedules!r}"
         )
-    if any(m < 1 or (b is not None and b < 1) or (isinstance(lr, float) and lr <= 0) for m, lr, b in schedules):
-        p.error(f"--schedules: masks and batch must be >= 1 and lr > 0 or 'auto', got {a.schedules!r}")
+    if any(
+        m < 1 or (b is not None and b < 1) or (pt is not None and pt < 1) or (isinstance(lr, float) and lr <= 0)
+        for m, lr, b, pt in schedules
+    ):
+        p.error(f"--schedules: masks, batch and patience must be >= 1 and lr > 0 or 'auto', got {a.schedules!r}")
     default_tables = SMALL_TABLES if a.track == "small" else MEDIUM_TABLES
     datasets = [d for d in (a.datasets or default_tables).split(",") if d]
     max_rows = a.max_train_rows if a.max_train_rows is not None else (5000 if a.track == "medium" else None)
@@ -177,7 +195,13 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=a.data_dir,
             datasets=datasets,
             seeds=[int(s) for s in a.seeds.split(",")],
-            out=runs / (f"m{masks}_lr{lr}" + ("" if batch is None else f"_b{batch}") + ".json"),
+            out=runs
+            / (
+                f"m{masks}_lr{lr}"
+                + ("" if batch is None else f"_b{batch}")
+                + ("" if patience is None else f"_p{patience}")
+                + ".json"
+            ),
             resume=a.resume,
             extra={
                 "track": a.track,
@@ -187,12 +211,13 @@ def main(argv: list[str] | None = None) -> int:
                 "hypertab_masks_per_step": masks,
                 "hypertab_lr": lr,
                 "hypertab_batch_size": batch,
+                "hypertab_patience": patience,
                 # None: the suite's own default resolution (the estimator's), recorded per row
                 "hypertab_epochs": a.epochs,
                 "hypertab_hidden_layers": a.hidden_layers,
             },
         )
-        for masks, lr, batch in schedules
+        for masks, lr, batch, patience in schedules
     ]
     try:
         validate(cfgs[0])  # the suite's own name checks, before any fit (the flags are the same in every run)
@@ -210,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "hypertab_schedules",
         "environment": environment("cpu"),
         "config": {
-            "schedules": [[m, lr] if b is None else [m, lr, b] for m, lr, b in schedules],
+            "schedules": [
+                [m, lr, b, pt][: 2 if b is None and pt is None else 3 if pt is None else 4]
+                for m, lr, b, pt in schedules
+            ],
             "track": a.track,
             "max_train_rows": max_rows,
             "datasets": datasets,

@@ -114,12 +114,20 @@ def test_write_script_results_writes_json_and_markdown_with_provenance(tmp_path)
 
 def test_hypertab_schedules_summary_pairs_rows_with_the_first_schedule(tmp_path, capsys):
     mod = runpy.run_path(str(BENCH / "run_hypertab_schedules.py"))
-    parsed = mod["parse_schedules"]("25:auto,1:3e-4,50,25:auto:512")
-    assert parsed == [(25, "auto", None), (1, 3e-4, None), (50, "auto", None), (25, "auto", 512)]
+    parsed = mod["parse_schedules"]("25:auto,1:3e-4,50,25:auto:512,100:auto:1024:10,25:auto::5")
+    assert parsed == [
+        (25, "auto", None, None),
+        (1, 3e-4, None, None),
+        (50, "auto", None, None),
+        (25, "auto", 512, None),
+        (100, "auto", 1024, 10),
+        (25, "auto", None, 5),
+    ]
+    assert mod["label"](100, "auto", 1024, 10) == "HyperTab (100 masks/step, lr auto, batch 1024, patience 10)"
     a, b = mod["label"](25, "auto"), mod["label"](1, 3e-4)
     assert (a, b) == ("HyperTab (25 masks/step, lr auto)", "HyperTab (1 masks/step, lr 0.0003)")
     assert mod["label"](25, "auto", 512) == "HyperTab (25 masks/step, lr auto, batch 512)"
-    for bad in ("25:fast", "25:auto:big", "0:auto", "25:-1e-3", "25:auto:0"):  # refused before any fit
+    for bad in ("25:fast", "25:auto:big", "0:auto", "25:-1e-3", "25:auto:0", "25:auto:512:0", "25:auto::x"):
         with pytest.raises(SystemExit):
             mod["main"](["--schedules", bad, "--out", str(tmp_path / "s.json")])
         assert "--schedules" in capsys.readouterr().err and not (tmp_path / "s_runs").exists()
