@@ -13,12 +13,14 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from structaug.bench import DEFAULT_OUT_DIR, add_out_arguments, claim_out
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = {  # script -> (the files it writes beside --out, extra argv it needs to parse)
+    "run_dain_placement.py": ((".md",), []),
     "run_dain_reference.py": ((".md",), ["--reference", "ref"]),
     "run_dain_scaling.py": ((".md", ".png"), []),
     "run_hypertab_reference.py": ((".md",), []),
@@ -180,3 +182,18 @@ def test_reference_scripts_check_their_ref_deps_folder_before_any_work(tmp_path,
     with pytest.raises(SystemExit):
         check_ref_deps(p, [tmp_path])
     assert "holds its own torch" in capsys.readouterr().err
+
+
+def test_dain_placement_measures_where_cells_land_among_entities_by_training_count():
+    from structaug.tensor import ObservedTensor
+
+    mod = runpy.run_path(str(BENCH / "run_dain_placement.py"))
+    # mode 0: entity 0 has 7 training cells, entities 1-3 one each, 4-9 none
+    rows = [[0, 0]] * 7 + [[1, 0], [2, 0], [3, 0]]
+    train = ObservedTensor(np.array(rows[:7], dtype=int) + np.array([[0, j] for j in range(7)]), np.ones(7), (10, 8))
+    train = train.concat(ObservedTensor(np.array(rows[7:]), np.ones(3), (10, 8)))
+    cells = ObservedTensor(np.array([[0, 7], [5, 1], [6, 1], [1, 7]]), np.ones(4), (10, 8))
+    (users, _) = mod["placement"](cells, train, (10, 8))
+    # top decile: count >= quantile(., 0.9) = entity 0 only; bottom quartile: count 0 (entities 4-9)
+    assert users["top_decile_share"] == 0.25 and users["bottom_quartile_share"] == 0.5
+    assert users["median_train_count"] == 0.5 and users["distinct_entities"] == 4
