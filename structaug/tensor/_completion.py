@@ -205,7 +205,10 @@ class NeuralTensorCompletion(RegressorMixin, BaseEstimator):
         cell the sum of the dot products of its modes' factors, taken pairwise (a factorization
         machine over the cell's entities; biased matrix factorisation's interaction for a
         matrix). The reference's concatenate-then-MLP network fits multiplicative user × item
-        structure poorly; this term is how strong rating-completion models fit it.
+        structure poorly; this term is how strong rating-completion models fit it. With
+        ``hidden_sizes=(), entity_biases=True, factor_rank=16`` the network beat per-entity biases
+        on MovieLens-100K (RMSE 0.923 vs 0.939; with the reference MLP, early stopping ended
+        training before the factors learned; docs/dain.md).
     factor_reg : float
         L2 penalty on the factors a batch uses: ``factor_reg`` times the batch mean of
         ``Σ_m |f_m[i_m]|²`` joins the training loss (not the validation loss).

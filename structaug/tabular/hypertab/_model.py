@@ -523,7 +523,8 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
         ``None``: train all ``max_epochs`` (the paper's fixed schedule). An int: hold out
         ``validation_fraction`` of the rows and stop when the ensemble's validation loss has not
         improved for ``patience`` epochs, restoring the best weights (as every structaug model's
-        ``patience``).
+        ``patience``). On tables of thousands of rows ``batch_size=256, patience=10`` kept the
+        defaults' mean balanced accuracy at 0.23x their CPU time (docs/hypertab.md).
     validation_fraction : float, default 0.1
         The held-out share when ``patience`` is set.
     class_weight : None or "balanced" or dict, default None
