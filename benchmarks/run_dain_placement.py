@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from structaug.bench import add_out_arguments, claim_out, markdown_header, write_script_results
+from structaug.bench import add_out_arguments, claim_out, markdown_header, script_command, write_script_results
 from structaug.bench.dain import hidden_sizes
 from structaug.results import environment
 from structaug.tensor import (
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             "hidden_sizes": list(a.hidden_sizes),
             "factor_rank": a.factor_rank,
             "mode_names": names.get(tensor.order, [f"mode {m}" for m in range(tensor.order)]),
-            "command": "python benchmarks/run_dain_placement.py " + " ".join(argv or __import__("sys").argv[1:]),
+            "command": script_command(__file__, argv),
         },
         "runs": [],
     }

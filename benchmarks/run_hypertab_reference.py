@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--test-size", type=float, default=0.3)
     p.add_argument("--data-dir", default=None)
-    from structaug.bench import add_out_arguments, claim_out, write_script_results
+    from structaug.bench import add_out_arguments, claim_out, script_command, write_script_results
 
     add_out_arguments(p, "hypertab_reference")
     args = p.parse_args(argv)
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch_threads": 1,
         "default_schedule": _default_schedule(),
         "hidden_dims": 10,
-        "command": " ".join(["python", "benchmarks/run_hypertab_reference.py", *(argv or sys.argv[1:])]),
+        "command": script_command(__file__, argv),
     }
     records: list[dict] = []
     profiles: dict[str, dict] = {}

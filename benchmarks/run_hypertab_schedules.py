@@ -36,6 +36,7 @@ from structaug.bench import (
     claim_out,
     markdown_header,
     run_benchmark,
+    script_command,
     write_script_results,
 )
 from structaug.bench.tabular import load_table, validate
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             "folds": a.folds,
             "epochs": budget["hypertab_epochs"],
             "hidden_layers": budget["hypertab_hidden_layers"],
-            "command": "python benchmarks/run_hypertab_schedules.py " + " ".join(argv or __import__("sys").argv[1:]),
+            "command": script_command(__file__, argv),
         },
         "summary": summarize(records, labels),
         "records": records,

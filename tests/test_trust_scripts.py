@@ -197,3 +197,15 @@ def test_dain_placement_measures_where_cells_land_among_entities_by_training_cou
     # top decile: count >= quantile(., 0.9) = entity 0 only; bottom quartile: count 0 (entities 4-9)
     assert users["top_decile_share"] == 0.25 and users["bottom_quartile_share"] == 0.5
     assert users["median_train_count"] == 0.5 and users["distinct_entities"] == 4
+
+
+def test_script_command_names_the_script_and_the_arguments_it_ran_with(monkeypatch):
+    from structaug.bench import script_command
+
+    assert script_command(BENCH / "run_dain_placement.py", ["--seeds", "0,1"]) == (
+        "python benchmarks/run_dain_placement.py --seeds 0,1"
+    )
+    # main([]) ran with no arguments: not the calling process's (e.g. pytest's)
+    monkeypatch.setattr(sys, "argv", ["x", "--from-the-process"])
+    assert script_command("run_x.py", []) == "python benchmarks/run_x.py"
+    assert script_command("run_x.py") == "python benchmarks/run_x.py --from-the-process"

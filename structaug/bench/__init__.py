@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ __all__ = [
     "read_partial",
     "results_files",
     "run_benchmark",
+    "script_command",
     "write_script_results",
 ]
 
@@ -278,6 +280,14 @@ def claim_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path
             "pass --overwrite to replace them, or choose another --out"
         )
     return out
+
+
+def script_command(script: str | Path, argv: Sequence[str] | None = None) -> str:
+    """The command line a stand-alone benchmark script ran with, for its results' config:
+    ``python benchmarks/<script name> <argv>`` (``argv`` as passed to its ``main``, else the
+    process's own arguments)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
 
 
 def write_script_results(out: str | Path, payload: dict[str, Any], markdown: str | None = None) -> None:
