@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from structaug.bench import add_out_arguments, claim_out, markdown_header, script_command, write_script_results
+from structaug.bench import (
+    add_out_arguments,
+    claim_out,
+    markdown_header,
+    nonneg_int,
+    script_command,
+    write_script_results,
+)
 from structaug.bench.dain import hidden_sizes
 from structaug.results import environment
 from structaug.tensor import (
@@ -34,6 +41,7 @@ from structaug.tensor import (
 )
 
 SOURCES = ("DAIN", "random", "training")
+ML_100K_MODES = ["mode 0 (users)", "mode 1 (items)", "mode 2 (time)"]
 
 
 def placement(cells: ObservedTensor, train: ObservedTensor, shape: tuple[int, ...]) -> list[dict[str, float]]:
@@ -98,17 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="ml-100k", help="a tensor of structaug bench dain (or 'lowrank')")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--hidden-sizes", type=hidden_sizes, default=(), help="MLP widths or 'none' (default: none)")
-    p.add_argument("--factor-rank", type=int, default=16)
+    p.add_argument("--factor-rank", type=nonneg_int, default=16)
     p.add_argument("--data-dir", default=None)
     add_out_arguments(p, "dain_placement")
     a = p.parse_args(argv)
     out = claim_out(p, a)
-    if a.factor_rank < 0:
-        p.error(f"--factor-rank must be >= 0, got {a.factor_rank}")
     seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     torch.set_num_threads(1)
     tensor = load_tensor_dataset(a.dataset, a.data_dir)  # a missing data folder fails here, before any fit
-    names = {3: ["mode 0 (users)", "mode 1 (items)", "mode 2 (time)"]} if a.dataset == "ml-100k" else {}
     payload = {
         "benchmark": "dain_placement",
         "environment": environment("cpu"),
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "seeds": seeds,
             "hidden_sizes": list(a.hidden_sizes),
             "factor_rank": a.factor_rank,
-            "mode_names": names.get(tensor.order, [f"mode {m}" for m in range(tensor.order)]),
+            "mode_names": ML_100K_MODES if a.dataset == "ml-100k" else [f"mode {m}" for m in range(tensor.order)],
             "command": script_command(__file__, argv),
         },
         "runs": [],
